@@ -1,0 +1,51 @@
+/**
+ * What the gateway routes by: a snapshot per model name, swapped atomically by
+ * the control plane whenever services, weights or endpoints change. The hot path
+ * reads it without locks or allocation.
+ */
+export interface RouteEndpoint {
+  replica: string;
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+}
+
+export interface RouteRevision {
+  revision: string;
+  /** Percent of traffic, 0..100; the weights of one route add up to 100. */
+  weight: number;
+  endpoints: RouteEndpoint[];
+}
+
+export interface Route {
+  /** The model name clients use: the service name. */
+  model: string;
+  namespace: string;
+  service: string;
+  format: 'onnx' | 'openai' | 'oip';
+  revisions: RouteRevision[];
+}
+
+export interface RoutingTable {
+  /** Replaces the whole table; readers see either the old or the new one. */
+  replace(routes: Route[]): void;
+  lookup(model: string): Route | undefined;
+  all(): Route[];
+}
+
+export class InMemoryRoutingTable implements RoutingTable {
+  #routes = new Map<string, Route>();
+
+  replace(routes: Route[]): void {
+    const next = new Map<string, Route>();
+    for (const r of routes) next.set(r.model, r);
+    this.#routes = next;
+  }
+
+  lookup(model: string): Route | undefined {
+    return this.#routes.get(model);
+  }
+
+  all(): Route[] {
+    return [...this.#routes.values()];
+  }
+}
