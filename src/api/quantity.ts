@@ -1,0 +1,45 @@
+/**
+ * Kubernetes-style quantities and karb durations, parsed once for comparisons.
+ * Specs keep the user's spelling ("500m", "1Gi", "30s"); code compares numbers.
+ */
+
+const CPU = /^(\d+(\.\d+)?)(m)?$/;
+const MEMORY = /^(\d+(\.\d+)?)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/;
+const DURATION = /^(\d+(\.\d+)?)(ms|s|m|h|d)$/;
+
+const MEMORY_FACTORS: Record<string, number> = {
+  '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15,
+  Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4, Pi: 1024 ** 5,
+};
+const DURATION_FACTORS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** CPU cores: "2" → 2, "500m" → 0.5, 1.5 → 1.5. Undefined when the text is not a CPU quantity. */
+export function parseCpu(value: string | number): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
+  const m = CPU.exec(value.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  return m[3] ? n / 1000 : n;
+}
+
+/** Bytes: "1Gi" → 1073741824. Undefined when the text is not a memory quantity. */
+export function parseMemory(value: string | number): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
+  const m = MEMORY.exec(value.trim());
+  if (!m) return undefined;
+  return Number(m[1]) * MEMORY_FACTORS[m[3] ?? '']!;
+}
+
+/** Milliseconds: "30s" → 30000, "5m" → 300000. Undefined when the text is not a duration. */
+export function parseDuration(value: string): number | undefined {
+  const m = DURATION.exec(value.trim());
+  if (!m) return undefined;
+  return Number(m[1]) * DURATION_FACTORS[m[3]!]!;
+}
+
+/** Like parseDuration, for values the schema already validated. */
+export function durationMs(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new RangeError(`not a duration: ${value}`);
+  return ms;
+}

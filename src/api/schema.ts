@@ -1,0 +1,264 @@
+/**
+ * The InferenceService resource (karb.dev/v1alpha1): the single source for its
+ * TypeScript types, defaults, validation messages and the CRD's JSON Schema.
+ * Everything else imports the types from here; nothing redeclares them.
+ */
+import { z } from 'zod';
+import { parseCpu, parseDuration, parseMemory } from './quantity.ts';
+
+export const API_VERSION = 'karb.dev/v1alpha1';
+export const KIND = 'InferenceService';
+
+/** Revision names append `-00001`, so service names leave room for six characters. */
+const MAX_NAME_LENGTH = 57;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+const name = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters`)
+  .regex(DNS_LABEL, 'must be lowercase letters, digits and "-", starting and ending with a letter or digit (e.g. fraud-detector)');
+
+const duration = z
+  .string()
+  .refine((v) => parseDuration(v) !== undefined, { message: 'must be a duration such as 500ms, 30s, 5m or 1h' });
+
+const cpu = z
+  .union([z.string(), z.number()])
+  .refine((v) => parseCpu(v) !== undefined, { message: 'must be a CPU quantity such as "1", "2.5" or "500m"' });
+
+const memory = z
+  .union([z.string(), z.number()])
+  .refine((v) => parseMemory(v) !== undefined, { message: 'must be a memory quantity such as "512Mi" or "2Gi"' });
+
+const labels = z.record(
+  z.string().regex(/^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'must be a valid label key (e.g. team or karb.dev/tier)'),
+  z.string().max(63, 'must be at most 63 characters'),
+);
+
+export const ModelFormat = z.enum(['onnx', 'openai', 'oip']);
+
+const batching = z.strictObject({
+  maxBatchSize: z.int().min(1).max(4096).default(32),
+  maxDelayMs: z.number().min(0).max(10_000).default(4),
+});
+
+const model = z.strictObject({
+  /** onnx: karb's built-in server; openai / oip: any server speaking that protocol, started by `command`. */
+  format: ModelFormat.default('onnx'),
+  /** file:// (embedded) or pvc://, s3://, oci:// (kubernetes). */
+  uri: z
+    .string()
+    .regex(/^(file|pvc|s3|oci):\/\/.+/, 'must be a URI such as file://models/fraud-v1.onnx, pvc://claim/path, s3://bucket/key or oci://registry/repo:tag')
+    .optional(),
+  /** Container image (kubernetes runtime only). */
+  image: z.string().min(1).optional(),
+  /** Argv of a custom model server; `$PORT` is replaced with the port to listen on. */
+  command: z.array(z.string()).min(1, 'must name the program to run').optional(),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a valid environment variable name'), z.string()).optional(),
+  /** Path answering 200 once a custom server can take traffic. */
+  readinessPath: z.string().startsWith('/', 'must start with "/"').optional(),
+  batching: batching.prefault({}),
+});
+
+const accelerator = z.strictObject({
+  kind: z.string().min(1).default('nvidia.com/gpu'),
+  count: z.int().min(1).max(16).default(1),
+  sharing: z.enum(['none', 'time-slice', 'mig-1g.10gb', 'mig-2g.20gb', 'mig-3g.40gb']).default('none'),
+});
+
+const resourceList = z.strictObject({ cpu: cpu.optional(), memory: memory.optional() });
+
+const resources = z.strictObject({
+  requests: resourceList.prefault({ cpu: '1', memory: '1Gi' }),
+  limits: resourceList.prefault({ cpu: '2', memory: '2Gi' }),
+  accelerator: accelerator.optional(),
+});
+
+const toleration = z.strictObject({
+  key: z.string().optional(),
+  operator: z.enum(['Exists', 'Equal']).default('Equal'),
+  value: z.string().optional(),
+  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+});
+
+const placement = z.strictObject({
+  pools: z.array(z.string().min(1)).default([]),
+  tolerations: z.array(toleration).default([]),
+  nodeSelector: z.record(z.string(), z.string()).default({}),
+});
+
+const slo = z.strictObject({
+  latencyP95Ms: z.number().positive().max(600_000).default(250),
+  errorRate: z.number().min(0).max(1).default(0.01),
+  coldStartMs: z.number().positive().max(600_000).default(2000),
+});
+
+export const ScalingPolicy = z.enum(['gascl', 'hpa-cpu', 'hpa-service', 'keda-queue']);
+
+const scaling = z.strictObject({
+  /** KARB treatments: gascl (D), hpa-cpu (A), hpa-service (B), keda-queue (C). */
+  policy: ScalingPolicy.default('gascl'),
+  minReplicas: z.int().min(0).max(1000).default(1),
+  maxReplicas: z.int().min(1).max(1000).default(10),
+  targetConcurrency: z.number().positive().max(10_000).default(8),
+  scaleToZeroAfter: duration.default('5m'),
+  stabilization: z
+    .strictObject({
+      upSeconds: z.number().min(0).max(3600).default(0),
+      downSeconds: z.number().min(0).max(3600).default(300),
+    })
+    .prefault({}),
+});
+
+const rolloutStep = z.strictObject({
+  weight: z.number().gt(0, 'must be > 0').max(100),
+  pause: duration.default('30s'),
+});
+
+const analysis = z.strictObject({
+  interval: duration.default('10s'),
+  minRequests: z.int().min(1).default(50),
+  maxErrorRateDelta: z.number().min(0).max(1).default(0.005),
+  maxLatencyP95Ratio: z.number().min(1).default(1.2),
+});
+
+const rollout = z.strictObject({
+  strategy: z.enum(['canary', 'blue-green', 'immediate']).default('canary'),
+  steps: z
+    .array(rolloutStep)
+    .default([
+      { weight: 10, pause: '30s' },
+      { weight: 50, pause: '60s' },
+    ]),
+  analysis: analysis.prefault({}),
+});
+
+const traffic = z.strictObject({
+  rateLimit: z
+    .strictObject({
+      requestsPerSecond: z.number().positive(),
+      burst: z.int().positive().optional(),
+    })
+    .optional(),
+  async: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      maxQueued: z.int().positive().default(10_000),
+      ttl: duration.default('10m'),
+    })
+    .prefault({}),
+  fallback: z.array(name).default([]),
+});
+
+const condition = z.strictObject({
+  type: z.string(),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string().optional(),
+  message: z.string().optional(),
+  lastTransitionTime: z.string().optional(),
+});
+
+/** Written by karb only; accepted on input (e.g. `karb get -o yaml | karb apply -f -`) and ignored. */
+const status = z
+  .object({
+    conditions: z.array(condition).optional(),
+    revisions: z
+      .array(z.object({ name: z.string(), ready: z.number(), desired: z.number(), traffic: z.number() }))
+      .optional(),
+    latestRevision: z.string().optional(),
+    stableRevision: z.string().optional(),
+    rollout: z.record(z.string(), z.unknown()).optional(),
+    observedGeneration: z.number().optional(),
+  })
+  .loose();
+
+const metadata = z.strictObject({
+  name,
+  namespace: name.default('default'),
+  labels: labels.default({}),
+  annotations: z.record(z.string(), z.string()).default({}),
+  // Server-set fields, accepted so that `get -o yaml` output can be applied again.
+  uid: z.string().optional(),
+  generation: z.number().optional(),
+  creationTimestamp: z.string().optional(),
+  resourceVersion: z.string().optional(),
+});
+
+export const InferenceServiceSpec = z
+  .strictObject({
+    model,
+    resources: resources.prefault({}),
+    placement: placement.prefault({}),
+    slo: slo.prefault({}),
+    scaling: scaling.prefault({}),
+    rollout: rollout.prefault({}),
+    traffic: traffic.prefault({}),
+  })
+  .superRefine((spec, ctx) => {
+    const { scaling: s, model: m, rollout: r, resources: res } = spec;
+    if (s.maxReplicas < s.minReplicas) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['scaling', 'maxReplicas'],
+        message: `must be >= minReplicas (got ${s.maxReplicas} < ${s.minReplicas})`,
+      });
+    }
+    if (m.format === 'onnx' && !m.uri && !m.command) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['model', 'uri'],
+        message: 'is required for format onnx (e.g. uri: file://models/fraud-v1.onnx), unless a custom command serves the model',
+      });
+    }
+    if (m.format !== 'onnx' && !m.command && !m.image) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['model', 'command'],
+        message: `is required for format ${m.format}: name the server to run (e.g. command: [vllm, serve, ..., --port, $PORT]) or an image for kubernetes`,
+      });
+    }
+    for (let i = 1; i < r.steps.length; i++) {
+      const prev = r.steps[i - 1]!.weight;
+      const cur = r.steps[i]!.weight;
+      if (cur <= prev) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rollout', 'steps', i, 'weight'],
+          message: `must be greater than the previous step's weight (got ${cur} after ${prev})`,
+        });
+      }
+    }
+    for (const kind of ['cpu', 'memory'] as const) {
+      const parse = kind === 'cpu' ? parseCpu : parseMemory;
+      const req = res.requests[kind];
+      const lim = res.limits[kind];
+      if (req !== undefined && lim !== undefined && parse(req)! > parse(lim)!) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['resources', 'limits', kind],
+          message: `must be >= resources.requests.${kind} (got ${lim} < ${req})`,
+        });
+      }
+    }
+  });
+
+export const InferenceServiceSchema = z.strictObject({
+  apiVersion: z.literal(API_VERSION, { error: `must be ${API_VERSION}` }),
+  kind: z.literal(KIND, { error: `must be ${KIND}` }),
+  metadata,
+  spec: InferenceServiceSpec,
+  status: status.optional(),
+});
+
+/** As written by a user (defaults optional). */
+export type InferenceServiceInput = z.input<typeof InferenceServiceSchema>;
+/** After validation: every default filled in. */
+export type InferenceService = z.output<typeof InferenceServiceSchema>;
+export type InferenceServiceSpec = InferenceService['spec'];
+export type InferenceServiceStatus = NonNullable<InferenceService['status']>;
+export type ModelSpec = InferenceServiceSpec['model'];
+export type ScalingSpec = InferenceServiceSpec['scaling'];
+export type RolloutSpec = InferenceServiceSpec['rollout'];
+export type SloSpec = InferenceServiceSpec['slo'];
+export type Condition = z.output<typeof condition>;
