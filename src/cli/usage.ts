@@ -1,0 +1,31 @@
+/** Usage errors exit 2; failures exit 1. Both print one clear line, never a stack trace. */
+export class UsageError extends Error {
+  readonly exitCode = 2;
+}
+
+export class CliError extends Error {
+  readonly exitCode = 1;
+}
+
+export const HELP = `karb — declare a model with its SLO once; karb serves, scales, rolls it out and shows it.
+
+Usage: karb <command> [flags]
+
+Commands:
+  up                      start the embedded platform (control plane :8081, gateway :8080)
+  apply -f FILE|DIR|-     create or update services from YAML or JSON
+  get services [NAME]     list services (alias: svc)
+  get revisions NAME      a service's revisions
+  get replicas [NAME]     running replicas
+  get events              recent events
+  delete NAME | -f FILE   delete services
+  serve --model FILE      run the built-in ONNX model server (one replica)
+  version                 print the version
+
+Common flags:
+  -o, --output table|yaml|json   output format (default table)
+  -n, --namespace NS             namespace (default: any for get, the manifest's for apply)
+  --server URL                   control plane URL (default $KARB_SERVER or http://127.0.0.1:8081)
+
+Run 'karb <command> --help' for the flags of one command.
+`;

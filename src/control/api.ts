@@ -1,0 +1,202 @@
+/**
+ * The control plane's REST API (:8081). Paths:
+ *   GET    /api/v1/services                    list (?namespace=)
+ *   GET    /api/v1/services/{name}             one
+ *   PUT    /api/v1/services/{name}             create or update (YAML or JSON body)
+ *   DELETE /api/v1/services/{name}
+ *   GET    /api/v1/services/{name}/revisions
+ *   GET    /api/v1/replicas                    (?service=)
+ *   GET    /api/v1/events                      JSON, or SSE with Accept: text/event-stream
+ *   GET    /metrics, /healthz
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry, Gauge, collectDefaultMetrics } from 'prom-client';
+import { InvalidRequestError, NotFoundError } from '../errors.ts';
+import { parseInferenceService, parseManifestText } from '../api/index.ts';
+import { readBody, sendError, sendJson } from '../util/http.ts';
+import type { Runtime } from '../runtime/types.ts';
+import { admitEmbedded } from './admission.ts';
+import type { Reconciler } from './reconciler.ts';
+import type { EventRecord, Store, StoredService } from './store.ts';
+
+const MANIFEST_LIMIT = 1024 * 1024;
+
+export interface ControlApiOptions {
+  store: Store;
+  runtime: Runtime;
+  reconciler: Reconciler;
+  baseDir: string;
+  port?: number;
+  host?: string;
+  log?: (record: Record<string, unknown>) => void;
+}
+
+export interface ControlApi {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startControlApi(o: ControlApiOptions): Promise<ControlApi> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'karb_control_' });
+  new Gauge({
+    name: 'karb_control_services',
+    help: 'InferenceServices known to the control plane',
+    registers: [registry],
+    collect() {
+      this.set(o.store.listServices().length);
+    },
+  });
+  new Gauge({
+    name: 'karb_control_replicas',
+    help: 'Replicas by service, revision and phase',
+    labelNames: ['namespace', 'service', 'revision', 'phase'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of o.runtime.replicas()) this.inc({ namespace: r.namespace, service: r.service, revision: r.revision, phase: r.phase });
+    },
+  });
+
+  const findService = (name: string, namespace: string | null): StoredService => {
+    const found = namespace ? [o.store.getService(namespace, name)].filter((s) => s !== undefined) : o.store.findByName(name);
+    if (found.length === 0) throw new NotFoundError(`service ${name} not found${namespace ? ` in namespace ${namespace}` : ''}; karb get services lists them`, 'SERVICE_NOT_FOUND');
+    return found[0]!;
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const parts = url.pathname.split('/').filter(Boolean);
+    const namespace = url.searchParams.get('namespace');
+    const method = req.method ?? 'GET';
+
+    if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (url.pathname === '/metrics') {
+      const text = await registry.metrics();
+      res.writeHead(200, { 'content-type': registry.contentType });
+      res.end(text);
+      return;
+    }
+    if (parts[0] !== 'api' || parts[1] !== 'v1') throw new NotFoundError(`no route ${url.pathname}; the API lives under /api/v1`);
+    const [, , resource, name, sub, ...extra] = parts;
+
+    if (resource === 'services' && !name) {
+      allow(method, ['GET']);
+      return sendJson(res, 200, { items: o.store.listServices(namespace ?? undefined) });
+    }
+    if (resource === 'services' && name && !sub) {
+      if (method === 'GET') return sendJson(res, 200, findService(name, namespace));
+      if (method === 'PUT') return apply(req, res, name, namespace);
+      if (method === 'DELETE') {
+        const svc = findService(name, namespace);
+        o.store.deleteService(svc.metadata.namespace, svc.metadata.name);
+        o.store.addEvent({ type: 'Normal', reason: 'ServiceDeleted', message: `service ${name} deleted`, namespace: svc.metadata.namespace, service: name });
+        await o.reconciler.reconcile();
+        return sendJson(res, 200, { deleted: { namespace: svc.metadata.namespace, name } });
+      }
+      allow(method, ['GET', 'PUT', 'DELETE']);
+    }
+    if (resource === 'services' && name && sub === 'revisions' && extra.length === 0) {
+      allow(method, ['GET']);
+      const svc = findService(name, namespace);
+      const ready = new Map<string, number>();
+      for (const e of o.runtime.endpoints({ namespace: svc.metadata.namespace, service: name })) ready.set(e.revision, (ready.get(e.revision) ?? 0) + 1);
+      const traffic = new Map((svc.status.revisions ?? []).map((r) => [r.name, r.traffic]));
+      const items = o.store.listRevisions(svc.metadata.namespace, name).map((r) => ({
+        ...r,
+        ready: ready.get(r.name) ?? 0,
+        traffic: traffic.get(r.name) ?? 0,
+      }));
+      return sendJson(res, 200, { items });
+    }
+    if (resource === 'replicas' && !name) {
+      allow(method, ['GET']);
+      const service = url.searchParams.get('service') ?? undefined;
+      return sendJson(res, 200, { items: o.runtime.replicas({ ...(namespace ? { namespace } : {}), ...(service ? { service } : {}) }) });
+    }
+    if (resource === 'events' && !name) {
+      allow(method, ['GET']);
+      const since = Number(url.searchParams.get('since') ?? req.headers['last-event-id'] ?? 0) || 0;
+      if ((req.headers.accept ?? '').includes('text/event-stream')) return streamEvents(req, res, since);
+      return sendJson(res, 200, { items: o.store.listEvents(since) });
+    }
+    throw new NotFoundError(`no route ${method} ${url.pathname}`);
+  }
+
+  async function apply(req: IncomingMessage, res: ServerResponse, name: string, namespace: string | null): Promise<void> {
+    const body = (await readBody(req, MANIFEST_LIMIT)).toString('utf8');
+    const docs = parseManifestText(body, 'request body');
+    if (docs.length !== 1) throw new InvalidRequestError(`request body must hold exactly one InferenceService (got ${docs.length}); send each to its own PUT`);
+    const raw = docs[0] as { metadata?: { name?: unknown; namespace?: unknown } };
+    if (raw && typeof raw === 'object' && raw.metadata && typeof raw.metadata === 'object') {
+      if (raw.metadata.name !== undefined && raw.metadata.name !== name) {
+        throw new InvalidRequestError(`metadata.name is ${String(raw.metadata.name)} but the URL names ${name}; they must match`, { code: 'NAME_MISMATCH' });
+      }
+      if (namespace && raw.metadata.namespace !== undefined && raw.metadata.namespace !== namespace) {
+        throw new InvalidRequestError(`metadata.namespace is ${String(raw.metadata.namespace)} but ?namespace= is ${namespace}; they must match`, { code: 'NAMESPACE_MISMATCH' });
+      }
+      raw.metadata.name = name;
+      if (namespace && raw.metadata.namespace === undefined) raw.metadata.namespace = namespace;
+    }
+    const svc = parseInferenceService(raw);
+    admitEmbedded(svc, o.store, o.baseDir);
+    const result = o.store.apply(svc);
+    const { namespace: ns } = svc.metadata;
+    if (result.created) o.store.addEvent({ type: 'Normal', reason: 'ServiceCreated', message: `service ${name} created`, namespace: ns, service: name });
+    else if (result.changed) o.store.addEvent({ type: 'Normal', reason: 'ServiceUpdated', message: `service ${name} updated to generation ${result.service.metadata.generation}`, namespace: ns, service: name });
+    if (result.newRevision) {
+      o.store.addEvent({ type: 'Normal', reason: 'RevisionCreated', message: `revision ${result.newRevision.name} created`, namespace: ns, service: name, revision: result.newRevision.name });
+    }
+    await o.reconciler.reconcile();
+    const outcome = result.created ? 'created' : result.changed ? 'configured' : 'unchanged';
+    sendJson(res, result.created ? 201 : 200, { outcome, ...(result.newRevision ? { revision: result.newRevision.name } : {}), service: o.store.getService(ns, name) });
+  }
+
+  function streamEvents(req: IncomingMessage, res: ServerResponse, since: number): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    const write = (e: EventRecord) => res.write(`id: ${e.id}\nevent: ${e.reason}\ndata: ${JSON.stringify(e)}\n\n`);
+    let last = since;
+    for (const e of o.store.listEvents(since)) {
+      write(e);
+      last = e.id;
+    }
+    const unsubscribe = o.store.subscribe((e) => {
+      if (e.id > last) {
+        write(e);
+        last = e.id;
+      }
+    });
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    req.on('close', () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+    });
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err) => sendError(res, err, o.log));
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port ?? 8081, o.host ?? '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${o.host ?? '127.0.0.1'}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function allow(method: string, allowed: string[]): void {
+  if (!allowed.includes(method)) {
+    throw new InvalidRequestError(`method ${method} not allowed here; use ${allowed.join(', ')}`, { code: 'METHOD_NOT_ALLOWED', status: 405 });
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * The level-triggered reconciler: compares what the store says should run with
+ * what the runtime runs, and closes the gap. It is idempotent — a pass with
+ * nothing changed takes no action — and it is safe to run at any time: after an
+ * apply, on a runtime event, on a timer, after a restart.
+ */
+import { canonicalJson, type Condition, type InferenceServiceStatus } from '../api/index.ts';
+import type { Route, RoutingTable } from '../gateway/routing-table.ts';
+import type { RevisionTemplate, Runtime } from '../runtime/types.ts';
+import { resolveModelPath } from './admission.ts';
+import { planService, replicaTarget, type ServicePlan } from './plan.ts';
+import type { RevisionRecord, Store, StoredService } from './store.ts';
+
+export type Action =
+  | { kind: 'scale'; revision: string; from: number; to: number }
+  | { kind: 'remove'; revision: string }
+  | { kind: 'promote'; service: string; from?: string; to: string }
+  | { kind: 'status'; service: string }
+  | { kind: 'routes' };
+
+export interface ReconcilerOptions {
+  store: Store;
+  runtime: Runtime;
+  routingTable: RoutingTable;
+  /** Relative file:// model URIs resolve against this directory. */
+  baseDir: string;
+  /** Shown in status as the service's address. */
+  gatewayUrl?: string;
+  now?: () => Date;
+  log?: (record: Record<string, unknown>) => void;
+}
+
+export class Reconciler {
+  readonly #o: ReconcilerOptions;
+  #running: Promise<Action[]> | undefined;
+  #again = false;
+  #routesJson = '';
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(options: ReconcilerOptions) {
+    this.#o = options;
+  }
+
+  /** Runs periodically as a resync, in addition to event-driven passes. */
+  start(intervalMs = 2000): void {
+    this.#timer ??= setInterval(() => void this.reconcile().catch((err) => this.#log('error', 'reconcile failed', err)), intervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** One pass at a time; a request during a pass runs one more pass after it. */
+  async reconcile(): Promise<Action[]> {
+    if (this.#running) {
+      this.#again = true;
+      return this.#running.then(() => (this.#running ? this.#running : this.reconcile()));
+    }
+    const run = (async () => {
+      const actions: Action[] = [];
+      do {
+        this.#again = false;
+        actions.push(...(await this.#pass()));
+      } while (this.#again);
+      return actions;
+    })();
+    this.#running = run;
+    try {
+      return await run;
+    } finally {
+      this.#running = undefined;
+    }
+  }
+
+  async #pass(): Promise<Action[]> {
+    const { store, runtime } = this.#o;
+    const actions: Action[] = [];
+    const wanted = new Set<string>();
+    const routes: Route[] = [];
+
+    for (const service of store.listServices()) {
+      const { namespace, name } = service.metadata;
+      const revisions = store.listRevisions(namespace, name);
+      if (revisions.length === 0) continue;
+      const ready = new Map<string, number>();
+      for (const e of runtime.endpoints({ namespace, service: name })) ready.set(e.revision, (ready.get(e.revision) ?? 0) + 1);
+
+      const target = replicaTarget(service);
+      const plan = planService({ service, revisions, ready, stableRevision: service.status.stableRevision }, target);
+      for (const { revision, replicas } of plan.replicas) {
+        wanted.add(`${namespace}/${revision}`);
+        const record = revisions.find((r) => r.name === revision)!;
+        const current = runtime.replicas({ namespace, revision }).filter((r) => r.phase !== 'Stopped' && r.phase !== 'Draining').length;
+        if (current !== replicas) {
+          await runtime.ensureRevision(this.#template(service, record), replicas);
+          actions.push({ kind: 'scale', revision, from: current, to: replicas });
+        }
+      }
+      if (plan.promoted) {
+        actions.push({ kind: 'promote', service: name, ...plan.promoted });
+        store.addEvent({
+          type: 'Normal',
+          reason: 'TrafficShifted',
+          message: plan.promoted.from ? `100% of traffic moved from ${plan.promoted.from} to ${plan.promoted.to}` : `${plan.promoted.to} serves 100% of traffic`,
+          namespace,
+          service: name,
+          revision: plan.promoted.to,
+        });
+      }
+      routes.push(this.#route(service, plan));
+      if (store.setStatus(namespace, name, this.#status(service, plan, revisions, target.message))) {
+        actions.push({ kind: 'status', service: name });
+      }
+    }
+
+    for (const r of runtime.revisions()) {
+      if (!wanted.has(`${r.namespace}/${r.revision}`)) {
+        await runtime.removeRevision(r.namespace, r.revision);
+        actions.push({ kind: 'remove', revision: r.revision });
+      }
+    }
+
+    const routesJson = canonicalJson(routes);
+    if (routesJson !== this.#routesJson) {
+      this.#o.routingTable.replace(routes);
+      this.#routesJson = routesJson;
+      actions.push({ kind: 'routes' });
+    }
+    if (actions.length > 0) this.#log('info', 'reconciled', undefined, { actions });
+    return actions;
+  }
+
+  #template(service: StoredService, revision: RevisionRecord): RevisionTemplate {
+    const { model } = revision.template;
+    return {
+      revision: revision.name,
+      service: service.metadata.name,
+      namespace: service.metadata.namespace,
+      model: {
+        format: model.format,
+        name: service.metadata.name,
+        ...(model.uri ? { path: resolveModelPath(model.uri, this.#o.baseDir) } : {}),
+      },
+      ...(model.command ? { command: model.command } : {}),
+      ...(model.env ? { env: model.env } : {}),
+      ...(model.readinessPath ? { readinessPath: model.readinessPath } : {}),
+      batching: model.batching,
+    };
+  }
+
+  #route(service: StoredService, plan: ServicePlan): Route {
+    const { namespace, name } = service.metadata;
+    return {
+      model: name,
+      namespace,
+      service: name,
+      format: service.spec.model.format,
+      revisions: plan.traffic.map(({ revision, weight }) => ({
+        revision,
+        weight,
+        endpoints: this.#o.runtime
+          .endpoints({ namespace, revision })
+          .map((e) => ({ replica: e.replica, url: e.url }))
+          .sort((a, b) => (a.replica < b.replica ? -1 : 1)),
+      })),
+    };
+  }
+
+  #status(service: StoredService, plan: ServicePlan, revisions: RevisionRecord[], scaleMessage: string): InferenceServiceStatus {
+    const { namespace, name } = service.metadata;
+    const runtime = this.#o.runtime;
+    const desired = new Map(plan.replicas.map((r) => [r.revision, r.replicas]));
+    const traffic = new Map(plan.traffic.map((t) => [t.revision, t.weight]));
+    const statusRevisions = revisions
+      .filter((r) => desired.has(r.name))
+      .map((r) => ({
+        name: r.name,
+        ready: runtime.endpoints({ namespace, revision: r.name }).length,
+        desired: desired.get(r.name)!,
+        traffic: traffic.get(r.name) ?? 0,
+      }));
+    const serving = statusRevisions.find((r) => r.name === plan.stableRevision)!;
+    const replicas = runtime.replicas({ namespace, revision: plan.stableRevision });
+    const crashed = replicas.find((r) => r.phase === 'Crashed');
+    const ready: Omit<Condition, 'lastTransitionTime'> =
+      serving.ready > 0
+        ? { type: 'Ready', status: 'True', reason: 'RevisionReady', message: `${serving.name}: ${serving.ready}/${serving.desired} replicas ready; ${scaleMessage}` }
+        : crashed
+          ? { type: 'Ready', status: 'False', reason: 'ReplicaCrashing', message: `${serving.name}: ${crashed.name} keeps exiting (restarts: ${crashed.restarts})${crashed.message ? `: ${crashed.message}` : ''}; see .karb/logs/${crashed.name}.log` }
+          : { type: 'Ready', status: 'False', reason: 'ReplicasStarting', message: `${serving.name}: 0/${serving.desired} replicas ready` };
+    const rolling = plan.latestRevision !== plan.stableRevision;
+    const latest: Omit<Condition, 'lastTransitionTime'> = rolling
+      ? { type: 'LatestRevisionReady', status: 'False', reason: 'RevisionStarting', message: `${plan.latestRevision} starts; traffic moves once it is ready` }
+      : { type: 'LatestRevisionReady', status: 'True', reason: 'RevisionServing', message: `${plan.latestRevision} serves 100% of traffic` };
+    return {
+      observedGeneration: service.metadata.generation,
+      latestRevision: plan.latestRevision,
+      stableRevision: plan.stableRevision,
+      ...(this.#o.gatewayUrl ? { url: `${this.#o.gatewayUrl}/v2/models/${name}` } : {}),
+      revisions: statusRevisions,
+      conditions: [ready, latest].map((c) => withTransitionTime(c, service.status.conditions, this.#o.now?.() ?? new Date())),
+    };
+  }
+
+  #log(level: string, msg: string, err?: unknown, extra: Record<string, unknown> = {}): void {
+    this.#o.log?.({ level, msg, component: 'reconciler', ...(err ? { error: err instanceof Error ? err.message : String(err) } : {}), ...extra });
+  }
+}
+
+/** Keeps a condition's lastTransitionTime while its status stays the same. */
+function withTransitionTime(c: Omit<Condition, 'lastTransitionTime'>, previous: Condition[] | undefined, now: Date): Condition {
+  const before = previous?.find((p) => p.type === c.type);
+  const lastTransitionTime = before && before.status === c.status && before.lastTransitionTime ? before.lastTransitionTime : now.toISOString();
+  return { ...c, lastTransitionTime };
+}

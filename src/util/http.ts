@@ -1,0 +1,61 @@
+/**
+ * Small helpers for karb's plain `node:http` servers: bounded body reading and
+ * JSON answers. Errors become `{ error: { code, message, details } }` here, once;
+ * a stack trace never reaches a caller.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { InvalidRequestError, isKarbError, UnavailableError } from '../errors.ts';
+
+export class PayloadTooLargeError extends InvalidRequestError {
+  constructor(limit: number) {
+    super(`request body is larger than the limit of ${limit} bytes`, { code: 'PAYLOAD_TOO_LARGE', status: 413 });
+  }
+}
+
+/** Reads the whole body, failing fast (and stopping the read) once it passes `limit` bytes. */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      req.resume();
+      reject(new PayloadTooLargeError(limit));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new PayloadTooLargeError(limit));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks, size)));
+    req.on('error', reject);
+  });
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** Maps any error to a JSON error response; unknown errors become a generic 500. */
+export function sendError(res: ServerResponse, err: unknown, log?: (record: Record<string, unknown>) => void): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (isKarbError(err)) {
+    const headers: Record<string, string> = {};
+    if (err instanceof UnavailableError) headers['retry-after'] = String(err.retryAfterSeconds);
+    sendJson(res, err.status, { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } }, headers);
+    return;
+  }
+  log?.({ level: 'error', msg: 'unhandled error', error: err instanceof Error ? err.message : String(err) });
+  sendJson(res, 500, { error: { code: 'INTERNAL', message: 'internal error; the server logs say more' } });
+}
