@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+/**
+ * The `karb` command: picks the sub-command and hands off to its module.
+ * Exit codes: 0 success, 1 failure, 2 usage error. Errors print one line.
+ */
+import { runServeCommand } from '../serving/cli.ts';
+import { applyCommand, deleteCommand, getCommand } from './commands.ts';
+import { upCommand } from './up.ts';
+import { HELP, UsageError } from './usage.ts';
+import { readFileSync } from 'node:fs';
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'up':
+      return upCommand(rest);
+    case 'apply':
+      return applyCommand(rest, process.stdout);
+    case 'get':
+      return getCommand(rest, process.stdout);
+    case 'delete':
+      return deleteCommand(rest, process.stdout);
+    case 'serve':
+      return runServeCommand(rest);
+    case 'version':
+    case '--version':
+      process.stdout.write(`karb ${JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version}\n`);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command '${command}'; run 'karb help' for the list`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`karb: ${message}\n`);
+    process.exitCode = err instanceof UsageError ? 2 : 1;
+  },
+);

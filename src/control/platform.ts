@@ -1,0 +1,112 @@
+/**
+ * The embedded platform that `karb up` runs in one process: store, local
+ * runtime, reconciler, gateway and control-plane API, wired together. Data
+ * flows one way: runtime events and applies trigger reconciles; reconciles
+ * swap the gateway's routing table.
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { KarbError } from '../errors.ts';
+import { startGateway } from '../gateway/gateway.ts';
+import { InMemoryRoutingTable } from '../gateway/routing-table.ts';
+import { LocalRuntime } from '../runtime/local/local-runtime.ts';
+import type { Log } from '../util/log.ts';
+import { startControlApi } from './api.ts';
+import { Reconciler } from './reconciler.ts';
+import { Store } from './store.ts';
+
+export interface PlatformOptions {
+  /** Where karb keeps its database, replica records and logs (default `.karb`). */
+  stateDir?: string;
+  /** Relative model URIs resolve against this directory (default the working directory). */
+  baseDir?: string;
+  host?: string;
+  controlPort?: number;
+  gatewayPort?: number;
+  /** Seconds between resync passes of the reconciler. */
+  resyncSeconds?: number;
+  log?: Log;
+}
+
+export interface Platform {
+  controlUrl: string;
+  gatewayUrl: string;
+  store: Store;
+  runtime: LocalRuntime;
+  reconciler: Reconciler;
+  /** Stops everything; replicas are drained unless `leaveRunning`. */
+  close(options?: { leaveRunning?: boolean }): Promise<void>;
+}
+
+export class AlreadyRunningError extends KarbError {
+  constructor(pid: number, stateDir: string) {
+    super('ALREADY_RUNNING', `karb is already running on ${stateDir} (pid ${pid}); stop it first or use another --state-dir`, { status: 409 });
+  }
+}
+
+export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
+  const stateDir = resolve(options.stateDir ?? '.karb');
+  const baseDir = resolve(options.baseDir ?? process.cwd());
+  const host = options.host ?? '127.0.0.1';
+  const log = options.log ?? (() => {});
+  mkdirSync(stateDir, { recursive: true });
+  const releaseLock = acquirePidLock(stateDir);
+
+  const store = new Store(join(stateDir, 'karb.db'));
+  const routingTable = new InMemoryRoutingTable();
+  const runtime = new LocalRuntime({ stateDir, log });
+  await runtime.recover();
+  const gateway = await startGateway({ routingTable, port: options.gatewayPort ?? 8080, host, log });
+  const reconciler = new Reconciler({ store, runtime, routingTable, baseDir, gatewayUrl: gateway.url, log });
+
+  runtime.onEvent((e) => {
+    store.addEvent({ type: e.type, reason: e.reason, message: e.message, namespace: e.namespace, service: e.service, revision: e.revision, ...(e.replica ? { replica: e.replica } : {}) });
+    reconciler.reconcile().catch((err) => log({ level: 'error', msg: 'reconcile failed', error: (err as Error).message }));
+  });
+  await reconciler.reconcile();
+  reconciler.start((options.resyncSeconds ?? 2) * 1000);
+  const api = await startControlApi({ store, runtime, reconciler, baseDir, port: options.controlPort ?? 8081, host, log });
+  log({ level: 'info', msg: 'karb is up', control: api.url, gateway: gateway.url, stateDir });
+
+  let closed = false;
+  return {
+    controlUrl: api.url,
+    gatewayUrl: gateway.url,
+    store,
+    runtime,
+    reconciler,
+    async close(closeOptions = {}) {
+      if (closed) return;
+      closed = true;
+      reconciler.stop();
+      await api.close();
+      await runtime.close(closeOptions);
+      await gateway.close();
+      store.close();
+      releaseLock();
+    },
+  };
+}
+
+/** One karb per state directory: a second one would start every replica twice. */
+function acquirePidLock(stateDir: string): () => void {
+  const file = join(stateDir, 'karb.pid');
+  try {
+    const pid = Number(readFileSync(file, 'utf8'));
+    if (pid && pid !== process.pid && isAlive(pid)) throw new AlreadyRunningError(pid, stateDir);
+  } catch (err) {
+    if (err instanceof AlreadyRunningError) throw err;
+  }
+  writeFileSync(file, String(process.pid));
+  return () => rmSync(file, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes('karb') || cmdline.includes('main.ts');
+  } catch {
+    return false;
+  }
+}

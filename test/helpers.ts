@@ -1,0 +1,115 @@
+/**
+ * Helpers for end-to-end tests that run karb as real processes on loopback.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+export const KARB = join(ROOT, 'src/cli/main.ts');
+
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Polls `check` until it returns a truthy value; fails with `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** A scratch working directory with `models/` linked to the repository's generated models. */
+export function workDir(prefix = 'karb-e2e-'): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  symlinkSync(join(ROOT, 'models'), join(dir, 'models'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface KarbUp {
+  process: ChildProcess;
+  controlUrl: string;
+  gatewayUrl: string;
+  output(): string;
+  /** SIGTERM and wait for the exit. */
+  stop(): Promise<number | null>;
+}
+
+export async function startKarbUp(cwd: string, ports: { control?: number; gateway?: number } = {}): Promise<KarbUp> {
+  const controlPort = ports.control ?? (await freePort());
+  const gatewayPort = ports.gateway ?? (await freePort());
+  const child = spawn(process.execPath, [KARB, 'up', '--port', String(controlPort), '--gateway-port', String(gatewayPort)], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, KARB_LOG_LEVEL: 'info' },
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const controlUrl = `http://127.0.0.1:${controlPort}`;
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  await waitFor(`karb up to answer (output so far:\n${out})`, async () => {
+    if (child.exitCode !== null) throw new Error(`karb up exited ${child.exitCode}: ${out}`);
+    return (await fetch(`${controlUrl}/healthz`)).ok;
+  });
+  return {
+    process: child,
+    controlUrl,
+    gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function karb(args: string[], options: { cwd?: string; input?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+  return new Promise((resolveResult) => {
+    const child = spawn(process.execPath, [KARB, ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdin.end(options.input ?? '');
+    child.on('exit', (code) => resolveResult({ code, stdout, stderr }));
+  });
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A fraud-detector OIP request for `rows` transactions of 8 features each. */
+export function fraudRequest(rows: number[][]): string {
+  return JSON.stringify({ inputs: [{ name: 'features', shape: [rows.length, 8], datatype: 'FP32', data: rows.flat() }] });
+}
