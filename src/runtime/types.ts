@@ -61,7 +61,7 @@ export interface RuntimeEvent {
   /** Milliseconds since the epoch. */
   time: number;
   type: 'Normal' | 'Warning';
-  /** Stable CamelCase reason: ReplicaStarted, ReplicaReady, ReplicaCrashed, ReplicaRestarting, ReplicaStopped, ReplicaAdopted. */
+  /** Stable CamelCase reason: ReplicaStarted, ReplicaReady, ReplicaNotReady, ReplicaCrashed, ReplicaRestarting, ReplicaDraining, ReplicaStopped, ReplicaAdopted. */
   reason: string;
   message: string;
   namespace: string;
@@ -77,9 +77,13 @@ export interface Runtime {
    * not when replicas are ready.
    */
   ensureRevision(template: RevisionTemplate, replicas: number): Promise<void>;
-  /** Stop every replica of the revision, draining in-flight work. */
+  /**
+   * Stop every replica of the revision, draining in-flight work. Resolves once
+   * the replicas are out of the endpoints and draining has started, not when
+   * their processes have exited.
+   */
   removeRevision(namespace: string, revision: string): Promise<void>;
-  /** Revisions that currently have replicas (including adopted ones). */
+  /** Revisions that currently have replicas (including adopted ones, excluding replicas being stopped). */
   revisions(): Array<{ namespace: string; service: string; revision: string; replicas: number }>;
   replicas(filter?: { namespace?: string; service?: string; revision?: string }): ReplicaStatus[];
   /** Ready endpoints, optionally for one revision. */

@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { isKarbError } from '../../errors.ts';
+import { ManualClock } from '../../util/clock.ts';
+import { LocalRuntime } from './local-runtime.ts';
+import { isProcessAlive } from './process-identity.ts';
+import { fixtureTemplate, reasons, recordEvents, scratch, waitFor } from './testdata/helpers.ts';
+
+const fast = { probe: { readyIntervalMs: 100 }, restartBackoff: { initialMs: 50, maxMs: 400 } };
+
+function recordFiles(dir: string): string[] {
+  return readdirSync(join(dir, 'replicas')).filter((f) => f.endsWith('.json'));
+}
+
+test('ensureRevision starts replicas, is idempotent, and scales down newest first', async (t) => {
+  const { dir, track } = scratch(t);
+  const runtime = track(new LocalRuntime({ stateDir: dir, ...fast }));
+  const events = recordEvents(runtime);
+  const template = fixtureTemplate('echo-00001');
+
+  await runtime.ensureRevision(template, 3);
+  await waitFor('3 endpoints', () => runtime.endpoints({ revision: 'echo-00001' }).length === 3);
+  assert.deepEqual(runtime.revisions(), [{ namespace: 'default', service: 'echo', revision: 'echo-00001', replicas: 3 }]);
+  assert.equal(recordFiles(dir).length, 3);
+  assert.equal(reasons(events, 'ReplicaStarted').length, 3);
+  assert.equal(reasons(events, 'ReplicaReady').length, 3);
+  for (const e of runtime.endpoints()) assert.match(e.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+
+  const before = runtime.replicas().map((r) => `${r.name}:${r.pid}`).sort();
+  const eventCount = events.length;
+  await runtime.ensureRevision(template, 3); // a second pass changes nothing
+  assert.deepEqual(runtime.replicas().map((r) => `${r.name}:${r.pid}`).sort(), before);
+  assert.equal(events.length, eventCount);
+
+  const oldest = runtime.replicas()[0]!;
+  const others = runtime.replicas().slice(1);
+  await runtime.ensureRevision(template, 1);
+  // The stopped ones leave the endpoints at once, before they have exited.
+  assert.deepEqual(runtime.endpoints().map((e) => e.replica), [oldest.name]);
+  assert.deepEqual(runtime.revisions(), [{ namespace: 'default', service: 'echo', revision: 'echo-00001', replicas: 1 }]);
+  await runtime.settled();
+  for (const r of others) assert.equal(isProcessAlive(r.pid!), false, `${r.name} has exited`);
+  assert.deepEqual(runtime.replicas().map((r) => r.name), [oldest.name]);
+  assert.deepEqual(recordFiles(dir), [`${oldest.name}.json`]);
+
+  await runtime.ensureRevision(template, 0);
+  assert.deepEqual(runtime.endpoints(), []);
+  assert.deepEqual(runtime.revisions(), []);
+  await runtime.settled();
+  assert.equal(isProcessAlive(oldest.pid!), false);
+  assert.deepEqual(runtime.replicas(), []);
+  assert.deepEqual(recordFiles(dir), []);
+  assert.equal(reasons(events, 'ReplicaStopped').length, 3);
+
+  // Each replica's output went to its own log file.
+  assert.match(readFileSync(join(dir, 'logs', `${oldest.name}.log`), 'utf8'), new RegExp(`fixture: pid ${oldest.pid} listening`));
+});
+
+test('a killed replica is restarted on a new process and becomes ready again', async (t) => {
+  const { dir, track } = scratch(t);
+  const runtime = track(new LocalRuntime({ stateDir: dir, ...fast }));
+  const events = recordEvents(runtime);
+  await runtime.ensureRevision(fixtureTemplate('echo-00001'), 1);
+  const first = await waitFor('a ready replica', () => runtime.replicas().find((r) => r.phase === 'Ready'));
+  assert.equal(first.restarts, 0);
+
+  process.kill(first.pid!, 'SIGKILL');
+  const again = await waitFor('the replica ready on a new process', () => runtime.replicas().find((r) => r.phase === 'Ready' && r.pid !== first.pid));
+  assert.equal(again.name, first.name);
+  assert.equal(again.restarts, 1);
+  assert.equal(runtime.endpoints().length, 1);
+  assert.deepEqual(
+    events.filter((e) => e.reason !== 'ReplicaStarted').map((e) => e.reason),
+    ['ReplicaReady', 'ReplicaCrashed', 'ReplicaRestarting', 'ReplicaReady'],
+  );
+  assert.match(reasons(events, 'ReplicaCrashed')[0]!.message, /killed by SIGKILL; restarting in 50 ms/);
+});
+
+test('stopping drains: out of endpoints first, then SIGTERM, and the replica exits within the grace', async (t) => {
+  const { dir, track } = scratch(t);
+  const runtime = track(new LocalRuntime({ stateDir: dir, ...fast }));
+  const events = recordEvents(runtime);
+  const drainLog = join(dir, 'drains.log');
+  await runtime.ensureRevision(fixtureTemplate('echo-00001', ['--drain-ms', '200', '--drain-log', drainLog], { drainSeconds: 20 }), 1);
+  const replica = await waitFor('a ready replica', () => runtime.replicas().find((r) => r.phase === 'Ready'));
+
+  let endpointsWhenDraining = -1;
+  runtime.onEvent((e) => {
+    if (e.reason === 'ReplicaDraining') endpointsWhenDraining = runtime.endpoints().length;
+  });
+  await runtime.removeRevision('default', 'echo-00001');
+  assert.equal(endpointsWhenDraining, 0);
+  assert.deepEqual(runtime.revisions(), []);
+  assert.equal(runtime.replicas()[0]?.phase, 'Draining');
+  await runtime.settled();
+
+  assert.equal(isProcessAlive(replica.pid!), false);
+  assert.equal(readFileSync(drainLog, 'utf8'), `${replica.pid} SIGTERM\n`);
+  const stopped = reasons(events, 'ReplicaStopped');
+  assert.equal(stopped.length, 1);
+  assert.match(stopped[0]!.message, /exited with code 0 after SIGTERM/);
+});
+
+test('stopping a replica that ignores SIGTERM SIGKILLs it after the grace', async (t) => {
+  const { dir, track } = scratch(t);
+  const runtime = track(new LocalRuntime({ stateDir: dir, ...fast }));
+  const events = recordEvents(runtime);
+  const drainLog = join(dir, 'drains.log');
+  await runtime.ensureRevision(fixtureTemplate('echo-00001', ['--ignore-sigterm', '--drain-log', drainLog], { drainSeconds: 0.3 }), 1);
+  const replica = await waitFor('a ready replica', () => runtime.replicas().find((r) => r.phase === 'Ready'));
+
+  await runtime.removeRevision('default', 'echo-00001');
+  await runtime.settled();
+  assert.equal(isProcessAlive(replica.pid!), false);
+  assert.equal(readFileSync(drainLog, 'utf8'), `${replica.pid} SIGTERM\n`); // it was asked first
+  assert.match(reasons(events, 'ReplicaStopped')[0]!.message, /killed with SIGKILL after the 0.3 s drain grace/);
+});
+
+test('a replica is an endpoint only while its readiness probe answers 200', async (t) => {
+  const { dir, track } = scratch(t);
+  const runtime = track(new LocalRuntime({ stateDir: dir, ...fast }));
+  const events = recordEvents(runtime);
+  const unready = join(dir, 'unready');
+  writeFileSync(unready, '');
+  await runtime.ensureRevision(fixtureTemplate('echo-00001', ['--unready-file', unready]), 1);
+
+  const starting = await waitFor('a probe answered 503', () => runtime.replicas().find((r) => r.message === 'waiting for readiness: HTTP 503'));
+  assert.equal(starting.phase, 'Starting');
+  assert.deepEqual(runtime.endpoints(), []);
+
+  rmSync(unready);
+  await waitFor('ready', () => runtime.endpoints().length === 1);
+
+  writeFileSync(unready, '');
+  await waitFor('out of the endpoints', () => runtime.endpoints().length === 0);
+  const notReady = runtime.replicas()[0]!;
+  assert.equal(notReady.phase, 'Starting');
+  assert.match(notReady.message!, /readiness probe failing: HTTP 503/);
+  assert.equal(reasons(events, 'ReplicaNotReady').length, 1);
+
+  rmSync(unready);
+  await waitFor('ready again', () => runtime.endpoints().length === 1);
+  assert.equal(runtime.replicas()[0]!.restarts, 0, 'going unready is not a crash');
+  assert.deepEqual(
+    events.map((e) => e.reason),
+    ['ReplicaStarted', 'ReplicaReady', 'ReplicaNotReady', 'ReplicaReady'],
+  );
+});
+
+test('a crash-looping replica restarts with exponential backoff up to the maximum', async (t) => {
+  const { dir, track } = scratch(t);
+  const clock = new ManualClock(1_000_000);
+  const runtime = track(new LocalRuntime({ stateDir: dir, clock, restartBackoff: { initialMs: 100, maxMs: 400 } }));
+  const events = recordEvents(runtime);
+  await runtime.ensureRevision(fixtureTemplate('echo-00001', ['--crash-after-ms', '0']), 1);
+
+  const delays: number[] = [];
+  for (let restarts = 0; restarts < 5; restarts++) {
+    const crashed = await waitFor(`crash after ${restarts} restarts`, () => runtime.replicas().find((r) => r.phase === 'Crashed' && r.restarts === restarts));
+    assert.equal(crashed.lastExitCode, 3);
+    assert.equal(crashed.nextRestartAt, clock.now() + crashed.backoffMs!);
+    delays.push(crashed.backoffMs!);
+    clock.advance(crashed.backoffMs!);
+  }
+  assert.deepEqual(delays, [100, 200, 400, 400, 400]);
+  assert.equal(reasons(events, 'ReplicaCrashed').length, 5);
+  await waitFor('the fifth restart', () => reasons(events, 'ReplicaRestarting').length === 5);
+  assert.deepEqual(runtime.endpoints(), []);
+});
+
+test('replicas of a revision whose template changed are replaced', async (t) => {
+  const { dir, track } = scratch(t);
+  const runtime = track(new LocalRuntime({ stateDir: dir, ...fast }));
+  await runtime.ensureRevision(fixtureTemplate('echo-00001'), 1);
+  const old = await waitFor('a ready replica', () => runtime.replicas().find((r) => r.phase === 'Ready'));
+
+  await runtime.ensureRevision(fixtureTemplate('echo-00001', ['--drain-ms', '0']), 1);
+  await waitFor('a ready replacement', () => runtime.endpoints().find((e) => e.replica !== old.name));
+  await runtime.settled();
+  assert.equal(isProcessAlive(old.pid!), false);
+  assert.equal(runtime.replicas().length, 1);
+});
+
+test('templates that cannot run and bad replica counts are refused with a clear error', async (t) => {
+  const { dir, track } = scratch(t);
+  const runtime = track(new LocalRuntime({ stateDir: dir }));
+  const isCode = (code: string) => (err: unknown) => isKarbError(err) && err.code === code && err.status === 400;
+  await assert.rejects(runtime.ensureRevision({ ...fixtureTemplate('echo-00001'), command: undefined }, 1), isCode('RUNTIME_COMMAND_REQUIRED'));
+  await assert.rejects(runtime.ensureRevision(fixtureTemplate('echo-00001'), -1), isCode('RUNTIME_INVALID_REPLICAS'));
+  await assert.rejects(runtime.ensureRevision(fixtureTemplate('echo-00001'), 1.5), isCode('RUNTIME_INVALID_REPLICAS'));
+  assert.deepEqual(runtime.replicas(), []);
+});
+
+test('a command that cannot be started counts as a crash', async (t) => {
+  const { dir, track } = scratch(t);
+  const runtime = track(new LocalRuntime({ stateDir: dir, ...fast }));
+  await runtime.ensureRevision({ ...fixtureTemplate('echo-00001'), command: [join(dir, 'no-such-server')] }, 1);
+  const crashed = await waitFor('a crash', () => runtime.replicas().find((r) => r.phase === 'Crashed'));
+  assert.match(crashed.message!, /could not start: spawn .*no-such-server ENOENT/);
+});
+
+test('close drains every replica; the closed runtime refuses new work', async (t) => {
+  const { dir, track } = scratch(t);
+  const runtime = track(new LocalRuntime({ stateDir: dir, ...fast }));
+  await runtime.ensureRevision(fixtureTemplate('echo-00001'), 1);
+  await runtime.ensureRevision(fixtureTemplate('echo-00002'), 1);
+  await waitFor('2 endpoints', () => runtime.endpoints().length === 2);
+  const pids = runtime.replicas().map((r) => r.pid!);
+
+  await runtime.close();
+  for (const pid of pids) assert.equal(isProcessAlive(pid), false);
+  assert.deepEqual(recordFiles(dir), []);
+  assert.ok(existsSync(join(dir, 'logs')));
+  await assert.rejects(runtime.ensureRevision(fixtureTemplate('echo-00001'), 1), (err) => isKarbError(err) && err.code === 'RUNTIME_CLOSED');
+});

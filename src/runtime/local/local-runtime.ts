@@ -1,0 +1,270 @@
+/**
+ * The embedded runtime: each replica is a child process on this machine.
+ *
+ * State lives under `stateDir`: `replicas/<replica>.json` records every live
+ * replica (so a restarted karb, even one that was SIGKILLed, adopts them instead
+ * of starting duplicates) and `logs/<replica>.log` collects each replica's
+ * stdout and stderr across its restarts.
+ *
+ * Recovery starts in the constructor; `await runtime.recover()` waits for it.
+ * `ensureRevision`, `removeRevision` and `close` wait for it themselves, so
+ * adopted replicas are always counted before anything new is started.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InvalidRequestError, KarbError } from '../../errors.ts';
+import { systemClock, type Clock } from '../../util/clock.ts';
+import type { Endpoint, RevisionTemplate, Runtime, RuntimeEvent } from '../types.ts';
+import { defaultBackoffPolicy, type BackoffPolicy } from './backoff.ts';
+import { probeReadiness } from './probe.ts';
+import { matchProcess } from './process-identity.ts';
+import { defaultProbeSettings, defaultReadinessPath, Replica, type LocalReplicaStatus, type ProbeSettings, type ReplicaEnvironment } from './replica.ts';
+import { templateHash, validateTemplate } from './replica-command.ts';
+import { ReplicaRecordStore, type ReplicaRecord } from './replica-record.ts';
+
+export type { LocalReplicaStatus } from './replica.ts';
+
+export interface LocalRuntimeOptions {
+  /** Directory for replica records and logs, e.g. `.karb`. */
+  stateDir: string;
+  clock?: Clock;
+  /** The karb CLI entry the built-in server runs from; defaults to this checkout's `src/cli/main.ts`. */
+  karbEntry?: string;
+  /** Structured log records (JSON-line shaped) for problems that are not replica events. */
+  log?: (record: Record<string, unknown>) => void;
+  restartBackoff?: Partial<BackoffPolicy>;
+  probe?: Partial<ProbeSettings>;
+  /** Address replicas listen on and are probed at. */
+  host?: string;
+}
+
+type Filter = { namespace?: string; service?: string; revision?: string };
+
+export class RuntimeClosedError extends KarbError {
+  constructor() {
+    super('RUNTIME_CLOSED', 'the local runtime is closed; no replicas can be started or stopped through it', { status: 503 });
+  }
+}
+
+export const defaultKarbEntry = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
+
+export class LocalRuntime implements Runtime {
+  readonly stateDir: string;
+  readonly #env: ReplicaEnvironment;
+  readonly #replicas = new Map<string, Replica>();
+  readonly #listeners = new Set<(event: RuntimeEvent) => void>();
+  readonly #stops = new Set<Promise<void>>();
+  readonly #recovery: Promise<void>;
+  #closing: Promise<void> | undefined;
+  #sequence = 0;
+
+  constructor(options: LocalRuntimeOptions) {
+    this.stateDir = resolve(options.stateDir);
+    const logsDir = join(this.stateDir, 'logs');
+    const records = new ReplicaRecordStore(join(this.stateDir, 'replicas'));
+    mkdirSync(logsDir, { recursive: true });
+    mkdirSync(records.dir, { recursive: true });
+    const log = options.log ?? (() => {});
+    this.#env = {
+      clock: options.clock ?? systemClock,
+      host: options.host ?? '127.0.0.1',
+      execPath: process.execPath,
+      karbEntry: options.karbEntry ?? defaultKarbEntry,
+      logsDir,
+      records,
+      backoff: { ...defaultBackoffPolicy, ...options.restartBackoff },
+      probe: { ...defaultProbeSettings, ...options.probe },
+      emit: (event) => this.#emit(event),
+      log: (record) => log({ component: 'local-runtime', ...record }),
+    };
+    this.#recovery = this.#recover();
+  }
+
+  /** Resolves once the replicas left by an earlier karb are adopted or cleaned up. Safe to call any number of times. */
+  recover(): Promise<void> {
+    return this.#recovery;
+  }
+
+  async ensureRevision(template: RevisionTemplate, replicas: number): Promise<void> {
+    if (!Number.isInteger(replicas) || replicas < 0) {
+      throw new InvalidRequestError(`replicas for revision ${template.namespace}/${template.revision} must be a whole number ≥ 0, got ${replicas}`, {
+        code: 'RUNTIME_INVALID_REPLICAS',
+      });
+    }
+    validateTemplate(template);
+    await this.#recovery;
+    if (this.#closing) throw new RuntimeClosedError();
+
+    const hash = templateHash(template);
+    const current = this.#select({ namespace: template.namespace, revision: template.revision }).filter((r) => !r.stopping);
+    // A revision is immutable, so a different template under the same name comes from an older karb: replace those replicas.
+    for (const r of current) if (r.templateHash !== hash) this.#stop(r, 'its template differs from the revision karb now runs');
+    const matching = current.filter((r) => r.templateHash === hash);
+
+    for (let i = matching.length; i < replicas; i++) {
+      const replica = new Replica(this.#env, template, this.#newName(template.revision), { createdAt: this.#env.clock.now(), sequence: ++this.#sequence, hash });
+      this.#replicas.set(replica.name, replica);
+      replica.start();
+    }
+    if (matching.length > replicas) {
+      // Scale down the replicas that serve least: not ready first, then the newest.
+      const byExpendability = [...matching].sort(
+        (a, b) => Number(a.phase === 'Ready') - Number(b.phase === 'Ready') || b.createdAt - a.createdAt || b.sequence - a.sequence,
+      );
+      for (const r of byExpendability.slice(0, matching.length - replicas)) this.#stop(r, `scaling ${template.revision} down to ${replicas}`);
+    }
+  }
+
+  /** Starts draining every replica of the revision; resolves once they are out of the endpoints and signalled, not when they exit (see `settled`). */
+  async removeRevision(namespace: string, revision: string): Promise<void> {
+    await this.#recovery;
+    if (this.#closing) throw new RuntimeClosedError();
+    for (const r of this.#select({ namespace, revision })) if (!r.stopping) this.#stop(r, `revision ${revision} removed`);
+  }
+
+  /** Revisions with replicas that are not being stopped; `replicas` counts those. */
+  revisions(): Array<{ namespace: string; service: string; revision: string; replicas: number }> {
+    const byRevision = new Map<string, { namespace: string; service: string; revision: string; replicas: number }>();
+    for (const r of this.#replicas.values()) {
+      if (r.stopping) continue;
+      const { namespace, service, revision } = r.template;
+      const key = `${namespace}/${revision}`;
+      const entry = byRevision.get(key) ?? { namespace, service, revision, replicas: 0 };
+      entry.replicas++;
+      byRevision.set(key, entry);
+    }
+    return [...byRevision.values()];
+  }
+
+  replicas(filter: Filter = {}): LocalReplicaStatus[] {
+    return this.#select(filter).map((r) => r.status());
+  }
+
+  endpoints(filter: Filter = {}): Endpoint[] {
+    const out: Endpoint[] = [];
+    for (const r of this.#select(filter)) {
+      const e = r.endpoint();
+      if (e) out.push(e);
+    }
+    return out;
+  }
+
+  /**
+   * Every event concerns one replica; endpoints change with ReplicaReady,
+   * ReplicaAdopted, ReplicaNotReady, ReplicaCrashed and ReplicaDraining, so
+   * re-reading `endpoints()` on any event keeps a routing table current.
+   */
+  onEvent(listener: (event: RuntimeEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Resolves when every stop under way has finished (the processes have exited). */
+  async settled(): Promise<void> {
+    while (this.#stops.size > 0) await Promise.all(this.#stops);
+  }
+
+  logFile(replica: string): string {
+    return join(this.#env.logsDir, `${replica}.log`);
+  }
+
+  /**
+   * Normal shutdown drains and stops every replica. With `leaveRunning` the
+   * processes keep running (and keep their records) for the next karb to adopt.
+   */
+  close(options: { leaveRunning?: boolean } = {}): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#recovery;
+      if (options.leaveRunning) {
+        for (const r of this.#replicas.values()) r.detach();
+      } else {
+        for (const r of this.#replicas.values()) if (!r.stopping) this.#stop(r, 'karb is shutting down');
+      }
+      await this.settled();
+    })();
+    return this.#closing;
+  }
+
+  #stop(replica: Replica, reason: string): void {
+    const done = replica.stop(reason).then(
+      () => {
+        this.#replicas.delete(replica.name);
+        this.#stops.delete(done);
+      },
+      (err: unknown) => {
+        this.#replicas.delete(replica.name);
+        this.#stops.delete(done);
+        this.#env.log({ level: 'error', msg: 'stopping a replica failed', replica: replica.name, error: err instanceof Error ? err.message : String(err) });
+      },
+    );
+    this.#stops.add(done);
+  }
+
+  async #recover(): Promise<void> {
+    await Promise.resolve(); // let the caller subscribe to events first
+    const { records, discarded } = this.#env.records.readAll();
+    for (const d of discarded) this.#env.log({ level: 'warn', msg: 'discarded an unreadable replica record', file: d.file, reason: d.reason });
+    records.sort((a, b) => a.createdAt - b.createdAt);
+    await Promise.all(records.map((record) => this.#recoverOne(record, ++this.#sequence)));
+  }
+
+  async #recoverOne(record: ReplicaRecord, sequence: number): Promise<void> {
+    const match = matchProcess(record);
+    if (!match.same) {
+      this.#removeRecord(record.name);
+      const why = match.reason === 'Exited' ? 'has exited' : `now belongs to another process (${match.reason})`;
+      this.#emitFor(record, 'Normal', 'ReplicaStopped', `pid ${record.pid} from an earlier karb ${why}; record removed`);
+      return;
+    }
+    const url = record.url + (record.template.readinessPath ?? defaultReadinessPath);
+    const timeoutMs = this.#env.probe.timeoutMs;
+    const ready = (await probeReadiness(url, timeoutMs)).ready || (await probeReadiness(url, timeoutMs)).ready;
+    const replica = Replica.adopt(this.#env, record, ready, sequence);
+    this.#replicas.set(replica.name, replica);
+    if (!ready) this.#stop(replica, `pid ${record.pid} from an earlier karb does not answer readiness`);
+  }
+
+  #removeRecord(name: string): void {
+    try {
+      this.#env.records.remove(name);
+    } catch (err) {
+      this.#env.log({ level: 'warn', msg: 'could not remove replica record', replica: name, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  #select(filter: Filter): Replica[] {
+    const out: Replica[] = [];
+    for (const r of this.#replicas.values()) {
+      const t = r.template;
+      if (filter.namespace !== undefined && t.namespace !== filter.namespace) continue;
+      if (filter.service !== undefined && t.service !== filter.service) continue;
+      if (filter.revision !== undefined && t.revision !== filter.revision) continue;
+      out.push(r);
+    }
+    return out;
+  }
+
+  #newName(revision: string): string {
+    for (;;) {
+      const suffix = [...randomBytes(5)].map((b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('');
+      const name = `${revision}-${suffix}`;
+      if (!this.#replicas.has(name)) return name;
+    }
+  }
+
+  #emitFor(record: ReplicaRecord, type: RuntimeEvent['type'], reason: string, message: string): void {
+    this.#emit({ time: this.#env.clock.now(), type, reason, message: `${record.name}: ${message}`, namespace: record.namespace, service: record.service, revision: record.revision, replica: record.name });
+  }
+
+  #emit(event: RuntimeEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.#env.log({ level: 'warn', msg: 'a runtime event listener threw', reason: event.reason, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The small JSON file per live replica under `<stateDir>/replicas/` that lets a
+ * restarted karb (even after SIGKILL) find and adopt the replicas it left behind.
+ * Written atomically (temp file + rename), so a reader sees the old or the new
+ * record, never half of one.
+ */
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RevisionTemplate } from '../types.ts';
+
+export interface ReplicaRecord {
+  version: 1;
+  name: string;
+  namespace: string;
+  service: string;
+  revision: string;
+  templateHash: string;
+  /** Kept so an adopted replica can be restarted before the control plane asks again. */
+  template: RevisionTemplate;
+  pid: number;
+  port: number;
+  url: string;
+  /** Exactly what was executed; compared with `/proc/<pid>/cmdline` on adoption. */
+  argv: string[];
+  /** Kernel start time of the process, guarding against pid reuse. */
+  processStartTime?: string;
+  /** When the replica (not this process of it) was created; orders scale-down. */
+  createdAt: number;
+  /** When this process of the replica was started. */
+  startedAt: number;
+  restarts: number;
+}
+
+export class ReplicaRecordStore {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  write(record: ReplicaRecord): void {
+    mkdirSync(this.dir, { recursive: true });
+    const file = this.#file(record.name);
+    const temp = `${file}.${process.pid}.tmp`;
+    writeFileSync(temp, `${JSON.stringify(record)}\n`);
+    renameSync(temp, file);
+  }
+
+  remove(name: string): void {
+    rmSync(this.#file(name), { force: true });
+  }
+
+  /** Reads every record; unreadable ones and leftover temp files are deleted and reported. */
+  readAll(): { records: ReplicaRecord[]; discarded: Array<{ file: string; reason: string }> } {
+    const records: ReplicaRecord[] = [];
+    const discarded: Array<{ file: string; reason: string }> = [];
+    let files: string[];
+    try {
+      files = readdirSync(this.dir);
+    } catch {
+      return { records, discarded };
+    }
+    for (const file of files) {
+      const path = join(this.dir, file);
+      if (file.endsWith('.tmp')) {
+        rmSync(path, { force: true });
+        continue;
+      }
+      if (!file.endsWith('.json')) continue;
+      try {
+        const record = parseRecord(JSON.parse(readFileSync(path, 'utf8')));
+        if (`${record.name}.json` !== file) throw new Error(`names replica '${record.name}'`);
+        records.push(record);
+      } catch (err) {
+        rmSync(path, { force: true });
+        discarded.push({ file: path, reason: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    return { records, discarded };
+  }
+
+  #file(name: string): string {
+    return join(this.dir, `${name}.json`);
+  }
+}
+
+function parseRecord(value: unknown): ReplicaRecord {
+  const r = value as Partial<ReplicaRecord> | null;
+  const strings = ['name', 'namespace', 'service', 'revision', 'templateHash', 'url'] as const;
+  const numbers = ['pid', 'port', 'createdAt', 'startedAt', 'restarts'] as const;
+  if (r === null || typeof r !== 'object' || r.version !== 1) throw new Error('not a version 1 replica record');
+  for (const k of strings) if (typeof r[k] !== 'string') throw new Error(`field '${k}' is not a string`);
+  for (const k of numbers) if (typeof r[k] !== 'number' || !Number.isFinite(r[k])) throw new Error(`field '${k}' is not a number`);
+  if (!Array.isArray(r.argv) || !r.argv.every((a) => typeof a === 'string')) throw new Error(`field 'argv' is not a list of strings`);
+  if (typeof r.template !== 'object' || r.template === null || r.template.revision !== r.revision) throw new Error(`field 'template' does not describe revision '${r.revision}'`);
+  if (r.processStartTime !== undefined && typeof r.processStartTime !== 'string') throw new Error(`field 'processStartTime' is not a string`);
+  return r as ReplicaRecord;
+}
