@@ -1,0 +1,64 @@
+/**
+ * Reads a request body whole, as raw bytes, refusing it with 413 as soon as it
+ * passes the limit: a declared `content-length` over the limit is refused before
+ * reading anything, a streamed body the moment the running count passes it, and
+ * the rest is not read (the connection is closed after the 413).
+ * Buffering the body (never parsing it) lets the proxy send it with a known
+ * length and lets later steps replay it to another replica.
+ */
+import { BodyTooLargeError } from './errors.ts';
+import type { Exchange, GatewayRequest, GatewayStep } from './exchange.ts';
+
+export function readBody(options: { limitBytes: number }): GatewayStep {
+  const limitBytes = options.limitBytes;
+  return {
+    name: 'read-body',
+    run(exchange: Exchange): void {
+      const req = exchange.req;
+      if (req.method !== 'POST') {
+        exchange.next();
+        return;
+      }
+      const declared = req.headers['content-length'];
+      if (declared !== undefined && Number(declared) > limitBytes) {
+        exchange.fail(new BodyTooLargeError(limitBytes));
+        return;
+      }
+      exchange.bodyLimitBytes = limitBytes;
+      req.on('data', onBodyData);
+      req.on('end', onBodyEnd);
+      // A client that disconnects mid-body makes the request emit 'error';
+      // the response's 'close' does the accounting, so nothing else to do.
+      req.on('error', ignoreBodyError);
+    },
+  };
+}
+
+function onBodyData(this: GatewayRequest, chunk: Buffer): void {
+  const ex = this.exchange;
+  if (ex === undefined || ex.settled) return;
+  ex.bodyBytes += chunk.length;
+  if (ex.bodyBytes > ex.bodyLimitBytes) {
+    this.removeListener('data', onBodyData);
+    this.removeListener('end', onBodyEnd);
+    this.pause();
+    ex.bodyChunks = null;
+    ex.fail(new BodyTooLargeError(ex.bodyLimitBytes));
+    return;
+  }
+  if (ex.bodyChunks === null) ex.bodyChunks = [chunk];
+  else ex.bodyChunks.push(chunk);
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function onBodyEnd(this: GatewayRequest): void {
+  const ex = this.exchange;
+  if (ex === undefined || ex.settled) return;
+  const chunks = ex.bodyChunks;
+  ex.bodyChunks = null;
+  ex.body = chunks === null ? EMPTY : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, ex.bodyBytes);
+  ex.next();
+}
+
+function ignoreBodyError(): void {}

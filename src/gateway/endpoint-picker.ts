@@ -1,0 +1,44 @@
+/**
+ * Chooses the replica endpoint of one revision that gets the next request:
+ * least outstanding requests, with power of two random choices once there are
+ * more than two endpoints (comparing every endpoint would herd all gateways
+ * onto the same momentarily idle replica; two random samples avoid that and
+ * cost O(1)). Pure: the outstanding counts and the random source come in.
+ */
+import type { RouteEndpoint } from './routing-table.ts';
+
+/** Outstanding requests per endpoint URL; a URL that is absent has none. */
+export type OutstandingCounts = ReadonlyMap<string, number>;
+
+export function pickEndpoint(
+  endpoints: readonly RouteEndpoint[],
+  outstanding: OutstandingCounts,
+  random: () => number,
+): RouteEndpoint | undefined {
+  const n = endpoints.length;
+  if (n === 0) return undefined;
+  if (n === 1) return endpoints[0];
+  if (n === 2) {
+    const a = endpoints[0]!;
+    const b = endpoints[1]!;
+    const la = outstanding.get(a.url) ?? 0;
+    const lb = outstanding.get(b.url) ?? 0;
+    if (la !== lb) return la < lb ? a : b;
+    // A tie (typically both idle) is broken at random so traffic still spreads.
+    return random() < 0.5 ? a : b;
+  }
+  const i = randomIndex(n, random);
+  // A second index drawn from the other n-1 slots: always a different endpoint.
+  let j = randomIndex(n - 1, random);
+  if (j >= i) j++;
+  const a = endpoints[i]!;
+  const b = endpoints[j]!;
+  // On a tie `a` wins; it is already a random choice.
+  return (outstanding.get(b.url) ?? 0) < (outstanding.get(a.url) ?? 0) ? b : a;
+}
+
+/** An index in [0, n); tolerates a random source that returns exactly 1. */
+function randomIndex(n: number, random: () => number): number {
+  const i = Math.floor(random() * n);
+  return i < n ? i : n - 1;
+}

@@ -1,0 +1,74 @@
+/**
+ * Failures the gateway reports to callers. Each has a stable `code` and an HTTP
+ * `status`; `Exchange.fail` turns any of them into a response once, at the edge.
+ */
+import { InvalidRequestError, KarbError, NotFoundError, UnavailableError } from '../errors.ts';
+
+export class PathNotFoundError extends NotFoundError {
+  constructor(method: string, path: string) {
+    super(
+      `no route for ${method} ${clip(path)}; the gateway serves GET /v2/health/live, GET /v2/health/ready, ` +
+        'GET /v2/models/{name}, GET /v2/models/{name}/ready, POST /v2/models/{name}[/versions/{v}]/infer and GET /metrics',
+      'PATH_NOT_FOUND',
+    );
+  }
+}
+
+export class ModelNotFoundError extends NotFoundError {
+  constructor(model: string) {
+    super(`model '${clip(model)}' not found; karb get services lists the served models`, 'MODEL_NOT_FOUND');
+  }
+}
+
+export class MethodNotAllowedError extends KarbError {
+  /** Value of the `Allow` response header. */
+  readonly allow: string;
+  constructor(method: string, path: string, allow: string) {
+    super('METHOD_NOT_ALLOWED', `${clip(method)} is not allowed on ${clip(path)}; use ${allow}`, { status: 405 });
+    this.allow = allow;
+  }
+}
+
+export class BodyTooLargeError extends InvalidRequestError {
+  constructor(limitBytes: number) {
+    super(
+      `request body is larger than the gateway's limit of ${limitBytes} bytes; send fewer inputs per request ` +
+        'or raise the gateway body limit',
+      { code: 'BODY_TOO_LARGE', status: 413 },
+    );
+  }
+}
+
+export class NoReadyEndpointError extends UnavailableError {
+  constructor(model: string) {
+    super(`model '${clip(model)}' has no ready replica right now; retry shortly (karb get services shows its replicas)`, {
+      code: 'NO_READY_ENDPOINT',
+      retryAfterSeconds: 1,
+    });
+  }
+}
+
+/** The replica could not be reached or broke the connection before answering. */
+export class UpstreamUnreachableError extends KarbError {
+  constructor(model: string, replica: string, reason: string, cause?: unknown) {
+    super('UPSTREAM_UNREACHABLE', `replica '${replica}' of model '${clip(model)}' could not be reached (${reason})`, {
+      status: 502,
+      cause,
+    });
+  }
+}
+
+/** The replica accepted the request but did not answer within the upstream timeout. */
+export class UpstreamTimeoutError extends KarbError {
+  constructor(model: string, replica: string, timeoutMs: number, cause?: unknown) {
+    super('UPSTREAM_TIMEOUT', `replica '${replica}' of model '${clip(model)}' did not answer within ${timeoutMs} ms`, {
+      status: 504,
+      cause,
+    });
+  }
+}
+
+/** Echoed caller input is cut short so an error message stays readable. */
+function clip(s: string): string {
+  return s.length <= 200 ? s : `${s.slice(0, 200)}…`;
+}

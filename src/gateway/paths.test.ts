@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ALLOWED_METHOD, matchPath, type PathMatch } from './paths.ts';
+
+test('request paths map to operations', () => {
+  const cases: Array<[string, PathMatch | undefined]> = [
+    ['/v2/health/live', { kind: 'health-live', model: '', version: '' }],
+    ['/v2/health/ready', { kind: 'health-ready', model: '', version: '' }],
+    ['/metrics', { kind: 'metrics', model: '', version: '' }],
+    ['/v2/models/fraud', { kind: 'model-metadata', model: 'fraud', version: '' }],
+    ['/v2/models/fraud/ready', { kind: 'model-ready', model: 'fraud', version: '' }],
+    ['/v2/models/fraud/infer', { kind: 'model-infer', model: 'fraud', version: '' }],
+    ['/v2/models/fraud/infer?trace=1', { kind: 'model-infer', model: 'fraud', version: '' }],
+    ['/v2/models/fraud/versions/2/infer', { kind: 'model-infer', model: 'fraud', version: '2' }],
+    // Not ours: unknown paths are 404s, never guessed at.
+    ['/', undefined],
+    ['/v2', undefined],
+    ['/v2/models', undefined],
+    ['/v2/models/', undefined],
+    ['/v2/models//infer', undefined],
+    ['/v2/models/fraud/', undefined],
+    ['/v2/models/fraud/explain', undefined],
+    ['/v2/models/fraud/versions//infer', undefined],
+    ['/v2/models/fraud/versions/2', undefined],
+    ['/v2/models/fraud/infer/extra', undefined],
+    ['/v2/health/live/', undefined],
+    ['http://elsewhere.example/v2/models/fraud/infer', undefined],
+  ];
+  for (const [url, want] of cases) assert.deepEqual(matchPath(url), want, url);
+});
+
+test('infer takes POST; everything else GET', () => {
+  assert.equal(ALLOWED_METHOD['model-infer'], 'POST');
+  for (const kind of ['health-live', 'health-ready', 'metrics', 'model-metadata', 'model-ready'] as const) {
+    assert.equal(ALLOWED_METHOD[kind], 'GET', kind);
+  }
+});

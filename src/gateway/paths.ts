@@ -1,0 +1,69 @@
+/**
+ * The gateway's URL space: which operation a request path names and which
+ * method it takes. Pure, so the table of paths is tested without a server.
+ * Model names are matched exactly as sent (no percent-decoding); service names
+ * are DNS labels, so an encoded name simply does not match any model.
+ */
+
+export type OperationKind =
+  | 'health-live'
+  | 'health-ready'
+  | 'metrics'
+  | 'model-metadata'
+  | 'model-ready'
+  | 'model-infer';
+
+export interface PathMatch {
+  kind: OperationKind;
+  /** The model (service) name; '' for operations that are not about a model. */
+  model: string;
+  /** The `versions/{v}` segment of a versioned infer path; '' when absent. */
+  version: string;
+}
+
+/** The one method each operation accepts (the `Allow` header of a 405). */
+export const ALLOWED_METHOD: Readonly<Record<OperationKind, 'GET' | 'POST'>> = {
+  'health-live': 'GET',
+  'health-ready': 'GET',
+  metrics: 'GET',
+  'model-metadata': 'GET',
+  'model-ready': 'GET',
+  'model-infer': 'POST',
+};
+
+/** Operations answered by the gateway itself, without looking up a model. */
+export function isLocalOperation(kind: OperationKind): boolean {
+  return kind === 'health-live' || kind === 'health-ready' || kind === 'metrics';
+}
+
+const MODELS_PREFIX = '/v2/models/';
+
+/** `url` is the request target as received: a path with an optional query. */
+export function matchPath(url: string): PathMatch | undefined {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+
+  if (path === '/v2/health/live') return { kind: 'health-live', model: '', version: '' };
+  if (path === '/v2/health/ready') return { kind: 'health-ready', model: '', version: '' };
+  if (path === '/metrics') return { kind: 'metrics', model: '', version: '' };
+  if (!path.startsWith(MODELS_PREFIX)) return undefined;
+
+  const s = path.slice(MODELS_PREFIX.length).split('/');
+  const model = s[0];
+  if (model === undefined || model === '') return undefined;
+  switch (s.length) {
+    case 1:
+      return { kind: 'model-metadata', model, version: '' };
+    case 2:
+      if (s[1] === 'ready') return { kind: 'model-ready', model, version: '' };
+      if (s[1] === 'infer') return { kind: 'model-infer', model, version: '' };
+      return undefined;
+    case 4:
+      if (s[1] === 'versions' && s[2] !== '' && s[3] === 'infer') {
+        return { kind: 'model-infer', model, version: s[2]! };
+      }
+      return undefined;
+    default:
+      return undefined;
+  }
+}

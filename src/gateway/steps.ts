@@ -1,0 +1,113 @@
+/**
+ * The routing steps of the gateway pipeline, in order:
+ *   matchRequest  path → operation; 404 unknown path, 405 wrong method
+ *   serveLocal    health and /metrics, answered by the gateway itself
+ *   resolveModel  model name → route; 404 unknown model; answers /ready;
+ *                 503 at once when no revision has a ready endpoint
+ *   (read-body, in body.ts)
+ *   pickTarget    revision by weight, then endpoint by least outstanding
+ *   (proxy, in upstream.ts)
+ * Each is a factory `(deps) => step`, built once per gateway.
+ */
+import { MethodNotAllowedError, ModelNotFoundError, NoReadyEndpointError, PathNotFoundError } from './errors.ts';
+import type { Exchange, GatewayStep } from './exchange.ts';
+import { pickEndpoint, type OutstandingCounts } from './endpoint-picker.ts';
+import type { GatewayMetrics } from './metrics.ts';
+import { ALLOWED_METHOD, isLocalOperation, matchPath } from './paths.ts';
+import { pickRevision } from './revision-picker.ts';
+import type { Route, RoutingTable } from './routing-table.ts';
+
+export function matchRequest(): GatewayStep {
+  return {
+    name: 'match-request',
+    run(exchange: Exchange): void {
+      const req = exchange.req;
+      const url = req.url ?? '/';
+      const method = req.method ?? 'GET';
+      const match = matchPath(url);
+      if (match === undefined) throw new PathNotFoundError(method, pathOf(url));
+      const allowed = ALLOWED_METHOD[match.kind];
+      if (method !== allowed) throw new MethodNotAllowedError(method, pathOf(url), allowed);
+      exchange.match = match;
+      exchange.next();
+    },
+  };
+}
+
+export function serveLocal(deps: { metrics: GatewayMetrics }): GatewayStep {
+  return {
+    name: 'serve-local',
+    run(exchange: Exchange): void {
+      const kind = exchange.match!.kind;
+      if (!isLocalOperation(kind)) {
+        exchange.next();
+        return;
+      }
+      if (kind === 'metrics') {
+        deps.metrics.render().then(
+          (text) => exchange.respond(200, deps.metrics.contentType, text),
+          (err: unknown) => exchange.fail(err),
+        );
+        return;
+      }
+      // Liveness and readiness of the gateway process itself; model readiness is per model.
+      exchange.respondJson(200, kind === 'health-live' ? '{"live":true}' : '{"ready":true}');
+    },
+  };
+}
+
+export function resolveModel(deps: { routingTable: RoutingTable; metrics: GatewayMetrics }): GatewayStep {
+  return {
+    name: 'resolve-model',
+    run(exchange: Exchange): void {
+      const match = exchange.match!;
+      const route = deps.routingTable.lookup(match.model);
+      if (route === undefined) throw new ModelNotFoundError(match.model);
+      exchange.route = route;
+      const ready = hasReadyEndpoint(route);
+      if (match.kind === 'model-ready') {
+        if (!ready) throw new NoReadyEndpointError(match.model);
+        exchange.respondJson(200, JSON.stringify({ name: match.model, ready: true }));
+        return;
+      }
+      if (!ready) {
+        // Fail before reading a body that could not be sent anywhere.
+        deps.metrics.noEndpoint(route.service);
+        throw new NoReadyEndpointError(match.model);
+      }
+      exchange.next();
+    },
+  };
+}
+
+export function pickTarget(deps: {
+  random: () => number;
+  outstanding: OutstandingCounts;
+  metrics: GatewayMetrics;
+}): GatewayStep {
+  return {
+    name: 'pick-target',
+    run(exchange: Exchange): void {
+      const route = exchange.route!;
+      const revision = pickRevision(route.revisions, deps.random);
+      // The route had endpoints when resolved; the table may have changed while the body arrived.
+      if (revision === undefined) {
+        deps.metrics.noEndpoint(route.service);
+        throw new NoReadyEndpointError(route.model);
+      }
+      exchange.revision = revision;
+      exchange.endpoint = pickEndpoint(revision.endpoints, deps.outstanding, deps.random);
+      exchange.next();
+    },
+  };
+}
+
+export function hasReadyEndpoint(route: Route): boolean {
+  for (const r of route.revisions) if (r.endpoints.length > 0) return true;
+  return false;
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}

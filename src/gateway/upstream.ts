@@ -1,0 +1,249 @@
+/**
+ * The core proxy: sends a request to the chosen replica and streams the answer
+ * back. One undici `Pool` (keep-alive connections) per endpoint URL, created on
+ * first use. The routing table cannot tell us when an endpoint goes away, so
+ * the gateway calls `UpstreamPools.sweep` on a timer with the URLs still in the
+ * table; pools for the rest are closed (requests already on them finish first).
+ *
+ * Only URLs from the routing table are ever contacted; the client's path is
+ * sent to that origin as is (it has been matched to a /v2/models/ path), bodies
+ * travel as raw bytes, redirects are passed back to the caller, not followed.
+ */
+import { Pool, type Dispatcher } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import { KarbError } from '../errors.ts';
+import { UpstreamTimeoutError, UpstreamUnreachableError } from './errors.ts';
+import type { Exchange, GatewayResponse, GatewayStep, UpstreamCall } from './exchange.ts';
+import type { GatewayMetrics } from './metrics.ts';
+import type { OutstandingRequests } from './outstanding.ts';
+
+export interface UpstreamPoolOptions {
+  /** Time allowed for the replica to start answering, and between body chunks. */
+  timeoutMs: number;
+  /** Most connections the gateway opens to one replica; more requests queue in the pool. */
+  connectionsPerEndpoint?: number;
+  /** How long an idle keep-alive connection is kept. */
+  keepAliveTimeoutMs?: number;
+}
+
+export class UpstreamPools {
+  readonly #pools = new Map<string, Pool>();
+  readonly #options: Pool.Options;
+
+  constructor(options: UpstreamPoolOptions) {
+    this.#options = {
+      connections: options.connectionsPerEndpoint ?? 128,
+      pipelining: 1,
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? 4_000,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      connectTimeout: Math.min(options.timeoutMs, 10_000),
+    };
+  }
+
+  /** The pool for an endpoint URL from the routing table, created on first use. */
+  get(url: string): Pool {
+    let pool = this.#pools.get(url);
+    if (pool === undefined) {
+      pool = new Pool(url, this.#options);
+      this.#pools.set(url, pool);
+    }
+    return pool;
+  }
+
+  has(url: string): boolean {
+    return this.#pools.has(url);
+  }
+
+  urls(): string[] {
+    return [...this.#pools.keys()];
+  }
+
+  /**
+   * Closes the pools of endpoints no longer in `liveUrls` and forgets them.
+   * Requests already sent on them complete; new requests never pick them,
+   * because picking reads the table. Returns the URLs whose pools were closed.
+   */
+  sweep(liveUrls: ReadonlySet<string>): string[] {
+    const closed: string[] = [];
+    for (const [url, pool] of this.#pools) {
+      if (liveUrls.has(url)) continue;
+      this.#pools.delete(url);
+      closed.push(url);
+      pool.close().catch(ignore);
+    }
+    return closed;
+  }
+
+  /** Drops every connection; for shutting the gateway down. */
+  async destroy(): Promise<void> {
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((p) => p.destroy().catch(ignore)));
+  }
+}
+
+export interface ProxyDeps {
+  pools: UpstreamPools;
+  outstanding: OutstandingRequests;
+  metrics: GatewayMetrics;
+  timeoutMs: number;
+}
+
+/** The last step: sends the exchange to its chosen endpoint. */
+export function proxyToUpstream(deps: ProxyDeps): GatewayStep {
+  return {
+    name: 'proxy',
+    run(exchange: Exchange): void {
+      const endpoint = exchange.endpoint;
+      if (endpoint === undefined || exchange.route === undefined || exchange.revision === undefined) {
+        throw new KarbError('PIPELINE_INCOMPLETE', 'the proxy step ran before an endpoint was chosen');
+      }
+      const call = new UpstreamCallHandler(exchange, deps, endpoint.url, exchange.route.service);
+      exchange.upstream = call;
+      deps.outstanding.acquire(endpoint.url);
+      deps.metrics.upstreamStarted(exchange.route.service);
+      const req = exchange.req;
+      const h = req.headers;
+      const headers: string[] = ['x-request-id', exchange.requestId];
+      if (h['content-type'] !== undefined) headers.push('content-type', h['content-type']);
+      if (typeof h.traceparent === 'string') headers.push('traceparent', h.traceparent);
+      if (typeof h.tracestate === 'string') headers.push('tracestate', h.tracestate);
+      deps.pools.get(endpoint.url).dispatch(
+        { path: req.url!, method: req.method as Dispatcher.HttpMethod, headers, body: exchange.body },
+        call,
+      );
+    },
+  };
+}
+
+/** Why a request to a replica stopped because its client left; never shown to anyone. */
+class ClientClosedError extends KarbError {
+  constructor() {
+    super('CLIENT_CLOSED', 'the client closed the connection', { status: 499 });
+  }
+}
+
+/** Response headers that describe one connection, not the message: never forwarded. */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer'];
+
+/**
+ * One call to a replica, as an undici dispatch handler: streams the response
+ * into the client's response with backpressure, releases the endpoint's
+ * outstanding count exactly once, and maps failures to 502/504.
+ */
+class UpstreamCallHandler implements Dispatcher.DispatchHandler, UpstreamCall {
+  readonly #exchange: Exchange;
+  readonly #deps: ProxyDeps;
+  readonly #url: string;
+  readonly #service: string;
+  #controller: Dispatcher.DispatchController | null = null;
+  #settled = false;
+  #clientGone = false;
+
+  constructor(exchange: Exchange, deps: ProxyDeps, url: string, service: string) {
+    this.#exchange = exchange;
+    this.#deps = deps;
+    this.#url = url;
+    this.#service = service;
+  }
+
+  abort(): void {
+    if (this.#settled || this.#clientGone) return;
+    this.#clientGone = true;
+    // Not yet on a connection: onRequestStart aborts when it gets there.
+    this.#controller?.abort(new ClientClosedError());
+  }
+
+  resume(): void {
+    this.#controller?.resume();
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#clientGone) controller.abort(new ClientClosedError());
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+  ): void {
+    if (statusCode < 200) return; // informational (103 and the like): not forwarded
+    const ex = this.#exchange;
+    const res = ex.res;
+    if (res.destroyed) {
+      controller.abort(new ClientClosedError());
+      return;
+    }
+    const connection = headers.connection;
+    if (connection !== undefined) {
+      // `Connection` may name further per-connection headers.
+      for (const token of String(connection).split(',')) delete headers[token.trim().toLowerCase()];
+    }
+    for (const name of HOP_BY_HOP) if (headers[name] !== undefined) delete headers[name];
+    headers['x-request-id'] = ex.requestId;
+    headers['x-karb-revision'] = ex.revision!.revision;
+    res.writeHead(statusCode, headers);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const res = this.#exchange.res;
+    if (res.destroyed) return;
+    if (!res.write(chunk)) {
+      controller.pause();
+      res.once('drain', resumeUpstream);
+    }
+  }
+
+  onResponseEnd(): void {
+    this.#settle();
+    this.#exchange.res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.#settle();
+    if (this.#clientGone) return;
+    this.#exchange.fail(this.#toKarbError(err));
+  }
+
+  #settle(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#exchange.upstream = null;
+    this.#deps.outstanding.release(this.#url);
+    this.#deps.metrics.upstreamFinished(this.#service);
+  }
+
+  #toKarbError(err: Error): KarbError {
+    const ex = this.#exchange;
+    const model = ex.match?.model ?? '';
+    const replica = ex.endpoint?.replica ?? this.#url;
+    const code = (err as { code?: unknown }).code;
+    switch (code) {
+      case 'UND_ERR_HEADERS_TIMEOUT':
+      case 'UND_ERR_BODY_TIMEOUT':
+        return new UpstreamTimeoutError(model, replica, this.#deps.timeoutMs, err);
+      case 'UND_ERR_CONNECT_TIMEOUT':
+        return new UpstreamUnreachableError(model, replica, 'connection attempt timed out', err);
+      case 'ECONNREFUSED':
+        return new UpstreamUnreachableError(model, replica, 'connection refused', err);
+      case 'ECONNRESET':
+      case 'EPIPE':
+      case 'UND_ERR_SOCKET':
+        return new UpstreamUnreachableError(model, replica, 'connection closed before the response was complete', err);
+      case 'UND_ERR_CLOSED':
+      case 'UND_ERR_DESTROYED':
+        return new UpstreamUnreachableError(model, replica, 'the replica was removed while the request waited', err);
+      default:
+        return new UpstreamUnreachableError(model, replica, typeof code === 'string' ? code : 'upstream error', err);
+    }
+  }
+}
+
+function resumeUpstream(this: GatewayResponse): void {
+  const call = this.req.exchange?.upstream;
+  if (call instanceof UpstreamCallHandler) call.resume();
+}
+
+function ignore(): void {}
