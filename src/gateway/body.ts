@@ -1,8 +1,11 @@
 /**
  * Reads a request body whole, as raw bytes, refusing it with 413 as soon as it
  * passes the limit: a declared `content-length` over the limit is refused before
- * reading anything, a streamed body the moment the running count passes it, and
- * the rest is not read (the connection is closed after the 413).
+ * reading anything, a streamed body the moment the running count passes it. The
+ * rest is read and thrown away (never buffered) so the client, still sending,
+ * can read the 413 instead of a reset connection; past `DISCARD_CAP` bytes, or
+ * when the body has not ended `DISCARD_WINDOW_MS` after the 413, the connection
+ * is cut instead.
  * Buffering the body (never parsing it) lets the proxy send it with a known
  * length and lets later steps replay it to another replica.
  */
@@ -21,6 +24,7 @@ export function readBody(options: { limitBytes: number }): GatewayStep {
       }
       const declared = req.headers['content-length'];
       if (declared !== undefined && Number(declared) > limitBytes) {
+        discardRest(req);
         exchange.fail(new BodyTooLargeError(limitBytes));
         return;
       }
@@ -41,13 +45,31 @@ function onBodyData(this: GatewayRequest, chunk: Buffer): void {
   if (ex.bodyBytes > ex.bodyLimitBytes) {
     this.removeListener('data', onBodyData);
     this.removeListener('end', onBodyEnd);
-    this.pause();
+    discardRest(this);
     ex.bodyChunks = null;
     ex.fail(new BodyTooLargeError(ex.bodyLimitBytes));
     return;
   }
   if (ex.bodyChunks === null) ex.bodyChunks = [chunk];
   else ex.bodyChunks.push(chunk);
+}
+
+/** The most a refused body may still send before its connection is cut. */
+const DISCARD_CAP = 64 * 1024 * 1024;
+
+const DISCARD_WINDOW_MS = 2000;
+
+function discardRest(req: GatewayRequest): void {
+  let discarded = 0;
+  const cut = setTimeout(() => req.socket.destroy(), DISCARD_WINDOW_MS);
+  cut.unref();
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > DISCARD_CAP) req.socket.destroy();
+  });
+  req.once('end', () => clearTimeout(cut));
+  req.once('close', () => clearTimeout(cut));
+  req.resume();
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -151,8 +151,6 @@ export class Exchange {
     const headers: OutgoingHttpHeaders = {};
     if (e instanceof UnavailableError) headers['retry-after'] = String(e.retryAfterSeconds);
     if (e instanceof MethodNotAllowedError) headers.allow = e.allow;
-    // A body cut off part way leaves unread bytes on the connection; close it.
-    if (e.status === 413) headers.connection = 'close';
     this.respondJson(e.status, JSON.stringify({ error: e.message }), headers);
   }
 
