@@ -3,25 +3,23 @@
  * The `karb` command: picks the sub-command and hands off to its module.
  * Exit codes: 0 success, 1 failure, 2 usage error. Errors print one line.
  */
-import { runServeCommand } from '../serving/cli.ts';
-import { applyCommand, deleteCommand, getCommand } from './commands.ts';
-import { upCommand } from './up.ts';
 import { HELP, UsageError } from './usage.ts';
 import { readFileSync } from 'node:fs';
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    // Each command loads only its own modules: a replica (`serve`) starts without the control plane's code.
     case 'up':
-      return upCommand(rest);
+      return (await import('./up.ts')).upCommand(rest);
     case 'apply':
-      return applyCommand(rest, process.stdout);
+      return (await import('./commands.ts')).applyCommand(rest, process.stdout);
     case 'get':
-      return getCommand(rest, process.stdout);
+      return (await import('./commands.ts')).getCommand(rest, process.stdout);
     case 'delete':
-      return deleteCommand(rest, process.stdout);
+      return (await import('./commands.ts')).deleteCommand(rest, process.stdout);
     case 'serve':
-      return runServeCommand(rest);
+      return (await import('../serving/cli.ts')).runServeCommand(rest);
     case 'version':
     case '--version':
       process.stdout.write(`karb ${JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version}\n`);

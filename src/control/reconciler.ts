@@ -11,6 +11,9 @@ import { resolveModelPath } from './admission.ts';
 import { planService, replicaTarget, type ServicePlan } from './plan.ts';
 import type { RevisionRecord, Store, StoredService } from './store.ts';
 
+/** Seconds a stopping replica gets before SIGKILL. */
+const DRAIN_SECONDS = 30;
+
 export type Action =
   | { kind: 'scale'; revision: string; from: number; to: number }
   | { kind: 'remove'; revision: string }
@@ -147,6 +150,9 @@ export class Reconciler {
       ...(model.env ? { env: model.env } : {}),
       ...(model.readinessPath ? { readinessPath: model.readinessPath } : {}),
       batching: model.batching,
+      // The built-in server finishes its queue within its own drain timeout, before the runtime's SIGKILL.
+      drainSeconds: DRAIN_SECONDS,
+      ...(model.command ? {} : { serverArgs: ['--drain-timeout-ms', String((DRAIN_SECONDS - 5) * 1000)] }),
     };
   }
 
