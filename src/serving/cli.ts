@@ -1,0 +1,212 @@
+/**
+ * `karb serve`: load one ONNX model and serve it over OIP v2 until SIGTERM/SIGINT,
+ * then drain. Prints one JSON line `{"level":"info","msg":"listening","port":...}`
+ * to stdout once it takes traffic (the embedded runtime reads the port from it).
+ * Exit codes: 0 after a clean drain, 1 on failure (model cannot load, port busy,
+ * drain cut short), 2 on a usage error.
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { SERVING_DEFAULTS } from './defaults.ts';
+import { jsonLogger, type Logger } from './log.ts';
+import type { ModelSession } from './onnx-model.ts';
+
+export const SERVE_USAGE = `usage: karb serve --model FILE [options]
+
+Serves one ONNX model over the Open Inference Protocol v2 (KServe REST) with dynamic batching.
+
+  --model FILE              ONNX model file (required)
+  --port N                  port to listen on; 0 picks a free one (default ${SERVING_DEFAULTS.port})
+  --host HOST               address to bind (default ${SERVING_DEFAULTS.host})
+  --name NAME               model name in /v2/models/{name} (default: the file name without extension)
+  --max-batch-size N        most rows per model run (default ${SERVING_DEFAULTS.maxBatchSize})
+  --max-delay-ms N          longest wait for a batch to fill (default ${SERVING_DEFAULTS.maxDelayMs})
+  --max-queue N             rows allowed to wait; beyond it requests get 503 + Retry-After (default ${SERVING_DEFAULTS.maxQueueRows})
+  --body-limit BYTES        largest request body; larger ones get 413 (default ${SERVING_DEFAULTS.bodyLimitBytes})
+  --intra-op-threads N      ONNX Runtime threads per operator (default: all cores)
+  --drain-timeout-ms N      on SIGTERM, longest wait for queued and in-flight requests (default ${SERVING_DEFAULTS.drainTimeoutMs})
+
+Fault injection for resilience tests (off by default; never use in production):
+  --inject-latency-ms N     add N ms to every model run, as a slow model would
+  --inject-error-rate P     answer this share (0..1) of inference requests with 500
+`;
+
+export interface ServeConfig {
+  modelPath: string;
+  name: string;
+  host: string;
+  port: number;
+  maxBatchSize: number;
+  maxDelayMs: number;
+  maxQueueRows: number;
+  bodyLimitBytes: number;
+  intraOpThreads: number | undefined;
+  drainTimeoutMs: number;
+  injectLatencyMs: number;
+  injectErrorRate: number;
+}
+
+/** A mistake in the command line; `karb serve` prints it with the usage and exits 2. */
+export class UsageError extends Error {}
+
+/** Parses `karb serve` flags into a config; throws UsageError with a message for the user. */
+export function parseServeArgs(args: string[]): ServeConfig | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        model: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        name: { type: 'string' },
+        'max-batch-size': { type: 'string' },
+        'max-delay-ms': { type: 'string' },
+        'max-queue': { type: 'string' },
+        'body-limit': { type: 'string' },
+        'intra-op-threads': { type: 'string' },
+        'drain-timeout-ms': { type: 'string' },
+        'inject-latency-ms': { type: 'string' },
+        'inject-error-rate': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return 'help';
+  if (values.model === undefined || values.model === '') throw new UsageError('--model FILE is required');
+
+  const name = values.name ?? path.basename(values.model).replace(/\.[^.]*$/, '');
+  if (name === '' || name.includes('/')) throw new UsageError(`--name must be a non-empty name without '/', got "${name}"`);
+  return {
+    modelPath: values.model,
+    name,
+    host: values.host ?? SERVING_DEFAULTS.host,
+    port: integer('--port', values.port, SERVING_DEFAULTS.port, 0, 65535),
+    maxBatchSize: integer('--max-batch-size', values['max-batch-size'], SERVING_DEFAULTS.maxBatchSize, 1),
+    maxDelayMs: number('--max-delay-ms', values['max-delay-ms'], SERVING_DEFAULTS.maxDelayMs, 0),
+    maxQueueRows: integer('--max-queue', values['max-queue'], SERVING_DEFAULTS.maxQueueRows, 1),
+    bodyLimitBytes: integer('--body-limit', values['body-limit'], SERVING_DEFAULTS.bodyLimitBytes, 1),
+    intraOpThreads: values['intra-op-threads'] === undefined ? undefined : integer('--intra-op-threads', values['intra-op-threads'], 0, 1, 1024),
+    drainTimeoutMs: integer('--drain-timeout-ms', values['drain-timeout-ms'], SERVING_DEFAULTS.drainTimeoutMs, 0),
+    injectLatencyMs: number('--inject-latency-ms', values['inject-latency-ms'], 0, 0),
+    injectErrorRate: number('--inject-error-rate', values['inject-error-rate'], 0, 0, 1),
+  };
+}
+
+function number(flag: string, raw: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (raw === undefined) return fallback;
+  const n = raw.trim() === '' ? NaN : Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw new UsageError(`${flag} must be a number from ${min} to ${max === Number.MAX_SAFE_INTEGER ? 'any' : max}, got "${raw}"`);
+  }
+  return n;
+}
+
+function integer(flag: string, raw: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new UsageError(`${flag} must be a whole number, got "${raw}"`);
+  return number(flag, raw, fallback, min, max);
+}
+
+export async function runServeCommand(args: string[]): Promise<number> {
+  let config: ServeConfig | 'help';
+  try {
+    config = parseServeArgs(args);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`karb serve: ${err.message}\n\n${SERVE_USAGE}`);
+    return 2;
+  }
+  if (config === 'help') {
+    process.stdout.write(SERVE_USAGE);
+    return 0;
+  }
+
+  const logger = jsonLogger((line) => process.stdout.write(line));
+  // Loaded here, not at the top: every `karb` command imports this file, and only
+  // `serve` needs ONNX Runtime and the metrics library.
+  const { loadOnnxModel } = await import('./onnx-model.ts');
+  // The HTTP side loads while the worker thread loads ONNX Runtime and the model.
+  const serverModule = import('./server.ts');
+  serverModule.catch(() => undefined); // awaited below; this only keeps an early return from leaving it unhandled
+  let model: ModelSession;
+  try {
+    model = await loadOnnxModel(config.modelPath, { intraOpThreads: config.intraOpThreads });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    logger.log('error', 'model load failed', { model: config.name, path: config.modelPath, error: message });
+    process.stderr.write(`karb serve: ${message}\n`);
+    return 1;
+  }
+
+  return serveUntilSignalled(model, config, logger, await serverModule);
+}
+
+async function serveUntilSignalled(model: ModelSession, config: ServeConfig, logger: Logger, { startModelServer }: typeof import('./server.ts')): Promise<number> {
+  let server;
+  try {
+    server = await startModelServer({
+      model,
+      name: config.name,
+      host: config.host,
+      port: config.port,
+      maxBatchSize: config.maxBatchSize,
+      maxDelayMs: config.maxDelayMs,
+      maxQueueRows: config.maxQueueRows,
+      bodyLimitBytes: config.bodyLimitBytes,
+      injectLatencyMs: config.injectLatencyMs,
+      injectErrorRate: config.injectErrorRate,
+      logger,
+    });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`karb serve: cannot listen on ${config.host}:${config.port}: ${message}\n`);
+    await model.close();
+    return 1;
+  }
+
+  logger.log('info', 'listening', {
+    port: server.port,
+    host: server.host,
+    url: server.url,
+    model: config.name,
+    path: config.modelPath,
+    pid: process.pid,
+    inputs: model.inputs,
+    outputs: model.outputs,
+    maxBatchSize: config.maxBatchSize,
+    maxDelayMs: config.maxDelayMs,
+    ...(config.injectLatencyMs > 0 || config.injectErrorRate > 0
+      ? { faultInjection: { latencyMs: config.injectLatencyMs, errorRate: config.injectErrorRate } }
+      : {}),
+  });
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve(sig);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  logger.log('info', 'signal received; draining', { signal });
+  // A second signal stops at once, dropping whatever is still in flight.
+  const cut = (sig: NodeJS.Signals) => {
+    logger.log('warn', 'second signal; stopping without finishing the drain', { signal: sig });
+    process.exit(1);
+  };
+  process.once('SIGTERM', cut);
+  process.once('SIGINT', cut);
+
+  const { timedOut } = await server.drain(config.drainTimeoutMs);
+  await model.close();
+  process.off('SIGTERM', cut);
+  process.off('SIGINT', cut);
+  logger.log('info', 'stopped', { timedOut });
+  return timedOut ? 1 : 0;
+}

@@ -1,0 +1,10 @@
+/** Default settings of `karb serve` and `startModelServer`, in one place the CLI can read without loading the runtime. */
+export const SERVING_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8000,
+  maxBatchSize: 32,
+  maxDelayMs: 4,
+  maxQueueRows: 1024,
+  bodyLimitBytes: 8 * 1024 * 1024,
+  drainTimeoutMs: 30_000,
+} as const;

@@ -1,0 +1,52 @@
+/**
+ * Shared by the model server's tests and benchmark: paths of the example models
+ * (generated once by scripts/make-models.ts when missing) and a wait-for-condition helper.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const NODE = path.join(REPO_ROOT, 'node_modules/.bin/node');
+export const CLI = path.join(REPO_ROOT, 'src/cli/main.ts');
+
+export const MODELS = {
+  fraudV1: path.join(REPO_ROOT, 'models/fraud-v1.onnx'),
+  fraudV2: path.join(REPO_ROOT, 'models/fraud-v2.onnx'),
+  wideMlp: path.join(REPO_ROOT, 'models/wide-mlp.onnx'),
+} as const;
+
+let ensured: Promise<void> | undefined;
+
+/** Generates the example models once if any is missing. */
+export function ensureModels(): Promise<void> {
+  ensured ??= (async () => {
+    if (Object.values(MODELS).every((p) => existsSync(p))) return;
+    await promisify(execFile)(NODE, [path.join(REPO_ROOT, 'scripts/make-models.ts'), '--if-missing'], { cwd: REPO_ROOT });
+  })();
+  return ensured;
+}
+
+/** Polls `check` until it returns true; fails with `what` after `timeoutMs` (generous: this is not a timing assertion). */
+export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Reads one Prometheus sample value (first match) from exposition text. */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== '{' && rest[0] !== ' ') continue;
+    if (!Object.entries(labels).every(([k, v]) => rest.includes(`${k}="${v}"`))) continue;
+    return Number(rest.slice(rest.lastIndexOf(' ') + 1));
+  }
+  return undefined;
+}
