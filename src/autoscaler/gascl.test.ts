@@ -1,0 +1,182 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ScaleResult, Signals } from './types.ts';
+import { gascl } from './gascl.ts';
+import { baseSpec, driver, signalsOf } from './test-support.ts';
+
+const NOW = 3_000_000_000;
+const s = (seconds: number) => NOW + seconds * 1000;
+
+function expectScale(r: ScaleResult, want: { desiredReplicas: number; reason?: string; panic?: boolean; message?: string; desiredNodes?: number }): void {
+  assert.ok(r.valid, r.message);
+  assert.equal(r.desiredReplicas, want.desiredReplicas, r.message);
+  if (want.reason !== undefined) assert.equal(r.reason, want.reason, r.message);
+  if (want.panic !== undefined) assert.equal(r.panic, want.panic, r.message);
+  if (want.message !== undefined) assert.equal(r.message, want.message);
+  if ('desiredNodes' in want) assert.equal(r.desiredNodes, want.desiredNodes, r.message);
+}
+
+/** Serving `concurrency` with nothing waiting, `ready` of `current` replicas ready. */
+function load(ready: number, concurrency: number, extra: Partial<Signals> = {}, current = ready): Signals {
+  return signalsOf({ ready, current }, { concurrency, queueDepth: 0, requestRate: concurrency * 10, p50Ms: 100, p95Ms: 150 }, extra);
+}
+
+test('concurrency: the panic window says how many replicas the in-flight requests need', () => {
+  expectScale(gascl(load(3, 40), baseSpec(), undefined, NOW).result, {
+    desiredReplicas: 5,
+    reason: 'Concurrency',
+    panic: false,
+    message: '3→5: concurrency 40 needs 5 at 8 per replica',
+  });
+  // Waiting requests are not counted twice: 40 in flight of which 24 wait.
+  const withQueue = signalsOf({ ready: 2 }, { concurrency: 40, queueDepth: 24, requestRate: 400, p50Ms: 40, p95Ms: 60 });
+  expectScale(gascl(withQueue, baseSpec(), undefined, NOW).result, { desiredReplicas: 2, reason: 'Concurrency', message: '2→2: concurrency 16 needs 2 at 8 per replica' });
+});
+
+test('panic: enter at 2× ready capacity, never scale down inside, leave after a calm stable window', () => {
+  const g = driver(gascl, baseSpec());
+  expectScale(g.at(s(0), load(2, 48)), { desiredReplicas: 6, reason: 'Concurrency', panic: true, message: '2→6: concurrency 48 needs 6 at 8 per replica (panic)' });
+  expectScale(g.at(s(2), load(2, 48, {}, 6)), { desiredReplicas: 6, panic: true });
+  // The burst is over, but panic holds what it asked for.
+  expectScale(g.at(s(10), load(6, 16)), { desiredReplicas: 6, reason: 'Panic', panic: true, message: '6→6: holding 6 in panic (entered 10 s ago) (panic)' });
+  expectScale(g.at(s(61), load(6, 16)), { desiredReplicas: 6, reason: 'Panic', panic: true }); // 59 s since the last panic demand
+  // A stable window without panic demand: out of panic, into scale-down stabilization.
+  expectScale(g.at(s(62), load(6, 16)), { desiredReplicas: 6, reason: 'ScaleDownStabilized', panic: false });
+  expectScale(g.at(s(301), load(6, 16)), { desiredReplicas: 6, reason: 'ScaleDownStabilized' }); // the 6 from 2 s is 299 s old
+  // Then down at a bounded rate: at most half per step, steps 30 s apart.
+  expectScale(g.at(s(302), load(6, 16)), { desiredReplicas: 3, reason: 'ScaleDownLimit', message: '6→3: removing at most half of 6 replicas per step' });
+  expectScale(g.at(s(320), load(3, 16)), { desiredReplicas: 3, reason: 'ScaleDownLimit' });
+  expectScale(g.at(s(332), load(3, 16)), { desiredReplicas: 2, reason: 'Concurrency' });
+  expectScale(g.at(s(400), load(2, 16)), { desiredReplicas: 2, reason: 'Concurrency' });
+});
+
+test('bounded scale-down: 20 → 10 → 5 → 3 → 2 → 1, 30 s apart', () => {
+  const g = driver(gascl, baseSpec());
+  let replicas = 20;
+  const seen: number[] = [];
+  for (let t = 0; t <= 600; t += 5) {
+    const r = g.at(s(t), load(replicas, 4));
+    assert.ok(r.valid);
+    if (r.desiredReplicas !== replicas) seen.push(r.desiredReplicas);
+    replicas = r.desiredReplicas;
+  }
+  assert.deepEqual(seen, [10, 5, 3, 2, 1]);
+});
+
+test('cold-start lead: a queue that will breach the SLO before a replica could start asks for replicas now', () => {
+  // 3 ready replicas serve 100/s each; with p50 50 ms they may hold 3 × 100 × 0.2 s = 60 queued.
+  // The queue is 20 and grows 20/s: it breaches in 2 s, and a replica takes 4 s to start.
+  const rising = (coldStartMs: number) =>
+    signalsOf(
+      { ready: 3 },
+      { concurrency: 36, queueDepth: 20, requestRate: 280, p50Ms: 50, p95Ms: 120 },
+      { replicaCapacityRps: 100, coldStartMs, panicWindow: { concurrency: 36, queueDepth: 20, requestRate: 280, p50Ms: 50, p95Ms: 120, queueGrowthPerSec: 20 } },
+    );
+  // Needed when ready: serve 300/s (280 + 20 growth) and drain the 100 queued by then within 4 s → 3.25 → 4.
+  expectScale(gascl(rising(4_000), baseSpec(), undefined, NOW).result, {
+    desiredReplicas: 4,
+    reason: 'ColdStartLead',
+    panic: false,
+    message: '3→4: queue 20 would breach p95 250 ms in 2 s',
+  });
+  // With 1 s cold starts there is time to react later: no lead, and a fresh state does not scale down at once.
+  expectScale(gascl(rising(1_000), baseSpec(), undefined, NOW).result, { desiredReplicas: 3, reason: 'ScaleDownStabilized' });
+});
+
+test('cold-start lead in a burst: a queue already past what ready replicas drain asks in panic', () => {
+  const burst = signalsOf(
+    { ready: 3 },
+    { concurrency: 164, queueDepth: 140, requestRate: 300, p50Ms: 50, p95Ms: 900 },
+    { replicaCapacityRps: 100, coldStartMs: 2_000, panicWindow: { concurrency: 164, queueDepth: 140, requestRate: 300, p50Ms: 50, p95Ms: 900, queueGrowthPerSec: 150 } },
+  );
+  // Serve 450/s and drain 140 + 2 s × 150 = 440 within 2 s: (450 + 220) / 100 → 7.
+  expectScale(gascl(burst, baseSpec(), undefined, NOW).result, {
+    desiredReplicas: 7,
+    reason: 'ColdStartLead',
+    panic: true,
+    message: '3→7: queue 140 would breach p95 250 ms now (panic)',
+  });
+});
+
+test('queue drain: a standing queue is sized to drain within the SLO budget or one cold start', () => {
+  const standing = signalsOf({ ready: 2 }, { concurrency: 20, queueDepth: 400, requestRate: 200, p50Ms: 50, p95Ms: 400, queueGrowthPerSec: 0 }, { replicaCapacityRps: 100 });
+  // 400 queued, 100/s per replica, within max(200 ms, 2 s) → 2.
+  expectScale(gascl(standing, baseSpec(), undefined, NOW).result, { desiredReplicas: 2, reason: 'QueueDrain' });
+  const bigger = signalsOf({ ready: 2 }, { concurrency: 20, queueDepth: 1000, requestRate: 200, p50Ms: 50, p95Ms: 400, queueGrowthPerSec: 0 }, { replicaCapacityRps: 100 });
+  expectScale(gascl(bigger, baseSpec(), undefined, NOW).result, { desiredReplicas: 5, reason: 'QueueDrain', message: '2→5: queue 1000 drains within 2 s at 100/s per replica (panic)' });
+});
+
+test('latency: p95 over 80% of the SLO without a backlog scales ready replicas up, and is remembered on the way down', () => {
+  const g = driver(gascl, baseSpec());
+  const hot = signalsOf({ ready: 4 }, { concurrency: 16, queueDepth: 0, requestRate: 100, p50Ms: 120, p95Ms: 300 });
+  expectScale(g.at(s(0), hot), { desiredReplicas: 6, reason: 'LatencySlo', message: '4→6: p95 300 ms over 200 ms (80% of the 250 ms SLO)' });
+  const cool = signalsOf({ ready: 6 }, { concurrency: 16, queueDepth: 0, requestRate: 100, p50Ms: 80, p95Ms: 190 });
+  expectScale(g.at(s(100), cool), { desiredReplicas: 6, reason: 'ScaleDownStabilized' });
+  // Five minutes on, concurrency alone would say 2; 4 replicas at 25/s each broke the headroom, so 5 stay.
+  expectScale(g.at(s(400), cool), { desiredReplicas: 5, reason: 'LatencySlo' });
+  // Once p95 is well under the headroom at that per-replica rate, the memory is dropped.
+  const relaxed = signalsOf({ ready: 4 }, { concurrency: 16, queueDepth: 0, requestRate: 100, p50Ms: 40, p95Ms: 90 });
+  g.at(s(431), relaxed);
+  expectScale(g.at(s(462), relaxed), { desiredReplicas: 2, reason: 'Concurrency' });
+});
+
+test('scale to zero after scaleToZeroAfter idle, and activation from zero when requests wait', () => {
+  const spec = baseSpec({ minReplicas: 0, scaleToZeroAfterMs: 300_000 });
+  const g = driver(gascl, spec);
+  const idle = (replicas: number, lastRequestSecond: number) =>
+    signalsOf({ ready: replicas }, { concurrency: 0, queueDepth: 0, requestRate: 0 }, { lastRequestAt: s(lastRequestSecond) });
+  expectScale(g.at(s(0), idle(2, -10)), { desiredReplicas: 2, reason: 'ScaleDownStabilized' });
+  // A last request at 250 s; the count from start has left the stabilization window at 301 s.
+  expectScale(g.at(s(301), idle(2, 250)), { desiredReplicas: 1, reason: 'Cooldown', message: '2→1: idle for 51 s; scaling to zero after 300 s' });
+  expectScale(g.at(s(549), idle(1, 250)), { desiredReplicas: 1, reason: 'Cooldown' });
+  expectScale(g.at(s(550), idle(1, 250)), { desiredReplicas: 0, reason: 'ScaleToZero', message: '1→0: no requests for 300 s' });
+  expectScale(g.at(s(600), idle(0, 250)), { desiredReplicas: 0, reason: 'ScaleToZero' });
+  // Straight from several replicas when idle long enough: no half-per-step limit for zero load.
+  expectScale(gascl(idle(6, -400), spec, undefined, NOW).result, { desiredReplicas: 0, reason: 'ScaleToZero' });
+  // Two requests held at the gateway: activate.
+  const held = signalsOf({ ready: 0 }, { concurrency: 2, queueDepth: 2, requestRate: 0 }, { lastRequestAt: s(250) });
+  expectScale(g.at(s(610), held), { desiredReplicas: 1, reason: 'Activation', message: '0→1: activating: queue 2 drains at 8 per replica' });
+  // A burst held at zero: activation sized by the queue, in panic.
+  const burst = signalsOf({ ready: 0 }, { concurrency: 40, queueDepth: 40 });
+  expectScale(gascl(burst, spec, undefined, NOW).result, { desiredReplicas: 5, reason: 'Activation', panic: true });
+});
+
+test('node requests: replicas beyond the pool ask for nodes, capped at maxNodes', () => {
+  const spec = baseSpec({ capacity: { replicasPerNode: 4, currentNodes: 2, maxNodes: 5 } });
+  expectScale(gascl(load(8, 80), spec, undefined, NOW).result, {
+    desiredReplicas: 10,
+    desiredNodes: 3,
+    reason: 'Concurrency',
+    message: '8→10: concurrency 80 needs 10 at 8 per replica; needs 3 nodes (2 now)',
+  });
+  expectScale(gascl(load(8, 240), spec, undefined, NOW).result, {
+    desiredReplicas: 20,
+    desiredNodes: 5,
+    reason: 'NodeLimit',
+    message: '8→20: 30 replicas need 8 nodes; the pool allows 5 (4 per node) (panic)',
+  });
+  expectScale(gascl(load(8, 60), spec, undefined, NOW).result, { desiredReplicas: 8, desiredNodes: undefined });
+});
+
+test('min and max replicas bound the result', () => {
+  expectScale(gascl(load(10, 400), baseSpec(), undefined, NOW).result, { desiredReplicas: 30, reason: 'MaxReplicas' });
+  const g = driver(gascl, baseSpec({ minReplicas: 3 }));
+  expectScale(g.at(s(0), load(2, 4)), { desiredReplicas: 3, reason: 'MinReplicas' });
+});
+
+test('scale-up stabilization (upSeconds) takes the lowest need of the window, except in panic', () => {
+  const g = driver(gascl, baseSpec({ stabilization: { upSeconds: 30, downSeconds: 300 } }));
+  expectScale(g.at(s(0), load(4, 24)), { desiredReplicas: 4 });
+  expectScale(g.at(s(10), load(4, 48)), { desiredReplicas: 4, reason: 'ScaleUpStabilized' });
+  expectScale(g.at(s(31), load(4, 48)), { desiredReplicas: 6, reason: 'Concurrency' });
+  expectScale(g.at(s(32), load(4, 80, {}, 6)), { desiredReplicas: 10, panic: true }); // 10 ≥ 2 × 4: panic skips it
+});
+
+test('no signals is no decision; a state from another decider is replaced', () => {
+  const none = gascl(signalsOf({ ready: 2 }, {}), baseSpec(), undefined, NOW);
+  assert.equal(none.result.valid, false);
+  assert.match(none.result.message, /no concurrency, queue, request rate or latency signal in the last 60 s/);
+  const fromHpa = gascl(load(2, 16), baseSpec(), { decider: 'hpa-cpu', history: {} }, NOW);
+  assert.equal(fromHpa.next.decider, 'gascl');
+  assert.equal(JSON.stringify(JSON.parse(JSON.stringify(fromHpa.next))), JSON.stringify(fromHpa.next), 'state is plain JSON');
+});

@@ -1,0 +1,401 @@
+/**
+ * KARB treatment D: GASCL, karb's own decider. Called on every control-loop tick
+ * (any cadence; a second or two is typical) with both signal windows.
+ *
+ * Needs (replicas), the largest wins:
+ * - Concurrency: panic-window concurrency ÷ targetConcurrency, counting requests
+ *   being served (in-flight minus the queue; waiting ones are the queue needs').
+ *   Up to 10% over the current count's target keeps the count (noise, not load).
+ * - QueueDrain: the waiting queue ÷ (per-replica throughput × drain horizon).
+ *   The horizon is the SLO budget left after service time (p95 SLO − p50), or one
+ *   cold start if longer: replicas asked for now cannot help sooner than that.
+ * - LatencySlo: p95 over 80% of the SLO with no queue backlog means replicas run
+ *   too hot for their target: scale ready replicas by p95 ÷ (0.8 × SLO), at most 2×.
+ *   Only once the latency window has seen nothing but the current ready replicas.
+ * - ColdStartLead: the queue grows fast enough to breach the SLO before a new
+ *   replica could be ready: ask now for what serves arrivals and drains the queue
+ *   projected one cold start ahead.
+ * Per-replica throughput is `replicaCapacityRps` when known, else what a replica
+ * serves at the target concurrency (Little's law on the windows).
+ *
+ * Then, in order, each limit may bind (and its reason becomes the result's):
+ * | Step                | Rule                                                                     |
+ * | Activation          | at zero with any traffic: at least 1 (or what the needs say)            |
+ * | ScaleUpStabilized   | upSeconds > 0 and not in panic: the lowest need within upSeconds         |
+ * | Panic               | in panic: never below the current count or the highest asked in panic  |
+ * | LatencySlo          | below current: not to where per-replica load broke the headroom before  |
+ * | ScaleDownStabilized | below current: not below the highest sustained need within downSeconds   |
+ * | ScaleDownLimit      | at most half the replicas per step, ≥ 30 s after the last step either way |
+ * | ScaleToZero         | minReplicas 0, no traffic for scaleToZeroAfterMs, not in panic: 0        |
+ * | Cooldown            | minReplicas 0, idle but not long enough: at least 1                      |
+ * | MinReplicas/Max…    | the spec's bounds                                                        |
+ * | NodeLimit           | more replicas than the pool's nodes allow: capped, desiredNodes = max    |
+ *
+ * Panic: entered when the largest need reaches 2× the ready replicas (at least
+ * 2 when none is ready); left once a whole stable window passes without
+ * such demand. Only sustained needs (Concurrency, LatencySlo) are remembered for
+ * scale-down stabilization: the queue needs vanish with the queue, and the
+ * replicas they added then leave at the bounded rate.
+ */
+import type { Decision, DeciderState, ScaleStep, ScalingInput, Signals } from './types.ts';
+import type { TimedValue } from './hpa-behavior.ts';
+import { expireExtremes, extremeSince, recordExtreme } from './window-extremes.ts';
+import { bind, fmt, noData, scaled, secs, step } from './steps.ts';
+
+/** p95 is kept under this fraction of the SLO. */
+export const GASCL_LATENCY_HEADROOM = 0.8;
+/** Panic when panic-window demand reaches this multiple of ready capacity. */
+export const GASCL_PANIC_THRESHOLD = 2;
+/** Scale-down removes at most this fraction of the replicas per step… */
+export const GASCL_MAX_SCALE_DOWN_FRACTION = 0.5;
+/** …and steps are at least this far apart. */
+export const GASCL_SCALE_DOWN_STEP_MS = 30_000;
+/** Concurrency up to this fraction over the current count's target does not add a replica. */
+export const GASCL_SCALE_UP_TOLERANCE = 0.1;
+/** The latency rule grows ready replicas by at most this factor per decision. */
+export const GASCL_MAX_LATENCY_FACTOR = 2;
+/** How long a learned latency limit lasts without being confirmed. */
+export const GASCL_LATENCY_MEMORY_MS = 10 * 60_000;
+/** Scaling down keeps each replica this far below the per-replica rate that broke the latency headroom. */
+export const GASCL_HOT_RATE_MARGIN = 0.05;
+/** The panic window's p95 is used once it holds at least this many requests; else the stable window's. */
+export const GASCL_MIN_PANIC_SAMPLES = 20;
+
+export type GasclState = {
+  decider: 'gascl';
+  /** When this state began; idle time counts from here when the signals know of no request. */
+  since: number;
+  /** Sustained needs for scale-down stabilization (monotonic max queue). */
+  downWindow: TimedValue[];
+  /** Needs for scale-up stabilization (monotonic min queue). */
+  upWindow: TimedValue[];
+  lastActiveAt?: number;
+  lastScaleDownAt?: number;
+  lastScaleUpAt?: number;
+  panicSince?: number;
+  lastPanicDemandAt?: number;
+  /** The highest count asked for during this panic. */
+  panicHold?: number;
+  /** The lowest per-replica request rate at which p95 went over the headroom (see learnHotRate)… */
+  hotRpsPerReplica?: number;
+  /** …and when that was last confirmed. */
+  hotConfirmedAt?: number;
+  /** The ready count last seen, and since when (undefined: since before this state began). */
+  lastReady?: number;
+  readySince?: number;
+};
+
+function isTimedValues(v: unknown): v is TimedValue[] {
+  return Array.isArray(v) && v.every((e) => typeof e === 'object' && e !== null && typeof e.at === 'number' && typeof e.value === 'number');
+}
+
+function readState(state: DeciderState | undefined, current: number, ready: number, now: number): GasclState {
+  if (state && state.decider === 'gascl' && typeof state.since === 'number' && isTimedValues(state.downWindow) && isTimedValues(state.upWindow)) {
+    return state as GasclState;
+  }
+  // Like the HPA, remember the current count so a restart does not scale down at once.
+  return { decider: 'gascl', since: now, downWindow: [{ at: now, value: current }], upWindow: [], lastReady: ready };
+}
+
+interface Observed {
+  /** The window p95 was read from, ms. */
+  p95WindowMs: number;
+  concurrency?: number;
+  queue?: number;
+  rate?: number;
+  p95?: number;
+  serviceMs?: number;
+  growth?: number;
+  throughput?: number;
+  traffic: boolean;
+}
+
+function observe(signals: Signals, spec: ScalingInput): Observed {
+  const { panic, stable } = signals;
+  const o: Observed = { traffic: false, p95WindowMs: stable.windowSeconds * 1000 };
+  const concurrency = panic.concurrency ?? stable.concurrency;
+  const queue = panic.queueDepth ?? stable.queueDepth;
+  const rate = panic.requestRate ?? stable.requestRate;
+  if (concurrency !== undefined) o.concurrency = concurrency;
+  if (queue !== undefined) o.queue = queue;
+  if (rate !== undefined) o.rate = rate;
+  const panicSamples = (panic.requestRate ?? 0) * panic.windowSeconds;
+  const usePanicLatency = panic.p95Ms !== undefined && panicSamples >= GASCL_MIN_PANIC_SAMPLES;
+  const p95 = usePanicLatency ? panic.p95Ms : stable.p95Ms;
+  if (p95 !== undefined) o.p95 = p95;
+  if (usePanicLatency) o.p95WindowMs = panic.windowSeconds * 1000;
+  const serviceMs = (panic.p50Ms !== undefined && panicSamples >= GASCL_MIN_PANIC_SAMPLES ? panic.p50Ms : stable.p50Ms) ?? panic.p50Ms;
+  if (serviceMs !== undefined) o.serviceMs = serviceMs;
+  const growth = panic.queueGrowthPerSec ?? centroidGrowth(signals);
+  if (growth !== undefined) o.growth = growth;
+  const throughput = signals.replicaCapacityRps ?? estimateThroughput(spec, concurrency, queue, serviceMs, rate);
+  if (throughput !== undefined && throughput > 0) o.throughput = throughput;
+  o.traffic = (concurrency ?? 0) > 0 || (queue ?? 0) > 0 || (panic.requestRate ?? 0) > 0;
+  return o;
+}
+
+/** Queue growth from the two windows' averages: their centres are half a window apart each. */
+function centroidGrowth(signals: Signals): number | undefined {
+  const { panic, stable } = signals;
+  if (panic.queueDepth === undefined || stable.queueDepth === undefined) return undefined;
+  const apart = (stable.windowSeconds - panic.windowSeconds) / 2;
+  return apart > 0 ? (panic.queueDepth - stable.queueDepth) / apart : undefined;
+}
+
+/**
+ * Requests per second one replica serves at the target concurrency: by Little's
+ * law, target × completions ÷ requests being served; without a concurrency
+ * signal, target ÷ p50.
+ */
+function estimateThroughput(
+  spec: ScalingInput,
+  concurrency: number | undefined,
+  queue: number | undefined,
+  serviceMs: number | undefined,
+  rate: number | undefined,
+): number | undefined {
+  const serving = concurrency !== undefined ? Math.max(0, concurrency - (queue ?? 0)) : undefined;
+  if (serving !== undefined && serving > 0 && rate !== undefined && rate > 0) return (spec.targetConcurrency * rate) / serving;
+  if (serviceMs !== undefined && serviceMs > 0) return (spec.targetConcurrency * 1000) / serviceMs;
+  return undefined;
+}
+
+function ceilNeed(x: number): number {
+  // A hair of slack so 16 / 8 stays 2 after floating-point noise.
+  return Math.max(0, Math.ceil(x - 1e-9));
+}
+
+/**
+ * Latency memory: the per-replica request rate at which p95 went over the
+ * headroom, so scaling down stops short of it instead of cycling between the
+ * latency rule (up) and the concurrency need (down). Learned only outside panic,
+ * from a window that saw only the current ready replicas; confirmed while p95 stays near the
+ * headroom; forgotten when p95 is well under it at that rate or above, or after
+ * GASCL_LATENCY_MEMORY_MS without confirmation.
+ */
+function learnHotRate(s: GasclState, o: Observed, need: Needs, signals: Signals, spec: ScalingInput, panic: boolean, now: number): Pick<GasclState, 'hotRpsPerReplica' | 'hotConfirmedAt'> {
+  const known = s.hotRpsPerReplica !== undefined && s.hotConfirmedAt !== undefined && now - s.hotConfirmedAt < GASCL_LATENCY_MEMORY_MS
+    ? { hotRpsPerReplica: s.hotRpsPerReplica, hotConfirmedAt: s.hotConfirmedAt }
+    : {};
+  const ready = signals.readyReplicas;
+  // The stable window's rate: arrivals do not depend on the replica count, and it is the less noisy.
+  const rate = signals.stable.requestRate ?? o.rate;
+  if (rate === undefined || ready <= 0 || o.p95 === undefined) return known;
+  const perReplica = rate / ready;
+  const headroomMs = GASCL_LATENCY_HEADROOM * spec.slo.latencyP95Ms;
+  if (need.latencyBreached && !panic) {
+    return { hotRpsPerReplica: Math.min(known.hotRpsPerReplica ?? Infinity, perReplica), hotConfirmedAt: now };
+  }
+  if (known.hotRpsPerReplica === undefined) return known;
+  if (o.p95 <= 0.75 * headroomMs) return perReplica >= known.hotRpsPerReplica ? {} : known;
+  // Still near the edge: the memory holds.
+  return { hotRpsPerReplica: known.hotRpsPerReplica, hotConfirmedAt: now };
+}
+
+interface Needs {
+  /** The largest of the needs that reflect demand (remembered for scale-down stabilization). */
+  sustained: ScaleStep;
+  /** The largest need of all. */
+  all: ScaleStep;
+  /** A queue the ready replicas cannot drain within the SLO: demand read now is capped by capacity. */
+  backlogged: boolean;
+  /** p95, read over a window that saw only the current ready replicas, is over the headroom without a backlog to explain it. */
+  latencyBreached: boolean;
+}
+
+function needs(o: Observed, signals: Signals, spec: ScalingInput, latencyFresh: boolean): Needs {
+  const slo = spec.slo.latencyP95Ms;
+  const coldMs = signals.coldStartMs ?? spec.slo.coldStartMs;
+  const ready = signals.readyReplicas;
+  const budgetMs = o.serviceMs !== undefined ? Math.max(slo - o.serviceMs, 0.1 * slo) : slo / 2;
+  const horizonMs = Math.max(budgetMs, coldMs);
+  const sustained: ScaleStep[] = [];
+  const transient: ScaleStep[] = [];
+
+  const queue = o.queue ?? 0;
+  if (o.concurrency !== undefined) {
+    // In-flight counts waiting requests too; those are the queue needs' business.
+    const serving = Math.max(0, o.concurrency - queue);
+    const exact = serving / spec.targetConcurrency;
+    const current = signals.currentReplicas;
+    // A hair over the current count is noise, not a reason for one more replica.
+    const n = current > 0 && exact > current && exact <= current * (1 + GASCL_SCALE_UP_TOLERANCE) ? current : ceilNeed(exact);
+    sustained.push(step(n, 'Concurrency', `concurrency ${fmt(serving)} needs ${n} at ${fmt(spec.targetConcurrency)} per replica`));
+  }
+
+  // The queue the ready replicas drain within the SLO budget.
+  const drainable = o.throughput !== undefined ? (ready * o.throughput * budgetMs) / 1000 : 0;
+  if (queue > 0) {
+    const n = o.throughput !== undefined ? ceilNeed(queue / ((o.throughput * horizonMs) / 1000)) : ceilNeed(queue / spec.targetConcurrency);
+    const how = o.throughput !== undefined ? `within ${secs(horizonMs)} at ${fmt(o.throughput)}/s per replica` : `at ${fmt(spec.targetConcurrency)} per replica`;
+    transient.push(step(n, 'QueueDrain', `queue ${fmt(queue)} drains ${how}`));
+  }
+
+  const headroomMs = GASCL_LATENCY_HEADROOM * slo;
+  const latencyBreached = latencyFresh && o.p95 !== undefined && o.p95 > headroomMs && ready > 0 && queue <= drainable;
+  if (latencyBreached && o.p95 !== undefined) {
+    const factor = Math.min(GASCL_MAX_LATENCY_FACTOR, o.p95 / headroomMs);
+    const n = ceilNeed(ready * factor);
+    sustained.push(step(n, 'LatencySlo', `p95 ${fmt(o.p95)} ms over ${fmt(headroomMs)} ms (80% of the ${fmt(slo)} ms SLO)`));
+  }
+
+  if (o.growth !== undefined && o.growth > 0 && o.throughput !== undefined) {
+    const breachInMs = queue >= drainable ? 0 : ((drainable - queue) / o.growth) * 1000;
+    if (breachInMs < coldMs) {
+      const projected = queue + (o.growth * coldMs) / 1000;
+      const arrivals = (o.rate ?? 0) + o.growth;
+      const n = ceilNeed((arrivals + projected / (horizonMs / 1000)) / o.throughput);
+      const when = breachInMs === 0 ? 'now' : `in ${secs(breachInMs)}`;
+      transient.push(step(n, 'ColdStartLead', `queue ${fmt(queue)} would breach p95 ${fmt(slo)} ms ${when}`));
+    }
+  }
+
+  const largest = (steps: ScaleStep[]): ScaleStep | undefined => {
+    let best: ScaleStep | undefined;
+    for (const s of steps) if (!best || s.value > best.value) best = s;
+    return best;
+  };
+  const sustainedBest = largest(sustained) ?? step(0, 'Concurrency', 'no demand');
+  const transientBest = largest(transient);
+  return {
+    sustained: sustainedBest,
+    all: transientBest && transientBest.value > sustainedBest.value ? transientBest : sustainedBest,
+    backlogged: queue > 0 && queue > drainable,
+    latencyBreached,
+  };
+}
+
+/**
+ * Node requests: when the replicas will not fit the pool's current nodes, ask for
+ * enough nodes, up to maxNodes; past that, cap the replicas at what fits (never
+ * below minReplicas: those wait for room rather than not being asked for).
+ */
+function requestNodes(cur: ScaleStep, spec: ScalingInput): { step: ScaleStep; desiredNodes?: number } {
+  const cap = spec.capacity;
+  if (!cap || !(cap.replicasPerNode > 0) || cur.value <= cap.replicasPerNode * cap.currentNodes) return { step: cur };
+  const wanted = Math.ceil(cur.value / cap.replicasPerNode);
+  if (wanted <= cap.maxNodes) {
+    return { step: { ...cur, message: `${cur.message}; needs ${wanted} nodes (${cap.currentNodes} now)` }, desiredNodes: wanted };
+  }
+  const fits = Math.max(cap.maxNodes * cap.replicasPerNode, spec.minReplicas);
+  if (cur.value <= fits) return { step: cur, desiredNodes: cap.maxNodes };
+  const why = `${cur.value} replicas need ${wanted} nodes; the pool allows ${cap.maxNodes} (${cap.replicasPerNode} per node)`;
+  return { step: step(fits, 'NodeLimit', why), desiredNodes: cap.maxNodes };
+}
+
+export const gascl = (signals: Signals, spec: ScalingInput, state: DeciderState | undefined, now: number): Decision<GasclState> => {
+  const s = readState(state, signals.currentReplicas, signals.readyReplicas, now);
+  const o = observe(signals, spec);
+  if (o.concurrency === undefined && o.queue === undefined && o.rate === undefined && o.p95 === undefined) {
+    return { result: noData(`no concurrency, queue, request rate or latency signal in the last ${fmt(signals.stable.windowSeconds)} s`), next: s };
+  }
+  const current = signals.currentReplicas;
+  const ready = signals.readyReplicas;
+  const stableMs = signals.stable.windowSeconds * 1000;
+  const next: GasclState = { ...s };
+  if (o.traffic) next.lastActiveAt = now;
+
+  // A latency window that also saw another count of ready replicas says little about this one.
+  if (s.lastReady !== ready) {
+    next.lastReady = ready;
+    next.readySince = now;
+  }
+  const latencyFresh = next.readySince === undefined || now - next.readySince >= o.p95WindowMs;
+  const need = needs(o, signals, spec, latencyFresh);
+
+  // Panic: short-window demand (the largest need, in replicas) at twice the ready replicas.
+  const demand = need.all.value;
+  if (demand > 0 && demand >= GASCL_PANIC_THRESHOLD * Math.max(1, ready)) {
+    next.lastPanicDemandAt = now;
+    next.panicSince ??= now;
+  }
+  const panic = next.lastPanicDemandAt !== undefined && now - next.lastPanicDemandAt < stableMs;
+  if (!panic) {
+    delete next.panicSince;
+    delete next.panicHold;
+    delete next.lastPanicDemandAt;
+  }
+
+  let cur = need.all;
+
+  if (current === 0 && o.traffic) {
+    cur = cur.value < 1 ? step(1, 'Activation', 'a request is waiting at zero replicas') : step(cur.value, 'Activation', `activating: ${cur.message}`);
+  }
+
+  const upMs = spec.stabilization.upSeconds * 1000;
+  if (upMs > 0 && !panic && current > 0 && cur.value > current) {
+    const lowest = Math.min(cur.value, extremeSince(s.upWindow, upMs, now) ?? Infinity);
+    cur = bind(cur, step(Math.max(lowest, current), 'ScaleUpStabilized', `the lowest need in the last ${secs(upMs)} was ${lowest}`));
+  }
+
+  if (panic) {
+    const hold = Math.max(current, s.panicHold ?? 0);
+    if (cur.value < hold) cur = step(hold, 'Panic', `holding ${hold} in panic (entered ${secs(now - next.panicSince!)} ago)`);
+    next.panicHold = Math.max(hold, cur.value);
+  }
+
+  const downMs = spec.stabilization.downSeconds * 1000;
+  const learned = learnHotRate(s, o, need, signals, spec, panic, now);
+  delete next.hotRpsPerReplica;
+  delete next.hotConfirmedAt;
+  Object.assign(next, learned);
+  const hot = learned.hotRpsPerReplica;
+  const steadyRate = Math.max(o.rate ?? 0, signals.stable.requestRate ?? 0);
+  if (cur.value < current && hot !== undefined && steadyRate > 0) {
+    // Do not scale down to where each replica would carry the load that broke the headroom
+    // before; the higher of the two windows' rates keeps a quiet moment from opening the door.
+    const floor = Math.floor(steadyRate / (hot * (1 - GASCL_HOT_RATE_MARGIN))) + 1;
+    if (cur.value < floor) {
+      cur = step(Math.min(floor, current), 'LatencySlo', `p95 went over ${fmt(GASCL_LATENCY_HEADROOM * spec.slo.latencyP95Ms)} ms at ${fmt(hot)} req/s per replica; ${floor} stay below that`);
+    }
+  }
+  if (cur.value < current) {
+    const highest = Math.max(need.sustained.value, extremeSince(s.downWindow, downMs, now) ?? 0);
+    if (highest > cur.value) {
+      cur = step(Math.min(highest, current), 'ScaleDownStabilized', `the highest recommendation in the last ${secs(downMs)} was ${highest}`);
+    }
+  }
+  let toZero = false;
+  if (spec.minReplicas === 0 && !o.traffic && !panic) {
+    const lastActive = Math.max(signals.lastRequestAt ?? s.since, next.lastActiveAt ?? -Infinity);
+    const idleMs = now - lastActive;
+    if (idleMs >= spec.scaleToZeroAfterMs) {
+      // Idle that long is no load at all: no stabilization or rate limit applies.
+      cur = step(0, 'ScaleToZero', `no requests for ${secs(idleMs)}`);
+      toZero = true;
+    } else if (cur.value < 1 && current >= 1) {
+      cur = step(1, 'Cooldown', `idle for ${secs(idleMs)}; scaling to zero after ${secs(spec.scaleToZeroAfterMs)}`);
+    }
+  }
+  if (cur.value < current && !toZero) {
+    const lastMove = Math.max(s.lastScaleDownAt ?? -Infinity, s.lastScaleUpAt ?? -Infinity);
+    if (now - lastMove < GASCL_SCALE_DOWN_STEP_MS && now >= lastMove) {
+      const which = lastMove === s.lastScaleDownAt ? 'scale-down' : 'scale-up';
+      cur = step(current, 'ScaleDownLimit', `last ${which} ${secs(now - lastMove)} ago; one step per ${secs(GASCL_SCALE_DOWN_STEP_MS)}`);
+    } else {
+      const floor = current - Math.floor(current * GASCL_MAX_SCALE_DOWN_FRACTION);
+      if (cur.value < floor) cur = step(floor, 'ScaleDownLimit', `removing at most half of ${current} replicas per step`);
+    }
+  }
+
+  if (cur.value < spec.minReplicas) {
+    cur = step(spec.minReplicas, 'MinReplicas', `the desired replica count is less than the minimum replica count (${spec.minReplicas})`);
+  }
+  if (cur.value > spec.maxReplicas) {
+    cur = step(spec.maxReplicas, 'MaxReplicas', `the desired replica count is more than the maximum replica count (${spec.maxReplicas})`);
+  }
+
+  const nodes = requestNodes(cur, spec);
+  cur = nodes.step;
+
+  // While backlogged, replicas serve at capacity and read as demand; remember only real demand.
+  next.downWindow = need.backlogged ? expireExtremes(s.downWindow, downMs, now) : recordExtreme(s.downWindow, 'max', need.sustained.value, downMs, now);
+  next.upWindow = upMs > 0 ? recordExtreme(s.upWindow, 'min', need.all.value, upMs, now) : [];
+  if (cur.value < current) next.lastScaleDownAt = now;
+  if (cur.value > current) next.lastScaleUpAt = now;
+  if (cur.value === 0 && current > 0) {
+    // A service back from zero starts afresh: old peaks say nothing about its next burst.
+    next.downWindow = [];
+  }
+  return { result: scaled(current, cur, panic, nodes.desiredNodes), next };
+};
