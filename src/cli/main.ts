@@ -20,6 +20,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands.ts')).deleteCommand(rest, process.stdout);
     case 'serve':
       return (await import('../serving/cli.ts')).runServeCommand(rest);
+    case 'load':
+      return (await import('../loadgen/cli.ts')).runLoadCommand(rest);
+    case 'simulate':
+      return (await import('../sim/cli.ts')).runSimulateCommand(rest);
     case 'version':
     case '--version':
       process.stdout.write(`karb ${JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version}\n`);

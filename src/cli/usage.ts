@@ -20,6 +20,8 @@ Commands:
   get events              recent events
   delete NAME | -f FILE   delete services
   serve --model FILE      run the built-in ONNX model server (one replica)
+  load --model NAME       open-loop traffic: constant, step, burst, ramp, sine, CSV replay
+  simulate                the KARB evaluation plan: scaling policies on a simulated cluster
   version                 print the version
 
 Common flags:

@@ -1,0 +1,142 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runSimulateCommand } from './cli.ts';
+import type { SimulationReport } from './report.ts';
+import { builtInScenario, loadScenarioFile } from './scenarios.ts';
+
+const SCENARIO = `
+name: mini-burst
+description: a small burst on a fixed and an elastic pool
+duration: 8m
+slo: { latencyP95Ms: 250, coldStartMs: 8000 }
+pools:
+  - { name: onprem, replicasPerNode: 2, costPerHour: 4, minNodes: 1, maxNodes: 1 }
+  - { name: cloud, replicasPerNode: 2, costPerHour: 8, maxNodes: 6, provisioningDelay: { mean: 30s, jitter: 5s } }
+service:
+  serviceTime: { meanMs: 40, p95Ms: 90 }
+  concurrency: 2
+  coldStart: { imagePull: 5s, modelLoad: { mean: 3s, jitter: 1s } }
+scaling: { minReplicas: 1, maxReplicas: 12, targetConcurrency: 1.5 }
+traffic:
+  shape: { kind: bursts, baseRps: 40, factor: 3, duration: 40s, at: [2m, 5m] }
+---
+name: mini-step
+duration: 5m
+pools:
+  - { name: cloud, replicasPerNode: 2, costPerHour: 8, maxNodes: 6, initialNodes: 1, provisioningDelay: 20s }
+service:
+  serviceTime: { meanMs: 40, p95Ms: 90 }
+  concurrency: 2
+traffic:
+  shape: { kind: steps, steps: [{ at: 0s, rps: 20 }, { at: 1m, rps: 80 }] }
+`;
+
+interface Captured {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function simulateCli(args: string[]): Promise<Captured> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runSimulateCommand(args, {
+    stdout: { write: (t: string) => (stdout += t) },
+    stderr: { write: (t: string) => (stderr += t) },
+  });
+  return { code, stdout, stderr };
+}
+
+function withScenarioFile(fn: (file: string, dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'karb-simulate-'));
+  const file = join(dir, 'scenarios.yaml');
+  writeFileSync(file, SCENARIO);
+  return fn(file, dir).finally(() => rmSync(dir, { recursive: true, force: true }));
+}
+
+test('same seed, same JSON report, byte for byte (in this thread or on workers); another seed, another report', () =>
+  withScenarioFile(async (file) => {
+    const a = await simulateCli(['--scenario', file, '--json', '--seed', '7', '--jobs', '1']);
+    const b = await simulateCli(['--scenario', file, '--json', '--seed', '7', '--jobs', '3']);
+    const c = await simulateCli(['--scenario', file, '--json', '--seed', '8', '--jobs', '1']);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(a.stdout, b.stdout);
+    assert.notEqual(a.stdout, c.stdout);
+
+    const report = JSON.parse(a.stdout) as SimulationReport;
+    assert.deepEqual(report.scenarios.map((s) => s.name), ['mini-burst', 'mini-step']);
+    const burst = report.scenarios[0]!;
+    assert.equal(burst.sloP95Ms, 250);
+    assert.equal(burst.seed, 7);
+    assert.deepEqual(burst.treatments.map((t) => t.policy), ['hpa-cpu', 'hpa-service', 'keda-queue', 'gascl', 'oracle']);
+    for (const t of burst.treatments) {
+      for (const key of ['p50Ms', 'p95Ms', 'sloMinutesPct', 'rejectRate', 'gpuNodeHours', 'coldStarts', 'scaleEvents', 'oscillations'] as const) {
+        assert.equal(typeof t[key], 'number', `${t.policy}.${key}`);
+      }
+      assert.ok(t.sloMinutesPct >= 0 && t.sloMinutesPct <= 100);
+      assert.equal(t.minutes, 8);
+    }
+    assert.ok(burst.targets, 'the GASCL target check is in the report');
+  }));
+
+test('markdown by default; --only, --policies and --plots', () =>
+  withScenarioFile(async (file, dir) => {
+    const plots = join(dir, 'plots');
+    const r = await simulateCli(['--scenario', file, '--only', 'mini-step', '--policies', 'gascl,oracle', '--plots', plots, '--jobs', '1']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^### mini-step — SLO p95 250 ms, 5 min/m);
+    assert.match(r.stdout, /\| D gascl \|/);
+    assert.match(r.stdout, /\| oracle \|/);
+    assert.doesNotMatch(r.stdout, /hpa-cpu/);
+    assert.match(r.stdout, /GASCL target .*: [\d.]+% of minutes, [\d.]+× — (met|missed)\./);
+    assert.match(r.stderr, /simulated mini-step: [\d,]+ requests/);
+    assert.deepEqual(readdirSync(plots), ['mini-step.svg']);
+    const svg = readFileSync(join(plots, 'mini-step.svg'), 'utf8');
+    assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    assert.equal((svg.match(/<polyline /g) ?? []).length, 2 * 3, 'latency, replicas and queue for each of the two runs');
+    assert.match(svg, /SLO 250 ms/);
+  }));
+
+test('--print-scenario prints a built-in that loads back as the same scenario', async () => {
+  const r = await simulateCli(['--print-scenario', 'burst']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^name: burst\ndescription: /);
+  await withScenarioFile(async (_file, dir) => {
+    const file = join(dir, 'burst.yaml');
+    writeFileSync(file, r.stdout);
+    assert.deepEqual(loadScenarioFile(file), [builtInScenario('burst')]);
+  });
+});
+
+test('usage errors exit 2, an unusable scenario file exits 1, both with one clear message', async () => {
+  const help = await simulateCli(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Usage: karb simulate/);
+
+  for (const [args, pattern] of [
+    [['--bogus'], /Unknown option '--bogus'/],
+    [['--policies', 'gascl,hpa-gpu'], /--policies: unknown policy "hpa-gpu"; choose from hpa-cpu, hpa-service, keda-queue, gascl, oracle/],
+    [['--only', 'spike'], /--only: unknown scenario "spike"; the built-in ones are step, burst, diurnal/],
+    [['--seed', '1.5'], /--seed must be a whole number/],
+    [['--jobs', '0'], /--jobs must be a whole number from 1 to 64/],
+    [['--print-scenario', 'spike'], /--print-scenario: unknown scenario "spike"/],
+  ] as const) {
+    const r = await simulateCli([...args]);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.stderr, pattern);
+    assert.equal(r.stdout, '');
+  }
+
+  await withScenarioFile(async (_file, dir) => {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'name: x\npools: []\nservice: { serviceTime: { meanMs: 1, p95Ms: 2 } }\ntraffic: { shape: { kind: constant, rps: 1 } }\n');
+    const r = await simulateCli(['--scenario', bad]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /bad\.yaml: invalid scenario:\n {2}pools: needs at least one node pool\n {2}duration: is required with a traffic shape/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  });
+});

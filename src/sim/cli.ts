@@ -1,0 +1,164 @@
+/**
+ * `karb simulate`: runs the KARB evaluation plan in the cluster simulator and
+ * prints the report (markdown, or JSON with --json); --plots writes one SVG per
+ * scenario. Exit codes: 0 done, 1 a scenario file that cannot be used, 2 a usage error.
+ */
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import type { ScalingPolicyName } from '../autoscaler/types.ts';
+import { isKarbError } from '../errors.ts';
+import { evaluateScenario, type ScenarioOutcome } from './evaluate.ts';
+import { ORACLE_POLICY } from './oracle.ts';
+import { evaluateScenarioInWorkers } from './parallel.ts';
+import { writePlots } from './plots.ts';
+import { renderMarkdown, simulationReport } from './report.ts';
+import type { Scenario } from './scenario-schema.ts';
+import { BUILT_IN_NAMES, BUILT_IN_SCENARIOS, builtInScenario, loadScenarioFile } from './scenarios.ts';
+import { POLICIES } from './treatments.ts';
+
+export const SIMULATE_HELP = `Usage: karb simulate [flags]
+
+Runs the KARB evaluation plan: treatments A–D (hpa-cpu, hpa-service, keda-queue,
+gascl) and a clairvoyant oracle through the same seeded traffic on a simulated
+cluster, and reports latency, SLO minutes, errors, cold starts, GPU node-hours,
+scale events and oscillations per treatment.
+
+Flags:
+  --scenario FILE       scenarios from a YAML file (repeatable); default the built-in ${BUILT_IN_NAMES.join(', ')}
+  --only NAMES          only these scenarios, comma-separated (e.g. step,burst)
+  --policies NAMES      treatments to run, comma-separated, from ${[...POLICIES, ORACLE_POLICY].join(', ')} (default all)
+  --seed N              seed for every scenario (default each scenario's own)
+  --jobs N              worker threads for the runs of a scenario (default ${defaultJobs()}; 1 runs in this thread)
+  --json                print the report as JSON
+  --plots DIR           write DIR/<scenario>.svg: latency, replicas and queue over time
+  --print-scenario NAME print a built-in scenario as YAML (a start for your own --scenario file)
+  -h, --help            this help
+`;
+
+function defaultJobs(): number {
+  return Math.max(1, Math.min(availableParallelism(), 6));
+}
+
+export interface SimulateIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
+
+class SimulateUsageError extends Error {}
+
+function list(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+export async function runSimulateCommand(args: string[], io: SimulateIo = process): Promise<number> {
+  try {
+    return await run(args, io);
+  } catch (err) {
+    if (err instanceof SimulateUsageError) {
+      io.stderr.write(`karb simulate: ${err.message}\nRun 'karb simulate --help' for the flags.\n`);
+      return 2;
+    }
+    if (isKarbError(err)) {
+      io.stderr.write(`karb simulate: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+async function run(args: string[], io: SimulateIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        scenario: { type: 'string', multiple: true },
+        only: { type: 'string' },
+        policies: { type: 'string' },
+        seed: { type: 'string' },
+        jobs: { type: 'string' },
+        json: { type: 'boolean' },
+        plots: { type: 'string' },
+        'print-scenario': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: false,
+      strict: true,
+    });
+  } catch (err) {
+    throw new SimulateUsageError((err as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) {
+    io.stdout.write(SIMULATE_HELP);
+    return 0;
+  }
+
+  const print = v['print-scenario'];
+  if (print !== undefined) {
+    const input = BUILT_IN_SCENARIOS.find((s) => s.name === print);
+    if (!input) throw new SimulateUsageError(`--print-scenario: unknown scenario "${print}"; the built-in ones are ${BUILT_IN_NAMES.join(', ')}`);
+    const { name, description, duration, ...rest } = input;
+    io.stdout.write(stringify({ name, description, duration, ...rest }, { lineWidth: 0 }));
+    return 0;
+  }
+
+  let seed: number | undefined;
+  if (v.seed !== undefined) {
+    if (!/^\d+$/.test(v.seed) || Number(v.seed) > 2 ** 31 - 1) throw new SimulateUsageError(`--seed must be a whole number from 0 to ${2 ** 31 - 1} (got ${v.seed})`);
+    seed = Number(v.seed);
+  }
+
+  let jobs = defaultJobs();
+  if (v.jobs !== undefined) {
+    if (!/^\d+$/.test(v.jobs) || Number(v.jobs) < 1 || Number(v.jobs) > 64) throw new SimulateUsageError(`--jobs must be a whole number from 1 to 64 (got ${v.jobs})`);
+    jobs = Number(v.jobs);
+  }
+
+  const known = new Set<string>([...POLICIES, ORACLE_POLICY]);
+  const asked = list(v.policies) ?? [...known];
+  for (const p of asked) if (!known.has(p)) throw new SimulateUsageError(`--policies: unknown policy "${p}"; choose from ${[...known].join(', ')}`);
+  if (asked.length === 0) throw new SimulateUsageError('--policies: name at least one policy');
+  const policies = POLICIES.filter((p) => asked.includes(p)) as ScalingPolicyName[];
+  const withOracle = asked.includes(ORACLE_POLICY);
+
+  let scenarios: Scenario[];
+  const only = list(v.only);
+  if (v.scenario && v.scenario.length > 0) {
+    scenarios = v.scenario.flatMap((file) => loadScenarioFile(file, seed));
+    if (only) {
+      const names = new Set(scenarios.map((s) => s.name));
+      for (const n of only) if (!names.has(n)) throw new SimulateUsageError(`--only: no scenario "${n}" in the files (they hold ${[...names].join(', ')})`);
+      scenarios = scenarios.filter((s) => only.includes(s.name));
+    }
+  } else {
+    const names = only ?? BUILT_IN_NAMES;
+    for (const n of names) if (!BUILT_IN_NAMES.includes(n)) throw new SimulateUsageError(`--only: unknown scenario "${n}"; the built-in ones are ${BUILT_IN_NAMES.join(', ')}`);
+    scenarios = names.map((n) => builtInScenario(n, seed));
+  }
+
+  const outcomes: ScenarioOutcome[] = [];
+  for (const scenario of scenarios) {
+    const started = performance.now();
+    const options = { policies, oracle: withOracle };
+    const outcome = jobs > 1 ? await evaluateScenarioInWorkers(scenario, { ...options, jobs }) : evaluateScenario(scenario, options);
+    outcomes.push(outcome);
+    const requests = (outcome.runs[0] ?? outcome.oracle)?.arrivals ?? 0;
+    const timings = Object.entries(outcome.wallMs)
+      .map(([p, ms]) => `${p} ${(ms / 1000).toFixed(1)}s`)
+      .join(', ');
+    io.stderr.write(`simulated ${scenario.name}: ${requests.toLocaleString('en-US')} requests, ${(scenario.durationMs / 60_000).toFixed(0)} min, in ${((performance.now() - started) / 1000).toFixed(1)} s (${timings})\n`);
+  }
+
+  const report = simulationReport(outcomes);
+  io.stdout.write(v.json ? `${JSON.stringify(report, null, 2)}\n` : renderMarkdown(report));
+  if (v.plots !== undefined) {
+    for (const path of writePlots(outcomes, v.plots)) io.stderr.write(`wrote ${path}\n`);
+  }
+  return 0;
+}

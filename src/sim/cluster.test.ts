@@ -1,0 +1,124 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { simulate } from './cluster.ts';
+import { summarizeRun } from './report.ts';
+import { ScriptedController, smallScenario } from './test-support.ts';
+
+test('a cold start delays capacity: requests wait until the new replica has loaded its model', () => {
+  const sc = smallScenario({
+    pools: [{ name: 'pool', replicasPerNode: 2, costPerHour: 1, minNodes: 1, maxNodes: 1 }],
+    service: { serviceTime: { meanMs: 50, p95Ms: 100 }, concurrency: 2, coldStart: { imagePull: '4s', modelLoad: '3s' } },
+    scaling: { minReplicas: 0, maxReplicas: 4, initialReplicas: 0 },
+  });
+  const run = simulate(sc, new ScriptedController([{ atSec: 1, action: { desiredReplicas: 1 } }]), { initialReplicas: 0 });
+  // The node started with the image, so only the 3 s model load stands between the ask (1 s) and capacity.
+  assert.equal(run.series.readyReplicas[3], 0);
+  assert.equal(run.series.readyReplicas[5], 1);
+  assert.equal(run.coldStarts, 1);
+  assert.equal(run.meanColdStartMs, 3000);
+  assert.ok(run.latency.percentile(99, false)! > 2000, 'requests that arrived before 4 s waited for the replica');
+
+  const warm = simulate(sc, new ScriptedController([{ atSec: 1, action: { desiredReplicas: 1 } }]), { initialReplicas: 1 });
+  assert.ok(warm.latency.percentile(99, false)! < 300, 'with a ready replica nobody waits');
+});
+
+test('a new node takes its provisioning delay, then pulls the image once; later pods on it only load the model', () => {
+  const sc = smallScenario({
+    pools: [{ name: 'cloud', replicasPerNode: 4, costPerHour: 10, minNodes: 0, maxNodes: 3, provisioningDelay: '20s' }],
+    service: { serviceTime: { meanMs: 50, p95Ms: 100 }, concurrency: 2, coldStart: { imagePull: '10s', modelLoad: '5s' } },
+    scaling: { minReplicas: 0, maxReplicas: 12, initialReplicas: 0 },
+    traffic: { shape: { kind: 'constant', rps: 5 } },
+  });
+  const ctl = new ScriptedController([
+    { atSec: 1, action: { desiredReplicas: 2, desiredNodes: 1 } },
+    { atSec: 60, action: { desiredReplicas: 3, desiredNodes: 1 } },
+  ]);
+  const run = simulate(sc, ctl, { initialReplicas: 0 });
+  const s = run.series;
+  assert.equal(s.nodes[2], 1, 'the node counts (and bills) from its request');
+  assert.equal(s.readyReplicas[35], 0, 'ready no sooner than 1 s + 20 s provisioning + 10 s pull + 5 s load');
+  assert.equal(s.readyReplicas[37], 2);
+  assert.equal(s.readyReplicas[64], 2);
+  assert.equal(s.readyReplicas[66], 3, 'the image is cached on the node: 5 s of model load only');
+  assert.equal(run.coldStarts, 3);
+  // One node from 1 s to the end (180 s).
+  assert.ok(Math.abs(run.gpuNodeHours - 179 / 3600) < 1e-9, `node-hours ${run.gpuNodeHours}`);
+  assert.ok(Math.abs(run.costUsd - (179 / 3600) * 10) < 1e-9);
+});
+
+test('the gateway queue is bounded: beyond maxQueue requests are rejected', () => {
+  const sc = smallScenario({
+    pools: [{ name: 'pool', replicasPerNode: 1, costPerHour: 1, minNodes: 1, maxNodes: 1 }],
+    service: { serviceTime: { meanMs: 100, p95Ms: 200 }, concurrency: 1 },
+    gateway: { maxQueue: 10, timeout: '60s' },
+    scaling: { minReplicas: 1, maxReplicas: 1, initialReplicas: 1 },
+    traffic: { shape: { kind: 'constant', rps: 50 } }, // 5× what one slot serves
+  });
+  const run = simulate(sc, new ScriptedController([]), { initialReplicas: 1 });
+  assert.equal(run.maxQueueDepth, 10);
+  assert.ok(run.rejected > run.arrivals * 0.7, `rejected ${run.rejected} of ${run.arrivals}`);
+  assert.equal(run.timedOut, 0);
+  // One slot at ~10 requests/s for 180 s; everything accounted for (at most queue + slot in flight at the end).
+  assert.ok(Math.abs(run.succeeded - 1800) < 200, `succeeded ${run.succeeded}`);
+  assert.ok(run.arrivals - run.succeeded - run.rejected <= 11);
+  const summary = summarizeRun(run, sc.slo.latencyP95Ms);
+  assert.equal(summary.sloMinutesPct, 0, 'rejections make every minute miss the SLO');
+  assert.ok(summary.rejectRate > 0.7);
+});
+
+test('requests waiting longer than the gateway timeout error out', () => {
+  const sc = smallScenario({
+    pools: [{ name: 'pool', replicasPerNode: 1, costPerHour: 1, minNodes: 1, maxNodes: 1 }],
+    service: { serviceTime: { meanMs: 100, p95Ms: 200 }, concurrency: 1 },
+    gateway: { maxQueue: 100_000, timeout: '2s' },
+    scaling: { minReplicas: 1, maxReplicas: 1, initialReplicas: 1 },
+    traffic: { shape: { kind: 'constant', rps: 30 } },
+  });
+  const run = simulate(sc, new ScriptedController([]), { initialReplicas: 1 });
+  assert.equal(run.rejected, 0);
+  assert.ok(run.timedOut > run.arrivals / 2, `timed out ${run.timedOut} of ${run.arrivals}`);
+  // Nobody who was served had waited past the timeout (+1 s tick granularity, + service time).
+  assert.ok(run.latency.percentile(100, false)! < 2000 + 1000 + 1500);
+});
+
+test('cluster autoscaler: adds a node for pods pending past 10 s, removes a node empty for emptyFor', () => {
+  const sc = smallScenario({
+    pools: [{ name: 'pool', replicasPerNode: 2, costPerHour: 1, minNodes: 0, maxNodes: 5, initialNodes: 1, provisioningDelay: '30s' }],
+    service: { serviceTime: { meanMs: 50, p95Ms: 100 }, concurrency: 2, coldStart: { imagePull: '2s', modelLoad: '1s' } },
+    clusterAutoscaler: { scanInterval: '10s', pendingFor: '10s', emptyFor: '60s' },
+    scaling: { minReplicas: 1, maxReplicas: 10, initialReplicas: 2 },
+  });
+  const ctl = new ScriptedController(
+    [
+      { atSec: 1, action: { desiredReplicas: 4 } },
+      { atSec: 100, action: { desiredReplicas: 2 } },
+    ],
+    'cluster-autoscaler',
+  );
+  const run = simulate(sc, ctl, { initialReplicas: 2 });
+  const s = run.series;
+  // Pending since 1 s: the 10 s scan sees 9 s, the 20 s scan asks for a node; ready at 50 s, pods at 53 s.
+  assert.equal(s.nodes[19], 1);
+  assert.equal(s.nodes[21], 2);
+  assert.equal(s.readyReplicas[52], 2);
+  assert.equal(s.readyReplicas[54], 4);
+  // Scale-down empties the newer node at 100 s; it goes at the first scan 60 s later.
+  assert.equal(s.readyReplicas[101], 2);
+  assert.equal(s.nodes[159], 2);
+  assert.equal(s.nodes[161], 1);
+  assert.ok(Math.abs(run.gpuNodeHours - (180 + 140) / 3600) < 1e-9, `node-hours ${run.gpuNodeHours}`);
+  assert.equal(run.scaleEvents, 2);
+  assert.equal(run.oscillations, 1, 'down 99 s after up is a reversal within the 2 min window');
+});
+
+test('one run is a pure function of scenario and controller', () => {
+  const sc = smallScenario({ traffic: { shape: { kind: 'bursts', baseRps: 20, factor: 4, duration: '20s', at: ['60s'] } } });
+  const script = [
+    { atSec: 50, action: { desiredReplicas: 6, desiredNodes: 3 } },
+    { atSec: 120, action: { desiredReplicas: 2 } },
+  ];
+  const a = summarizeRun(simulate(sc, new ScriptedController(script), { initialReplicas: 2 }), 250);
+  const b = summarizeRun(simulate(sc, new ScriptedController(script), { initialReplicas: 2 }), 250);
+  assert.deepEqual(a, b);
+  assert.ok(a.requests > 3000);
+});

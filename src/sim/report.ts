@@ -1,0 +1,207 @@
+/**
+ * The evaluation report: per scenario, one row per treatment plus the oracle,
+ * as JSON for machines (`karb simulate --json`) and a markdown table for people.
+ * Numbers are rounded so the same seed always prints the same bytes.
+ *
+ * Definitions:
+ * - p50Ms / p95Ms / p99Ms: over successful requests of the whole run.
+ * - sloMinutesPct: % of minutes whose p95 is within the SLO, where rejected and
+ *   timed-out requests rank slower than any latency; minutes without traffic count as within.
+ * - errorRate: requests that timed out in the gateway queue; rejectRate: turned away at a full queue.
+ * - gpuUtilization: busy slot time over the slot time of ready replicas.
+ * - gpuNodeHours: GPU nodes from request (provisioning is billed) to removal.
+ * - scaleEvents: changes of the replica target; oscillations: reversals within the scenario's oscillation window.
+ */
+import type { RunResult } from './cluster.ts';
+import type { ScenarioOutcome } from './evaluate.ts';
+
+export interface TreatmentSummary {
+  policy: string;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  sloMinutesPct: number;
+  minutesOverSlo: number;
+  minutes: number;
+  requests: number;
+  errorRate: number;
+  rejectRate: number;
+  maxQueueDepth: number;
+  gpuUtilization: number;
+  coldStarts: number;
+  gpuNodeHours: number;
+  /** gpuNodeHours over the oracle's (absent without an oracle). */
+  nodeHoursVsOracle?: number;
+  costUsd: number;
+  scaleEvents: number;
+  oscillations: number;
+  peakReplicas: number;
+  peakNodes: number;
+}
+
+export interface TargetCheck {
+  target: number;
+  actual: number;
+  met: boolean;
+}
+
+export interface ScenarioReport {
+  name: string;
+  description: string;
+  seed: number;
+  sloP95Ms: number;
+  durationMinutes: number;
+  requests: number;
+  initialReplicas: number;
+  treatments: TreatmentSummary[];
+  /**
+   * The oracle's plan without foresight (each minute's need provisioned the moment
+   * the minute starts): what reacting perfectly, with no spare capacity, achieves
+   * given the scenario's provisioning and cold-start delays.
+   */
+  reactiveBound?: { sloMinutesPct: number; minutesOverSlo: number; gpuNodeHours: number };
+  /** The plan's GASCL targets, where both gascl and the oracle ran. */
+  targets?: { gasclSloMinutesPct: TargetCheck; gasclNodeHoursVsOracle: TargetCheck };
+}
+
+export interface SimulationReport {
+  scenarios: ScenarioReport[];
+}
+
+export const TARGET_SLO_MINUTES_PCT = 99;
+export const TARGET_NODE_HOURS_RATIO = 1.15;
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+function finiteOrNull(value: number | undefined, digits: number): number | null {
+  return value === undefined || !Number.isFinite(value) ? null : round(value, digits);
+}
+
+export function summarizeRun(run: RunResult, sloMs: number): TreatmentSummary {
+  let over = 0;
+  for (const m of run.minutes) if (m.p95Ms > sloMs) over++;
+  const minutes = run.minutes.length;
+  const requests = run.arrivals;
+  return {
+    policy: run.policy,
+    p50Ms: finiteOrNull(run.latency.percentile(50, false), 1),
+    p95Ms: finiteOrNull(run.latency.percentile(95, false), 1),
+    p99Ms: finiteOrNull(run.latency.percentile(99, false), 1),
+    sloMinutesPct: minutes === 0 ? 100 : round((100 * (minutes - over)) / minutes, 2),
+    minutesOverSlo: over,
+    minutes,
+    requests,
+    errorRate: requests === 0 ? 0 : round(run.timedOut / requests, 6),
+    rejectRate: requests === 0 ? 0 : round(run.rejected / requests, 6),
+    maxQueueDepth: run.maxQueueDepth,
+    gpuUtilization: round(run.utilization, 4),
+    coldStarts: run.coldStarts,
+    gpuNodeHours: round(run.gpuNodeHours, 3),
+    costUsd: round(run.costUsd, 2),
+    scaleEvents: run.scaleEvents,
+    oscillations: run.oscillations,
+    peakReplicas: run.peakReplicas,
+    peakNodes: run.peakNodes,
+  };
+}
+
+export function scenarioReport(outcome: ScenarioOutcome): ScenarioReport {
+  const sc = outcome.scenario;
+  const slo = sc.slo.latencyP95Ms;
+  const rows = outcome.runs.map((r) => summarizeRun(r, slo));
+  const oracle = outcome.oracle ? summarizeRun(outcome.oracle, slo) : undefined;
+  if (oracle) {
+    rows.push(oracle);
+    for (const row of rows) row.nodeHoursVsOracle = oracle.gpuNodeHours > 0 ? round(row.gpuNodeHours / oracle.gpuNodeHours, 3) : 0;
+  }
+  const report: ScenarioReport = {
+    name: sc.name,
+    description: sc.description,
+    seed: sc.seed,
+    sloP95Ms: slo,
+    durationMinutes: round(sc.durationMs / 60_000, 2),
+    requests: outcome.runs[0]?.arrivals ?? outcome.oracle?.arrivals ?? 0,
+    initialReplicas: outcome.initialReplicas,
+    treatments: rows,
+  };
+  if (outcome.reactiveBound) {
+    const b = summarizeRun(outcome.reactiveBound, slo);
+    report.reactiveBound = { sloMinutesPct: b.sloMinutesPct, minutesOverSlo: b.minutesOverSlo, gpuNodeHours: b.gpuNodeHours };
+  }
+  const gascl = rows.find((r) => r.policy === 'gascl');
+  if (gascl && oracle) {
+    const ratio = gascl.nodeHoursVsOracle ?? 0;
+    report.targets = {
+      gasclSloMinutesPct: { target: TARGET_SLO_MINUTES_PCT, actual: gascl.sloMinutesPct, met: gascl.sloMinutesPct >= TARGET_SLO_MINUTES_PCT },
+      gasclNodeHoursVsOracle: { target: TARGET_NODE_HOURS_RATIO, actual: ratio, met: ratio <= TARGET_NODE_HOURS_RATIO },
+    };
+  }
+  return report;
+}
+
+export function simulationReport(outcomes: ScenarioOutcome[]): SimulationReport {
+  return { scenarios: outcomes.map(scenarioReport) };
+}
+
+const LETTERS: Record<string, string> = { 'hpa-cpu': 'A', 'hpa-service': 'B', 'keda-queue': 'C', gascl: 'D' };
+
+function fmt(value: number | null | undefined, digits = 0): string {
+  if (value === null || value === undefined) return '-';
+  return value.toFixed(digits);
+}
+
+function pct(rate: number): string {
+  if (rate === 0) return '0';
+  const p = rate * 100;
+  return p < 0.01 ? '<0.01' : p.toFixed(2);
+}
+
+/** Markdown: one table per scenario, then the GASCL target line. */
+export function renderMarkdown(report: SimulationReport): string {
+  const out: string[] = [];
+  for (const s of report.scenarios) {
+    out.push(`### ${s.name} — SLO p95 ${s.sloP95Ms} ms, ${s.durationMinutes} min, ${s.requests.toLocaleString('en-US')} requests (seed ${s.seed})`);
+    if (s.description) out.push('', s.description);
+    out.push('');
+    const headers = ['policy', 'p50 ms', 'p95 ms', 'minutes in SLO %', 'errors %', 'rejects %', 'max queue', 'GPU util %', 'cold starts', 'GPU node-h', '× oracle', 'cost $', 'scale events', 'oscillations', 'peak replicas'];
+    out.push(`| ${headers.join(' | ')} |`);
+    out.push(`|${headers.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`);
+    for (const t of s.treatments) {
+      const name = LETTERS[t.policy] ? `${LETTERS[t.policy]} ${t.policy}` : t.policy;
+      out.push(
+        `| ${[
+          name,
+          fmt(t.p50Ms),
+          fmt(t.p95Ms),
+          `${t.sloMinutesPct.toFixed(1)} (${t.minutesOverSlo} over)`,
+          pct(t.errorRate),
+          pct(t.rejectRate),
+          String(t.maxQueueDepth),
+          (t.gpuUtilization * 100).toFixed(1),
+          String(t.coldStarts),
+          t.gpuNodeHours.toFixed(2),
+          t.nodeHoursVsOracle === undefined ? '-' : t.nodeHoursVsOracle.toFixed(2),
+          t.costUsd.toFixed(0),
+          String(t.scaleEvents),
+          String(t.oscillations),
+          String(t.peakReplicas),
+        ].join(' | ')} |`,
+      );
+    }
+    if (s.reactiveBound) {
+      const b = s.reactiveBound;
+      out.push('', `Reacting perfectly (the oracle's plan without foresight: each minute's need provisioned the moment the minute starts) keeps ${b.sloMinutesPct.toFixed(1)}% of minutes within the SLO (${b.minutesOverSlo} over) at ${b.gpuNodeHours.toFixed(2)} GPU node-hours; beyond that, the SLO takes foresight or spare capacity paid in node-hours.`);
+    }
+    if (s.targets) {
+      const a = s.targets.gasclSloMinutesPct;
+      const b = s.targets.gasclNodeHoursVsOracle;
+      const verdict = a.met && b.met ? 'met' : 'missed';
+      out.push('', `GASCL target (p95 within SLO in ≥ ${a.target}% of minutes at ≤ ${b.target}× the oracle's GPU node-hours): ${a.actual.toFixed(1)}% of minutes, ${b.actual.toFixed(2)}× — ${verdict}.`);
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,260 @@
+/**
+ * What a simulation scenario says, as one zod schema: the `--scenario FILE` YAML
+ * and the built-in scenarios both go through it, so defaults and error messages
+ * (with the exact path of each problem) are the same everywhere. Durations are
+ * written as in InferenceService specs ("500ms", "30s", "10m"); `resolveScenario`
+ * turns the parsed document into plain milliseconds for the simulator.
+ */
+import { z } from 'zod';
+import { parseDuration } from '../api/quantity.ts';
+import { ScalingPolicy } from '../api/schema.ts';
+import { MAX_P95_OVER_MEAN } from './random.ts';
+
+const duration = z
+  .string()
+  .refine((v) => parseDuration(v) !== undefined, { message: 'must be a duration such as 500ms, 30s, 5m or 1h' });
+
+/** A delay: fixed ("30s") or spread uniformly around a mean ({ mean: 120s, jitter: 20s } → 100–140 s). */
+const delay = z.union([
+  duration,
+  z.strictObject({ mean: duration, jitter: duration.default('0s') }),
+]);
+
+const pool = z
+  .strictObject({
+    name: z.string().min(1).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be lowercase letters, digits and "-" (e.g. cloud-a100)'),
+    accelerator: z.enum(['gpu', 'cpu']).default('gpu'),
+    /** Model replicas one node holds (one per GPU for whole-GPU replicas). */
+    replicasPerNode: z.int().min(1).max(256),
+    costPerHour: z.number().min(0),
+    minNodes: z.int().min(0).max(10_000).default(0),
+    maxNodes: z.int().min(0).max(10_000),
+    /** Nodes up at the start; default minNodes (plus what the initial replicas need). */
+    initialNodes: z.int().min(0).optional(),
+    /** From the node request to a node that can run pods. */
+    provisioningDelay: delay.default('0s'),
+  })
+  .superRefine((p, ctx) => {
+    if (p.maxNodes < p.minNodes) ctx.addIssue({ code: 'custom', path: ['maxNodes'], message: `must be >= minNodes (got ${p.maxNodes} < ${p.minNodes})` });
+    if (p.initialNodes !== undefined && (p.initialNodes < p.minNodes || p.initialNodes > p.maxNodes)) {
+      ctx.addIssue({ code: 'custom', path: ['initialNodes'], message: `must lie between minNodes and maxNodes (${p.minNodes}..${p.maxNodes})` });
+    }
+  });
+
+const serviceTime = z
+  .strictObject({ meanMs: z.number().positive(), p95Ms: z.number().positive() })
+  .superRefine((s, ctx) => {
+    if (s.p95Ms < s.meanMs) ctx.addIssue({ code: 'custom', path: ['p95Ms'], message: `must be >= meanMs (got ${s.p95Ms} < ${s.meanMs})` });
+    else if (s.p95Ms / s.meanMs > MAX_P95_OVER_MEAN) {
+      ctx.addIssue({ code: 'custom', path: ['p95Ms'], message: `must be at most ${MAX_P95_OVER_MEAN.toFixed(2)}× meanMs for a lognormal service time (got ${(s.p95Ms / s.meanMs).toFixed(2)}×)` });
+    }
+  });
+
+const service = z.strictObject({
+  /** Service time of a request of average work, lognormal with this mean and p95. */
+  serviceTime,
+  /** Requests one replica serves at once (its slots); the rest wait in the gateway queue. */
+  concurrency: z.int().min(1).max(1024).default(1),
+  coldStart: z
+    .strictObject({
+      /** Paid by the first pod on a node (the node caches the image afterwards). */
+      imagePull: delay.default('0s'),
+      /** Paid by every pod: weights into accelerator memory, warm-up. */
+      modelLoad: delay.default('0s'),
+    })
+    .prefault({}),
+  /** CPU use relative to the pod's request: `idle` with no work, `atFullLoad` with every slot busy. */
+  cpu: z
+    .strictObject({ idle: z.number().min(0).max(4).default(0.05), atFullLoad: z.number().min(0).max(4).default(0.9) })
+    .prefault({}),
+  /** With a replayed trace that has tokens_in / tokens_out: service time = meanMs + tokens × these (before noise). */
+  perToken: z.strictObject({ inMs: z.number().min(0).default(0), outMs: z.number().min(0).default(0) }).optional(),
+});
+
+const gateway = z.strictObject({
+  /** Requests the gateway holds while every slot is busy; beyond it, requests are rejected (429). */
+  maxQueue: z.int().min(0).max(10_000_000).default(2000),
+  /** A request waiting longer than this errors out (504). */
+  timeout: duration.default('30s'),
+});
+
+const scaling = z
+  .strictObject({
+    minReplicas: z.int().min(0).max(10_000).default(1),
+    maxReplicas: z.int().min(1).max(10_000).default(100),
+    targetConcurrency: z.number().positive().default(8),
+    /** hpa-cpu's target CPU utilization relative to the request (the HPA's default, 80%). */
+    targetCpuUtilization: z.number().positive().max(4).default(0.8),
+    scaleToZeroAfter: duration.default('5m'),
+    stabilization: z
+      .strictObject({ upSeconds: z.number().min(0).max(3600).default(0), downSeconds: z.number().min(0).max(3600).default(300) })
+      .prefault({}),
+    /** Ready replicas at the start; default: what the first minute's traffic needs (the same for every treatment). */
+    initialReplicas: z.int().min(0).optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (s.maxReplicas < s.minReplicas) ctx.addIssue({ code: 'custom', path: ['maxReplicas'], message: `must be >= minReplicas (got ${s.maxReplicas} < ${s.minReplicas})` });
+  });
+
+const rps = z.number().min(0);
+
+const shape = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('constant'), rps }),
+  /** Piecewise constant: each level holds from its `at` to the next one's. */
+  z.strictObject({
+    kind: z.literal('steps'),
+    steps: z.array(z.strictObject({ at: duration, rps })).min(1, 'needs at least one step'),
+  }),
+  /** `baseRps`, and `factor`× it for `duration` from each time in `at`. */
+  z.strictObject({
+    kind: z.literal('bursts'),
+    baseRps: rps,
+    factor: z.number().min(1),
+    duration,
+    at: z.array(duration).min(1, 'needs at least one burst time'),
+  }),
+  z.strictObject({ kind: z.literal('ramp'), fromRps: rps, toRps: rps, over: duration.optional() }),
+  /** A day compressed into `period`: from `minRps` at the start up to `maxRps` half a period later. */
+  z.strictObject({ kind: z.literal('diurnal'), minRps: rps, maxRps: rps, period: duration }),
+]);
+
+const replay = z.strictObject({
+  /** CSV of arrival times in seconds (column `t` or the first), optionally `work` or `tokens_in`/`tokens_out`; relative to the scenario file. */
+  file: z.string().min(1),
+  /** Multiplies every arrival time: 0.5 replays twice as fast. */
+  timeScale: z.number().positive().default(1),
+});
+
+const traffic = z
+  .strictObject({ shape: shape.optional(), replay: replay.optional() })
+  .superRefine((t, ctx) => {
+    if ((t.shape === undefined) === (t.replay === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'needs exactly one of shape (a built-in traffic shape) or replay (a CSV of arrival times)' });
+    }
+  });
+
+const periods = z
+  .strictObject({
+    gascl: duration.default('2s'),
+    'hpa-cpu': duration.default('15s'),
+    'hpa-service': duration.default('15s'),
+    // KEDA polls every 30 s inside its decider; the HPA it drives syncs every 15 s.
+    'keda-queue': duration.default('15s'),
+  })
+  .prefault({});
+
+export const ScenarioSchema = z
+  .strictObject({
+    name: z.string().min(1).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be lowercase letters, digits and "-" (e.g. burst)'),
+    description: z.string().default(''),
+    seed: z.int().min(0).max(2 ** 31 - 1).default(1),
+    /** Simulated time; default the trace's length for a replay. Required for shapes. */
+    duration: duration.optional(),
+    slo: z
+      .strictObject({ latencyP95Ms: z.number().positive().default(250), coldStartMs: z.number().positive().default(2000) })
+      .prefault({}),
+    pools: z.array(pool).min(1, 'needs at least one node pool'),
+    service,
+    gateway: gateway.prefault({}),
+    scaling: scaling.prefault({}),
+    /** How often each policy decides. Whole seconds. */
+    decisionPeriods: periods,
+    /** Signal windows the deciders see. */
+    windows: z.strictObject({ stable: duration.default('60s'), panic: duration.default('6s') }).prefault({}),
+    /** Node autoscaling for hpa-cpu, hpa-service and keda-queue (gascl asks for nodes itself). */
+    clusterAutoscaler: z
+      .strictObject({ scanInterval: duration.default('10s'), pendingFor: duration.default('10s'), emptyFor: duration.default('10m') })
+      .prefault({}),
+    /** Two scale events in opposite directions this close together count as an oscillation. */
+    oscillationWindow: duration.default('2m'),
+    traffic,
+  })
+  .superRefine((s, ctx) => {
+    if (s.traffic.shape && s.duration === undefined) ctx.addIssue({ code: 'custom', path: ['duration'], message: 'is required with a traffic shape (e.g. duration: 60m)' });
+    const names = new Set<string>();
+    s.pools.forEach((p, i) => {
+      if (names.has(p.name)) ctx.addIssue({ code: 'custom', path: ['pools', i, 'name'], message: `"${p.name}" names two pools; pool names must be unique` });
+      names.add(p.name);
+    });
+    for (const key of ['gascl', 'hpa-cpu', 'hpa-service', 'keda-queue'] as const) {
+      const ms = parseDuration(s.decisionPeriods[key]);
+      if (ms !== undefined && (ms < 1000 || ms % 1000 !== 0)) ctx.addIssue({ code: 'custom', path: ['decisionPeriods', key], message: 'must be a whole number of seconds (e.g. 2s, 15s)' });
+    }
+    for (const key of ['stable', 'panic'] as const) {
+      const ms = parseDuration(s.windows[key]);
+      if (ms !== undefined && (ms < 1000 || ms % 1000 !== 0)) ctx.addIssue({ code: 'custom', path: ['windows', key], message: 'must be a whole number of seconds (e.g. 60s)' });
+    }
+    const scan = parseDuration(s.clusterAutoscaler.scanInterval);
+    if (scan !== undefined && (scan < 1000 || scan % 1000 !== 0)) ctx.addIssue({ code: 'custom', path: ['clusterAutoscaler', 'scanInterval'], message: 'must be a whole number of seconds (e.g. 10s)' });
+  });
+
+export type ScenarioInput = z.input<typeof ScenarioSchema>;
+export type ScenarioDocument = z.output<typeof ScenarioSchema>;
+export type TrafficShape = z.output<typeof shape>;
+export type PolicyName = z.output<typeof ScalingPolicy>;
+
+/** A delay in ms: a fixed value or a uniform spread around a mean. */
+export interface Delay {
+  meanMs: number;
+  jitterMs: number;
+}
+
+export interface PoolConfig {
+  name: string;
+  accelerator: 'gpu' | 'cpu';
+  replicasPerNode: number;
+  costPerHour: number;
+  minNodes: number;
+  maxNodes: number;
+  initialNodes?: number;
+  provisioningDelay: Delay;
+}
+
+export interface ServiceConfig {
+  serviceTime: { meanMs: number; p95Ms: number };
+  concurrency: number;
+  coldStart: { imagePull: Delay; modelLoad: Delay };
+  cpu: { idle: number; atFullLoad: number };
+  perToken?: { inMs: number; outMs: number };
+}
+
+/** Traffic after the replay file (if any) has been read. */
+export type TrafficConfig =
+  | { kind: 'shape'; shape: TrafficShape }
+  | { kind: 'replay'; times: Float64Array; work?: Float64Array; source: string; timeScale: number };
+
+/** A scenario in plain milliseconds: what the simulator runs. */
+export interface Scenario {
+  name: string;
+  description: string;
+  seed: number;
+  durationMs: number;
+  slo: { latencyP95Ms: number; coldStartMs: number };
+  pools: PoolConfig[];
+  service: ServiceConfig;
+  gateway: { maxQueue: number; timeoutMs: number };
+  scaling: {
+    minReplicas: number;
+    maxReplicas: number;
+    targetConcurrency: number;
+    targetCpuUtilization: number;
+    scaleToZeroAfterMs: number;
+    stabilization: { upSeconds: number; downSeconds: number };
+    initialReplicas?: number;
+  };
+  decisionPeriodsMs: Record<PolicyName, number>;
+  windows: { stableMs: number; panicMs: number };
+  clusterAutoscaler: { scanIntervalMs: number; pendingForMs: number; emptyForMs: number };
+  oscillationWindowMs: number;
+  traffic: TrafficConfig;
+}
+
+export function ms(value: string): number {
+  const v = parseDuration(value);
+  if (v === undefined) throw new RangeError(`not a duration: ${value}`);
+  return v;
+}
+
+export function delayOf(value: string | { mean: string; jitter: string }): Delay {
+  return typeof value === 'string' ? { meanMs: ms(value), jitterMs: 0 } : { meanMs: ms(value.mean), jitterMs: ms(value.jitter) };
+}

@@ -1,0 +1,237 @@
+/**
+ * The KARB evaluation plan's scenarios (step, burst, diurnal) and `--scenario
+ * FILE` loading. Built-ins are written in the same form as a scenario file and
+ * go through the same schema. The plan's cluster: a fixed on-prem pool of GPU
+ * nodes and an elastic cloud pool that takes minutes to provision; a GPU model
+ * whose pods pay an image pull (once per node) and a model load.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { InvalidRequestError } from '../errors.ts';
+import { parseArrivalCsv, TraceFormatError } from '../loadgen/trace.ts';
+import { ScenarioSchema, delayOf, ms, type ScenarioDocument, type ScenarioInput, type Scenario, type TrafficConfig } from './scenario-schema.ts';
+
+/** A scenario that cannot be used; the message names the file, the path and the fix. */
+export class ScenarioError extends InvalidRequestError {
+  constructor(message: string, details?: unknown) {
+    super(message, { code: 'INVALID_SCENARIO', details });
+  }
+}
+
+/** The plan's cluster and service, shared by the built-in scenarios. */
+const PLAN_BASE = {
+  slo: { latencyP95Ms: 250, coldStartMs: 40_000 },
+  pools: [
+    { name: 'onprem-a100', accelerator: 'gpu', replicasPerNode: 4, costPerHour: 12, minNodes: 2, maxNodes: 2 },
+    { name: 'cloud-a100', accelerator: 'gpu', replicasPerNode: 4, costPerHour: 16, minNodes: 0, maxNodes: 30, provisioningDelay: { mean: '120s', jitter: '30s' } },
+  ],
+  service: {
+    serviceTime: { meanMs: 60, p95Ms: 150 },
+    concurrency: 4,
+    coldStart: { imagePull: { mean: '30s', jitter: '10s' }, modelLoad: { mean: '10s', jitter: '3s' } },
+    cpu: { idle: 0.05, atFullLoad: 0.9 },
+  },
+  gateway: { maxQueue: 2000, timeout: '30s' },
+  scaling: { minReplicas: 1, maxReplicas: 120, targetConcurrency: 3, scaleToZeroAfter: '5m', stabilization: { upSeconds: 0, downSeconds: 300 } },
+} satisfies Partial<ScenarioInput>;
+
+export const BUILT_IN_SCENARIOS: readonly ScenarioInput[] = [
+  {
+    ...PLAN_BASE,
+    name: 'step',
+    description: 'step: 200 req/s, 8× (1600 req/s) from minute 10 to 40, back to 200',
+    duration: '60m',
+    traffic: { shape: { kind: 'steps', steps: [{ at: '0s', rps: 200 }, { at: '10m', rps: 1600 }, { at: '40m', rps: 200 }] } },
+  },
+  {
+    ...PLAN_BASE,
+    name: 'burst',
+    description: 'burst: 500 req/s with 3× bursts for 60 s at minutes 10, 22, 34 and 46',
+    duration: '60m',
+    traffic: { shape: { kind: 'bursts', baseRps: 500, factor: 3, duration: '60s', at: ['10m', '22m', '34m', '46m'] } },
+  },
+  {
+    ...PLAN_BASE,
+    name: 'diurnal',
+    description: 'diurnal: a day compressed into 2 h, 100 req/s at night to 7000 req/s at noon (100+ replicas)',
+    duration: '2h',
+    traffic: { shape: { kind: 'diurnal', minRps: 100, maxRps: 7000, period: '2h' } },
+  },
+];
+
+export const BUILT_IN_NAMES = BUILT_IN_SCENARIOS.map((s) => s.name);
+
+function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out ? `.${String(part)}` : String(part);
+  return out || '(root)';
+}
+
+/** Validates a scenario document; throws ScenarioError listing every problem with its path. */
+export function parseScenario(raw: unknown, source: string): ScenarioDocument {
+  const parsed = ScenarioSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const errors = parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+  throw new ScenarioError(`${source}: invalid scenario:\n${errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`, errors);
+}
+
+/** Turns a validated document into milliseconds, reading a replay file relative to `baseDir`. */
+export function resolveScenario(doc: ScenarioDocument, baseDir: string, source: string): Scenario {
+  const traffic = resolveTraffic(doc, baseDir, source);
+  let durationMs: number;
+  if (doc.duration !== undefined) durationMs = ms(doc.duration);
+  else if (traffic.kind === 'replay') durationMs = (Math.floor((traffic.times[traffic.times.length - 1] ?? 0) / 1000) + 1) * 1000;
+  else throw new ScenarioError(`${source}: duration: is required with a traffic shape (e.g. duration: 60m)`);
+  // Whole seconds keep the per-second bookkeeping exact.
+  durationMs = Math.ceil(durationMs / 1000) * 1000;
+  const s = doc.scaling;
+  const scaling: Scenario['scaling'] = {
+    minReplicas: s.minReplicas,
+    maxReplicas: s.maxReplicas,
+    targetConcurrency: s.targetConcurrency,
+    targetCpuUtilization: s.targetCpuUtilization,
+    scaleToZeroAfterMs: ms(s.scaleToZeroAfter),
+    stabilization: s.stabilization,
+  };
+  if (s.initialReplicas !== undefined) scaling.initialReplicas = s.initialReplicas;
+  const service: Scenario['service'] = {
+    serviceTime: doc.service.serviceTime,
+    concurrency: doc.service.concurrency,
+    coldStart: { imagePull: delayOf(doc.service.coldStart.imagePull), modelLoad: delayOf(doc.service.coldStart.modelLoad) },
+    cpu: doc.service.cpu,
+  };
+  if (doc.service.perToken) service.perToken = doc.service.perToken;
+  return {
+    name: doc.name,
+    description: doc.description,
+    seed: doc.seed,
+    durationMs,
+    slo: doc.slo,
+    pools: doc.pools.map((p) => {
+      const pool: Scenario['pools'][number] = {
+        name: p.name,
+        accelerator: p.accelerator,
+        replicasPerNode: p.replicasPerNode,
+        costPerHour: p.costPerHour,
+        minNodes: p.minNodes,
+        maxNodes: p.maxNodes,
+        provisioningDelay: delayOf(p.provisioningDelay),
+      };
+      if (p.initialNodes !== undefined) pool.initialNodes = p.initialNodes;
+      return pool;
+    }),
+    service,
+    gateway: { maxQueue: doc.gateway.maxQueue, timeoutMs: ms(doc.gateway.timeout) },
+    scaling,
+    decisionPeriodsMs: {
+      gascl: ms(doc.decisionPeriods.gascl),
+      'hpa-cpu': ms(doc.decisionPeriods['hpa-cpu']),
+      'hpa-service': ms(doc.decisionPeriods['hpa-service']),
+      'keda-queue': ms(doc.decisionPeriods['keda-queue']),
+    },
+    windows: { stableMs: ms(doc.windows.stable), panicMs: ms(doc.windows.panic) },
+    clusterAutoscaler: {
+      scanIntervalMs: ms(doc.clusterAutoscaler.scanInterval),
+      pendingForMs: ms(doc.clusterAutoscaler.pendingFor),
+      emptyForMs: ms(doc.clusterAutoscaler.emptyFor),
+    },
+    oscillationWindowMs: ms(doc.oscillationWindow),
+    traffic,
+  };
+}
+
+function resolveTraffic(doc: ScenarioDocument, baseDir: string, source: string): TrafficConfig {
+  if (doc.traffic.shape) return { kind: 'shape', shape: doc.traffic.shape };
+  const replay = doc.traffic.replay!;
+  const file = resolve(baseDir, replay.file);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new ScenarioError(`${source}: traffic.replay.file: cannot read ${file}; give a CSV of arrival times relative to the scenario file`);
+  }
+  let trace;
+  try {
+    trace = parseArrivalCsv(text, replay.file);
+  } catch (err) {
+    if (err instanceof TraceFormatError) throw new ScenarioError(`${source}: traffic.replay.file: ${err.message}`);
+    throw err;
+  }
+  const n = trace.arrivals.length;
+  const first = trace.arrivals[0]!.t;
+  const times = new Float64Array(n);
+  for (let i = 0; i < n; i++) times[i] = (trace.arrivals[i]!.t - first) * 1000 * replay.timeScale;
+  const work = replayWork(doc, trace.fieldNames, trace.arrivals, replay.file, source);
+  const out: TrafficConfig = { kind: 'replay', times, source: replay.file, timeScale: replay.timeScale };
+  if (work) out.work = work;
+  return out;
+}
+
+/**
+ * Per-request work relative to an average request: a `work` column as is, or
+ * tokens_in / tokens_out through `service.perToken` (service time = meanMs +
+ * tokens × per-token ms, before noise). Undefined when every request is average.
+ */
+function replayWork(
+  doc: ScenarioDocument,
+  fields: string[],
+  arrivals: ReadonlyArray<{ fields?: Record<string, number | string> }>,
+  file: string,
+  source: string,
+): Float64Array | undefined {
+  const hasWork = fields.includes('work');
+  const hasTokens = fields.includes('tokens_in') || fields.includes('tokens_out');
+  if (!hasWork && !hasTokens) return undefined;
+  if (!hasWork && !doc.service.perToken) {
+    throw new ScenarioError(`${source}: service.perToken: is required to use the tokens_in/tokens_out columns of ${file} (e.g. perToken: { inMs: 0.05, outMs: 8 })`);
+  }
+  const mean = doc.service.serviceTime.meanMs;
+  const per = doc.service.perToken ?? { inMs: 0, outMs: 0 };
+  const work = new Float64Array(arrivals.length);
+  arrivals.forEach((a, i) => {
+    const f = a.fields ?? {};
+    const number = (name: string): number => {
+      const v = f[name] ?? 0;
+      if (typeof v !== 'number' || !(v >= 0)) throw new ScenarioError(`${source}: traffic.replay.file: ${file}: row ${i + 1}: ${name} must be a number ≥ 0, got "${String(v)}"`);
+      return v;
+    };
+    work[i] = hasWork ? number('work') : (mean + number('tokens_in') * per.inMs + number('tokens_out') * per.outMs) / mean;
+  });
+  return work;
+}
+
+/** A built-in scenario by name, resolved. */
+export function builtInScenario(name: string, seed?: number): Scenario {
+  const input = BUILT_IN_SCENARIOS.find((s) => s.name === name);
+  if (!input) throw new ScenarioError(`unknown scenario "${name}"; the built-in ones are ${BUILT_IN_NAMES.join(', ')}`);
+  const doc = parseScenario(seed === undefined ? input : { ...input, seed }, `built-in scenario ${name}`);
+  return resolveScenario(doc, process.cwd(), name);
+}
+
+/** Scenarios from a YAML (or JSON) file: one document per scenario. */
+export function loadScenarioFile(path: string, seed?: number): Scenario[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new ScenarioError(`${path}: cannot read the scenario file`);
+  }
+  const docs = parseAllDocuments(text, { prettyErrors: true });
+  const list = Array.isArray(docs) ? docs : [docs];
+  const scenarios: Scenario[] = [];
+  list.forEach((doc, i) => {
+    const where = list.length > 1 ? `${path} (document ${i + 1})` : path;
+    if (doc.errors.length > 0) {
+      const e = doc.errors[0]!;
+      const at = e.linePos?.[0] ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
+      throw new ScenarioError(`${where}: invalid YAML${at}: ${e.message.split('\n')[0]}`);
+    }
+    const raw: unknown = doc.toJS();
+    if (raw === null || raw === undefined) return;
+    const withSeed = seed !== undefined && typeof raw === 'object' && !Array.isArray(raw) ? { ...(raw as object), seed } : raw;
+    scenarios.push(resolveScenario(parseScenario(withSeed, where), dirname(resolve(path)), where));
+  });
+  if (scenarios.length === 0) throw new ScenarioError(`${path}: no scenario in the file`);
+  return scenarios;
+}
