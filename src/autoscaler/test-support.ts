@@ -6,17 +6,11 @@
  * evaluation itself uses the discrete-event simulator in src/sim.
  */
 import type { Decider, DeciderState, PodSignal, ScaleResult, ScalingInput, Signals, WindowSignals } from './types.ts';
+import { mulberry32 } from '../util/prng.ts';
 
-/** mulberry32: a small seeded generator, uniform in [0, 1). */
+/** A seeded uniform source in [0, 1) (mulberry32, shared with the rest of karb). */
 export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed).next;
 }
 
 export function baseSpec(overrides: Partial<ScalingInput> = {}): ScalingInput {

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { Agent, request } from 'undici';
 import type { Route, RouteRevision } from './routing-table.ts';
+import { mulberry32 } from '../util/prng.ts';
 
 export interface SeenRequest {
   method: string;
@@ -87,16 +88,9 @@ export function route(model: string, revisions: RouteRevision[]): Route {
   return { model, namespace: 'default', service: model, format: 'oip', revisions };
 }
 
-/** mulberry32: a small deterministic random source in [0, 1). */
+/** A seeded uniform source in [0, 1) (mulberry32, shared with the rest of karb). */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed).next;
 }
 
 export interface Reply {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mulberry32 } from '../models/prng.ts';
+import { mulberry32 } from '../util/prng.ts';
 import { LatencyHistogram } from './histogram.ts';
 
 /** Nearest-rank percentile of sorted values: the value at rank ceil(p/100 · n). */

@@ -10,7 +10,7 @@
  * schedules take their arrival times, and per-request fields, from a trace.
  */
 import { InvalidRequestError } from '../errors.ts';
-import { mulberry32 } from '../models/prng.ts';
+import { mulberry32 } from '../util/prng.ts';
 import type { ArrivalTrace, FieldValue } from './trace.ts';
 
 export type ShapeName = 'constant' | 'step' | 'burst' | 'ramp' | 'sine' | 'replay';

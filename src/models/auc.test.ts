@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rocAuc, AucUndefinedError } from './auc.ts';
-import { mulberry32 } from './prng.ts';
+import { mulberry32 } from '../util/prng.ts';
 
 test('rocAuc on known cases', () => {
   const cases: Array<{ name: string; scores: number[]; labels: number[]; auc: number }> = [

@@ -12,7 +12,7 @@ import { EXAMPLE_TRANSACTIONS, FRAUD_FEATURES, FRAUD_FEATURE_COUNT, toFeatureRow
 import { readModelMetadata } from './onnx-writer.ts';
 import { predict, type FraudModel } from './train.ts';
 import { WIDE_MLP_LAYER_SIZES, wideMlpForwardRow, wideMlpLayers } from './wide-mlp.ts';
-import { mulberry32 } from './prng.ts';
+import { mulberry32 } from '../util/prng.ts';
 
 const run = promisify(execFile);
 const SCRIPT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scripts/make-models.ts');

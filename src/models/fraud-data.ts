@@ -4,7 +4,7 @@
  * comes from a hidden, noisy generative rule, so a model has something real to learn
  * and no model can be perfect.
  */
-import { mulberry32, type Rng } from './prng.ts';
+import { mulberry32, type Rng } from '../util/prng.ts';
 
 /** Column order of every feature row and of the models' `features` input. */
 export const FRAUD_FEATURES = [

@@ -4,7 +4,7 @@
  * from a seeded shuffle. Parameters live in Float32Arrays (what ONNX stores), so the
  * forward passes here are the reference the exported graphs are checked against.
  */
-import { mulberry32, shuffleInPlace, type Rng } from './prng.ts';
+import { mulberry32, shuffleInPlace, type Rng } from '../util/prng.ts';
 
 /** A data set in row-major layout: `features` is [rows, cols], `labels` holds 0/1. */
 export interface LabeledRows {

@@ -5,7 +5,7 @@
  * pays off and the model server's overhead is measurable against real work.
  */
 import { encodeModel, OnnxGraphBuilder } from './onnx-writer.ts';
-import { mulberry32 } from './prng.ts';
+import { mulberry32 } from '../util/prng.ts';
 
 export const WIDE_MLP_INPUT_NAME = 'x';
 export const WIDE_MLP_OUTPUT_NAME = 'y';

@@ -1,7 +1,7 @@
 /**
- * Seeded pseudo-random numbers for the example models. Everything karb generates
- * (data sets, initial weights, shuffles) draws from here so the same seed always
- * gives the same bytes; nothing in src/models reads Math.random.
+ * Seeded pseudo-random numbers. Everything karb generates from a seed
+ * (data sets, initial weights, shuffles, load schedules, test traffic) draws from here so the same seed always
+ * gives the same bytes.
  */
 
 export interface Rng {
