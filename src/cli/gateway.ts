@@ -1,0 +1,102 @@
+/**
+ * `karb gateway`: the gateway on its own, fed by a control plane's admin API
+ * (routes polled every second, key records cached briefly). Several of them
+ * pointed at one Redis share their rate limits.
+ */
+import { parseArgs } from 'node:util';
+import { startGateway } from '../gateway/gateway.ts';
+import { InMemoryRoutingTable } from '../gateway/routing-table.ts';
+import { ControlFeed, pollRoutes } from '../edge/control-feed.ts';
+import { RemoteKeyResolver } from '../edge/key-resolver.ts';
+import { edgeOptions, parseAuthMode, parseFailureMode, readTlsFiles } from '../edge/options.ts';
+import { systemClock } from '../util/clock.ts';
+import { jsonLogger } from '../util/log.ts';
+import { resolveAdminToken } from './client.ts';
+import { UsageError } from './usage.ts';
+
+const USAGE = `Usage: karb gateway --control-plane URL [flags]
+
+  --port N              port (default 8080)
+  --host ADDR           address to listen on (default 127.0.0.1)
+  --control-plane URL   the karb control plane to read routes and keys from (default $KARB_SERVER)
+  --token T             its admin token (default $KARB_TOKEN or .karb/admin-token)
+  --auth MODE           API keys required (default) or off
+  --redis URL           keep rate-limit buckets in Redis, shared with other gateways
+  --redis-failure M     when Redis is unreachable: open (admit, default) or closed (503)
+  --tls-cert FILE       serve HTTPS with this PEM certificate...
+  --tls-key FILE        ...and this PEM private key
+  --key-cache-ms N      how long a key record is cached (default 2000; also the delay of a revoke)
+`;
+
+export async function gatewayCommand(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'control-plane': { type: 'string' },
+        token: { type: 'string' },
+        auth: { type: 'string' },
+        redis: { type: 'string' },
+        'redis-failure': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'key-cache-ms': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const controlPlaneUrl = values['control-plane'] ?? process.env.KARB_SERVER;
+  if (!controlPlaneUrl) throw new UsageError('karb gateway needs --control-plane URL (the karb up or controller it serves for)');
+  const { token, source } = resolveAdminToken(values.token);
+  if (token === undefined) throw new UsageError(`karb gateway needs the control plane's admin token: --token, KARB_TOKEN or ${source}`);
+  const port = Number(values.port ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number from 0 to 65535 (got ${values.port})`);
+  const cacheMs = Number(values['key-cache-ms'] ?? 2000);
+  if (!Number.isFinite(cacheMs) || cacheMs < 0) throw new UsageError(`--key-cache-ms must be a number of milliseconds (got ${values['key-cache-ms']})`);
+  let flags;
+  let tls;
+  try {
+    const auth = parseAuthMode(values.auth);
+    const redisFailure = parseFailureMode(values['redis-failure']);
+    flags = { ...(auth ? { auth } : {}), ...(values.redis ? { redisUrl: values.redis } : {}), ...(redisFailure ? { redisFailure } : {}) };
+    tls = readTlsFiles(values['tls-cert'], values['tls-key']);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+
+  const log = jsonLogger();
+  const feed = new ControlFeed({ controlPlaneUrl, adminToken: token });
+  const routingTable = new InMemoryRoutingTable();
+  const poller = pollRoutes(feed, routingTable, { everyMs: 1000, clock: systemClock, log });
+  await poller.first;
+  const keys = new RemoteKeyResolver({ fetchRecord: (id) => feed.keyRecord(id), ttlMs: cacheMs });
+  const gateway = await startGateway({
+    routingTable,
+    port,
+    ...(values.host ? { host: values.host } : {}),
+    log,
+    edge: edgeOptions(flags, keys, log),
+    ...(tls ? { tls } : {}),
+  });
+  process.stderr.write(`karb gateway is up: ${gateway.url}, routes from ${controlPlaneUrl}${flags.redisUrl ? ', rate limits in Redis' : ''}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log({ level: 'info', msg: 'stopping', signal });
+      poller.stop();
+      gateway.close().then(resolve, resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  return 0;
+}

@@ -1,0 +1,148 @@
+/**
+ * API key records in the control plane's SQLite database (table `api_keys`),
+ * on a connection of their own so the service store stays unaware of keys.
+ * Holds hashes only: the key itself exists once, in the answer to `create`.
+ */
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { NotFoundError } from '../errors.ts';
+import { generateKey, type KeyRecord, type KeySummary } from '../edge/keys.ts';
+
+const SCHEMA = `
+create table if not exists api_keys (
+  id text primary key,
+  name text not null,
+  namespace text not null,
+  services text,
+  rps real,
+  burst real,
+  expires_at text,
+  created_at text not null,
+  last_used_at text,
+  revoked_at text,
+  hash text not null
+);
+`;
+
+interface KeyRow {
+  id: string;
+  name: string;
+  namespace: string;
+  services: string | null;
+  rps: number | null;
+  burst: number | null;
+  expires_at: string | null;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+  hash: string;
+}
+
+export interface CreateKeyInput {
+  namespace: string;
+  name?: string;
+  services?: string[] | null;
+  rps?: number | null;
+  burst?: number | null;
+  /** Lifetime in milliseconds from now; null or absent: never expires. */
+  lifetimeMs?: number | null;
+}
+
+export class KeyStore {
+  readonly #db: DatabaseSync;
+  readonly #now: () => Date;
+  readonly #get: StatementSync;
+  readonly #list: StatementSync;
+  readonly #insert: StatementSync;
+  readonly #revoke: StatementSync;
+  readonly #touch: StatementSync;
+  readonly #count: StatementSync;
+
+  constructor(path: string, options: { now?: () => Date } = {}) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.#db = new DatabaseSync(path);
+    this.#db.exec('pragma journal_mode = wal; pragma busy_timeout = 5000;');
+    this.#db.exec(SCHEMA);
+    this.#now = options.now ?? (() => new Date());
+    this.#get = this.#db.prepare('select * from api_keys where id = ?');
+    this.#list = this.#db.prepare('select * from api_keys order by created_at, id');
+    this.#insert = this.#db.prepare(
+      'insert into api_keys (id, name, namespace, services, rps, burst, expires_at, created_at, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.#revoke = this.#db.prepare('update api_keys set revoked_at = ? where id = ? and revoked_at is null');
+    this.#touch = this.#db.prepare('update api_keys set last_used_at = ? where id = ?');
+    this.#count = this.#db.prepare('select count(*) as n from api_keys where revoked_at is null');
+  }
+
+  /** Creates a key; the returned `key` is the only time it exists in clear. */
+  create(input: CreateKeyInput): { key: string; record: KeySummary } {
+    const { id, key, hash } = generateKey();
+    const now = this.#now();
+    const expiresAt = input.lifetimeMs ? new Date(now.getTime() + input.lifetimeMs).toISOString() : null;
+    this.#insert.run(
+      id,
+      input.name ?? '',
+      input.namespace,
+      input.services ? JSON.stringify(input.services) : null,
+      input.rps ?? null,
+      input.burst ?? null,
+      expiresAt,
+      now.toISOString(),
+      hash,
+    );
+    return { key, record: summary(this.get(id)!) };
+  }
+
+  /** The full record, hash included: for the gateway's verification only. */
+  get(id: string): KeyRecord | undefined {
+    const row = this.#get.get(id) as KeyRow | undefined;
+    return row === undefined ? undefined : fromRow(row);
+  }
+
+  list(): KeySummary[] {
+    return (this.#list.all() as unknown as KeyRow[]).map((r) => summary(fromRow(r)));
+  }
+
+  /** Revokes a key for good; revoking it again is a no-op. */
+  revoke(id: string): KeySummary {
+    this.#revoke.run(this.#now().toISOString(), id);
+    const record = this.get(id);
+    if (record === undefined) throw new NotFoundError(`no API key with id ${id}; karb keys list shows the ids`, 'KEY_NOT_FOUND');
+    return summary(record);
+  }
+
+  touch(id: string, at: Date): void {
+    this.#touch.run(at.toISOString(), id);
+  }
+
+  /** Keys that are not revoked (expired ones included). */
+  activeCount(): number {
+    return Number((this.#count.get() as { n: number }).n);
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
+
+export function summary(record: KeyRecord): KeySummary {
+  const { hash: _hash, ...rest } = record;
+  return rest;
+}
+
+function fromRow(r: KeyRow): KeyRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    namespace: r.namespace,
+    services: r.services === null ? null : (JSON.parse(r.services) as string[]),
+    rps: r.rps,
+    burst: r.burst,
+    expiresAt: r.expires_at,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+    revokedAt: r.revoked_at,
+    hash: r.hash,
+  };
+}

@@ -1,0 +1,82 @@
+/**
+ * What a standalone gateway (`karb gateway`) reads from the control plane's
+ * admin API: the routing table (polled) and API key records (on demand, cached
+ * by RemoteKeyResolver). Uses the admin token; the key's secret never travels.
+ */
+import type { Clock, TimerHandle } from '../util/clock.ts';
+import type { Log } from '../util/log.ts';
+import type { Route, RoutingTable } from '../gateway/routing-table.ts';
+import type { KeyRecord } from './keys.ts';
+
+export interface ControlFeedOptions {
+  controlPlaneUrl: string;
+  adminToken: string;
+  /** Per call. Default 2 s. */
+  timeoutMs?: number;
+}
+
+export class ControlFeed {
+  readonly #base: string;
+  readonly #headers: Record<string, string>;
+  readonly #timeoutMs: number;
+
+  constructor(options: ControlFeedOptions) {
+    this.#base = options.controlPlaneUrl.replace(/\/+$/, '');
+    this.#headers = { authorization: `Bearer ${options.adminToken}` };
+    this.#timeoutMs = options.timeoutMs ?? 2000;
+  }
+
+  async routes(): Promise<Route[]> {
+    const res = await this.#get('/api/v1/routes');
+    if (!res.ok) throw new Error(`GET /api/v1/routes answered ${res.status}`);
+    return ((await res.json()) as { items: Route[] }).items;
+  }
+
+  /** The record of key `id`; undefined when the control plane knows no such key. */
+  async keyRecord(id: string): Promise<KeyRecord | undefined> {
+    const res = await this.#get(`/api/v1/keys/lookup?id=${encodeURIComponent(id)}`);
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    if (!res.ok) throw new Error(`key lookup answered ${res.status}`);
+    return (await res.json()) as KeyRecord;
+  }
+
+  #get(path: string): Promise<Response> {
+    return fetch(`${this.#base}${path}`, { headers: this.#headers, signal: AbortSignal.timeout(this.#timeoutMs) });
+  }
+}
+
+/**
+ * Copies the control plane's routes into `table` now and every `everyMs`.
+ * A failed poll keeps the last table (replicas keep being served while the
+ * control plane restarts) and logs once per outage.
+ */
+export function pollRoutes(feed: ControlFeed, table: RoutingTable, options: { everyMs: number; clock: Clock; log?: Log }): { first: Promise<void>; stop(): void } {
+  let timer: TimerHandle | undefined;
+  let stopped = false;
+  let failing = false;
+  const poll = async (): Promise<void> => {
+    try {
+      table.replace(await feed.routes());
+      if (failing) options.log?.({ level: 'info', msg: 'control plane reachable again; routes updated' });
+      failing = false;
+    } catch (err) {
+      if (!failing) options.log?.({ level: 'warn', msg: 'cannot read routes from the control plane; keeping the last table', error: (err as Error).message });
+      failing = true;
+    }
+  };
+  const loop = (): void => {
+    if (stopped) return;
+    timer = options.clock.setTimeout(() => void poll().finally(loop), options.everyMs);
+  };
+  const first = poll().finally(loop);
+  return {
+    first,
+    stop() {
+      stopped = true;
+      if (timer !== undefined) options.clock.clearTimeout(timer);
+    },
+  };
+}
