@@ -1,0 +1,60 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock } from '../util/clock.ts';
+import { SignalHub } from './hub.ts';
+
+describe('SignalHub', () => {
+  it('turns gateway reports into a revision’s windows: rate, latency, concurrency, queue', () => {
+    const clock = new ManualClock(1_000_000);
+    const hub = new SignalHub({ clock });
+    hub.track('svc', ['svc-00001'], { stableWindowMs: 10_000, panicWindowMs: 6_000 });
+    hub.requestStarted('svc', 'svc-00001');
+    hub.requestStarted('svc', 'svc-00001');
+    clock.advance(1_000);
+    hub.requestFinished('svc', 'svc-00001', 'http://a', 120, 200, 3);
+    assert.equal(hub.inFlight('svc-00001'), 1);
+    clock.advance(1_000);
+    hub.requestFinished('svc', 'svc-00001', 'http://a', 80, 503, 0);
+    clock.advance(1_000);
+
+    const w = hub.recorder('svc-00001')!.windows(clock.now()).panic;
+    assert.equal(w.errorRate, 0.5);
+    assert.ok(w.p95Ms! > 100 && w.p95Ms! < 130, `p95 ${w.p95Ms}`);
+    // 2 in flight for 1 s, 1 for 1 s, 0 for 1 s.
+    assert.equal(w.concurrency, 1);
+    // The queue is first sampled at the first answer: the replica said 3 waiting for 1 s, then nothing once none is in flight.
+    assert.equal(w.queueDepth, 1.5);
+    assert.equal(hub.recorder('svc-00001')!.lastRequestAt, 1_002_000);
+  });
+
+  it('counts held requests and the gateway wait queue as waiting work of the tracked revision', () => {
+    const clock = new ManualClock(0);
+    const hub = new SignalHub({ clock });
+    let waiting = 0;
+    hub.countGatewayQueue(() => waiting);
+    hub.track('svc', ['svc-00002']);
+    hub.heldChanged('svc', 4);
+    waiting = 2;
+    hub.sample();
+    clock.advance(1_000);
+    const w = hub.recorder('svc-00002')!.windows(clock.now()).panic;
+    assert.equal(w.queueDepth, 6);
+    assert.equal(w.concurrency, 6);
+    assert.equal(hub.held('svc'), 4);
+  });
+
+  it('keeps a recorder while its windows stay the same and forgets revisions no longer tracked', () => {
+    const clock = new ManualClock(0);
+    const hub = new SignalHub({ clock });
+    hub.track('svc', ['svc-00001']);
+    const first = hub.recorder('svc-00001');
+    hub.track('svc', ['svc-00001']);
+    assert.equal(hub.recorder('svc-00001'), first);
+    hub.track('svc', ['svc-00001'], { stableWindowMs: 10_000 });
+    assert.notEqual(hub.recorder('svc-00001'), first);
+    hub.requestStarted('svc', 'svc-00009');
+    hub.forget('svc', new Set(['svc-00001']));
+    assert.equal(hub.recorder('svc-00009'), undefined);
+    assert.ok(hub.recorder('svc-00001'));
+  });
+});

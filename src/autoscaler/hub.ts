@@ -1,0 +1,149 @@
+/**
+ * Where the gateway's view of each revision meets the control loop: one
+ * `SignalRecorder` per revision, fed by the gateway through the small
+ * `SignalSink` interface (request started, request finished, requests held
+ * while cold) and read by the loop. Gauges (concurrency, queue depth) are
+ * recorded when they change, and sampled once more on every loop tick.
+ *
+ * Concurrency of a revision = its requests at replicas + the service's
+ * requests waiting at the gateway (held while cold, or in the gateway's wait
+ * queue for a free replica slot); queue depth = those waiting + what its
+ * replicas last said was waiting (`x-karb-queue-depth`). A replica's queue only holds gateway
+ * requests, so once none is in flight those reports are dropped.
+ */
+import type { Clock } from '../util/clock.ts';
+import { SignalRecorder, type SignalRecorderOptions } from './windows.ts';
+
+/** What the gateway reports; every method is cheap and allocation-free on the hot path. */
+export interface SignalSink {
+  /** A request was sent to a replica of `revision`. */
+  requestStarted(service: string, revision: string): void;
+  /**
+   * That request finished: milliseconds since it reached the gateway or, if it
+   * was held while the service had no replica, since it was released; HTTP
+   * status (0 = no response), and the replica's reported queue depth (-1 = none).
+   */
+  requestFinished(service: string, revision: string, endpoint: string, latencyMs: number, status: number, replicaQueueDepth: number): void;
+  /** The number of requests held for `service` (no ready replica) is now `held`. */
+  heldChanged(service: string, held: number): void;
+}
+
+interface RevisionSignals {
+  readonly recorder: SignalRecorder;
+  readonly service: string;
+  inFlight: number;
+  /** Last queue depth each endpoint reported. */
+  readonly replicaQueue: Map<string, number>;
+}
+
+export class SignalHub implements SignalSink {
+  readonly #clock: Clock;
+  readonly #revisions = new Map<string, RevisionSignals>();
+  readonly #held = new Map<string, number>();
+  /** Revisions of each service that the loop tracks; held requests count towards them. */
+  readonly #serving = new Map<string, string[]>();
+  #gatewayQueued: (service: string) => number = () => 0;
+
+  constructor(options: { clock: Clock }) {
+    this.#clock = options.clock;
+  }
+
+  /**
+   * The loop names the revisions it decides for, with the windows they use.
+   * A revision seen first by the gateway, or with other windows, starts a fresh recorder.
+   */
+  track(service: string, revisions: string[], windows: Pick<SignalRecorderOptions, 'stableWindowMs' | 'panicWindowMs'> = {}): void {
+    const now = this.#clock.now();
+    for (const name of revisions) {
+      const existing = this.#revisions.get(name);
+      const stable = windows.stableWindowMs ?? 60_000;
+      const panic = windows.panicWindowMs ?? 6_000;
+      if (existing && existing.recorder.stableWindowMs === stable && existing.recorder.panicWindowMs === panic) continue;
+      const recorder = new SignalRecorder({ stableWindowMs: stable, panicWindowMs: panic, startedAt: now });
+      this.#revisions.set(name, { recorder, service, inFlight: existing?.inFlight ?? 0, replicaQueue: existing?.replicaQueue ?? new Map() });
+    }
+    this.#serving.set(service, revisions);
+  }
+
+  /** Drops the signals of revisions no longer tracked for `service`. */
+  forget(service: string, keep: ReadonlySet<string> = new Set()): void {
+    for (const [name, r] of this.#revisions) if (r.service === service && !keep.has(name)) this.#revisions.delete(name);
+    if (keep.size === 0) this.#serving.delete(service);
+  }
+
+  /** Where to read how many requests of a service wait in the gateway's queue for a replica slot. */
+  countGatewayQueue(depth: (service: string) => number): void {
+    this.#gatewayQueued = depth;
+  }
+
+  /** Drops everything about services not in `services` (deleted ones). */
+  retainServices(services: ReadonlySet<string>): void {
+    for (const [name, r] of this.#revisions) if (!services.has(r.service)) this.#revisions.delete(name);
+    for (const service of this.#serving.keys()) if (!services.has(service)) this.#serving.delete(service);
+  }
+
+  recorder(revision: string): SignalRecorder | undefined {
+    return this.#revisions.get(revision)?.recorder;
+  }
+
+  held(service: string): number {
+    return this.#held.get(service) ?? 0;
+  }
+
+  inFlight(revision: string): number {
+    return this.#revisions.get(revision)?.inFlight ?? 0;
+  }
+
+  /** Records the current gauges of every tracked revision (once per loop tick). */
+  sample(): void {
+    const now = this.#clock.now();
+    for (const r of this.#revisions.values()) this.#recordGauges(r, now);
+  }
+
+  requestStarted(service: string, revision: string): void {
+    const r = this.#get(service, revision);
+    r.inFlight += 1;
+    r.recorder.recordConcurrency(this.#clock.now(), r.inFlight + this.#waiting(service));
+  }
+
+  requestFinished(service: string, revision: string, endpoint: string, latencyMs: number, status: number, replicaQueueDepth: number): void {
+    const r = this.#get(service, revision);
+    const now = this.#clock.now();
+    if (r.inFlight > 0) r.inFlight -= 1;
+    r.recorder.recordRequest(now, latencyMs, status);
+    if (r.inFlight === 0) r.replicaQueue.clear();
+    else if (replicaQueueDepth >= 0) r.replicaQueue.set(endpoint, replicaQueueDepth);
+    this.#recordGauges(r, now);
+  }
+
+  heldChanged(service: string, held: number): void {
+    if (held > 0) this.#held.set(service, held);
+    else this.#held.delete(service);
+    const now = this.#clock.now();
+    for (const name of this.#serving.get(service) ?? []) {
+      const r = this.#revisions.get(name);
+      if (r) this.#recordGauges(r, now);
+    }
+  }
+
+  #get(service: string, revision: string): RevisionSignals {
+    let r = this.#revisions.get(revision);
+    if (r === undefined) {
+      r = { recorder: new SignalRecorder({ startedAt: this.#clock.now() }), service, inFlight: 0, replicaQueue: new Map() };
+      this.#revisions.set(revision, r);
+    }
+    return r;
+  }
+
+  #waiting(service: string): number {
+    return this.held(service) + this.#gatewayQueued(service);
+  }
+
+  #recordGauges(r: RevisionSignals, now: number): void {
+    const waiting = this.#waiting(r.service);
+    let queued = waiting;
+    for (const depth of r.replicaQueue.values()) queued += depth;
+    r.recorder.recordConcurrency(now, r.inFlight + waiting);
+    r.recorder.recordQueueDepth(now, queued);
+  }
+}
