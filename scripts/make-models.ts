@@ -2,7 +2,7 @@
  * Generates karb's example ONNX models (nothing is downloaded):
  *   node scripts/make-models.ts [--out DIR] [--if-missing] [--seed N]
  * Default DIR is models/ at the repository root. With --if-missing it does nothing
- * when fraud-v1.onnx, fraud-v2.onnx and wide-mlp.onnx are all there.
+ * when every example model (fraud-v1, fraud-v2, wide-mlp, tiny-lm) is there.
  * Exit codes: 0 success, 1 failure, 2 usage error.
  */
 import path from 'node:path';

@@ -3,7 +3,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -49,14 +49,22 @@ export interface KarbUp {
   controlUrl: string;
   gatewayUrl: string;
   output(): string;
+  /** The admin token karb up wrote to `.karb/admin-token`. */
+  adminToken: string;
+  /** `Authorization` for the control plane API. */
+  admin: { authorization: string };
+  /** An API key for namespace `default`, created after start (gateway auth is on by default). */
+  apiKey: string;
+  /** `Authorization` for the gateway. */
+  auth: { authorization: string };
   /** SIGTERM and wait for the exit. */
   stop(): Promise<number | null>;
 }
 
-export async function startKarbUp(cwd: string, ports: { control?: number; gateway?: number } = {}): Promise<KarbUp> {
+export async function startKarbUp(cwd: string, ports: { control?: number; gateway?: number } = {}, extraArgs: string[] = []): Promise<KarbUp> {
   const controlPort = ports.control ?? (await freePort());
   const gatewayPort = ports.gateway ?? (await freePort());
-  const child = spawn(process.execPath, [KARB, 'up', '--port', String(controlPort), '--gateway-port', String(gatewayPort)], {
+  const child = spawn(process.execPath, [KARB, 'up', '--port', String(controlPort), '--gateway-port', String(gatewayPort), ...extraArgs], {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, KARB_LOG_LEVEL: 'info' },
@@ -70,11 +78,20 @@ export async function startKarbUp(cwd: string, ports: { control?: number; gatewa
     if (child.exitCode !== null) throw new Error(`karb up exited ${child.exitCode}: ${out}`);
     return (await fetch(`${controlUrl}/healthz`)).ok;
   });
+  const adminToken = readFileSync(join(cwd, '.karb', 'admin-token'), 'utf8').trim();
+  const admin = { authorization: `Bearer ${adminToken}` };
+  const created = await fetch(`${controlUrl}/api/v1/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ namespace: 'default', name: 'e2e' }) });
+  if (created.status !== 201) throw new Error(`creating an API key answered ${created.status}: ${await created.text()}`);
+  const apiKey = ((await created.json()) as { key: string }).key;
   return {
     process: child,
     controlUrl,
     gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
     output: () => out,
+    adminToken,
+    admin,
+    apiKey,
+    auth: { authorization: `Bearer ${apiKey}` },
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       return exited;

@@ -17,7 +17,7 @@ describe('README path: karb up, apply, infer, get', () => {
   let up: KarbUp;
   const cli = (args: string[], input?: string) => karb([...args, '--server', up.controlUrl], { cwd: work.dir, ...(input ? { input } : {}) });
   const infer = (body: string, model = 'fraud-detector') =>
-    fetch(`${up.gatewayUrl}/v2/models/${model}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    fetch(`${up.gatewayUrl}/v2/models/${model}/infer`, { method: 'POST', headers: { 'content-type': 'application/json', ...up.auth }, body });
 
   before(async () => {
     up = await startKarbUp(work.dir);
@@ -49,7 +49,7 @@ describe('README path: karb up, apply, infer, get', () => {
   });
 
   it('serves the model metadata', async () => {
-    const res = await fetch(`${up.gatewayUrl}/v2/models/fraud-detector`);
+    const res = await fetch(`${up.gatewayUrl}/v2/models/fraud-detector`, { headers: up.auth });
     assert.equal(res.status, 200);
     const meta = (await res.json()) as { inputs: Array<{ name: string; datatype: string; shape: number[] }>; outputs: Array<{ name: string }> };
     assert.deepEqual(meta.inputs, [{ name: 'features', datatype: 'FP32', shape: [-1, 8] }]);
@@ -117,7 +117,7 @@ describe('README path: karb up, apply, infer, get', () => {
   it('answers 422 with every error path on the API itself', async () => {
     const res = await fetch(`${up.controlUrl}/api/v1/services/broken`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/yaml' },
+      headers: { 'content-type': 'application/yaml', ...up.admin },
       body: 'apiVersion: karb.dev/v1alpha1\nkind: InferenceService\nmetadata: {name: broken}\nspec:\n  model: {uri: 1}\n  slo: {latencyP95Ms: fast}\n',
     });
     assert.equal(res.status, 422);

@@ -21,9 +21,9 @@ const ROW = [1890, 3, 0.9, 850, 7, 1, 0, 20];
 describe('recovery and revisions', () => {
   const work = workDir();
   let up: KarbUp;
-  const replicas = async (u = up) => ((await (await fetch(`${u.controlUrl}/api/v1/replicas`)).json()) as { items: Replica[] }).items;
+  const replicas = async (u = up) => ((await (await fetch(`${u.controlUrl}/api/v1/replicas`, { headers: u.admin })).json()) as { items: Replica[] }).items;
   const infer = async (u = up) => {
-    const res = await fetch(`${u.gatewayUrl}/v2/models/fraud-detector/infer`, { method: 'POST', body: fraudRequest([ROW]) });
+    const res = await fetch(`${u.gatewayUrl}/v2/models/fraud-detector/infer`, { method: 'POST', headers: u.auth, body: fraudRequest([ROW]) });
     const body = (await res.json()) as { outputs?: Array<{ data: number[] }> };
     return { status: res.status, revision: res.headers.get('x-karb-revision'), p: body.outputs?.[0]?.data[0] };
   };
@@ -67,7 +67,7 @@ describe('recovery and revisions', () => {
     });
     assert.notEqual(v2.p, v1.p, 'the new model answers differently');
     await waitFor('the old revision to be gone', async () => (await replicas()).every((r) => r.revision === 'fraud-detector-00002'));
-    const revisions = await karb(['get', 'revisions', 'fraud-detector', '--server', up.controlUrl]);
+    const revisions = await karb(['get', 'revisions', 'fraud-detector', '--server', up.controlUrl], { cwd: work.dir });
     assert.match(revisions.stdout, /fraud-detector-00001\s+0\s+0%/);
     assert.match(revisions.stdout, /fraud-detector-00002\s+1\s+100%/);
   });

@@ -44,7 +44,7 @@ const batching = z.strictObject({
 });
 
 const model = z.strictObject({
-  /** onnx: karb's built-in server; openai / oip: any server speaking that protocol, started by `command`. */
+  /** onnx: karb's built-in server; openai / oip: any server speaking that protocol, started by `command` (openai with a uri and no command: the built-in server's OpenAI mode). */
   format: ModelFormat.default('onnx'),
   /** file:// (embedded) or pvc://, s3://, oci:// (kubernetes). */
   uri: z
@@ -211,11 +211,12 @@ export const InferenceServiceSpec = z
         message: 'is required for format onnx (e.g. uri: file://models/fraud-v1.onnx), unless a custom command serves the model',
       });
     }
-    if (m.format !== 'onnx' && !m.command && !m.image) {
+    // format openai with a uri and no command: karb's built-in server serves the language model.
+    if (m.format !== 'onnx' && !m.command && !m.image && !(m.format === 'openai' && m.uri)) {
       ctx.addIssue({
         code: 'custom',
         path: ['model', 'command'],
-        message: `is required for format ${m.format}: name the server to run (e.g. command: [vllm, serve, ..., --port, $PORT]) or an image for kubernetes`,
+        message: `is required for format ${m.format}: name the server to run (e.g. command: [vllm, serve, ..., --port, $PORT]) or an image for kubernetes${m.format === 'openai' ? ', or a uri: file://models/tiny-lm.onnx for the built-in server' : ''}`,
       });
     }
     for (let i = 1; i < r.steps.length; i++) {

@@ -3,22 +3,42 @@
  * plane answers, and passes the server's error message through as it is.
  */
 import { CliError } from './usage.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8081';
 
+/** Where the admin token comes from: --token, then KARB_TOKEN, then `.karb/admin-token` (written by karb up). */
+export function resolveAdminToken(explicit: string | undefined): { token: string | undefined; source: string } {
+  if (explicit) return { token: explicit, source: '--token' };
+  if (process.env.KARB_TOKEN) return { token: process.env.KARB_TOKEN, source: 'KARB_TOKEN' };
+  const file = join(process.env.KARB_STATE_DIR ?? '.karb', 'admin-token');
+  try {
+    return { token: readFileSync(file, 'utf8').trim() || undefined, source: file };
+  } catch {
+    return { token: undefined, source: file };
+  }
+}
+
 export class ControlPlaneClient {
   readonly server: string;
+  readonly #token: { token: string | undefined; source: string };
 
-  constructor(server: string | undefined) {
+  constructor(server: string | undefined, token?: string) {
     this.server = (server ?? process.env.KARB_SERVER ?? DEFAULT_SERVER).replace(/\/+$/, '');
+    this.#token = resolveAdminToken(token);
   }
 
   async request<T>(method: string, path: string, body?: string, contentType = 'application/json'): Promise<{ status: number; body: T }> {
     let res: Response;
     try {
+      const headers: Record<string, string> = {};
+      if (body !== undefined) headers['content-type'] = contentType;
+      if (this.#token.token !== undefined) headers.authorization = `Bearer ${this.#token.token}`;
       res = await fetch(`${this.server}${path}`, {
         method,
-        ...(body !== undefined ? { body, headers: { 'content-type': contentType } } : {}),
+        headers,
+        ...(body !== undefined ? { body } : {}),
         signal: AbortSignal.timeout(60_000),
       });
     } catch (err) {
@@ -33,6 +53,13 @@ export class ControlPlaneClient {
       parsed = text ? JSON.parse(text) : {};
     } catch {
       throw new CliError(`${method} ${path}: the server answered ${res.status} with a body that is not JSON`);
+    }
+    if (res.status === 401 && (parsed as { error?: { code?: string } }).error?.code === 'ADMIN_TOKEN_REQUIRED') {
+      throw new CliError(
+        this.#token.token === undefined
+          ? `the control plane at ${this.server} needs its admin token and none was found: karb reads ${this.#token.source} (written by karb up in its state directory), or pass --token / set KARB_TOKEN`
+          : `the control plane at ${this.server} refused the admin token from ${this.#token.source}; use the one in the admin-token file of the karb up it belongs to`,
+      );
     }
     if (!res.ok) {
       const error = (parsed as { error?: { message?: string } | string }).error;

@@ -12,6 +12,7 @@ import { CliError, UsageError } from './usage.ts';
 
 const OPTIONS = {
   server: { type: 'string' },
+  token: { type: 'string' },
   namespace: { type: 'string', short: 'n' },
   output: { type: 'string', short: 'o' },
   filename: { type: 'string', short: 'f', multiple: true },
@@ -83,7 +84,7 @@ export async function applyCommand(args: string[], out: NodeJS.WritableStream): 
   });
   if (problems.length > 0) throw new CliError(problems.join('\n'));
 
-  const client = new ControlPlaneClient(values.server);
+  const client = new ControlPlaneClient(values.server, values.token);
   let failed = 0;
   for (const { raw, source } of docs) {
     const metadata = raw.metadata as { name: string; namespace?: string };
@@ -109,7 +110,7 @@ export async function getCommand(args: string[], out: NodeJS.WritableStream): Pr
     return what ? 0 : 2;
   }
   const format = outputFormat(values.output);
-  const client = new ControlPlaneClient(values.server);
+  const client = new ControlPlaneClient(values.server, values.token);
   const ns = values.namespace ? `namespace=${encodeURIComponent(values.namespace)}` : '';
   const q = (extra = '') => {
     const parts = [ns, extra].filter(Boolean);
@@ -196,7 +197,7 @@ export async function deleteCommand(args: string[], out: NodeJS.WritableStream):
     }
   }
   if (targets.length === 0) throw new UsageError('delete needs a service name or -f FILE');
-  const client = new ControlPlaneClient(values.server);
+  const client = new ControlPlaneClient(values.server, values.token);
   let failed = 0;
   for (const t of targets) {
     try {

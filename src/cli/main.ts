@@ -18,6 +18,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands.ts')).getCommand(rest, process.stdout);
     case 'delete':
       return (await import('./commands.ts')).deleteCommand(rest, process.stdout);
+    case 'keys':
+      return (await import('./keys.ts')).keysCommand(rest, process.stdout, process.stderr);
+    case 'gateway':
+      return (await import('./gateway.ts')).gatewayCommand(rest);
     case 'serve':
       return (await import('../serving/cli.ts')).runServeCommand(rest);
     case 'load':

@@ -4,6 +4,7 @@ import { startPlatform } from '../control/platform.ts';
 import { jsonLogger } from '../util/log.ts';
 import { applyCommand } from './commands.ts';
 import { UsageError } from './usage.ts';
+import { parseAuthMode, parseFailureMode, readTlsFiles, type EdgeFlags } from '../edge/options.ts';
 
 const USAGE = `Usage: karb up [flags]
 
@@ -12,6 +13,11 @@ const USAGE = `Usage: karb up [flags]
   --host ADDR         address to listen on (default 127.0.0.1)
   --state-dir DIR     database, replica records and logs (default .karb)
   -f, --filename F    apply these manifests once the platform is up (repeatable)
+  --auth MODE         gateway API keys: required (default; create one with karb keys create) or off
+  --redis URL         keep rate-limit buckets in Redis (shared with karb gateway processes)
+  --redis-failure M   when Redis is unreachable: open (admit, default) or closed (503)
+  --tls-cert FILE     serve the gateway over HTTPS with this PEM certificate...
+  --tls-key FILE      ...and this PEM private key
 `;
 
 function port(value: string | undefined, flag: string, fallback: number): number {
@@ -32,6 +38,11 @@ export async function upCommand(args: string[]): Promise<number> {
         host: { type: 'string' },
         'state-dir': { type: 'string' },
         filename: { type: 'string', short: 'f', multiple: true },
+        auth: { type: 'string' },
+        redis: { type: 'string' },
+        'redis-failure': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -43,8 +54,20 @@ export async function upCommand(args: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  let edge: EdgeFlags;
+  let tls: ReturnType<typeof readTlsFiles>;
+  try {
+    const auth = parseAuthMode(values.auth);
+    const redisFailure = parseFailureMode(values['redis-failure']);
+    edge = { ...(auth ? { auth } : {}), ...(values.redis ? { redisUrl: values.redis } : {}), ...(redisFailure ? { redisFailure } : {}) };
+    tls = readTlsFiles(values['tls-cert'], values['tls-key']);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const log = jsonLogger();
   const platform = await startPlatform({
+    edge,
+    ...(tls ? { tls } : {}),
     controlPort: port(values.port, '--port', 8081),
     gatewayPort: port(values['gateway-port'], '--gateway-port', 8080),
     ...(values.host ? { host: values.host } : {}),
@@ -52,6 +75,9 @@ export async function upCommand(args: string[]): Promise<number> {
     log,
   });
   process.stderr.write(`karb is up: gateway ${platform.gatewayUrl}, control plane ${platform.controlUrl}\n`);
+  if ((edge.auth ?? 'required') === 'required' && platform.keys.activeCount() === 0) {
+    process.stderr.write(`the gateway requires API keys and none exists yet; create one: karb keys create --namespace default (or start with --auth off)\n`);
+  }
 
   const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -64,7 +90,7 @@ export async function upCommand(args: string[]): Promise<number> {
 
   if (values.filename?.length) {
     const args = values.filename.flatMap((f) => ['-f', f]);
-    const code = await applyCommand([...args, '--server', platform.controlUrl], process.stderr).catch((err: Error) => {
+    const code = await applyCommand([...args, '--server', platform.controlUrl, '--token', platform.adminToken], process.stderr).catch((err: Error) => {
       process.stderr.write(`karb: ${err.message}\n`);
       return 1;
     });

@@ -19,6 +19,8 @@ Commands:
   get replicas [NAME]     running replicas
   get events              recent events
   delete NAME | -f FILE   delete services
+  keys create|list|revoke gateway API keys (create prints the key once)
+  gateway                 a standalone gateway fed by a control plane (--redis to share limits)
   serve --model FILE      run the built-in ONNX model server (one replica)
   load --model NAME       open-loop traffic: constant, step, burst, ramp, sine, CSV replay
   simulate                the KARB evaluation plan: scaling policies on a simulated cluster
@@ -28,6 +30,7 @@ Common flags:
   -o, --output table|yaml|json   output format (default table)
   -n, --namespace NS             namespace (default: any for get, the manifest's for apply)
   --server URL                   control plane URL (default $KARB_SERVER or http://127.0.0.1:8081)
+  --token T                      admin token (default $KARB_TOKEN or .karb/admin-token)
 
 Run 'karb <command> --help' for the flags of one command.
 `;

@@ -24,7 +24,7 @@ export function admitEmbedded(svc: InferenceService, store: Store, baseDir: stri
       path: 'spec.model.uri',
       message: `embedded karb serves file:// models (got ${model.uri.split(':')[0]}://); pvc://, s3:// and oci:// need the kubernetes runtime`,
     });
-  } else if (model.uri && model.format === 'onnx' && !model.command) {
+  } else if (model.uri && (model.format === 'onnx' || model.format === 'openai') && !model.command) {
     const path = resolveModelPath(model.uri, baseDir);
     if (!existsSync(path) || !statSync(path).isFile()) {
       errors.push({ path: 'spec.model.uri', message: `no model file at ${path} (relative URIs resolve against ${baseDir}, where karb up runs)` });

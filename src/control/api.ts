@@ -7,7 +7,8 @@
  *   GET    /api/v1/services/{name}/revisions
  *   GET    /api/v1/replicas                    (?service=)
  *   GET    /api/v1/events                      JSON, or SSE with Accept: text/event-stream
- *   GET    /metrics, /healthz
+ *   /api/v1/keys, /api/v1/routes       see keys-api.ts
+ *   GET    /metrics, /healthz                  open; everything under /api/v1 needs the admin token
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +20,8 @@ import type { Runtime } from '../runtime/types.ts';
 import { admitEmbedded } from './admission.ts';
 import type { Reconciler } from './reconciler.ts';
 import type { EventRecord, Store, StoredService } from './store.ts';
+import { AdminAuthError, adminTokenChecker } from './admin-token.ts';
+import { handleKeysApi, type KeysApiDeps } from './keys-api.ts';
 
 const MANIFEST_LIMIT = 1024 * 1024;
 
@@ -30,6 +33,10 @@ export interface ControlApiOptions {
   port?: number;
   host?: string;
   log?: (record: Record<string, unknown>) => void;
+  /** Required as `Authorization: Bearer <token>` on every /api/v1 call; absent: the API is open. */
+  adminToken?: string;
+  /** API keys and the routing table behind /api/v1/keys and /api/v1/routes (keys-api.ts). */
+  keys?: KeysApiDeps;
 }
 
 export interface ControlApi {
@@ -66,6 +73,8 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
     return found[0]!;
   };
 
+  const isAdmin = o.adminToken === undefined ? undefined : adminTokenChecker(o.adminToken);
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const parts = url.pathname.split('/').filter(Boolean);
@@ -80,7 +89,9 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
       return;
     }
     if (parts[0] !== 'api' || parts[1] !== 'v1') throw new NotFoundError(`no route ${url.pathname}; the API lives under /api/v1`);
+    if (isAdmin !== undefined && !isAdmin(req.headers.authorization)) throw new AdminAuthError();
     const [, , resource, name, sub, ...extra] = parts;
+    if (o.keys && (await handleKeysApi(o.keys, req, res, method, url, resource, name, sub === undefined ? [] : [sub, ...extra]))) return;
 
     if (resource === 'services' && !name) {
       allow(method, ['GET']);

@@ -41,17 +41,22 @@ export interface ServicePlan {
 /** Replicas each running revision keeps. */
 export interface ReplicaTarget {
   replicas: number;
-  reason: 'MinReplicas' | 'WarmFloor';
+  reason: 'MinReplicas' | 'WarmFloor' | 'Autoscaler';
   message: string;
 }
 
 /**
- * The replica count of a revision before any autoscaling signal: the spec's
- * minReplicas, with at least one replica kept warm so the first request is
- * answered without a cold start.
+ * The replica count of a revision: the autoscaler's desired count, bounded by
+ * the spec's min and max (so `minReplicas: 0` allows zero). Before the
+ * autoscaler has decided, the spec's minReplicas, with at least one replica
+ * kept warm so the first request is answered without a cold start.
  */
-export function replicaTarget(service: StoredService): ReplicaTarget {
+export function replicaTarget(service: StoredService, autoscaled?: { desiredReplicas: number; message: string }): ReplicaTarget {
   const { minReplicas, maxReplicas } = service.spec.scaling;
+  if (autoscaled !== undefined) {
+    const replicas = Math.max(minReplicas, Math.min(maxReplicas, autoscaled.desiredReplicas));
+    return { replicas, reason: 'Autoscaler', message: autoscaled.message };
+  }
   if (minReplicas >= 1) {
     return { replicas: Math.min(minReplicas, maxReplicas), reason: 'MinReplicas', message: `scaling.minReplicas is ${minReplicas}` };
   }

@@ -8,12 +8,19 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KarbError } from '../errors.ts';
 import { startGateway } from '../gateway/gateway.ts';
-import { InMemoryRoutingTable } from '../gateway/routing-table.ts';
+import { ObservableRoutingTable } from '../gateway/observable-routing-table.ts';
+import { SignalHub } from '../autoscaler/hub.ts';
+import { AutoscalerLoop } from '../autoscaler/loop.ts';
+import { systemClock } from '../util/clock.ts';
 import { LocalRuntime } from '../runtime/local/local-runtime.ts';
 import type { Log } from '../util/log.ts';
 import { startControlApi } from './api.ts';
 import { Reconciler } from './reconciler.ts';
 import { Store } from './store.ts';
+import { KeyStore } from './key-store.ts';
+import { ensureAdminToken } from './admin-token.ts';
+import { edgeOptions, type EdgeFlags } from '../edge/options.ts';
+import { StoreKeyResolver } from '../edge/key-resolver.ts';
 
 export interface PlatformOptions {
   /** Where karb keeps its database, replica records and logs (default `.karb`). */
@@ -26,6 +33,10 @@ export interface PlatformOptions {
   /** Seconds between resync passes of the reconciler. */
   resyncSeconds?: number;
   log?: Log;
+  /** Gateway API keys (`required`, the default) or none (`off`); Redis-backed rate limits. */
+  edge?: EdgeFlags;
+  /** Serve the gateway over HTTPS. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export interface Platform {
@@ -34,6 +45,9 @@ export interface Platform {
   store: Store;
   runtime: LocalRuntime;
   reconciler: Reconciler;
+  keys: KeyStore;
+  /** The admin token every /api/v1 call needs, also in `<stateDir>/admin-token`. */
+  adminToken: string;
   /** Stops everything; replicas are drained unless `leaveRunning`. */
   close(options?: { leaveRunning?: boolean }): Promise<void>;
 }
@@ -53,19 +67,42 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   const releaseLock = acquirePidLock(stateDir);
 
   const store = new Store(join(stateDir, 'karb.db'));
-  const routingTable = new InMemoryRoutingTable();
+  const keys = new KeyStore(join(stateDir, 'karb.db'));
+  const adminToken = ensureAdminToken(stateDir);
+  const routingTable = new ObservableRoutingTable();
   const runtime = new LocalRuntime({ stateDir, log });
   await runtime.recover();
-  const gateway = await startGateway({ routingTable, port: options.gatewayPort ?? 8080, host, log });
+  const hub = new SignalHub({ clock: systemClock });
+  let autoscaler: AutoscalerLoop | undefined;
+  const gateway = await startGateway({
+    routingTable,
+    port: options.gatewayPort ?? 8080,
+    host,
+    log,
+    edge: edgeOptions(options.edge ?? {}, new StoreKeyResolver(keys), log),
+    ...(options.tls ? { tls: options.tls } : {}),
+    signals: hub,
+    hold: {
+      onTableChange: (listener) => routingTable.onReplace(listener),
+      onColdRequest: (route) => autoscaler?.activate(route.namespace, route.service),
+      timeoutMs: (route) => autoscaler?.coldStartMs(route.namespace, route.service),
+    },
+  });
+  hub.countGatewayQueue((service) => gateway.queueDepth(service));
   const reconciler = new Reconciler({ store, runtime, routingTable, baseDir, gatewayUrl: gateway.url, log });
+  const reconcile = () => reconciler.reconcile().catch((err) => log({ level: 'error', msg: 'reconcile failed', error: (err as Error).message }));
+  autoscaler = new AutoscalerLoop({ store, runtime, hub, clock: systemClock, onDesiredChanged: () => void reconcile(), log });
 
   runtime.onEvent((e) => {
+    // Out of the gateway's routes before the runtime sends SIGTERM (it emits this event first).
+    if (e.reason === 'ReplicaDraining' && e.replica) reconciler.withdrawEndpoint(e.replica);
     store.addEvent({ type: e.type, reason: e.reason, message: e.message, namespace: e.namespace, service: e.service, revision: e.revision, ...(e.replica ? { replica: e.replica } : {}) });
     reconciler.reconcile().catch((err) => log({ level: 'error', msg: 'reconcile failed', error: (err as Error).message }));
   });
   await reconciler.reconcile();
   reconciler.start((options.resyncSeconds ?? 2) * 1000);
-  const api = await startControlApi({ store, runtime, reconciler, baseDir, port: options.controlPort ?? 8081, host, log });
+  autoscaler.start();
+  const api = await startControlApi({ store, runtime, reconciler, baseDir, port: options.controlPort ?? 8081, host, log, adminToken, keys: { keys, routingTable } });
   log({ level: 'info', msg: 'karb is up', control: api.url, gateway: gateway.url, stateDir });
 
   let closed = false;
@@ -75,14 +112,18 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     store,
     runtime,
     reconciler,
+    keys,
+    adminToken,
     async close(closeOptions = {}) {
       if (closed) return;
       closed = true;
+      autoscaler?.stop();
       reconciler.stop();
       await api.close();
       await runtime.close(closeOptions);
       await gateway.close();
       store.close();
+      keys.close();
       releaseLock();
     },
   };

@@ -9,7 +9,7 @@ import type { Route, RoutingTable } from '../gateway/routing-table.ts';
 import type { RevisionTemplate, Runtime } from '../runtime/types.ts';
 import { resolveModelPath } from './admission.ts';
 import { planService, replicaTarget, type ServicePlan } from './plan.ts';
-import type { RevisionRecord, Store, StoredService } from './store.ts';
+import type { AutoscalerRecord, RevisionRecord, Store, StoredService } from './store.ts';
 
 /** Seconds a stopping replica gets before SIGKILL. */
 const DRAIN_SECONDS = 30;
@@ -90,7 +90,8 @@ export class Reconciler {
       const ready = new Map<string, number>();
       for (const e of runtime.endpoints({ namespace, service: name })) ready.set(e.revision, (ready.get(e.revision) ?? 0) + 1);
 
-      const target = replicaTarget(service);
+      const autoscaler = store.getAutoscaler(namespace, name);
+      const target = replicaTarget(service, autoscaler);
       const plan = planService({ service, revisions, ready, stableRevision: service.status.stableRevision }, target);
       for (const { revision, replicas } of plan.replicas) {
         wanted.add(`${namespace}/${revision}`);
@@ -113,7 +114,7 @@ export class Reconciler {
         });
       }
       routes.push(this.#route(service, plan));
-      if (store.setStatus(namespace, name, this.#status(service, plan, revisions, target.message))) {
+      if (store.setStatus(namespace, name, this.#status(service, plan, revisions, target.message, autoscaler))) {
         actions.push({ kind: 'status', service: name });
       }
     }
@@ -133,6 +134,24 @@ export class Reconciler {
     }
     if (actions.length > 0) this.#log('info', 'reconciled', undefined, { actions });
     return actions;
+  }
+
+  /**
+   * Takes a replica out of the published routes at once, before the runtime
+   * signals it to drain, so no new request is sent to a replica that stops
+   * taking them; the next pass publishes the full table again.
+   */
+  withdrawEndpoint(replica: string): void {
+    let changed = false;
+    const routes = this.#o.routingTable.all().map((route) => ({
+      ...route,
+      revisions: route.revisions.map((revision) => {
+        const endpoints = revision.endpoints.filter((e) => e.replica !== replica);
+        if (endpoints.length !== revision.endpoints.length) changed = true;
+        return { ...revision, endpoints };
+      }),
+    }));
+    if (changed) this.#o.routingTable.replace(routes);
   }
 
   #template(service: StoredService, revision: RevisionRecord): RevisionTemplate {
@@ -171,10 +190,14 @@ export class Reconciler {
           .map((e) => ({ replica: e.replica, url: e.url }))
           .sort((a, b) => (a.replica < b.replica ? -1 : 1)),
       })),
+      ...(service.spec.traffic.rateLimit ? { rateLimit: { ...service.spec.traffic.rateLimit } } : {}),
+      ...(service.spec.traffic.fallback?.length ? { fallback: [...service.spec.traffic.fallback] } : {}),
+      concurrencyLimit: concurrencyLimit(service),
+      ...(service.spec.traffic.async?.enabled ? { asyncEnabled: true } : {}),
     };
   }
 
-  #status(service: StoredService, plan: ServicePlan, revisions: RevisionRecord[], scaleMessage: string): InferenceServiceStatus {
+  #status(service: StoredService, plan: ServicePlan, revisions: RevisionRecord[], scaleMessage: string, autoscaler: AutoscalerRecord | undefined): InferenceServiceStatus {
     const { namespace, name } = service.metadata;
     const runtime = this.#o.runtime;
     const desired = new Map(plan.replicas.map((r) => [r.revision, r.replicas]));
@@ -193,6 +216,8 @@ export class Reconciler {
     const ready: Omit<Condition, 'lastTransitionTime'> =
       serving.ready > 0
         ? { type: 'Ready', status: 'True', reason: 'RevisionReady', message: `${serving.name}: ${serving.ready}/${serving.desired} replicas ready; ${scaleMessage}` }
+        : serving.desired === 0
+          ? { type: 'Ready', status: 'True', reason: 'ScaledToZero', message: `${serving.name}: scaled to zero; the next request is held while a replica starts` }
         : crashed
           ? { type: 'Ready', status: 'False', reason: 'ReplicaCrashing', message: `${serving.name}: ${crashed.name} keeps exiting (restarts: ${crashed.restarts})${crashed.message ? `: ${crashed.message}` : ''}; see .karb/logs/${crashed.name}.log` }
           : { type: 'Ready', status: 'False', reason: 'ReplicasStarting', message: `${serving.name}: 0/${serving.desired} replicas ready` };
@@ -206,13 +231,29 @@ export class Reconciler {
       stableRevision: plan.stableRevision,
       ...(this.#o.gatewayUrl ? { url: `${this.#o.gatewayUrl}/v2/models/${name}` } : {}),
       revisions: statusRevisions,
-      conditions: [ready, latest].map((c) => withTransitionTime(c, service.status.conditions, this.#o.now?.() ?? new Date())),
+      ...(autoscaler ? { autoscaler: { desiredReplicas: autoscaler.desiredReplicas, reason: autoscaler.reason, message: autoscaler.message, panic: autoscaler.panic } } : {}),
+      conditions: [ready, latest, ...(autoscaler ? [scalingCondition(autoscaler)] : [])].map((c) => withTransitionTime(c, service.status.conditions, this.#o.now?.() ?? new Date())),
     };
   }
 
   #log(level: string, msg: string, err?: unknown, extra: Record<string, unknown> = {}): void {
     this.#o.log?.({ level, msg, component: 'reconciler', ...(err ? { error: err instanceof Error ? err.message : String(err) } : {}), ...extra });
   }
+}
+
+/** The autoscaler's last decision as a condition; NoData means it could not decide and kept the count. */
+function scalingCondition(a: AutoscalerRecord): Omit<Condition, 'lastTransitionTime'> {
+  return a.reason === 'NoData'
+    ? { type: 'ScalingActive', status: 'False', reason: a.reason, message: a.message }
+    : { type: 'ScalingActive', status: 'True', reason: a.reason, message: a.message };
+}
+
+/**
+ * The gateway's hard per-replica limit: well above the autoscaler's soft target (the
+ * autoscaler adds replicas long before it binds) and never below two full batches.
+ */
+export function concurrencyLimit(service: StoredService): number {
+  return Math.max(4 * service.spec.scaling.targetConcurrency, 2 * service.spec.model.batching.maxBatchSize);
 }
 
 /** Keeps a condition's lastTransitionTime while its status stays the same. */

@@ -103,6 +103,12 @@ create table if not exists events (
   revision text,
   replica text
 );
+create table if not exists autoscalers (
+  namespace text not null,
+  service text not null,
+  record text not null,
+  primary key (namespace, service)
+);
 `;
 
 interface ServiceRow {
@@ -125,6 +131,19 @@ interface RevisionRow {
   hash: string;
   template: string;
   created_at: string;
+}
+
+/** The autoscaler's last decision for a service and its decider's state, so a restart continues. */
+export interface AutoscalerRecord {
+  /** The replica count the reconciler runs (bounded by the spec's min and max when applied). */
+  desiredReplicas: number;
+  reason: string;
+  message: string;
+  panic: boolean;
+  /** Milliseconds since the epoch of the decision. */
+  decidedAt: number;
+  /** The decider's state (plain JSON). */
+  state?: Record<string, unknown>;
 }
 
 /** How many events are kept; older ones are pruned as new ones arrive. */
@@ -160,6 +179,9 @@ export class Store {
       insertEvent: p('insert into events (time, type, reason, message, namespace, service, revision, replica) values (?, ?, ?, ?, ?, ?, ?, ?)'),
       listEvents: p('select * from events where id > ? order by id limit ?'),
       pruneEvents: p('delete from events where id <= ?'),
+      getAutoscaler: p('select record from autoscalers where namespace = ? and service = ?'),
+      putAutoscaler: p('insert into autoscalers values (?, ?, ?) on conflict (namespace, service) do update set record = excluded.record'),
+      deleteAutoscaler: p('delete from autoscalers where namespace = ? and service = ?'),
     };
   }
 
@@ -250,8 +272,18 @@ export class Store {
     return this.#transaction(() => {
       const result = this.#stmts.deleteService!.run(namespace, name);
       this.#stmts.deleteRevisions!.run(namespace, name);
+      this.#stmts.deleteAutoscaler!.run(namespace, name);
       return Number(result.changes) > 0;
     });
+  }
+
+  getAutoscaler(namespace: string, service: string): AutoscalerRecord | undefined {
+    const row = this.#stmts.getAutoscaler!.get(namespace, service) as { record: string } | undefined;
+    return row ? (JSON.parse(row.record) as AutoscalerRecord) : undefined;
+  }
+
+  setAutoscaler(namespace: string, service: string, record: AutoscalerRecord): void {
+    this.#stmts.putAutoscaler!.run(namespace, service, JSON.stringify(record));
   }
 
   listRevisions(namespace: string, service: string): RevisionRecord[] {

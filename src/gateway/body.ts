@@ -18,7 +18,8 @@ export function readBody(options: { limitBytes: number }): GatewayStep {
     name: 'read-body',
     run(exchange: Exchange): void {
       const req = exchange.req;
-      if (req.method !== 'POST') {
+      // Already read when an earlier step needed it (the OpenAI API reads the model from the body).
+      if (req.method !== 'POST' || exchange.body !== null) {
         exchange.next();
         return;
       }

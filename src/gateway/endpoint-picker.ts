@@ -42,3 +42,40 @@ function randomIndex(n: number, random: () => number): number {
   const i = Math.floor(random() * n);
   return i < n ? i : n - 1;
 }
+
+/**
+ * The same choice over a load function (outstanding requests plus the
+ * replica's own decayed queue report) and a filter: endpoints that are not
+ * `eligible` (ejected, or already tried by this request) are never picked.
+ * Power of two choices among the eligible ones; least load between two.
+ * Returns undefined when none is eligible.
+ */
+export function pickEndpointByLoad(
+  endpoints: readonly RouteEndpoint[],
+  load: (endpoint: RouteEndpoint) => number,
+  eligible: (endpoint: RouteEndpoint) => boolean,
+  random: () => number,
+): RouteEndpoint | undefined {
+  let count = 0;
+  for (const e of endpoints) if (eligible(e)) count++;
+  if (count === 0) return undefined;
+  if (count === 1) {
+    for (const e of endpoints) if (eligible(e)) return e;
+  }
+  const i = randomIndex(count, random);
+  let j = randomIndex(count - 1, random);
+  if (j >= i) j++;
+  let a: RouteEndpoint | undefined;
+  let b: RouteEndpoint | undefined;
+  let k = 0;
+  for (const e of endpoints) {
+    if (!eligible(e)) continue;
+    if (k === i) a = e;
+    if (k === j) b = e;
+    k++;
+  }
+  const la = load(a!);
+  const lb = load(b!);
+  // On a tie `a` wins; it is already a random choice.
+  return lb < la ? b : a;
+}

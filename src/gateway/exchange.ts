@@ -19,6 +19,8 @@ import type { GatewayMetrics } from './metrics.ts';
 import { MethodNotAllowedError } from './errors.ts';
 import { isLocalOperation, type PathMatch } from './paths.ts';
 import type { Route, RouteEndpoint, RouteRevision } from './routing-table.ts';
+import { isOpenAIPath, openAIErrorJson } from './openai.ts';
+import type { KeyRecord as ApiKey } from '../edge/keys.ts';
 
 /** The server's request class: carries its exchange so event listeners need no closures. */
 export class GatewayRequest extends IncomingMessage {
@@ -72,6 +74,10 @@ export class Exchange {
   bodyBytes = 0;
   bodyLimitBytes = 0;
   upstream: UpstreamCall | null = null;
+  /** The caller's API key record, once the auth step accepted it; undefined when auth is off. */
+  apiKey: ApiKey | undefined = undefined;
+  /** Absolute deadline (clock ms) from `x-karb-timeout-ms`, bounded by the gateway's maximum; undefined: none given. */
+  deadlineAt: number | undefined = undefined;
   /** The error the caller was answered with, for the access log. */
   error: KarbError | undefined = undefined;
 
@@ -151,7 +157,8 @@ export class Exchange {
     const headers: OutgoingHttpHeaders = {};
     if (e instanceof UnavailableError) headers['retry-after'] = String(e.retryAfterSeconds);
     if (e instanceof MethodNotAllowedError) headers.allow = e.allow;
-    this.respondJson(e.status, JSON.stringify({ error: e.message }), headers);
+    // OpenAI clients read `{ error: { message, type, param, code } }` on /v1; OIP clients read `{ error: "..." }`.
+    this.respondJson(e.status, isOpenAIPath(this.req.url) ? openAIErrorJson(e) : JSON.stringify({ error: e.message }), headers);
   }
 
   /** Called once, when the response closes (complete or not): accounting and access log. */

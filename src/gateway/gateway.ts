@@ -6,9 +6,10 @@
  * router features (auth, rate limits, retries, async jobs) are more steps in
  * this list, the proxy stays the last one:
  *
- *   match-request → serve-local → resolve-model → read-body → pick-target → proxy
+ *   match-request → serve-local → [hold-while-cold] → resolve-model → read-body → route → proxy
  */
 import { createServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.ts';
 import { readBody } from './body.ts';
@@ -17,8 +18,13 @@ import { GatewayMetrics } from './metrics.ts';
 import { OutstandingRequests } from './outstanding.ts';
 import type { RoutingTable } from './routing-table.ts';
 import type { Log } from '../util/log.ts';
-import { matchRequest, pickTarget, resolveModel, serveLocal } from './steps.ts';
+import { matchRequest, resolveModel, serveLocal } from './steps.ts';
+import { Router, type RouterOptions } from './router.ts';
 import { UpstreamPools, proxyToUpstream } from './upstream.ts';
+import { extractOpenAIModel, readOpenAIBody, serveOpenAIModels } from './openai.ts';
+import { createEdge, type EdgeOptions } from '../edge/edge.ts';
+import type { SignalSink } from '../autoscaler/hub.ts';
+import { holdWhileCold, type HoldOptions } from './hold.ts';
 
 export interface GatewayOptions {
   routingTable: RoutingTable;
@@ -38,6 +44,16 @@ export interface GatewayOptions {
   random?: () => number;
   /** Receives one record per request and per notable event; nothing is formatted without it. */
   log?: Log;
+  /** L2 routing and L3 backpressure: deadline, per-try timeout, retries and their budget, ejection, stickiness, wait queue. */
+  routing?: RouterOptions;
+  /** L1 edge: API keys, rate limits, request deadlines (src/edge/). Default: no auth, in-process limits. */
+  edge?: EdgeOptions;
+  /** Serve HTTPS with this PEM certificate and key instead of plain HTTP. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Receives per-revision signals (requests, concurrency, queue depth) for the autoscaler. */
+  signals?: SignalSink;
+  /** Hold requests for services with no ready replica (scale from zero) instead of 503 at once. */
+  hold?: HoldOptions;
 }
 
 export interface Gateway {
@@ -48,6 +64,8 @@ export interface Gateway {
   close(): Promise<void>;
   /** The Prometheus text served on GET /metrics. */
   metrics(): Promise<string>;
+  /** Requests of a service waiting at the gateway for a free replica slot (a scaling signal). */
+  queueDepth(service: string): number;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
@@ -65,27 +83,46 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let closing: Promise<void> | undefined;
   const metrics = new GatewayMetrics();
   const outstanding = new OutstandingRequests();
+  const router = new Router({ routingTable: table, clock, random, outstanding, metrics, log }, options.routing);
   const pools = new UpstreamPools({ timeoutMs });
+  const edge = createEdge(options.edge ?? {}, { registry: metrics.registry, clock, log });
+  const signals = options.signals;
+  const hold =
+    options.hold === undefined
+      ? undefined
+      : holdWhileCold({ routingTable: table, clock, metrics, options: options.hold, ...(signals ? { onHeldChange: (service: string, n: number) => signals.heldChanged(service, n) } : {}) });
 
+  const proxy = proxyToUpstream({ pools, outstanding, metrics, timeoutMs, attempts: router, ...(signals ? { signals } : {}) });
   const steps: GatewayStep[] = [
     matchRequest(),
     serveLocal({ metrics }),
-    resolveModel({ routingTable: table, metrics }),
+    ...edge.beforeModel,
+    serveOpenAIModels({ routingTable: table, now: () => clock.now() }),
+    readOpenAIBody(readBody({ limitBytes: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES })),
+    extractOpenAIModel({ routingTable: table }),
+    ...(hold ? [hold] : []),
+    resolveModel({ routingTable: table, metrics, hasFallbackCapacity: (route) => router.hasFallbackCapacity(route) }),
+    ...edge.afterModel,
     readBody({ limitBytes: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES }),
-    pickTarget({ random, outstanding: outstanding.counts, metrics }),
-    proxyToUpstream({ pools, outstanding, metrics, timeoutMs }),
+    router.step(),
+    proxy,
   ];
+  router.setDispatch((exchange) => proxy.run(exchange));
   const ctx: ExchangeContext = { steps, metrics, clock, log };
 
-  const server = createServer<typeof GatewayRequest, typeof ServerResponse<GatewayRequest>>(
-    { IncomingMessage: GatewayRequest },
-    (req, res) => {
-      const exchange = new Exchange(req, res, ctx);
-      req.exchange = exchange;
-      res.on('close', onResponseClose);
-      exchange.next();
-    },
-  );
+  const onRequest = (req: GatewayRequest, res: GatewayResponse): void => {
+    const exchange = new Exchange(req, res, ctx);
+    req.exchange = exchange;
+    res.on('close', onResponseClose);
+    exchange.next();
+  };
+  const server =
+    options.tls === undefined
+      ? createServer<typeof GatewayRequest, typeof ServerResponse<GatewayRequest>>({ IncomingMessage: GatewayRequest }, onRequest)
+      : createHttpsServer<typeof GatewayRequest, typeof ServerResponse<GatewayRequest>>(
+          { IncomingMessage: GatewayRequest, cert: options.tls.cert, key: options.tls.key },
+          onRequest,
+        );
 
   // Endpoints leave the table without telling us; close their pools from time to time.
   let sweepTimer: TimerHandle | undefined;
@@ -96,6 +133,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       for (const revision of route.revisions) for (const e of revision.endpoints) live.add(e.url);
     }
     const closed = pools.sweep(live);
+    router.sweep(live);
     if (log !== undefined && closed.length > 0) {
       log({ time: new Date(clock.now()).toISOString(), level: 'info', msg: 'closed upstream pools', urls: closed });
     }
@@ -112,20 +150,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   });
   sweepTimer = unref(clock.setTimeout(sweep, sweepEveryMs));
   const port = (server.address() as AddressInfo).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = `${options.tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log?.({ time: new Date(clock.now()).toISOString(), level: 'info', msg: 'gateway listening', url });
 
   return {
     url,
     port,
     metrics: () => metrics.render(),
+    queueDepth: (service) => router.queueDepth(service),
     close(): Promise<void> {
       closing ??= (async () => {
         if (sweepTimer !== undefined) clock.clearTimeout(sweepTimer);
         sweepTimer = undefined;
+        hold?.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
-        await Promise.all([closed, pools.destroy()]);
+        await Promise.all([closed, pools.destroy(), edge.close()]);
       })();
       return closing;
     },

@@ -35,3 +35,17 @@ test('infer takes POST; everything else GET', () => {
     assert.equal(ALLOWED_METHOD[kind], 'GET', kind);
   }
 });
+
+test('the OpenAI API paths: GET /v1/models, POST for the rest; the model comes from the body later', () => {
+  const cases: Array<[string, PathMatch | undefined]> = [
+    ['/v1/models', { kind: 'openai-models', model: '', version: '' }],
+    ['/v1/chat/completions', { kind: 'openai-chat', model: '', version: '' }],
+    ['/v1/completions?x=1', { kind: 'openai-completions', model: '', version: '' }],
+    ['/v1/embeddings', { kind: 'openai-embeddings', model: '', version: '' }],
+    ['/v1/chat/completions/', undefined],
+    ['/v1/engines/davinci/completions', undefined],
+  ];
+  for (const [url, want] of cases) assert.deepEqual(matchPath(url), want, url);
+  assert.equal(ALLOWED_METHOD['openai-models'], 'GET');
+  for (const kind of ['openai-chat', 'openai-completions', 'openai-embeddings'] as const) assert.equal(ALLOWED_METHOD[kind], 'POST', kind);
+});

@@ -11,7 +11,11 @@ export type OperationKind =
   | 'metrics'
   | 'model-metadata'
   | 'model-ready'
-  | 'model-infer';
+  | 'model-infer'
+  | 'openai-models'
+  | 'openai-chat'
+  | 'openai-completions'
+  | 'openai-embeddings';
 
 export interface PathMatch {
   kind: OperationKind;
@@ -29,7 +33,16 @@ export const ALLOWED_METHOD: Readonly<Record<OperationKind, 'GET' | 'POST'>> = {
   'model-metadata': 'GET',
   'model-ready': 'GET',
   'model-infer': 'POST',
+  'openai-models': 'GET',
+  'openai-chat': 'POST',
+  'openai-completions': 'POST',
+  'openai-embeddings': 'POST',
 };
+
+/** The OpenAI-compatible operations (openai.ts): the POST ones name their model in the body. */
+export function isOpenAIOperation(kind: OperationKind): boolean {
+  return kind === 'openai-models' || kind === 'openai-chat' || kind === 'openai-completions' || kind === 'openai-embeddings';
+}
 
 /** Operations answered by the gateway itself, without looking up a model. */
 export function isLocalOperation(kind: OperationKind): boolean {
@@ -46,6 +59,10 @@ export function matchPath(url: string): PathMatch | undefined {
   if (path === '/v2/health/live') return { kind: 'health-live', model: '', version: '' };
   if (path === '/v2/health/ready') return { kind: 'health-ready', model: '', version: '' };
   if (path === '/metrics') return { kind: 'metrics', model: '', version: '' };
+  if (path === '/v1/models') return { kind: 'openai-models', model: '', version: '' };
+  if (path === '/v1/chat/completions') return { kind: 'openai-chat', model: '', version: '' };
+  if (path === '/v1/completions') return { kind: 'openai-completions', model: '', version: '' };
+  if (path === '/v1/embeddings') return { kind: 'openai-embeddings', model: '', version: '' };
   if (!path.startsWith(MODELS_PREFIX)) return undefined;
 
   const s = path.slice(MODELS_PREFIX.length).split('/');

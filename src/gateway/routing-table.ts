@@ -23,6 +23,14 @@ export interface Route {
   service: string;
   format: 'onnx' | 'openai' | 'oip';
   revisions: RouteRevision[];
+  /** `spec.traffic.fallback`: services tried in order when this one has no healthy capacity. */
+  fallback?: string[];
+  /** `spec.scaling.concurrencyLimit`: requests per replica before the gateway queues (backpressure). */
+  concurrencyLimit?: number;
+  /** `spec.traffic.async.enabled`: a full wait queue then points callers to `Prefer: respond-async`. */
+  asyncEnabled?: boolean;
+  /** `spec.traffic.rateLimit` of the service; absent: no per-service limit. */
+  rateLimit?: { requestsPerSecond: number; burst?: number | undefined };
 }
 
 export interface RoutingTable {

@@ -56,7 +56,12 @@ export function serveLocal(deps: { metrics: GatewayMetrics }): GatewayStep {
   };
 }
 
-export function resolveModel(deps: { routingTable: RoutingTable; metrics: GatewayMetrics }): GatewayStep {
+export function resolveModel(deps: {
+  routingTable: RoutingTable;
+  metrics: GatewayMetrics;
+  /** A service without ready endpoints may still be served by a fallback service (router.ts). */
+  hasFallbackCapacity?: (route: Route) => boolean;
+}): GatewayStep {
   return {
     name: 'resolve-model',
     run(exchange: Exchange): void {
@@ -70,7 +75,7 @@ export function resolveModel(deps: { routingTable: RoutingTable; metrics: Gatewa
         exchange.respondJson(200, JSON.stringify({ name: match.model, ready: true }));
         return;
       }
-      if (!ready) {
+      if (!ready && deps.hasFallbackCapacity?.(route) !== true) {
         // Fail before reading a body that could not be sent anywhere.
         deps.metrics.noEndpoint(route.service);
         throw new NoReadyEndpointError(match.model);

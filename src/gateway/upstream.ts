@@ -16,6 +16,10 @@ import { UpstreamTimeoutError, UpstreamUnreachableError } from './errors.ts';
 import type { Exchange, GatewayResponse, GatewayStep, UpstreamCall } from './exchange.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { OutstandingRequests } from './outstanding.ts';
+import type { AttemptHooks } from './router.ts';
+import type { SignalSink } from '../autoscaler/hub.ts';
+import { latencyOrigin } from './hold.ts';
+import { performance } from 'node:perf_hooks';
 
 export interface UpstreamPoolOptions {
   /** Time allowed for the replica to start answering, and between body chunks. */
@@ -88,6 +92,10 @@ export interface ProxyDeps {
   outstanding: OutstandingRequests;
   metrics: GatewayMetrics;
   timeoutMs: number;
+  /** Told of every attempt's outcome; may take over a failed attempt and retry it (router.ts). */
+  attempts?: AttemptHooks;
+  /** Told when a request starts and finishes at a replica (autoscaler signals). */
+  signals?: SignalSink;
 }
 
 /** The last step: sends the exchange to its chosen endpoint. */
@@ -103,12 +111,14 @@ export function proxyToUpstream(deps: ProxyDeps): GatewayStep {
       exchange.upstream = call;
       deps.outstanding.acquire(endpoint.url);
       deps.metrics.upstreamStarted(exchange.route.service);
+      deps.signals?.requestStarted(exchange.route.service, exchange.revision.revision);
       const req = exchange.req;
       const h = req.headers;
       const headers: string[] = ['x-request-id', exchange.requestId];
       if (h['content-type'] !== undefined) headers.push('content-type', h['content-type']);
       if (typeof h.traceparent === 'string') headers.push('traceparent', h.traceparent);
       if (typeof h.tracestate === 'string') headers.push('tracestate', h.tracestate);
+      deps.attempts?.started(exchange, endpoint.url);
       deps.pools.get(endpoint.url).dispatch(
         { path: req.url!, method: req.method as Dispatcher.HttpMethod, headers, body: exchange.body },
         call,
@@ -140,12 +150,23 @@ class UpstreamCallHandler implements Dispatcher.DispatchHandler, UpstreamCall {
   #controller: Dispatcher.DispatchController | null = null;
   #settled = false;
   #clientGone = false;
+  /** The router took this attempt's failure over (a retry): its answer is read and dropped. */
+  #handedOff = false;
+  /** Set by the router's per-try timer before the request reached a connection. */
+  #expired: KarbError | undefined = undefined;
+  /** For the autoscaler's signals: the replica's status (0 = no response) and queue depth (-1 = not said). */
+  #status = 0;
+  #queueDepth = -1;
+  /** The revision this attempt went to (a retry may pick another one for the exchange). */
+  readonly #revision: string;
+
 
   constructor(exchange: Exchange, deps: ProxyDeps, url: string, service: string) {
     this.#exchange = exchange;
     this.#deps = deps;
     this.#url = url;
     this.#service = service;
+    this.#revision = exchange.revision?.revision ?? '';
   }
 
   abort(): void {
@@ -159,9 +180,17 @@ class UpstreamCallHandler implements Dispatcher.DispatchHandler, UpstreamCall {
     this.#controller?.resume();
   }
 
+  /** The per-try timeout or the deadline passed before the response started. */
+  expire(error: KarbError): void {
+    if (this.#settled || this.#clientGone || this.#exchange.res.headersSent) return;
+    if (this.#controller === null) this.#expired = error;
+    else this.#controller.abort(error);
+  }
+
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
     if (this.#clientGone) controller.abort(new ClientClosedError());
+    else if (this.#expired !== undefined) controller.abort(this.#expired);
   }
 
   onResponseStart(
@@ -176,6 +205,13 @@ class UpstreamCallHandler implements Dispatcher.DispatchHandler, UpstreamCall {
       controller.abort(new ClientClosedError());
       return;
     }
+    if (this.#deps.attempts?.responded(ex, this.#url, statusCode, headers) === true) {
+      // Retried elsewhere: read this answer to its end (keeping the connection) and drop it.
+      this.#handedOff = true;
+      this.#status = statusCode;
+      this.#settle();
+      return;
+    }
     const connection = headers.connection;
     if (connection !== undefined) {
       // `Connection` may name further per-connection headers.
@@ -183,11 +219,15 @@ class UpstreamCallHandler implements Dispatcher.DispatchHandler, UpstreamCall {
     }
     for (const name of HOP_BY_HOP) if (headers[name] !== undefined) delete headers[name];
     headers['x-request-id'] = ex.requestId;
+    this.#status = statusCode;
+    const depth = headers['x-karb-queue-depth'];
+    if (typeof depth === 'string') this.#queueDepth = Number(depth) || 0;
     headers['x-karb-revision'] = ex.revision!.revision;
     res.writeHead(statusCode, headers);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#handedOff) return;
     const res = this.#exchange.res;
     if (res.destroyed) return;
     if (!res.write(chunk)) {
@@ -198,27 +238,45 @@ class UpstreamCallHandler implements Dispatcher.DispatchHandler, UpstreamCall {
 
   onResponseEnd(): void {
     this.#settle();
+    if (this.#handedOff) return;
     this.#exchange.res.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.#status = this.#clientGone ? 499 : 0;
+    if (this.#handedOff) {
+      this.#settle();
+      return;
+    }
     this.#settle();
     if (this.#clientGone) return;
-    this.#exchange.fail(this.#toKarbError(err));
+    const error = this.#toKarbError(err);
+    const ex = this.#exchange;
+    if (!ex.res.headersSent && this.#deps.attempts?.failed(ex, this.#url, error, (err as { code?: unknown }).code) === true) {
+      return;
+    }
+    ex.fail(error);
   }
 
   #settle(): void {
     if (this.#settled) return;
     this.#settled = true;
-    this.#exchange.upstream = null;
+    // A retry may already have put its own call there.
+    if (this.#exchange.upstream === this) this.#exchange.upstream = null;
     this.#deps.outstanding.release(this.#url);
     this.#deps.metrics.upstreamFinished(this.#service);
+    this.#deps.attempts?.ended(this.#exchange, this.#url);
+    const signals = this.#deps.signals;
+    if (signals !== undefined) {
+      signals.requestFinished(this.#service, this.#revision, this.#url, performance.now() - latencyOrigin(this.#exchange), this.#status, this.#queueDepth);
+    }
   }
 
   #toKarbError(err: Error): KarbError {
     const ex = this.#exchange;
     const model = ex.match?.model ?? '';
     const replica = ex.endpoint?.replica ?? this.#url;
+    if (err instanceof KarbError) return err; // the router's per-try timeout or deadline
     const code = (err as { code?: unknown }).code;
     switch (code) {
       case 'UND_ERR_HEADERS_TIMEOUT':

@@ -12,6 +12,7 @@ import type { LatencySummary } from './histogram.ts';
 import { renderLoadSvg } from './plot.ts';
 import type { RunTotals, SecondStats } from './recorder.ts';
 import { replicasUrl, startReplicaPoller } from './replicas.ts';
+import { resolveAdminToken } from '../cli/client.ts';
 import { createHttpSender, preciseClock, probeTarget, runOpenLoop, RUNNER_DEFAULTS, type HttpTarget, type Progress, type RunResult } from './runner.ts';
 import { formatMs, generatedSchedule, replaySchedule, SHAPES, type ArrivalProcess, type Schedule, type ShapeName, type ShapeSpec } from './schedule.ts';
 import { parseArrivalCsv } from './trace.ts';
@@ -136,7 +137,7 @@ export async function runLoadCommand(args: string[], io: Partial<LoadIo> = {}): 
   const clock = preciseClock;
   const sender = createHttpSender(config.target, { connections: config.connections, timeoutMs: config.timeoutMs, clock });
   const poller =
-    config.replicasFrom !== undefined ? startReplicaPoller({ url: replicasUrl(config.replicasFrom, config.service), clock }) : undefined;
+    config.replicasFrom !== undefined ? startReplicaPoller({ url: replicasUrl(config.replicasFrom, config.service), clock, ...adminTokenOption() }) : undefined;
   const controller = new AbortController();
   const interruptCount = { n: 0 };
   const onInterrupt =
@@ -541,4 +542,10 @@ function roundNumbers(_key: string, value: unknown): unknown {
 function round(v: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
+}
+
+/** The control plane's admin token for --replicas-from: KARB_TOKEN or `.karb/admin-token`, as the CLI finds it. */
+function adminTokenOption(): { adminToken?: string } {
+  const { token } = resolveAdminToken(undefined);
+  return token === undefined ? {} : { adminToken: token };
 }

@@ -41,8 +41,10 @@ export function countReady(answer: unknown, seen: Iterable<string> = []): Record
   return ready;
 }
 
-export function startReplicaPoller(options: { url: string; clock: Clock; intervalMs?: number; timeoutMs?: number }): ReplicaPoller {
+export function startReplicaPoller(options: { url: string; clock: Clock; intervalMs?: number; timeoutMs?: number; adminToken?: string }): ReplicaPoller {
   const { url, clock } = options;
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (options.adminToken !== undefined) headers.authorization = `Bearer ${options.adminToken}`;
   const intervalMs = options.intervalMs ?? 1000;
   const timeoutMs = options.timeoutMs ?? Math.max(200, intervalMs - 100);
   const samples: ReplicaSample[] = [];
@@ -54,7 +56,7 @@ export function startReplicaPoller(options: { url: string; clock: Clock; interva
 
   const poll = async (): Promise<void> => {
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+      const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers });
       if (!res.ok) {
         await res.body?.cancel();
         throw new Error(`GET ${url} answered ${res.status}`);

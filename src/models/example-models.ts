@@ -20,8 +20,9 @@ import {
   type MlpModel,
 } from './train.ts';
 import { wideMlpLayers, wideMlpToOnnx } from './wide-mlp.ts';
+import { TINY_LM_CONFIG, tinyLmToOnnx, tinyLmWeights } from './lm/tiny-lm.ts';
 
-export const EXAMPLE_MODEL_FILES = ['fraud-v1.onnx', 'fraud-v2.onnx', 'wide-mlp.onnx'] as const;
+export const EXAMPLE_MODEL_FILES = ['fraud-v1.onnx', 'fraud-v2.onnx', 'wide-mlp.onnx', 'tiny-lm.onnx'] as const;
 export const DEFAULT_SEED = 20240611;
 export const FRAUD_DATA_ROWS = 40_000;
 export const TRAIN_FRACTION = 0.75;
@@ -55,9 +56,9 @@ export function trainFraudModels(seed: number = DEFAULT_SEED, rows: number = FRA
   };
 }
 
-/** All three example models in memory, in EXAMPLE_MODEL_FILES order. */
+/** All example models in memory, in EXAMPLE_MODEL_FILES order. */
 export function buildExampleModels(seed: number = DEFAULT_SEED): BuiltModel[] {
-  return [...buildFraudModels(seed), buildWideMlp(seed)];
+  return [...buildFraudModels(seed), buildWideMlp(seed), buildTinyLm(seed)];
 }
 
 /** fraud-v1 (logistic regression) and fraud-v2 (MLP), trained on the same data. */
@@ -75,6 +76,15 @@ export function buildFraudModels(seed: number = DEFAULT_SEED): BuiltModel[] {
 
 export function buildWideMlp(seed: number = DEFAULT_SEED): BuiltModel {
   return { fileName: 'wide-mlp.onnx', bytes: wideMlpToOnnx(wideMlpLayers(seed), seed), summary: 'benchmark MLP 256x2048x2048x16, random weights (no AUC)' };
+}
+
+export function buildTinyLm(seed: number = DEFAULT_SEED): BuiltModel {
+  const c = TINY_LM_CONFIG;
+  return {
+    fileName: 'tiny-lm.onnx',
+    bytes: tinyLmToOnnx(tinyLmWeights(seed), seed),
+    summary: `byte-level LM d${c.dModel} x${c.layers} layers, context ${c.contextLength}, random weights (meaningless text)`,
+  };
 }
 
 export interface WriteOptions {

@@ -133,7 +133,8 @@ export interface OnnxValueInfo {
 export interface OnnxInitializer {
   name: string;
   dims: readonly number[];
-  data: Float32Array;
+  /** FP32 weights, or INT64 constants (shapes, indices, slice bounds). */
+  data: Float32Array | BigInt64Array;
 }
 
 export type OnnxAttribute =
@@ -224,6 +225,17 @@ export class OnnxGraphBuilder {
     this.#define(name);
     // Copy so later changes to the caller's array cannot alter a built graph.
     this.#initializers.push({ name, dims: [...dims], data: Float32Array.from(data) });
+    return name;
+  }
+
+  /** Adds a constant INT64 tensor (shapes, slice bounds, axes); `data.length` must equal the product of `dims`. */
+  int64Initializer(name: string, dims: readonly number[], data: readonly number[]): string {
+    const expected = dims.reduce((a, b) => a * b, 1);
+    if (!dims.every((d) => Number.isInteger(d) && d >= 0) || data.length !== expected || !data.every(Number.isSafeInteger)) {
+      throw new OnnxGraphError(`initializer "${name}": dims [${dims.join(', ')}] hold ${expected} integers but data has ${data.length} values`);
+    }
+    this.#define(name);
+    this.#initializers.push({ name, dims: [...dims], data: BigInt64Array.from(data, (v) => BigInt(v)) });
     return name;
   }
 
@@ -352,6 +364,9 @@ function attributeToProto(name: string, attr: OnnxAttribute): Record<string, unk
 }
 
 function tensorToProto(tensor: OnnxInitializer): Record<string, unknown> {
+  if (tensor.data instanceof BigInt64Array) {
+    return { name: tensor.name, dims: tensor.dims, data_type: OnnxDataType.int64, raw_data: int64LittleEndian(tensor.data) };
+  }
   return { name: tensor.name, dims: tensor.dims, data_type: OnnxDataType.float, raw_data: float32LittleEndian(tensor.data) };
 }
 
@@ -377,5 +392,12 @@ function float32LittleEndian(data: Float32Array): Uint8Array {
   const out = new Uint8Array(data.length * 4);
   const view = new DataView(out.buffer);
   for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i]!, true);
+  return out;
+}
+
+function int64LittleEndian(data: BigInt64Array): Uint8Array {
+  const out = new Uint8Array(data.length * 8);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < data.length; i++) view.setBigInt64(i * 8, data[i]!, true);
   return out;
 }

@@ -20,7 +20,7 @@ test('same seed gives byte-identical ONNX files; another seed gives different mo
   const second = buildExampleModels(5);
   assert.deepEqual(
     first.map((m) => m.fileName),
-    ['fraud-v1.onnx', 'fraud-v2.onnx', 'wide-mlp.onnx'],
+    ['fraud-v1.onnx', 'fraud-v2.onnx', 'wide-mlp.onnx', 'tiny-lm.onnx'],
   );
   first.forEach((model, i) => assert.ok(Buffer.compare(model.bytes, second[i]!.bytes) === 0, `${model.fileName} differs between runs`));
   const other = buildFraudModels(6);

@@ -13,7 +13,8 @@ import type { ModelSession } from './onnx-model.ts';
 
 export const SERVE_USAGE = `usage: karb serve --model FILE [options]
 
-Serves one ONNX model over the Open Inference Protocol v2 (KServe REST) with dynamic batching.
+Serves one ONNX model over the Open Inference Protocol v2 (KServe REST) with dynamic batching,
+or a causal language model (input_ids → logits, like models/tiny-lm.onnx) over the OpenAI API.
 
   --model FILE              ONNX model file (required)
   --port N                  port to listen on; 0 picks a free one (default ${SERVING_DEFAULTS.port})
@@ -25,6 +26,8 @@ Serves one ONNX model over the Open Inference Protocol v2 (KServe REST) with dyn
   --body-limit BYTES        largest request body; larger ones get 413 (default ${SERVING_DEFAULTS.bodyLimitBytes})
   --intra-op-threads N      ONNX Runtime threads per operator (default: all cores)
   --drain-timeout-ms N      on SIGTERM, longest wait for queued and in-flight requests (default ${SERVING_DEFAULTS.drainTimeoutMs})
+  --openai                  serve the OpenAI API (/v1/completions, /v1/chat/completions, /v1/embeddings);
+                            chosen by itself for a model with input 'input_ids' and output 'logits'
 
 Fault injection for resilience tests (off by default; never use in production):
   --inject-latency-ms N     add N ms to every model run, as a slow model would
@@ -44,6 +47,8 @@ export interface ServeConfig {
   drainTimeoutMs: number;
   injectLatencyMs: number;
   injectErrorRate: number;
+  /** Serve the OpenAI API; unset: decide from the model's inputs and outputs. */
+  openai?: boolean;
 }
 
 /** A mistake in the command line; `karb serve` prints it with the usage and exits 2. */
@@ -70,6 +75,7 @@ export function parseServeArgs(args: string[]): ServeConfig | 'help' {
         'drain-timeout-ms': { type: 'string' },
         'inject-latency-ms': { type: 'string' },
         'inject-error-rate': { type: 'string' },
+        openai: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -94,6 +100,7 @@ export function parseServeArgs(args: string[]): ServeConfig | 'help' {
     drainTimeoutMs: integer('--drain-timeout-ms', values['drain-timeout-ms'], SERVING_DEFAULTS.drainTimeoutMs, 0),
     injectLatencyMs: number('--inject-latency-ms', values['inject-latency-ms'], 0, 0),
     injectErrorRate: number('--inject-error-rate', values['inject-error-rate'], 0, 0, 1),
+    ...(values.openai === undefined ? {} : { openai: values.openai }),
   };
 }
 
@@ -143,7 +150,36 @@ export async function runServeCommand(args: string[]): Promise<number> {
     return 1;
   }
 
+  const { looksLikeLanguageModel } = await import('./openai/language-model.ts');
+  if (config.openai ?? looksLikeLanguageModel(model)) {
+    const { serveOpenAIUntilSignalled } = await import('./openai/serve.ts');
+    return serveOpenAIUntilSignalled(model, config, logger);
+  }
   return serveUntilSignalled(model, config, logger, await serverModule);
+}
+
+/** Waits for SIGTERM or SIGINT; a second one exits at once, dropping whatever is still in flight. */
+export async function waitForStopSignal(logger: Logger): Promise<() => void> {
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve(sig);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  logger.log('info', 'signal received; draining', { signal });
+  const cut = (sig: NodeJS.Signals) => {
+    logger.log('warn', 'second signal; stopping without finishing the drain', { signal: sig });
+    process.exit(1);
+  };
+  process.once('SIGTERM', cut);
+  process.once('SIGINT', cut);
+  return () => {
+    process.off('SIGTERM', cut);
+    process.off('SIGINT', cut);
+  };
 }
 
 async function serveUntilSignalled(model: ModelSession, config: ServeConfig, logger: Logger, { startModelServer }: typeof import('./server.ts')): Promise<number> {
@@ -185,28 +221,10 @@ async function serveUntilSignalled(model: ModelSession, config: ServeConfig, log
       : {}),
   });
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals) => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      resolve(sig);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
-  logger.log('info', 'signal received; draining', { signal });
-  // A second signal stops at once, dropping whatever is still in flight.
-  const cut = (sig: NodeJS.Signals) => {
-    logger.log('warn', 'second signal; stopping without finishing the drain', { signal: sig });
-    process.exit(1);
-  };
-  process.once('SIGTERM', cut);
-  process.once('SIGINT', cut);
-
+  const release = await waitForStopSignal(logger);
   const { timedOut } = await server.drain(config.drainTimeoutMs);
   await model.close();
-  process.off('SIGTERM', cut);
-  process.off('SIGINT', cut);
+  release();
   logger.log('info', 'stopped', { timedOut });
   return timedOut ? 1 : 0;
 }

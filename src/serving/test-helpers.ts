@@ -16,6 +16,7 @@ export const MODELS = {
   fraudV1: path.join(REPO_ROOT, 'models/fraud-v1.onnx'),
   fraudV2: path.join(REPO_ROOT, 'models/fraud-v2.onnx'),
   wideMlp: path.join(REPO_ROOT, 'models/wide-mlp.onnx'),
+  tinyLm: path.join(REPO_ROOT, 'models/tiny-lm.onnx'),
 } as const;
 
 let ensured: Promise<void> | undefined;

@@ -32,9 +32,18 @@ test('custom command gets $PORT replaced in its args and PORT in its env', () =>
   assert.equal(cmd.env.A, 'b');
 });
 
+test('format openai with a model file and no command runs the built-in server in OpenAI mode', () => {
+  const cmd = buildReplicaCommand({ ...base, model: { format: 'openai', name: 'tiny-lm', path: '/models/tiny-lm.onnx' } }, ctx);
+  assert.equal(cmd.command, ctx.execPath);
+  assert.deepEqual(cmd.args.slice(1, 6), ['serve', '--model', '/models/tiny-lm.onnx', '--name', 'tiny-lm']);
+  assert.ok(cmd.args.includes('--openai'));
+  assert.ok(!cmd.args.includes('--max-batch-size'), 'generation runs one sequence at a time; batching flags do not apply');
+});
+
 test('templates that cannot run say what to fix', async (t) => {
   const cases: Array<{ name: string; template: RevisionTemplate; code: string }> = [
-    { name: 'openai without a command', template: { ...base, model: { format: 'openai', name: 'x' } }, code: 'RUNTIME_COMMAND_REQUIRED' },
+    { name: 'oip without a command', template: { ...base, model: { format: 'oip', name: 'x' } }, code: 'RUNTIME_COMMAND_REQUIRED' },
+    { name: 'openai without a command or a model path', template: { ...base, model: { format: 'openai', name: 'x' } }, code: 'RUNTIME_MODEL_PATH_REQUIRED' },
     { name: 'onnx without a model path', template: { ...base, model: { format: 'onnx', name: 'x' } }, code: 'RUNTIME_MODEL_PATH_REQUIRED' },
     { name: 'empty command', template: { ...base, command: [] }, code: 'RUNTIME_COMMAND_EMPTY' },
     { name: 'negative drain', template: { ...base, drainSeconds: -1 }, code: 'RUNTIME_INVALID_DRAIN' },

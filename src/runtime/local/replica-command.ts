@@ -40,14 +40,15 @@ export function validateTemplate(template: RevisionTemplate): void {
     }
     return;
   }
-  if (template.model.format !== 'onnx') {
+  // The built-in server speaks OIP for ONNX models and the OpenAI API for language models (format openai).
+  if (template.model.format === 'oip') {
     throw new InvalidRequestError(
       `${where}: format '${template.model.format}' has no built-in server; set spec.model.command to the server to run (use $PORT for the port it listens on)`,
       { code: 'RUNTIME_COMMAND_REQUIRED' },
     );
   }
   if (!template.model.path) {
-    throw new InvalidRequestError(`${where}: the built-in ONNX server needs a model file; set spec.model.uri, e.g. file://models/fraud-v1.onnx`, {
+    throw new InvalidRequestError(`${where}: the built-in ONNX server needs a model file; set spec.model.uri, e.g. file://models/${template.model.format === 'openai' ? 'tiny-lm' : 'fraud-v1'}.onnx`, {
       code: 'RUNTIME_MODEL_PATH_REQUIRED',
     });
   }
@@ -72,7 +73,8 @@ export function buildReplicaCommand(template: RevisionTemplate, ctx: ReplicaComm
   }
 
   const args = [ctx.karbEntry, 'serve', '--model', template.model.path!, '--name', template.model.name, '--port', port, '--host', ctx.host];
-  if (template.batching) {
+  if (template.model.format === 'openai') args.push('--openai');
+  else if (template.batching) {
     args.push('--max-batch-size', String(template.batching.maxBatchSize), '--max-delay-ms', String(template.batching.maxDelayMs));
   }
   args.push(...(template.serverArgs ?? []));
