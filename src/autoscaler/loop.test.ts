@@ -8,6 +8,7 @@ import { ManualClock } from '../util/clock.ts';
 import { SignalHub } from './hub.ts';
 import { AutoscalerLoop, windowsFor } from './loop.ts';
 import { scalingInputFromSpec } from './index.ts';
+import { GpuSampler } from './gpu.ts';
 
 /** The loop only reads replicas and endpoints; this holds `n` ready replicas of one revision, set by the test. */
 class ReadyReplicas implements Runtime {
@@ -151,3 +152,29 @@ describe('windowsFor', () => {
 function withPid(runtime: ReadyReplicas): Runtime {
   return Object.assign(Object.create(runtime) as ReadyReplicas, { replicas: () => runtime.replicas().map((r) => ({ ...r, pid: 4242 })) });
 }
+
+describe('AutoscalerLoop GPU signal', () => {
+  it('records each replica process GPU utilization from NVML samples, and leaves it missing without them', async () => {
+    const { clock, store, hub } = setup();
+    class WithPids extends ReadyReplicas {
+      override replicas(): ReplicaStatus[] {
+        return super.replicas().map((r, i) => ({ ...r, pid: 4000 + i }));
+      }
+    }
+    const runtime = new WithPids();
+    runtime.n = 2;
+    const pmon = '# gpu pid type sm mem enc dec command\n# Idx # C/G % % % % name\n 0 4000 C 80 10 - - node\n 0 4001 C 40 5 - - node\n';
+    const gpu = new GpuSampler(async () => pmon);
+    await gpu.refresh();
+    const loop = new AutoscalerLoop({ store, runtime, hub, clock, gpu, onDesiredChanged: () => {}, readCpuSeconds: () => undefined });
+    loop.tick();
+    const withGpu = hub.recorder('svc-00001')!.windows(clock.now());
+    assert.ok(Math.abs(withGpu.panic.gpuUtilization! - 0.6) < 1e-9, `mean of 80% and 40%: ${withGpu.panic.gpuUtilization}`);
+
+    const { clock: clock2, store: store2, hub: hub2 } = setup();
+    const none = new GpuSampler(async () => undefined);
+    await none.refresh();
+    new AutoscalerLoop({ store: store2, runtime, hub: hub2, clock: clock2, gpu: none, onDesiredChanged: () => {}, readCpuSeconds: () => undefined }).tick();
+    assert.equal(hub2.recorder('svc-00001')!.windows(clock2.now()).panic.gpuUtilization, undefined, 'no GPU: missing, not zero');
+  });
+});

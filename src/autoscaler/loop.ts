@@ -19,6 +19,7 @@ import type { Log } from '../util/log.ts';
 import type { SignalHub } from './hub.ts';
 import { decide, scalingInputFromSpec } from './index.ts';
 import { ProcessCpuSampler } from './process-cpu.ts';
+import { GpuSampler } from './gpu.ts';
 import type { PodSignal, ScalingInput } from './types.ts';
 
 export const AUTOSCALER_PERIOD_MS = 2_000;
@@ -35,6 +36,8 @@ export interface AutoscalerLoopOptions {
   onDesiredChanged: (namespace: string, service: string) => void;
   /** Reads a process's CPU seconds; default `/proc/<pid>/stat`. */
   readCpuSeconds?: (pid: number) => number | undefined;
+  /** Per-process GPU utilization; default reads `nvidia-smi pmon` (missing where there is no GPU). */
+  gpu?: GpuSampler;
   log?: Log;
 }
 
@@ -53,6 +56,7 @@ export class AutoscalerLoop {
   readonly #o: AutoscalerLoopOptions;
   readonly #periodMs: number;
   readonly #cpu: ProcessCpuSampler;
+  readonly #gpu: GpuSampler;
   readonly #coldStartMs = new Map<string, number>();
   readonly #coldStartSeen = new Set<string>();
   #timer: TimerHandle | undefined;
@@ -62,6 +66,7 @@ export class AutoscalerLoop {
     this.#o = options;
     this.#periodMs = options.periodMs ?? AUTOSCALER_PERIOD_MS;
     this.#cpu = new ProcessCpuSampler(options.readCpuSeconds);
+    this.#gpu = options.gpu ?? new GpuSampler();
   }
 
   start(): void {
@@ -101,6 +106,8 @@ export class AutoscalerLoop {
   tick(): void {
     const now = this.#o.clock.now();
     this.#o.hub.sample();
+    // Read in the background: this tick uses the previous sample.
+    void this.#gpu.refresh();
     const livePids = new Set<number>();
     const services = this.#o.store.listServices();
     this.#o.hub.retainServices(new Set(services.map((s) => s.metadata.name)));
@@ -146,6 +153,8 @@ export class AutoscalerLoop {
         livePids.add(r.pid);
         const utilization = this.#cpu.sample(r.pid, now, cores);
         if (utilization !== undefined) recorder.recordCpu(now, r.name, utilization);
+        const gpu = this.#gpu.utilization(r.pid);
+        if (gpu !== undefined) recorder.recordGpu(now, r.name, gpu);
       }
       if (r.readyAt !== undefined && !this.#coldStartSeen.has(r.name)) {
         this.#coldStartSeen.add(r.name);
