@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ScaleResult, Signals } from './types.ts';
-import { gascl } from './gascl.ts';
+import type { DeciderState, ScaleResult, Signals } from './types.ts';
+import { GASCL_BURST_HEADROOM, GASCL_BURST_MEMORY_MS, GASCL_NODE_SCALE_DOWN_DELAY_MS, gascl } from './gascl.ts';
 import { baseSpec, driver, signalsOf } from './test-support.ts';
 
 const NOW = 3_000_000_000;
@@ -179,4 +179,58 @@ test('no signals is no decision; a state from another decider is replaced', () =
   const fromHpa = gascl(load(2, 16), baseSpec(), { decider: 'hpa-cpu', history: {} }, NOW);
   assert.equal(fromHpa.next.decider, 'gascl');
   assert.equal(JSON.stringify(JSON.parse(JSON.stringify(fromHpa.next))), JSON.stringify(fromHpa.next), 'state is plain JSON');
+});
+
+test('node release: nodes no longer needed are given back once a whole node delay agrees', () => {
+  const spec = (currentNodes: number) => baseSpec({ capacity: { replicasPerNode: 4, currentNodes, maxNodes: 10 } });
+  let state: DeciderState | undefined;
+  const at = (seconds: number, signals: Signals, nodes: number): ScaleResult => {
+    const d = gascl(signals, spec(nodes), state, s(seconds));
+    state = JSON.parse(JSON.stringify(d.next)) as DeciderState;
+    return d.result;
+  };
+  // 8 replicas on 5 nodes: 2 are needed, but a fresh state has not watched for a whole delay yet.
+  expectScale(at(0, load(8, 64), 5), { desiredReplicas: 8, desiredNodes: undefined });
+  expectScale(at(59, load(8, 64), 5), { desiredReplicas: 8, desiredNodes: undefined });
+  expectScale(at(60, load(8, 64), 5), { desiredReplicas: 8, desiredNodes: 2, message: '8→8: concurrency 64 needs 8 at 8 per replica; 2 of 5 nodes needed for 60 s' });
+  // Growing asks for nodes at once, and that need then holds the nodes for the delay.
+  expectScale(at(70, load(8, 96), 2), { desiredReplicas: 12, desiredNodes: 3 });
+  expectScale(at(100, load(12, 64), 3), { desiredNodes: undefined, desiredReplicas: 12 });
+  expectScale(at(131, load(12, 64), 3), { desiredNodes: undefined, desiredReplicas: 12 });
+  assert.equal(GASCL_NODE_SCALE_DOWN_DELAY_MS, 60_000);
+});
+
+test('no scale-down while the ready replicas cannot drain the queue within the SLO', () => {
+  const g = driver(gascl, baseSpec());
+  expectScale(g.at(s(0), load(10, 80)), { desiredReplicas: 10 });
+  // 400 s on, demand reads low only because 4 of 10 replicas are ready and the queue is capped.
+  const capped = signalsOf({ ready: 4, current: 10 }, { concurrency: 1032, queueDepth: 1000, requestRate: 320, p50Ms: 100, p95Ms: 3000, queueGrowthPerSec: 0 }, { replicaCapacityRps: 80 });
+  expectScale(g.at(s(400), capped), { desiredReplicas: 10, reason: 'QueueDrain', message: '10→10: queue 1000 is more than 4 ready replicas drain within the SLO; no scale-down' });
+});
+
+test('burst headroom: after a burst, scale-down keeps 70% of its peak need ready for 15 minutes', () => {
+  const g = driver(gascl, baseSpec({ stabilization: { upSeconds: 0, downSeconds: 60 } }));
+  const steady = (ready: number) => signalsOf({ ready }, { concurrency: 16, queueDepth: 0, requestRate: 160, p50Ms: 100, p95Ms: 150 });
+  expectScale(g.at(s(0), steady(2)), { desiredReplicas: 2 });
+  // The panic window holds 5× the stable window's in-flight requests: a burst needing 10.
+  const burst = signalsOf({ ready: 2 }, { concurrency: 16, queueDepth: 0, requestRate: 160, p50Ms: 100, p95Ms: 150 }, { panicWindow: { concurrency: 80, queueDepth: 0, requestRate: 800, p50Ms: 100, p95Ms: 180 } });
+  expectScale(g.at(s(2), burst), { desiredReplicas: 10, panic: true });
+  // Long after panic and the stabilization window, 7 stay (70% of 10) instead of the 2 the load needs.
+  expectScale(g.at(s(200), steady(10)), { desiredReplicas: 7, reason: 'ScaleDownStabilized', message: '10→7: burst headroom: a burst needed 10 in the last 900 s; keeping 7 ready for the next' });
+  expectScale(g.at(s(800), steady(7)), { desiredReplicas: 7, reason: 'ScaleDownStabilized' });
+  // Fifteen minutes after the burst, the headroom is gone.
+  expectScale(g.at(s(903), steady(7)), { desiredReplicas: 4, reason: 'ScaleDownLimit' });
+  assert.equal(GASCL_BURST_HEADROOM, 0.7);
+  assert.equal(GASCL_BURST_MEMORY_MS, 15 * 60_000);
+});
+
+test('a start under a backlog is not a burst: constant load catching up keeps no headroom', () => {
+  const g = driver(gascl, baseSpec({ stabilization: { upSeconds: 0, downSeconds: 60 } }));
+  // Both windows saw the backlog: the panic window's in-flight requests are high, but so were the stable window's.
+  const backlog = signalsOf({ ready: 2 }, { concurrency: 400, queueDepth: 384, requestRate: 160, p50Ms: 100, p95Ms: 2000 }, { panicWindow: { concurrency: 900, queueDepth: 884, requestRate: 160, p50Ms: 100, p95Ms: 2000 } });
+  const r = g.at(s(0), backlog);
+  assert.ok(r.valid && r.desiredReplicas > 2 && r.panic, r.message);
+  const steady = (ready: number) => signalsOf({ ready }, { concurrency: 16, queueDepth: 0, requestRate: 160, p50Ms: 100, p95Ms: 150 });
+  const later = g.at(s(200), steady(r.desiredReplicas));
+  assert.ok(later.valid && !/burst headroom/.test(later.message), later.message);
 });

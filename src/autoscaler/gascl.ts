@@ -25,17 +25,27 @@
  * | Panic               | in panic: never below the current count or the highest asked in panic  |
  * | LatencySlo          | below current: not to where per-replica load broke the headroom before  |
  * | ScaleDownStabilized | below current: not below the highest sustained need within downSeconds   |
+ * | ScaleDownStabilized | below current: not below 70% of a burst's peak need within 15 min        |
+ * | QueueDrain          | below current with a backlog the ready replicas cannot drain: hold       |
  * | ScaleDownLimit      | at most half the replicas per step, ≥ 30 s after the last step either way |
  * | ScaleToZero         | minReplicas 0, no traffic for scaleToZeroAfterMs, not in panic: 0        |
  * | Cooldown            | minReplicas 0, idle but not long enough: at least 1                      |
  * | MinReplicas/Max…    | the spec's bounds                                                        |
  * | NodeLimit           | more replicas than the pool's nodes allow: capped, desiredNodes = max    |
+ * | (node release)      | fewer nodes needed than the pool has, all through the last 60 s:         |
+ * |                     | desiredNodes = the most needed then (only empty nodes go)                 |
  *
  * Panic: entered when the largest need reaches 2× the ready replicas (at least
  * 2 when none is ready); left once a whole stable window passes without
  * such demand. Only sustained needs (Concurrency, LatencySlo) are remembered for
  * scale-down stabilization: the queue needs vanish with the queue, and the
  * replicas they added then leave at the bounded rate.
+ *
+ * Burst headroom: a burst (panic-window in-flight requests at 2× the stable
+ * window's, where the stable window saw no backlog) is remembered for 15
+ * minutes, and scale-down keeps 70% of its peak need ready meanwhile. Nodes take minutes to provision, so a burst shorter than
+ * that is served only by capacity already there; the headroom is paid in
+ * node-hours, and only after a burst has been seen.
  */
 import type { Decision, DeciderState, ScaleStep, ScalingInput, Signals } from './types.ts';
 import type { TimedValue } from './hpa-behavior.ts';
@@ -60,6 +70,19 @@ export const GASCL_LATENCY_MEMORY_MS = 10 * 60_000;
 export const GASCL_HOT_RATE_MARGIN = 0.05;
 /** The panic window's p95 is used once it holds at least this many requests; else the stable window's. */
 export const GASCL_MIN_PANIC_SAMPLES = 20;
+/**
+ * Nodes are given back only once fewer have been needed for this long: a node
+ * takes minutes to come back, so a dip shorter than this keeps it.
+ */
+export const GASCL_NODE_SCALE_DOWN_DELAY_MS = 60_000;
+/**
+ * Burst headroom: after a burst, scale-down stops at this fraction of the
+ * burst's peak need for GASCL_BURST_MEMORY_MS, so ready capacity meets the next
+ * burst that nodes provisioned on demand would come too late for.
+ */
+export const GASCL_BURST_HEADROOM = 0.7;
+/** How long a burst's peak keeps its headroom. */
+export const GASCL_BURST_MEMORY_MS = 15 * 60_000;
 
 export type GasclState = {
   decider: 'gascl';
@@ -83,6 +106,13 @@ export type GasclState = {
   /** The ready count last seen, and since when (undefined: since before this state began). */
   lastReady?: number;
   readySince?: number;
+  /** Nodes the decided replicas needed, for the node scale-down delay (monotonic max queue). */
+  nodeWindow?: TimedValue[];
+  /** Peak needs seen in bursts, for burst headroom (monotonic max queue). */
+  burstWindow?: TimedValue[];
+  /** When a burst was last seen, and whether this panic began in one. */
+  lastBurstAt?: number;
+  panicBurst?: boolean;
 };
 
 function isTimedValues(v: unknown): v is TimedValue[] {
@@ -201,6 +231,8 @@ interface Needs {
   backlogged: boolean;
   /** p95, read over a window that saw only the current ready replicas, is over the headroom without a backlog to explain it. */
   latencyBreached: boolean;
+  /** The queue the ready replicas drain within the SLO budget. */
+  drainable: number;
 }
 
 function needs(o: Observed, signals: Signals, spec: ScalingInput, latencyFresh: boolean): Needs {
@@ -262,6 +294,7 @@ function needs(o: Observed, signals: Signals, spec: ScalingInput, latencyFresh: 
     all: transientBest && transientBest.value > sustainedBest.value ? transientBest : sustainedBest,
     backlogged: queue > 0 && queue > drainable,
     latencyBreached,
+    drainable,
   };
 }
 
@@ -281,6 +314,24 @@ function requestNodes(cur: ScaleStep, spec: ScalingInput): { step: ScaleStep; de
   if (cur.value <= fits) return { step: cur, desiredNodes: cap.maxNodes };
   const why = `${cur.value} replicas need ${wanted} nodes; the pool allows ${cap.maxNodes} (${cap.replicasPerNode} per node)`;
   return { step: step(fits, 'NodeLimit', why), desiredNodes: cap.maxNodes };
+}
+
+/**
+ * Node release: the most nodes the decided replicas needed over the node delay;
+ * when that is fewer than the pool has, the pool should shrink to it (the
+ * platform removes only nodes left empty, so no replica loses its node).
+ */
+function releaseNodes(cur: ScaleStep, spec: ScalingInput, window: readonly TimedValue[], since: number, now: number): { step: ScaleStep; desiredNodes?: number; window: TimedValue[] } {
+  const cap = spec.capacity;
+  if (!cap || !(cap.replicasPerNode > 0)) return { step: cur, window: [] };
+  const needed = Math.ceil(cur.value / cap.replicasPerNode);
+  const next = recordExtreme(window, 'max', needed, GASCL_NODE_SCALE_DOWN_DELAY_MS, now);
+  // Before a whole delay of history (a fresh state), every current node counts as needed.
+  const known = now - since >= GASCL_NODE_SCALE_DOWN_DELAY_MS ? extremeSince(window, GASCL_NODE_SCALE_DOWN_DELAY_MS, now) : undefined;
+  const highest = Math.max(needed, known ?? cap.currentNodes);
+  if (highest >= cap.currentNodes) return { step: cur, window: next };
+  const message = `${cur.message}; ${highest} of ${cap.currentNodes} nodes needed for ${secs(GASCL_NODE_SCALE_DOWN_DELAY_MS)}`;
+  return { step: { ...cur, message }, desiredNodes: highest, window: next };
 }
 
 export const gascl = (signals: Signals, spec: ScalingInput, state: DeciderState | undefined, now: number): Decision<GasclState> => {
@@ -355,6 +406,33 @@ export const gascl = (signals: Signals, spec: ScalingInput, state: DeciderState 
       cur = step(Math.min(highest, current), 'ScaleDownStabilized', `the highest recommendation in the last ${secs(downMs)} was ${highest}`);
     }
   }
+  // A burst: in-flight requests in the panic window at twice the stable window's, where the stable
+  // window saw no backlog (one would cap what it read, and make any catch-up look like a burst).
+  const stableInFlight = signals.stable.concurrency;
+  const panicInFlight = signals.panic.concurrency;
+  const burst =
+    stableInFlight !== undefined && panicInFlight !== undefined && stableInFlight > 0 && demand > 0 &&
+    (signals.stable.queueDepth ?? 0) <= need.drainable && panicInFlight >= GASCL_PANIC_THRESHOLD * stableInFlight;
+  // The stable window after a burst, and a panic that began in it, are part of it: their needs count toward the peak.
+  if (burst) next.lastBurstAt = now;
+  const inBurst = burst || (s.lastBurstAt !== undefined && now - s.lastBurstAt < stableMs) || (panic && s.panicBurst === true);
+  if (inBurst && panic) next.panicBurst = true;
+  else delete next.panicBurst;
+  const burstWindow = inBurst
+    ? recordExtreme(isTimedValues(s.burstWindow) ? s.burstWindow : [], 'max', need.all.value, GASCL_BURST_MEMORY_MS, now)
+    : expireExtremes(isTimedValues(s.burstWindow) ? s.burstWindow : [], GASCL_BURST_MEMORY_MS, now);
+  next.burstWindow = burstWindow;
+  const burstPeak = extremeSince(burstWindow, GASCL_BURST_MEMORY_MS, now);
+  if (cur.value < current && burstPeak !== undefined) {
+    const floor = ceilNeed(GASCL_BURST_HEADROOM * burstPeak);
+    if (cur.value < floor) {
+      cur = step(Math.min(floor, current), 'ScaleDownStabilized', `burst headroom: a burst needed ${burstPeak} in the last ${secs(GASCL_BURST_MEMORY_MS)}; keeping ${floor} ready for the next`);
+    }
+  }
+  if (cur.value < current && need.backlogged) {
+    // A backlog the ready replicas cannot drain says capacity is short, whatever the needs read now.
+    cur = step(current, 'QueueDrain', `queue ${fmt(o.queue ?? 0)} is more than ${fmt(ready)} ready replicas drain within the SLO; no scale-down`);
+  }
   let toZero = false;
   if (spec.minReplicas === 0 && !o.traffic && !panic) {
     const lastActive = Math.max(signals.lastRequestAt ?? s.since, next.lastActiveAt ?? -Infinity);
@@ -385,8 +463,17 @@ export const gascl = (signals: Signals, spec: ScalingInput, state: DeciderState 
     cur = step(spec.maxReplicas, 'MaxReplicas', `the desired replica count is more than the maximum replica count (${spec.maxReplicas})`);
   }
 
-  const nodes = requestNodes(cur, spec);
+  const nodeWindow = isTimedValues(s.nodeWindow) ? s.nodeWindow : [];
+  let nodes = requestNodes(cur, spec);
   cur = nodes.step;
+  if (nodes.desiredNodes === undefined) {
+    const released = releaseNodes(cur, spec, nodeWindow, s.since, now);
+    next.nodeWindow = released.window;
+    nodes = released;
+    cur = nodes.step;
+  } else if (spec.capacity) {
+    next.nodeWindow = recordExtreme(nodeWindow, 'max', nodes.desiredNodes, GASCL_NODE_SCALE_DOWN_DELAY_MS, now);
+  }
 
   // While backlogged, replicas serve at capacity and read as demand; remember only real demand.
   next.downWindow = need.backlogged ? expireExtremes(s.downWindow, downMs, now) : recordExtreme(s.downWindow, 'max', need.sustained.value, downMs, now);
@@ -396,6 +483,7 @@ export const gascl = (signals: Signals, spec: ScalingInput, state: DeciderState 
   if (cur.value === 0 && current > 0) {
     // A service back from zero starts afresh: old peaks say nothing about its next burst.
     next.downWindow = [];
+    next.burstWindow = [];
   }
   return { result: scaled(current, cur, panic, nodes.desiredNodes), next };
 };

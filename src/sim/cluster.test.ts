@@ -111,6 +111,26 @@ test('cluster autoscaler: adds a node for pods pending past 10 s, removes a node
   assert.equal(run.oscillations, 1, 'down 99 s after up is a reversal within the 2 min window');
 });
 
+test('direct node management gives back a node as soon as it is empty and no longer wanted', () => {
+  const sc = smallScenario({
+    pools: [{ name: 'pool', replicasPerNode: 2, costPerHour: 1, minNodes: 0, maxNodes: 5, initialNodes: 2, provisioningDelay: '30s' }],
+    service: { serviceTime: { meanMs: 50, p95Ms: 100 }, concurrency: 2, coldStart: { imagePull: '2s', modelLoad: '1s' } },
+    clusterAutoscaler: { scanInterval: '10s', pendingFor: '10s', emptyFor: '600s' },
+    scaling: { minReplicas: 1, maxReplicas: 10, initialReplicas: 4 },
+  });
+  const ctl = new ScriptedController([
+    { atSec: 1, action: { desiredReplicas: 4 } },
+    { atSec: 100, action: { desiredReplicas: 2, desiredNodes: 1 } },
+  ]);
+  const run = simulate(sc, ctl, { initialReplicas: 4 });
+  const s = run.series;
+  assert.equal(s.nodes[99], 2);
+  // The two replicas leave at 100 s; their node goes once they have drained, not after the 600 s empty-node rule.
+  assert.equal(s.nodes[102], 1);
+  assert.equal(s.readyReplicas[150], 2);
+  assert.equal(s.nodes[179], 1);
+});
+
 test('one run is a pure function of scenario and controller', () => {
   const sc = smallScenario({ traffic: { shape: { kind: 'bursts', baseRps: 20, factor: 4, duration: '20s', at: ['60s'] } } });
   const script = [
