@@ -60,12 +60,14 @@ describe('README path: karb up, apply, infer, get', () => {
     const services = await cli(['get', 'services']);
     assert.equal(services.code, 0);
     assert.match(services.stdout, /^NAME\s+NAMESPACE\s+READY\s+REPLICAS\s+TRAFFIC/);
-    assert.match(services.stdout, /fraud-detector\s+default\s+True\s+1\/1\s+00001=100%\s+gascl\s+250ms/);
+    // The autoscaler may have added a replica if this machine was slow enough to push p95 up.
+    assert.match(services.stdout, /fraud-detector\s+default\s+True\s+[1-4]\/[1-4]\s+00001=100%\s+gascl\s+250ms/);
     const revisions = await cli(['get', 'revisions', 'fraud-detector', '-o', 'yaml']);
     assert.match(revisions.stdout, /name: fraud-detector-00001/);
     const replicas = await cli(['get', 'replicas', '-o', 'json']);
-    const items = JSON.parse(replicas.stdout).items as Array<{ phase: string }>;
-    assert.deepEqual(items.map((r) => r.phase), ['Ready']);
+    const items = JSON.parse(replicas.stdout).items as Array<{ phase: string; revision: string }>;
+    assert.ok(items.length >= 1 && items.every((r) => r.revision === 'fraud-detector-00001'), JSON.stringify(items));
+    assert.ok(items.some((r) => r.phase === 'Ready'), JSON.stringify(items));
   });
 
   it('rejects bad inference requests with a clear 4xx', async () => {

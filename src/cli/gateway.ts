@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { startGateway } from '../gateway/gateway.ts';
+import { RedisJobStore } from '../gateway/jobs/redis-store.ts';
 import { InMemoryRoutingTable } from '../gateway/routing-table.ts';
 import { ControlFeed, pollRoutes } from '../edge/control-feed.ts';
 import { RemoteKeyResolver } from '../edge/key-resolver.ts';
@@ -21,7 +22,7 @@ const USAGE = `Usage: karb gateway --control-plane URL [flags]
   --control-plane URL   the karb control plane to read routes and keys from (default $KARB_SERVER)
   --token T             its admin token (default $KARB_TOKEN or .karb/admin-token)
   --auth MODE           API keys required (default) or off
-  --redis URL           keep rate-limit buckets in Redis, shared with other gateways
+  --redis URL           keep rate-limit buckets and async jobs in Redis, shared with other gateways
   --redis-failure M     when Redis is unreachable: open (admit, default) or closed (503)
   --tls-cert FILE       serve HTTPS with this PEM certificate...
   --tls-key FILE        ...and this PEM private key
@@ -80,9 +81,12 @@ export async function gatewayCommand(args: string[]): Promise<number> {
   const poller = pollRoutes(feed, routingTable, { everyMs: 1000, clock: systemClock, log });
   await poller.first;
   const keys = new RemoteKeyResolver({ fetchRecord: (id) => feed.keyRecord(id), ttlMs: cacheMs });
+  // With Redis, async jobs are shared by every gateway replica (Redis Streams); without it there are none.
+  const jobStore = flags.redisUrl ? new RedisJobStore({ url: flags.redisUrl, clock: systemClock }) : undefined;
   const gateway = await startGateway({
     routingTable,
     port,
+    ...(jobStore ? { jobs: { store: jobStore } } : {}),
     ...(values.host ? { host: values.host } : {}),
     log,
     edge: edgeOptions(flags, keys, log),
@@ -93,7 +97,10 @@ export async function gatewayCommand(args: string[]): Promise<number> {
     const stop = (signal: string): void => {
       log({ level: 'info', msg: 'stopping', signal });
       poller.stop();
-      gateway.close().then(resolve, resolve);
+      gateway
+        .close()
+        .then(() => jobStore?.close())
+        .then(resolve, resolve);
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));

@@ -14,7 +14,7 @@ const USAGE = `Usage: karb up [flags]
   --state-dir DIR     database, replica records and logs (default .karb)
   -f, --filename F    apply these manifests once the platform is up (repeatable)
   --auth MODE         gateway API keys: required (default; create one with karb keys create) or off
-  --redis URL         keep rate-limit buckets in Redis (shared with karb gateway processes)
+  --redis URL         keep rate-limit buckets and async jobs in Redis (shared with karb gateway processes)
   --redis-failure M   when Redis is unreachable: open (admit, default) or closed (503)
   --tls-cert FILE     serve the gateway over HTTPS with this PEM certificate...
   --tls-key FILE      ...and this PEM private key

@@ -9,6 +9,10 @@ import { join, resolve } from 'node:path';
 import { KarbError } from '../errors.ts';
 import { startGateway } from '../gateway/gateway.ts';
 import { ObservableRoutingTable } from '../gateway/observable-routing-table.ts';
+import { SqliteJobStore } from '../gateway/jobs/sqlite-store.ts';
+import { RedisJobStore } from '../gateway/jobs/redis-store.ts';
+import type { JobStore } from '../gateway/jobs/types.ts';
+import { hostname } from 'node:os';
 import { SignalHub } from '../autoscaler/hub.ts';
 import { AutoscalerLoop } from '../autoscaler/loop.ts';
 import { systemClock } from '../util/clock.ts';
@@ -73,6 +77,10 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   const runtime = new LocalRuntime({ stateDir, log });
   await runtime.recover();
   const hub = new SignalHub({ clock: systemClock });
+  // Async jobs: in the state directory, or in Redis (shared with karb gateway processes) with --redis.
+  const jobStore: JobStore = options.edge?.redisUrl
+    ? new RedisJobStore({ url: options.edge.redisUrl, clock: systemClock, consumer: `karb-up:${hostname()}` })
+    : new SqliteJobStore(join(stateDir, 'jobs.db'), systemClock);
   let autoscaler: AutoscalerLoop | undefined;
   const gateway = await startGateway({
     routingTable,
@@ -82,6 +90,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     edge: edgeOptions(options.edge ?? {}, new StoreKeyResolver(keys), log),
     ...(options.tls ? { tls: options.tls } : {}),
     signals: hub,
+    jobs: { store: jobStore },
     hold: {
       onTableChange: (listener) => routingTable.onReplace(listener),
       onColdRequest: (route) => autoscaler?.activate(route.namespace, route.service),
@@ -122,6 +131,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       await api.close();
       await runtime.close(closeOptions);
       await gateway.close();
+      await jobStore.close();
       store.close();
       keys.close();
       releaseLock();

@@ -5,6 +5,7 @@
  * apply, on a runtime event, on a timer, after a restart.
  */
 import { canonicalJson, type Condition, type InferenceServiceStatus } from '../api/index.ts';
+import { durationMs } from '../api/quantity.ts';
 import type { Route, RoutingTable } from '../gateway/routing-table.ts';
 import type { RevisionTemplate, Runtime } from '../runtime/types.ts';
 import { resolveModelPath } from './admission.ts';
@@ -193,7 +194,9 @@ export class Reconciler {
       ...(service.spec.traffic.rateLimit ? { rateLimit: { ...service.spec.traffic.rateLimit } } : {}),
       ...(service.spec.traffic.fallback?.length ? { fallback: [...service.spec.traffic.fallback] } : {}),
       concurrencyLimit: concurrencyLimit(service),
-      ...(service.spec.traffic.async?.enabled ? { asyncEnabled: true } : {}),
+      ...(service.spec.traffic.async?.enabled
+        ? { asyncEnabled: true, asyncMaxQueued: service.spec.traffic.async.maxQueued, asyncTtlMs: durationMs(service.spec.traffic.async.ttl) }
+        : {}),
     };
   }
 

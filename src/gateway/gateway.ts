@@ -6,7 +6,9 @@
  * router features (auth, rate limits, retries, async jobs) are more steps in
  * this list, the proxy stays the last one:
  *
- *   match-request → serve-local → [hold-while-cold] → resolve-model → read-body → route → proxy
+ *   match-request → serve-local → [serve-job] → [hold-while-cold] → resolve-model → read-body → [enqueue-job] → route → proxy
+ *
+ * Async jobs (jobs/) run through a second, loopback-only pipeline with the routing half of these steps.
  */
 import { createServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -25,6 +27,8 @@ import { extractOpenAIModel, readOpenAIBody, serveOpenAIModels } from './openai.
 import { createEdge, type EdgeOptions } from '../edge/edge.ts';
 import type { SignalSink } from '../autoscaler/hub.ts';
 import { holdWhileCold, type HoldOptions } from './hold.ts';
+import { createAsyncJobs, type AsyncJobsOptions } from './jobs/async-jobs.ts';
+import { noJobStore } from './jobs/steps.ts';
 
 export interface GatewayOptions {
   routingTable: RoutingTable;
@@ -54,6 +58,8 @@ export interface GatewayOptions {
   signals?: SignalSink;
   /** Hold requests for services with no ready replica (scale from zero) instead of 503 at once. */
   hold?: HoldOptions;
+  /** Async jobs (`Prefer: respond-async`, `GET /v1/jobs/{id}`) kept in this store and run by a worker here. */
+  jobs?: AsyncJobsOptions;
 }
 
 export interface Gateway {
@@ -64,7 +70,7 @@ export interface Gateway {
   close(): Promise<void>;
   /** The Prometheus text served on GET /metrics. */
   metrics(): Promise<string>;
-  /** Requests of a service waiting at the gateway for a free replica slot (a scaling signal). */
+  /** Requests of a service waiting at the gateway for a free replica slot, plus its queued async jobs (a scaling signal). */
   queueDepth(service: string): number;
 }
 
@@ -92,11 +98,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ? undefined
       : holdWhileCold({ routingTable: table, clock, metrics, options: options.hold, ...(signals ? { onHeldChange: (service: string, n: number) => signals.heldChanged(service, n) } : {}) });
 
+  const jobs = options.jobs === undefined ? undefined : createAsyncJobs(options.jobs, { registry: metrics.registry, clock, log, hasRoute: (service) => table.lookup(service) !== undefined });
+
   const proxy = proxyToUpstream({ pools, outstanding, metrics, timeoutMs, attempts: router, ...(signals ? { signals } : {}) });
   const steps: GatewayStep[] = [
     matchRequest(),
     serveLocal({ metrics }),
     ...edge.beforeModel,
+    jobs ? jobs.serveJob : noJobStore(),
     serveOpenAIModels({ routingTable: table, now: () => clock.now() }),
     readOpenAIBody(readBody({ limitBytes: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES })),
     extractOpenAIModel({ routingTable: table }),
@@ -104,6 +113,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     resolveModel({ routingTable: table, metrics, hasFallbackCapacity: (route) => router.hasFallbackCapacity(route) }),
     ...edge.afterModel,
     readBody({ limitBytes: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES }),
+    ...(jobs ? [jobs.enqueue] : []),
     router.step(),
     proxy,
   ];
@@ -149,6 +159,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
   });
   sweepTimer = unref(clock.setTimeout(sweep, sweepEveryMs));
+  if (jobs !== undefined) {
+    // The worker's pipeline: the routing half only; the edge checks ran when each job was accepted.
+    const dispatchSteps: GatewayStep[] = [
+      matchRequest(),
+      jobs.requireToken,
+      readOpenAIBody(readBody({ limitBytes: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES })),
+      extractOpenAIModel({ routingTable: table }),
+      ...(hold ? [hold] : []),
+      resolveModel({ routingTable: table, metrics, hasFallbackCapacity: (route) => router.hasFallbackCapacity(route) }),
+      readBody({ limitBytes: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES }),
+      router.step(),
+      proxy,
+    ];
+    await jobs.start({ steps: dispatchSteps, metrics, clock, log });
+  }
   const port = (server.address() as AddressInfo).port;
   const url = `${options.tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log?.({ time: new Date(clock.now()).toISOString(), level: 'info', msg: 'gateway listening', url });
@@ -157,12 +182,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     url,
     port,
     metrics: () => metrics.render(),
-    queueDepth: (service) => router.queueDepth(service),
+    queueDepth: (service) => router.queueDepth(service) + (jobs?.queued(service) ?? 0),
     close(): Promise<void> {
       closing ??= (async () => {
         if (sweepTimer !== undefined) clock.clearTimeout(sweepTimer);
         sweepTimer = undefined;
         hold?.close();
+        await jobs?.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         await Promise.all([closed, pools.destroy(), edge.close()]);

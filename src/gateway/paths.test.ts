@@ -49,3 +49,15 @@ test('the OpenAI API paths: GET /v1/models, POST for the rest; the model comes f
   assert.equal(ALLOWED_METHOD['openai-models'], 'GET');
   for (const kind of ['openai-chat', 'openai-completions', 'openai-embeddings'] as const) assert.equal(ALLOWED_METHOD[kind], 'POST', kind);
 });
+
+test('async job status: GET /v1/jobs/{id}, one segment; the id is read by the jobs step', () => {
+  const cases: Array<[string, PathMatch | undefined]> = [
+    ['/v1/jobs/3q2bX0c8k1QmZ9w7yV4TgA', { kind: 'async-job', model: '', version: '' }],
+    ['/v1/jobs/abc?x=1', { kind: 'async-job', model: '', version: '' }],
+    ['/v1/jobs/', undefined],
+    ['/v1/jobs', undefined],
+    ['/v1/jobs/abc/result', undefined],
+  ];
+  for (const [url, want] of cases) assert.deepEqual(matchPath(url), want, url);
+  assert.equal(ALLOWED_METHOD['async-job'], 'GET');
+});

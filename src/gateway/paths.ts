@@ -15,7 +15,8 @@ export type OperationKind =
   | 'openai-models'
   | 'openai-chat'
   | 'openai-completions'
-  | 'openai-embeddings';
+  | 'openai-embeddings'
+  | 'async-job';
 
 export interface PathMatch {
   kind: OperationKind;
@@ -37,6 +38,7 @@ export const ALLOWED_METHOD: Readonly<Record<OperationKind, 'GET' | 'POST'>> = {
   'openai-chat': 'POST',
   'openai-completions': 'POST',
   'openai-embeddings': 'POST',
+  'async-job': 'GET',
 };
 
 /** The OpenAI-compatible operations (openai.ts): the POST ones name their model in the body. */
@@ -50,6 +52,7 @@ export function isLocalOperation(kind: OperationKind): boolean {
 }
 
 const MODELS_PREFIX = '/v2/models/';
+export const JOBS_PREFIX = '/v1/jobs/';
 
 /** `url` is the request target as received: a path with an optional query. */
 export function matchPath(url: string): PathMatch | undefined {
@@ -63,6 +66,10 @@ export function matchPath(url: string): PathMatch | undefined {
   if (path === '/v1/chat/completions') return { kind: 'openai-chat', model: '', version: '' };
   if (path === '/v1/completions') return { kind: 'openai-completions', model: '', version: '' };
   if (path === '/v1/embeddings') return { kind: 'openai-embeddings', model: '', version: '' };
+  // The job id is read from the path by the jobs step (jobs/steps.ts).
+  if (path.startsWith(JOBS_PREFIX) && path.length > JOBS_PREFIX.length && !path.includes('/', JOBS_PREFIX.length)) {
+    return { kind: 'async-job', model: '', version: '' };
+  }
   if (!path.startsWith(MODELS_PREFIX)) return undefined;
 
   const s = path.slice(MODELS_PREFIX.length).split('/');

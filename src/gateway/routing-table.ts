@@ -29,6 +29,10 @@ export interface Route {
   concurrencyLimit?: number;
   /** `spec.traffic.async.enabled`: a full wait queue then points callers to `Prefer: respond-async`. */
   asyncEnabled?: boolean;
+  /** `spec.traffic.async.maxQueued`: unfinished async jobs of the service before 429. Default 10,000. */
+  asyncMaxQueued?: number;
+  /** `spec.traffic.async.ttl` in ms: an async job not finished by then expires. Default 10 min. */
+  asyncTtlMs?: number;
   /** `spec.traffic.rateLimit` of the service; absent: no per-service limit. */
   rateLimit?: { requestsPerSecond: number; burst?: number | undefined };
 }
