@@ -1,0 +1,699 @@
+/**
+ * The gateway's full L1/L2 path against nginx, in one run, on one machine,
+ * with the same load tool and the same upstream:
+ *
+ *   direct       the upstream (a small node:http server in its own process)
+ *   nginx ×1     nginx-light, worker_processes 1, keep-alive pool to the upstream
+ *   nginx auto   the same with worker_processes auto (one worker per core)
+ *   karb 1/1     the gateway wired as `karb up` wires it (API key from a KeyStore,
+ *                token buckets, revision split, endpoint choice, metrics,
+ *                autoscaler signals, hold-while-cold) with 1 key and 1 service
+ *   karb 10k/1k  the same gateway with 10,000 keys and 1,000 services configured
+ *
+ * Two measurements per target: closed loop (32 connections back to back: the
+ * most it serves) and open loop at a fixed 2,000 requests/s (src/loadgen's
+ * runner, latency from each request's scheduled time). Each gateway runs in
+ * its own process, so its memory (RSS, heap used after GC) is its own.
+ *
+ * nginx ×1 is the fair baseline: the gateway is one Node process with one
+ * event loop, so both proxies get one core's worth of event loop.
+ *
+ *   node bench/gateway-nginx.ts [--json] [--seconds 2] [--rounds 2] [--open-seconds 2.5] [--rate 2000]
+ *                               [--warmup 1] [--keys 10000] [--services 1000]
+ *
+ * Needs the Debian nginx-light package; run as root, the script installs it
+ * with apt-get when it is missing.
+ */
+import { execFileSync, fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Pool } from 'undici';
+import { startGateway, type Gateway } from '../src/gateway/gateway.ts';
+import { ObservableRoutingTable } from '../src/gateway/observable-routing-table.ts';
+import type { Route } from '../src/gateway/routing-table.ts';
+import { SignalHub } from '../src/autoscaler/hub.ts';
+import { KeyStore } from '../src/control/key-store.ts';
+import { edgeOptions } from '../src/edge/options.ts';
+import { StoreKeyResolver } from '../src/edge/key-resolver.ts';
+import { systemClock } from '../src/util/clock.ts';
+import { createHttpSender, preciseClock, runOpenLoop, type Sender } from '../src/loadgen/runner.ts';
+import { generatedSchedule } from '../src/loadgen/schedule.ts';
+
+const NAMESPACE = 'default';
+const REQUEST_BODY = JSON.stringify({
+  inputs: [{ name: 'features', shape: [1, 8], datatype: 'FP32', data: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8] }],
+});
+const RESPONSE_BODY = Buffer.from(
+  JSON.stringify({ model_name: 'bench', model_version: '1', outputs: [{ name: 'probability', shape: [1, 1], datatype: 'FP32', data: [0.0123] }] }),
+);
+/** Far above any rate two cores can reach: the buckets are checked on every request but never refuse. */
+const UNBINDING_RPS = 1_000_000;
+const CLOSED_CONCURRENCY = 32;
+const OPEN_CONNECTIONS = 64;
+/** Clock ticks per second in /proc CPU times (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+/** Each open-loop round starts with this much load on fresh connections, not measured. */
+const OPEN_WARMUP_MS = 500;
+
+// ---------------------------------------------------------------- messages between processes
+interface GatewayJob {
+  stateDir: string;
+  upstream: string;
+  services: number;
+}
+interface GatewayReady {
+  url: string;
+  memory: Memory;
+}
+interface Memory {
+  rssMiB: number;
+  heapUsedMiB: number;
+}
+interface ClosedJob {
+  kind: 'closed';
+  url: string;
+  headers: Record<string, string>;
+  concurrency: number;
+  warmupMs: number;
+  measureMs: number;
+}
+interface OpenJob {
+  kind: 'open';
+  url: string;
+  headers: Record<string, string>;
+  rate: number;
+  warmupMs: number;
+  measureMs: number;
+  seed: number;
+}
+interface ClosedResult {
+  requests: number;
+  errors: number;
+  seconds: number;
+}
+interface OpenRound {
+  ok: number;
+  errors: number;
+  dropped: number;
+  latencies: number[];
+}
+interface OpenResult {
+  ok: number;
+  errors: number;
+  dropped: number;
+  p50: number;
+  p99: number;
+}
+
+const role = process.argv[2];
+if (role === 'upstream') runUpstream();
+else if (role === 'client') runClient();
+else if (role === 'gateway') runGatewayProcess();
+else
+  await runOrchestrator().catch((err: unknown) => {
+    process.stderr.write(`bench/gateway-nginx: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  });
+
+// ---------------------------------------------------------------- upstream
+function runUpstream(): void {
+  const server = createServer((req, res) => {
+    req.on('data', noop);
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': RESPONSE_BODY.length });
+      res.end(RESPONSE_BODY);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () => process.send!({ origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }));
+  process.on('disconnect', () => process.exit(0));
+}
+
+// ---------------------------------------------------------------- gateway (one process per configuration)
+function runGatewayProcess(): void {
+  let gateway: Gateway | undefined;
+  let keys: KeyStore | undefined;
+  process.on('message', (m: GatewayJob | 'memory' | 'cpu') => {
+    if (m === 'memory') process.send!(memoryNow());
+    else if (m === 'cpu') {
+      const u = process.cpuUsage();
+      process.send!(u.user + u.system);
+    } else
+      startConfigured(m).then(
+        (started) => {
+          gateway = started.gateway;
+          keys = started.keys;
+          process.send!({ url: started.gateway.url, memory: memoryNow() } satisfies GatewayReady);
+        },
+        (err: unknown) => {
+          process.stderr.write(`bench gateway: ${String(err)}\n`);
+          process.exit(1);
+        },
+      );
+  });
+  process.on('disconnect', () => {
+    void gateway?.close().finally(() => {
+      keys?.close();
+      process.exit(0);
+    });
+  });
+}
+
+/** The gateway as src/control/platform.ts builds it, on a routing table of `services` routes. */
+async function startConfigured(job: GatewayJob): Promise<{ gateway: Gateway; keys: KeyStore }> {
+  const keys = new KeyStore(join(job.stateDir, 'karb.db'));
+  const routingTable = new ObservableRoutingTable();
+  routingTable.replace(Array.from({ length: job.services }, (_, i) => benchRoute(serviceName(i), job.upstream)));
+  const hub = new SignalHub({ clock: systemClock });
+  const gateway = await startGateway({
+    routingTable,
+    port: 0,
+    host: '127.0.0.1',
+    edge: edgeOptions({ auth: 'required' }, new StoreKeyResolver(keys)),
+    signals: hub,
+    hold: {
+      onTableChange: (listener) => routingTable.onReplace(listener),
+      onColdRequest: noop,
+      timeoutMs: () => undefined,
+    },
+  });
+  hub.countGatewayQueue((service) => gateway.queueDepth(service));
+  return { gateway, keys };
+}
+
+/** Two revisions split 90/10, two endpoints each (all on the one upstream), a service rate limit that never binds. */
+function benchRoute(service: string, upstream: string): Route {
+  const revision = (n: string, weight: number) => ({
+    revision: `${service}-${n}`,
+    weight,
+    endpoints: ['a', 'b'].map((r) => ({ replica: `${service}-${n}-${r}`, url: upstream })),
+  });
+  return {
+    model: service,
+    namespace: NAMESPACE,
+    service,
+    format: 'oip',
+    revisions: [revision('00001', 90), revision('00002', 10)],
+    rateLimit: { requestsPerSecond: UNBINDING_RPS },
+  };
+}
+
+function serviceName(i: number): string {
+  return `svc-${String(i).padStart(4, '0')}`;
+}
+
+function memoryNow(): Memory {
+  (globalThis as { gc?: () => void }).gc?.();
+  const m = process.memoryUsage();
+  return { rssMiB: m.rss / 2 ** 20, heapUsedMiB: m.heapUsed / 2 ** 20 };
+}
+
+// ---------------------------------------------------------------- load client
+function runClient(): void {
+  process.on('message', (job: ClosedJob | OpenJob) => {
+    const run = job.kind === 'closed' ? closedLoop(job) : openLoop(job);
+    run.then(
+      (result) => process.send!(result),
+      (err: unknown) => {
+        process.stderr.write(`bench client: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  });
+  process.on('disconnect', () => process.exit(0));
+}
+
+/** `concurrency` loops, each sending the next request as soon as the last one is read: the most the target serves. */
+async function closedLoop(job: ClosedJob): Promise<ClosedResult> {
+  const url = new URL(job.url);
+  const pool = new Pool(url.origin, { connections: job.concurrency, pipelining: 1 });
+  let requests = 0;
+  let errors = 0;
+  const run = async (durationMs: number, record: boolean): Promise<void> => {
+    const stopAt = performance.now() + durationMs;
+    const loop = async (): Promise<void> => {
+      while (performance.now() < stopAt) {
+        const r = await pool.request({ path: url.pathname, method: 'POST', headers: job.headers, body: REQUEST_BODY });
+        await r.body.dump();
+        if (!record) continue;
+        requests++;
+        if (r.statusCode !== 200) errors++;
+      }
+    };
+    await Promise.all(Array.from({ length: job.concurrency }, loop));
+  };
+  if (job.warmupMs > 0) await run(job.warmupMs, false);
+  const started = performance.now();
+  await run(job.measureMs, true);
+  const seconds = (performance.now() - started) / 1000;
+  await pool.close();
+  return { requests, errors, seconds };
+}
+
+/** src/loadgen's open loop: Poisson arrivals at `rate`, the same seed for every target. */
+async function openLoop(job: OpenJob): Promise<OpenRound> {
+  const sender = createHttpSender(
+    { url: job.url, method: 'POST', headers: job.headers, body: REQUEST_BODY },
+    { connections: OPEN_CONNECTIONS, timeoutMs: 10_000 },
+  );
+  try {
+    const schedule = (durationMs: number, seed: number) => generatedSchedule({ shape: 'constant', rate: job.rate }, { durationMs, seed, arrivals: 'poisson' });
+    await runOpenLoop({ schedule: schedule(job.warmupMs, job.seed + 1000), send: sender.send });
+    // The runner reports percentiles per run; the raw latencies (the runner's definition:
+    // scheduled time → last byte) are kept here so the rounds of a target can be pooled.
+    const done: { atMs: number; endedAt: number }[] = [];
+    const send: Sender = (arrival) =>
+      sender.send(arrival).then((result) => {
+        if (result.status === 200) done.push({ atMs: arrival.atMs, endedAt: preciseClock.now() });
+        return result;
+      });
+    const r = await runOpenLoop({ schedule: schedule(job.measureMs, job.seed), send, clock: preciseClock });
+    return {
+      ok: r.totals.ok,
+      errors: r.totals.errors,
+      dropped: r.totals.dropped,
+      latencies: done.map((d) => d.endedAt - (r.startedAt + d.atMs)),
+    };
+  } finally {
+    await sender.close();
+  }
+}
+
+// ---------------------------------------------------------------- nginx
+function nginxBinary(): string {
+  const candidates = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx'];
+  const found = () => candidates.find((c) => existsSync(c));
+  const have = found();
+  if (have !== undefined) return have;
+  if (process.getuid?.() !== 0) {
+    throw new Error('nginx is not installed. Install the baseline with `sudo apt-get install -y nginx-light` (or run this script as root, which installs it), then run it again.');
+  }
+  process.stderr.write('nginx not found: installing Debian nginx-light with apt-get ...\n');
+  try {
+    execFileSync('apt-get', ['install', '-y', 'nginx-light'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  } catch {
+    execFileSync('apt-get', ['update'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('apt-get', ['install', '-y', 'nginx-light'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  }
+  const installed = found();
+  if (installed === undefined) throw new Error('apt-get install nginx-light finished but no nginx binary was found in /usr/sbin');
+  return installed;
+}
+
+interface Nginx {
+  url: string;
+  process: ChildProcess;
+  /** CPU seconds of the worker processes so far. */
+  workerCpuSeconds(): number;
+  version: string;
+}
+
+async function startNginx(binary: string, dir: string, upstream: string, workers: '1' | 'auto'): Promise<Nginx> {
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const upstreamHost = new URL(upstream).host;
+  const config = `
+daemon off;
+master_process on;
+worker_processes ${workers};
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  keepalive_requests 1000000;
+  upstream bench_upstream {
+    server ${upstreamHost};
+    keepalive 64;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://bench_upstream;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`;
+  const file = join(dir, 'nginx.conf');
+  writeFileSync(file, config);
+  const child = spawn(binary, ['-p', dir, '-e', join(dir, 'error.log'), '-c', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}: ${stderr.trim()}`);
+    if (await answers(url)) break;
+    if (Date.now() > deadline) throw new Error(`nginx did not answer on ${url} within 10 s: ${stderr.trim()}`);
+    await sleep(50);
+  }
+  // `nginx -v` writes to stderr.
+  const version = spawnSync(binary, ['-v'], { encoding: 'utf8' }).stderr.trim().replace('nginx version: ', '') || 'nginx';
+  return { url, process: child, workerCpuSeconds: () => childrenCpuSeconds(child.pid!), version };
+}
+
+/**
+ * CPU seconds all cores spent in processes (user, nice, system) since boot, from /proc/stat.
+ * Interrupt time is left out: it is mostly this benchmark's own loopback traffic and is
+ * not charged to any process, so it could not be told apart from other work.
+ */
+function machineBusySeconds(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return (fields[0]! + fields[1]! + fields[2]!) / USER_HZ;
+}
+
+/** User + system CPU seconds of one process, from /proc; 0 when it is gone. */
+function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  } catch {
+    return 0;
+  }
+}
+
+/** The share of the machine's CPU time since `busyBefore` that went to processes other than this one and its children. */
+function otherWorkShare(busyBefore: number, seconds: number, children: ChildProcess[]): number {
+  const busy = machineBusySeconds() - busyBefore;
+  const self = process.cpuUsage();
+  let ours = (self.user + self.system) / 1e6;
+  for (const c of children) if (c.pid !== undefined) ours += processCpuSeconds(c.pid) + childrenCpuSeconds(c.pid);
+  return Math.max(0, busy - ours) / (seconds * availableParallelism());
+}
+
+/** User + system CPU of the direct children of `pid` (nginx's workers), from /proc. */
+function childrenCpuSeconds(pid: number): number {
+  const ticks = USER_HZ;
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[1]) !== pid) continue;
+    total += (Number(fields[11]) + Number(fields[12])) / ticks;
+  }
+  return total;
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const r = await fetch(url, { method: 'POST', body: REQUEST_BODY });
+    await r.arrayBuffer();
+    return r.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server: Server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// ---------------------------------------------------------------- orchestrator
+interface TargetRow {
+  name: string;
+  closed?: ClosedResult | undefined;
+  open?: OpenResult | undefined;
+  /** Proxy CPU µs per request in the closed loop (not for direct). */
+  cpuMicrosPerRequest?: number | undefined;
+}
+
+async function runOrchestrator(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      json: { type: 'boolean', default: false },
+      seconds: { type: 'string', default: '2' },
+      rounds: { type: 'string', default: '2' },
+      'open-seconds': { type: 'string', default: '2.5' },
+      warmup: { type: 'string', default: '1' },
+      rate: { type: 'string', default: '2000' },
+      keys: { type: 'string', default: '10000' },
+      services: { type: 'string', default: '1000' },
+    },
+  });
+  const measureMs = Number(values.seconds) * 1000;
+  const rounds = Number(values.rounds);
+  const openMs = Number(values['open-seconds']) * 1000;
+  const warmupMs = Number(values.warmup) * 1000;
+  const rate = Number(values.rate);
+  const manyKeys = Number(values.keys);
+  const manyServices = Number(values.services);
+  const binary = nginxBinary();
+  const startedAt = performance.now();
+  // Other work on the machine moves every figure: the CPU it used during the run is reported.
+  const busyBefore = machineBusySeconds();
+
+  const self = fileURLToPath(import.meta.url);
+  // tmpfs when there is one: 10,000 key inserts, each its own committed transaction, take ~1 s there and ~14 s on disk.
+  const scratch = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'karb-bench-'));
+  const children: ChildProcess[] = [];
+  const fork_ = (r: string, execArgv: string[] = []): ChildProcess => {
+    const child = fork(self, [r], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+    children.push(child);
+    return child;
+  };
+  const ask = <T>(child: ChildProcess, message: unknown): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`bench child exited with ${code} before answering`));
+      child.once('exit', onExit);
+      child.once('message', (m) => {
+        child.off('exit', onExit);
+        resolve(m as T);
+      });
+      if (message !== undefined) child.send(message as object);
+    });
+
+  try {
+    const upstream = fork_('upstream');
+    const { origin } = await ask<{ origin: string }>(upstream, undefined);
+
+    // Keys: one (small) and `manyKeys` (large), each store on its own state directory.
+    const smallDir = join(scratch, 'small');
+    const largeDir = join(scratch, 'large');
+    const smallKey = createKeys(smallDir, 1, 1, 0);
+    const keysStarted = performance.now();
+    const largeModelIndex = Math.floor(manyServices / 2);
+    const largeKey = createKeys(largeDir, manyKeys, manyServices, largeModelIndex);
+    const keySeconds = (performance.now() - keysStarted) / 1000;
+
+    const gatewaySmall = fork_('gateway', ['--expose-gc']);
+    const gatewayLarge = fork_('gateway', ['--expose-gc']);
+    const small = await ask<GatewayReady>(gatewaySmall, { stateDir: smallDir, upstream: origin, services: 1} satisfies GatewayJob);
+    const large = await ask<GatewayReady>(gatewayLarge, {
+      stateDir: largeDir,
+      upstream: origin,
+      services: manyServices,
+    } satisfies GatewayJob);
+
+    const nginx1 = await startNginx(binary, join(scratch, 'nginx-1'), origin, '1');
+    children.push(nginx1.process);
+    const nginxAuto = await startNginx(binary, join(scratch, 'nginx-auto'), origin, 'auto');
+    children.push(nginxAuto.process);
+
+    const smallPath = `/v2/models/${serviceName(0)}/infer`;
+    const largePath = `/v2/models/${serviceName(largeModelIndex)}/infer`;
+    // Every target gets the same headers (the key too), so the bytes on the wire match.
+    const headersFor = (key: string) => ({ 'content-type': 'application/json', authorization: `Bearer ${key}` });
+    const targets: (TargetRow & { url: string; headers: Record<string, string>; cpu?: () => Promise<number> })[] = [
+      { name: 'direct', url: origin + smallPath, headers: headersFor(smallKey) },
+      { name: 'nginx, 1 worker', url: nginx1.url + smallPath, headers: headersFor(smallKey), cpu: async () => nginx1.workerCpuSeconds() * 1e6 },
+      { name: 'nginx, auto workers', url: nginxAuto.url + smallPath, headers: headersFor(smallKey), cpu: async () => nginxAuto.workerCpuSeconds() * 1e6 },
+      { name: 'karb, 1 key / 1 service', url: small.url + smallPath, headers: headersFor(smallKey), cpu: () => ask<number>(gatewaySmall, 'cpu') },
+      {
+        name: `karb, ${manyKeys.toLocaleString('en-US')} keys / ${manyServices.toLocaleString('en-US')} services`,
+        url: large.url + largePath,
+        headers: headersFor(largeKey),
+        cpu: () => ask<number>(gatewayLarge, 'cpu'),
+      },
+    ];
+
+    const client = fork_('client');
+    const closedJob = (t: (typeof targets)[number], ms: number): ClosedJob => ({
+      kind: 'closed',
+      url: t.url,
+      headers: t.headers,
+      concurrency: CLOSED_CONCURRENCY,
+      warmupMs: 0,
+      measureMs: ms,
+    });
+    const cpuMicros = targets.map(() => 0);
+    for (const t of targets) await ask<ClosedResult>(client, closedJob(t, warmupMs));
+    // Rounds alternate between targets, so a slow moment of the machine is shared out.
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, t] of targets.entries()) {
+        const before = await t.cpu?.();
+        const r = await ask<ClosedResult>(client, closedJob(t, measureMs));
+        if (t.cpu !== undefined && before !== undefined) cpuMicros[i]! += (await t.cpu()) - before;
+        const sum = t.closed;
+        t.closed = sum === undefined ? r : { requests: sum.requests + r.requests, errors: sum.errors + r.errors, seconds: sum.seconds + r.seconds };
+      }
+    }
+    for (const [i, t] of targets.entries()) if (t.cpu !== undefined) t.cpuMicrosPerRequest = cpuMicros[i]! / t.closed!.requests;
+    const openRounds = targets.map((): OpenRound[] => []);
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, t] of targets.entries()) {
+        const job: OpenJob = { kind: 'open', url: t.url, headers: t.headers, rate, warmupMs: OPEN_WARMUP_MS, measureMs: openMs, seed: round + 1 };
+        openRounds[i]!.push(await ask<OpenRound>(client, job));
+      }
+    }
+    for (const [i, t] of targets.entries()) t.open = pooled(openRounds[i]!);
+    const memory = {
+      small: { atStart: small.memory, afterLoad: await ask<Memory>(gatewaySmall, 'memory') },
+      large: { atStart: large.memory, afterLoad: await ask<Memory>(gatewayLarge, 'memory') },
+    };
+    const report = {
+      machine: `${availableParallelism()} × ${cpus()[0]?.model.trim() ?? 'unknown cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${nginx1.version}`,
+      settings: { closedConcurrency: CLOSED_CONCURRENCY, closedSeconds: measureMs / 1000, closedRounds: rounds, openRate: rate, openSeconds: openMs / 1000, warmupSeconds: warmupMs / 1000, openConnections: OPEN_CONNECTIONS },
+      scale: { keys: manyKeys, services: manyServices, keyCreationSeconds: keySeconds },
+      targets: targets.map(({ name, closed, open, cpuMicrosPerRequest }) => ({ name, closed, open, cpuMicrosPerRequest })),
+      memory,
+      wallSeconds: (performance.now() - startedAt) / 1000,
+      otherCpuShare: otherWorkShare(busyBefore, (performance.now() - startedAt) / 1000, children),
+    };
+    if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else printReport(report);
+  } finally {
+    // Node children leave on disconnect (closing their servers); nginx on SIGTERM.
+    await Promise.all(children.map((c) => stopChild(c)));
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+function pooled(rounds: OpenRound[]): OpenResult {
+  const sorted = Float64Array.from(rounds.flatMap((r) => r.latencies)).sort();
+  const sum = (k: 'ok' | 'errors' | 'dropped') => rounds.reduce((n, r) => n + r[k], 0);
+  return { ok: sum('ok'), errors: sum('errors'), dropped: sum('dropped'), p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
+}
+
+function percentile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/** Creates `count` keys in a fresh store; returns the key of the one scoped to service `useIndex`. */
+function createKeys(stateDir: string, count: number, services: number, useIndex: number): string {
+  const store = new KeyStore(join(stateDir, 'karb.db'));
+  let used = '';
+  try {
+    for (let i = 0; i < count; i++) {
+      const service = i === 0 ? useIndex : i % services;
+      const { key } = store.create({ namespace: NAMESPACE, name: `bench-${i}`, services: [serviceName(service)], rps: UNBINDING_RPS });
+      if (i === 0) used = key;
+    }
+  } finally {
+    store.close();
+  }
+  return used;
+}
+
+type Report = {
+  machine: string;
+  settings: { closedConcurrency: number; closedSeconds: number; closedRounds: number; openRate: number; openSeconds: number; warmupSeconds: number };
+  scale: { keys: number; services: number; keyCreationSeconds: number };
+  targets: TargetRow[];
+  memory: { small: { atStart: Memory; afterLoad: Memory }; large: { atStart: Memory; afterLoad: Memory } };
+  wallSeconds: number;
+  /** Share of all cores' time used by processes outside this benchmark during the run. */
+  otherCpuShare: number;
+};
+
+function printReport(report: Report): void {
+  const f = (n: number | undefined, d = 2): string => (n === undefined || Number.isNaN(n) ? '–' : n.toFixed(d));
+  const signed = (n: number, d = 3): string => (n >= 0 ? '+' : '−') + f(Math.abs(n), d);
+  const direct = report.targets[0]!;
+  const byName = (prefix: string) => report.targets.find((t) => t.name.startsWith(prefix))!;
+  const nginx1 = byName('nginx, 1');
+  const nginxAuto = byName('nginx, auto');
+  const karbSmall = report.targets[3]!;
+  const karbLarge = report.targets[4]!;
+  const rps = (t: TargetRow) => (t.closed ? t.closed.requests / t.closed.seconds : NaN);
+  const s = report.settings;
+  const lines: string[] = [
+    `Gateway vs nginx — ${report.machine}`,
+    `closed loop: ${s.closedConcurrency} connections, ${s.closedRounds} × ${s.closedSeconds} s per target (alternating) after ${s.warmupSeconds} s warm-up; ` +
+      `open loop: ${s.openRate} req/s Poisson, ${s.closedRounds} × ${s.openSeconds} s per target (alternating, each after 0.5 s unmeasured; latency from the scheduled time)`,
+    '',
+    '| path | max req/s | × nginx 1w | proxy CPU µs/req | p50 ms @' + s.openRate + ' | p99 ms @' + s.openRate + ' | added p50 | added p99 | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const t of report.targets) {
+    const o = t.open!;
+    const isDirect = t === direct;
+    const errors = (t.closed?.errors ?? 0) + o.errors + o.dropped;
+    lines.push(
+      `| ${t.name} | ${f(rps(t), 0)} | ${isDirect ? '' : '×' + f(rps(t) / rps(nginx1))} | ${isDirect ? '' : f(t.cpuMicrosPerRequest, 0)} | ${f(o.p50, 3)} | ${f(o.p99, 3)} | ` +
+        `${isDirect ? '' : signed(o.p50 - direct.open!.p50)} | ${isDirect ? '' : signed(o.p99 - direct.open!.p99)} | ${errors} |`,
+    );
+  }
+  const added = (t: TargetRow, q: 'p50' | 'p99') => t.open![q] - direct.open![q];
+  const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
+  const ratioSmall = rps(karbSmall) / rps(nginx1);
+  lines.push(
+    '',
+    `Targets (karb 1 key / 1 service against nginx, 1 worker):`,
+    `  max throughput ×${f(ratioSmall)} of nginx (≥ ×0.40): ${verdict(ratioSmall >= 0.4)}` + ` (×${f(rps(karbSmall) / rps(nginxAuto))} of nginx auto)`,
+    `  added p50 at ${s.openRate} req/s ${signed(added(karbSmall, 'p50'))} ms (≤ 0.5 ms): ${verdict(added(karbSmall, 'p50') <= 0.5)}; nginx ${signed(added(nginx1, 'p50'))} ms`,
+    `  added p99 at ${s.openRate} req/s ${signed(added(karbSmall, 'p99'))} ms (≤ 2 ms): ${verdict(added(karbSmall, 'p99') <= 2)}; nginx ${signed(added(nginx1, 'p99'))} ms`,
+    '',
+    `At scale (${report.scale.keys} keys, ${report.scale.services} services) / (1 key, 1 service):`,
+    `  max throughput ×${f(rps(karbLarge) / rps(karbSmall))}, added p50 ${signed(added(karbLarge, 'p50'))} vs ${signed(added(karbSmall, 'p50'))} ms, ` +
+      `added p99 ${signed(added(karbLarge, 'p99'))} vs ${signed(added(karbSmall, 'p99'))} ms, CPU/req ×${f((karbLarge.cpuMicrosPerRequest ?? NaN) / (karbSmall.cpuMicrosPerRequest ?? NaN))}`,
+    '',
+    '| gateway process | RSS at start | heap used at start | RSS after load | heap used after load |',
+    '|---|---:|---:|---:|---:|',
+    ...(['small', 'large'] as const).map((k) => {
+      const m = report.memory[k];
+      const name = k === 'small' ? '1 key / 1 service' : `${report.scale.keys} keys / ${report.scale.services} services`;
+      return `| ${name} | ${f(m.atStart.rssMiB, 1)} MiB | ${f(m.atStart.heapUsedMiB, 1)} MiB | ${f(m.afterLoad.rssMiB, 1)} MiB | ${f(m.afterLoad.heapUsedMiB, 1)} MiB |`;
+    }),
+    '',
+    `(${report.scale.keys} keys created in ${f(report.scale.keyCreationSeconds, 1)} s; whole run ${f(report.wallSeconds, 0)} s; ` +
+      `other processes used ${f(report.otherCpuShare * 100, 0)}% of the machine's CPU time during the run` +
+      `${report.otherCpuShare > 0.05 ? ' — not a quiet machine: tail latencies are not comparable across runs' : ''}.)`,
+    '',
+  );
+  process.stdout.write(lines.join('\n'));
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  if (child.connected) child.disconnect();
+  else child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function noop(): void {}
