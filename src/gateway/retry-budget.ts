@@ -19,14 +19,14 @@
 export interface RetryBudgetOptions {
   /** Retries per request. Default 0.2. */
   ratio?: number;
-  /** Retries in flight always allowed (the concurrency floor). Default 3. */
+  /** Retries in flight always allowed (the concurrency floor). Default 10: a replica killed under load fails several requests at once, and each must get its retry. */
   minConcurrent?: number;
   /** Retries a service starts with and may bank at most (the ratio floor). Default 10. */
   maxBanked?: number;
 }
 
 export const DEFAULT_RETRY_BUDGET_RATIO = 0.2;
-export const DEFAULT_RETRY_BUDGET_MIN_CONCURRENT = 3;
+export const DEFAULT_RETRY_BUDGET_MIN_CONCURRENT = 10;
 export const DEFAULT_RETRY_BUDGET_MAX_BANKED = 10;
 
 /** Pure: may one more retry start, given the requests and the retries in flight now? */

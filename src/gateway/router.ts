@@ -25,7 +25,7 @@ import type { Log } from '../util/log.ts';
 import { AdmissionQueues, QueueFullError, defaultQueueBound } from './admission-queue.ts';
 import { DeadlineExceededError, TryTimeoutError } from './deadline.ts';
 import { pickEndpointByLoad } from './endpoint-picker.ts';
-import { NoReadyEndpointError } from './errors.ts';
+import { NoReadyEndpointError, UpstreamUnreachableError } from './errors.ts';
 import type { Exchange, GatewayResponse, GatewayStep } from './exchange.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { OutlierDetector, type OutlierOptions } from './outlier.ts';
@@ -216,7 +216,8 @@ export class Router implements AttemptHooks {
     if (state === undefined) return false;
     this.#clearTimer(state);
     if (error instanceof DeadlineExceededError) return false;
-    const reason = retryReasonForError(error instanceof TryTimeoutError ? 'TRY_TIMEOUT' : code);
+    // Any other transport failure before the response started is a broken connection: inference is idempotent.
+    const reason = retryReasonForError(error instanceof TryTimeoutError ? 'TRY_TIMEOUT' : code) ?? (error instanceof UpstreamUnreachableError ? 'reset' : undefined);
     if (reason === undefined) return false;
     this.#failure(exchange, url, this.#deps.clock.now());
     return this.#retry(exchange, state, reason);

@@ -42,7 +42,8 @@ test('the retry budget allows ratio × active retries with a floor', () => {
     [120, 20, false, '20% of the 100 not retrying is 20: the ratio is reached'],
   ];
   for (const [active, retries, want, why] of cases) assert.equal(retryAllowed(active, retries, 0.2, 3), want, why);
-  const budget = new RetryBudget();
+  assert.equal(new RetryBudget().tryAcquire('quiet'), true, 'the default floor lets a quiet service retry');
+  const budget = new RetryBudget({ minConcurrent: 3 });
   for (let i = 0; i < 10; i++) budget.requestStarted('s');
   assert.ok(budget.tryAcquire('s') && budget.tryAcquire('s') && budget.tryAcquire('s'));
   assert.equal(budget.tryAcquire('s'), false, 'max(3, 0.2 × 7) = 3 in flight');

@@ -252,7 +252,7 @@ class UpstreamCallHandler implements Dispatcher.DispatchHandler, UpstreamCall {
     if (this.#clientGone) return;
     const error = this.#toKarbError(err);
     const ex = this.#exchange;
-    if (!ex.res.headersSent && this.#deps.attempts?.failed(ex, this.#url, error, (err as { code?: unknown }).code) === true) {
+    if (!ex.res.headersSent && this.#deps.attempts?.failed(ex, this.#url, error, errorCode(err)) === true) {
       return;
     }
     ex.fail(error);
@@ -277,7 +277,7 @@ class UpstreamCallHandler implements Dispatcher.DispatchHandler, UpstreamCall {
     const model = ex.match?.model ?? '';
     const replica = ex.endpoint?.replica ?? this.#url;
     if (err instanceof KarbError) return err; // the router's per-try timeout or deadline
-    const code = (err as { code?: unknown }).code;
+    const code = errorCode(err);
     switch (code) {
       case 'UND_ERR_HEADERS_TIMEOUT':
       case 'UND_ERR_BODY_TIMEOUT':
@@ -305,3 +305,8 @@ function resumeUpstream(this: GatewayResponse): void {
 }
 
 function ignore(): void {}
+
+/** The error's code, or its cause's: undici sometimes wraps the socket error that says what happened. */
+function errorCode(err: Error): unknown {
+  return (err as { code?: unknown }).code ?? (err.cause as { code?: unknown } | undefined)?.code;
+}
