@@ -1,9 +1,8 @@
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { ManualClock } from '../util/clock.ts';
-import { startGateway, type Gateway, type GatewayOptions } from './gateway.ts';
-import { InMemoryRoutingTable, type Route } from './routing-table.ts';
+import type { Gateway } from './gateway.ts';
 import {
   answerWithName,
   httpClient,
@@ -11,29 +10,14 @@ import {
   route,
   runConcurrently,
   seededRandom,
-  startReplica,
   unusedPort,
   waitFor,
-  type FakeReplica,
-  type ReplicaHandler,
+  gatewayFor,
+  replica,
 } from './test-support.ts';
 
 const client = httpClient();
 test.after(() => client.close());
-
-async function gatewayFor(t: TestContext, routes: Route[], options: Partial<GatewayOptions> = {}) {
-  const table = new InMemoryRoutingTable();
-  table.replace(routes);
-  const gw: Gateway = await startGateway({ routingTable: table, port: 0, ...options });
-  t.after(() => gw.close());
-  return { gw, table };
-}
-
-async function replica(t: TestContext, handler: ReplicaHandler): Promise<FakeReplica> {
-  const r = await startReplica(handler);
-  t.after(() => r.close());
-  return r;
-}
 
 const INFER_BODY = '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}';
 

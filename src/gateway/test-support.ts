@@ -6,7 +6,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Agent, request } from 'undici';
-import type { Route, RouteRevision } from './routing-table.ts';
+import type { TestContext } from 'node:test';
+import { startGateway, type Gateway, type GatewayOptions } from './gateway.ts';
+import { InMemoryRoutingTable, type Route, type RouteRevision } from './routing-table.ts';
 import { mulberry32 } from '../util/prng.ts';
 
 export interface SeenRequest {
@@ -148,4 +150,20 @@ export async function runConcurrently(count: number, concurrency: number, fn: (i
     while (next < count) await fn(next++);
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+}
+
+/** A gateway on a free port over these routes, closed when the test ends. */
+export async function gatewayFor(t: TestContext, routes: Route[], options: Partial<GatewayOptions> = {}) {
+  const table = new InMemoryRoutingTable();
+  table.replace(routes);
+  const gw: Gateway = await startGateway({ routingTable: table, port: 0, ...options });
+  t.after(() => gw.close());
+  return { gw, table };
+}
+
+/** A replica answering with `handler`, closed when the test ends. */
+export async function replica(t: TestContext, handler: ReplicaHandler): Promise<FakeReplica> {
+  const r = await startReplica(handler);
+  t.after(() => r.close());
+  return r;
 }
