@@ -102,10 +102,13 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   const reconcile = () => reconciler.reconcile().catch((err) => log({ level: 'error', msg: 'reconcile failed', error: (err as Error).message }));
   autoscaler = new AutoscalerLoop({ store, runtime, hub, clock: systemClock, onDesiredChanged: () => void reconcile(), log });
 
+  let closed = false;
   runtime.onEvent((e) => {
     // Out of the gateway's routes before the runtime sends SIGTERM (it emits this event first).
     if (e.reason === 'ReplicaDraining' && e.replica) reconciler.withdrawEndpoint(e.replica);
     store.addEvent({ type: e.type, reason: e.reason, message: e.message, namespace: e.namespace, service: e.service, revision: e.revision, ...(e.replica ? { replica: e.replica } : {}) });
+    // While shutting down, replicas stopping is the goal, not a gap to close.
+    if (closed) return;
     reconciler.reconcile().catch((err) => log({ level: 'error', msg: 'reconcile failed', error: (err as Error).message }));
   });
   await reconciler.reconcile();
@@ -114,7 +117,6 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   const api = await startControlApi({ store, runtime, reconciler, baseDir, port: options.controlPort ?? 8081, host, log, adminToken, keys: { keys, routingTable } });
   log({ level: 'info', msg: 'karb is up', control: api.url, gateway: gateway.url, stateDir });
 
-  let closed = false;
   return {
     controlUrl: api.url,
     gatewayUrl: gateway.url,
