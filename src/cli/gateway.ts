@@ -9,7 +9,8 @@ import { RedisJobStore } from '../gateway/jobs/redis-store.ts';
 import { InMemoryRoutingTable } from '../gateway/routing-table.ts';
 import { ControlFeed, pollRoutes } from '../edge/control-feed.ts';
 import { RemoteKeyResolver } from '../edge/key-resolver.ts';
-import { edgeOptions, parseAuthMode, parseFailureMode, readTlsFiles } from '../edge/options.ts';
+import { edgeOptions } from '../edge/options.ts';
+import { EDGE_FLAG_OPTIONS, edgeFlagsFrom, portFlag } from './edge-flags.ts';
 import { systemClock } from '../util/clock.ts';
 import { jsonLogger } from '../util/log.ts';
 import { resolveAdminToken } from './client.ts';
@@ -39,11 +40,7 @@ export async function gatewayCommand(args: string[]): Promise<number> {
         host: { type: 'string' },
         'control-plane': { type: 'string' },
         token: { type: 'string' },
-        auth: { type: 'string' },
-        redis: { type: 'string' },
-        'redis-failure': { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
+        ...EDGE_FLAG_OPTIONS,
         'key-cache-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -60,20 +57,10 @@ export async function gatewayCommand(args: string[]): Promise<number> {
   if (!controlPlaneUrl) throw new UsageError('karb gateway needs --control-plane URL (the karb up or controller it serves for)');
   const { token, source } = resolveAdminToken(values.token);
   if (token === undefined) throw new UsageError(`karb gateway needs the control plane's admin token: --token, KARB_TOKEN or ${source}`);
-  const port = Number(values.port ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number from 0 to 65535 (got ${values.port})`);
+  const port = portFlag(values.port, '--port', 8080);
   const cacheMs = Number(values['key-cache-ms'] ?? 2000);
   if (!Number.isFinite(cacheMs) || cacheMs < 0) throw new UsageError(`--key-cache-ms must be a number of milliseconds (got ${values['key-cache-ms']})`);
-  let flags;
-  let tls;
-  try {
-    const auth = parseAuthMode(values.auth);
-    const redisFailure = parseFailureMode(values['redis-failure']);
-    flags = { ...(auth ? { auth } : {}), ...(values.redis ? { redisUrl: values.redis } : {}), ...(redisFailure ? { redisFailure } : {}) };
-    tls = readTlsFiles(values['tls-cert'], values['tls-key']);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { edge: flags, tls } = edgeFlagsFrom(values);
 
   const log = jsonLogger();
   const feed = new ControlFeed({ controlPlaneUrl, adminToken: token });

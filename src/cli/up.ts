@@ -4,7 +4,7 @@ import { startPlatform } from '../control/platform.ts';
 import { jsonLogger } from '../util/log.ts';
 import { applyCommand } from './commands.ts';
 import { UsageError } from './usage.ts';
-import { parseAuthMode, parseFailureMode, readTlsFiles, type EdgeFlags } from '../edge/options.ts';
+import { EDGE_FLAG_OPTIONS, edgeFlagsFrom, portFlag } from './edge-flags.ts';
 
 const USAGE = `Usage: karb up [flags]
 
@@ -20,13 +20,6 @@ const USAGE = `Usage: karb up [flags]
   --tls-key FILE      ...and this PEM private key
 `;
 
-function port(value: string | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag} must be a port number from 0 to 65535 (got ${value})`);
-  return n;
-}
-
 export async function upCommand(args: string[]): Promise<number> {
   let values;
   try {
@@ -38,11 +31,7 @@ export async function upCommand(args: string[]): Promise<number> {
         host: { type: 'string' },
         'state-dir': { type: 'string' },
         filename: { type: 'string', short: 'f', multiple: true },
-        auth: { type: 'string' },
-        redis: { type: 'string' },
-        'redis-failure': { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
+        ...EDGE_FLAG_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -54,22 +43,13 @@ export async function upCommand(args: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  let edge: EdgeFlags;
-  let tls: ReturnType<typeof readTlsFiles>;
-  try {
-    const auth = parseAuthMode(values.auth);
-    const redisFailure = parseFailureMode(values['redis-failure']);
-    edge = { ...(auth ? { auth } : {}), ...(values.redis ? { redisUrl: values.redis } : {}), ...(redisFailure ? { redisFailure } : {}) };
-    tls = readTlsFiles(values['tls-cert'], values['tls-key']);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { edge, tls } = edgeFlagsFrom(values);
   const log = jsonLogger();
   const platform = await startPlatform({
     edge,
     ...(tls ? { tls } : {}),
-    controlPort: port(values.port, '--port', 8081),
-    gatewayPort: port(values['gateway-port'], '--gateway-port', 8080),
+    controlPort: portFlag(values.port, '--port', 8081),
+    gatewayPort: portFlag(values['gateway-port'], '--gateway-port', 8080),
     ...(values.host ? { host: values.host } : {}),
     ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
     log,

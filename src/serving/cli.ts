@@ -158,8 +158,26 @@ export async function runServeCommand(args: string[]): Promise<number> {
   return serveUntilSignalled(model, config, logger, await serverModule);
 }
 
+/**
+ * Serves until SIGTERM or SIGINT, then drains the server, closes the model and
+ * returns the exit code: 0 after a clean drain, 1 when the drain timed out.
+ */
+export async function runUntilStopped(
+  server: { drain(timeoutMs: number): Promise<{ timedOut: boolean }> },
+  model: ModelSession,
+  drainTimeoutMs: number,
+  logger: Logger,
+): Promise<number> {
+  const release = await waitForStopSignal(logger);
+  const { timedOut } = await server.drain(drainTimeoutMs);
+  await model.close();
+  release();
+  logger.log('info', 'stopped', { timedOut });
+  return timedOut ? 1 : 0;
+}
+
 /** Waits for SIGTERM or SIGINT; a second one exits at once, dropping whatever is still in flight. */
-export async function waitForStopSignal(logger: Logger): Promise<() => void> {
+async function waitForStopSignal(logger: Logger): Promise<() => void> {
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const onSignal = (sig: NodeJS.Signals) => {
       process.off('SIGTERM', onSignal);
@@ -221,10 +239,5 @@ async function serveUntilSignalled(model: ModelSession, config: ServeConfig, log
       : {}),
   });
 
-  const release = await waitForStopSignal(logger);
-  const { timedOut } = await server.drain(config.drainTimeoutMs);
-  await model.close();
-  release();
-  logger.log('info', 'stopped', { timedOut });
-  return timedOut ? 1 : 0;
+  return runUntilStopped(server, model, config.drainTimeoutMs, logger);
 }

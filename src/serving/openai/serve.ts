@@ -3,7 +3,7 @@
  * describe the language model, listen, print the `listening` line the
  * embedded runtime reads, drain on SIGTERM/SIGINT.
  */
-import { waitForStopSignal, type ServeConfig } from '../cli.ts';
+import { runUntilStopped, type ServeConfig } from '../cli.ts';
 import type { Logger } from '../log.ts';
 import type { ModelSession } from '../onnx-model.ts';
 import { describeLanguageModel, LanguageModel } from './language-model.ts';
@@ -39,10 +39,5 @@ export async function serveOpenAIUntilSignalled(model: ModelSession, config: Ser
     contextLength: lm.info.contextLength,
     vocabSize: lm.info.vocabSize,
   });
-  const release = await waitForStopSignal(logger);
-  const { timedOut } = await server.drain(config.drainTimeoutMs);
-  await model.close();
-  release();
-  logger.log('info', 'stopped', { timedOut });
-  return timedOut ? 1 : 0;
+  return runUntilStopped(server, model, config.drainTimeoutMs, logger);
 }
