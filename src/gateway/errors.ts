@@ -40,11 +40,35 @@ export class BodyTooLargeError extends InvalidRequestError {
 }
 
 export class NoReadyEndpointError extends UnavailableError {
-  constructor(model: string) {
-    super(`model '${clip(model)}' has no ready replica right now; retry shortly (karb get services shows its replicas)`, {
-      code: 'NO_READY_ENDPOINT',
-      retryAfterSeconds: 1,
-    });
+  /** With `revision`: the request named that revision (`x-karb-revision`) and it alone has nothing ready. */
+  constructor(model: string, revision?: string) {
+    super(
+      revision === undefined
+        ? `model '${clip(model)}' has no ready replica right now; retry shortly (karb get services shows its replicas)`
+        : `revision '${clip(revision)}' of model '${clip(model)}' has no ready replica right now; retry shortly`,
+      { code: 'NO_READY_ENDPOINT', retryAfterSeconds: 1 },
+    );
+  }
+}
+
+/** `x-karb-revision` is not something a revision could be called; nothing was looked up. */
+export class InvalidRevisionHeaderError extends InvalidRequestError {
+  constructor(header: string, value: string, maxLength: number) {
+    super(
+      `header ${header} '${clip(value)}' is not a revision name: one name of lowercase letters, digits and '-', ` +
+        `starting and ending with a letter or digit, at most ${maxLength} characters`,
+      { code: 'INVALID_REVISION_HEADER' },
+    );
+  }
+}
+
+/** `x-karb-revision` names a revision the routing table does not list for this model. */
+export class RevisionNotRoutableError extends NotFoundError {
+  constructor(revision: string, model: string, routable: readonly string[]) {
+    super(
+      `revision ${clip(revision)} is not routable for model ${clip(model)}; routable: ${routable.length === 0 ? '(none)' : routable.join(', ')}`,
+      'REVISION_NOT_ROUTABLE',
+    );
   }
 }
 

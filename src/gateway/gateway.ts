@@ -29,6 +29,7 @@ import type { SignalSink } from '../autoscaler/hub.ts';
 import { holdWhileCold, type HoldOptions } from './hold.ts';
 import { createAsyncJobs, type AsyncJobsOptions } from './jobs/async-jobs.ts';
 import { noJobStore } from './jobs/steps.ts';
+import { createMirror, type MirrorOptions } from './mirror.ts';
 
 export interface GatewayOptions {
   routingTable: RoutingTable;
@@ -60,6 +61,8 @@ export interface GatewayOptions {
   hold?: HoldOptions;
   /** Async jobs (`Prefer: respond-async`, `GET /v1/jobs/{id}`) kept in this store and run by a worker here. */
   jobs?: AsyncJobsOptions;
+  /** Rollout mirroring of routes with `mirror` (mirror.ts): the bound on copies in flight per service. */
+  mirror?: MirrorOptions;
 }
 
 export interface Gateway {
@@ -100,7 +103,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   const jobs = options.jobs === undefined ? undefined : createAsyncJobs(options.jobs, { registry: metrics.registry, clock, log, hasRoute: (service) => table.lookup(service) !== undefined });
 
-  const proxy = proxyToUpstream({ pools, outstanding, metrics, timeoutMs, attempts: router, ...(signals ? { signals } : {}) });
+  const mirror = createMirror({ pools, outstanding, registry: metrics.registry, random, signals }, options.mirror);
+  const proxy = proxyToUpstream({ pools, outstanding, metrics, timeoutMs, attempts: router, mirror, ...(signals ? { signals } : {}) });
   const steps: GatewayStep[] = [
     matchRequest(),
     serveLocal({ metrics }),

@@ -2,7 +2,9 @@
  * L2 routing with L3 backpressure: where each attempt of a request goes, and
  * what happens when one fails. The `route` step replaces a one-shot pick:
  *
- *   revision   weighted split; a session header pins the draw (sticky.ts)
+ *   revision   weighted split; a session header pins the draw (sticky.ts);
+ *              `x-karb-revision` pins the revision itself (preview.ts): every
+ *              attempt goes there, whatever its weight, and never to a fallback
  *   endpoint   power of two choices on outstanding + decayed reported queue,
  *              skipping ejected endpoints and those this request already tried
  *   capacity   every eligible endpoint at `concurrencyLimit` → wait in the
@@ -30,6 +32,7 @@ import type { Exchange, GatewayResponse, GatewayStep } from './exchange.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { OutlierDetector, type OutlierOptions } from './outlier.ts';
 import type { OutstandingRequests } from './outstanding.ts';
+import { REVISION_HEADER, previewRevision } from './preview.ts';
 import { QUEUE_DEPTH_HEADER, ReportedQueueDepths, parseQueueDepth } from './queue-depth.ts';
 import { backoffMs, retryReasonForError, retryReasonForStatus, type RetryReason } from './retry.ts';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
@@ -83,6 +86,8 @@ class Routing {
   readonly deadline: number;
   readonly deadlineMs: number;
   readonly draw: (() => number) | undefined;
+  /** The revision `x-karb-revision` named: every attempt goes there, no split, no fallback. */
+  readonly pinned: RouteRevision | undefined;
   fallback: Route | undefined = undefined;
   /** Retries are spent: the next attempt must go to a fallback service. */
   wantFallback = false;
@@ -93,11 +98,18 @@ class Routing {
   queued = false;
   timer: TimerHandle | undefined = undefined;
 
-  constructor(primary: Route, deadline: number, deadlineMs: number, draw: (() => number) | undefined) {
+  constructor(
+    primary: Route,
+    deadline: number,
+    deadlineMs: number,
+    draw: (() => number) | undefined,
+    pinned: RouteRevision | undefined,
+  ) {
     this.primary = primary;
     this.deadline = deadline;
     this.deadlineMs = deadlineMs;
     this.draw = draw;
+    this.pinned = pinned;
   }
 }
 
@@ -173,9 +185,12 @@ export class Router implements AttemptHooks {
         const route = exchange.route!;
         const now = this.#deps.clock.now();
         const deadline = exchange.deadlineAt ?? now + this.#deadlineMs;
-        const session = this.#sessionHeader === '' ? undefined : exchange.req.headers[this.#sessionHeader];
+        const headers = exchange.req.headers;
+        // Throws 400/404 for a bad or unknown name (after auth and scope checks, so nothing leaks).
+        const pinned = previewRevision(route, headers[REVISION_HEADER]);
+        const session = pinned !== undefined || this.#sessionHeader === '' ? undefined : headers[this.#sessionHeader];
         const draw = typeof session === 'string' && session.length > 0 ? sessionDraw(session) : undefined;
-        const state = new Routing(route, deadline, deadline - now, draw);
+        const state = new Routing(route, deadline, deadline - now, draw, pinned);
         this.#state.set(exchange, state);
         this.#budget.requestStarted(route.service);
         exchange.res.once('close', this.#onClose);
@@ -251,7 +266,7 @@ export class Router implements AttemptHooks {
     const choice = this.#choose(state, now, fromQueue);
     if (choice.kind === 'none') {
       this.#deps.metrics.noEndpoint(state.primary.service);
-      exchange.fail(new NoReadyEndpointError(state.primary.model));
+      exchange.fail(new NoReadyEndpointError(state.primary.model, state.pinned?.revision));
       return;
     }
     if (choice.kind === 'full') {
@@ -278,7 +293,8 @@ export class Router implements AttemptHooks {
       if (choice.kind !== 'none') return choice;
     }
     if (state.fallback !== undefined) return { kind: 'none' }; // never more than one level
-    const fallback = this.#fallbackFor(state.primary, now);
+    // A pinned request asked for one revision: it never goes elsewhere.
+    const fallback = state.pinned === undefined ? this.#fallbackFor(state.primary, now) : undefined;
     if (fallback === undefined) {
       // Retries are spent and nothing to fall back to: the caller gets the last answer.
       return state.wantFallback ? { kind: 'none' } : this.#chooseIn(state.primary, state, now, fromQueue, true);
@@ -293,8 +309,9 @@ export class Router implements AttemptHooks {
    * ejected (unless `anyHealth`, the last resort before refusing).
    */
   #chooseIn(route: Route, state: Routing, now: number, fromQueue: boolean, anyHealth = false): Choice {
-    const revision = pickRevision(route.revisions, state.draw ?? this.#deps.random);
-    if (revision === undefined) return { kind: 'none' };
+    const revision = state.pinned ?? pickRevision(route.revisions, state.draw ?? this.#deps.random);
+    // The split never picks a revision without endpoints; a pinned one may have none: 503, not the queue.
+    if (revision === undefined || revision.endpoints.length === 0) return { kind: 'none' };
     const endpoints = revision.endpoints;
     const outliers = this.#outliers;
     const healthy = (e: RouteEndpoint): boolean => anyHealth || !outliers.isEjected(e.url, now);
@@ -416,7 +433,12 @@ export class Router implements AttemptHooks {
   #retry(exchange: Exchange, state: Routing, reason: RetryReason): boolean {
     if (exchange.settled) return false;
     const spent = state.retries >= this.#maxRetries;
-    if (spent && (state.fallback !== undefined || this.#fallbackFor(state.primary, this.#deps.clock.now()) === undefined)) {
+    if (
+      spent &&
+      (state.pinned !== undefined ||
+        state.fallback !== undefined ||
+        this.#fallbackFor(state.primary, this.#deps.clock.now()) === undefined)
+    ) {
       return false;
     }
     const now = this.#deps.clock.now();

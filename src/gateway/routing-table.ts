@@ -35,6 +35,13 @@ export interface Route {
   asyncTtlMs?: number;
   /** `spec.traffic.rateLimit` of the service; absent: no per-service limit. */
   rateLimit?: { requestsPerSecond: number; burst?: number | undefined };
+  /**
+   * Rollout mirroring: copy this share of the requests served by the other revisions to
+   * `revision` (one of `revisions`, usually at weight 0), answers discarded. `percent` is
+   * 0..100. The copies are reported to the autoscaler's signals under `revision`, which is
+   * how a rollout judges a revision on real traffic before it serves any (mirror.ts).
+   */
+  mirror?: { revision: string; percent: number };
 }
 
 export interface RoutingTable {

@@ -8,6 +8,8 @@
  * Only URLs from the routing table are ever contacted; the client's path is
  * sent to that origin as is (it has been matched to a /v2/models/ path), bodies
  * travel as raw bytes, redirects are passed back to the caller, not followed.
+ * A route with `mirror` also has its requests copied to the mirror revision
+ * (mirror.ts) once the first attempt is on its way.
  */
 import { Pool, type Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -17,6 +19,7 @@ import type { Exchange, GatewayResponse, GatewayStep, UpstreamCall } from './exc
 import type { GatewayMetrics } from './metrics.ts';
 import type { OutstandingRequests } from './outstanding.ts';
 import type { AttemptHooks } from './router.ts';
+import type { Mirror } from './mirror.ts';
 import type { SignalSink } from '../autoscaler/hub.ts';
 import { latencyOrigin } from './hold.ts';
 import { performance } from 'node:perf_hooks';
@@ -96,6 +99,8 @@ export interface ProxyDeps {
   attempts?: AttemptHooks;
   /** Told when a request starts and finishes at a replica (autoscaler signals). */
   signals?: SignalSink;
+  /** Offered each attempt of a request whose route has `mirror` (copies to the mirror revision). */
+  mirror?: Mirror;
 }
 
 /** The last step: sends the exchange to its chosen endpoint. */
@@ -104,14 +109,15 @@ export function proxyToUpstream(deps: ProxyDeps): GatewayStep {
     name: 'proxy',
     run(exchange: Exchange): void {
       const endpoint = exchange.endpoint;
-      if (endpoint === undefined || exchange.route === undefined || exchange.revision === undefined) {
+      const route = exchange.route;
+      if (endpoint === undefined || route === undefined || exchange.revision === undefined) {
         throw new KarbError('PIPELINE_INCOMPLETE', 'the proxy step ran before an endpoint was chosen');
       }
-      const call = new UpstreamCallHandler(exchange, deps, endpoint.url, exchange.route.service);
+      const call = new UpstreamCallHandler(exchange, deps, endpoint.url, route.service);
       exchange.upstream = call;
       deps.outstanding.acquire(endpoint.url);
-      deps.metrics.upstreamStarted(exchange.route.service);
-      deps.signals?.requestStarted(exchange.route.service, exchange.revision.revision);
+      deps.metrics.upstreamStarted(route.service);
+      deps.signals?.requestStarted(route.service, exchange.revision.revision);
       const req = exchange.req;
       const h = req.headers;
       const headers: string[] = ['x-request-id', exchange.requestId];
@@ -123,6 +129,8 @@ export function proxyToUpstream(deps: ProxyDeps): GatewayStep {
         { path: req.url!, method: req.method as Dispatcher.HttpMethod, headers, body: exchange.body },
         call,
       );
+      // After the caller's own attempt, so a copy never goes ahead of it on the wire.
+      if (route.mirror !== undefined) deps.mirror?.offer(exchange);
     },
   };
 }
