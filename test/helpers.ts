@@ -130,3 +130,42 @@ export function isAlive(pid: number): boolean {
 export function fraudRequest(rows: number[][]): string {
   return JSON.stringify({ inputs: [{ name: 'features', shape: [rows.length, 8], datatype: 'FP32', data: rows.flat() }] });
 }
+
+export interface ProbeReport {
+  sent: number;
+  /** Answers by HTTP status; 0 = no answer (connection failed). */
+  statuses: Map<number, number>;
+  /** Answers by the `x-karb-revision` that served them. */
+  revisions: Map<string, number>;
+}
+
+/**
+ * A steady open-loop probe: one request every `everyMs` (not waiting for the
+ * previous answer) until `stop()`, which waits for every answer and reports them.
+ */
+export function startProbe(url: string, init: { headers: Record<string, string>; body: string }, everyMs = 10): { stop(): Promise<ProbeReport>; report(): ProbeReport } {
+  const report: ProbeReport = { sent: 0, statuses: new Map(), revisions: new Map() };
+  const inFlight = new Set<Promise<void>>();
+  const count = <K>(map: Map<K, number>, key: K) => map.set(key, (map.get(key) ?? 0) + 1);
+  const fire = () => {
+    report.sent++;
+    const p = fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...init.headers }, body: init.body })
+      .then(async (res) => {
+        await res.arrayBuffer();
+        count(report.statuses, res.status);
+        count(report.revisions, res.headers.get('x-karb-revision') ?? '-');
+      })
+      .catch(() => void count(report.statuses, 0))
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  };
+  const timer = setInterval(fire, everyMs);
+  return {
+    report: () => report,
+    async stop() {
+      clearInterval(timer);
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
+      return report;
+    },
+  };
+}

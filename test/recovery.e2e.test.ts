@@ -58,9 +58,13 @@ describe('recovery and revisions', () => {
     await waitFor('answers after the restart', async () => (await infer()).status === 200);
   });
 
-  it('moves traffic to a new revision once it is ready and stops the old one', async () => {
+  it('moves traffic to a new revision promoted by hand once it is ready, and stops the old one', async () => {
     const v1 = await infer();
     await apply('fraud-detector-v2.yaml');
+    // The example rolls out as a canary over 90 s; promoting skips its steps.
+    const promoted = await karb(['rollout', 'promote', 'fraud-detector', '--server', up.controlUrl], { cwd: work.dir });
+    assert.equal(promoted.code, 0, promoted.stderr);
+    assert.match(promoted.stdout, /canary rollout of fraud-detector-00002 \(replacing fraud-detector-00001\) — Promoting/);
     const v2 = await waitFor('revision 00002 to serve', async () => {
       const r = await infer();
       return r.revision === 'fraud-detector-00002' ? r : undefined;

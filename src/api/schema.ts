@@ -123,8 +123,11 @@ const analysis = z.strictObject({
   maxLatencyP95Ratio: z.number().min(1).default(1.2),
 });
 
+export const RolloutStrategy = z.enum(['canary', 'blue-green', 'immediate']);
+
 const rollout = z.strictObject({
-  strategy: z.enum(['canary', 'blue-green', 'immediate']).default('canary'),
+  strategy: RolloutStrategy.default('canary'),
+  /** Canary: the new revision's traffic weight at each step and how long it is judged there. */
   steps: z
     .array(rolloutStep)
     .default([
@@ -132,6 +135,16 @@ const rollout = z.strictObject({
       { weight: 50, pause: '60s' },
     ]),
   analysis: analysis.prefault({}),
+  /** Share of the other revisions' requests copied to the new revision, answers discarded (0 = off). */
+  mirrorPercent: z.number().min(0).max(100).default(0),
+  /** Blue-green: how long the full-capacity preview is judged before the switch. */
+  previewFor: duration.default('60s'),
+  /** The new revision must be ready within this time (at start, and at full capacity before promotion). */
+  progressDeadline: duration.default('10m'),
+  /** A failed canary keeps its replicas this long; after a blue-green switch the previous revision stays warm this long. */
+  scaleDownDelay: duration.default('30s'),
+  /** Revisions kept in history besides those running. */
+  revisionHistoryLimit: z.int().min(1).max(1000).default(10),
 });
 
 const traffic = z.strictObject({
@@ -261,5 +274,6 @@ export type InferenceServiceStatus = NonNullable<InferenceService['status']>;
 export type ModelSpec = InferenceServiceSpec['model'];
 export type ScalingSpec = InferenceServiceSpec['scaling'];
 export type RolloutSpec = InferenceServiceSpec['rollout'];
+export type AnalysisSpec = RolloutSpec['analysis'];
 export type SloSpec = InferenceServiceSpec['slo'];
 export type Condition = z.output<typeof condition>;

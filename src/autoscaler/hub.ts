@@ -147,3 +147,18 @@ export class SignalHub implements SignalSink {
     r.recorder.recordQueueDepth(now, queued);
   }
 }
+
+/** One sink that tells each of `sinks` everything (the autoscaler's hub and rollout analysis). */
+export function teeSignals(...sinks: SignalSink[]): SignalSink {
+  return {
+    requestStarted(service, revision) {
+      for (const s of sinks) s.requestStarted(service, revision);
+    },
+    requestFinished(service, revision, endpoint, latencyMs, status, replicaQueueDepth) {
+      for (const s of sinks) s.requestFinished(service, revision, endpoint, latencyMs, status, replicaQueueDepth);
+    },
+    heldChanged(service, held) {
+      for (const s of sinks) s.heldChanged(service, held);
+    },
+  };
+}

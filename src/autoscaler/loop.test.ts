@@ -6,7 +6,10 @@ import { Store } from '../control/store.ts';
 import type { Endpoint, ReplicaStatus, Runtime } from '../runtime/types.ts';
 import { ManualClock } from '../util/clock.ts';
 import { SignalHub } from './hub.ts';
-import { AutoscalerLoop, windowsFor } from './loop.ts';
+import { AutoscalerLoop, holdDuringRollout, windowsFor } from './loop.ts';
+import type { AutoscalerRecord } from '../control/store.ts';
+import { startRollout } from '../rollout/machine.ts';
+import type { RolloutState } from '../rollout/types.ts';
 import { scalingInputFromSpec } from './index.ts';
 import { GpuSampler } from './gpu.ts';
 
@@ -177,4 +180,25 @@ describe('AutoscalerLoop GPU signal', () => {
     new AutoscalerLoop({ store: store2, runtime, hub: hub2, clock: clock2, gpu: none, onDesiredChanged: () => {}, readCpuSeconds: () => undefined }).tick();
     assert.equal(hub2.recorder('svc-00001')!.windows(clock2.now()).panic.gpuUtilization, undefined, 'no GPU: missing, not zero');
   });
+});
+
+describe('holdDuringRollout', () => {
+  const rec = (desiredReplicas: number, reason = 'Concurrency'): AutoscalerRecord => ({ desiredReplicas, reason, message: `${reason} ${desiredReplicas}`, panic: false, decidedAt: 0 });
+  const spec = parseInferenceService({ apiVersion: 'karb.dev/v1alpha1', kind: 'InferenceService', metadata: { name: 'svc' }, spec: { model: { uri: 'file://m.onnx' } } }).spec;
+  const rollout = (phase: RolloutState['phase']): RolloutState => ({ ...startRollout(spec, 'svc-00002', 'svc-00001', 0).state, phase });
+  const cases: Array<{ name: string; next: number; prev?: number; phase?: RolloutState['phase']; want: number; reason: string }> = [
+    { name: 'no rollout: the decision stands', next: 1, prev: 3, want: 1, reason: 'Concurrency' },
+    { name: 'a rollout in progress holds the count', next: 1, prev: 3, phase: 'Progressing', want: 3, reason: 'RolloutHold' },
+    { name: 'scale-up is never held', next: 5, prev: 3, phase: 'Progressing', want: 5, reason: 'Concurrency' },
+    { name: 'a finished rollout holds nothing', next: 1, prev: 3, phase: 'Succeeded', want: 1, reason: 'Concurrency' },
+    { name: 'nothing to hold before a first decision', next: 1, phase: 'Starting', want: 1, reason: 'Concurrency' },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const got = holdDuringRollout(rec(c.next), c.prev === undefined ? undefined : rec(c.prev), c.phase ? rollout(c.phase) : undefined);
+      assert.equal(got.desiredReplicas, c.want);
+      assert.equal(got.reason, c.reason);
+      if (c.reason === 'RolloutHold') assert.match(got.message, /^kept at 3: no scale-down while svc-00002 rolls out/);
+    });
+  }
 });

@@ -21,6 +21,8 @@ import { decide, scalingInputFromSpec } from './index.ts';
 import { ProcessCpuSampler } from './process-cpu.ts';
 import { GpuSampler } from './gpu.ts';
 import type { PodSignal, ScalingInput } from './types.ts';
+import { isActive } from '../rollout/machine.ts';
+import type { RolloutState } from '../rollout/types.ts';
 
 export const AUTOSCALER_PERIOD_MS = 2_000;
 const DEFAULT_PANIC_WINDOW_MS = 6_000;
@@ -185,6 +187,7 @@ export class AutoscalerLoop {
     } else {
       return; // nothing decided yet: the reconciler keeps its warm floor
     }
+    record = holdDuringRollout(record, prev, store.getRollout<RolloutState>(namespace, name));
     store.setAutoscaler(namespace, name, record);
 
     const bound = (n: number) => Math.max(input.minReplicas, Math.min(input.maxReplicas, n));
@@ -200,6 +203,16 @@ export class AutoscalerLoop {
     this.#o.store.addEvent({ type: 'Normal', reason, message, namespace, service: name, ...(revision ? { revision } : {}) });
     this.#o.log?.({ level: 'info', msg: 'scaled', component: 'autoscaler', service: name, reason, message });
   }
+}
+
+/**
+ * No scale-down while a rollout is in progress: the serving revision sees only
+ * its share of the traffic then, and both revisions are sized from its count.
+ */
+export function holdDuringRollout(record: AutoscalerRecord, prev: AutoscalerRecord | undefined, rollout: RolloutState | undefined): AutoscalerRecord {
+  if (rollout === undefined || !isActive(rollout) || prev === undefined || record.desiredReplicas >= prev.desiredReplicas) return record;
+  const message = `kept at ${prev.desiredReplicas}: no scale-down while ${rollout.revision} rolls out (the serving revision sees only part of the traffic)`;
+  return { ...record, desiredReplicas: prev.desiredReplicas, reason: 'RolloutHold', message: prev.reason === 'RolloutHold' ? prev.message : message };
 }
 
 /** A system-clock timer must not keep the process alive on its own. */

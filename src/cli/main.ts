@@ -18,6 +18,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands.ts')).getCommand(rest, process.stdout);
     case 'delete':
       return (await import('./commands.ts')).deleteCommand(rest, process.stdout);
+    case 'rollout':
+      return (await import('./rollout.ts')).rolloutCommand(rest, process.stdout);
     case 'keys':
       return (await import('./keys.ts')).keysCommand(rest, process.stdout, process.stderr);
     case 'gateway':

@@ -19,6 +19,8 @@ Commands:
   get replicas [NAME]     running replicas
   get events              recent events
   delete NAME | -f FILE   delete services
+  rollout status|promote|abort|pause|resume NAME
+                          watch or steer a canary or blue-green rollout
   keys create|list|revoke gateway API keys (create prints the key once)
   gateway                 a standalone gateway fed by a control plane (--redis to share limits)
   serve --model FILE      run the built-in ONNX model server (one replica)

@@ -5,6 +5,8 @@
  *   PUT    /api/v1/services/{name}             create or update (YAML or JSON body)
  *   DELETE /api/v1/services/{name}
  *   GET    /api/v1/services/{name}/revisions
+ *   GET    /api/v1/services/{name}/rollout     the current or last rollout
+ *   POST   /api/v1/services/{name}/rollout/{promote|abort|pause|resume}
  *   GET    /api/v1/replicas                    (?service=)
  *   GET    /api/v1/events                      JSON, or SSE with Accept: text/event-stream
  *   /api/v1/keys, /api/v1/routes       see keys-api.ts
@@ -22,6 +24,7 @@ import type { Reconciler } from './reconciler.ts';
 import type { EventRecord, Store, StoredService } from './store.ts';
 import { AdminAuthError, adminTokenChecker } from './admin-token.ts';
 import { handleKeysApi, type KeysApiDeps } from './keys-api.ts';
+import type { RolloutCommand } from '../rollout/types.ts';
 
 const MANIFEST_LIMIT = 1024 * 1024;
 
@@ -122,6 +125,19 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
       }));
       return sendJson(res, 200, { items });
     }
+    if (resource === 'services' && name && sub === 'rollout' && extra.length <= 1) {
+      const svc = findService(name, namespace);
+      if (extra.length === 0) {
+        allow(method, ['GET']);
+        return sendJson(res, 200, rolloutView(o.store.getService(svc.metadata.namespace, name)!));
+      }
+      allow(method, ['POST']);
+      const command = extra[0]!;
+      if (!isRolloutCommand(command)) throw new NotFoundError(`no rollout command ${command}; use promote, abort, pause or resume`, 'UNKNOWN_ROLLOUT_COMMAND');
+      o.reconciler.rollouts.command(svc, command);
+      await o.reconciler.reconcile();
+      return sendJson(res, 200, rolloutView(o.store.getService(svc.metadata.namespace, name)!));
+    }
     if (resource === 'replicas' && !name) {
       allow(method, ['GET']);
       const service = url.searchParams.get('service') ?? undefined;
@@ -203,6 +219,24 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
         server.close(() => resolve());
         server.closeAllConnections();
       }),
+  };
+}
+
+const ROLLOUT_COMMANDS: readonly RolloutCommand[] = ['promote', 'abort', 'pause', 'resume'];
+
+function isRolloutCommand(value: string): value is RolloutCommand {
+  return (ROLLOUT_COMMANDS as readonly string[]).includes(value);
+}
+
+/** A service's rollout as the API shows it: its status.rollout and the traffic split now. */
+function rolloutView(svc: StoredService): Record<string, unknown> {
+  return {
+    namespace: svc.metadata.namespace,
+    service: svc.metadata.name,
+    stableRevision: svc.status.stableRevision ?? null,
+    latestRevision: svc.status.latestRevision ?? null,
+    revisions: svc.status.revisions ?? [],
+    rollout: svc.status.rollout ?? null,
   };
 }
 

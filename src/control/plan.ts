@@ -1,41 +1,39 @@
 /**
  * What should run for one service, decided purely from the stored service, its
- * revisions and what is ready now. The reconciler acts on the plan; nothing
- * here touches the runtime or the store.
+ * revisions and its rollout. The reconciler acts on the plan; nothing here
+ * touches the runtime or the store.
  *
- * Traffic moves from the stable revision to the latest one only once the latest
- * one has all its desired replicas ready, so stable capacity is never reduced
- * before its successor can take the load:
+ * | rollout                     | replicas                                | traffic                       |
+ * |-----------------------------|-----------------------------------------|-------------------------------|
+ * | none (one revision)         | latest: n                               | latest 100                    |
+ * | any (see src/rollout)       | what `rolloutTargets` says, > 0 only;   | serving and new revision by   |
+ * |                             | the serving revision always listed      | weight (0 kept: preview route)|
  *
- * | stable      | latest ready      | replicas            | traffic          | next stable |
- * |-------------|-------------------|---------------------|------------------|-------------|
- * | none        | any               | latest: n           | latest 100       | latest      |
- * | = latest    | any               | latest: n           | latest 100       | latest      |
- * | older       | < n               | stable: n, latest: n| stable 100       | stable      |
- * | older       | = n               | latest: n           | latest 100       | latest      |
- *
- * Revisions that are neither stable nor latest (superseded before they were
- * promoted, or replaced) are removed from the runtime.
+ * Revisions not listed (superseded, replaced, scaled down after a rollout)
+ * are removed from the runtime.
  */
+import { rolloutTargets } from '../rollout/machine.ts';
+import type { RolloutState } from '../rollout/types.ts';
 import type { RevisionRecord, StoredService } from './store.ts';
 
 export interface PlanInput {
   service: StoredService;
   /** Ordered by number, oldest first; at least one. */
   revisions: RevisionRecord[];
-  /** Ready replicas per revision name. */
-  ready: ReadonlyMap<string, number>;
-  /** The revision that served all traffic at the last reconcile, if any. */
-  stableRevision?: string;
+  /** The service's rollout, in progress or finished; none while its first revision serves. */
+  rollout?: RolloutState;
+  /** Milliseconds since the epoch. */
+  now: number;
 }
 
 export interface ServicePlan {
+  /** The revision serving the service (status.stableRevision). */
   stableRevision: string;
   latestRevision: string;
   replicas: Array<{ revision: string; replicas: number }>;
   traffic: Array<{ revision: string; weight: number }>;
-  /** Set when this plan moves traffic to a new revision. */
-  promoted?: { from?: string; to: string };
+  /** Copy this share of requests to the new revision (rollout mirroring). */
+  mirror?: { revision: string; percent: number };
 }
 
 /** Replicas each running revision keeps. */
@@ -67,35 +65,20 @@ export function planService(input: PlanInput, target = replicaTarget(input.servi
   const latest = input.revisions[input.revisions.length - 1];
   if (!latest) throw new RangeError(`service ${input.service.metadata.name} has no revision`);
   const n = target.replicas;
-  const stable = input.revisions.find((r) => r.name === input.stableRevision);
-
-  if (!stable || stable.name === latest.name) {
-    return {
-      stableRevision: latest.name,
-      latestRevision: latest.name,
-      replicas: [{ revision: latest.name, replicas: n }],
-      traffic: [{ revision: latest.name, weight: 100 }],
-      ...(stable ? {} : { promoted: { to: latest.name } }),
-    };
+  const rollout = input.rollout;
+  if (rollout === undefined) {
+    return { stableRevision: latest.name, latestRevision: latest.name, replicas: [{ revision: latest.name, replicas: n }], traffic: [{ revision: latest.name, weight: 100 }] };
   }
-
-  const latestReady = input.ready.get(latest.name) ?? 0;
-  if (latestReady >= n) {
-    return {
-      stableRevision: latest.name,
-      latestRevision: latest.name,
-      replicas: [{ revision: latest.name, replicas: n }],
-      traffic: [{ revision: latest.name, weight: 100 }],
-      promoted: { from: stable.name, to: latest.name },
-    };
-  }
+  const t = rolloutTargets(rollout, n, input.service.spec, input.now);
+  const other = t.serving === rollout.stable ? rollout.revision : rollout.stable;
+  const count = (revision: string) => (revision === rollout.stable ? t.replicas.stable : t.replicas.revision);
+  const weight = (revision: string) => (revision === rollout.stable ? t.weights.stable : t.weights.revision);
+  const listed = [t.serving, ...(count(other) > 0 ? [other] : [])].sort((a, b) => (a === rollout.stable ? -1 : b === rollout.stable ? 1 : 0));
   return {
-    stableRevision: stable.name,
+    stableRevision: t.serving,
     latestRevision: latest.name,
-    replicas: [
-      { revision: stable.name, replicas: n },
-      { revision: latest.name, replicas: n },
-    ],
-    traffic: [{ revision: stable.name, weight: 100 }],
+    replicas: listed.map((revision) => ({ revision, replicas: count(revision) })),
+    traffic: listed.map((revision) => ({ revision, weight: weight(revision) })),
+    ...(t.mirror ? { mirror: { revision: rollout.revision, percent: input.service.spec.rollout.mirrorPercent } } : {}),
   };
 }

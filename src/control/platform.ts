@@ -13,7 +13,9 @@ import { SqliteJobStore } from '../gateway/jobs/sqlite-store.ts';
 import { RedisJobStore } from '../gateway/jobs/redis-store.ts';
 import type { JobStore } from '../gateway/jobs/types.ts';
 import { hostname } from 'node:os';
-import { SignalHub } from '../autoscaler/hub.ts';
+import { SignalHub, teeSignals } from '../autoscaler/hub.ts';
+import { RevisionCounters } from '../rollout/counters.ts';
+import { RolloutTracker } from '../rollout/tracker.ts';
 import { AutoscalerLoop } from '../autoscaler/loop.ts';
 import { systemClock } from '../util/clock.ts';
 import { LocalRuntime } from '../runtime/local/local-runtime.ts';
@@ -77,6 +79,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   const runtime = new LocalRuntime({ stateDir, log });
   await runtime.recover();
   const hub = new SignalHub({ clock: systemClock });
+  // Rollout analysis reads the same per-revision requests the autoscaler does.
+  const counters = new RevisionCounters();
   // Async jobs: in the state directory, or in Redis (shared with karb gateway processes) with --redis.
   const jobStore: JobStore = options.edge?.redisUrl
     ? new RedisJobStore({ url: options.edge.redisUrl, clock: systemClock, consumer: `karb-up:${hostname()}` })
@@ -89,7 +93,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     log,
     edge: edgeOptions(options.edge ?? {}, new StoreKeyResolver(keys), log),
     ...(options.tls ? { tls: options.tls } : {}),
-    signals: hub,
+    signals: teeSignals(hub, counters),
     jobs: { store: jobStore },
     hold: {
       onTableChange: (listener) => routingTable.onReplace(listener),
@@ -98,7 +102,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     },
   });
   hub.countGatewayQueue((service) => gateway.queueDepth(service));
-  const reconciler = new Reconciler({ store, runtime, routingTable, baseDir, gatewayUrl: gateway.url, log });
+  const rollouts = new RolloutTracker({ store, counters, now: () => systemClock.now() });
+  const reconciler = new Reconciler({ store, runtime, routingTable, baseDir, gatewayUrl: gateway.url, rollouts, log });
   const reconcile = () => reconciler.reconcile().catch((err) => log({ level: 'error', msg: 'reconcile failed', error: (err as Error).message }));
   autoscaler = new AutoscalerLoop({ store, runtime, hub, clock: systemClock, onDesiredChanged: () => void reconcile(), log });
 

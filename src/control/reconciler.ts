@@ -11,6 +11,10 @@ import type { RevisionTemplate, Runtime } from '../runtime/types.ts';
 import { resolveModelPath } from './admission.ts';
 import { planService, replicaTarget, type ServicePlan } from './plan.ts';
 import type { AutoscalerRecord, RevisionRecord, Store, StoredService } from './store.ts';
+import { RevisionCounters } from '../rollout/counters.ts';
+import { RolloutTracker } from '../rollout/tracker.ts';
+import { rolloutStatus } from '../rollout/status.ts';
+import type { RolloutState } from '../rollout/types.ts';
 
 /** Seconds a stopping replica gets before SIGKILL. */
 const DRAIN_SECONDS = 30;
@@ -18,7 +22,7 @@ const DRAIN_SECONDS = 30;
 export type Action =
   | { kind: 'scale'; revision: string; from: number; to: number }
   | { kind: 'remove'; revision: string }
-  | { kind: 'promote'; service: string; from?: string; to: string }
+  | { kind: 'prune'; revision: string }
   | { kind: 'status'; service: string }
   | { kind: 'routes' };
 
@@ -30,12 +34,15 @@ export interface ReconcilerOptions {
   baseDir: string;
   /** Shown in status as the service's address. */
   gatewayUrl?: string;
+  /** Moves rollouts along; by default one whose analysis sees no traffic (tests that do not route). */
+  rollouts?: RolloutTracker;
   now?: () => Date;
   log?: (record: Record<string, unknown>) => void;
 }
 
 export class Reconciler {
   readonly #o: ReconcilerOptions;
+  readonly #rollouts: RolloutTracker;
   #running: Promise<Action[]> | undefined;
   #again = false;
   #routesJson = '';
@@ -43,6 +50,16 @@ export class Reconciler {
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
+    this.#rollouts = options.rollouts ?? new RolloutTracker({ store: options.store, counters: new RevisionCounters(), now: () => this.#now().getTime() });
+  }
+
+  /** The rollouts this reconciler moves along (the control API sends commands to it). */
+  get rollouts(): RolloutTracker {
+    return this.#rollouts;
+  }
+
+  #now(): Date {
+    return this.#o.now?.() ?? new Date();
   }
 
   /** Runs periodically as a resync, in addition to event-driven passes. */
@@ -93,7 +110,8 @@ export class Reconciler {
 
       const autoscaler = store.getAutoscaler(namespace, name);
       const target = replicaTarget(service, autoscaler);
-      const plan = planService({ service, revisions, ready, stableRevision: service.status.stableRevision }, target);
+      const rollout = this.#rollouts.sync(service, revisions, ready, target.replicas);
+      const plan = planService({ service, revisions, ...(rollout ? { rollout } : {}), now: this.#now().getTime() }, target);
       for (const { revision, replicas } of plan.replicas) {
         wanted.add(`${namespace}/${revision}`);
         const record = revisions.find((r) => r.name === revision)!;
@@ -103,19 +121,15 @@ export class Reconciler {
           actions.push({ kind: 'scale', revision, from: current, to: replicas });
         }
       }
-      if (plan.promoted) {
-        actions.push({ kind: 'promote', service: name, ...plan.promoted });
-        store.addEvent({
-          type: 'Normal',
-          reason: 'TrafficShifted',
-          message: plan.promoted.from ? `100% of traffic moved from ${plan.promoted.from} to ${plan.promoted.to}` : `${plan.promoted.to} serves 100% of traffic`,
-          namespace,
-          service: name,
-          revision: plan.promoted.to,
-        });
+      if (rollout === undefined && service.status.stableRevision !== plan.stableRevision) {
+        store.addEvent({ type: 'Normal', reason: 'TrafficShifted', message: `${plan.stableRevision} serves 100% of traffic`, namespace, service: name, revision: plan.stableRevision });
+      }
+      const keep = new Set([...plan.replicas.map((r) => r.revision), ...(rollout ? [rollout.stable, rollout.revision] : [])]);
+      for (const revision of store.pruneRevisions(namespace, name, service.spec.rollout.revisionHistoryLimit ?? 10, keep)) {
+        actions.push({ kind: 'prune', revision });
       }
       routes.push(this.#route(service, plan));
-      if (store.setStatus(namespace, name, this.#status(service, plan, revisions, target.message, autoscaler))) {
+      if (store.setStatus(namespace, name, this.#status(service, plan, revisions, target.message, autoscaler, rollout))) {
         actions.push({ kind: 'status', service: name });
       }
     }
@@ -127,6 +141,7 @@ export class Reconciler {
       }
     }
 
+    this.#rollouts.forgetIdleRevisions();
     const routesJson = canonicalJson(routes);
     if (routesJson !== this.#routesJson) {
       this.#o.routingTable.replace(routes);
@@ -193,6 +208,7 @@ export class Reconciler {
       })),
       ...(service.spec.traffic.rateLimit ? { rateLimit: { ...service.spec.traffic.rateLimit } } : {}),
       ...(service.spec.traffic.fallback?.length ? { fallback: [...service.spec.traffic.fallback] } : {}),
+      ...(plan.mirror ? { mirror: { ...plan.mirror } } : {}),
       concurrencyLimit: concurrencyLimit(service),
       ...(service.spec.traffic.async?.enabled
         ? { asyncEnabled: true, asyncMaxQueued: service.spec.traffic.async.maxQueued, asyncTtlMs: durationMs(service.spec.traffic.async.ttl) }
@@ -200,7 +216,7 @@ export class Reconciler {
     };
   }
 
-  #status(service: StoredService, plan: ServicePlan, revisions: RevisionRecord[], scaleMessage: string, autoscaler: AutoscalerRecord | undefined): InferenceServiceStatus {
+  #status(service: StoredService, plan: ServicePlan, revisions: RevisionRecord[], scaleMessage: string, autoscaler: AutoscalerRecord | undefined, rollout: RolloutState | undefined): InferenceServiceStatus {
     const { namespace, name } = service.metadata;
     const runtime = this.#o.runtime;
     const desired = new Map(plan.replicas.map((r) => [r.revision, r.replicas]));
@@ -224,18 +240,19 @@ export class Reconciler {
         : crashed
           ? { type: 'Ready', status: 'False', reason: 'ReplicaCrashing', message: `${serving.name}: ${crashed.name} keeps exiting (restarts: ${crashed.restarts})${crashed.message ? `: ${crashed.message}` : ''}; see .karb/logs/${crashed.name}.log` }
           : { type: 'Ready', status: 'False', reason: 'ReplicasStarting', message: `${serving.name}: 0/${serving.desired} replicas ready` };
-    const rolling = plan.latestRevision !== plan.stableRevision;
-    const latest: Omit<Condition, 'lastTransitionTime'> = rolling
-      ? { type: 'LatestRevisionReady', status: 'False', reason: 'RevisionStarting', message: `${plan.latestRevision} starts; traffic moves once it is ready` }
-      : { type: 'LatestRevisionReady', status: 'True', reason: 'RevisionServing', message: `${plan.latestRevision} serves 100% of traffic` };
+    const latest: Omit<Condition, 'lastTransitionTime'> =
+      rollout === undefined || rollout.phase === 'Succeeded'
+        ? { type: 'LatestRevisionReady', status: 'True', reason: 'RevisionServing', message: `${plan.latestRevision} serves 100% of traffic` }
+        : { type: 'LatestRevisionReady', status: 'False', reason: rollout.reason, message: `${rollout.phase}: ${rollout.message}` };
     return {
       observedGeneration: service.metadata.generation,
       latestRevision: plan.latestRevision,
       stableRevision: plan.stableRevision,
       ...(this.#o.gatewayUrl ? { url: `${this.#o.gatewayUrl}/v2/models/${name}` } : {}),
       revisions: statusRevisions,
+      ...(rollout ? { rollout: rolloutStatus(rollout, service.spec) } : {}),
       ...(autoscaler ? { autoscaler: { desiredReplicas: autoscaler.desiredReplicas, reason: autoscaler.reason, message: autoscaler.message, panic: autoscaler.panic } } : {}),
-      conditions: [ready, latest, ...(autoscaler ? [scalingCondition(autoscaler)] : [])].map((c) => withTransitionTime(c, service.status.conditions, this.#o.now?.() ?? new Date())),
+      conditions: [ready, latest, ...(autoscaler ? [scalingCondition(autoscaler)] : [])].map((c) => withTransitionTime(c, service.status.conditions, this.#now())),
     };
   }
 

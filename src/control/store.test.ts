@@ -88,6 +88,28 @@ describe('Store', () => {
     }
   });
 
+  it('prunes revision history beyond the limit, oldest first, never a running one or the latest', () => {
+    const store = new Store(':memory:');
+    for (let i = 1; i <= 6; i++) store.apply(svc({ model: { uri: `file://models/m${i}.onnx` } }));
+    const names = () => store.listRevisions('default', 'fraud-detector').map((r) => r.number);
+    assert.deepEqual(store.pruneRevisions('default', 'fraud-detector', 2, new Set(['fraud-detector-00001'])), ['fraud-detector-00002', 'fraud-detector-00003']);
+    assert.deepEqual(names(), [1, 4, 5, 6], 'kept: the running 00001, the latest, and the two newest others');
+    assert.deepEqual(store.pruneRevisions('default', 'fraud-detector', 2, new Set(['fraud-detector-00001'])), [], 'a second pass deletes nothing');
+    store.apply(svc({ model: { uri: 'file://models/m7.onnx' } }));
+    assert.equal(store.listRevisions('default', 'fraud-detector').at(-1)!.name, 'fraud-detector-00007', 'numbers are never reused');
+  });
+
+  it('keeps a rollout record, writes it only when it changed, and deletes it with the service', () => {
+    const store = new Store(':memory:');
+    store.apply(svc());
+    assert.equal(store.getRollout('default', 'fraud-detector'), undefined);
+    assert.equal(store.setRollout('default', 'fraud-detector', { phase: 'Starting', weight: 0 }), true);
+    assert.equal(store.setRollout('default', 'fraud-detector', { weight: 0, phase: 'Starting' }), false, 'same content, other key order');
+    assert.deepEqual(store.getRollout('default', 'fraud-detector'), { phase: 'Starting', weight: 0 });
+    store.deleteService('default', 'fraud-detector');
+    assert.equal(store.getRollout('default', 'fraud-detector'), undefined);
+  });
+
   it('notifies subscribers of new events in order', () => {
     const store = new Store(':memory:');
     const seen: string[] = [];

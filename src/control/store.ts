@@ -103,6 +103,12 @@ create table if not exists events (
   revision text,
   replica text
 );
+create table if not exists rollouts (
+  namespace text not null,
+  service text not null,
+  record text not null,
+  primary key (namespace, service)
+);
 create table if not exists autoscalers (
   namespace text not null,
   service text not null,
@@ -182,6 +188,9 @@ export class Store {
       getAutoscaler: p('select record from autoscalers where namespace = ? and service = ?'),
       putAutoscaler: p('insert into autoscalers values (?, ?, ?) on conflict (namespace, service) do update set record = excluded.record'),
       deleteAutoscaler: p('delete from autoscalers where namespace = ? and service = ?'),
+      getRollout: p('select record from rollouts where namespace = ? and service = ?'),
+      putRollout: p('insert into rollouts values (?, ?, ?) on conflict (namespace, service) do update set record = excluded.record'),
+      deleteRollout: p('delete from rollouts where namespace = ? and service = ?'),
     };
   }
 
@@ -273,6 +282,7 @@ export class Store {
       const result = this.#stmts.deleteService!.run(namespace, name);
       this.#stmts.deleteRevisions!.run(namespace, name);
       this.#stmts.deleteAutoscaler!.run(namespace, name);
+      this.#stmts.deleteRollout!.run(namespace, name);
       return Number(result.changes) > 0;
     });
   }
@@ -284,6 +294,34 @@ export class Store {
 
   setAutoscaler(namespace: string, service: string, record: AutoscalerRecord): void {
     this.#stmts.putAutoscaler!.run(namespace, service, JSON.stringify(record));
+  }
+
+  /** The service's current or last rollout (plain JSON, see src/rollout/types.ts). */
+  getRollout<T>(namespace: string, service: string): T | undefined {
+    const row = this.#stmts.getRollout!.get(namespace, service) as { record: string } | undefined;
+    return row ? (JSON.parse(row.record) as T) : undefined;
+  }
+
+  /** Writes the rollout only when it differs; returns whether anything was written. */
+  setRollout(namespace: string, service: string, record: unknown): boolean {
+    const next = canonicalJson(record);
+    const row = this.#stmts.getRollout!.get(namespace, service) as { record: string } | undefined;
+    if (row && canonicalJson(JSON.parse(row.record)) === next) return false;
+    this.#stmts.putRollout!.run(namespace, service, next);
+    return true;
+  }
+
+  /**
+   * Keeps the latest revision, those in `keep` (running or serving) and the
+   * `limit` newest others; deletes the rest, oldest first, and returns their names.
+   */
+  pruneRevisions(namespace: string, service: string, limit: number, keep: ReadonlySet<string>): string[] {
+    const revisions = this.listRevisions(namespace, service);
+    const latest = revisions[revisions.length - 1]?.name;
+    const history = revisions.filter((r) => !keep.has(r.name) && r.name !== latest);
+    const deleted = history.slice(0, Math.max(0, history.length - limit)).map((r) => r.name);
+    for (const name of deleted) this.#stmts.deleteRevision!.run(namespace, name);
+    return deleted;
   }
 
   listRevisions(namespace: string, service: string): RevisionRecord[] {

@@ -1,0 +1,52 @@
+/**
+ * `status.rollout` of a service: the rollout as a person reads it in
+ * `karb get services -o yaml` and `karb rollout status` (times as ISO strings).
+ */
+import type { RolloutInputSpec } from './machine.ts';
+import type { RolloutState } from './types.ts';
+
+export type RolloutStatus = {
+  phase: RolloutState['phase'];
+  strategy: RolloutState['strategy'];
+  revision: string;
+  stable: string;
+  /** "2/3": the canary step now, of how many; absent before the first and for other strategies. */
+  step?: string;
+  /** The new revision's share of traffic, percent. */
+  weight: number;
+  paused: boolean;
+  reason: string;
+  message: string;
+  startedAt: string;
+  finishedAt?: string;
+  judgements: number;
+  lastAnalysis?: {
+    at: string;
+    verdict: string;
+    reason: string;
+    message: string;
+    canary: { requests: number; errorRate?: number; p95Ms?: number };
+    stable: { requests: number; errorRate?: number; p95Ms?: number };
+  };
+};
+
+export function rolloutStatus(state: RolloutState, spec: RolloutInputSpec): RolloutStatus {
+  const a = state.lastAnalysis;
+  return {
+    phase: state.phase,
+    strategy: state.strategy,
+    revision: state.revision,
+    stable: state.stable,
+    ...(state.strategy === 'canary' && state.step >= 0 ? { step: `${state.step + 1}/${spec.rollout.steps.length}` } : {}),
+    weight: state.weight,
+    paused: state.paused,
+    reason: state.reason,
+    message: state.message,
+    startedAt: new Date(state.startedAt).toISOString(),
+    ...(state.finishedAt !== undefined ? { finishedAt: new Date(state.finishedAt).toISOString() } : {}),
+    judgements: state.judgements,
+    ...(a
+      ? { lastAnalysis: { at: new Date(a.at).toISOString(), verdict: a.verdict, reason: a.reason, message: a.message, canary: { ...a.canary }, stable: { ...a.stable } } }
+      : {}),
+  };
+}
