@@ -12,15 +12,13 @@
  *
  *   node bench/rollback.ts [--rate 50] [--json]
  */
-import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { KARB, ROOT, startKarbUp, waitFor, workDir } from '../test/helpers.ts';
+import { startKarbUp, waitFor, workDir } from '../test/helpers.ts';
+import { FRAUD_REQUEST as BODY, servedBy } from '../test/rollout-support.ts';
 
 const { values } = parseArgs({ options: { rate: { type: 'string', default: '50' }, json: { type: 'boolean', default: false } } });
 const rate = Number(values.rate);
-const BODY = readFileSync(join(ROOT, 'examples/fraud-request.json'), 'utf8');
 const INTERVAL_MS = 10_000;
 const MIN_REQUESTS = 50;
 const WEIGHT = 10;
@@ -30,14 +28,6 @@ interface Answer {
   doneAt: number;
   status: number;
   revision: string;
-}
-
-function served(name: string, flags: string[]) {
-  return {
-    format: 'oip',
-    command: [process.execPath, KARB, 'serve', '--model', join(ROOT, 'models/fraud-v1.onnx'), '--name', name, '--port', '$PORT', '--max-delay-ms', '1', ...flags],
-    readinessPath: `/v2/models/${name}/ready`,
-  };
 }
 
 const work = workDir('karb-bench-rollback-');
@@ -53,7 +43,7 @@ try {
       apiVersion: 'karb.dev/v1alpha1',
       kind: 'InferenceService',
       metadata: { name },
-      spec: { model: served(name, flags), scaling: { minReplicas: 1, maxReplicas: 1 }, rollout: { strategy: 'canary', steps: [{ weight: WEIGHT, pause: '30s' }, { weight: 50, pause: '60s' }] } },
+      spec: { model: servedBy(name, 'fraud-v1.onnx', flags), scaling: { minReplicas: 1, maxReplicas: 1 }, rollout: { strategy: 'canary', steps: [{ weight: WEIGHT, pause: '30s' }, { weight: 50, pause: '60s' }] } },
     });
     const put = (body: unknown) => fetch(`${up.controlUrl}/api/v1/services/${name}`, { method: 'PUT', headers: { ...up.admin, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const rollout = async () => ((await (await fetch(`${up.controlUrl}/api/v1/services/${name}/rollout`, { headers: up.admin })).json()) as { rollout: null | { phase: string; message: string } }).rollout;

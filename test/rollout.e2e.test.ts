@@ -6,41 +6,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { KARB, ROOT, karb, startKarbUp, startProbe, waitFor, workDir, type KarbUp, type ProbeReport } from './helpers.ts';
-
-const BODY = readFileSync(join(ROOT, 'examples/fraud-request.json'), 'utf8');
-
-interface RolloutView {
-  stableRevision: string | null;
-  revisions: Array<{ name: string; ready: number; desired: number; traffic: number }>;
-  rollout: null | { phase: string; reason: string; message: string; weight: number; revision: string; stable: string; judgements: number; lastAnalysis?: { verdict: string; message: string } };
-}
-
-/** A model served by `karb serve` started as a command, so faults can be injected. */
-function served(name: string, model: string, flags: string[] = []) {
-  return {
-    format: 'oip',
-    command: [process.execPath, KARB, 'serve', '--model', join(ROOT, 'models', model), '--name', name, '--port', '$PORT', '--max-delay-ms', '1', ...flags],
-    readinessPath: `/v2/models/${name}/ready`,
-  };
-}
-
-function service(name: string, model: Record<string, unknown>, rollout: Record<string, unknown>) {
-  return {
-    apiVersion: 'karb.dev/v1alpha1',
-    kind: 'InferenceService',
-    metadata: { name },
-    spec: { model, scaling: { minReplicas: 1, maxReplicas: 1 }, rollout: { analysis: { interval: '2s', minRequests: 30 }, scaleDownDelay: '5s', ...rollout } },
-  };
-}
-
-const errorsOf = (r: ProbeReport) => [...r.statuses].filter(([s]) => s !== 200).reduce((n, [, c]) => n + c, 0);
+import { karb, startKarbUp, waitFor, workDir, type KarbUp } from './helpers.ts';
+import { FRAUD_REQUEST, RolloutClient, errorsOf, rolloutService as service, servedBy as served } from './rollout-support.ts';
 
 describe('rollouts end to end', () => {
   let work: ReturnType<typeof workDir>;
   let up: KarbUp;
+  const rollouts = new RolloutClient(() => up);
 
   before(async () => {
     work = workDir();
@@ -52,37 +24,13 @@ describe('rollouts end to end', () => {
     work?.cleanup();
   });
 
-  const apply = async (doc: ReturnType<typeof service>) => {
-    const res = await fetch(`${up.controlUrl}/api/v1/services/${doc.metadata.name}`, { method: 'PUT', headers: { ...up.admin, 'content-type': 'application/json' }, body: JSON.stringify(doc) });
-    assert.ok(res.status === 200 || res.status === 201, `apply ${doc.metadata.name}: ${res.status} ${await res.text()}`);
-  };
-  const view = async (name: string) => (await (await fetch(`${up.controlUrl}/api/v1/services/${name}/rollout`, { headers: up.admin })).json()) as RolloutView;
-  const phase = (name: string, want: string, timeoutMs = 60_000) =>
-    waitFor(`${name} to reach ${want}`, async () => {
-      const v = await view(name);
-      if (v.rollout && v.rollout.phase !== want && ['Failed', 'Succeeded', 'Aborted', 'RolledBack'].includes(v.rollout.phase)) {
-        throw new Error(`${name} ended ${v.rollout.phase}: ${v.rollout.message}`);
-      }
-      return v.rollout?.phase === want ? v : undefined;
-    }, timeoutMs, 200);
-  const deploy = async (doc: ReturnType<typeof service>) => {
-    await apply(doc);
-    await waitFor(`${doc.metadata.name} to serve`, async () => (await view(doc.metadata.name)).revisions.some((r) => r.ready >= 1 && r.traffic === 100));
-  };
-  const probe = (name: string) => startProbe(`${up.gatewayUrl}/v2/models/${name}/infer`, { headers: up.auth, body: BODY });
-  const probeFor = async (name: string, ms: number) => {
-    const q = probe(name);
-    await new Promise((r) => setTimeout(r, ms));
-    return q.stop();
-  };
-
   it('rolls a canary with 20% errors back at its first judged window; clients see at most its share of errors', async () => {
     const name = 'canary-errors';
     const rollout = { steps: [{ weight: 20, pause: '60s' }] };
-    await deploy(service(name, served(name, 'fraud-v1.onnx'), rollout));
-    const p = probe(name);
-    await apply(service(name, served(name, 'fraud-v1.onnx', ['--inject-error-rate', '0.2']), rollout));
-    const failed = await phase(name, 'Failed');
+    await rollouts.deploy(service(name, served(name, 'fraud-v1.onnx'), rollout));
+    const p = rollouts.probe(name);
+    await rollouts.apply(service(name, served(name, 'fraud-v1.onnx', ['--inject-error-rate', '0.2']), rollout));
+    const failed = await rollouts.phase(name, 'Failed');
     const report = await p.stop();
     assert.equal(failed.rollout!.reason, 'AnalysisFailed', failed.rollout!.message);
     assert.match(failed.rollout!.message, /^analysis failed: error rate \d+\.\d% over \d+ requests vs stable 0\.00%/);
@@ -94,7 +42,7 @@ describe('rollouts end to end', () => {
     assert.ok(canaryServed > 0, 'the canary took traffic before it was judged');
     assert.ok(errorsOf(report) <= 0.2 * report.sent, `${errorsOf(report)} errors of ${report.sent} exceed the canary's 20% share`);
     // After the abort nothing reaches the canary: every further answer is from stable.
-    const afterwards = await probeFor(name, 1000);
+    const afterwards = await rollouts.probeFor(name, 1000);
     assert.equal(afterwards.revisions.get(`${name}-00002`) ?? 0, 0);
     assert.equal(errorsOf(afterwards), 0);
     const events = await karb(['get', 'events', name, '--server', up.controlUrl, '--token', up.adminToken]);
@@ -108,10 +56,10 @@ describe('rollouts end to end', () => {
   it('rolls a canary with twice the latency back the same way', async () => {
     const name = 'canary-slow';
     const rollout = { steps: [{ weight: 30, pause: '60s' }] };
-    await deploy(service(name, served(name, 'fraud-v1.onnx', ['--inject-latency-ms', '10']), rollout));
-    const p = probe(name);
-    await apply(service(name, served(name, 'fraud-v1.onnx', ['--inject-latency-ms', '25']), rollout));
-    const failed = await phase(name, 'Failed');
+    await rollouts.deploy(service(name, served(name, 'fraud-v1.onnx', ['--inject-latency-ms', '10']), rollout));
+    const p = rollouts.probe(name);
+    await rollouts.apply(service(name, served(name, 'fraud-v1.onnx', ['--inject-latency-ms', '25']), rollout));
+    const failed = await rollouts.phase(name, 'Failed');
     const report = await p.stop();
     assert.equal(failed.rollout!.reason, 'AnalysisFailed');
     assert.match(failed.rollout!.message, /^analysis failed: p95 [\d.]+ ms over \d+ requests vs stable [\d.]+ ms/);
@@ -121,11 +69,11 @@ describe('rollouts end to end', () => {
   it('promotes a healthy canary step by step with every probe request answered', async () => {
     const name = 'canary-good';
     const rollout = { steps: [{ weight: 20, pause: '2s' }, { weight: 50, pause: '2s' }] };
-    await deploy(service(name, { uri: 'file://models/fraud-v1.onnx' }, rollout));
-    const p = probe(name);
-    await apply(service(name, { uri: 'file://models/fraud-v2.onnx' }, rollout));
-    const done = await phase(name, 'Succeeded');
-    await waitFor('the old revision to be gone', async () => (await view(name)).revisions.length === 1);
+    await rollouts.deploy(service(name, { uri: 'file://models/fraud-v1.onnx' }, rollout));
+    const p = rollouts.probe(name);
+    await rollouts.apply(service(name, { uri: 'file://models/fraud-v2.onnx' }, rollout));
+    const done = await rollouts.phase(name, 'Succeeded');
+    await waitFor('the old revision to be gone', async () => (await rollouts.view(name)).revisions.length === 1);
     const report = await p.stop();
     assert.equal(done.stableRevision, `${name}-00002`);
     assert.ok(done.rollout!.judgements >= 2, 'a window passed in each step');
@@ -136,15 +84,15 @@ describe('rollouts end to end', () => {
   it('aborts by hand mid-canary without losing a request', async () => {
     const name = 'canary-abort';
     const rollout = { steps: [{ weight: 50, pause: '60s' }] };
-    await deploy(service(name, { uri: 'file://models/fraud-v1.onnx' }, rollout));
-    const p = probe(name);
-    await apply(service(name, { uri: 'file://models/fraud-v2.onnx' }, rollout));
-    await phase(name, 'Progressing');
+    await rollouts.deploy(service(name, { uri: 'file://models/fraud-v1.onnx' }, rollout));
+    const p = rollouts.probe(name);
+    await rollouts.apply(service(name, { uri: 'file://models/fraud-v2.onnx' }, rollout));
+    await rollouts.phase(name, 'Progressing');
     await waitFor('the canary to serve', () => (p.report().revisions.get(`${name}-00002`) ?? 0) > 10);
     const aborted = await karb(['rollout', 'abort', name, '--server', up.controlUrl, '--token', up.adminToken]);
     assert.equal(aborted.code, 0, aborted.stderr);
     assert.match(aborted.stdout, /Aborted/);
-    await waitFor('the canary to be scaled down', async () => (await view(name)).revisions.length === 1, 30_000);
+    await waitFor('the canary to be scaled down', async () => (await rollouts.view(name)).revisions.length === 1, 30_000);
     const report = await p.stop();
     assert.equal(errorsOf(report), 0, `every request answered: ${JSON.stringify([...report.statuses])}`);
     const again = await karb(['rollout', 'abort', name, '--server', up.controlUrl, '--token', up.adminToken]);
@@ -155,27 +103,27 @@ describe('rollouts end to end', () => {
   it('switches blue-green atomically after a mirrored preview, and rolls back at once, losing nothing', async () => {
     const name = 'blue-green';
     const rollout = { strategy: 'blue-green', previewFor: '2s', mirrorPercent: 100, scaleDownDelay: '60s' };
-    await deploy(service(name, { uri: 'file://models/fraud-v1.onnx' }, rollout));
-    const p = probe(name);
-    await apply(service(name, { uri: 'file://models/fraud-v2.onnx' }, rollout));
-    await phase(name, 'Previewing');
-    const preview = await fetch(`${up.gatewayUrl}/v2/models/${name}/infer`, { method: 'POST', headers: { ...up.auth, 'x-karb-revision': `${name}-00002` }, body: BODY });
+    await rollouts.deploy(service(name, { uri: 'file://models/fraud-v1.onnx' }, rollout));
+    const p = rollouts.probe(name);
+    await rollouts.apply(service(name, { uri: 'file://models/fraud-v2.onnx' }, rollout));
+    await rollouts.phase(name, 'Previewing');
+    const preview = await fetch(`${up.gatewayUrl}/v2/models/${name}/infer`, { method: 'POST', headers: { ...up.auth, 'x-karb-revision': `${name}-00002` }, body: FRAUD_REQUEST });
     assert.equal(preview.status, 200);
     assert.equal(preview.headers.get('x-karb-revision'), `${name}-00002`, 'the preview route reaches green before it takes traffic');
     const beforeSwitch = p.report().revisions.get(`${name}-00002`) ?? 0;
     assert.equal(beforeSwitch, 0, 'no client request reached green before the switch');
-    const switched = await phase(name, 'Succeeded');
+    const switched = await rollouts.phase(name, 'Succeeded');
     assert.equal(switched.stableRevision, `${name}-00002`);
     assert.ok(switched.revisions.some((r) => r.name === `${name}-00001` && r.ready >= 1 && r.traffic === 0), 'blue stays warm');
     await waitFor('green to serve', () => (p.report().revisions.get(`${name}-00002`) ?? 0) > 20);
     const back = await karb(['rollout', 'abort', name, '--server', up.controlUrl, '--token', up.adminToken]);
     assert.equal(back.code, 0, back.stderr);
     assert.match(back.stdout, /RolledBack/);
-    const rolledBack = await view(name);
+    const rolledBack = await rollouts.view(name);
     assert.equal(rolledBack.stableRevision, `${name}-00001`);
     const report = await p.stop();
     assert.equal(errorsOf(report), 0, `every request answered: ${JSON.stringify([...report.statuses])}`);
-    const afterwards = await probeFor(name, 500);
+    const afterwards = await rollouts.probeFor(name, 500);
     assert.equal(afterwards.revisions.get(`${name}-00002`) ?? 0, 0, 'the rollback moved every request back at once');
   });
 });
