@@ -223,3 +223,12 @@ test('single-gateway accuracy: 50 req/s offered for 5 s to a 10 req/s key admits
   assert.deepEqual(perSecond.slice(1), [10, 10, 10, 10], 'after the burst, exactly the rate');
   assert.equal(replica.seen.length, total, 'refused requests never reach the replica');
 });
+
+test('GET /v1/models lists only the models the key may call', async (t) => {
+  const openai = (namespace: string, model: string, url: string): Route => routeIn(namespace, model, url, { format: 'openai' });
+  const { gw, keys } = await setup(t, { routes: (url) => [openai('payments', 'chat', url), openai('payments', 'summarize', url), openai('other', 'spam-lm', url)] });
+  const list = async (key: string) => ((await client.send(`${gw.url}/v1/models`, { headers: bearer(key) })).json() as { data: Array<{ id: string }> }).data.map((m) => m.id).sort();
+  assert.deepEqual(await list(keys.create({ namespace: 'payments' }).key), ['chat', 'summarize'], 'its namespace only');
+  assert.deepEqual(await list(keys.create({ namespace: 'payments', services: ['chat'] }).key), ['chat'], 'its service allowlist only');
+  assert.deepEqual(await list(keys.create({ namespace: 'nobody' }).key), [], 'nothing outside its scope');
+});

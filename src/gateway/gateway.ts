@@ -6,7 +6,8 @@
  * router features (auth, rate limits, retries, async jobs) are more steps in
  * this list, the proxy stays the last one:
  *
- *   match-request → serve-local → [serve-job] → [hold-while-cold] → resolve-model → read-body → [enqueue-job] → route → proxy
+ *   match-request → serve-local → [edge: deadline, authenticate] → [serve-job] → resolve-model
+ *     → [edge: authorize, rate-limit] → [hold-while-cold] → read-body → [enqueue-job] → route → proxy
  *
  * Async jobs (jobs/) run through a second, loopback-only pipeline with the routing half of these steps.
  */
@@ -28,7 +29,7 @@ import { createEdge, type EdgeOptions } from '../edge/edge.ts';
 import type { SignalSink } from '../autoscaler/hub.ts';
 import { holdWhileCold, type HoldOptions } from './hold.ts';
 import { createAsyncJobs, type AsyncJobsOptions } from './jobs/async-jobs.ts';
-import { noJobStore } from './jobs/steps.ts';
+import { becomesJob, noJobStore } from './jobs/steps.ts';
 import { createMirror, type MirrorOptions } from './mirror.ts';
 
 export interface GatewayOptions {
@@ -113,9 +114,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     serveOpenAIModels({ routingTable: table, now: () => clock.now() }),
     readOpenAIBody(readBody({ limitBytes: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES })),
     extractOpenAIModel({ routingTable: table }),
-    ...(hold ? [hold] : []),
-    resolveModel({ routingTable: table, metrics, hasFallbackCapacity: (route) => router.hasFallbackCapacity(route) }),
+    resolveModel({ routingTable: table, metrics, hasFallbackCapacity: (route) => router.hasFallbackCapacity(route), deferCold: hold !== undefined }),
     ...edge.afterModel,
+    // A request that becomes an async job is queued, not held: the worker's dispatch is held instead.
+    ...(hold ? [jobs ? unlessJob(hold) : hold] : []),
     readBody({ limitBytes: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES }),
     ...(jobs ? [jobs.enqueue] : []),
     router.step(),
@@ -170,8 +172,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       jobs.requireToken,
       readOpenAIBody(readBody({ limitBytes: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES })),
       extractOpenAIModel({ routingTable: table }),
+      resolveModel({ routingTable: table, metrics, hasFallbackCapacity: (route) => router.hasFallbackCapacity(route), deferCold: hold !== undefined }),
       ...(hold ? [hold] : []),
-      resolveModel({ routingTable: table, metrics, hasFallbackCapacity: (route) => router.hasFallbackCapacity(route) }),
       readBody({ limitBytes: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES }),
       router.step(),
       proxy,
@@ -200,6 +202,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       return closing;
     },
   };
+}
+
+/** `step`, except for requests that become async jobs, which go straight on. */
+function unlessJob(step: GatewayStep): GatewayStep {
+  return { name: step.name, run: (exchange) => (becomesJob(exchange) ? exchange.next() : step.run(exchange)) };
 }
 
 function onResponseClose(this: GatewayResponse): void {

@@ -1,4 +1,11 @@
-import { after, describe, it } from 'node:test';
+import { after, describe, it, type TestContext } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KeyStore } from '../control/key-store.ts';
+import { StoreKeyResolver } from '../edge/key-resolver.ts';
+import { systemClock } from '../util/clock.ts';
+import { SqliteJobStore } from './jobs/sqlite-store.ts';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../util/clock.ts';
 import { startGateway, type Gateway } from './gateway.ts';
@@ -89,5 +96,71 @@ describe('hold-while-cold', () => {
     const r = await client.send(`${gateway.url}/v2/models/cold/ready`);
     assert.equal(r.status, 503);
     assert.equal(cold.length, 0);
+  });
+});
+
+describe('hold-while-cold after the edge checks', () => {
+  const client = httpClient();
+  after(() => client.close());
+
+  async function withEdge(t: TestContext, extra: Partial<Route> = {}, jobs = false) {
+    const table = new ObservableRoutingTable();
+    table.replace([{ ...route('cold', [revision('cold-00001', 100, [])]), namespace: 'payments', ...extra }, { ...route('other', [revision('other-00001', 100, [])]), namespace: 'payments' }]);
+    const keys = new KeyStore(':memory:');
+    const dir = mkdtempSync(join(tmpdir(), 'karb-hold-'));
+    const store = jobs ? new SqliteJobStore(join(dir, 'jobs.db'), systemClock) : undefined;
+    const cold: string[] = [];
+    const gateway = await startGateway({
+      routingTable: table,
+      port: 0,
+      edge: { keys: new StoreKeyResolver(keys) },
+      hold: { onTableChange: (l) => table.onReplace(l), onColdRequest: (r) => cold.push(r.service), timeoutMs: () => 10_000 },
+      ...(store ? { jobs: { store, pollIntervalMs: 20 } } : {}),
+    });
+    t.after(async () => {
+      await gateway.close();
+      keys.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    return { table, keys, cold, gateway };
+  }
+
+  it('never wakes a service for a key outside its scope: 403 at once', async (t) => {
+    const { keys, cold, gateway } = await withEdge(t);
+    const key = keys.create({ namespace: 'payments', services: ['other'] }).key;
+    const r = await client.send(`${gateway.url}/v2/models/cold/infer`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: '{}' });
+    assert.equal(r.status, 403);
+    assert.deepEqual(cold, [], 'no activation for a refused request');
+  });
+
+  it('never wakes a service for a key over its rate limit: 429 at once', async (t) => {
+    const { table, keys, cold, gateway } = await withEdge(t);
+    const key = keys.create({ namespace: 'payments', rps: 1, burst: 1 }).key;
+    const auth = { authorization: `Bearer ${key}` };
+    const first = client.send(`${gateway.url}/v2/models/cold/infer`, { method: 'POST', headers: auth, body: '{}' });
+    await waitFor(() => cold.length === 1, 'the first request to be held');
+    const second = await client.send(`${gateway.url}/v2/models/cold/infer`, { method: 'POST', headers: auth, body: '{}' });
+    assert.equal(second.status, 429);
+    assert.equal(cold.length, 1, 'the limited request did not ask for a replica');
+    const replica = await startReplica(answerWithName('r1'));
+    t.after(() => replica.close());
+    table.replace([{ ...route('cold', [revision('cold-00001', 100, [replica.url])]), namespace: 'payments' }]);
+    assert.equal((await first).status, 200, 'the held request is answered by the replica that appeared');
+  });
+
+  it('queues an async request for a cold service at once (202) instead of holding it; its job runs once a replica is up', async (t) => {
+    const { table, keys, cold, gateway } = await withEdge(t, { asyncEnabled: true, asyncMaxQueued: 10, asyncTtlMs: 60_000 }, true);
+    const key = keys.create({ namespace: 'payments' }).key;
+    const auth = { authorization: `Bearer ${key}` };
+    const accepted = await client.send(`${gateway.url}/v2/models/cold/infer`, { method: 'POST', headers: { ...auth, prefer: 'respond-async', 'content-type': 'application/json' }, body: '{"x":1}' });
+    assert.equal(accepted.status, 202);
+    await waitFor(() => cold.length >= 1, 'the job dispatch to ask for a replica');
+    const replica = await startReplica(answerWithName('r1'));
+    t.after(() => replica.close());
+    table.replace([{ ...route('cold', [revision('cold-00001', 100, [replica.url])]), namespace: 'payments', asyncEnabled: true, asyncMaxQueued: 10, asyncTtlMs: 60_000 }]);
+    const location = String(accepted.headers.location);
+    await waitFor(async () => ((await client.send(`${gateway.url}${location}`, { headers: auth })).json() as { status: string }).status === 'succeeded', 'the job to succeed');
+    assert.equal(replica.seen.length, 1);
+    assert.equal(replica.seen[0]!.body.toString(), '{"x":1}');
   });
 });

@@ -7,7 +7,10 @@
  * shows a ready endpoint; after the service's `slo.coldStartMs` they get 503
  * with Retry-After, and beyond `maxHeldPerService` new ones get 503 at once.
  *
- * Sits between serve-local and resolve-model; the body is not read while held.
+ * Sits after resolve-model and the edge's authorize and rate-limit steps (so
+ * a key out of scope or over its limit never wakes a service), before the body
+ * is read (a held request costs its socket, not its body). A released request
+ * continues with the route as it is now.
  */
 import { performance } from 'node:perf_hooks';
 import { Gauge } from 'prom-client';
@@ -17,6 +20,7 @@ import type { Exchange, GatewayStep } from './exchange.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { Route, RoutingTable } from './routing-table.ts';
 import { hasReadyEndpoint } from './steps.ts';
+import { ModelNotFoundError } from './errors.ts';
 
 /** When each released request left the hold (`performance.now()`); only held requests are here. */
 const releasedAt = new WeakMap<Exchange, number>();
@@ -105,6 +109,11 @@ export function holdWhileCold(deps: {
       for (const h of items) {
         if (h.timer !== undefined) clock.clearTimeout(h.timer);
         releasedAt.set(h.exchange, now);
+        if (route === undefined) {
+          h.exchange.fail(new ModelNotFoundError(model));
+          continue;
+        }
+        h.exchange.route = route;
         h.exchange.next();
       }
     }
@@ -114,13 +123,8 @@ export function holdWhileCold(deps: {
   return {
     name: 'hold-while-cold',
     run(exchange: Exchange): void {
-      const match = exchange.match!;
-      if (match.kind === 'model-ready') {
-        exchange.next();
-        return;
-      }
-      const route = routingTable.lookup(match.model);
-      if (route === undefined || hasReadyEndpoint(route)) {
+      const route = exchange.route!;
+      if (exchange.match!.kind === 'model-ready' || hasReadyEndpoint(route)) {
         exchange.next();
         return;
       }

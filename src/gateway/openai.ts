@@ -7,7 +7,7 @@
  * The body is then proxied as the same bytes; streamed (SSE) answers pass
  * through chunk by chunk like any other response.
  *
- *   serveOpenAIModels  GET /v1/models
+ *   serveOpenAIModels  GET /v1/models (only the models the caller's key may call)
  *   readOpenAIBody     the body step, only for the POST operations
  *   extractOpenAIModel body → exchange.match.model; 400 malformed JSON or no model;
  *                      404 model_not_found for a service of another format
@@ -16,6 +16,7 @@ import { InvalidRequestError, KarbError, NotFoundError } from '../errors.ts';
 import type { Exchange, GatewayStep } from './exchange.ts';
 import { isOpenAIOperation } from './paths.ts';
 import type { RoutingTable } from './routing-table.ts';
+import { checkScope } from '../edge/keys.ts';
 
 /** OpenAI's error shape, `{ "error": { "message", "type", "param", "code" } }`, used for every answer on /v1. */
 export function openAIErrorJson(err: KarbError): string {
@@ -66,8 +67,11 @@ export function serveOpenAIModels(deps: { routingTable: RoutingTable; now: () =>
       }
       const created = Math.floor(deps.now() / 1000);
       const data = [];
+      const key = exchange.apiKey;
       for (const route of deps.routingTable.all()) {
         if (route.format !== 'openai') continue;
+        // A key lists only the models it may call (its namespace and service allowlist).
+        if (key !== undefined && !checkScope(key, route.namespace, route.service).ok) continue;
         data.push({ id: route.model, object: 'model', created, owned_by: route.namespace });
       }
       data.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -3,7 +3,8 @@
  *   matchRequest  path → operation; 404 unknown path, 405 wrong method
  *   serveLocal    health and /metrics, answered by the gateway itself
  *   resolveModel  model name → route; 404 unknown model; answers /ready;
- *                 503 at once when no revision has a ready endpoint
+ *                 503 at once when no revision has a ready endpoint (unless
+ *                 hold-while-cold, after the edge checks, decides instead)
  *   (read-body, in body.ts)
  *   pickTarget    revision by weight, then endpoint by least outstanding
  *   (proxy, in upstream.ts)
@@ -61,6 +62,8 @@ export function resolveModel(deps: {
   metrics: GatewayMetrics;
   /** A service without ready endpoints may still be served by a fallback service (router.ts). */
   hasFallbackCapacity?: (route: Route) => boolean;
+  /** A later step (hold-while-cold) decides about routes without a ready endpoint: pass them on. */
+  deferCold?: boolean;
 }): GatewayStep {
   return {
     name: 'resolve-model',
@@ -75,7 +78,7 @@ export function resolveModel(deps: {
         exchange.respondJson(200, JSON.stringify({ name: match.model, ready: true }));
         return;
       }
-      if (!ready && deps.hasFallbackCapacity?.(route) !== true) {
+      if (!ready && deps.deferCold !== true && deps.hasFallbackCapacity?.(route) !== true) {
         // Fail before reading a body that could not be sent anywhere.
         deps.metrics.noEndpoint(route.service);
         throw new NoReadyEndpointError(match.model);

@@ -94,6 +94,11 @@ export function jobJson(job: Job): string {
   return JSON.stringify(view);
 }
 
+/** The request will become an async job (enqueue-job takes it): nothing to hold it for. */
+export function becomesJob(exchange: Exchange): boolean {
+  return isAsyncCapable(exchange.match!.kind) && prefersAsync(exchange.req.headers.prefer) && exchange.route?.asyncEnabled === true;
+}
+
 export function enqueueJob(deps: { store: JobStore; metrics: JobMetrics; onEnqueued: () => void }): GatewayStep {
   return {
     name: 'enqueue-job',
