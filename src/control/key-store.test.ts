@@ -36,3 +36,13 @@ test('keys are stored as hashes, listed without them, and revoked for good', () 
     store.close();
   }
 });
+
+test('cached lookups follow create and revoke at once', () => {
+  const store = new KeyStore(':memory:');
+  const { record } = store.create({ namespace: 'payments' });
+  assert.equal(store.get(record.id)?.revokedAt, null, 'looked up (and cached)');
+  store.revoke(record.id);
+  assert.ok(store.get(record.id)?.revokedAt, 'the revoke is seen by the next lookup');
+  assert.equal(store.get('k_unknown'), undefined, 'a miss is cached as a miss');
+  store.close();
+});

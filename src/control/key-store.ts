@@ -49,8 +49,20 @@ export interface CreateKeyInput {
   lifetimeMs?: number | null;
 }
 
+/** Cached lookups at most; ids are caller-chosen, so misses must not pile up without bound. */
+const MAX_CACHED = 100_000;
+
+/**
+ * Key records on SQLite, with an in-memory cache of lookups (hits and misses)
+ * in front of the gateway's per-request read. The cache is exact because this
+ * store is the only writer of its table while karb runs (one `karb up` per
+ * state directory; keys change only through its control API): `create` and
+ * `revoke` update it in the same call, so a revoke takes effect on the next
+ * request. Expiry needs no invalidation: it is checked against the clock.
+ */
 export class KeyStore {
   readonly #db: DatabaseSync;
+  readonly #cache = new Map<string, KeyRecord | undefined>();
   readonly #now: () => Date;
   readonly #get: StatementSync;
   readonly #list: StatementSync;
@@ -91,11 +103,20 @@ export class KeyStore {
       now.toISOString(),
       hash,
     );
+    this.#cache.delete(id);
     return { key, record: summary(this.get(id)!) };
   }
 
   /** The full record, hash included: for the gateway's verification only. */
   get(id: string): KeyRecord | undefined {
+    if (this.#cache.has(id)) return this.#cache.get(id);
+    const record = this.#read(id);
+    if (this.#cache.size >= MAX_CACHED) this.#cache.clear();
+    this.#cache.set(id, record);
+    return record;
+  }
+
+  #read(id: string): KeyRecord | undefined {
     const row = this.#get.get(id) as KeyRow | undefined;
     return row === undefined ? undefined : fromRow(row);
   }
@@ -107,6 +128,7 @@ export class KeyStore {
   /** Revokes a key for good; revoking it again is a no-op. */
   revoke(id: string): KeySummary {
     this.#revoke.run(this.#now().toISOString(), id);
+    this.#cache.delete(id);
     const record = this.get(id);
     if (record === undefined) throw new NotFoundError(`no API key with id ${id}; karb keys list shows the ids`, 'KEY_NOT_FOUND');
     return summary(record);
@@ -114,6 +136,8 @@ export class KeyStore {
 
   touch(id: string, at: Date): void {
     this.#touch.run(at.toISOString(), id);
+    const cached = this.#cache.get(id);
+    if (cached !== undefined) this.#cache.set(id, { ...cached, lastUsedAt: at.toISOString() });
   }
 
   /** Keys that are not revoked (expired ones included). */

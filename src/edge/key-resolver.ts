@@ -1,6 +1,6 @@
 /**
- * Where the gateway finds key records by id. Embedded (`karb up`): straight
- * from the key store, so a revoke takes effect on the next request. Standalone
+ * Where the gateway finds key records by id. Embedded (`karb up`): from the
+ * key store (its exact in-memory cache), so a revoke takes effect on the next request. Standalone
  * (`karb gateway`): from the control plane's admin API, cached for `ttlMs`
  * (found and not found alike), so a revoke takes effect within that time.
  */
