@@ -77,7 +77,7 @@ test('cold-start lead: a queue that will breach the SLO before a replica could s
     desiredReplicas: 4,
     reason: 'ColdStartLead',
     panic: false,
-    message: '3→4: queue 20 would breach p95 250 ms in 2 s',
+    message: '3→4: queue 20 would breach p95 250 ms in 2 s; 300/s arriving, 100/s per replica',
   });
   // With 1 s cold starts there is time to react later: no lead, and a fresh state does not scale down at once.
   expectScale(gascl(rising(1_000), baseSpec(), undefined, NOW).result, { desiredReplicas: 3, reason: 'ScaleDownStabilized' });
@@ -94,7 +94,7 @@ test('cold-start lead in a burst: a queue already past what ready replicas drain
     desiredReplicas: 7,
     reason: 'ColdStartLead',
     panic: true,
-    message: '3→7: queue 140 would breach p95 250 ms now (panic)',
+    message: '3→7: queue 140 would breach p95 250 ms now; 450/s arriving, 100/s per replica (panic)',
   });
 });
 
@@ -233,4 +233,32 @@ test('a start under a backlog is not a burst: constant load catching up keeps no
   const steady = (ready: number) => signalsOf({ ready }, { concurrency: 16, queueDepth: 0, requestRate: 160, p50Ms: 100, p95Ms: 150 });
   const later = g.at(s(200), steady(r.desiredReplicas));
   assert.ok(later.valid && !/burst headroom/.test(later.message), later.message);
+});
+
+test('a backlog on a replica that serves one request at a time asks for what drains it, not for every request in flight', () => {
+  // One replica completing 48/s (20 ms per request, one at a time), 72/s arriving: 16 in flight in the
+  // gateway's view, 10 of them reported waiting (the replica does not count those it holds for its next
+  // batch), the queue growing 24/s. Little's law alone reads 6 "being served" and 2 × 48 / 6 = 16/s per
+  // replica, and would ask for (72 + (10 + 24 × 1.4) / 1.4) / 16 → 7 replicas; what the replica really
+  // completes, 48/s, says 3.
+  const backlog = signalsOf({ ready: 1 }, { concurrency: 16, queueDepth: 10, requestRate: 48, p50Ms: 180, p95Ms: 400, queueGrowthPerSec: 24 }, { coldStartMs: 1_400 });
+  const r = gascl(backlog, baseSpec({ targetConcurrency: 2, slo: { latencyP95Ms: 200, coldStartMs: 3_000 } }), undefined, NOW).result;
+  assert.ok(r.valid, r.message);
+  assert.equal(r.desiredReplicas, 3, r.message);
+});
+
+test('replicas that just became ready do not dilute what the busy ones completed', () => {
+  // 3 ready now, but two of them only for the last 0.6 s of the 6 s window: the 46/s were done by about 1.2 replicas.
+  const pods = [
+    { name: 'a', ready: true, startedAt: NOW - 600_000, readyChangedAt: NOW - 600_000 },
+    { name: 'b', ready: true, startedAt: NOW - 2_000, readyChangedAt: NOW - 600 },
+    { name: 'c', ready: true, startedAt: NOW - 2_000, readyChangedAt: NOW - 600 },
+  ];
+  const backlog = signalsOf({ ready: 3 }, { concurrency: 40, queueDepth: 30, requestRate: 46, p50Ms: 600, p95Ms: 900, queueGrowthPerSec: 18 }, { coldStartMs: 1_300, pods });
+  const r = gascl(backlog, baseSpec({ targetConcurrency: 2, slo: { latencyP95Ms: 200, coldStartMs: 3_000 } }), undefined, NOW).result;
+  assert.ok(r.valid, r.message);
+  // Per replica 46 / (1 + 2 × 0.1) = 38/s: the lead need is 3, below the 5 concurrency asks for; read as
+  // 46 / 3 = 15/s it would have been 7.
+  assert.equal(r.desiredReplicas, 5, r.message);
+  assert.equal(r.reason, 'Concurrency', r.message);
 });

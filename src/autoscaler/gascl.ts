@@ -16,7 +16,8 @@
  *   replica could be ready: ask now for what serves arrivals and drains the queue
  *   projected one cold start ahead.
  * Per-replica throughput is `replicaCapacityRps` when known, else what a replica
- * serves at the target concurrency (Little's law on the windows).
+ * serves at the target concurrency (Little's law on the windows), and never less
+ * than what each ready replica completes while there is a backlog.
  *
  * Then, in order, each limit may bind (and its reason becomes the result's):
  * | Step                | Rule                                                                     |
@@ -140,7 +141,7 @@ interface Observed {
   traffic: boolean;
 }
 
-function observe(signals: Signals, spec: ScalingInput): Observed {
+function observe(signals: Signals, spec: ScalingInput, now: number): Observed {
   const { panic, stable } = signals;
   const o: Observed = { traffic: false, p95WindowMs: stable.windowSeconds * 1000 };
   const concurrency = panic.concurrency ?? stable.concurrency;
@@ -158,7 +159,8 @@ function observe(signals: Signals, spec: ScalingInput): Observed {
   if (serviceMs !== undefined) o.serviceMs = serviceMs;
   const growth = panic.queueGrowthPerSec ?? centroidGrowth(signals);
   if (growth !== undefined) o.growth = growth;
-  const throughput = signals.replicaCapacityRps ?? estimateThroughput(spec, concurrency, queue, serviceMs, rate);
+  const rateWindowMs = (panic.requestRate !== undefined ? panic.windowSeconds : stable.windowSeconds) * 1000;
+  const throughput = signals.replicaCapacityRps ?? estimateThroughput(spec, concurrency, queue, serviceMs, rate, readyOverWindow(signals, rateWindowMs, now));
   if (throughput !== undefined && throughput > 0) o.throughput = throughput;
   o.traffic = (concurrency ?? 0) > 0 || (queue ?? 0) > 0 || (panic.requestRate ?? 0) > 0;
   return o;
@@ -173,9 +175,30 @@ function centroidGrowth(signals: Signals): number | undefined {
 }
 
 /**
+ * Ready replicas averaged over the last `windowMs`: a replica ready for half
+ * the window did half a replica's work in it. Without pod detail, the count now.
+ */
+function readyOverWindow(signals: Signals, windowMs: number, now: number): number {
+  if (signals.pods === undefined || windowMs <= 0) return signals.readyReplicas;
+  let sum = 0;
+  for (const p of signals.pods) {
+    if (!p.ready) continue;
+    const since = p.readyChangedAt ?? p.startedAt;
+    sum += Math.min(1, Math.max(0, (now - since) / windowMs));
+  }
+  return sum > 0 ? sum : signals.readyReplicas;
+}
+
+/**
  * Requests per second one replica serves at the target concurrency: by Little's
  * law, target × completions ÷ requests being served; without a concurrency
- * signal, target ÷ p50.
+ * signal, target ÷ p50. With a backlog the ready replicas are saturated, so
+ * what each completes is a floor on what it can do: a replica that serves one
+ * request at a time (a sequential model, a GPU at its batch limit) holds many
+ * "in flight" that Little's law would count as being served, and the estimate
+ * alone would ask for several times the replicas the backlog needs. `ready`
+ * is averaged over the window the rate was counted in, so replicas that just
+ * became ready do not dilute it.
  */
 function estimateThroughput(
   spec: ScalingInput,
@@ -183,11 +206,13 @@ function estimateThroughput(
   queue: number | undefined,
   serviceMs: number | undefined,
   rate: number | undefined,
+  ready: number,
 ): number | undefined {
   const serving = concurrency !== undefined ? Math.max(0, concurrency - (queue ?? 0)) : undefined;
-  if (serving !== undefined && serving > 0 && rate !== undefined && rate > 0) return (spec.targetConcurrency * rate) / serving;
-  if (serviceMs !== undefined && serviceMs > 0) return (spec.targetConcurrency * 1000) / serviceMs;
-  return undefined;
+  const saturated = (queue ?? 0) > 0 && ready > 0 && rate !== undefined && rate > 0 ? rate / ready : 0;
+  if (serving !== undefined && serving > 0 && rate !== undefined && rate > 0) return Math.max((spec.targetConcurrency * rate) / serving, saturated);
+  if (serviceMs !== undefined && serviceMs > 0) return Math.max((spec.targetConcurrency * 1000) / serviceMs, saturated);
+  return saturated > 0 ? saturated : undefined;
 }
 
 function ceilNeed(x: number): number {
@@ -278,7 +303,7 @@ function needs(o: Observed, signals: Signals, spec: ScalingInput, latencyFresh: 
       const arrivals = (o.rate ?? 0) + o.growth;
       const n = ceilNeed((arrivals + projected / (horizonMs / 1000)) / o.throughput);
       const when = breachInMs === 0 ? 'now' : `in ${secs(breachInMs)}`;
-      transient.push(step(n, 'ColdStartLead', `queue ${fmt(queue)} would breach p95 ${fmt(slo)} ms ${when}`));
+      transient.push(step(n, 'ColdStartLead', `queue ${fmt(queue)} would breach p95 ${fmt(slo)} ms ${when}; ${fmt(arrivals)}/s arriving, ${fmt(o.throughput)}/s per replica`));
     }
   }
 
@@ -336,7 +361,7 @@ function releaseNodes(cur: ScaleStep, spec: ScalingInput, window: readonly Timed
 
 export const gascl = (signals: Signals, spec: ScalingInput, state: DeciderState | undefined, now: number): Decision<GasclState> => {
   const s = readState(state, signals.currentReplicas, signals.readyReplicas, now);
-  const o = observe(signals, spec);
+  const o = observe(signals, spec, now);
   if (o.concurrency === undefined && o.queue === undefined && o.rate === undefined && o.p95 === undefined) {
     return { result: noData(`no concurrency, queue, request rate or latency signal in the last ${fmt(signals.stable.windowSeconds)} s`), next: s };
   }
