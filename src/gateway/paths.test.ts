@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ALLOWED_METHOD, matchPath, type PathMatch } from './paths.ts';
+import { ALLOWED_METHODS, allowHeader, isAllowedMethod, matchPath, type PathMatch } from './paths.ts';
 
 test('request paths map to operations', () => {
   const cases: Array<[string, PathMatch | undefined]> = [
@@ -30,9 +30,9 @@ test('request paths map to operations', () => {
 });
 
 test('infer takes POST; everything else GET', () => {
-  assert.equal(ALLOWED_METHOD['model-infer'], 'POST');
+  assert.deepEqual(ALLOWED_METHODS['model-infer'], ['POST']);
   for (const kind of ['health-live', 'health-ready', 'metrics', 'model-metadata', 'model-ready'] as const) {
-    assert.equal(ALLOWED_METHOD[kind], 'GET', kind);
+    assert.deepEqual(ALLOWED_METHODS[kind], ['GET'], kind);
   }
 });
 
@@ -46,18 +46,40 @@ test('the OpenAI API paths: GET /v1/models, POST for the rest; the model comes f
     ['/v1/engines/davinci/completions', undefined],
   ];
   for (const [url, want] of cases) assert.deepEqual(matchPath(url), want, url);
-  assert.equal(ALLOWED_METHOD['openai-models'], 'GET');
-  for (const kind of ['openai-chat', 'openai-completions', 'openai-embeddings'] as const) assert.equal(ALLOWED_METHOD[kind], 'POST', kind);
+  assert.deepEqual(ALLOWED_METHODS['openai-models'], ['GET']);
+  for (const kind of ['openai-chat', 'openai-completions', 'openai-embeddings'] as const) assert.deepEqual(ALLOWED_METHODS[kind], ['POST'], kind);
 });
 
-test('async job status: GET /v1/jobs/{id}, one segment; the id is read by the jobs step', () => {
+test('async jobs: GET|DELETE /v1/jobs/{id} (one segment; the id is read by the jobs step), GET /v1/jobs lists', () => {
   const cases: Array<[string, PathMatch | undefined]> = [
     ['/v1/jobs/3q2bX0c8k1QmZ9w7yV4TgA', { kind: 'async-job', model: '', version: '' }],
     ['/v1/jobs/abc?x=1', { kind: 'async-job', model: '', version: '' }],
+    ['/v1/jobs', { kind: 'async-job-list', model: '', version: '' }],
+    ['/v1/jobs?status=queued&limit=5', { kind: 'async-job-list', model: '', version: '' }],
     ['/v1/jobs/', undefined],
-    ['/v1/jobs', undefined],
     ['/v1/jobs/abc/result', undefined],
+    ['/v1/jobsx', undefined],
   ];
   for (const [url, want] of cases) assert.deepEqual(matchPath(url), want, url);
-  assert.equal(ALLOWED_METHOD['async-job'], 'GET');
+  assert.deepEqual(ALLOWED_METHODS['async-job'], ['GET', 'DELETE']);
+  assert.deepEqual(ALLOWED_METHODS['async-job-list'], ['GET']);
+});
+
+test('a method is allowed only where listed; the 405 Allow header lists them all', () => {
+  const cases: Array<[Parameters<typeof isAllowedMethod>[0], string, boolean]> = [
+    ['async-job', 'GET', true],
+    ['async-job', 'DELETE', true],
+    ['async-job', 'POST', false],
+    ['async-job', 'delete', false], // methods are case-sensitive (RFC 9110)
+    ['async-job-list', 'GET', true],
+    ['async-job-list', 'DELETE', false],
+    ['async-job-list', 'POST', false],
+    ['model-infer', 'POST', true],
+    ['model-infer', 'GET', false],
+    ['metrics', 'HEAD', false],
+  ];
+  for (const [kind, method, want] of cases) assert.equal(isAllowedMethod(kind, method), want, `${method} ${kind}`);
+  assert.equal(allowHeader('async-job'), 'GET, DELETE');
+  assert.equal(allowHeader('async-job-list'), 'GET');
+  assert.equal(allowHeader('model-infer'), 'POST');
 });

@@ -1,6 +1,6 @@
 /**
  * The gateway's URL space: which operation a request path names and which
- * method it takes. Pure, so the table of paths is tested without a server.
+ * methods it takes. Pure, so the table of paths is tested without a server.
  * Model names are matched exactly as sent (no percent-decoding); service names
  * are DNS labels, so an encoded name simply does not match any model.
  */
@@ -16,7 +16,10 @@ export type OperationKind =
   | 'openai-chat'
   | 'openai-completions'
   | 'openai-embeddings'
-  | 'async-job';
+  /** `/v1/jobs/{id}`: GET reads the job, DELETE cancels it (jobs/steps.ts tells them apart by method). */
+  | 'async-job'
+  /** `/v1/jobs`: GET lists the caller's jobs. */
+  | 'async-job-list';
 
 export interface PathMatch {
   kind: OperationKind;
@@ -26,20 +29,32 @@ export interface PathMatch {
   version: string;
 }
 
-/** The one method each operation accepts (the `Allow` header of a 405). */
-export const ALLOWED_METHOD: Readonly<Record<OperationKind, 'GET' | 'POST'>> = {
-  'health-live': 'GET',
-  'health-ready': 'GET',
-  metrics: 'GET',
-  'model-metadata': 'GET',
-  'model-ready': 'GET',
-  'model-infer': 'POST',
-  'openai-models': 'GET',
-  'openai-chat': 'POST',
-  'openai-completions': 'POST',
-  'openai-embeddings': 'POST',
-  'async-job': 'GET',
+export type HttpMethod = 'GET' | 'POST' | 'DELETE';
+
+/** The methods each operation accepts; anything else is a 405 listing them in `Allow`. */
+export const ALLOWED_METHODS: Readonly<Record<OperationKind, readonly HttpMethod[]>> = {
+  'health-live': ['GET'],
+  'health-ready': ['GET'],
+  metrics: ['GET'],
+  'model-metadata': ['GET'],
+  'model-ready': ['GET'],
+  'model-infer': ['POST'],
+  'openai-models': ['GET'],
+  'openai-chat': ['POST'],
+  'openai-completions': ['POST'],
+  'openai-embeddings': ['POST'],
+  'async-job': ['GET', 'DELETE'],
+  'async-job-list': ['GET'],
 };
+
+export function isAllowedMethod(kind: OperationKind, method: string): boolean {
+  return (ALLOWED_METHODS[kind] as readonly string[]).includes(method);
+}
+
+/** The `Allow` header value of a 405 (RFC 9110: a comma-separated list). */
+export function allowHeader(kind: OperationKind): string {
+  return ALLOWED_METHODS[kind].join(', ');
+}
 
 /** The OpenAI-compatible operations (openai.ts): the POST ones name their model in the body. */
 export function isOpenAIOperation(kind: OperationKind): boolean {
@@ -52,6 +67,7 @@ export function isLocalOperation(kind: OperationKind): boolean {
 }
 
 const MODELS_PREFIX = '/v2/models/';
+const JOBS_PATH = '/v1/jobs';
 export const JOBS_PREFIX = '/v1/jobs/';
 
 /** `url` is the request target as received: a path with an optional query. */
@@ -66,6 +82,7 @@ export function matchPath(url: string): PathMatch | undefined {
   if (path === '/v1/chat/completions') return { kind: 'openai-chat', model: '', version: '' };
   if (path === '/v1/completions') return { kind: 'openai-completions', model: '', version: '' };
   if (path === '/v1/embeddings') return { kind: 'openai-embeddings', model: '', version: '' };
+  if (path === JOBS_PATH) return { kind: 'async-job-list', model: '', version: '' };
   // The job id is read from the path by the jobs step (jobs/steps.ts).
   if (path.startsWith(JOBS_PREFIX) && path.length > JOBS_PREFIX.length && !path.includes('/', JOBS_PREFIX.length)) {
     return { kind: 'async-job', model: '', version: '' };

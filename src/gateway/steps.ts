@@ -14,7 +14,7 @@ import { MethodNotAllowedError, ModelNotFoundError, NoReadyEndpointError, PathNo
 import type { Exchange, GatewayStep } from './exchange.ts';
 import { pickEndpoint, type OutstandingCounts } from './endpoint-picker.ts';
 import type { GatewayMetrics } from './metrics.ts';
-import { ALLOWED_METHOD, isLocalOperation, matchPath } from './paths.ts';
+import { allowHeader, isAllowedMethod, isLocalOperation, matchPath } from './paths.ts';
 import { pickRevision } from './revision-picker.ts';
 import type { Route, RoutingTable } from './routing-table.ts';
 
@@ -27,8 +27,7 @@ export function matchRequest(): GatewayStep {
       const method = req.method ?? 'GET';
       const match = matchPath(url);
       if (match === undefined) throw new PathNotFoundError(method, pathOf(url));
-      const allowed = ALLOWED_METHOD[match.kind];
-      if (method !== allowed) throw new MethodNotAllowedError(method, pathOf(url), allowed);
+      if (!isAllowedMethod(match.kind, method)) throw new MethodNotAllowedError(method, pathOf(url), allowHeader(match.kind));
       exchange.match = match;
       exchange.next();
     },

@@ -47,7 +47,7 @@ export function createAsyncJobs(
   let server: DispatchServer | undefined;
   let worker: JobWorker | undefined;
   return {
-    serveJob: serveJob({ store }),
+    serveJob: serveJob({ store, metrics }),
     enqueue: enqueueJob({ store, metrics, onEnqueued: () => worker?.nudge() }),
     requireToken: requireDispatchToken(token),
     async start(ctx: ExchangeContext): Promise<void> {

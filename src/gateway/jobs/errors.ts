@@ -1,4 +1,6 @@
-import { InvalidRequestError, NotFoundError, UnavailableError } from '../../errors.ts';
+import { InvalidRequestError, KarbError, NotFoundError, UnavailableError } from '../../errors.ts';
+import { OpenAIBodyError } from '../openai.ts';
+import type { TerminalJobState } from './types.ts';
 
 export class AsyncNotEnabledError extends InvalidRequestError {
   constructor(service: string) {
@@ -29,6 +31,23 @@ export class JobQueueFullError extends UnavailableError {
 export class JobNotFoundError extends NotFoundError {
   constructor() {
     super('job not found; job ids come from the Location header of a 202 answer and are visible only to the key that created them', 'JOB_NOT_FOUND');
+  }
+}
+
+/** DELETE /v1/jobs/{id} of a job that already ended: its state is final, so there is nothing to cancel. */
+export class JobAlreadyFinishedError extends KarbError {
+  constructor(state: TerminalJobState) {
+    super('JOB_ALREADY_FINISHED', `the job is already ${state}; only queued or running jobs can be cancelled`, { status: 409 });
+  }
+}
+
+/**
+ * A bad `GET /v1/jobs` query parameter. An OpenAIBodyError only so that the
+ * OpenAI error shape names the parameter in `param`.
+ */
+export class JobListQueryError extends OpenAIBodyError {
+  constructor(param: string, message: string) {
+    super(message, 'INVALID_JOB_QUERY', param);
   }
 }
 

@@ -1,7 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { JOB_STATES, type JobStore } from './types.ts';
 
-export type JobOutcomeLabel = 'accepted' | 'rejected' | 'succeeded' | 'failed' | 'retried';
+export type JobOutcomeLabel = 'accepted' | 'rejected' | 'succeeded' | 'failed' | 'retried' | 'cancelled';
 
 /** `karb_gateway_async_jobs{state}` (read from the store at scrape) and `karb_gateway_async_jobs_total{service,outcome}`. */
 export class JobMetrics {
@@ -21,7 +21,7 @@ export class JobMetrics {
     });
     this.#total = new Counter({
       name: 'karb_gateway_async_jobs_total',
-      help: 'Async jobs by service and outcome (accepted, rejected when the queue is full, succeeded, failed, retried later)',
+      help: 'Async jobs by service and outcome (accepted, rejected when the queue is full, succeeded, failed, retried later, cancelled by their owner)',
       labelNames: ['service', 'outcome'],
       registers: [registry],
     });

@@ -8,9 +8,13 @@
  *   <prefix>delayed    zset id → not-before ms: released jobs wait here, then go back on the stream
  *   <prefix>expiry     zset id → expiresAt of unfinished jobs; <prefix>finished: id → delete-after
  *   <prefix>counts     hash state → jobs; <prefix>pending, <prefix>queued: hash service → jobs
+ *   <prefix>owner-seq  hash owner → the last list position handed out (listing.ts; never reset)
+ *   <prefix>by-owner:<owner>                 zset id → list position: the owner's jobs, for GET /v1/jobs
+ *   <prefix>by-owner-state:<state>:<owner>   zset id → list position: the same, one per state (?status=)
  *
  * Every transition is one Lua script, so each job is in exactly one state and
- * the counts agree with it. A claimed job's entry stays in its consumer's
+ * the counts and the owner indexes agree with it (a cancel cannot interleave
+ * with a claim or completion). A claimed job's entry stays in its consumer's
  * pending list until the job is done: `recover()` re-queues this consumer's
  * entries (a restarted gateway keeps its consumer name) and, with XAUTOCLAIM,
  * entries other consumers left idle longer than `claimIdleMs` (dead replicas).
@@ -21,18 +25,46 @@ import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import type { Clock } from '../../util/clock.ts';
 import { newJobId } from './job-id.ts';
-import { JOB_STATES, type EnqueueResult, type Job, type JobOutcome, type JobState, type JobStore, type NewJob, type RecoverResult } from './types.ts';
+import { FIRST_POSITION, pageOf } from './listing.ts';
+import {
+  JOB_STATES,
+  type CancelResult,
+  type EnqueueResult,
+  type Job,
+  type JobListQuery,
+  type JobOutcome,
+  type JobPage,
+  type JobState,
+  type JobStore,
+  type JobSummary,
+  type NewJob,
+  type RecoverResult,
+  type TerminalJobState,
+} from './types.ts';
 
 const GROUP = 'workers';
 
+/** The hash fields a listing reads (no bodies), in the order `jobList` returns them. */
+const SUMMARY_FIELDS = ['id', 'owner', 'service', 'path', 'contentType', 'state', 'resultStatus', 'resultContentType', 'createdAt', 'updatedAt', 'expiresAt', 'attempts'] as const;
+
 const PRELUDE = `
 local P = ARGV[1]
-local function move(service, from, to)
+local TERMINAL = { succeeded = true, failed = true, expired = true, cancelled = true }
+local function ownerIndex(owner) return P..'by-owner:'..owner end
+local function stateIndex(owner, state) return P..'by-owner-state:'..state..':'..owner end
+-- Jobs stored before listing existed have no ownerSeq: they stay out of the indexes (and lists) until swept.
+local function move(job, id, from, to)
+  local f = redis.call('HMGET', job, 'service', 'owner', 'ownerSeq')
+  local service, owner, pos = f[1], f[2], f[3]
   redis.call('HINCRBY', P..'counts', from, -1)
   redis.call('HINCRBY', P..'counts', to, 1)
   if from == 'queued' then redis.call('HINCRBY', P..'queued', service, -1) end
   if to == 'queued' then redis.call('HINCRBY', P..'queued', service, 1) end
-  if to == 'succeeded' or to == 'failed' or to == 'expired' then redis.call('HINCRBY', P..'pending', service, -1) end
+  if TERMINAL[to] then redis.call('HINCRBY', P..'pending', service, -1) end
+  if pos then
+    redis.call('ZREM', stateIndex(owner, from), id)
+    redis.call('ZADD', stateIndex(owner, to), pos, id)
+  end
 end
 local function dropEntry(entry)
   if entry and entry ~= '' then
@@ -41,11 +73,10 @@ local function dropEntry(entry)
   end
 end
 local function finish(job, id, to, now)
-  local service = redis.call('HGET', job, 'service')
   local from = redis.call('HGET', job, 'state')
   dropEntry(redis.call('HGET', job, 'entry'))
   redis.call('HSET', job, 'state', to, 'updatedAt', now, 'entry', '')
-  move(service, from, to)
+  move(job, id, from, to)
   redis.call('ZREM', P..'expiry', id)
   redis.call('ZADD', P..'finished', tonumber(now) + tonumber(redis.call('HGET', job, 'ttlMs')), id)
 end
@@ -60,6 +91,10 @@ local entry = redis.call('XADD', P..'stream', '*', 'id', ARGV[2])
 redis.call('HSET', P..'job:'..ARGV[2], 'id', ARGV[2], 'owner', ARGV[5], 'service', ARGV[3], 'path', ARGV[6], 'contentType', ARGV[7],
   'body', ARGV[8], 'state', 'queued', 'createdAt', ARGV[9], 'updatedAt', ARGV[9], 'expiresAt', ARGV[10], 'ttlMs', ARGV[11],
   'attempts', 0, 'entry', entry)
+local pos = redis.call('HINCRBY', P..'owner-seq', ARGV[5], 1)
+redis.call('HSET', P..'job:'..ARGV[2], 'ownerSeq', pos)
+redis.call('ZADD', ownerIndex(ARGV[5]), pos, ARGV[2])
+redis.call('ZADD', stateIndex(ARGV[5], 'queued'), pos, ARGV[2])
 redis.call('HINCRBY', P..'counts', 'queued', 1)
 redis.call('HINCRBY', P..'pending', ARGV[3], 1)
 redis.call('HINCRBY', P..'queued', ARGV[3], 1)
@@ -89,7 +124,7 @@ if tonumber(redis.call('HGET', job, 'expiresAt')) <= tonumber(ARGV[4]) then
 end
 redis.call('HSET', job, 'state', 'running', 'updatedAt', ARGV[4])
 redis.call('HINCRBY', job, 'attempts', 1)
-move(redis.call('HGET', job, 'service'), 'queued', 'running')
+move(job, ARGV[2], 'queued', 'running')
 return 1`,
   // ARGV: P, id, state, status, contentType, body, now
   jobComplete: `
@@ -104,7 +139,7 @@ local job = P..'job:'..ARGV[2]
 if redis.call('HGET', job, 'state') ~= 'running' then return 0 end
 dropEntry(redis.call('HGET', job, 'entry'))
 redis.call('HSET', job, 'state', 'queued', 'updatedAt', ARGV[4], 'entry', '')
-move(redis.call('HGET', job, 'service'), 'running', 'queued')
+move(job, ARGV[2], 'running', 'queued')
 redis.call('ZADD', P..'delayed', ARGV[3], ARGV[2])
 return 1`,
   // ARGV: P, id, entry, now → 'requeued' | 'expired' | 'none'
@@ -131,7 +166,7 @@ if tonumber(redis.call('HGET', job, 'expiresAt')) <= tonumber(ARGV[4]) then
 end
 dropEntry(ARGV[3])
 redis.call('HSET', job, 'state', 'queued', 'updatedAt', ARGV[4], 'entry', redis.call('XADD', P..'stream', '*', 'id', ARGV[2]))
-move(redis.call('HGET', job, 'service'), 'running', 'queued')
+move(job, ARGV[2], 'running', 'queued')
 return 'requeued'`,
   // ARGV: P, now → {expired, deleted}
   jobSweep: `
@@ -152,12 +187,42 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', P..'finished', '-inf', ARGV[2], 
   local state = redis.call('HGET', job, 'state')
   if state then
     redis.call('HINCRBY', P..'counts', state, -1)
+    local f = redis.call('HMGET', job, 'owner', 'ownerSeq')
+    if f[2] then
+      redis.call('ZREM', ownerIndex(f[1]), id)
+      redis.call('ZREM', stateIndex(f[1], state), id)
+    end
     redis.call('DEL', job)
     deleted = deleted + 1
   end
   redis.call('ZREM', P..'finished', id)
 end
 return {expired, deleted}`,
+  // ARGV: P, id, owner, now → {'cancelled'} | {'finished', state} | {'not-found'}
+  jobCancel: `
+local job = P..'job:'..ARGV[2]
+local f = redis.call('HMGET', job, 'state', 'owner')
+local state = f[1]
+if not state or f[2] ~= ARGV[3] then return {'not-found'} end
+if TERMINAL[state] then return {'finished', state} end
+-- queued: off the stream (finish drops its entry) or out of the delayed set; running: its entry leaves the
+-- worker's pending list, so neither claim nor recover sees it again, and complete/release find it not running.
+redis.call('ZREM', P..'delayed', ARGV[2])
+finish(job, ARGV[2], 'cancelled', ARGV[4])
+return {'cancelled'}`,
+  // ARGV: P, owner, state ('' = every state), after (exclusive), count → one field list per job, its position last
+  jobList: `
+local key = ARGV[3] == '' and ownerIndex(ARGV[2]) or stateIndex(ARGV[2], ARGV[3])
+local hits = redis.call('ZREVRANGEBYSCORE', key, '('..ARGV[4], '-inf', 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[5]))
+local out = {}
+for i = 1, #hits, 2 do
+  local fields = redis.call('HMGET', P..'job:'..hits[i], ${JSON.stringify(SUMMARY_FIELDS).slice(1, -1)})
+  if fields[1] then
+    fields[#fields + 1] = hits[i + 1]
+    out[#out + 1] = fields
+  end
+end
+return out`,
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -242,6 +307,20 @@ export class RedisJobStore implements JobStore {
     return (await this.#redis.jobRelease(this.#p, id, notBeforeMs, this.#clock.now())) === 1;
   }
 
+  async list(owner: string, query: JobListQuery): Promise<JobPage> {
+    const rows = (await this.#redis.jobList(this.#p, owner, query.state ?? '', query.after ?? FIRST_POSITION, query.limit + 1)) as Array<Array<string | null>>;
+    return pageOf(rows.map(summaryRow), query.limit);
+  }
+
+  async cancel(id: string, owner: string): Promise<CancelResult> {
+    const [outcome, state] = (await this.#redis.jobCancel(this.#p, id, owner, this.#clock.now())) as [string, string?];
+    if (outcome === 'finished') return { outcome: 'finished', state: state as TerminalJobState };
+    if (outcome !== 'cancelled') return { outcome: 'not-found' };
+    // Read after the script (bodies stay out of Lua replies); only a TTL near zero lets a sweep delete it first.
+    const job = await this.get(id);
+    return job === undefined ? { outcome: 'not-found' } : { outcome: 'cancelled', job };
+  }
+
   async recover(): Promise<RecoverResult> {
     await this.#ensureGroup();
     const now = this.#clock.now();
@@ -313,6 +392,29 @@ export class RedisJobStore implements JobStore {
     );
     return this.#group;
   }
+}
+
+/** One `jobList` row: the SUMMARY_FIELDS values, then the list position. */
+function summaryRow(values: Array<string | null>): { job: JobSummary; position: number } {
+  const h: Record<string, string | null> = {};
+  SUMMARY_FIELDS.forEach((name, i) => (h[name] = values[i] ?? null));
+  const n = (k: string) => Number(h[k] ?? '');
+  const hasResult = h.resultStatus !== null;
+  const job: JobSummary = {
+    id: h.id ?? '',
+    owner: h.owner ?? '',
+    service: h.service ?? '',
+    path: h.path ?? '',
+    contentType: h.contentType ?? '',
+    state: (h.state ?? '') as JobState,
+    resultStatus: hasResult ? n('resultStatus') : null,
+    resultContentType: hasResult ? (h.resultContentType ?? '') : null,
+    createdAt: n('createdAt'),
+    updatedAt: n('updatedAt'),
+    expiresAt: n('expiresAt'),
+    attempts: n('attempts'),
+  };
+  return { job, position: Number(values[SUMMARY_FIELDS.length]) };
 }
 
 function toJob(h: Record<string, Buffer>): Job {

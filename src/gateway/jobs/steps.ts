@@ -1,8 +1,13 @@
 /**
  * The async-job steps of the gateway pipeline:
- *   serveJob      GET /v1/jobs/{id} (after authentication): the job's state and,
- *                 once done, the replica's status and body; 404 for unknown ids
- *                 and for jobs of other keys alike
+ *   serveJob      (after authentication) the caller's own jobs, owner = key id or
+ *                 `anonymous` with auth off:
+ *                   GET /v1/jobs/{id}     the job's state and, once done, the
+ *                                         replica's status and body
+ *                   DELETE /v1/jobs/{id}  cancel a queued or running job; 409
+ *                                         once it is finished
+ *                   GET /v1/jobs          newest first, ?status= ?limit= ?after=
+ *                 404 for unknown ids and for jobs of other keys alike
  *   enqueueJob    `Prefer: respond-async` on an infer path (after the body is read,
  *                 scopes and rate limits applied): store the job, answer 202
  *   requireDispatchToken  the worker's own pipeline admits only the worker
@@ -12,12 +17,14 @@ import { UnauthenticatedError } from '../../edge/errors.ts';
 import type { Exchange, GatewayStep } from '../exchange.ts';
 import { JOBS_PREFIX, type OperationKind } from '../paths.ts';
 import type { Route } from '../routing-table.ts';
-import { AsyncNotEnabledError, AsyncStreamError, JobNotFoundError, JobQueueFullError, JobStoreUnavailableError } from './errors.ts';
+import { AsyncNotEnabledError, AsyncStreamError, JobAlreadyFinishedError, JobNotFoundError, JobQueueFullError, JobStoreUnavailableError } from './errors.ts';
 import { isKarbError } from '../../errors.ts';
 import { isJobId } from './job-id.ts';
+import { parseListQuery } from './listing.ts';
 import type { JobMetrics } from './metrics.ts';
 import { prefersAsync } from './prefer.ts';
-import { isTerminal, type Job, type JobStore } from './types.ts';
+import type { JobListQuery, JobStore } from './types.ts';
+import { jobJson, jobListJson } from './view.ts';
 
 export const ANONYMOUS_OWNER = 'anonymous';
 export const DEFAULT_ASYNC_MAX_QUEUED = 10_000;
@@ -33,65 +40,89 @@ function isAsyncCapable(kind: OperationKind): boolean {
   return kind === 'model-infer' || kind === 'openai-chat' || kind === 'openai-completions' || kind === 'openai-embeddings';
 }
 
-export function serveJob(deps: { store: JobStore }): GatewayStep {
+export function serveJob(deps: { store: JobStore; metrics: JobMetrics }): GatewayStep {
   return {
     name: 'serve-job',
     run(exchange: Exchange): void {
-      if (exchange.match!.kind !== 'async-job') {
+      const kind = exchange.match!.kind;
+      if (kind !== 'async-job' && kind !== 'async-job-list') {
         exchange.next();
         return;
       }
-      const url = exchange.req.url!;
-      const q = url.indexOf('?');
-      const id = url.slice(JOBS_PREFIX.length, q === -1 ? undefined : q);
-      if (!isJobId(id)) throw new JobNotFoundError();
       const owner = ownerOf(exchange);
-      deps.store.get(id).then(
-        (job) => {
-          if (job === undefined || job.owner !== owner) exchange.fail(new JobNotFoundError());
-          else exchange.respondJson(200, jobJson(job));
-        },
+      const url = exchange.req.url!;
+      // Validation throws here, before any I/O; match-request admitted only GET and DELETE.
+      const answer =
+        kind === 'async-job-list'
+          ? listJobs(deps.store, owner, parseListQuery(queryOf(url)))
+          : exchange.req.method === 'DELETE'
+            ? cancelJob(deps, owner, jobIdOf(url))
+            : readJob(deps.store, owner, jobIdOf(url));
+      answer.then(
+        (json) => exchange.respondJson(200, json),
         (err: unknown) => exchange.fail(isKarbError(err) ? err : new JobStoreUnavailableError(err)),
       );
     },
   };
 }
 
-/** GET /v1/jobs/{id} on a gateway without a job store (a standalone gateway without --redis). */
+/** GET /v1/jobs/{id}. */
+async function readJob(store: JobStore, owner: string, id: string): Promise<string> {
+  const job = await store.get(id);
+  if (job === undefined || job.owner !== owner) throw new JobNotFoundError();
+  return jobJson(job);
+}
+
+/** GET /v1/jobs: only ever the owner's jobs (the store is asked for them by owner). */
+async function listJobs(store: JobStore, owner: string, query: JobListQuery): Promise<string> {
+  return jobListJson(await store.list(owner, query));
+}
+
+/**
+ * DELETE /v1/jobs/{id}. The store decides atomically against the worker, so
+ * the answer is the job as cancelled, 409 naming the state it had already
+ * reached, or the same 404 as a read.
+ */
+async function cancelJob(deps: { store: JobStore; metrics: JobMetrics }, owner: string, id: string): Promise<string> {
+  const result = await deps.store.cancel(id, owner);
+  if (result.outcome === 'not-found') throw new JobNotFoundError();
+  if (result.outcome === 'finished') throw new JobAlreadyFinishedError(result.state);
+  deps.metrics.count(result.job.service, 'cancelled');
+  return jobJson(result.job);
+}
+
+/** The `{id}` of /v1/jobs/{id}; ids this gateway could not have made are not looked up (404 at once). */
+function jobIdOf(url: string): string {
+  const q = url.indexOf('?');
+  const id = url.slice(JOBS_PREFIX.length, q === -1 ? undefined : q);
+  if (!isJobId(id)) throw new JobNotFoundError();
+  return id;
+}
+
+function queryOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? '' : url.slice(q + 1);
+}
+
+/**
+ * /v1/jobs on a gateway without a job store (a standalone gateway without
+ * --redis): it never made a job, so every id is unknown and every list empty
+ * (after the same query checks, so a bad query is a 400 here too).
+ */
 export function noJobStore(): GatewayStep {
   return {
     name: 'serve-job',
     run(exchange: Exchange): void {
-      if (exchange.match!.kind !== 'async-job') exchange.next();
-      else throw new JobNotFoundError();
+      const kind = exchange.match!.kind;
+      if (kind === 'async-job') throw new JobNotFoundError();
+      if (kind !== 'async-job-list') {
+        exchange.next();
+        return;
+      }
+      parseListQuery(queryOf(exchange.req.url!));
+      exchange.respondJson(200, jobListJson({ jobs: [], next: null }));
     },
   };
-}
-
-/** The answer to GET /v1/jobs/{id}; the replica's JSON body is embedded as JSON, anything else as a string. */
-export function jobJson(job: Job): string {
-  const view: Record<string, unknown> = {
-    id: job.id,
-    status: job.state,
-    service: job.service,
-    createdAt: new Date(job.createdAt).toISOString(),
-    updatedAt: new Date(job.updatedAt).toISOString(),
-    expiresAt: new Date(job.expiresAt).toISOString(),
-    attempts: job.attempts,
-  };
-  if (isTerminal(job.state) && job.resultStatus !== null) {
-    const text = job.resultBody?.toString('utf8') ?? '';
-    let body: unknown = text;
-    if (job.resultContentType?.includes('json')) {
-      try {
-        body = JSON.parse(text);
-      } catch {
-        // not JSON after all: keep the text
-      }
-    }
-    view.result = { status: job.resultStatus, contentType: job.resultContentType, body };
-  }
-  return JSON.stringify(view);
 }
 
 /** The request will become an async job (enqueue-job takes it): nothing to hold it for. */

@@ -14,16 +14,27 @@
  *   | running | release (overloaded, try later)    | queued    |
  *   | running | the process died (recover)         | queued    |
  *   | running | recover after its TTL passed       | expired   |
+ *   | queued  | its owner cancels it               | cancelled |
+ *   | running | its owner cancels it               | cancelled |
  *
- * A terminal state (succeeded, failed, expired) is written once and never changed.
+ * A terminal state (succeeded, failed, expired, cancelled) is written once and
+ * never changed, so every job ends in exactly one of them. Cancelling a running
+ * job does not stop the replica: the worker's later complete/release finds the
+ * job no longer running and changes nothing, so the answer is discarded (the
+ * work may still have been done: at-least-once). Terminal jobs are kept for
+ * their TTL after they finished, then deleted.
  */
-export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'expired';
-export type TerminalJobState = 'succeeded' | 'failed' | 'expired';
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'expired' | 'cancelled';
+export type TerminalJobState = 'succeeded' | 'failed' | 'expired' | 'cancelled';
 
-export const JOB_STATES: readonly JobState[] = ['queued', 'running', 'succeeded', 'failed', 'expired'];
+export const JOB_STATES: readonly JobState[] = ['queued', 'running', 'succeeded', 'failed', 'expired', 'cancelled'];
 
 export function isTerminal(state: JobState): state is TerminalJobState {
-  return state === 'succeeded' || state === 'failed' || state === 'expired';
+  return state === 'succeeded' || state === 'failed' || state === 'expired' || state === 'cancelled';
+}
+
+export function isJobState(value: string): value is JobState {
+  return (JOB_STATES as readonly string[]).includes(value);
 }
 
 export interface Job {
@@ -50,6 +61,9 @@ export interface Job {
   attempts: number;
 }
 
+/** A job without its request and result bodies: what a listing carries (bodies may be large). */
+export type JobSummary = Omit<Job, 'body' | 'resultBody'>;
+
 export interface NewJob {
   owner: string;
   service: string;
@@ -68,6 +82,34 @@ export interface JobOutcome {
 
 export type EnqueueResult = { accepted: true; job: Job } | { accepted: false; reason: 'QueueFull'; queued: number };
 
+export interface JobListQuery {
+  /** Only jobs in this state; all states when absent. */
+  state?: JobState | undefined;
+  /** At most this many jobs (the caller bounds it). */
+  limit: number;
+  /** Only jobs older than this position: the `next` of the previous page. */
+  after?: number | undefined;
+}
+
+/**
+ * One page of an owner's jobs, newest first. Positions count the owner's jobs
+ * in creation order (1, 2, …, never reused), so a page boundary stays put while
+ * new jobs arrive or old ones are deleted: following `next` shows every job
+ * that existed at the first page at most once, and none created since.
+ */
+export interface JobPage {
+  jobs: JobSummary[];
+  /** Pass as `after` for the next page; null on the last page. */
+  next: number | null;
+}
+
+export type CancelResult =
+  | { outcome: 'cancelled'; job: Job }
+  /** Already in a terminal state: nothing changed. */
+  | { outcome: 'finished'; state: TerminalJobState }
+  /** No such job, or another owner's: the caller cannot tell which. */
+  | { outcome: 'not-found' };
+
 export interface RecoverResult {
   /** Jobs left running by a process that died, put back in the queue. */
   requeued: number;
@@ -85,13 +127,21 @@ export interface JobStore {
   get(id: string): Promise<Job | undefined>;
   /** Moves up to `limit` queued jobs (oldest first, ready to run) to running; expired ones become expired instead. */
   claim(limit: number): Promise<Job[]>;
-  /** Writes the terminal state of a running job; false when the job was not running (nothing changed). */
+  /** Writes the terminal state of a running job; false when the job was not running (cancelled meanwhile, say): nothing changed. */
   complete(id: string, outcome: JobOutcome): Promise<boolean>;
-  /** Puts a running job back in the queue, not to be claimed before `notBeforeMs`. */
+  /** Puts a running job back in the queue, not to be claimed before `notBeforeMs`; false (nothing changed) when it was not running. */
   release(id: string, notBeforeMs: number): Promise<boolean>;
+  /** The owner's jobs, newest first (see JobPage). */
+  list(owner: string, query: JobListQuery): Promise<JobPage>;
+  /**
+   * Moves the owner's queued or running job to cancelled, atomically against a
+   * worker claiming or completing it at the same time. A queued job is then
+   * never claimed; a running job's later complete/release returns false.
+   */
+  cancel(id: string, owner: string): Promise<CancelResult>;
   /** At start: running jobs (their worker died) back to queued; jobs past their TTL expired. */
   recover(): Promise<RecoverResult>;
-  /** Expires queued jobs past their TTL and deletes terminal jobs kept longer than their TTL. */
+  /** Expires queued jobs past their TTL and deletes terminal jobs (cancelled ones too) kept longer than their TTL. */
   sweep(): Promise<{ expired: number; deleted: number }>;
   /** Jobs per state. */
   counts(): Promise<Record<JobState, number>>;

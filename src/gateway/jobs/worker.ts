@@ -2,7 +2,9 @@
  * Runs queued jobs: claims up to `concurrency` at a time from the store, sends
  * each through the router (dispatch-server.ts) and writes its terminal state.
  * On start it recovers what a dead process left running (at-least-once runs of
- * idempotent inference, exactly one terminal state per job).
+ * idempotent inference, exactly one terminal state per job). A job cancelled
+ * while it runs is not interrupted: the replica finishes it and the answer is
+ * discarded (the store no longer takes it).
  */
 import type { Clock, TimerHandle } from '../../util/clock.ts';
 import type { Log } from '../../util/log.ts';
@@ -172,12 +174,13 @@ export class JobWorker {
     }
     if (this.#closed) return; // still running in the store: the next start recovers it
     const decision = decideJob(answer, job, this.#o.clock.now());
+    // False when the job is no longer running (its owner cancelled it, or another gateway took it over):
+    // the store kept its state and this answer is discarded, so there is no outcome to count.
     if (decision.action === 'complete') {
       const a = answer!;
-      await store.complete(job.id, { state: decision.state, status: a.status, contentType: a.contentType, body: a.body });
-      this.#o.metrics.count(job.service, decision.state);
-    } else {
-      await store.release(job.id, decision.notBeforeMs);
+      const written = await store.complete(job.id, { state: decision.state, status: a.status, contentType: a.contentType, body: a.body });
+      if (written) this.#o.metrics.count(job.service, decision.state);
+    } else if (await store.release(job.id, decision.notBeforeMs)) {
       this.#o.metrics.count(job.service, 'retried');
     }
   }
