@@ -66,6 +66,19 @@ describe('rollouts end to end', () => {
     assert.equal(errorsOf(report), 0, 'a slow canary costs latency, not errors');
   });
 
+  it('fails a canary whose answers diverge from stable on the output check, with no error or latency to show for it', async () => {
+    const name = 'canary-outputs';
+    const rollout = { steps: [{ weight: 20, pause: '60s' }], analysis: { interval: '2s', minRequests: 30, outputCheck: { request: JSON.parse(FRAUD_REQUEST), maxDelta: 0.001 } } };
+    await rollouts.deploy(service(name, { uri: 'file://models/fraud-v1.onnx' }, rollout));
+    const p = rollouts.probe(name);
+    await rollouts.apply(service(name, { uri: 'file://models/fraud-v2.onnx' }, rollout));
+    const failed = await rollouts.phase(name, 'Failed');
+    const report = await p.stop();
+    assert.equal(failed.rollout!.reason, 'OutputsDiverged', failed.rollout!.message);
+    assert.match(failed.rollout!.message, /^output check failed: outputs differ by up to [\d.]+ \(probability\[\d\]: [\d.e-]+ vs stable [\d.e-]+; allowed 0\.001\)/);
+    assert.equal(errorsOf(report), 0, 'the canary answered every request');
+  });
+
   it('promotes a healthy canary step by step with every probe request answered', async () => {
     const name = 'canary-good';
     const rollout = { steps: [{ weight: 20, pause: '2s' }, { weight: 50, pause: '2s' }] };

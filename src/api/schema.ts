@@ -121,6 +121,19 @@ const analysis = z.strictObject({
   minRequests: z.int().min(1).default(50),
   maxErrorRateDelta: z.number().min(0).max(1).default(0.005),
   maxLatencyP95Ratio: z.number().min(1).default(1.2),
+  /**
+   * Optional: every interval the same OIP v2 request goes to a replica of each
+   * revision, and the new revision fails if any output value differs from
+   * stable's by more than `maxDelta` (or it does not answer 200 with the same outputs).
+   */
+  outputCheck: z
+    .strictObject({
+      request: z
+        .record(z.string(), z.unknown())
+        .refine((r) => Array.isArray(r.inputs) && r.inputs.length > 0, { message: 'must be an OIP v2 inference request with inputs (e.g. the body of examples/fraud-request.json)' }),
+      maxDelta: z.number().min(0).default(0.1),
+    })
+    .optional(),
 });
 
 export const RolloutStrategy = z.enum(['canary', 'blue-green', 'immediate']);

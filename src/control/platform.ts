@@ -16,6 +16,7 @@ import { hostname } from 'node:os';
 import { SignalHub, teeSignals } from '../autoscaler/hub.ts';
 import { RevisionCounters } from '../rollout/counters.ts';
 import { RolloutTracker } from '../rollout/tracker.ts';
+import { OutputChecker } from '../rollout/output-check.ts';
 import { AutoscalerLoop } from '../autoscaler/loop.ts';
 import { systemClock } from '../util/clock.ts';
 import { LocalRuntime } from '../runtime/local/local-runtime.ts';
@@ -102,7 +103,13 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     },
   });
   hub.countGatewayQueue((service) => gateway.queueDepth(service));
-  const rollouts = new RolloutTracker({ store, counters, now: () => systemClock.now() });
+  const rollouts = new RolloutTracker({
+    store,
+    counters,
+    now: () => systemClock.now(),
+    outputs: new OutputChecker({ now: () => systemClock.now() }),
+    endpointUrl: (namespace, revision) => runtime.endpoints({ namespace, revision })[0]?.url,
+  });
   const reconciler = new Reconciler({ store, runtime, routingTable, baseDir, gatewayUrl: gateway.url, rollouts, log });
   const reconcile = () => reconciler.reconcile().catch((err) => log({ level: 'error', msg: 'reconcile failed', error: (err as Error).message }));
   autoscaler = new AutoscalerLoop({ store, runtime, hub, clock: systemClock, onDesiredChanged: () => void reconcile(), log });

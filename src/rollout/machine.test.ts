@@ -235,3 +235,20 @@ describe('immediate rollout', () => {
     assert.equal(s.at(2, { readyNew: 4 }).phase, 'Succeeded');
   });
 });
+
+describe('check on outputs', () => {
+  it('fails the rollout on a diverging answer, and ignores a check from before the rollout began', () => {
+    const s = new Scenario(spec());
+    s.at(1, { readyNew: 1 });
+    const stale = { verdict: 'Fail' as const, message: 'old', at: Scenario.T0 - 1 };
+    assert.equal(s.at(2, { readyNew: 1, outputCheck: stale }).phase, 'Progressing', 'a check of an earlier attempt does not count');
+    const pass = { verdict: 'Pass' as const, message: 'outputs within 0.01', at: Scenario.T0 + 3_000 };
+    assert.equal(s.at(4, { readyNew: 1, outputCheck: pass }).lastOutputCheck?.message, 'outputs within 0.01');
+    const diverged = { verdict: 'Fail' as const, message: 'outputs differ by up to 0.4', at: Scenario.T0 + 5_000 };
+    const failed = s.at(6, { readyNew: 1, outputCheck: diverged });
+    assert.equal(failed.phase, 'Failed');
+    assert.equal(failed.reason, 'OutputsDiverged');
+    assert.equal(failed.message, 'output check failed: outputs differ by up to 0.4; svc-00001 serves 100% of traffic');
+    assert.deepEqual(s.targets().weights, { stable: 100, revision: 0 });
+  });
+});

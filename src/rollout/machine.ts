@@ -8,7 +8,7 @@
  * | Starting    | its replicas are ready (canary)                       | Progressing | steps[0].weight        |
  * | Starting    | its replicas are ready (blue-green)                   | Previewing  | 0: preview route, mirror |
  * | Starting    | not ready within progressDeadline                     | Failed      | 0                      |
- * | Progressing | a judged window fails                                 | Failed      | 0 at once              |
+ * | Progressing | a judged window fails, or the output check            | Failed      | 0 at once              |
  * | Progressing | step's pause over, a window passed there, not paused  | Progressing | steps[i+1].weight      |
  * | Progressing | … and that was the last step                          | Promoting   | last step's weight     |
  * | Previewing  | a judged window fails                                 | Failed      | 0                      |
@@ -37,6 +37,7 @@ import { durationMs, type InferenceServiceSpec } from '../api/index.ts';
 import { KarbError } from '../errors.ts';
 import { analyze } from './analysis.ts';
 import type { WindowCounts } from './counters.ts';
+import type { OutputCheckResult } from './output-check.ts';
 import { ACTIVE_PHASES, type RolloutCommand, type RolloutEvent, type RolloutPhase, type RolloutState } from './types.ts';
 
 /** The request header that reaches a revision on its preview route (see src/gateway). */
@@ -52,6 +53,8 @@ export interface RolloutObservation {
   readyNew: number;
   /** Counts since `state.windowSince`, when the counters cover that whole window. */
   window?: { stable: WindowCounts; canary: WindowCounts };
+  /** The latest check on outputs of this rollout, if one ran. */
+  outputCheck?: OutputCheckResult;
 }
 
 export interface RolloutStepResult {
@@ -104,6 +107,14 @@ export function advanceRollout(state: RolloutState, obs: RolloutObservation, spe
   let s = state;
   let newWindow = false;
   const judged = s.strategy !== 'immediate' && (s.phase === 'Progressing' || s.phase === 'Previewing' || s.phase === 'Promoting');
+  const check = obs.outputCheck;
+  if (judged && check !== undefined && check.at >= s.startedAt && check.at !== s.lastOutputCheck?.at) {
+    s = { ...s, lastOutputCheck: check };
+    if (check.verdict === 'Fail') {
+      const failed = fail(s, now, durationMs(r.scaleDownDelay), 'OutputsDiverged', `output check failed: ${check.message}; ${s.stable} serves 100% of traffic`);
+      return { state: failed, events: [{ type: 'Warning', reason: 'RolloutFailed', message: failed.message }], newWindow };
+    }
+  }
   if (judged && obs.window !== undefined && now - s.windowSince >= durationMs(r.analysis.interval)) {
     const result = analyze(obs.window.stable, obs.window.canary, r.analysis, spec.slo);
     s = { ...s, lastAnalysis: { ...result, at: now } };

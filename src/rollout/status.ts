@@ -28,6 +28,7 @@ export type RolloutStatus = {
     canary: { requests: number; errorRate?: number; p95Ms?: number };
     stable: { requests: number; errorRate?: number; p95Ms?: number };
   };
+  lastOutputCheck?: { at: string; verdict: string; message: string };
 };
 
 export function rolloutStatus(state: RolloutState, spec: RolloutInputSpec): RolloutStatus {
@@ -47,6 +48,9 @@ export function rolloutStatus(state: RolloutState, spec: RolloutInputSpec): Roll
     judgements: state.judgements,
     ...(a
       ? { lastAnalysis: { at: new Date(a.at).toISOString(), verdict: a.verdict, reason: a.reason, message: a.message, canary: { ...a.canary }, stable: { ...a.stable } } }
+      : {}),
+    ...(state.lastOutputCheck
+      ? { lastOutputCheck: { at: new Date(state.lastOutputCheck.at).toISOString(), verdict: state.lastOutputCheck.verdict, message: state.lastOutputCheck.message } }
       : {}),
   };
 }

@@ -11,11 +11,17 @@ import { NotFoundError } from '../errors.ts';
 import { countsBetween, type RevisionCounters, type WindowCounts } from './counters.ts';
 import { advanceRollout, applyRolloutCommand, isActive, rolloutTargets, startRollout } from './machine.ts';
 import type { RolloutCommand, RolloutEvent, RolloutState } from './types.ts';
+import { durationMs } from '../api/index.ts';
+import type { OutputChecker } from './output-check.ts';
 
 export interface RolloutTrackerOptions {
   store: Store;
   counters: RevisionCounters;
   now: () => number;
+  /** Runs `analysis.outputCheck` against replicas; without it, output checks are not run. */
+  outputs?: OutputChecker;
+  /** A ready replica's URL of a revision, from the runtime (output checks only go there). */
+  endpointUrl?: (namespace: string, revision: string) => string | undefined;
 }
 
 interface WindowStart {
@@ -64,7 +70,9 @@ export class RolloutTracker {
 
     const key = `${namespace}/${name}`;
     const window = this.#window(key, state);
-    const step = advanceRollout(state, { now, replicas, readyNew: ready.get(state.revision) ?? 0, ...(window ? { window } : {}) }, service.spec);
+    const checkKey = outputCheckKey(namespace, name, state);
+    const outputCheck = this.#o.outputs?.latest(checkKey);
+    const step = advanceRollout(state, { now, replicas, readyNew: ready.get(state.revision) ?? 0, ...(window ? { window } : {}), ...(outputCheck ? { outputCheck } : {}) }, service.spec);
     state = step.state;
     events.push(...step.events);
     const start = this.#windows.get(key);
@@ -77,7 +85,21 @@ export class RolloutTracker {
 
     store.setRollout(namespace, name, state);
     for (const e of events) store.addEvent({ ...e, namespace, service: name, revision: state.revision });
+    this.#checkOutputs(service, state);
     return state;
+  }
+
+  /** Starts the rollout's output check when one is configured and due (it reports on a later pass). */
+  #checkOutputs(service: StoredService, state: RolloutState): void {
+    const check = service.spec.rollout.analysis.outputCheck;
+    const { outputs, endpointUrl } = this.#o;
+    if (check === undefined || outputs === undefined || endpointUrl === undefined) return;
+    if (!isActive(state) || state.phase === 'Starting' || state.strategy === 'immediate') return;
+    const { namespace, name } = service.metadata;
+    const stableUrl = endpointUrl(namespace, state.stable);
+    const canaryUrl = endpointUrl(namespace, state.revision);
+    if (stableUrl === undefined || canaryUrl === undefined) return;
+    outputs.maybeRun({ key: outputCheckKey(namespace, name, state), model: name, stableUrl, canaryUrl, request: check.request, maxDelta: check.maxDelta, intervalMs: durationMs(service.spec.rollout.analysis.interval) });
   }
 
   /** A person's command (`karb rollout promote|abort|pause|resume`); throws 404/409 KarbErrors. */
@@ -95,14 +117,19 @@ export class RolloutTracker {
     return next;
   }
 
-  /** Drops the counters of revisions no rollout in progress compares (the reconciler calls it after each pass). */
+  /** Drops the counters and output checks no rollout in progress needs (the reconciler calls it after each pass). */
   forgetIdleRevisions(): void {
     const names = new Set<string>();
+    const checks = new Set<string>();
     for (const service of this.#o.store.listServices()) {
-      const state = this.#o.store.getRollout<RolloutState>(service.metadata.namespace, service.metadata.name);
-      if (state !== undefined && isActive(state)) names.add(state.revision).add(state.stable);
+      const { namespace, name } = service.metadata;
+      const state = this.#o.store.getRollout<RolloutState>(namespace, name);
+      if (state === undefined || !isActive(state)) continue;
+      names.add(state.revision).add(state.stable);
+      checks.add(outputCheckKey(namespace, name, state));
     }
     this.#o.counters.retain(names);
+    this.#o.outputs?.retain(checks);
   }
 
   /** Counts since the window began, when this process saw all of it. */
@@ -114,4 +141,9 @@ export class RolloutTracker {
       canary: countsBetween(start.canary, this.#o.counters.snapshot(state.revision)),
     };
   }
+}
+
+/** One rollout attempt: a retried rollout (a new startedAt) never sees an earlier attempt's check. */
+function outputCheckKey(namespace: string, name: string, state: RolloutState): string {
+  return `${namespace}/${name}/${state.revision}/${state.startedAt}`;
 }

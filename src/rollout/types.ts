@@ -3,6 +3,7 @@
  * state machine returns. Times are milliseconds since the epoch.
  */
 import type { AnalysisResult } from './analysis.ts';
+import type { OutputCheckResult } from './output-check.ts';
 
 export type RolloutStrategyName = 'canary' | 'blue-green' | 'immediate';
 
@@ -50,6 +51,8 @@ export interface RolloutState {
   /** Judged windows so far. */
   judgements: number;
   lastAnalysis?: AnalysisResult & { at: number };
+  /** The last check on outputs (`analysis.outputCheck`), when one is configured. */
+  lastOutputCheck?: OutputCheckResult;
   /** Why the rollout is where it is, in words (for status and events). */
   reason: string;
   message: string;
