@@ -51,6 +51,9 @@ describe('rollouts end to end', () => {
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, new RegExp(`canary rollout of ${name}-00002 \\(replacing ${name}-00001\\) — Failed`));
     assert.match(status.stdout, /last analysis .*: Fail — error rate/);
+    const services = await karb(['get', 'services', name, '--server', up.controlUrl, '--token', up.adminToken]);
+    assert.match(services.stdout, /^NAME\s+NAMESPACE\s+READY\s+REPLICAS\s+TRAFFIC\s+ROLLOUT/);
+    assert.match(services.stdout, new RegExp(`${name}\\s+default\\s+True\\s+1/1\\s+00001=100%\\s+Failed\\s`));
   });
 
   it('rolls a canary with twice the latency back the same way', async () => {
@@ -102,6 +105,8 @@ describe('rollouts end to end', () => {
     await rollouts.apply(service(name, { uri: 'file://models/fraud-v2.onnx' }, rollout));
     await rollouts.phase(name, 'Progressing');
     await waitFor('the canary to serve', () => (p.report().revisions.get(`${name}-00002`) ?? 0) > 10);
+    const during = await karb(['get', 'services', name, '--server', up.controlUrl, '--token', up.adminToken]);
+    assert.match(during.stdout, /00001=50%,00002=50%\s+Progressing 1\/1\s/);
     const aborted = await karb(['rollout', 'abort', name, '--server', up.controlUrl, '--token', up.adminToken]);
     assert.equal(aborted.code, 0, aborted.stderr);
     assert.match(aborted.stdout, /Aborted/);

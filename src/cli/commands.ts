@@ -128,13 +128,14 @@ export async function getCommand(args: string[], out: NodeJS.WritableStream): Pr
       if (format !== 'table') return write(out, name ? items[0] : { apiVersion: 'v1', kind: 'List', items }, format);
       out.write(
         renderTable(
-          ['NAME', 'NAMESPACE', 'READY', 'REPLICAS', 'TRAFFIC', 'POLICY', 'SLO-P95', 'AGE'],
+          ['NAME', 'NAMESPACE', 'READY', 'REPLICAS', 'TRAFFIC', 'ROLLOUT', 'POLICY', 'SLO-P95', 'AGE'],
           items.map((s) => [
             s.metadata.name,
             s.metadata.namespace,
             readyOf(s.status),
             replicasOf(s.status),
             trafficOf(s.status),
+            rolloutOf(s.status),
             s.spec.scaling.policy,
             `${s.spec.slo.latencyP95Ms}ms`,
             age(s.metadata.creationTimestamp),
@@ -225,6 +226,13 @@ function readyOf(status: InferenceServiceStatus): string {
 function replicasOf(status: InferenceServiceStatus): string {
   const stable = status.revisions?.find((r) => r.name === status.stableRevision);
   return stable ? `${stable.ready}/${stable.desired}` : '-';
+}
+
+/** The rollout phase while it matters: in progress (with its step), or how the last one ended badly. */
+function rolloutOf(status: InferenceServiceStatus): string {
+  const r = status.rollout as { phase?: string; step?: string; paused?: boolean } | undefined;
+  if (r?.phase === undefined || r.phase === 'Succeeded') return '-';
+  return `${r.phase}${r.step !== undefined && r.phase === 'Progressing' ? ` ${r.step}` : ''}${r.paused ? ' (paused)' : ''}`;
 }
 
 function trafficOf(status: InferenceServiceStatus): string {
