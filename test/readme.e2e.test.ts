@@ -61,7 +61,7 @@ describe('README path: karb up, apply, infer, get', () => {
     assert.equal(services.code, 0);
     assert.match(services.stdout, /^NAME\s+NAMESPACE\s+READY\s+REPLICAS\s+TRAFFIC/);
     // The autoscaler may have added a replica if this machine was slow enough to push p95 up.
-    assert.match(services.stdout, /fraud-detector\s+default\s+True\s+[1-4]\/[1-4]\s+00001=100%\s+gascl\s+250ms/);
+    assert.match(services.stdout, /fraud-detector\s+default\s+True\s+[1-4]\/[1-4]\s+00001=100%\s+-\s+gascl\s+250ms/);
     const revisions = await cli(['get', 'revisions', 'fraud-detector', '-o', 'yaml']);
     assert.match(revisions.stdout, /name: fraud-detector-00001/);
     const replicas = await cli(['get', 'replicas', '-o', 'json']);
