@@ -127,6 +127,16 @@ describe('canary rollout', () => {
     assert.deepEqual(s.targets().replicas, { stable: 4, revision: 0 }, 'a canary that never served is removed at once');
   });
 
+  it('a rollout paused while promoting waits past the progress deadline once it is ready, and finishes on resume', () => {
+    const s = new Scenario(spec({ progressDeadline: '1m' }));
+    s.at(1, { readyNew: 1 });
+    s.command('promote', 2);
+    s.command('pause', 3);
+    assert.equal(s.at(300, { readyNew: 4 }).phase, 'Promoting', 'ready, paused: no deadline to miss');
+    s.command('resume', 301);
+    assert.equal(s.at(302, { readyNew: 4 }).phase, 'Succeeded');
+  });
+
   it('reaches 100% with weights that do not divide evenly', () => {
     const s = new Scenario(spec({ steps: [{ weight: 33, pause: '10s' }, { weight: 66, pause: '10s' }] }));
     s.at(1, { readyNew: 2 });

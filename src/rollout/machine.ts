@@ -186,7 +186,7 @@ export function advanceRollout(state: RolloutState, obs: RolloutObservation, spe
       if (obs.readyNew >= obs.replicas && !s.paused) {
         s = succeed(s, now, spec, 'Promoted', '');
         events.push({ type: 'Normal', reason: 'RolloutSucceeded', message: s.message });
-      } else if (now - s.phaseSince >= durationMs(r.progressDeadline)) {
+      } else if (obs.readyNew < obs.replicas && now - s.phaseSince >= durationMs(r.progressDeadline)) {
         s = fail(s, now, 0, 'ProgressDeadlineExceeded', `${s.revision} did not reach ${obs.replicas} ready replicas within ${r.progressDeadline} (${obs.readyNew} ready); ${s.stable} keeps all traffic`);
         events.push({ type: 'Warning', reason: 'RolloutFailed', message: s.message });
       } else {
