@@ -80,6 +80,8 @@ describe('rollouts end to end', () => {
     assert.equal(failed.rollout!.reason, 'OutputsDiverged', failed.rollout!.message);
     assert.match(failed.rollout!.message, /^output check failed: outputs differ by up to [\d.]+ \(probability\[\d\]: [\d.e-]+ vs stable [\d.e-]+; allowed 0\.001\)/);
     assert.equal(errorsOf(report), 0, 'the canary answered every request');
+    const status = await karb(['rollout', 'status', name, '--server', up.controlUrl, '--token', up.adminToken]);
+    assert.match(status.stdout, /last output check .*: Fail — outputs differ by up to/);
   });
 
   it('promotes a healthy canary step by step with every probe request answered', async () => {

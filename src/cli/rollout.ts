@@ -84,6 +84,10 @@ export function describe(view: RolloutView): string {
       const a = r.lastAnalysis;
       lines.push(`  last analysis (${a.at}): ${a.verdict} — ${a.message}`);
     }
+    if (r.lastOutputCheck) {
+      const c = r.lastOutputCheck;
+      lines.push(`  last output check (${c.at}): ${c.verdict} — ${c.message}`);
+    }
   }
   lines.push('');
   lines.push(
