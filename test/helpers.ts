@@ -159,7 +159,9 @@ export function startProbe(url: string, init: { headers: Record<string, string>;
       .finally(() => inFlight.delete(p));
     inFlight.add(p);
   };
+  // Unref'd: a test that fails before stop() must not keep the test process alive.
   const timer = setInterval(fire, everyMs);
+  timer.unref();
   return {
     report: () => report,
     async stop() {
@@ -168,4 +170,45 @@ export function startProbe(url: string, init: { headers: Record<string, string>;
       return report;
     },
   };
+}
+
+export interface GatewayProcess {
+  url: string;
+  child: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** A standalone `karb gateway` fed by the control plane at `controlUrl`, on a free port; `extra` flags after. */
+export async function startGatewayProcess(cwd: string, controlUrl: string, token: string, extra: string[]): Promise<GatewayProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [KARB, 'gateway', '--port', String(port), '--control-plane', controlUrl, ...extra], {
+    cwd,
+    env: { ...process.env, KARB_TOKEN: token },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const url = `http://127.0.0.1:${port}`;
+  const g = {
+    url,
+    child,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+  try {
+    await waitFor(`karb gateway on ${port}`, async () => {
+      if (child.exitCode !== null) throw new Error(`karb gateway exited ${child.exitCode}: ${out}`);
+      return (await fetch(`${url}/v2/health/ready`)).ok;
+    });
+  } catch (err) {
+    await g.stop();
+    throw err;
+  }
+  return g;
 }

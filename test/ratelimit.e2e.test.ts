@@ -9,54 +9,14 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { freePort, fraudRequest, karb, KARB, ROOT, startKarbUp, waitFor, workDir, type KarbUp } from './helpers.ts';
+import { fraudRequest, karb, ROOT, startGatewayProcess, startKarbUp, waitFor, workDir, type GatewayProcess, type KarbUp } from './helpers.ts';
 import { startRedis, type TestRedis } from '../src/edge/test-redis.ts';
 
 const ROW = [42.5, 14, 0.1, 3.2, 1, 0, 1, 1200];
 const RATE = 10;
 const BURST = 10;
 
-interface GatewayProcess {
-  url: string;
-  child: ChildProcess;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-async function startGatewayProcess(cwd: string, controlUrl: string, token: string, extra: string[]): Promise<GatewayProcess> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [KARB, 'gateway', '--port', String(port), '--control-plane', controlUrl, ...extra], {
-    cwd,
-    env: { ...process.env, KARB_TOKEN: token },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const url = `http://127.0.0.1:${port}`;
-  const g = {
-    url,
-    child,
-    output: () => out,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
-  try {
-    await waitFor(`karb gateway on ${port}`, async () => {
-      if (child.exitCode !== null) throw new Error(`karb gateway exited ${child.exitCode}: ${out}`);
-      return (await fetch(`${url}/v2/health/ready`)).ok;
-    });
-  } catch (err) {
-    await g.stop();
-    throw err;
-  }
-  return g;
-}
 
 describe('distributed rate limits: three gateways, one Redis', () => {
   const work = workDir('karb-ratelimit-');

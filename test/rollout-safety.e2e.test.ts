@@ -6,7 +6,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { isAlive, startKarbUp, waitFor, workDir, type KarbUp } from './helpers.ts';
+import { isAlive, startGatewayProcess, startKarbUp, waitFor, workDir, type KarbUp } from './helpers.ts';
 import { RolloutClient, rolloutService, type Replica } from './rollout-support.ts';
 
 const service = (name: string, model: Record<string, unknown>, rollout: Record<string, unknown>) =>
@@ -76,6 +76,32 @@ describe('rollout safety end to end', () => {
     assert.deepEqual(route.revisions.map((r) => `${r.revision}=${r.weight}`), [`${name}-00001=70`, `${name}-00003=30`]);
     const report = await p.stop();
     assert.equal(report.statuses.get(200), report.sent, `every request answered: ${JSON.stringify([...report.statuses])}`);
+  });
+
+  it('judges a canary on traffic that only a standalone karb gateway routes, and promotes it', async () => {
+    const name = 'via-standalone';
+    const rollout = { steps: [{ weight: 50, pause: '2s' }] };
+    const gateway = await startGatewayProcess(work.dir, up.controlUrl, up.adminToken, []);
+    try {
+      await rollouts.deploy(service(name, { uri: 'file://models/fraud-v1.onnx' }, rollout));
+      await waitFor('the standalone gateway to route the service', async () => (await fetch(`${gateway.url}/v2/models/${name}/ready`, { headers: up.auth })).ok);
+      const p = rollouts.probe(name, gateway.url);
+      await rollouts.apply(service(name, { uri: 'file://models/fraud-v2.onnx' }, rollout));
+      const done = await rollouts.phase(name, 'Succeeded');
+      const report = await p.stop();
+      assert.ok(done.rollout!.judgements >= 1, 'a window was judged on the standalone gateway’s reports');
+      assert.equal(report.statuses.get(200), report.sent, `every request answered: ${JSON.stringify([...report.statuses])}`);
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it('refuses a malformed gateway report with 400 naming the field', async () => {
+    const res = await fetch(`${up.controlUrl}/api/v1/signals`, { method: 'POST', headers: { ...up.admin, 'content-type': 'application/json' }, body: JSON.stringify({ gateway: 'g', revisions: [{ service: 's', revision: 'r', requests: -1 }], services: [] }) });
+    assert.equal(res.status, 400);
+    assert.match(((await res.json()) as { error: { message: string } }).error.message, /^gateway report: revisions\.0\.requests: /);
+    const anonymous = await fetch(`${up.controlUrl}/api/v1/signals`, { method: 'POST', body: '{}' });
+    assert.equal(anonymous.status, 401, 'reports need the admin token');
   });
 
   it('fails a canary that never becomes ready after its progress deadline; stable keeps serving', async () => {

@@ -102,10 +102,10 @@ export class RolloutClient {
     return ((await (await fetch(`${up.controlUrl}/api/v1/routes`, { headers: up.admin })).json()) as { items: Array<{ model: string; revisions: Array<{ revision: string; weight: number }> }> }).items;
   }
 
-  /** A steady probe of the service's infer path through the gateway. */
-  probe(name: string): ReturnType<typeof startProbe> {
+  /** A steady probe of the service's infer path through `karb up`'s gateway, or another at `gatewayUrl`. */
+  probe(name: string, gatewayUrl?: string): ReturnType<typeof startProbe> {
     const up = this.#up();
-    return startProbe(`${up.gatewayUrl}/v2/models/${name}/infer`, { headers: up.auth, body: FRAUD_REQUEST });
+    return startProbe(`${gatewayUrl ?? up.gatewayUrl}/v2/models/${name}/infer`, { headers: up.auth, body: FRAUD_REQUEST });
   }
 
   async probeFor(name: string, ms: number): Promise<ProbeReport> {

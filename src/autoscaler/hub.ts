@@ -13,6 +13,7 @@
  */
 import type { Clock } from '../util/clock.ts';
 import { SignalRecorder, type SignalRecorderOptions } from './windows.ts';
+import type { SignalReport } from './signal-report.ts';
 
 /** What the gateway reports; every method is cheap and allocation-free on the hot path. */
 export interface SignalSink {
@@ -29,6 +30,7 @@ export interface SignalSink {
 }
 
 interface RevisionSignals {
+  readonly name: string;
   readonly recorder: SignalRecorder;
   readonly service: string;
   inFlight: number;
@@ -36,10 +38,22 @@ interface RevisionSignals {
   readonly replicaQueue: Map<string, number>;
 }
 
+/** A standalone gateway's gauges count until this long after its last report (it reports every second). */
+export const REMOTE_GAUGE_STALE_MS = 5_000;
+
+interface RemoteGauges {
+  at: number;
+  /** revision → requests at its replicas, and what they said was waiting. */
+  revisions: Map<string, { inFlight: number; replicaQueue: number }>;
+  /** service → requests waiting at that gateway. */
+  waiting: Map<string, number>;
+}
+
 export class SignalHub implements SignalSink {
   readonly #clock: Clock;
   readonly #revisions = new Map<string, RevisionSignals>();
   readonly #held = new Map<string, number>();
+  readonly #remote = new Map<string, RemoteGauges>();
   /** Revisions of each service that the loop tracks; held requests count towards them. */
   readonly #serving = new Map<string, string[]>();
   #gatewayQueued: (service: string) => number = () => 0;
@@ -60,7 +74,7 @@ export class SignalHub implements SignalSink {
       const panic = windows.panicWindowMs ?? 6_000;
       if (existing && existing.recorder.stableWindowMs === stable && existing.recorder.panicWindowMs === panic) continue;
       const recorder = new SignalRecorder({ stableWindowMs: stable, panicWindowMs: panic, startedAt: now });
-      this.#revisions.set(name, { recorder, service, inFlight: existing?.inFlight ?? 0, replicaQueue: existing?.replicaQueue ?? new Map() });
+      this.#revisions.set(name, { name, recorder, service, inFlight: existing?.inFlight ?? 0, replicaQueue: existing?.replicaQueue ?? new Map() });
     }
     this.#serving.set(service, revisions);
   }
@@ -103,7 +117,8 @@ export class SignalHub implements SignalSink {
   requestStarted(service: string, revision: string): void {
     const r = this.#get(service, revision);
     r.inFlight += 1;
-    r.recorder.recordConcurrency(this.#clock.now(), r.inFlight + this.#waiting(service));
+    const now = this.#clock.now();
+    r.recorder.recordConcurrency(now, this.#inFlight(r, now) + this.#waiting(r.service, now));
   }
 
   requestFinished(service: string, revision: string, endpoint: string, latencyMs: number, status: number, replicaQueueDepth: number): void {
@@ -126,25 +141,60 @@ export class SignalHub implements SignalSink {
     }
   }
 
+  /**
+   * A standalone gateway's report (`POST /api/v1/signals`): its finished
+   * requests join the revisions' windows now, and its gauges count with this
+   * process's own until it stops reporting.
+   */
+  ingest(report: SignalReport): void {
+    const now = this.#clock.now();
+    const gauges: RemoteGauges = { at: now, revisions: new Map(), waiting: new Map() };
+    for (const s of report.services) gauges.waiting.set(s.service, s.waiting);
+    this.#remote.set(report.gateway, gauges);
+    for (const r of report.revisions) {
+      gauges.revisions.set(r.revision, { inFlight: r.inFlight, replicaQueue: r.replicaQueue });
+      this.#get(r.service, r.revision).recorder.recordRequests(now, r.requests, r.errors, r.latency);
+    }
+    for (const r of this.#revisions.values()) this.#recordGauges(r, now);
+  }
+
   #get(service: string, revision: string): RevisionSignals {
     let r = this.#revisions.get(revision);
     if (r === undefined) {
-      r = { recorder: new SignalRecorder({ startedAt: this.#clock.now() }), service, inFlight: 0, replicaQueue: new Map() };
+      r = { name: revision, recorder: new SignalRecorder({ startedAt: this.#clock.now() }), service, inFlight: 0, replicaQueue: new Map() };
       this.#revisions.set(revision, r);
     }
     return r;
   }
 
-  #waiting(service: string): number {
-    return this.held(service) + this.#gatewayQueued(service);
+  #waiting(service: string, now: number): number {
+    let waiting = this.held(service) + this.#gatewayQueued(service);
+    for (const g of this.#fresh(now)) waiting += g.waiting.get(service) ?? 0;
+    return waiting;
   }
 
   #recordGauges(r: RevisionSignals, now: number): void {
-    const waiting = this.#waiting(r.service);
+    const waiting = this.#waiting(r.service, now);
     let queued = waiting;
     for (const depth of r.replicaQueue.values()) queued += depth;
-    r.recorder.recordConcurrency(now, r.inFlight + waiting);
+    for (const g of this.#fresh(now)) queued += g.revisions.get(r.name)?.replicaQueue ?? 0;
+    r.recorder.recordConcurrency(now, this.#inFlight(r, now) + waiting);
     r.recorder.recordQueueDepth(now, queued);
+  }
+
+  /** Requests at the revision's replicas: through this process's gateway, and through standalone ones still reporting. */
+  #inFlight(r: RevisionSignals, now: number): number {
+    let n = r.inFlight;
+    for (const g of this.#fresh(now)) n += g.revisions.get(r.name)?.inFlight ?? 0;
+    return n;
+  }
+
+  /** Reports of standalone gateways that are still reporting; forgets the others. */
+  *#fresh(now: number): Iterable<RemoteGauges> {
+    for (const [gateway, g] of this.#remote) {
+      if (now - g.at > REMOTE_GAUGE_STALE_MS) this.#remote.delete(gateway);
+      else yield g;
+    }
   }
 }
 

@@ -22,7 +22,7 @@
  * recorder to have been observing (any sample, or `startedAt`).
  */
 import type { PodSignal, Signals, WindowSignals } from './types.ts';
-import { LATENCY_BINS, histogramQuantile, latencyBin } from './latency-histogram.ts';
+import { LATENCY_BINS, binMiddle, histogramQuantile, latencyBin } from './latency-histogram.ts';
 
 export interface SignalRecorderOptions {
   /** Stable window, ms (default 60 s). */
@@ -123,6 +123,29 @@ export class SignalRecorder {
     let hist = this.#hist[slot];
     if (!hist) hist = this.#hist[slot] = new Uint32Array(LATENCY_BINS);
     hist[latencyBin(latencyMs)]! += 1;
+  }
+
+  /**
+   * Requests another gateway finished since its last report, added at `at`:
+   * `latency` is a sparse histogram of [bin, count] pairs.
+   */
+  recordRequests(at: number, requests: number, errors: number, latency: ReadonlyArray<readonly [number, number]>): void {
+    if (!(requests > 0)) return;
+    this.#observe(at);
+    if (this.#lastRequestAt === undefined || at > this.#lastRequestAt) this.#lastRequestAt = at;
+    const slot = this.#slot(at);
+    if (slot < 0) return;
+    this.#count[slot]! += requests;
+    this.#errors[slot]! += Math.min(errors, requests);
+    let hist = this.#hist[slot];
+    if (!hist) hist = this.#hist[slot] = new Uint32Array(LATENCY_BINS);
+    for (const [bin, n] of latency) {
+      if (!(bin >= 0 && bin < LATENCY_BINS) || !(n > 0)) continue;
+      hist[bin]! += n;
+      const ms = binMiddle(bin);
+      if (ms < this.#latMin[slot]!) this.#latMin[slot] = ms;
+      if (ms > this.#latMax[slot]!) this.#latMax[slot] = ms;
+    }
   }
 
   /** In-flight requests across the revision (gateway view), sampled at `at`. */

@@ -1,13 +1,18 @@
 /**
  * `karb gateway`: the gateway on its own, fed by a control plane's admin API
- * (routes polled every second, key records cached briefly). Several of them
- * pointed at one Redis share their rate limits.
+ * (routes polled every second, key records cached briefly), reporting what it
+ * routed every second (`POST /api/v1/signals`) so the autoscaler and rollout
+ * analysis count its traffic. Several of them pointed at one Redis share their
+ * rate limits.
  */
 import { parseArgs } from 'node:util';
 import { startGateway } from '../gateway/gateway.ts';
 import { RedisJobStore } from '../gateway/jobs/redis-store.ts';
 import { InMemoryRoutingTable } from '../gateway/routing-table.ts';
-import { ControlFeed, pollRoutes } from '../edge/control-feed.ts';
+import { ControlFeed, pollRoutes, reportSignals } from '../edge/control-feed.ts';
+import { SignalReporter } from '../autoscaler/signal-report.ts';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
 import { RemoteKeyResolver } from '../edge/key-resolver.ts';
 import { edgeOptions } from '../edge/options.ts';
 import { EDGE_FLAG_OPTIONS, edgeFlagsFrom, portFlag } from './edge-flags.ts';
@@ -70,20 +75,26 @@ export async function gatewayCommand(args: string[]): Promise<number> {
   const keys = new RemoteKeyResolver({ fetchRecord: (id) => feed.keyRecord(id), ttlMs: cacheMs });
   // With Redis, async jobs are shared by every gateway replica (Redis Streams); without it there are none.
   const jobStore = flags.redisUrl ? new RedisJobStore({ url: flags.redisUrl, clock: systemClock }) : undefined;
+  // What this gateway routes counts for the control plane's autoscaler and rollout analysis.
+  const reporter = new SignalReporter(`${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`);
   const gateway = await startGateway({
     routingTable,
     port,
+    signals: reporter,
     ...(jobStore ? { jobs: { store: jobStore } } : {}),
     ...(values.host ? { host: values.host } : {}),
     log,
     edge: edgeOptions(flags, keys, log),
     ...(tls ? { tls } : {}),
   });
+  reporter.countGatewayQueue((service) => gateway.queueDepth(service));
+  const reports = reportSignals(feed, reporter, { everyMs: 1000, clock: systemClock, log });
   process.stderr.write(`karb gateway is up: ${gateway.url}, routes from ${controlPlaneUrl}${flags.redisUrl ? ', rate limits in Redis' : ''}\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       log({ level: 'info', msg: 'stopping', signal });
       poller.stop();
+      reports.stop();
       gateway
         .close()
         .then(() => jobStore?.close())

@@ -8,6 +8,7 @@
  *   GET    /api/v1/services/{name}/rollout     the current or last rollout
  *   POST   /api/v1/services/{name}/rollout/{promote|abort|pause|resume}
  *   GET    /api/v1/replicas                    (?service=)
+ *   POST   /api/v1/signals                     a standalone gateway's report of what it routed
  *   GET    /api/v1/events                      JSON, or SSE with Accept: text/event-stream
  *   /api/v1/keys, /api/v1/routes       see keys-api.ts
  *   GET    /metrics, /healthz                  open; everything under /api/v1 needs the admin token
@@ -25,8 +26,12 @@ import type { EventRecord, Store, StoredService } from './store.ts';
 import { AdminAuthError, adminTokenChecker } from './admin-token.ts';
 import { handleKeysApi, type KeysApiDeps } from './keys-api.ts';
 import type { RolloutCommand } from '../rollout/types.ts';
+import type { SignalReport } from '../autoscaler/signal-report.ts';
+import { parseSignalReport } from './signal-report-schema.ts';
 
 const MANIFEST_LIMIT = 1024 * 1024;
+/** A report names each revision the gateway routed in the last second: far below this. */
+const SIGNALS_LIMIT = 1024 * 1024;
 
 export interface ControlApiOptions {
   store: Store;
@@ -40,6 +45,8 @@ export interface ControlApiOptions {
   adminToken?: string;
   /** API keys and the routing table behind /api/v1/keys and /api/v1/routes (keys-api.ts). */
   keys?: KeysApiDeps;
+  /** Takes standalone gateways' reports (`POST /api/v1/signals`) to the autoscaler and rollout analysis. */
+  onSignals?: (report: SignalReport) => void;
 }
 
 export interface ControlApi {
@@ -137,6 +144,13 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
       o.reconciler.rollouts.command(svc, command);
       await o.reconciler.reconcile();
       return sendJson(res, 200, rolloutView(o.store.getService(svc.metadata.namespace, name)!));
+    }
+    if (resource === 'signals' && !name) {
+      allow(method, ['POST']);
+      if (o.onSignals === undefined) throw new NotFoundError('this control plane takes no gateway reports', 'SIGNALS_NOT_TAKEN');
+      o.onSignals(parseSignalReport((await readBody(req, SIGNALS_LIMIT)).toString('utf8')));
+      res.writeHead(204).end();
+      return;
     }
     if (resource === 'replicas' && !name) {
       allow(method, ['GET']);

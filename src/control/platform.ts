@@ -126,7 +126,22 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   await reconciler.reconcile();
   reconciler.start((options.resyncSeconds ?? 2) * 1000);
   autoscaler.start();
-  const api = await startControlApi({ store, runtime, reconciler, baseDir, port: options.controlPort ?? 8081, host, log, adminToken, keys: { keys, routingTable } });
+  const api = await startControlApi({
+    store,
+    runtime,
+    reconciler,
+    baseDir,
+    port: options.controlPort ?? 8081,
+    host,
+    log,
+    adminToken,
+    keys: { keys, routingTable },
+    // Standalone gateways' traffic counts for the autoscaler and rollout analysis like this one's.
+    onSignals: (report) => {
+      hub.ingest(report);
+      counters.ingest(report);
+    },
+  });
   log({ level: 'info', msg: 'karb is up', control: api.url, gateway: gateway.url, stateDir });
 
   return {

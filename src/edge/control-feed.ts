@@ -7,6 +7,7 @@ import type { Clock, TimerHandle } from '../util/clock.ts';
 import type { Log } from '../util/log.ts';
 import type { Route, RoutingTable } from '../gateway/routing-table.ts';
 import type { KeyRecord } from './keys.ts';
+import type { SignalReport, SignalReporter } from '../autoscaler/signal-report.ts';
 
 export interface ControlFeedOptions {
   controlPlaneUrl: string;
@@ -43,6 +44,18 @@ export class ControlFeed {
     return (await res.json()) as KeyRecord;
   }
 
+  /** Sends what this gateway routed since its last report (the autoscaler's and rollout analysis's signals). */
+  async report(report: SignalReport): Promise<void> {
+    const res = await fetch(`${this.#base}/api/v1/signals`, {
+      method: 'POST',
+      headers: { ...this.#headers, 'content-type': 'application/json' },
+      body: JSON.stringify(report),
+      signal: AbortSignal.timeout(this.#timeoutMs),
+    });
+    await res.body?.cancel();
+    if (!res.ok) throw new Error(`POST /api/v1/signals answered ${res.status}`);
+  }
+
   #get(path: string): Promise<Response> {
     return fetch(`${this.#base}${path}`, { headers: this.#headers, signal: AbortSignal.timeout(this.#timeoutMs) });
   }
@@ -74,6 +87,39 @@ export function pollRoutes(feed: ControlFeed, table: RoutingTable, options: { ev
   const first = poll().finally(loop);
   return {
     first,
+    stop() {
+      stopped = true;
+      if (timer !== undefined) options.clock.clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * Posts `reporter`'s report to the control plane every `everyMs`. A report that
+ * cannot be delivered is dropped (its requests are not counted: the windows
+ * the control plane decides on are short, and a late report would misplace
+ * them in time); one log line per outage.
+ */
+export function reportSignals(feed: ControlFeed, reporter: SignalReporter, options: { everyMs: number; clock: Clock; log?: Log }): { stop(): void } {
+  let timer: TimerHandle | undefined;
+  let stopped = false;
+  let failing = false;
+  const send = async (): Promise<void> => {
+    try {
+      await feed.report(reporter.take());
+      if (failing) options.log?.({ level: 'info', msg: 'control plane takes signal reports again' });
+      failing = false;
+    } catch (err) {
+      if (!failing) options.log?.({ level: 'warn', msg: 'cannot report signals to the control plane; dropping them until it answers', error: (err as Error).message });
+      failing = true;
+    }
+  };
+  const loop = (): void => {
+    if (stopped) return;
+    timer = options.clock.setTimeout(() => void send().finally(loop), options.everyMs);
+  };
+  loop();
+  return {
     stop() {
       stopped = true;
       if (timer !== undefined) options.clock.clearTimeout(timer);

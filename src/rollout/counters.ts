@@ -6,6 +6,7 @@
  * the same stretch of time, however long the analysis waits for enough requests.
  */
 import type { SignalSink } from '../autoscaler/hub.ts';
+import type { SignalReport } from '../autoscaler/signal-report.ts';
 import { LATENCY_BINS, latencyBin } from '../autoscaler/latency-histogram.ts';
 import { isErrorStatus } from '../autoscaler/windows.ts';
 
@@ -44,6 +45,21 @@ export class RevisionCounters implements SignalSink {
     c.requests += 1;
     if (isErrorStatus(status)) c.errors += 1;
     c.latency[latencyBin(latencyMs)]! += 1;
+  }
+
+  /** What a standalone gateway reported it finished (`POST /api/v1/signals`): added to the counts. */
+  ingest(report: SignalReport): void {
+    for (const r of report.revisions) {
+      if (!(r.requests > 0)) continue;
+      let c = this.#byRevision.get(r.revision);
+      if (c === undefined) {
+        c = emptyCounts();
+        this.#byRevision.set(r.revision, c);
+      }
+      c.requests += r.requests;
+      c.errors += Math.min(r.errors, r.requests);
+      for (const [bin, n] of r.latency) if (bin >= 0 && bin < LATENCY_BINS && n > 0) c.latency[bin]! += n;
+    }
   }
 
   /** A copy of the revision's counts so far (all zero for a revision never seen). */
