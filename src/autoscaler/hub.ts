@@ -189,6 +189,12 @@ export class SignalHub implements SignalSink {
     return n;
   }
 
+  /** Whether any standalone gateway has reported in the last few seconds. */
+  hasRemoteGateways(): boolean {
+    for (const _ of this.#fresh(this.#clock.now())) return true;
+    return false;
+  }
+
   /** Reports of standalone gateways that are still reporting; forgets the others. */
   *#fresh(now: number): Iterable<RemoteGauges> {
     for (const [gateway, g] of this.#remote) {

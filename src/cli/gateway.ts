@@ -8,7 +8,8 @@
 import { parseArgs } from 'node:util';
 import { startGateway } from '../gateway/gateway.ts';
 import { RedisJobStore } from '../gateway/jobs/redis-store.ts';
-import { InMemoryRoutingTable } from '../gateway/routing-table.ts';
+import { ObservableRoutingTable } from '../gateway/observable-routing-table.ts';
+import type { Route } from '../gateway/routing-table.ts';
 import { ControlFeed, pollRoutes, reportSignals } from '../edge/control-feed.ts';
 import { SignalReporter } from '../autoscaler/signal-report.ts';
 import { hostname } from 'node:os';
@@ -69,7 +70,7 @@ export async function gatewayCommand(args: string[]): Promise<number> {
 
   const log = jsonLogger();
   const feed = new ControlFeed({ controlPlaneUrl, adminToken: token });
-  const routingTable = new InMemoryRoutingTable();
+  const routingTable = new ObservableRoutingTable();
   const poller = pollRoutes(feed, routingTable, { everyMs: 1000, clock: systemClock, log });
   await poller.first;
   const keys = new RemoteKeyResolver({ fetchRecord: (id) => feed.keyRecord(id), ttlMs: cacheMs });
@@ -81,6 +82,12 @@ export async function gatewayCommand(args: string[]): Promise<number> {
     routingTable,
     port,
     signals: reporter,
+    // A service at zero replicas: hold its requests and ask the control plane for one, once a second at most.
+    hold: {
+      onTableChange: (listener) => routingTable.onReplace(listener),
+      onColdRequest: activator(feed, log),
+      timeoutMs: (route) => route.coldStartMs,
+    },
     ...(jobStore ? { jobs: { store: jobStore } } : {}),
     ...(values.host ? { host: values.host } : {}),
     log,
@@ -104,4 +111,16 @@ export async function gatewayCommand(args: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   return 0;
+}
+
+/** Activation requests to the control plane, at most one per service per second (every held request asks). */
+function activator(feed: ControlFeed, log: ReturnType<typeof jsonLogger>): (route: Route) => void {
+  const last = new Map<string, number>();
+  return (route) => {
+    const key = `${route.namespace}/${route.service}`;
+    const now = Date.now();
+    if (now - (last.get(key) ?? 0) < 1000) return;
+    last.set(key, now);
+    feed.activate(route.namespace, route.service).catch((err: unknown) => log({ level: 'warn', msg: 'cannot ask the control plane to start a replica', service: route.service, error: (err as Error).message }));
+  };
 }

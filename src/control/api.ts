@@ -7,6 +7,7 @@
  *   GET    /api/v1/services/{name}/revisions
  *   GET    /api/v1/services/{name}/rollout     the current or last rollout
  *   POST   /api/v1/services/{name}/rollout/{promote|abort|pause|resume}
+ *   POST   /api/v1/services/{name}/activate    a gateway holds a request for it: start a replica if at zero
  *   GET    /api/v1/replicas                    (?service=)
  *   POST   /api/v1/signals                     a standalone gateway's report of what it routed
  *   GET    /api/v1/events                      JSON, or SSE with Accept: text/event-stream
@@ -47,6 +48,8 @@ export interface ControlApiOptions {
   keys?: KeysApiDeps;
   /** Takes standalone gateways' reports (`POST /api/v1/signals`) to the autoscaler and rollout analysis. */
   onSignals?: (report: SignalReport) => void;
+  /** A standalone gateway holds a request for a service with no ready replica (scale from zero). */
+  onActivate?: (namespace: string, service: string) => void;
 }
 
 export interface ControlApi {
@@ -131,6 +134,13 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
         traffic: traffic.get(r.name) ?? 0,
       }));
       return sendJson(res, 200, { items });
+    }
+    if (resource === 'services' && name && sub === 'activate' && extra.length === 0) {
+      allow(method, ['POST']);
+      const svc = findService(name, namespace);
+      o.onActivate?.(svc.metadata.namespace, svc.metadata.name);
+      res.writeHead(204).end();
+      return;
     }
     if (resource === 'services' && name && sub === 'rollout' && extra.length <= 1) {
       const svc = findService(name, namespace);

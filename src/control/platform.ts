@@ -59,6 +59,9 @@ export interface Platform {
   close(options?: { leaveRunning?: boolean }): Promise<void>;
 }
 
+/** A standalone gateway polls the routes every second; a stopping replica keeps serving a bit longer than that. */
+const STANDALONE_DEREGISTRATION_MS = 1_500;
+
 export class AlreadyRunningError extends KarbError {
   constructor(pid: number, stateDir: string) {
     super('ALREADY_RUNNING', `karb is already running on ${stateDir} (pid ${pid}); stop it first or use another --state-dir`, { status: 409 });
@@ -77,9 +80,10 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   const keys = new KeyStore(join(stateDir, 'karb.db'));
   const adminToken = ensureAdminToken(stateDir);
   const routingTable = new ObservableRoutingTable();
-  const runtime = new LocalRuntime({ stateDir, log });
-  await runtime.recover();
   const hub = new SignalHub({ clock: systemClock });
+  // Standalone gateways learn of a replica leaving at their next poll of the routes (every second).
+  const runtime = new LocalRuntime({ stateDir, log, deregistrationDelayMs: () => (hub.hasRemoteGateways() ? STANDALONE_DEREGISTRATION_MS : 0) });
+  await runtime.recover();
   // Rollout analysis reads the same per-revision requests the autoscaler does.
   const counters = new RevisionCounters();
   // Async jobs: in the state directory, or in Redis (shared with karb gateway processes) with --redis.
@@ -141,6 +145,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       hub.ingest(report);
       counters.ingest(report);
     },
+    onActivate: (namespace, service) => autoscaler?.activate(namespace, service),
   });
   log({ level: 'info', msg: 'karb is up', control: api.url, gateway: gateway.url, stateDir });
 

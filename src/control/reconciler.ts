@@ -210,6 +210,7 @@ export class Reconciler {
       ...(service.spec.traffic.fallback?.length ? { fallback: [...service.spec.traffic.fallback] } : {}),
       ...(plan.mirror ? { mirror: { ...plan.mirror } } : {}),
       concurrencyLimit: concurrencyLimit(service),
+      coldStartMs: service.spec.slo.coldStartMs,
       ...(service.spec.traffic.async?.enabled
         ? { asyncEnabled: true, asyncMaxQueued: service.spec.traffic.async.maxQueued, asyncTtlMs: durationMs(service.spec.traffic.async.ttl) }
         : {}),

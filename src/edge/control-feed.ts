@@ -44,6 +44,17 @@ export class ControlFeed {
     return (await res.json()) as KeyRecord;
   }
 
+  /** Asks for a replica of a service this gateway holds requests for (scale from zero). */
+  async activate(namespace: string, service: string): Promise<void> {
+    const res = await fetch(`${this.#base}/api/v1/services/${encodeURIComponent(service)}/activate?namespace=${encodeURIComponent(namespace)}`, {
+      method: 'POST',
+      headers: this.#headers,
+      signal: AbortSignal.timeout(this.#timeoutMs),
+    });
+    await res.body?.cancel();
+    if (!res.ok) throw new Error(`POST .../activate answered ${res.status}`);
+  }
+
   /** Sends what this gateway routed since its last report (the autoscaler's and rollout analysis's signals). */
   async report(report: SignalReport): Promise<void> {
     const res = await fetch(`${this.#base}/api/v1/signals`, {

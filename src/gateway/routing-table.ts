@@ -33,6 +33,8 @@ export interface Route {
   asyncMaxQueued?: number;
   /** `spec.traffic.async.ttl` in ms: an async job not finished by then expires. Default 10 min. */
   asyncTtlMs?: number;
+  /** `spec.slo.coldStartMs`: how long a request is held while the service has no ready replica. */
+  coldStartMs?: number;
   /** `spec.traffic.rateLimit` of the service; absent: no per-service limit. */
   rateLimit?: { requestsPerSecond: number; burst?: number | undefined };
   /**

@@ -103,6 +103,27 @@ test('stopping drains: out of endpoints first, then SIGTERM, and the replica exi
   assert.match(stopped[0]!.message, /exited with code 0 after SIGTERM/);
 });
 
+test('with a deregistration delay a stopping replica keeps answering, out of the endpoints, until its SIGTERM', async (t) => {
+  const { dir, track } = scratch(t);
+  let delayMs = 600;
+  const runtime = track(new LocalRuntime({ stateDir: dir, ...fast, deregistrationDelayMs: () => delayMs }));
+  const events = recordEvents(runtime);
+  const drainLog = join(dir, 'drains.log');
+  await runtime.ensureRevision(fixtureTemplate('echo-00001', ['--drain-log', drainLog]), 1);
+  const replica = await waitFor('a ready replica', () => runtime.replicas().find((r) => r.phase === 'Ready'));
+  const url = runtime.endpoints()[0]!.url;
+
+  await runtime.removeRevision('default', 'echo-00001');
+  assert.deepEqual(runtime.endpoints(), [], 'out of the endpoints at once');
+  const during = await fetch(url);
+  assert.equal(during.status, 200, 'still answering a gateway that has not seen the change yet');
+  assert.equal(existsSync(drainLog), false, 'no SIGTERM yet');
+  await runtime.settled();
+  assert.equal(readFileSync(drainLog, 'utf8'), `${replica.pid} SIGTERM\n`);
+  assert.match(reasons(events, 'ReplicaDraining')[0]!.message, /SIGTERM to pid \d+ in 600 ms \(gateways polling the routes stop sending first\)/);
+  delayMs = 0;
+});
+
 test('stopping a replica that ignores SIGTERM SIGKILLs it after the grace', async (t) => {
   const { dir, track } = scratch(t);
   const runtime = track(new LocalRuntime({ stateDir: dir, ...fast }));

@@ -38,6 +38,12 @@ export interface LocalRuntimeOptions {
   probe?: Partial<ProbeSettings>;
   /** Address replicas listen on and are probed at. */
   host?: string;
+  /**
+   * How long a stopping replica keeps serving after it left the endpoints,
+   * before its SIGTERM, so gateways that poll the routes (standalone ones)
+   * stop sending it requests first. Asked at each stop; default 0.
+   */
+  deregistrationDelayMs?: () => number;
 }
 
 type Filter = { namespace?: string; service?: string; revision?: string };
@@ -78,6 +84,7 @@ export class LocalRuntime implements Runtime {
       probe: { ...defaultProbeSettings, ...options.probe },
       emit: (event) => this.#emit(event),
       log: (record) => log({ component: 'local-runtime', ...record }),
+      deregistrationDelayMs: options.deregistrationDelayMs ?? (() => 0),
     };
     this.#recovery = this.#recover();
   }

@@ -58,6 +58,8 @@ export interface ReplicaEnvironment {
   probe: ProbeSettings;
   emit(event: RuntimeEvent): void;
   log(record: Record<string, unknown>): void;
+  /** Wait this long between leaving the endpoints and SIGTERM (see LocalRuntimeOptions). */
+  deregistrationDelayMs(): number;
 }
 
 export interface LocalReplicaStatus extends ReplicaStatus {
@@ -350,8 +352,10 @@ export class Replica {
       this.#emit('Normal', 'ReplicaDraining', `${reason}; no process is running`);
       outcome = 'stopped (no process was running)';
     } else {
-      this.#emit('Normal', 'ReplicaDraining', `${reason}; out of endpoints, SIGTERM to pid ${pid}, SIGKILL after ${graceSeconds} s`);
       const { clock } = this.#env;
+      const delayMs = this.#env.deregistrationDelayMs();
+      this.#emit('Normal', 'ReplicaDraining', `${reason}; out of endpoints, SIGTERM to pid ${pid}${delayMs > 0 ? ` in ${delayMs} ms (gateways polling the routes stop sending first)` : ''}, SIGKILL after ${graceSeconds} s`);
+      if (delayMs > 0) await new Promise<void>((resolve) => clock.setTimeout(resolve, delayMs));
       let killed = false;
       signalReplica(pid, 'SIGTERM');
       const grace = clock.setTimeout(() => {
