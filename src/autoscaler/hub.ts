@@ -169,7 +169,8 @@ export class SignalHub implements SignalSink {
 
   #waiting(service: string, now: number): number {
     let waiting = this.held(service) + this.#gatewayQueued(service);
-    for (const g of this.#fresh(now)) waiting += g.waiting.get(service) ?? 0;
+    // Checked first: without standalone gateways the hot path allocates no iterator.
+    if (this.#remote.size > 0) for (const g of this.#fresh(now)) waiting += g.waiting.get(service) ?? 0;
     return waiting;
   }
 
@@ -177,7 +178,7 @@ export class SignalHub implements SignalSink {
     const waiting = this.#waiting(r.service, now);
     let queued = waiting;
     for (const depth of r.replicaQueue.values()) queued += depth;
-    for (const g of this.#fresh(now)) queued += g.revisions.get(r.name)?.replicaQueue ?? 0;
+    if (this.#remote.size > 0) for (const g of this.#fresh(now)) queued += g.revisions.get(r.name)?.replicaQueue ?? 0;
     r.recorder.recordConcurrency(now, this.#inFlight(r, now) + waiting);
     r.recorder.recordQueueDepth(now, queued);
   }
@@ -185,7 +186,7 @@ export class SignalHub implements SignalSink {
   /** Requests at the revision's replicas: through this process's gateway, and through standalone ones still reporting. */
   #inFlight(r: RevisionSignals, now: number): number {
     let n = r.inFlight;
-    for (const g of this.#fresh(now)) n += g.revisions.get(r.name)?.inFlight ?? 0;
+    if (this.#remote.size > 0) for (const g of this.#fresh(now)) n += g.revisions.get(r.name)?.inFlight ?? 0;
     return n;
   }
 
