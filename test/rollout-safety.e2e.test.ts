@@ -96,6 +96,32 @@ describe('rollout safety end to end', () => {
     }
   });
 
+  it('refuses rollout commands that do not apply, with clear errors and nothing changed', async () => {
+    const name = 'commands';
+    await rollouts.deploy(service(name, { uri: 'file://models/fraud-v1.onnx' }, { steps: [{ weight: 20, pause: '60s' }] }));
+    const post = (path: string, method = 'POST') => fetch(`${up.controlUrl}/api/v1/services/${path}`, { method, headers: up.admin });
+    const error = async (res: Response) => ((await res.json()) as { error: { code: string; message: string } }).error;
+
+    const none = await post(`${name}/rollout/promote`);
+    assert.equal(none.status, 404);
+    assert.deepEqual(await error(none), { code: 'NO_ROLLOUT', message: `service ${name} has no rollout: one revision serves all traffic; apply a new model or resources to start one` });
+    const unknown = await post(`${name}/rollout/explode`);
+    assert.equal(unknown.status, 404);
+    assert.match((await error(unknown)).message, /no rollout command explode; use promote, abort, pause or resume/);
+    assert.equal((await post(`${name}/rollout/pause`, 'GET')).status, 405);
+    assert.equal((await post('nobody/rollout/pause')).status, 404);
+
+    await rollouts.apply(service(name, { uri: 'file://models/fraud-v2.onnx' }, { steps: [{ weight: 20, pause: '60s' }] }));
+    await rollouts.phase(name, 'Progressing');
+    const resume = await post(`${name}/rollout/resume`);
+    assert.equal(resume.status, 409);
+    assert.match((await error(resume)).message, /^the rollout of commands-00002 is Progressing: it is not paused$/);
+    assert.equal((await post(`${name}/rollout/pause`)).status, 200);
+    const again = await post(`${name}/rollout/pause`);
+    assert.equal(again.status, 409);
+    assert.equal((await rollouts.view(name)).rollout?.paused, true, 'the refused command changed nothing');
+  });
+
   it('refuses a malformed gateway report with 400 naming the field', async () => {
     const res = await fetch(`${up.controlUrl}/api/v1/signals`, { method: 'POST', headers: { ...up.admin, 'content-type': 'application/json' }, body: JSON.stringify({ gateway: 'g', revisions: [{ service: 's', revision: 'r', requests: -1 }], services: [] }) });
     assert.equal(res.status, 400);
