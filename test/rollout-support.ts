@@ -21,6 +21,7 @@ export interface RolloutView {
     revision: string;
     stable: string;
     step?: string;
+    paused: boolean;
     judgements: number;
     lastAnalysis?: { verdict: string; message: string };
   };
