@@ -30,6 +30,11 @@ describe('rollouts end to end', () => {
     await rollouts.deploy(service(name, served(name, 'fraud-v1.onnx'), rollout));
     const p = rollouts.probe(name);
     await rollouts.apply(service(name, served(name, 'fraud-v1.onnx', ['--inject-error-rate', '0.2']), rollout));
+    // Like `kubectl rollout status`: waits, a line per change, and exits 1 when the rollout fails.
+    const watched = await karb(['rollout', 'status', name, '--watch', '--timeout', '60s', '--server', up.controlUrl, '--token', up.adminToken]);
+    assert.equal(watched.code, 1, watched.stdout + watched.stderr);
+    assert.match(watched.stdout, /Progressing step 1\/1, 20% to canary-errors-00002/);
+    assert.match(watched.stdout, /Failed( step 1\/1)?, 0% to canary-errors-00002: analysis failed: error rate/);
     const failed = await rollouts.phase(name, 'Failed');
     const report = await p.stop();
     assert.equal(failed.rollout!.reason, 'AnalysisFailed', failed.rollout!.message);
@@ -90,6 +95,9 @@ describe('rollouts end to end', () => {
     await rollouts.deploy(service(name, { uri: 'file://models/fraud-v1.onnx' }, rollout));
     const p = rollouts.probe(name);
     await rollouts.apply(service(name, { uri: 'file://models/fraud-v2.onnx' }, rollout));
+    const watched = await karb(['rollout', 'status', name, '-w', '--server', up.controlUrl, '--token', up.adminToken]);
+    assert.equal(watched.code, 0, watched.stdout + watched.stderr);
+    assert.match(watched.stdout, /Succeeded( step 2\/2)?, 100% to canary-good-00002/);
     const done = await rollouts.phase(name, 'Succeeded');
     await waitFor('the old revision to be gone', async () => (await rollouts.view(name)).revisions.length === 1);
     const report = await p.stop();

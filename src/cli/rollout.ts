@@ -8,10 +8,14 @@ import type { RolloutStatus } from '../rollout/status.ts';
 import { ControlPlaneClient } from './client.ts';
 import { outputFormat, renderStructured, renderTable } from './output.ts';
 import { UsageError } from './usage.ts';
+import { parseDuration } from '../api/quantity.ts';
 
 const USAGE = `Usage: karb rollout status|promote|abort|pause|resume NAME [-n NAMESPACE] [-o table|yaml|json]
+       karb rollout status NAME --watch [--timeout 10m]
 
-  status    the current or last rollout: phase, step, traffic split, last analysis
+  status    the current or last rollout: phase, step, traffic split, last analysis;
+            with --watch, a line per change until it ends: exit 0 once the new revision
+            serves all traffic, 1 when it failed, was aborted or rolled back, or --timeout passed
   promote   skip the remaining steps (or override a failed analysis): the new revision
             scales to full capacity, then takes all traffic
   abort     stop a rollout in progress (all traffic back to the stable revision at once),
@@ -37,7 +41,15 @@ export async function rolloutCommand(args: string[], out: NodeJS.WritableStream)
   try {
     parsed = parseArgs({
       args,
-      options: { server: { type: 'string' }, token: { type: 'string' }, namespace: { type: 'string', short: 'n' }, output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        server: { type: 'string' },
+        token: { type: 'string' },
+        namespace: { type: 'string', short: 'n' },
+        output: { type: 'string', short: 'o' },
+        watch: { type: 'boolean', short: 'w' },
+        timeout: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
       allowPositionals: true,
       strict: true,
     });
@@ -54,10 +66,17 @@ export async function rolloutCommand(args: string[], out: NodeJS.WritableStream)
   if (!(COMMANDS as readonly string[]).includes(command)) throw new UsageError(`unknown rollout command '${command}': choose ${COMMANDS.join(', ')}`);
   if (name === undefined) throw new UsageError(`rollout ${command} needs the service name: karb rollout ${command} NAME`);
   if (extra.length > 0) throw new UsageError(`rollout ${command} takes one service name, got also: ${extra.join(' ')}`);
+  if (values.watch && command !== 'status') throw new UsageError('--watch goes with rollout status: karb rollout status NAME --watch');
+  if (values.timeout !== undefined && !values.watch) throw new UsageError('--timeout goes with --watch');
   const format = outputFormat(values.output);
   const client = new ControlPlaneClient(values.server, values.token);
   const path = `/api/v1/services/${encodeURIComponent(name)}/rollout`;
   const query = values.namespace ? `?namespace=${encodeURIComponent(values.namespace)}` : '';
+  if (values.watch) {
+    const timeoutMs = values.timeout === undefined ? 10 * 60_000 : parseDuration(values.timeout);
+    if (timeoutMs === undefined) throw new UsageError(`--timeout must be a duration such as 90s or 10m (got ${values.timeout})`);
+    return watch(() => client.get<RolloutView>(`${path}${query}`), out, timeoutMs);
+  }
   const view =
     (command as Command) === 'status'
       ? await client.get<RolloutView>(`${path}${query}`)
@@ -68,6 +87,38 @@ export async function rolloutCommand(args: string[], out: NodeJS.WritableStream)
   }
   out.write(describe(view));
   return 0;
+}
+
+const ENDED_BADLY = new Set(['Failed', 'Aborted', 'RolledBack']);
+
+/**
+ * Prints a line whenever the rollout's phase, step, weight or message changes,
+ * until it ends: 0 once the new revision serves everything (or there is no
+ * rollout), 1 when it failed, was aborted or rolled back, or the time ran out.
+ */
+async function watch(read: () => Promise<RolloutView>, out: NodeJS.WritableStream, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const view = await read();
+    const r = view.rollout;
+    if (r === null) {
+      out.write(`${view.service}: no rollout; ${view.stableRevision ?? view.latestRevision ?? 'no revision'} serves all traffic\n`);
+      return 0;
+    }
+    const state = `${r.phase}${r.paused ? ' (paused)' : ''}${r.step !== undefined ? ` step ${r.step}` : ''}, ${r.weight}% to ${r.revision}`;
+    // A new line for a new state or a new judgement, not for every tick of a pause's countdown.
+    const key = `${state}|${r.reason}|${r.lastAnalysis?.at ?? ''}|${r.lastOutputCheck?.at ?? ''}`;
+    if (key !== last) out.write(`${new Date().toISOString()} ${state}: ${r.message}\n`);
+    last = key;
+    if (r.phase === 'Succeeded') return 0;
+    if (ENDED_BADLY.has(r.phase)) return 1;
+    if (Date.now() >= deadline) {
+      out.write(`karb: the rollout of ${r.revision} did not finish within the --timeout; it goes on (karb rollout status ${view.service})\n`);
+      return 1;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
 }
 
 /** The rollout in a few lines a person reads at a glance. */
