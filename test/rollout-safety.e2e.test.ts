@@ -7,10 +7,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isAlive, startGatewayProcess, startKarbUp, waitFor, workDir, type KarbUp } from './helpers.ts';
-import { RolloutClient, rolloutService, type Replica } from './rollout-support.ts';
+import { RolloutClient, TEST_ANALYSIS, rolloutService, type Replica } from './rollout-support.ts';
 
 const service = (name: string, model: Record<string, unknown>, rollout: Record<string, unknown>) =>
-  rolloutService(name, model, { scaleDownDelay: '1s', ...rollout }, { interval: '2s', minRequests: 20 });
+  rolloutService(name, model, { scaleDownDelay: '1s', ...rollout }, { ...TEST_ANALYSIS, minRequests: 20 });
 
 describe('rollout safety end to end', () => {
   let work: ReturnType<typeof workDir>;

@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { karb, startKarbUp, waitFor, workDir, type KarbUp } from './helpers.ts';
-import { FRAUD_REQUEST, RolloutClient, errorsOf, rolloutService as service, servedBy as served } from './rollout-support.ts';
+import { FRAUD_REQUEST, RolloutClient, TEST_ANALYSIS, errorsOf, rolloutService as service, servedBy as served } from './rollout-support.ts';
 
 describe('rollouts end to end', () => {
   let work: ReturnType<typeof workDir>;
@@ -61,12 +61,13 @@ describe('rollouts end to end', () => {
     assert.match(services.stdout, new RegExp(`${name}\\s+default\\s+True\\s+1/1\\s+00001=100%\\s+Failed\\s`));
   });
 
-  it('rolls a canary with twice the latency back the same way', async () => {
+  it('rolls a canary with four times the model time back the same way', async () => {
     const name = 'canary-slow';
-    const rollout = { steps: [{ weight: 30, pause: '60s' }] };
+    // Its own bound (2×), far below the injected regression (10 → 40 ms per request) and far above the noise.
+    const rollout = { steps: [{ weight: 30, pause: '60s' }], analysis: { ...TEST_ANALYSIS, maxLatencyP95Ratio: 2 } };
     await rollouts.deploy(service(name, served(name, 'fraud-v1.onnx', ['--inject-latency-ms', '10']), rollout));
     const p = rollouts.probe(name);
-    await rollouts.apply(service(name, served(name, 'fraud-v1.onnx', ['--inject-latency-ms', '25']), rollout));
+    await rollouts.apply(service(name, served(name, 'fraud-v1.onnx', ['--inject-latency-ms', '40']), rollout));
     const failed = await rollouts.phase(name, 'Failed');
     const report = await p.stop();
     assert.equal(failed.rollout!.reason, 'AnalysisFailed');
@@ -76,7 +77,7 @@ describe('rollouts end to end', () => {
 
   it('fails a canary whose answers diverge from stable on the output check, with no error or latency to show for it', async () => {
     const name = 'canary-outputs';
-    const rollout = { steps: [{ weight: 20, pause: '60s' }], analysis: { interval: '2s', minRequests: 30, outputCheck: { request: JSON.parse(FRAUD_REQUEST), maxDelta: 0.001 } } };
+    const rollout = { steps: [{ weight: 20, pause: '60s' }], analysis: { ...TEST_ANALYSIS, outputCheck: { request: JSON.parse(FRAUD_REQUEST), maxDelta: 0.001 } } };
     await rollouts.deploy(service(name, { uri: 'file://models/fraud-v1.onnx' }, rollout));
     const p = rollouts.probe(name);
     await rollouts.apply(service(name, { uri: 'file://models/fraud-v2.onnx' }, rollout));
