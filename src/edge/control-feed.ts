@@ -73,29 +73,34 @@ export class ControlFeed {
 }
 
 /**
- * Copies the control plane's routes into `table` now and every `everyMs`.
- * A failed poll keeps the last table (replicas keep being served while the
- * control plane restarts) and logs once per outage.
+ * Runs `task` now (when `now` is set) and then every `everyMs` after the last
+ * run ended, until stopped. A failing run is logged once per outage (`failed`),
+ * and once more when a run succeeds again (`recovered`).
  */
-export function pollRoutes(feed: ControlFeed, table: RoutingTable, options: { everyMs: number; clock: Clock; log?: Log }): { first: Promise<void>; stop(): void } {
+function repeatEvery(
+  task: () => Promise<void>,
+  options: { everyMs: number; clock: Clock; log?: Log; now: boolean; failed: string; recovered: string },
+): { first: Promise<void>; stop(): void } {
   let timer: TimerHandle | undefined;
   let stopped = false;
   let failing = false;
-  const poll = async (): Promise<void> => {
+  const run = async (): Promise<void> => {
     try {
-      table.replace(await feed.routes());
-      if (failing) options.log?.({ level: 'info', msg: 'control plane reachable again; routes updated' });
+      await task();
+      if (failing) options.log?.({ level: 'info', msg: options.recovered });
       failing = false;
     } catch (err) {
-      if (!failing) options.log?.({ level: 'warn', msg: 'cannot read routes from the control plane; keeping the last table', error: (err as Error).message });
+      if (!failing) options.log?.({ level: 'warn', msg: options.failed, error: (err as Error).message });
       failing = true;
     }
   };
   const loop = (): void => {
     if (stopped) return;
-    timer = options.clock.setTimeout(() => void poll().finally(loop), options.everyMs);
+    timer = options.clock.setTimeout(() => void run().finally(loop), options.everyMs);
   };
-  const first = poll().finally(loop);
+  let first = Promise.resolve();
+  if (options.now) first = run().finally(loop);
+  else loop();
   return {
     first,
     stop() {
@@ -106,34 +111,30 @@ export function pollRoutes(feed: ControlFeed, table: RoutingTable, options: { ev
 }
 
 /**
+ * Copies the control plane's routes into `table` now and every `everyMs`.
+ * A failed poll keeps the last table (replicas keep being served while the
+ * control plane restarts) and logs once per outage.
+ */
+export function pollRoutes(feed: ControlFeed, table: RoutingTable, options: { everyMs: number; clock: Clock; log?: Log }): { first: Promise<void>; stop(): void } {
+  return repeatEvery(async () => table.replace(await feed.routes()), {
+    ...options,
+    now: true,
+    failed: 'cannot read routes from the control plane; keeping the last table',
+    recovered: 'control plane reachable again; routes updated',
+  });
+}
+
+/**
  * Posts `reporter`'s report to the control plane every `everyMs`. A report that
  * cannot be delivered is dropped (its requests are not counted: the windows
  * the control plane decides on are short, and a late report would misplace
  * them in time); one log line per outage.
  */
 export function reportSignals(feed: ControlFeed, reporter: SignalReporter, options: { everyMs: number; clock: Clock; log?: Log }): { stop(): void } {
-  let timer: TimerHandle | undefined;
-  let stopped = false;
-  let failing = false;
-  const send = async (): Promise<void> => {
-    try {
-      await feed.report(reporter.take());
-      if (failing) options.log?.({ level: 'info', msg: 'control plane takes signal reports again' });
-      failing = false;
-    } catch (err) {
-      if (!failing) options.log?.({ level: 'warn', msg: 'cannot report signals to the control plane; dropping them until it answers', error: (err as Error).message });
-      failing = true;
-    }
-  };
-  const loop = (): void => {
-    if (stopped) return;
-    timer = options.clock.setTimeout(() => void send().finally(loop), options.everyMs);
-  };
-  loop();
-  return {
-    stop() {
-      stopped = true;
-      if (timer !== undefined) options.clock.clearTimeout(timer);
-    },
-  };
+  return repeatEvery(() => feed.report(reporter.take()), {
+    ...options,
+    now: false,
+    failed: 'cannot report signals to the control plane; dropping them until it answers',
+    recovered: 'control plane takes signal reports again',
+  });
 }
