@@ -123,7 +123,7 @@ export function advanceRollout(state: RolloutState, obs: RolloutObservation, spe
       s = { ...s, windowSince: now, judgements: s.judgements + 1 };
     }
     if (result.verdict === 'Fail') {
-      const failed = fail(s, now, durationMs(r.scaleDownDelay), 'AnalysisFailed', `analysis failed: ${result.message}`);
+      const failed = fail(s, now, durationMs(r.scaleDownDelay), 'AnalysisFailed', `analysis failed: ${result.message}; ${s.stable} serves 100% of traffic`);
       return { state: failed, events: [{ type: 'Warning', reason: 'RolloutFailed', message: failed.message }], newWindow };
     }
     if (result.verdict === 'Pass') s = { ...s, passedInStep: s.passedInStep + 1 };
@@ -334,7 +334,7 @@ function succeed(s: RolloutState, now: number, spec: RolloutInputSpec, reason: s
 }
 
 function fail(s: RolloutState, now: number, delayMs: number, reason: string, message: string, phase: 'Failed' | 'Aborted' = 'Failed'): RolloutState {
-  return { ...s, phase, weight: 0, paused: false, finishedAt: now, scaleDownAt: now + delayMs, reason, message: reason === 'AnalysisFailed' ? `${message}; ${s.stable} serves 100% of traffic` : message };
+  return { ...s, phase, weight: 0, paused: false, finishedAt: now, scaleDownAt: now + delayMs, reason, message };
 }
 
 function waitingMessage(s: RolloutState, now: number, pauseMs: number, where: string): string {
