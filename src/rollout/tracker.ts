@@ -34,6 +34,8 @@ export class RolloutTracker {
   readonly #o: RolloutTrackerOptions;
   /** Counter snapshots at the start of each rollout's analysis window (lost on restart: the window restarts). */
   readonly #windows = new Map<string, WindowStart>();
+  /** Rollouts `sync` found in progress since the last `forgetIdleRevisions`, by service. */
+  readonly #inProgress = new Map<string, { key: string; checkKey: string; state: RolloutState }>();
 
   constructor(options: RolloutTrackerOptions) {
     this.#o = options;
@@ -85,12 +87,14 @@ export class RolloutTracker {
 
     store.setRollout(namespace, name, state);
     for (const e of events) store.addEvent({ ...e, namespace, service: name, revision: state.revision });
-    this.#checkOutputs(service, state);
+    this.#checkOutputs(service, state, checkKey);
+    if (isActive(state)) this.#inProgress.set(key, { key, checkKey, state });
+    else this.#inProgress.delete(key);
     return state;
   }
 
   /** Starts the rollout's output check when one is configured and due (it reports on a later pass). */
-  #checkOutputs(service: StoredService, state: RolloutState): void {
+  #checkOutputs(service: StoredService, state: RolloutState, key: string): void {
     const check = service.spec.rollout.analysis.outputCheck;
     const { outputs, endpointUrl } = this.#o;
     if (check === undefined || outputs === undefined || endpointUrl === undefined) return;
@@ -99,7 +103,7 @@ export class RolloutTracker {
     const stableUrl = endpointUrl(namespace, state.stable);
     const canaryUrl = endpointUrl(namespace, state.revision);
     if (stableUrl === undefined || canaryUrl === undefined) return;
-    outputs.maybeRun({ key: outputCheckKey(namespace, name, state), model: name, stableUrl, canaryUrl, request: check.request, maxDelta: check.maxDelta, intervalMs: durationMs(service.spec.rollout.analysis.interval) });
+    outputs.maybeRun({ key, model: name, stableUrl, canaryUrl, request: check.request, maxDelta: check.maxDelta, intervalMs: durationMs(service.spec.rollout.analysis.interval) });
   }
 
   /** A person's command (`karb rollout promote|abort|pause|resume`); throws 404/409 KarbErrors. */
@@ -117,19 +121,24 @@ export class RolloutTracker {
     return next;
   }
 
-  /** Drops the counters and output checks no rollout in progress needs (the reconciler calls it after each pass). */
+  /**
+   * Drops the counters, output checks and windows no rollout in progress
+   * needs: those of the rollouts `sync` did not find in progress since the
+   * last call (the reconciler calls this once per pass, after syncing every service).
+   */
   forgetIdleRevisions(): void {
     const names = new Set<string>();
     const checks = new Set<string>();
-    for (const service of this.#o.store.listServices()) {
-      const { namespace, name } = service.metadata;
-      const state = this.#o.store.getRollout<RolloutState>(namespace, name);
-      if (state === undefined || !isActive(state)) continue;
+    const windows = new Set<string>();
+    for (const { key, checkKey, state } of this.#inProgress.values()) {
       names.add(state.revision).add(state.stable);
-      checks.add(outputCheckKey(namespace, name, state));
+      checks.add(checkKey);
+      windows.add(key);
     }
+    this.#inProgress.clear();
     this.#o.counters.retain(names);
     this.#o.outputs?.retain(checks);
+    for (const key of this.#windows.keys()) if (!windows.has(key)) this.#windows.delete(key);
   }
 
   /** Counts since the window began, when this process saw all of it. */
