@@ -207,8 +207,10 @@ export class Router implements AttemptHooks {
     state.attempts++;
     state.tried.push(url);
     const now = this.#deps.clock.now();
-    const ms = Math.min(this.#perTryMs, state.deadline - now);
-    state.timer = this.#deps.clock.setTimeout(() => this.#expire(exchange, state), Math.max(0, ms));
+    const left = state.deadline - now;
+    // Which bound the timer stands for is decided now: a timer may fire a millisecond early by the clock.
+    const byDeadline = left <= this.#perTryMs;
+    state.timer = this.#deps.clock.setTimeout(() => this.#expire(exchange, state, byDeadline), Math.max(0, byDeadline ? left : this.#perTryMs));
   }
 
   responded(exchange: Exchange, url: string, status: number, headers: IncomingHttpHeaders): boolean {
@@ -464,14 +466,13 @@ export class Router implements AttemptHooks {
     return true;
   }
 
-  #expire(exchange: Exchange, state: Routing): void {
+  #expire(exchange: Exchange, state: Routing, byDeadline: boolean): void {
     state.timer = undefined;
     const call = exchange.upstream as { expire?: (error: KarbError) => void } | null;
     if (call === null || typeof call.expire !== 'function') return;
-    const now = this.#deps.clock.now();
     const replica = exchange.endpoint?.replica ?? '';
     call.expire(
-      now >= state.deadline
+      byDeadline || this.#deps.clock.now() >= state.deadline
         ? new DeadlineExceededError(state.primary.model, state.deadlineMs)
         : new TryTimeoutError(state.primary.model, replica, this.#perTryMs),
     );
