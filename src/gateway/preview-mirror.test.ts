@@ -13,6 +13,7 @@ import {
   answerWithName,
   gatewayFor,
   httpClient,
+  metricValue,
   replica,
   revision,
   route,
@@ -35,10 +36,6 @@ function infer(gw: Gateway, model: string, headers: Record<string, string> = {},
   });
 }
 
-function metricValue(text: string, name: string, labels: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
 
 const failing: ReplicaHandler = (_req, res) => {
   res.writeHead(500, { 'content-type': 'application/json' });

@@ -15,6 +15,7 @@ import {
   type ReplicaHandler,
   gatewayFor,
   replica,
+  metricValue,
 } from './test-support.ts';
 
 const client = httpClient();
@@ -44,10 +45,6 @@ const draining: ReplicaHandler = (_req, res) => {
   res.end('{"error":"draining"}');
 };
 
-function metricValue(text: string, name: string, labels: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
 
 test('a connect error is retried on another endpoint, with the same body', async (t) => {
   const good = await replica(t, answerWithName('good'));

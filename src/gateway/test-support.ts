@@ -167,3 +167,9 @@ export async function replica(t: TestContext, handler: ReplicaHandler): Promise<
   t.after(() => r.close());
   return r;
 }
+
+/** The value of one labelled series in Prometheus text, 0 when absent. */
+export function metricValue(text: string, name: string, labels: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
