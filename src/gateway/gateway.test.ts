@@ -225,7 +225,9 @@ test('bodies and headers pass through byte-exact; request ids are kept or genera
       'content-type': 'application/octet-stream',
       'content-length': out.length,
       'x-model-header': 'kept',
-      connection: 'keep-alive',
+      // Hop-by-hop: `Connection` names a header that belongs to this connection only.
+      connection: 'keep-alive, X-Hop',
+      'x-hop': 'per-connection',
     });
     res.end(out);
   });
@@ -252,6 +254,7 @@ test('bodies and headers pass through byte-exact; request ids are kept or genera
   assert.ok(r.body.equals(Buffer.concat([body, reply])), 'response body is byte-exact');
   assert.equal(r.headers['content-type'], 'application/octet-stream');
   assert.equal(r.headers['x-model-header'], 'kept');
+  assert.equal(r.headers['x-hop'], undefined, 'a header named by Connection is not forwarded');
   assert.equal(r.headers['x-request-id'], 'req-123');
   assert.equal(r.headers['x-karb-revision'], 'bin-00001');
   assert.equal(r.headers['content-length'], String(body.length + reply.length));

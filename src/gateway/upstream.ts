@@ -12,7 +12,7 @@
  * (mirror.ts) once the first attempt is on its way.
  */
 import { Pool, type Dispatcher } from 'undici';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { KarbError } from '../errors.ts';
 import { UpstreamTimeoutError, UpstreamUnreachableError } from './errors.ts';
 import type { Exchange, GatewayResponse, GatewayStep, UpstreamCall } from './exchange.ts';
@@ -143,7 +143,7 @@ class ClientClosedError extends KarbError {
 }
 
 /** Response headers that describe one connection, not the message: never forwarded. */
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer'];
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
 
 /**
  * One call to a replica, as an undici dispatch handler: streams the response
@@ -220,18 +220,21 @@ class UpstreamCallHandler implements Dispatcher.DispatchHandler, UpstreamCall {
       this.#settle();
       return;
     }
+    // A fresh object rather than deletes: deleting keys turns an object into a slow dictionary.
+    const forwarded: OutgoingHttpHeaders = {};
     const connection = headers.connection;
-    if (connection !== undefined) {
-      // `Connection` may name further per-connection headers.
-      for (const token of String(connection).split(',')) delete headers[token.trim().toLowerCase()];
+    // `Connection` may name further per-connection headers.
+    const named = connection === undefined ? undefined : String(connection).split(',').map((token) => token.trim().toLowerCase());
+    for (const name in headers) {
+      if (HOP_BY_HOP.has(name) || (named !== undefined && named.includes(name))) continue;
+      forwarded[name] = headers[name];
     }
-    for (const name of HOP_BY_HOP) if (headers[name] !== undefined) delete headers[name];
-    headers['x-request-id'] = ex.requestId;
+    forwarded['x-request-id'] = ex.requestId;
     this.#status = statusCode;
     const depth = headers['x-karb-queue-depth'];
     if (typeof depth === 'string') this.#queueDepth = Number(depth) || 0;
-    headers['x-karb-revision'] = ex.revision!.revision;
-    res.writeHead(statusCode, headers);
+    forwarded['x-karb-revision'] = ex.revision!.revision;
+    res.writeHead(statusCode, forwarded);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
