@@ -60,6 +60,18 @@ export function hashSecret(secret: string): string {
   return hash('sha256', secret, 'hex');
 }
 
+/** The stored hash as bytes, decoded once per record (records are immutable and cached by the store). */
+const storedDigests = new WeakMap<KeyRecord, Buffer>();
+
+function storedDigest(record: KeyRecord): Buffer {
+  let digest = storedDigests.get(record);
+  if (digest === undefined) {
+    digest = Buffer.from(record.hash, 'hex');
+    storedDigests.set(record, digest);
+  }
+  return digest;
+}
+
 /** Splits a presented key; undefined when it is not shaped like a karb key. */
 export function parseKey(key: string): { id: string; secret: string } | undefined {
   if (key.length !== KEY_LENGTH || !key.startsWith(KEY_PREFIX) || key[KEY_PREFIX.length + ID_LENGTH] !== '_') return undefined;
@@ -85,8 +97,8 @@ export type KeyCheck = { ok: true } | { ok: false; reason: 'unknown' | 'revoked'
  */
 export function checkKey(record: KeyRecord | undefined, secret: string, nowMs: number): KeyCheck {
   if (record === undefined) return { ok: false, reason: 'unknown' };
-  const presented = Buffer.from(hashSecret(secret), 'hex');
-  const stored = Buffer.from(record.hash, 'hex');
+  const presented = hash('sha256', secret, 'buffer');
+  const stored = storedDigest(record);
   if (presented.length !== stored.length || !timingSafeEqual(presented, stored)) return { ok: false, reason: 'mismatch' };
   if (record.revokedAt !== null) return { ok: false, reason: 'revoked' };
   if (record.expiresAt !== null && Date.parse(record.expiresAt) <= nowMs) return { ok: false, reason: 'expired' };
