@@ -5,6 +5,8 @@
  *   direct       the upstream (a small node:http server in its own process)
  *   nginx ×1     nginx-light, worker_processes 1, keep-alive pool to the upstream
  *   nginx auto   the same with worker_processes auto (one worker per core)
+ *   bare Node    node:http in, undici out, nothing else: the floor any Node gateway
+ *                stands on, so karb's own cost reads as the gap above it
  *   karb 1/1     the gateway wired as `karb up` wires it (API key from a KeyStore,
  *                token buckets, revision split, endpoint choice, metrics,
  *                autoscaler signals, hold-while-cold) with 1 key and 1 service
@@ -15,11 +17,17 @@
  * runner, latency from each request's scheduled time). Each gateway runs in
  * its own process, so its memory (RSS, heap used after GC) is its own.
  *
+ * Every target is warmed up first (8 s closed loop by default): V8 keeps
+ * optimizing a Node proxy's code over its first tens of thousands of requests
+ * (karb's CPU per request falls by ~40% over that time), and a gateway runs for
+ * days. Rounds alternate between targets, and each figure is the median over
+ * rounds, so one slow moment of the shared machine moves it less.
+ *
  * nginx ×1 is the fair baseline: the gateway is one Node process with one
  * event loop, so both proxies get one core's worth of event loop.
  *
  *   node bench/gateway-nginx.ts [--json] [--seconds 2] [--rounds 2] [--open-seconds 2.5] [--rate 2000]
- *                               [--warmup 1] [--keys 10000] [--services 1000]
+ *                               [--warmup 8] [--keys 10000] [--services 1000]
  *
  * Needs the Debian nginx-light package; run as root, the script installs it
  * with apt-get when it is missing.
@@ -33,7 +41,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { startGateway, type Gateway } from '../src/gateway/gateway.ts';
 import { ObservableRoutingTable } from '../src/gateway/observable-routing-table.ts';
 import type { Route } from '../src/gateway/routing-table.ts';
@@ -107,14 +115,18 @@ interface OpenResult {
   ok: number;
   errors: number;
   dropped: number;
+  /** Medians over rounds of each round's percentile. */
   p50: number;
   p99: number;
+  p50Rounds: number[];
+  p99Rounds: number[];
 }
 
 const role = process.argv[2];
 if (role === 'upstream') runUpstream();
 else if (role === 'client') runClient();
 else if (role === 'gateway') runGatewayProcess();
+else if (role === 'bare') runBareProxy();
 else
   await runOrchestrator().catch((err: unknown) => {
     process.stderr.write(`bench/gateway-nginx: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -132,6 +144,41 @@ function runUpstream(): void {
   });
   server.keepAliveTimeout = 60_000;
   server.listen(0, '127.0.0.1', () => process.send!({ origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }));
+  process.on('disconnect', () => process.exit(0));
+}
+
+// ---------------------------------------------------------------- bare Node proxy (the floor)
+/** The least a Node proxy does: read the body, dispatch it on a keep-alive pool, pass the answer through. */
+function runBareProxy(): void {
+  let pool: Pool | undefined;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const handler: Dispatcher.DispatchHandler = {
+        // undici reads a handler with onRequestStart as one of the controller API's.
+        onRequestStart: noop,
+        onResponseStart: (_controller, status, headers) => void res.writeHead(status, headers),
+        onResponseData: (_controller, chunk) => void res.write(chunk),
+        onResponseEnd: () => void res.end(),
+        onResponseError: (_controller, err) => {
+          res.statusCode = 502;
+          res.end(err.message);
+        },
+      };
+      pool!.dispatch({ path: req.url!, method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.concat(chunks) }, handler);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  process.on('message', (m: { upstream: string } | 'cpu') => {
+    if (m === 'cpu') {
+      const u = process.cpuUsage();
+      process.send!(u.user + u.system);
+      return;
+    }
+    pool = new Pool(m.upstream, { connections: OPEN_CONNECTIONS });
+    server.listen(0, '127.0.0.1', () => process.send!({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }));
+  });
   process.on('disconnect', () => process.exit(0));
 }
 
@@ -366,6 +413,20 @@ http {
   return { url, process: child, workerCpuSeconds: () => childrenCpuSeconds(child.pid!), version };
 }
 
+function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
 /**
  * CPU seconds all cores spent in processes (user, nice, system) since boot, from /proc/stat.
  * Interrupt time is left out: it is mostly this benchmark's own loopback traffic and is
@@ -398,21 +459,7 @@ function otherWorkShare(busyBefore: number, seconds: number, children: ChildProc
 
 /** User + system CPU of the direct children of `pid` (nginx's workers), from /proc. */
 function childrenCpuSeconds(pid: number): number {
-  const ticks = USER_HZ;
-  let total = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[1]) !== pid) continue;
-    total += (Number(fields[11]) + Number(fields[12])) / ticks;
-  }
-  return total;
+  return childPids(pid).reduce((total, child) => total + processCpuSeconds(child), 0);
 }
 
 async function answers(url: string): Promise<boolean> {
@@ -440,6 +487,8 @@ function freePort(): Promise<number> {
 interface TargetRow {
   name: string;
   closed?: ClosedResult | undefined;
+  /** Closed-loop requests per second, one per round. */
+  closedRounds?: number[] | undefined;
   open?: OpenResult | undefined;
   /** Proxy CPU µs per request in the closed loop (not for direct). */
   cpuMicrosPerRequest?: number | undefined;
@@ -450,9 +499,9 @@ async function runOrchestrator(): Promise<void> {
     options: {
       json: { type: 'boolean', default: false },
       seconds: { type: 'string', default: '2' },
-      rounds: { type: 'string', default: '2' },
-      'open-seconds': { type: 'string', default: '2.5' },
-      warmup: { type: 'string', default: '1' },
+      rounds: { type: 'string', default: '5' },
+      'open-seconds': { type: 'string', default: '3' },
+      warmup: { type: 'string', default: '8' },
       rate: { type: 'string', default: '2000' },
       keys: { type: 'string', default: '10000' },
       services: { type: 'string', default: '1000' },
@@ -512,6 +561,8 @@ async function runOrchestrator(): Promise<void> {
       services: manyServices,
     } satisfies GatewayJob);
 
+    const bareProcess = fork_('bare');
+    const bare = await ask<{ url: string }>(bareProcess, { upstream: origin });
     const nginx1 = await startNginx(binary, join(scratch, 'nginx-1'), origin, '1');
     children.push(nginx1.process);
     const nginxAuto = await startNginx(binary, join(scratch, 'nginx-auto'), origin, 'auto');
@@ -525,6 +576,7 @@ async function runOrchestrator(): Promise<void> {
       { name: 'direct', url: origin + smallPath, headers: headersFor(smallKey) },
       { name: 'nginx, 1 worker', url: nginx1.url + smallPath, headers: headersFor(smallKey), cpu: async () => nginx1.workerCpuSeconds() * 1e6 },
       { name: 'nginx, auto workers', url: nginxAuto.url + smallPath, headers: headersFor(smallKey), cpu: async () => nginxAuto.workerCpuSeconds() * 1e6 },
+      { name: 'bare Node proxy (floor)', url: bare.url + smallPath, headers: headersFor(smallKey), cpu: () => ask<number>(bareProcess, 'cpu') },
       { name: 'karb, 1 key / 1 service', url: small.url + smallPath, headers: headersFor(smallKey), cpu: () => ask<number>(gatewaySmall, 'cpu') },
       {
         name: `karb, ${manyKeys.toLocaleString('en-US')} keys / ${manyServices.toLocaleString('en-US')} services`,
@@ -553,6 +605,7 @@ async function runOrchestrator(): Promise<void> {
         if (t.cpu !== undefined && before !== undefined) cpuMicros[i]! += (await t.cpu()) - before;
         const sum = t.closed;
         t.closed = sum === undefined ? r : { requests: sum.requests + r.requests, errors: sum.errors + r.errors, seconds: sum.seconds + r.seconds };
+        (t.closedRounds ??= []).push(r.requests / r.seconds);
       }
     }
     for (const [i, t] of targets.entries()) if (t.cpu !== undefined) t.cpuMicrosPerRequest = cpuMicros[i]! / t.closed!.requests;
@@ -563,7 +616,7 @@ async function runOrchestrator(): Promise<void> {
         openRounds[i]!.push(await ask<OpenRound>(client, job));
       }
     }
-    for (const [i, t] of targets.entries()) t.open = pooled(openRounds[i]!);
+    for (const [i, t] of targets.entries()) t.open = medianOfRounds(openRounds[i]!);
     const memory = {
       small: { atStart: small.memory, afterLoad: await ask<Memory>(gatewaySmall, 'memory') },
       large: { atStart: large.memory, afterLoad: await ask<Memory>(gatewayLarge, 'memory') },
@@ -572,7 +625,7 @@ async function runOrchestrator(): Promise<void> {
       machine: `${availableParallelism()} × ${cpus()[0]?.model.trim() ?? 'unknown cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${nginx1.version}`,
       settings: { closedConcurrency: CLOSED_CONCURRENCY, closedSeconds: measureMs / 1000, closedRounds: rounds, openRate: rate, openSeconds: openMs / 1000, warmupSeconds: warmupMs / 1000, openConnections: OPEN_CONNECTIONS },
       scale: { keys: manyKeys, services: manyServices, keyCreationSeconds: keySeconds },
-      targets: targets.map(({ name, closed, open, cpuMicrosPerRequest }) => ({ name, closed, open, cpuMicrosPerRequest })),
+      targets: targets.map(({ name, closed, closedRounds, open, cpuMicrosPerRequest }) => ({ name, closed, closedRounds, open, cpuMicrosPerRequest })),
       memory,
       wallSeconds: (performance.now() - startedAt) / 1000,
       otherCpuShare: otherWorkShare(busyBefore, (performance.now() - startedAt) / 1000, children),
@@ -586,10 +639,18 @@ async function runOrchestrator(): Promise<void> {
   }
 }
 
-function pooled(rounds: OpenRound[]): OpenResult {
-  const sorted = Float64Array.from(rounds.flatMap((r) => r.latencies)).sort();
+/** Each round's p50 and p99, and their medians: one round hit by a stall of the shared machine does not set the figure. */
+function medianOfRounds(rounds: OpenRound[]): OpenResult {
+  const p50Rounds = rounds.map((r) => percentile(Float64Array.from(r.latencies).sort(), 0.5));
+  const p99Rounds = rounds.map((r) => percentile(Float64Array.from(r.latencies).sort(), 0.99));
   const sum = (k: 'ok' | 'errors' | 'dropped') => rounds.reduce((n, r) => n + r[k], 0);
-  return { ok: sum('ok'), errors: sum('errors'), dropped: sum('dropped'), p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
+  return { ok: sum('ok'), errors: sum('errors'), dropped: sum('dropped'), p50: median(p50Rounds), p99: median(p99Rounds), p50Rounds, p99Rounds };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function percentile(sorted: Float64Array, q: number): number {
@@ -631,24 +692,33 @@ function printReport(report: Report): void {
   const byName = (prefix: string) => report.targets.find((t) => t.name.startsWith(prefix))!;
   const nginx1 = byName('nginx, 1');
   const nginxAuto = byName('nginx, auto');
-  const karbSmall = report.targets[3]!;
-  const karbLarge = report.targets[4]!;
-  const rps = (t: TargetRow) => (t.closed ? t.closed.requests / t.closed.seconds : NaN);
+  const bare = byName('bare');
+  const karbSmall = byName('karb, 1 key');
+  const karbLarge = report.targets[report.targets.length - 1]!;
+  const rps = (t: TargetRow) => (t.closedRounds ? median(t.closedRounds) : NaN);
+  /** The lowest and highest of the per-round ratios (round i of `t` against round i of `base`). */
+  const ratioRange = (t: TargetRow, base: TargetRow): string => {
+    const ratios = (t.closedRounds ?? []).map((r, i) => r / (base.closedRounds?.[i] ?? NaN));
+    return `×${f(Math.min(...ratios))}–×${f(Math.max(...ratios))}`;
+  };
+  const p99Range = (t: TargetRow): string => `${f(Math.min(...t.open!.p99Rounds), 1)}–${f(Math.max(...t.open!.p99Rounds), 1)}`;
   const s = report.settings;
   const lines: string[] = [
     `Gateway vs nginx — ${report.machine}`,
     `closed loop: ${s.closedConcurrency} connections, ${s.closedRounds} × ${s.closedSeconds} s per target (alternating) after ${s.warmupSeconds} s warm-up; ` +
-      `open loop: ${s.openRate} req/s Poisson, ${s.closedRounds} × ${s.openSeconds} s per target (alternating, each after 0.5 s unmeasured; latency from the scheduled time)`,
+      `open loop: ${s.openRate} req/s Poisson, ${s.closedRounds} × ${s.openSeconds} s per target (alternating, each after 0.5 s unmeasured; latency from the scheduled time); ` +
+      `each figure the median over rounds`,
     '',
-    '| path | max req/s | × nginx 1w | proxy CPU µs/req | p50 ms @' + s.openRate + ' | p99 ms @' + s.openRate + ' | added p50 | added p99 | errors |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| path | max req/s | × nginx 1w | per round | proxy CPU µs/req | p50 ms @' + s.openRate + ' | p99 ms @' + s.openRate + ' | p99 per round | added p50 | added p99 | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const t of report.targets) {
     const o = t.open!;
     const isDirect = t === direct;
     const errors = (t.closed?.errors ?? 0) + o.errors + o.dropped;
     lines.push(
-      `| ${t.name} | ${f(rps(t), 0)} | ${isDirect ? '' : '×' + f(rps(t) / rps(nginx1))} | ${isDirect ? '' : f(t.cpuMicrosPerRequest, 0)} | ${f(o.p50, 3)} | ${f(o.p99, 3)} | ` +
+      `| ${t.name} | ${f(rps(t), 0)} | ${isDirect ? '' : '×' + f(rps(t) / rps(nginx1))} | ${isDirect ? '' : ratioRange(t, nginx1)} | ${isDirect ? '' : f(t.cpuMicrosPerRequest, 0)} | ` +
+        `${f(o.p50, 3)} | ${f(o.p99, 3)} | ${p99Range(t)} | ` +
         `${isDirect ? '' : signed(o.p50 - direct.open!.p50)} | ${isDirect ? '' : signed(o.p99 - direct.open!.p99)} | ${errors} |`,
     );
   }
@@ -661,6 +731,8 @@ function printReport(report: Report): void {
     `  max throughput ×${f(ratioSmall)} of nginx (≥ ×0.40): ${verdict(ratioSmall >= 0.4)}` + ` (×${f(rps(karbSmall) / rps(nginxAuto))} of nginx auto)`,
     `  added p50 at ${s.openRate} req/s ${signed(added(karbSmall, 'p50'))} ms (≤ 0.5 ms): ${verdict(added(karbSmall, 'p50') <= 0.5)}; nginx ${signed(added(nginx1, 'p50'))} ms`,
     `  added p99 at ${s.openRate} req/s ${signed(added(karbSmall, 'p99'))} ms (≤ 2 ms): ${verdict(added(karbSmall, 'p99') <= 2)}; nginx ${signed(added(nginx1, 'p99'))} ms`,
+    `  above the bare Node proxy: CPU/req ×${f((karbSmall.cpuMicrosPerRequest ?? NaN) / (bare.cpuMicrosPerRequest ?? NaN))} (+${f((karbSmall.cpuMicrosPerRequest ?? NaN) - (bare.cpuMicrosPerRequest ?? NaN), 0)} µs), ` +
+      `throughput ×${f(rps(karbSmall) / rps(bare))}; the floor itself: ×${f(rps(bare) / rps(nginx1))} of nginx, ${signed(added(bare, 'p50'))} ms p50, ${signed(added(bare, 'p99'))} ms p99`,
     '',
     `At scale (${report.scale.keys} keys, ${report.scale.services} services) / (1 key, 1 service):`,
     `  max throughput ×${f(rps(karbLarge) / rps(karbSmall))}, added p50 ${signed(added(karbLarge, 'p50'))} vs ${signed(added(karbSmall, 'p50'))} ms, ` +
