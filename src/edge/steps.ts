@@ -9,6 +9,7 @@
  */
 import type { Clock } from '../util/clock.ts';
 import type { Exchange, GatewayStep } from '../gateway/exchange.ts';
+import type { Route } from '../gateway/routing-table.ts';
 import {
   BadTimeoutHeaderError,
   ForbiddenModelError,
@@ -136,24 +137,39 @@ export function rateLimit(deps: { limiter: RateLimiter; metrics: EdgeMetrics }):
   };
 }
 
+/**
+ * Bucket specs, made once per key record and per route: both are immutable (a
+ * changed key or route is a new object), and a request then builds no spec or key string.
+ */
+const keyBuckets = new WeakMap<KeyRecord, BucketSpec | null>();
+const routeBuckets = new WeakMap<Route, BucketSpec | null>();
+
+function keyBucket(key: KeyRecord): BucketSpec | null {
+  let spec = keyBuckets.get(key);
+  if (spec === undefined) {
+    spec = key.rps !== null && key.rps > 0 ? { key: `key:${key.id}`, rate: key.rps, burst: key.burst ?? defaultBurst(key.rps), scope: 'key' } : null;
+    keyBuckets.set(key, spec);
+  }
+  return spec;
+}
+
+function routeBucket(route: Route): BucketSpec | null {
+  let spec = routeBuckets.get(route);
+  if (spec === undefined) {
+    const limit = route.rateLimit;
+    spec =
+      limit !== undefined && limit.requestsPerSecond > 0
+        ? { key: `svc:${route.namespace}/${route.service}`, rate: limit.requestsPerSecond, burst: limit.burst ?? defaultBurst(limit.requestsPerSecond), scope: 'service' }
+        : null;
+    routeBuckets.set(route, spec);
+  }
+  return spec;
+}
+
 /** The buckets that apply to this exchange; undefined when none does. */
 function bucketsFor(exchange: Exchange): BucketSpec[] | undefined {
-  let specs: BucketSpec[] | undefined;
-  const key = exchange.apiKey;
-  if (key !== undefined && key.rps !== null && key.rps > 0) {
-    specs = [{ key: `key:${key.id}`, rate: key.rps, burst: key.burst ?? defaultBurst(key.rps), scope: 'key' }];
-  }
-  const route = exchange.route!;
-  const limit = route.rateLimit;
-  if (limit !== undefined && limit.requestsPerSecond > 0) {
-    const spec: BucketSpec = {
-      key: `svc:${route.namespace}/${route.service}`,
-      rate: limit.requestsPerSecond,
-      burst: limit.burst ?? defaultBurst(limit.requestsPerSecond),
-      scope: 'service',
-    };
-    if (specs === undefined) specs = [spec];
-    else specs.push(spec);
-  }
-  return specs;
+  const key = exchange.apiKey === undefined ? null : keyBucket(exchange.apiKey);
+  const route = routeBucket(exchange.route!);
+  if (key === null) return route === null ? undefined : [route];
+  return route === null ? [key] : [key, route];
 }
