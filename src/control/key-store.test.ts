@@ -22,7 +22,7 @@ test('keys are stored as hashes, listed without them, and revoked for good', () 
     assert.ok(store.list().every((k) => !('hash' in k)));
     assert.equal(store.activeCount(), 1);
 
-    store.touch(id, new Date(now + 1000));
+    store.touchMany([[id, new Date(now + 1000)]]);
     assert.equal(store.get(id)!.lastUsedAt, '2026-06-01T00:00:01.000Z');
 
     now += 5000;

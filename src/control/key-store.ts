@@ -134,10 +134,20 @@ export class KeyStore {
     return summary(record);
   }
 
-  touch(id: string, at: Date): void {
-    this.#touch.run(at.toISOString(), id);
-    const cached = this.#cache.get(id);
-    if (cached !== undefined) this.#cache.set(id, { ...cached, lastUsedAt: at.toISOString() });
+  /** Records when keys were last used, all in one transaction. */
+  touchMany(uses: ReadonlyArray<readonly [id: string, at: Date]>): void {
+    this.#db.exec('begin');
+    try {
+      for (const [id, at] of uses) this.#touch.run(at.toISOString(), id);
+      this.#db.exec('commit');
+    } catch (err) {
+      this.#db.exec('rollback');
+      throw err;
+    }
+    for (const [id, at] of uses) {
+      const cached = this.#cache.get(id);
+      if (cached !== undefined) this.#cache.set(id, { ...cached, lastUsedAt: at.toISOString() });
+    }
   }
 
   /** Keys that are not revoked (expired ones included). */

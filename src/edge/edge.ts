@@ -40,5 +40,13 @@ export function createEdge(options: EdgeOptions, deps: { registry: Registry; clo
     afterModel.push(authorize({ metrics }));
   }
   afterModel.push(rateLimit({ limiter, metrics }));
-  return { metrics, beforeModel, afterModel, close: () => limiter.close() };
+  return {
+    metrics,
+    beforeModel,
+    afterModel,
+    close: async () => {
+      options.keys?.close?.();
+      await limiter.close();
+    },
+  };
 }

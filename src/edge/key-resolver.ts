@@ -4,29 +4,45 @@
  * (`karb gateway`): from the control plane's admin API, cached for `ttlMs`
  * (found and not found alike), so a revoke takes effect within that time.
  */
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.ts';
 import type { KeyRecord } from './keys.ts';
 
 export interface KeyResolver {
   lookup(id: string): KeyRecord | undefined | Promise<KeyRecord | undefined>;
   /** The key was accepted for a request at `nowMs` (for "last used"). */
   used?(record: KeyRecord, nowMs: number): void;
+  /** Writes what is still pending; the gateway calls it when it closes. */
+  close?(): void;
 }
 
 /** The part of the key store the embedded resolver needs. */
 export interface KeyRecordSource {
   get(id: string): KeyRecord | undefined;
-  touch(id: string, at: Date): void;
+  touchMany(uses: ReadonlyArray<readonly [id: string, at: Date]>): void;
 }
 
-/** "Last used" is written at most this often per key: a request must not cost a database write. */
+/** "Last used" is recorded at most this often per key… */
 const TOUCH_EVERY_MS = 60_000;
+/** …and written in one transaction for all keys this long after the first use that needs it. */
+const FLUSH_AFTER_MS = 1_000;
 
+/**
+ * Embedded lookups, from the key store's cache. "Last used" never costs a
+ * request a database write: SQLite writes are synchronous, wait up to the busy
+ * timeout for another writer, and sync the log to disk, so a write on the
+ * request path would stall every request the event loop holds. Uses are
+ * collected and written together, off the request.
+ */
 export class StoreKeyResolver implements KeyResolver {
   readonly #source: KeyRecordSource;
+  readonly #clock: Clock;
   readonly #touched = new Map<string, number>();
+  readonly #pending = new Map<string, number>();
+  #flushTimer: TimerHandle | undefined = undefined;
 
-  constructor(source: KeyRecordSource) {
+  constructor(source: KeyRecordSource, options: { clock?: Clock } = {}) {
     this.#source = source;
+    this.#clock = options.clock ?? systemClock;
   }
 
   lookup(id: string): KeyRecord | undefined {
@@ -37,10 +53,28 @@ export class StoreKeyResolver implements KeyResolver {
     const last = this.#touched.get(record.id);
     if (last !== undefined && nowMs - last < TOUCH_EVERY_MS) return;
     this.#touched.set(record.id, nowMs);
+    this.#pending.set(record.id, nowMs);
+    if (this.#flushTimer === undefined) {
+      const timer = this.#clock.setTimeout(() => this.#flush(), FLUSH_AFTER_MS);
+      (timer as { unref?: () => void }).unref?.();
+      this.#flushTimer = timer;
+    }
+  }
+
+  close(): void {
+    if (this.#flushTimer !== undefined) this.#clock.clearTimeout(this.#flushTimer);
+    this.#flush();
+  }
+
+  #flush(): void {
+    this.#flushTimer = undefined;
+    if (this.#pending.size === 0) return;
+    const uses = [...this.#pending].map(([id, at]) => [id, new Date(at)] as const);
+    this.#pending.clear();
     try {
-      this.#source.touch(record.id, new Date(nowMs));
+      this.#source.touchMany(uses);
     } catch {
-      // A busy database only delays "last used"; the request goes on.
+      // A busy or closed database only loses "last used" times; requests are not affected.
     }
   }
 }
