@@ -60,6 +60,9 @@ const MAX_CACHED = 100_000;
  * `revoke` update it in the same call, so a revoke takes effect on the next
  * request. Expiry needs no invalidation: it is checked against the clock.
  */
+/** How long key creation and revocation wait for another writer. */
+const BUSY_TIMEOUT_MS = 5000;
+
 export class KeyStore {
   readonly #db: DatabaseSync;
   readonly #cache = new Map<string, KeyRecord | undefined>();
@@ -74,7 +77,7 @@ export class KeyStore {
   constructor(path: string, options: { now?: () => Date } = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.#db = new DatabaseSync(path);
-    this.#db.exec('pragma journal_mode = wal; pragma busy_timeout = 5000;');
+    this.#db.exec(`pragma journal_mode = wal; pragma busy_timeout = ${BUSY_TIMEOUT_MS};`);
     this.#db.exec(SCHEMA);
     this.#now = options.now ?? (() => new Date());
     this.#get = this.#db.prepare('select * from api_keys where id = ?');
@@ -134,15 +137,24 @@ export class KeyStore {
     return summary(record);
   }
 
-  /** Records when keys were last used, all in one transaction. */
+  /**
+   * Records when keys were last used, all in one transaction. It never waits
+   * for another writer (the gateway calls it on its event loop): a busy
+   * database throws at once, and the caller keeps the uses for its next try.
+   */
   touchMany(uses: ReadonlyArray<readonly [id: string, at: Date]>): void {
-    this.#db.exec('begin');
+    this.#db.exec(`pragma busy_timeout = 0`);
     try {
-      for (const [id, at] of uses) this.#touch.run(at.toISOString(), id);
-      this.#db.exec('commit');
-    } catch (err) {
-      this.#db.exec('rollback');
-      throw err;
+      this.#db.exec('begin immediate');
+      try {
+        for (const [id, at] of uses) this.#touch.run(at.toISOString(), id);
+        this.#db.exec('commit');
+      } catch (err) {
+        this.#db.exec('rollback');
+        throw err;
+      }
+    } finally {
+      this.#db.exec(`pragma busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
     for (const [id, at] of uses) {
       const cached = this.#cache.get(id);

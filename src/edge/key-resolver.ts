@@ -69,12 +69,13 @@ export class StoreKeyResolver implements KeyResolver {
   #flush(): void {
     this.#flushTimer = undefined;
     if (this.#pending.size === 0) return;
-    const uses = [...this.#pending].map(([id, at]) => [id, new Date(at)] as const);
+    const pending = [...this.#pending];
     this.#pending.clear();
     try {
-      this.#source.touchMany(uses);
+      this.#source.touchMany(pending.map(([id, at]) => [id, new Date(at)] as const));
     } catch {
-      // A busy or closed database only loses "last used" times; requests are not affected.
+      // Busy (another writer) or closed: kept for the flush the next use schedules; requests are not affected.
+      for (const [id, at] of pending) if (!this.#pending.has(id)) this.#pending.set(id, at);
     }
   }
 }
