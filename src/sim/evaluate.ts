@@ -23,6 +23,12 @@ export interface ScenarioOutcome {
    * the minute starts): what reacting perfectly achieves without spare capacity.
    */
   reactiveBound?: RunResult;
+  /**
+   * The oracle's peak held ready from the start to the end: what meeting the
+   * SLO costs without foresight, when a step or a burst may come at any time
+   * and provisioning takes longer than it lasts.
+   */
+  standingBound?: RunResult;
   /** Wall-clock ms per task, for people (never in the JSON report: it would break determinism). */
   wallMs: Record<string, number>;
 }
@@ -42,6 +48,7 @@ export interface TaskResult {
   /** Oracle only. */
   rounds?: number;
   reactiveBound?: RunResult;
+  standingBound?: RunResult;
   wallMs: number;
 }
 
@@ -70,7 +77,10 @@ export function runTask(scenario: Scenario, initialReplicas: number, task: Evalu
   if (task === ORACLE_POLICY) {
     const oracle = runOracle(scenario, initialReplicas);
     const reactiveBound = simulate(scenario, new OracleController(scenario, oracle.plan, { foresight: false }), { initialReplicas });
-    return { task, run: oracle.result, rounds: oracle.rounds, reactiveBound, wallMs: performance.now() - started };
+    const peak = oracle.plan.reduce((max, n) => Math.max(max, n), 0);
+    const standingPlan = new Int32Array(oracle.plan.length).fill(peak);
+    const standingBound = simulate(scenario, new OracleController(scenario, standingPlan, { foresight: false }), { initialReplicas: Math.max(initialReplicas, peak) });
+    return { task, run: oracle.result, rounds: oracle.rounds, reactiveBound, standingBound, wallMs: performance.now() - started };
   }
   const run = simulate(scenario, new TreatmentController(task, scenario), { initialReplicas });
   return { task, run, wallMs: performance.now() - started };
@@ -89,6 +99,7 @@ export function assembleOutcome(scenario: Scenario, initialReplicas: number, res
       outcome.oracle = r.run;
       if (r.rounds !== undefined) outcome.oracleRounds = r.rounds;
       if (r.reactiveBound) outcome.reactiveBound = r.reactiveBound;
+      if (r.standingBound) outcome.standingBound = r.standingBound;
     }
   }
   return outcome;

@@ -11,7 +11,7 @@ import type { Scenario } from './scenario-schema.ts';
 
 /** A RunResult as it crosses the worker boundary (the histogram as its counts). */
 export type EncodedRun = Omit<RunResult, 'latency'> & { latencyCounts: Float64Array };
-export type EncodedTaskResult = Omit<TaskResult, 'run' | 'reactiveBound'> & { run: EncodedRun; reactiveBound?: EncodedRun };
+export type EncodedTaskResult = Omit<TaskResult, 'run' | 'reactiveBound' | 'standingBound'> & { run: EncodedRun; reactiveBound?: EncodedRun; standingBound?: EncodedRun };
 
 export function encodeRun(run: RunResult): EncodedRun {
   const { latency, ...rest } = run;
@@ -24,16 +24,18 @@ export function decodeRun(encoded: EncodedRun): RunResult {
 }
 
 export function encodeTaskResult(r: TaskResult): EncodedTaskResult {
-  const { run, reactiveBound, ...rest } = r;
+  const { run, reactiveBound, standingBound, ...rest } = r;
   const out: EncodedTaskResult = { ...rest, run: encodeRun(run) };
   if (reactiveBound) out.reactiveBound = encodeRun(reactiveBound);
+  if (standingBound) out.standingBound = encodeRun(standingBound);
   return out;
 }
 
 function decodeTaskResult(r: EncodedTaskResult): TaskResult {
-  const { run, reactiveBound, ...rest } = r;
+  const { run, reactiveBound, standingBound, ...rest } = r;
   const out: TaskResult = { ...rest, run: decodeRun(run) };
   if (reactiveBound) out.reactiveBound = decodeRun(reactiveBound);
+  if (standingBound) out.standingBound = decodeRun(standingBound);
   return out;
 }
 

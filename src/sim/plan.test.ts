@@ -37,6 +37,17 @@ for (const name of ['step', 'burst']) {
       }
     });
 
+    test('the bounds without foresight: reacting perfectly is cheaper but misses minutes, standing capacity keeps them at a price', () => {
+      const { reactiveBound: reactive, standingBound: standing } = get();
+      const oracle = row('oracle');
+      assert.ok(reactive && standing, 'both bounds are reported');
+      assert.ok(reactive.minutesOverSlo > 0, 'reacting without foresight misses minutes: provisioning outlasts the step or burst');
+      assert.ok(reactive.gpuNodeHours <= oracle.gpuNodeHours, `reactive ${reactive.gpuNodeHours} vs oracle ${oracle.gpuNodeHours} GPU node-hours`);
+      assert.equal(standing.minutesOverSlo, 0, 'the peak held ready keeps every minute');
+      assert.equal(standing.replicas, oracle.peakReplicas, "standing capacity is the oracle's peak");
+      assert.ok(standing.nodeHoursVsOracle > 1, `standing capacity costs more than the oracle (${standing.nodeHoursVsOracle}×)`);
+    });
+
     test('GASCL keeps more minutes within the SLO than CPU-based HPA and KEDA queue scaling', () => {
       // The plan's absolute target (≥ 99% of minutes at ≤ 1.15× the oracle) is a benchmark,
       // measured by `karb simulate` and recorded in docs/benchmarks.md; this checks the ordering.
