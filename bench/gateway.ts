@@ -7,7 +7,10 @@
  * Three processes, so no two of them share an event loop: this one runs the
  * gateway, a child runs the upstream, another child runs the load client.
  *
- *   node bench/gateway.ts [--concurrency 32] [--seconds 4] [--rounds 2] [--warmup 1.5]
+ *   node bench/gateway.ts [--concurrency 32] [--seconds 4] [--rounds 2] [--warmup 8]
+ *
+ * The warm-up is long because V8 keeps optimizing the gateway's code over its
+ * first tens of thousands of requests; a gateway runs for days.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -175,7 +178,7 @@ async function runOrchestrator(): Promise<void> {
       concurrency: { type: 'string', default: '32' },
       seconds: { type: 'string', default: '4' },
       rounds: { type: 'string', default: '2' },
-      warmup: { type: 'string', default: '1.5' },
+      warmup: { type: 'string', default: '8' },
     },
   });
   const job: Omit<ClientJob, 'targets'> = {
