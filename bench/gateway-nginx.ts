@@ -731,6 +731,9 @@ function printReport(report: Report): void {
     `  max throughput ×${f(ratioSmall)} of nginx (≥ ×0.40): ${verdict(ratioSmall >= 0.4)}` + ` (×${f(rps(karbSmall) / rps(nginxAuto))} of nginx auto)`,
     `  added p50 at ${s.openRate} req/s ${signed(added(karbSmall, 'p50'))} ms (≤ 0.5 ms): ${verdict(added(karbSmall, 'p50') <= 0.5)}; nginx ${signed(added(nginx1, 'p50'))} ms`,
     `  added p99 at ${s.openRate} req/s ${signed(added(karbSmall, 'p99'))} ms (≤ 2 ms): ${verdict(added(karbSmall, 'p99') <= 2)}; nginx ${signed(added(nginx1, 'p99'))} ms`,
+    ...(added(bare, 'p99') > 2
+      ? [`  (the bare Node proxy itself adds ${signed(added(bare, 'p99'))} ms at p99: this machine cannot tell whether karb meets the p99 budget)`]
+      : []),
     `  above the bare Node proxy: CPU/req ×${f((karbSmall.cpuMicrosPerRequest ?? NaN) / (bare.cpuMicrosPerRequest ?? NaN))} (+${f((karbSmall.cpuMicrosPerRequest ?? NaN) - (bare.cpuMicrosPerRequest ?? NaN), 0)} µs), ` +
       `throughput ×${f(rps(karbSmall) / rps(bare))}; the floor itself: ×${f(rps(bare) / rps(nginx1))} of nginx, ${signed(added(bare, 'p50'))} ms p50, ${signed(added(bare, 'p99'))} ms p99`,
     '',
