@@ -63,7 +63,9 @@ export interface KarbUp {
 
 export async function startKarbUp(cwd: string, ports: { control?: number; gateway?: number } = {}, extraArgs: string[] = []): Promise<KarbUp> {
   const controlPort = ports.control ?? (await freePort());
-  const gatewayPort = ports.gateway ?? (await freePort());
+  // A port just released can be handed out again at once: the two must differ.
+  let gatewayPort = ports.gateway ?? (await freePort());
+  while (gatewayPort === controlPort) gatewayPort = await freePort();
   const child = spawn(process.execPath, [KARB, 'up', '--port', String(controlPort), '--gateway-port', String(gatewayPort), ...extraArgs], {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -74,10 +76,16 @@ export async function startKarbUp(cwd: string, ports: { control?: number; gatewa
   child.stderr!.on('data', (d) => (out += d));
   const controlUrl = `http://127.0.0.1:${controlPort}`;
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  await waitFor(`karb up to answer (output so far:\n${out})`, async () => {
-    if (child.exitCode !== null) throw new Error(`karb up exited ${child.exitCode}: ${out}`);
-    return (await fetch(`${controlUrl}/healthz`)).ok;
-  });
+  try {
+    await waitFor(`karb up to answer (output so far:\n${out})`, async () => {
+      if (child.exitCode !== null) throw new Error(`karb up exited ${child.exitCode}: ${out}`);
+      return (await fetch(`${controlUrl}/healthz`)).ok;
+    });
+  } catch (err) {
+    // A karb up that never answered must not outlive the test (and keep its runner waiting).
+    if (child.exitCode === null) child.kill('SIGKILL');
+    throw err;
+  }
   const adminToken = readFileSync(join(cwd, '.karb', 'admin-token'), 'utf8').trim();
   const admin = { authorization: `Bearer ${adminToken}` };
   const created = await fetch(`${controlUrl}/api/v1/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ namespace: 'default', name: 'e2e' }) });
@@ -105,7 +113,8 @@ export interface CliResult {
   stderr: string;
 }
 
-export function karb(args: string[], options: { cwd?: string; input?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+/** Runs the CLI to its exit; with `timeoutMs`, a CLI still running then is killed (and its code is null). */
+export function karb(args: string[], options: { cwd?: string; input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolveResult) => {
     const child = spawn(process.execPath, [KARB, ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -113,7 +122,11 @@ export function karb(args: string[], options: { cwd?: string; input?: string; en
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.stdin.end(options.input ?? '');
-    child.on('exit', (code) => resolveResult({ code, stdout, stderr }));
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolveResult({ code, stdout, stderr });
+    });
   });
 }
 

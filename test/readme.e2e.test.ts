@@ -5,9 +5,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { fraudRequest, karb, ROOT, startKarbUp, waitFor, workDir, type KarbUp } from './helpers.ts';
+import { fraudRequest, freePort, karb, ROOT, startKarbUp, waitFor, workDir, type KarbUp } from './helpers.ts';
 
 const BENIGN = [42.5, 14, 0.1, 3.2, 1, 0, 1, 1200];
 const RISKY = [1890, 3, 0.9, 850, 7, 1, 0, 20];
@@ -141,4 +143,49 @@ describe('CLI without a control plane', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /unknown command 'frobnicate'/);
   });
+});
+
+describe('karb up that cannot start', () => {
+  it('refuses one port for both servers as a usage error', async () => {
+    const work = workDir();
+    try {
+      const r = await karb(['up', '--port', '40999', '--gateway-port', '40999'], { cwd: work.dir, timeoutMs: 30_000 });
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /--port and --gateway-port must differ/);
+    } finally {
+      work.cleanup();
+    }
+  });
+
+  for (const which of ['control plane', 'gateway'] as const) {
+    it(`says which port is taken when the ${which}'s is, stops what it started and exits 1`, async () => {
+      const work = workDir();
+      const holder = createServer();
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+      const taken = (holder.address() as AddressInfo).port;
+      let other = await freePort();
+      while (other === taken) other = await freePort();
+      const [control, gateway] = which === 'gateway' ? [other, taken] : [taken, other];
+      try {
+        // A karb up that hung instead of exiting is killed, and fails the test with code null.
+        const r = await karb(['up', '--port', String(control), '--gateway-port', String(gateway)], { cwd: work.dir, timeoutMs: 60_000 });
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stderr, new RegExp(`karb: the ${which} cannot listen on 127\\.0\\.0\\.1:${taken}: the port is already in use`));
+        assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+        assert.equal(existsSync(join(work.dir, '.karb', 'karb.pid')), false, 'the state directory is unlocked');
+        if (which === 'control plane') {
+          // The gateway had started: it let go of its port.
+          const again = createServer();
+          await new Promise<void>((resolve, reject) => {
+            again.once('error', reject);
+            again.listen(other, '127.0.0.1', resolve);
+          });
+          await new Promise<void>((resolve) => again.close(() => resolve()));
+        }
+      } finally {
+        await new Promise<void>((resolve) => holder.close(() => resolve()));
+        work.cleanup();
+      }
+    });
+  }
 });

@@ -44,12 +44,17 @@ export async function upCommand(args: string[]): Promise<number> {
     return 0;
   }
   const { edge, tls } = edgeFlagsFrom(values);
+  const controlPort = portFlag(values.port, '--port', 8081);
+  const gatewayPort = portFlag(values['gateway-port'], '--gateway-port', 8080);
+  if (controlPort === gatewayPort && controlPort !== 0) {
+    throw new UsageError(`--port and --gateway-port must differ: the control plane and the gateway cannot share port ${controlPort}`);
+  }
   const log = jsonLogger();
   const platform = await startPlatform({
     edge,
     ...(tls ? { tls } : {}),
-    controlPort: portFlag(values.port, '--port', 8081),
-    gatewayPort: portFlag(values['gateway-port'], '--gateway-port', 8080),
+    controlPort,
+    gatewayPort,
     ...(values.host ? { host: values.host } : {}),
     ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
     log,

@@ -19,7 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { Registry, Gauge, collectDefaultMetrics } from 'prom-client';
 import { InvalidRequestError, NotFoundError } from '../errors.ts';
 import { parseInferenceService, parseManifestText } from '../api/index.ts';
-import { readBody, sendError, sendJson } from '../util/http.ts';
+import { listen, readBody, sendError, sendJson } from '../util/http.ts';
 import type { Runtime } from '../runtime/types.ts';
 import { admitEmbedded } from './admission.ts';
 import type { Reconciler } from './reconciler.ts';
@@ -230,10 +230,7 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
     handle(req, res).catch((err) => sendError(res, err, o.log));
   });
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port ?? 8081, o.host ?? '127.0.0.1', () => resolve());
-  });
+  await listen(server, o.port ?? 8081, o.host ?? '127.0.0.1', 'the control plane');
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${o.host ?? '127.0.0.1'}:${port}`,

@@ -75,14 +75,38 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   const log = options.log ?? (() => {});
   mkdirSync(stateDir, { recursive: true });
   const releaseLock = acquirePidLock(stateDir);
+  // What has started so far, stopped in reverse if a later part cannot start (a port in use, say),
+  // so a failed start leaves nothing running and the process can exit.
+  const started: Array<() => unknown> = [releaseLock];
+  try {
+    return await startParts(options, { stateDir, baseDir, host, log, releaseLock, started });
+  } catch (err) {
+    for (const stop of started.reverse()) {
+      try {
+        await stop();
+      } catch {
+        // Stopping the rest matters more than why one part would not stop.
+      }
+    }
+    throw err;
+  }
+}
 
+async function startParts(
+  options: PlatformOptions,
+  ctx: { stateDir: string; baseDir: string; host: string; log: Log; releaseLock: () => void; started: Array<() => unknown> },
+): Promise<Platform> {
+  const { stateDir, baseDir, host, log, releaseLock, started } = ctx;
   const store = new Store(join(stateDir, 'karb.db'));
+  started.push(() => store.close());
   const keys = new KeyStore(join(stateDir, 'karb.db'));
+  started.push(() => keys.close());
   const adminToken = ensureAdminToken(stateDir);
   const routingTable = new ObservableRoutingTable();
   const hub = new SignalHub({ clock: systemClock });
   // Standalone gateways learn of a replica leaving at their next poll of the routes (every second).
   const runtime = new LocalRuntime({ stateDir, log, deregistrationDelayMs: () => (hub.hasRemoteGateways() ? STANDALONE_DEREGISTRATION_MS : 0) });
+  started.push(() => runtime.close());
   await runtime.recover();
   // Rollout analysis reads the same per-revision requests the autoscaler does.
   const counters = new RevisionCounters();
@@ -90,6 +114,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   const jobStore: JobStore = options.edge?.redisUrl
     ? new RedisJobStore({ url: options.edge.redisUrl, clock: systemClock, consumer: `karb-up:${hostname()}` })
     : new SqliteJobStore(join(stateDir, 'jobs.db'), systemClock);
+  started.push(() => jobStore.close());
   let autoscaler: AutoscalerLoop | undefined;
   const gateway = await startGateway({
     routingTable,
@@ -106,6 +131,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       timeoutMs: (route) => autoscaler?.coldStartMs(route.namespace, route.service),
     },
   });
+  started.push(() => gateway.close());
   hub.countGatewayQueue((service) => gateway.queueDepth(service));
   const rollouts = new RolloutTracker({
     store,
@@ -126,6 +152,11 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     // While shutting down, replicas stopping is the goal, not a gap to close.
     if (closed) return;
     reconciler.reconcile().catch((err) => log({ level: 'error', msg: 'reconcile failed', error: (err as Error).message }));
+  });
+  started.push(() => {
+    closed = true;
+    autoscaler?.stop();
+    reconciler.stop();
   });
   await reconciler.reconcile();
   reconciler.start((options.resyncSeconds ?? 2) * 1000);

@@ -31,6 +31,7 @@ import { holdWhileCold, type HoldOptions } from './hold.ts';
 import { createAsyncJobs, type AsyncJobsOptions } from './jobs/async-jobs.ts';
 import { becomesJob, noJobStore } from './jobs/steps.ts';
 import { createMirror, type MirrorOptions } from './mirror.ts';
+import { listen } from '../util/http.ts';
 
 export interface GatewayOptions {
   routingTable: RoutingTable;
@@ -157,13 +158,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
 
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 8080, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, options.port ?? 8080, host, 'the gateway');
   sweepTimer = unref(clock.setTimeout(sweep, sweepEveryMs));
   if (jobs !== undefined) {
     // The worker's pipeline: the routing half only; the edge checks ran when each job was accepted.

@@ -19,6 +19,7 @@ import { SERVING_DEFAULTS } from './defaults.ts';
 import { createServingMetrics, type ServingMetrics } from './metrics.ts';
 import { clip, encodeInferResponse, modelMetadata, parseInferRequest } from './oip.ts';
 import type { ModelSession, TensorMap } from './onnx-model.ts';
+import { listen } from '../util/http.ts';
 
 export { SERVING_DEFAULTS };
 
@@ -279,13 +280,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   });
 
   const host = options.host ?? SERVING_DEFAULTS.host;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? SERVING_DEFAULTS.port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, options.port ?? SERVING_DEFAULTS.port, host, 'the model server');
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
 

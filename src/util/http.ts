@@ -4,7 +4,27 @@
  * a stack trace never reaches a caller.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { InvalidRequestError, isKarbError, UnavailableError } from '../errors.ts';
+import type { Server } from 'node:net';
+import { InvalidRequestError, isKarbError, KarbError, UnavailableError } from '../errors.ts';
+
+/** A server could not start because its port is taken. */
+export class PortInUseError extends KarbError {
+  constructor(what: string, host: string, port: number, cause: unknown) {
+    super('PORT_IN_USE', `${what} cannot listen on ${host}:${port}: the port is already in use; stop what holds it or choose another port`, { status: 409, cause });
+  }
+}
+
+/** Starts `server` listening; a taken port rejects with PortInUseError naming `what` could not start. */
+export function listen(server: Server, port: number, host: string, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new PortInUseError(what, host, port, err) : err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
 
 export class PayloadTooLargeError extends InvalidRequestError {
   constructor(limit: number) {
