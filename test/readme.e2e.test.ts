@@ -145,7 +145,7 @@ describe('CLI without a control plane', () => {
   });
 });
 
-describe('karb up that cannot start', () => {
+describe('servers that cannot start', () => {
   it('refuses one port for both servers as a usage error', async () => {
     const work = workDir();
     try {
@@ -188,4 +188,19 @@ describe('karb up that cannot start', () => {
       }
     });
   }
+  it('karb gateway and karb serve say the same of a taken port and exit 1', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const taken = String((holder.address() as AddressInfo).port);
+    try {
+      const gateway = await karb(['gateway', '--port', taken, '--control-plane', 'http://127.0.0.1:9', '--token', 't'], { timeoutMs: 60_000 });
+      assert.equal(gateway.code, 1, gateway.stderr);
+      assert.match(gateway.stderr, new RegExp(`karb: the gateway cannot listen on 127\\.0\\.0\\.1:${taken}: the port is already in use`));
+      const serve = await karb(['serve', '--model', join(ROOT, 'models', 'fraud-v1.onnx'), '--port', taken], { timeoutMs: 60_000 });
+      assert.equal(serve.code, 1, serve.stderr);
+      assert.match(serve.stderr, new RegExp(`karb serve: the model server cannot listen on 127\\.0\\.0\\.1:${taken}: the port is already in use`));
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
+  });
 });

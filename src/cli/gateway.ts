@@ -78,22 +78,30 @@ export async function gatewayCommand(args: string[]): Promise<number> {
   const jobStore = flags.redisUrl ? new RedisJobStore({ url: flags.redisUrl, clock: systemClock }) : undefined;
   // What this gateway routes counts for the control plane's autoscaler and rollout analysis.
   const reporter = new SignalReporter(`${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`);
-  const gateway = await startGateway({
-    routingTable,
-    port,
-    signals: reporter,
-    // A service at zero replicas: hold its requests and ask the control plane for one, once a second at most.
-    hold: {
-      onTableChange: (listener) => routingTable.onReplace(listener),
-      onColdRequest: activator(feed, log),
-      timeoutMs: (route) => route.coldStartMs,
-    },
-    ...(jobStore ? { jobs: { store: jobStore } } : {}),
-    ...(values.host ? { host: values.host } : {}),
-    log,
-    edge: edgeOptions(flags, keys, log),
-    ...(tls ? { tls } : {}),
-  });
+  let gateway;
+  try {
+    gateway = await startGateway({
+      routingTable,
+      port,
+      signals: reporter,
+      // A service at zero replicas: hold its requests and ask the control plane for one, once a second at most.
+      hold: {
+        onTableChange: (listener) => routingTable.onReplace(listener),
+        onColdRequest: activator(feed, log),
+        timeoutMs: (route) => route.coldStartMs,
+      },
+      ...(jobStore ? { jobs: { store: jobStore } } : {}),
+      ...(values.host ? { host: values.host } : {}),
+      log,
+      edge: edgeOptions(flags, keys, log),
+      ...(tls ? { tls } : {}),
+    });
+  } catch (err) {
+    // Nothing may keep the process alive after a failed start: the route poll and Redis go too.
+    poller.stop();
+    await jobStore?.close();
+    throw err;
+  }
   reporter.countGatewayQueue((service) => gateway.queueDepth(service));
   const reports = reportSignals(feed, reporter, { everyMs: 1000, clock: systemClock, log });
   process.stderr.write(`karb gateway is up: ${gateway.url}, routes from ${controlPlaneUrl}${flags.redisUrl ? ', rate limits in Redis' : ''}\n`);

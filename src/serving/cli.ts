@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { SERVING_DEFAULTS } from './defaults.ts';
 import { jsonLogger, type Logger } from './log.ts';
 import type { ModelSession } from './onnx-model.ts';
+import { listenFailure } from '../util/http.ts';
 
 export const SERVE_USAGE = `usage: karb serve --model FILE [options]
 
@@ -217,8 +218,7 @@ async function serveUntilSignalled(model: ModelSession, config: ServeConfig, log
       logger,
     });
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`karb serve: cannot listen on ${config.host}:${config.port}: ${message}\n`);
+    process.stderr.write(`karb serve: ${listenFailure(err, config.host, config.port)}\n`);
     await model.close();
     return 1;
   }

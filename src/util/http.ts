@@ -14,6 +14,12 @@ export class PortInUseError extends KarbError {
   }
 }
 
+/** What to tell a user whose server did not start: a PortInUseError says it all; anything else gets the address. */
+export function listenFailure(err: unknown, host: string, port: number): string {
+  if (err instanceof PortInUseError) return err.message;
+  return `cannot listen on ${host}:${port}: ${err instanceof Error ? err.message : String(err)}`;
+}
+
 /** Starts `server` listening; a taken port rejects with PortInUseError naming `what` could not start. */
 export function listen(server: Server, port: number, host: string, what: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {

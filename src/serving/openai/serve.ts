@@ -8,6 +8,7 @@ import type { Logger } from '../log.ts';
 import type { ModelSession } from '../onnx-model.ts';
 import { describeLanguageModel, LanguageModel } from './language-model.ts';
 import { startOpenAIServer } from './server.ts';
+import { listenFailure } from '../../util/http.ts';
 
 export async function serveOpenAIUntilSignalled(model: ModelSession, config: ServeConfig, logger: Logger): Promise<number> {
   let lm: LanguageModel;
@@ -24,7 +25,7 @@ export async function serveOpenAIUntilSignalled(model: ModelSession, config: Ser
   try {
     server = await startOpenAIServer({ lm, name: config.name, host: config.host, port: config.port, bodyLimitBytes: config.bodyLimitBytes, logger });
   } catch (err) {
-    process.stderr.write(`karb serve: cannot listen on ${config.host}:${config.port}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`karb serve: ${listenFailure(err, config.host, config.port)}\n`);
     await model.close();
     return 1;
   }

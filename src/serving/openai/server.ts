@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { isKarbError, KarbError, UnavailableError } from '../../errors.ts';
 import { systemClock, type Clock } from '../../util/clock.ts';
-import { readBody } from '../../util/http.ts';
+import { listen, readBody } from '../../util/http.ts';
 import { SERVING_DEFAULTS } from '../defaults.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { OpenAIRequestError, openAIErrorBody } from './errors.ts';
@@ -232,13 +232,7 @@ export async function startOpenAIServer(options: OpenAIServerOptions): Promise<O
   }
 
   const host = options.host ?? SERVING_DEFAULTS.host;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, options.port ?? 0, host, 'the model server');
   const port = (server.address() as AddressInfo).port;
   const closed = new Promise<void>((resolve) => server.once('close', () => resolve()));
 
