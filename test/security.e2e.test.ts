@@ -76,12 +76,15 @@ describe('security: keys never leak, the control plane needs its token', () => {
     assert.equal((await infer(good, 'x'.repeat(9 * 1024 * 1024))).status, 413, 'body over the limit');
     assert.equal((await call('/v2/models/fraud-detector', { headers: { authorization: `Bearer ${revoked}` } })).status, 401);
 
-    const list = await cli(['keys', 'list', '-o', 'json']);
-    assert.equal(list.code, 0, list.stderr);
-    seen.push(list.stdout);
-    const listed = JSON.parse(list.stdout).items as Array<Record<string, unknown>>;
+    // "Last used" is written off the request path, within about a second.
+    const listed = await waitFor('last used to be recorded', async () => {
+      const list = await cli(['keys', 'list', '-o', 'json']);
+      assert.equal(list.code, 0, list.stderr);
+      seen.push(list.stdout);
+      const items = JSON.parse(list.stdout).items as Array<Record<string, unknown>>;
+      return items.find((k) => k.name === 'good')?.lastUsedAt ? items : undefined;
+    }, 10_000, 200);
     assert.ok(listed.every((k) => !('hash' in k)), 'no hash in the listing');
-    assert.ok(listed.find((k) => k.name === 'good')?.lastUsedAt, 'last used is recorded');
 
     const gatewayMetrics = await (await fetch(`${up.gatewayUrl}/metrics`)).text();
     const controlMetrics = await (await fetch(`${up.controlUrl}/metrics`)).text();
