@@ -14,7 +14,7 @@
 import { parseCpu } from '../api/index.ts';
 import type { AutoscalerRecord, Store, StoredService } from '../control/store.ts';
 import type { Runtime } from '../runtime/types.ts';
-import type { Clock, TimerHandle } from '../util/clock.ts';
+import { unref, type Clock, type TimerHandle } from '../util/clock.ts';
 import type { Log } from '../util/log.ts';
 import type { SignalHub } from './hub.ts';
 import { decide, scalingInputFromSpec } from './index.ts';
@@ -215,9 +215,3 @@ export function holdDuringRollout(record: AutoscalerRecord, prev: AutoscalerReco
   return { ...record, desiredReplicas: prev.desiredReplicas, reason: 'RolloutHold', message: prev.reason === 'RolloutHold' ? prev.message : message };
 }
 
-/** A system-clock timer must not keep the process alive on its own. */
-function unref(handle: TimerHandle): TimerHandle {
-  const maybe = handle as { unref?: () => unknown };
-  if (typeof maybe.unref === 'function') maybe.unref();
-  return handle;
-}

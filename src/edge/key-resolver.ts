@@ -4,7 +4,7 @@
  * (`karb gateway`): from the control plane's admin API, cached for `ttlMs`
  * (found and not found alike), so a revoke takes effect within that time.
  */
-import { systemClock, type Clock, type TimerHandle } from '../util/clock.ts';
+import { systemClock, unref, type Clock, type TimerHandle } from '../util/clock.ts';
 import type { KeyRecord } from './keys.ts';
 
 export interface KeyResolver {
@@ -55,9 +55,7 @@ export class StoreKeyResolver implements KeyResolver {
     this.#touched.set(record.id, nowMs);
     this.#pending.set(record.id, nowMs);
     if (this.#flushTimer === undefined) {
-      const timer = this.#clock.setTimeout(() => this.#flush(), FLUSH_AFTER_MS);
-      (timer as { unref?: () => void }).unref?.();
-      this.#flushTimer = timer;
+      this.#flushTimer = unref(this.#clock.setTimeout(() => this.#flush(), FLUSH_AFTER_MS));
     }
   }
 

@@ -14,7 +14,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { systemClock, type Clock, type TimerHandle } from '../util/clock.ts';
+import { systemClock, unref, type Clock, type TimerHandle } from '../util/clock.ts';
 import { readBody } from './body.ts';
 import { Exchange, GatewayRequest, type ExchangeContext, type GatewayResponse, type GatewayStep } from './exchange.ts';
 import { GatewayMetrics } from './metrics.ts';
@@ -208,9 +208,3 @@ function onResponseClose(this: GatewayResponse): void {
   this.req.exchange?.finish();
 }
 
-/** A system-clock timer must not keep the process alive on its own. */
-function unref(handle: TimerHandle): TimerHandle {
-  const maybe = handle as { unref?: () => unknown };
-  if (typeof maybe.unref === 'function') maybe.unref();
-  return handle;
-}

@@ -15,7 +15,7 @@
 import { performance } from 'node:perf_hooks';
 import { Gauge } from 'prom-client';
 import { UnavailableError } from '../errors.ts';
-import type { Clock, TimerHandle } from '../util/clock.ts';
+import { unref, type Clock, type TimerHandle } from '../util/clock.ts';
 import type { Exchange, GatewayStep } from './exchange.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { Route, RoutingTable } from './routing-table.ts';
@@ -139,7 +139,7 @@ export function holdWhileCold(deps: {
       }
       const timeoutMs = options.timeoutMs?.(route) ?? DEFAULT_HOLD_TIMEOUT_MS;
       const held: Held = { exchange, timer: undefined };
-      held.timer = unrefTimer(
+      held.timer = unref(
         clock.setTimeout(() => {
           const q = queues.get(route.model);
           const i = q ? q.items.indexOf(held) : -1;
@@ -171,8 +171,3 @@ export function holdWhileCold(deps: {
   };
 }
 
-function unrefTimer(handle: TimerHandle): TimerHandle {
-  const maybe = handle as { unref?: () => unknown };
-  if (typeof maybe.unref === 'function') maybe.unref();
-  return handle;
-}

@@ -11,6 +11,13 @@ export interface Clock {
 
 export type TimerHandle = { readonly id: number } | ReturnType<typeof setTimeout>;
 
+/** A system-clock timer must not keep the process alive on its own; a test clock's handle has nothing to unref. */
+export function unref(handle: TimerHandle): TimerHandle {
+  const maybe = handle as { unref?: () => unknown };
+  if (typeof maybe.unref === 'function') maybe.unref();
+  return handle;
+}
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),

@@ -6,7 +6,7 @@
  * while it runs is not interrupted: the replica finishes it and the answer is
  * discarded (the store no longer takes it).
  */
-import type { Clock, TimerHandle } from '../../util/clock.ts';
+import { unref, type Clock, type TimerHandle } from '../../util/clock.ts';
 import type { Log } from '../../util/log.ts';
 import type { DispatchAnswer } from './dispatch-server.ts';
 import type { JobMetrics } from './metrics.ts';
@@ -209,8 +209,3 @@ export class JobWorker {
   }
 }
 
-function unref(handle: TimerHandle): TimerHandle {
-  const maybe = handle as { unref?: () => unknown };
-  if (typeof maybe.unref === 'function') maybe.unref();
-  return handle;
-}
