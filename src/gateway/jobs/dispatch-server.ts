@@ -13,6 +13,7 @@ import { Pool } from 'undici';
 import { Exchange, GatewayRequest, type ExchangeContext, type GatewayResponse } from '../exchange.ts';
 import { DISPATCH_TOKEN_HEADER } from './steps.ts';
 import type { Job } from './types.ts';
+import { listen } from '../../util/http.ts';
 
 export interface DispatchAnswer {
   status: number;
@@ -42,13 +43,7 @@ export async function startDispatchServer(ctx: ExchangeContext, token: string, c
     exchange.next();
   };
   const server = createServer<typeof GatewayRequest, typeof ServerResponse<GatewayRequest>>({ IncomingMessage: GatewayRequest }, onRequest);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, 0, '127.0.0.1', 'the async-job dispatcher');
   const port = (server.address() as AddressInfo).port;
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections, keepAliveTimeout: 4_000 });
   return {
