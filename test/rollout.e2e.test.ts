@@ -38,7 +38,7 @@ describe('rollouts end to end', () => {
     const failed = await rollouts.phase(name, 'Failed');
     const report = await p.stop();
     assert.equal(failed.rollout!.reason, 'AnalysisFailed', failed.rollout!.message);
-    assert.match(failed.rollout!.message, /^analysis failed: error rate \d+\.\d% over \d+ requests vs stable 0\.00%/);
+    assert.match(failed.rollout!.message, /^analysis failed: error rate \d+\.\d+% over \d+ requests vs stable 0\.00%/);
     assert.equal(failed.rollout!.judgements, 1, 'failed at the first judged window');
     assert.deepEqual(failed.revisions.find((r) => r.name === `${name}-00001`)?.traffic, 100);
     assert.equal(failed.stableRevision, `${name}-00001`);
