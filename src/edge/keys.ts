@@ -11,6 +11,7 @@
  * only cost every request time without adding safety.
  */
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { oncePerObject } from '../util/memo.ts';
 
 export const KEY_PREFIX = 'karb_';
 const ID_LENGTH = 16;
@@ -61,16 +62,7 @@ export function hashSecret(secret: string): string {
 }
 
 /** The stored hash as bytes, decoded once per record (records are immutable and cached by the store). */
-const storedDigests = new WeakMap<KeyRecord, Buffer>();
-
-function storedDigest(record: KeyRecord): Buffer {
-  let digest = storedDigests.get(record);
-  if (digest === undefined) {
-    digest = Buffer.from(record.hash, 'hex');
-    storedDigests.set(record, digest);
-  }
-  return digest;
-}
+const storedDigest = oncePerObject((record: KeyRecord): Buffer => Buffer.from(record.hash, 'hex'));
 
 /** Splits a presented key; undefined when it is not shaped like a karb key. */
 export function parseKey(key: string): { id: string; secret: string } | undefined {

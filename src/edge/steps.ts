@@ -10,6 +10,7 @@
 import type { Clock } from '../util/clock.ts';
 import type { Exchange, GatewayStep } from '../gateway/exchange.ts';
 import type { Route } from '../gateway/routing-table.ts';
+import { oncePerObject } from '../util/memo.ts';
 import {
   BadTimeoutHeaderError,
   ForbiddenModelError,
@@ -141,30 +142,16 @@ export function rateLimit(deps: { limiter: RateLimiter; metrics: EdgeMetrics }):
  * Bucket specs, made once per key record and per route: both are immutable (a
  * changed key or route is a new object), and a request then builds no spec or key string.
  */
-const keyBuckets = new WeakMap<KeyRecord, BucketSpec | null>();
-const routeBuckets = new WeakMap<Route, BucketSpec | null>();
+const keyBucket = oncePerObject((key: KeyRecord): BucketSpec | null =>
+  key.rps !== null && key.rps > 0 ? { key: `key:${key.id}`, rate: key.rps, burst: key.burst ?? defaultBurst(key.rps), scope: 'key' } : null,
+);
 
-function keyBucket(key: KeyRecord): BucketSpec | null {
-  let spec = keyBuckets.get(key);
-  if (spec === undefined) {
-    spec = key.rps !== null && key.rps > 0 ? { key: `key:${key.id}`, rate: key.rps, burst: key.burst ?? defaultBurst(key.rps), scope: 'key' } : null;
-    keyBuckets.set(key, spec);
-  }
-  return spec;
-}
-
-function routeBucket(route: Route): BucketSpec | null {
-  let spec = routeBuckets.get(route);
-  if (spec === undefined) {
-    const limit = route.rateLimit;
-    spec =
-      limit !== undefined && limit.requestsPerSecond > 0
-        ? { key: `svc:${route.namespace}/${route.service}`, rate: limit.requestsPerSecond, burst: limit.burst ?? defaultBurst(limit.requestsPerSecond), scope: 'service' }
-        : null;
-    routeBuckets.set(route, spec);
-  }
-  return spec;
-}
+const routeBucket = oncePerObject((route: Route): BucketSpec | null => {
+  const limit = route.rateLimit;
+  return limit !== undefined && limit.requestsPerSecond > 0
+    ? { key: `svc:${route.namespace}/${route.service}`, rate: limit.requestsPerSecond, burst: limit.burst ?? defaultBurst(limit.requestsPerSecond), scope: 'service' }
+    : null;
+});
 
 /** The buckets that apply to this exchange; undefined when none does. */
 function bucketsFor(exchange: Exchange): BucketSpec[] | undefined {
