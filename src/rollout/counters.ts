@@ -37,11 +37,7 @@ export class RevisionCounters implements SignalSink {
   heldChanged(): void {}
 
   requestFinished(_service: string, revision: string, _endpoint: string, latencyMs: number, status: number): void {
-    let c = this.#byRevision.get(revision);
-    if (c === undefined) {
-      c = emptyCounts();
-      this.#byRevision.set(revision, c);
-    }
+    const c = this.#countsOf(revision);
     c.requests += 1;
     if (isErrorStatus(status)) c.errors += 1;
     c.latency[latencyBin(latencyMs)]! += 1;
@@ -51,11 +47,7 @@ export class RevisionCounters implements SignalSink {
   ingest(report: SignalReport): void {
     for (const r of report.revisions) {
       if (!(r.requests > 0)) continue;
-      let c = this.#byRevision.get(r.revision);
-      if (c === undefined) {
-        c = emptyCounts();
-        this.#byRevision.set(r.revision, c);
-      }
+      const c = this.#countsOf(r.revision);
       c.requests += r.requests;
       c.errors += Math.min(r.errors, r.requests);
       for (const [bin, n] of r.latency) if (bin >= 0 && bin < LATENCY_BINS && n > 0) c.latency[bin]! += n;
@@ -71,5 +63,14 @@ export class RevisionCounters implements SignalSink {
   /** Forgets revisions no rollout compares any more. */
   retain(revisions: ReadonlySet<string>): void {
     for (const name of this.#byRevision.keys()) if (!revisions.has(name)) this.#byRevision.delete(name);
+  }
+
+  #countsOf(revision: string): WindowCounts {
+    let c = this.#byRevision.get(revision);
+    if (c === undefined) {
+      c = emptyCounts();
+      this.#byRevision.set(revision, c);
+    }
+    return c;
   }
 }
