@@ -30,6 +30,14 @@ test('malformed bodies and a missing or non-string model are refused with OpenAI
     ['{"meta":{"model":"inner"}}', 'missing_required_parameter', 'model'],
     ['{"model": 5}', 'invalid_value', 'model'],
     ['{"model": ""}', 'invalid_value', 'model'],
+    // The scope check and the replica's parser must see one model: ambiguity is refused.
+    ['{"model":"tiny-lm","max_tokens":4,"model":"other-model"}', 'duplicate_parameter', 'model'],
+    ['{"model":"tiny-lm","\\u006dodel":"other-model"}', 'duplicate_parameter', 'model'],
+    ['{"model":"tiny-lm","mod\\u0065l":"other-model"}', 'duplicate_parameter', 'model'],
+    ['{"model":"tiny-lm"}{"model":"other-model"}', 'invalid_json', null],
+    ['{"model":"tiny-lm"} x', 'invalid_json', null],
+    ['{"a":[1},"model":"other-model"]}', 'invalid_json', null],
+    ['{"a":{"b":1],"model":"other-model"}}', 'invalid_json', null],
   ];
   for (const [body, code, param] of cases) {
     await t.test(JSON.stringify(body), () => {
@@ -38,6 +46,33 @@ test('malformed bodies and a missing or non-string model are refused with OpenAI
         (e) => e instanceof OpenAIBodyError && e.code === code && e.param === param && e.status === 400,
       );
     });
+  }
+});
+
+test('whatever model the gateway reads is the model a JSON parser reads, or the body is refused', () => {
+  // Bodies built to make the two views differ: duplicates, escaped keys, nesting tricks, trailing data.
+  const bodies = [
+    '{"model":"a","model":"b"}',
+    '{"\\u006dodel":"b","model":"a"}',
+    '{"model":"a","x":{"model":"b"}}',
+    '{"x":"\\"model\\":\\"b\\"","model":"a"}',
+    '{"x":["}",{"model":"b"}],"model":"a"}',
+    '{"x":[1},"model":"b"],"model":"a"}',
+    '{"model":"a"} {"model":"b"}',
+    '{"model":"\\u0062"}',
+    '{"modeL":"b","model":"a"}',
+    '{ "model" : "a" , "messages" : [ ] }',
+  ];
+  for (const body of bodies) {
+    let gateway: string | undefined;
+    try {
+      gateway = scanTopLevelModel(Buffer.from(body));
+    } catch (e) {
+      assert.ok(e instanceof OpenAIBodyError && e.status === 400, `${body}: refused with a 400`);
+    }
+    if (gateway === undefined) continue;
+    const parsed = JSON.parse(body) as { model: unknown };
+    assert.equal(gateway, parsed.model, `${body}: the gateway and JSON.parse read the same model`);
   }
 });
 

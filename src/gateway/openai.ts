@@ -116,44 +116,77 @@ const MODEL_KEY = Buffer.from('model');
 
 /**
  * The value of the top-level `"model"` key of a JSON object, found by walking
- * the bytes once: keys are compared in place, other values are skipped by
- * bracket depth (strings and escapes respected), nothing is allocated but the
- * model string. It checks the structure it walks over; a body that is
- * malformed past the model key is left for the model server to refuse.
+ * the bytes once: keys are compared in place (a key written with escapes, such
+ * as `"\u006dodel"`, is decoded first), other values are skipped by bracket
+ * depth (strings, escapes and bracket kinds respected), nothing is allocated but
+ * the model string.
+ *
+ * The whole top level is walked, not just up to the model: the scope check and
+ * the route are decided on this value, and the replica's own parser must see the
+ * same one. JSON parsers disagree on duplicate keys (most keep the last), so a
+ * body naming `model` twice is refused, as is anything after the closing brace.
+ * Values are not validated beyond their brackets; the model server refuses what
+ * is malformed inside them.
  */
 export function scanTopLevelModel(body: Buffer): string {
   let i = skipSpace(body, 0);
   if (body[i] !== 0x7b /* { */) throw malformed('the request body must be a JSON object, e.g. {"model": "...", ...}');
   i = skipSpace(body, i + 1);
-  if (body[i] === 0x7d /* } */) throw missingModel();
-  for (;;) {
-    if (body[i] !== QUOTE) throw malformed(`expected a quoted key at byte ${i}`);
-    const keyStart = i + 1;
-    const keyEnd = endOfString(body, i);
-    i = skipSpace(body, keyEnd + 1);
-    if (body[i] !== 0x3a /* : */) throw malformed(`expected ':' after a key at byte ${i}`);
-    i = skipSpace(body, i + 1);
-    if (keyEnd - keyStart === MODEL_KEY.length && body.compare(MODEL_KEY, 0, MODEL_KEY.length, keyStart, keyEnd) === 0) {
-      if (i >= body.length) throw malformed('the body ends where the model value was expected');
-      if (body[i] !== QUOTE) throw new OpenAIBodyError("'model' must be a string naming the model (GET /v1/models lists them)", 'invalid_value', 'model');
-      const end = endOfString(body, i);
-      let model: unknown;
-      try {
-        model = JSON.parse(body.toString('utf8', i, end + 1));
-      } catch {
-        throw malformed(`the 'model' string at byte ${i} is not valid JSON`);
-      }
-      if (model === '') throw new OpenAIBodyError("'model' must not be empty", 'invalid_value', 'model');
-      return model as string;
-    }
-    i = skipSpace(body, skipValue(body, i));
-    if (body[i] === 0x2c /* , */) {
+  let model: string | undefined;
+  if (body[i] !== 0x7d /* } */) {
+    for (;;) {
+      if (body[i] !== QUOTE) throw malformed(`expected a quoted key at byte ${i}`);
+      const keyStart = i + 1;
+      const keyEnd = endOfString(body, i);
+      const isModel = isModelKey(body, keyStart, keyEnd);
+      i = skipSpace(body, keyEnd + 1);
+      if (body[i] !== 0x3a /* : */) throw malformed(`expected ':' after a key at byte ${i}`);
       i = skipSpace(body, i + 1);
-      continue;
+      if (isModel) {
+        if (model !== undefined) {
+          throw new OpenAIBodyError("'model' is given more than once; name the model exactly once", 'duplicate_parameter', 'model');
+        }
+        model = readModelValue(body, i);
+      }
+      i = skipSpace(body, skipValue(body, i));
+      if (body[i] === 0x2c /* , */) {
+        i = skipSpace(body, i + 1);
+        continue;
+      }
+      if (body[i] === 0x7d) break;
+      throw malformed(`expected ',' or '}' at byte ${i}`);
     }
-    if (body[i] === 0x7d) throw missingModel();
-    throw malformed(`expected ',' or '}' at byte ${i}`);
   }
+  if (skipSpace(body, i + 1) !== body.length) throw malformed(`unexpected data after the closing '}' at byte ${i}`);
+  if (model === undefined) throw missingModel();
+  return model;
+}
+
+/** Whether the key between the quotes is `model`, as a JSON parser would decode it. */
+function isModelKey(body: Buffer, start: number, end: number): boolean {
+  if (end - start === MODEL_KEY.length) return body.compare(MODEL_KEY, 0, MODEL_KEY.length, start, end) === 0;
+  // Only an escaped key can decode to five characters from more bytes.
+  const escape = body.indexOf(BACKSLASH, start);
+  if (escape === -1 || escape >= end) return false;
+  try {
+    return JSON.parse(body.toString('utf8', start - 1, end + 1)) === 'model';
+  } catch {
+    throw malformed(`the key at byte ${start - 1} is not a valid JSON string`);
+  }
+}
+
+function readModelValue(body: Buffer, i: number): string {
+  if (i >= body.length) throw malformed('the body ends where the model value was expected');
+  if (body[i] !== QUOTE) throw new OpenAIBodyError("'model' must be a string naming the model (GET /v1/models lists them)", 'invalid_value', 'model');
+  const end = endOfString(body, i);
+  let model: unknown;
+  try {
+    model = JSON.parse(body.toString('utf8', i, end + 1));
+  } catch {
+    throw malformed(`the 'model' string at byte ${i} is not valid JSON`);
+  }
+  if (model === '') throw new OpenAIBodyError("'model' must not be empty", 'invalid_value', 'model');
+  return model as string;
 }
 
 function skipSpace(b: Buffer, i: number): number {
@@ -175,20 +208,24 @@ function endOfString(b: Buffer, i: number): number {
   throw malformed('a string is not closed');
 }
 
-/** Index just past the value that starts at `i`. */
+/**
+ * Index just past the value that starts at `i`. Nested brackets are matched by
+ * kind (`[` with `]`, `{` with `}`), so no bracket can close early and bring a
+ * nested key up to the top level.
+ */
 function skipValue(b: Buffer, i: number): number {
   const c = b[i];
   if (c === undefined) throw malformed('the body ends where a value was expected');
   if (c === QUOTE) return endOfString(b, i) + 1;
   if (c === 0x7b || c === 0x5b) {
-    let depth = 0;
+    const open: number[] = [];
     for (let j = i; j < b.length; j++) {
       const d = b[j]!;
       if (d === QUOTE) j = endOfString(b, j);
-      else if (d === 0x7b || d === 0x5b) depth++;
+      else if (d === 0x7b || d === 0x5b) open.push(d);
       else if (d === 0x7d || d === 0x5d) {
-        depth--;
-        if (depth === 0) return j + 1;
+        if (open.pop() !== d - 2) throw malformed(`'${String.fromCharCode(d)}' at byte ${j} does not close the bracket it meets`);
+        if (open.length === 0) return j + 1;
       }
     }
     throw malformed('an object or array is not closed');
