@@ -43,7 +43,10 @@ export interface DatatypeInfo {
   readonly ort: string;
   readonly array: TypedArrayConstructor;
   readonly kind: ValueKind;
-  /** Inclusive integer range for `int` and `bigint` kinds. */
+  /**
+   * Inclusive integer range for `int` and `bigint` kinds; for `float` kinds, `max`
+   * is the largest finite magnitude (a larger number would be stored as Infinity).
+   */
   readonly min?: number | bigint;
   readonly max?: number | bigint;
 }
@@ -58,8 +61,8 @@ const table: readonly DatatypeInfo[] = [
   { datatype: 'INT16', ort: 'int16', array: Int16Array, kind: 'int', min: -0x8000, max: 0x7fff },
   { datatype: 'INT32', ort: 'int32', array: Int32Array, kind: 'int', min: -0x80000000, max: 0x7fffffff },
   { datatype: 'INT64', ort: 'int64', array: BigInt64Array, kind: 'bigint', min: -(2n ** 63n), max: 2n ** 63n - 1n },
-  { datatype: 'FP32', ort: 'float32', array: Float32Array, kind: 'float' },
-  { datatype: 'FP64', ort: 'float64', array: Float64Array, kind: 'float' },
+  { datatype: 'FP32', ort: 'float32', array: Float32Array, kind: 'float', max: 3.4028234663852886e38 },
+  { datatype: 'FP64', ort: 'float64', array: Float64Array, kind: 'float', max: Number.MAX_VALUE },
 ];
 
 const byDatatype = new Map<string, DatatypeInfo>(table.map((t) => [t.datatype, t]));

@@ -51,7 +51,7 @@ describe('parseInferRequest rejects bad requests with a message that says what a
     { name: 'data missing', body: { inputs: [features({ data: undefined })] }, error: /input 'features': "data" must be an array \(flat or nested\) of 8 values, got nothing/ },
     { name: 'too few values', body: { inputs: [features({ shape: [2, 8] })] }, error: /input 'features': shape \[2, 8\] needs 16 values, got 8 \(the model expects FP32 \[-1, 8\]\)/ },
     { name: 'too many values', body: { inputs: [features({ data: [...row, 8] })] }, error: /input 'features': shape \[1, 8\] needs 8 values, got 9/ },
-    { name: 'too many nested values', body: { inputs: [features({ data: [row, row] })] }, error: /input 'features': shape \[1, 8\] needs 8 values, got more than 8/ },
+    { name: 'too many nested values', body: { inputs: [features({ data: [row, row] })] }, error: /input 'features': shape \[1, 8\] needs 8 values, got 16/ },
     { name: 'ragged nesting', body: { inputs: [features({ shape: [2, 8], data: [1, [2, 3], ...row.slice(2), ...row] })] }, error: /shape \[2, 8\] needs 16 values, got 17/ },
     { name: 'string value', body: { inputs: [features({ data: [0, 1, 2, 'x', 4, 5, 6, 7] })] }, error: /input 'features': value 3 \(in row-major order\) is the string "x"; FP32 expects a number/ },
     { name: 'null value in a nested row', body: { inputs: [features({ shape: [2, 8], data: [row, [0, null, 2, 3, 4, 5, 6, 7]] })] }, error: /input 'features': value 9 .* is null; FP32 expects a number/ },
@@ -90,6 +90,24 @@ describe('parseInferRequest rejects bad requests with a message that says what a
         ],
       },
       error: /input 'mask' has batch size 1 but input 'ids' has 2; every input needs the same first dimension/,
+    },
+    { name: 'FP32 value beyond the float32 range', body: { inputs: [features({ data: [0, 1, 2, 1e39, 4, 5, 6, 7] })] }, error: /input 'features': value 3 \(in row-major order\) is number 1e\+39 beyond the range of FP32 \(largest magnitude 3\.4028234663852886e\+38\); FP32 expects a finite number/ },
+    { name: 'negative FP32 value beyond the float32 range', body: { inputs: [features({ shape: [2, 8], data: [row, [0, 1, 2, 3, 4, 5, 6, -3.5e38]] })] }, error: /input 'features': value 15 .* is number -3\.5e\+38 beyond the range of FP32/ },
+    { name: 'FP32 value that JSON reads as Infinity', body: { inputs: [features({ data: JSON.parse(`[0, 1e999, 2, 3, 4, 5, 6, 7]`) })] }, error: /input 'features': value 1 .* is a number beyond the range of FP32/ },
+    {
+      name: 'FP64 value that JSON reads as Infinity',
+      model: { inputs: [{ name: 'x', datatype: 'FP64', shape: [-1] }], outputs: [], batchable: true },
+      body: { inputs: [{ name: 'x', datatype: 'FP64', shape: [2], data: JSON.parse(`[1, -1e999]`) }] },
+      error: /input 'x': value 1 .* is a number beyond the range of FP64 \(largest magnitude 1\.7976931348623157e\+308\)/,
+    },
+    { name: 'data nested thousands of levels deep', body: { inputs: [features({ data: JSON.parse(`${'['.repeat(9000)}1${']'.repeat(9000)}`) })] }, error: /input 'features': "data" is nested deeper than 2 levels; shape \[1, 8\] nests at most 2 \(one level per dimension\), or send the values flat/ },
+    { name: 'deep nesting after a flat value', body: { inputs: [features({ data: [0, 1, 2, 3, 4, 5, 6, JSON.parse(`${'['.repeat(9000)}7${']'.repeat(9000)}`)] })] }, error: /input 'features': "data" is nested deeper than 2 levels/ },
+    { name: 'data nested one level deeper than the shape', body: { inputs: [features({ data: [[row]] })] }, error: /input 'features': "data" is nested deeper than 2 levels/ },
+    {
+      name: 'deep nesting for a model with undeclared shapes',
+      model: { inputs: [{ name: 'x', datatype: 'FP32', shape: [] }], outputs: [], batchable: false },
+      body: { inputs: [{ name: 'x', datatype: 'FP32', shape: new Array(9000).fill(1), data: JSON.parse(`${'['.repeat(9000)}1${']'.repeat(9000)}`) }] },
+      error: /input 'x': "data" is nested deeper than 32 levels/,
     },
     { name: 'id not a string', body: { id: 42, inputs: [features()] }, error: /"id" must be a string, got number 42/ },
     { name: 'outputs not an array', body: { inputs: [features()], outputs: 'probability' }, error: /"outputs" must be an array of \{"name": ...\} objects/ },
@@ -141,6 +159,19 @@ describe('parseInferRequest accepts', () => {
     assert.deepEqual(Array.from(req.feeds.mask!.data as Uint8Array), [1, 0, 1, 0, 0, 1]);
     assert.ok(req.feeds.pos!.data instanceof Int32Array);
     assert.deepEqual(Array.from(req.feeds.pos!.data), [-5, 7]);
+  });
+
+  it('FP32 values up to the float32 range, tiny ones rounding to zero as float32 does', () => {
+    const req = parseInferRequest({ inputs: [features({ data: [3.4028234663852886e38, -3.4028235e38, 1e-50, 0, 1, 2, 3, 4] })] }, fraud);
+    assert.deepEqual(Array.from(req.feeds.features!.data as Float32Array).slice(0, 3), [3.4028234663852886e38, -3.4028234663852886e38, 0]);
+  });
+
+  it('data nested once per dimension, or ragged within that depth', () => {
+    const cube: ModelSignature = { inputs: [{ name: 'x', datatype: 'INT32', shape: [-1, 2, 2] }], outputs: [], batchable: true };
+    const nested = parseInferRequest({ inputs: [{ name: 'x', datatype: 'INT32', shape: [1, 2, 2], data: [[[1, 2], [3, 4]]] }] }, cube);
+    const ragged = parseInferRequest({ inputs: [{ name: 'x', datatype: 'INT32', shape: [1, 2, 2], data: [1, [[2], 3], [4]] }] }, cube);
+    assert.deepEqual(Array.from(nested.feeds.x!.data as Int32Array), [1, 2, 3, 4]);
+    assert.deepEqual(Array.from(ragged.feeds.x!.data as Int32Array), [1, 2, 3, 4]);
   });
 
   it('one unit of work per request when the model is not batchable', () => {

@@ -158,16 +158,15 @@ function parseTensor(raw: Record<string, unknown>, spec: TensorSpec, cursor: Bin
   const data = raw.data;
   if (!Array.isArray(data)) throw invalid(`input '${name}': "data" must be an array (flat or nested) of ${count} values, got ${describeValue(data)}`);
   // Count before allocating, so a large claimed shape with little data cannot make us allocate.
-  const nested = Array.isArray(data[0]);
-  const got = nested ? countLeaves(data, count + 1) : data.length;
-  if (got !== count) {
-    const gotText = nested && got > count ? `more than ${count}` : String(got);
-    throw invalid(`input '${name}': shape ${formatShape(dims)} needs ${count} values, got ${gotText} (the model expects ${expected})`);
+  const maxDepth = Math.min(Math.max(dims.length, 1), MAX_DATA_NESTING);
+  const got = countLeaves(data, maxDepth);
+  if (got === TOO_DEEP) {
+    throw invalid(`input '${name}': "data" is nested deeper than ${maxDepth} levels; shape ${formatShape(dims)} nests at most ${maxDepth} (one level per dimension), or send the values flat`);
   }
+  if (got !== count) throw invalid(`input '${name}': shape ${formatShape(dims)} needs ${count} values, got ${got} (the model expects ${expected})`);
 
   const values = new info.array(count);
-  const written = fill(values, data, 0, info, name);
-  if (written !== count) throw invalid(`input '${name}': shape ${formatShape(dims)} needs ${count} values, got ${written}`);
+  fill(values, data, 0, info, name);
   return { data: values, dims };
 }
 
@@ -191,17 +190,49 @@ function readBinary(name: string, dims: readonly number[], count: number, info: 
   return values;
 }
 
-/** Counts scalar leaves of a nested array, stopping once `cap` is reached. */
-function countLeaves(data: readonly unknown[], cap: number): number {
+/**
+ * The deepest nesting of `data` accepted whatever the shape: `fill` recurses once
+ * per level, so this bounds its stack even for a model whose inputs declare no
+ * shape (the caller's shape, of any rank, is then all there is).
+ */
+const MAX_DATA_NESTING = 32;
+
+/** What `countLeaves` answers for data nested deeper than allowed. */
+const TOO_DEEP = -1;
+
+/**
+ * Counts the scalar leaves of a (possibly ragged) nested array, or answers
+ * TOO_DEEP when an array sits deeper than `maxDepth` levels (the outer array is
+ * level 1). Walks with its own stack rather than recursing: JSON.parse accepts
+ * `[[[[...]]]]` thousands of levels deep, and that must be a 400, not a stack overflow.
+ */
+function countLeaves(data: readonly unknown[], maxDepth: number): number {
+  const arrays: Array<readonly unknown[]> = [data];
+  const positions: number[] = [0];
   let n = 0;
-  for (const v of data) {
-    n += Array.isArray(v) ? countLeaves(v, cap - n) : 1;
-    if (n >= cap) return n;
+  while (arrays.length > 0) {
+    const top = arrays.length - 1;
+    const a = arrays[top]!;
+    let i = positions[top]!;
+    while (i < a.length && !Array.isArray(a[i])) i++;
+    n += i - positions[top]!;
+    if (i === a.length) {
+      arrays.pop();
+      positions.pop();
+      continue;
+    }
+    if (arrays.length === maxDepth) return TOO_DEEP;
+    positions[top] = i + 1;
+    arrays.push(a[i] as unknown[]);
+    positions.push(0);
   }
   return n;
 }
 
-/** Writes the leaves of `data` into `out` from `at`; returns the next free index. */
+/**
+ * Writes the leaves of `data` into `out` from `at`; returns the next free index.
+ * Recurses once per level of nesting, which `countLeaves` has bounded.
+ */
 function fill(out: TypedArray, data: readonly unknown[], at: number, info: DatatypeInfo, name: string): number {
   const n = data.length;
   switch (info.kind) {
@@ -209,8 +240,12 @@ function fill(out: TypedArray, data: readonly unknown[], at: number, info: Datat
       const f = out as Float64Array;
       for (let i = 0; i < n; i++) {
         const v = data[i];
-        if (typeof v === 'number') f[at++] = v;
-        else if (Array.isArray(v)) at = fill(out, v, at, info, name);
+        if (typeof v === 'number') {
+          // JSON has no NaN or Infinity, but 1e39 is Infinity as FP32 and 1e999 already is one once parsed.
+          f[at] = v;
+          if (!Number.isFinite(f[at]!)) throw outOfRange(name, at, v, info);
+          at++;
+        } else if (Array.isArray(v)) at = fill(out, v, at, info, name);
         else throw badValue(name, at, v, info);
       }
       return at;
@@ -263,6 +298,14 @@ function badValue(name: string, index: number, value: unknown, info: DatatypeInf
         ? 'true or false'
         : `an integer from ${String(info.min)} to ${String(info.max)}${info.kind === 'bigint' ? ' (a number, or a decimal string for large values)' : ''}`;
   return invalid(`input '${name}': value ${index} (in row-major order) is ${describeValue(value)}; ${info.datatype} expects ${want}`);
+}
+
+/** A number that does not fit the float type: it would reach the model as Infinity. */
+function outOfRange(name: string, index: number, value: number, info: DatatypeInfo): InvalidRequestError {
+  const what = Number.isFinite(value) ? `number ${value}` : 'a number';
+  return invalid(
+    `input '${name}': value ${index} (in row-major order) is ${what} beyond the range of ${info.datatype} (largest magnitude ${String(info.max)}); ${info.datatype} expects a finite number`,
+  );
 }
 
 // ---------------------------------------------------------------------------
