@@ -51,6 +51,17 @@ export class NoReadyEndpointError extends UnavailableError {
   }
 }
 
+/** A `versions/{v}` segment that is not a plain name (percent-encoded, `..`, too long). */
+export class InvalidVersionError extends InvalidRequestError {
+  constructor(version: string) {
+    super(
+      `model version '${clip(version)}' is not a version name: letters, digits, '.', '_' and '-', starting with a letter or digit, ` +
+        'at most 64 characters (POST /v2/models/{name}/versions/{v}/infer)',
+      { code: 'INVALID_MODEL_VERSION' },
+    );
+  }
+}
+
 /** `x-karb-revision` is not something a revision could be called; nothing was looked up. */
 export class InvalidRevisionHeaderError extends InvalidRequestError {
   constructor(header: string, value: string, maxLength: number) {

@@ -70,6 +70,22 @@ test('requests are routed by model name, infer and metadata alike', async (t) =>
   );
 });
 
+test('the replica only sees paths the gateway built: an encoded version is refused, a query is dropped', async (t) => {
+  const a = await replica(t, answerWithName('a'));
+  const { gw } = await gatewayFor(t, [route('alpha', [revision('alpha-00001', 100, [a.url])])]);
+
+  const climb = await client.send(`${gw.url}/v2/models/alpha/versions/..%2F..%2Fadmin/infer`, { method: 'POST', body: INFER_BODY });
+  assert.equal(climb.status, 400);
+  assert.match((climb.json() as { error: string }).error, /model version '\.\.%2F\.\.%2Fadmin' is not a version name/);
+
+  const withQuery = await client.send(`${gw.url}/v2/models/alpha/versions/2/infer?next=../../admin`, { method: 'POST', body: INFER_BODY });
+  assert.equal(withQuery.status, 200);
+  assert.deepEqual(
+    a.seen.map((r) => `${r.method} ${r.url}`),
+    ['POST /v2/models/alpha/versions/2/infer'],
+  );
+});
+
 test('model readiness reflects whether the route has a ready endpoint', async (t) => {
   const a = await replica(t, answerWithName('a'));
   const { gw } = await gatewayFor(t, [

@@ -14,6 +14,7 @@
  * at its first attempt; copies in flight per service are bounded, past the
  * bound a copy is skipped and counted.
  */
+import { upstreamPath } from './paths.ts';
 import type { Dispatcher } from 'undici';
 import { Counter, type Registry } from 'prom-client';
 import { performance } from 'node:perf_hooks';
@@ -128,7 +129,7 @@ export function createMirror(deps: MirrorDeps, options: MirrorOptions = {}): Mir
     };
     let request: Promise<Dispatcher.ResponseData>;
     try {
-      request = pools.get(url).request({ path: req.url!, method: req.method as Dispatcher.HttpMethod, headers, body: exchange.body });
+      request = pools.get(url).request({ path: upstreamPath(req.url!), method: req.method as Dispatcher.HttpMethod, headers, body: exchange.body });
     } catch {
       done();
       return;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ALLOWED_METHODS, allowHeader, isAllowedMethod, matchPath, type PathMatch } from './paths.ts';
+import { ALLOWED_METHODS, allowHeader, isAllowedMethod, isVersionName, matchPath, upstreamPath, type PathMatch } from './paths.ts';
 
 test('request paths map to operations', () => {
   const cases: Array<[string, PathMatch | undefined]> = [
@@ -82,4 +82,15 @@ test('a method is allowed only where listed; the 405 Allow header lists them all
   assert.equal(allowHeader('async-job'), 'GET, DELETE');
   assert.equal(allowHeader('async-job-list'), 'GET');
   assert.equal(allowHeader('model-infer'), 'POST');
+});
+
+test('a version segment is a plain name; anything that could climb out of the model path is not', () => {
+  for (const v of ['2', 'v1.3', '2024-06-01', 'rc_1', 'a'.repeat(64)]) assert.equal(isVersionName(v), true, v);
+  for (const v of ['..%2F..%2Fadmin', '..', '.', '%2e%2e', '-1', 'a b', 'a'.repeat(65), 'v1;x', '']) assert.equal(isVersionName(v), false, v);
+});
+
+test('the path sent upstream is the matched path without its query', () => {
+  assert.equal(upstreamPath('/v2/models/fraud/infer'), '/v2/models/fraud/infer');
+  assert.equal(upstreamPath('/v2/models/fraud/infer?x=../../admin'), '/v2/models/fraud/infer');
+  assert.equal(upstreamPath('/v1/chat/completions?'), '/v1/chat/completions');
 });

@@ -70,6 +70,29 @@ const MODELS_PREFIX = '/v2/models/';
 const JOBS_PATH = '/v1/jobs';
 export const JOBS_PREFIX = '/v1/jobs/';
 
+/**
+ * What a `versions/{v}` segment may be: a plain name or number (`2`, `v1.3`,
+ * `2024-06-01`). Nothing percent-encoded, no `.` or `..` on its own: the segment
+ * is forwarded to the replica, which must never see a path that climbs out of
+ * the model's own URL space.
+ */
+const VERSION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function isVersionName(version: string): boolean {
+  return VERSION_NAME.test(version);
+}
+
+/**
+ * The path sent to a replica: the matched path without the query. Every part of
+ * it was checked by `matchPath` (a model name from the routing table, a version
+ * `isVersionName` accepts, fixed words), so the replica only sees paths the
+ * gateway understood; OIP and the OpenAI API take no query parameters.
+ */
+export function upstreamPath(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
 /** `url` is the request target as received: a path with an optional query. */
 export function matchPath(url: string): PathMatch | undefined {
   const q = url.indexOf('?');

@@ -1,6 +1,7 @@
 /**
  * The routing steps of the gateway pipeline, in order:
- *   matchRequest  path → operation; 404 unknown path, 405 wrong method
+ *   matchRequest  path → operation; 404 unknown path, 405 wrong method,
+ *                 400 a version segment that is not a plain name
  *   serveLocal    health and /metrics, answered by the gateway itself
  *   resolveModel  model name → route; 404 unknown model; answers /ready;
  *                 503 at once when no revision has a ready endpoint (unless
@@ -10,11 +11,11 @@
  *   (proxy, in upstream.ts)
  * Each is a factory `(deps) => step`, built once per gateway.
  */
-import { MethodNotAllowedError, ModelNotFoundError, NoReadyEndpointError, PathNotFoundError } from './errors.ts';
+import { InvalidVersionError, MethodNotAllowedError, ModelNotFoundError, NoReadyEndpointError, PathNotFoundError } from './errors.ts';
 import type { Exchange, GatewayStep } from './exchange.ts';
 import { pickEndpoint, type OutstandingCounts } from './endpoint-picker.ts';
 import type { GatewayMetrics } from './metrics.ts';
-import { allowHeader, isAllowedMethod, isLocalOperation, matchPath } from './paths.ts';
+import { allowHeader, isAllowedMethod, isLocalOperation, isVersionName, matchPath } from './paths.ts';
 import { pickRevision } from './revision-picker.ts';
 import type { Route, RoutingTable } from './routing-table.ts';
 
@@ -28,6 +29,7 @@ export function matchRequest(): GatewayStep {
       const match = matchPath(url);
       if (match === undefined) throw new PathNotFoundError(method, pathOf(url));
       if (!isAllowedMethod(match.kind, method)) throw new MethodNotAllowedError(method, pathOf(url), allowHeader(match.kind));
+      if (match.version !== '' && !isVersionName(match.version)) throw new InvalidVersionError(match.version);
       exchange.match = match;
       exchange.next();
     },

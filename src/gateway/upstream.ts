@@ -5,8 +5,8 @@
  * the gateway calls `UpstreamPools.sweep` on a timer with the URLs still in the
  * table; pools for the rest are closed (requests already on them finish first).
  *
- * Only URLs from the routing table are ever contacted; the client's path is
- * sent to that origin as is (it has been matched to a /v2/models/ path), bodies
+ * Only URLs from the routing table are ever contacted; the path sent there is
+ * the matched path without its query (paths.ts `upstreamPath`), bodies
  * travel as raw bytes, redirects are passed back to the caller, not followed.
  * A route with `mirror` also has its requests copied to the mirror revision
  * (mirror.ts) once the first attempt is on its way.
@@ -22,6 +22,7 @@ import type { AttemptHooks } from './router.ts';
 import type { Mirror } from './mirror.ts';
 import type { SignalSink } from '../autoscaler/hub.ts';
 import { latencyOrigin } from './hold.ts';
+import { upstreamPath } from './paths.ts';
 import { performance } from 'node:perf_hooks';
 
 export interface UpstreamPoolOptions {
@@ -126,7 +127,7 @@ export function proxyToUpstream(deps: ProxyDeps): GatewayStep {
       if (typeof h.tracestate === 'string') headers.push('tracestate', h.tracestate);
       deps.attempts?.started(exchange, endpoint.url);
       deps.pools.get(endpoint.url).dispatch(
-        { path: req.url!, method: req.method as Dispatcher.HttpMethod, headers, body: exchange.body },
+        { path: upstreamPath(req.url!), method: req.method as Dispatcher.HttpMethod, headers, body: exchange.body },
         call,
       );
       // After the caller's own attempt, so a copy never goes ahead of it on the wire.
