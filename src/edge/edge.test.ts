@@ -102,6 +102,12 @@ test('scopes: other namespaces and services outside the allowlist get 403 naming
   // Metadata and unknown models behave the same for an authenticated caller.
   assert.equal((await client.send(`${gw.url}/v2/models/fraud`, { headers: bearer(narrow) })).status, 200);
   assert.equal((await infer(gw, 'no-such-model', bearer(narrow))).status, 404);
+  // Readiness is the model's business too: outside the scope it is the same 403, never a 200.
+  assert.equal((await client.send(`${gw.url}/v2/models/fraud/ready`, { headers: bearer(narrow) })).status, 200);
+  for (const model of ['churn', 'spam']) {
+    assert.equal((await client.send(`${gw.url}/v2/models/${model}/ready`, { headers: bearer(narrow) })).status, 403, `${model}/ready`);
+  }
+  assert.equal((await client.send(`${gw.url}/v2/models/fraud/ready`)).status, 401, 'no key, no readiness');
 });
 
 test('per-key and per-service limits: 429 with Retry-After and x-ratelimit-* headers, also on success', async (t) => {

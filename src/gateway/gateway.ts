@@ -7,7 +7,7 @@
  * this list, the proxy stays the last one:
  *
  *   match-request → serve-local → [edge: deadline, authenticate] → [serve-job] → resolve-model
- *     → [edge: authorize, rate-limit] → [hold-while-cold] → read-body → [enqueue-job] → route → proxy
+ *     → [edge: authorize, rate-limit] → model-ready → [hold-while-cold] → read-body → [enqueue-job] → route → proxy
  *
  * Async jobs (jobs/) run through a second, loopback-only pipeline with the routing half of these steps.
  */
@@ -21,7 +21,7 @@ import { GatewayMetrics } from './metrics.ts';
 import { OutstandingRequests } from './outstanding.ts';
 import type { RoutingTable } from './routing-table.ts';
 import type { Log } from '../util/log.ts';
-import { matchRequest, resolveModel, serveLocal } from './steps.ts';
+import { matchRequest, resolveModel, serveLocal, serveModelReady } from './steps.ts';
 import { Router, type RouterOptions } from './router.ts';
 import { UpstreamPools, proxyToUpstream } from './upstream.ts';
 import { extractOpenAIModel, readOpenAIBody, serveOpenAIModels } from './openai.ts';
@@ -117,6 +117,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     extractOpenAIModel({ routingTable: table }),
     resolveModel({ routingTable: table, metrics, hasFallbackCapacity: (route) => router.hasFallbackCapacity(route), deferCold: hold !== undefined }),
     ...edge.afterModel,
+    serveModelReady(),
     // A request that becomes an async job is queued, not held: the worker's dispatch is held instead.
     ...(hold ? [jobs ? unlessJob(hold) : hold] : []),
     readBody({ limitBytes: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES }),

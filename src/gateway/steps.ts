@@ -3,9 +3,10 @@
  *   matchRequest  path → operation; 404 unknown path, 405 wrong method,
  *                 400 a version segment that is not a plain name
  *   serveLocal    health and /metrics, answered by the gateway itself
- *   resolveModel  model name → route; 404 unknown model; answers /ready;
- *                 503 at once when no revision has a ready endpoint (unless
- *                 hold-while-cold, after the edge checks, decides instead)
+ *   resolveModel  model name → route; 404 unknown model; 503 at once when no
+ *                 revision has a ready endpoint (unless hold-while-cold, after
+ *                 the edge checks, decides instead)
+ *   serveModelReady  /ready, after the edge's scope check
  *   (read-body, in body.ts)
  *   pickTarget    revision by weight, then endpoint by least outstanding
  *   (proxy, in upstream.ts)
@@ -73,18 +74,37 @@ export function resolveModel(deps: {
       const route = deps.routingTable.lookup(match.model);
       if (route === undefined) throw new ModelNotFoundError(match.model);
       exchange.route = route;
-      const ready = hasReadyEndpoint(route);
+      // Readiness is answered by serveModelReady, after the key's scope is checked.
       if (match.kind === 'model-ready') {
-        if (!ready) throw new NoReadyEndpointError(match.model);
-        exchange.respondJson(200, JSON.stringify({ name: match.model, ready: true }));
+        exchange.next();
         return;
       }
-      if (!ready && deps.deferCold !== true && deps.hasFallbackCapacity?.(route) !== true) {
+      if (!hasReadyEndpoint(route) && deps.deferCold !== true && deps.hasFallbackCapacity?.(route) !== true) {
         // Fail before reading a body that could not be sent anywhere.
         deps.metrics.noEndpoint(route.service);
         throw new NoReadyEndpointError(match.model);
       }
       exchange.next();
+    },
+  };
+}
+
+/**
+ * `GET /v2/models/{name}/ready`, answered after the edge's checks: whether a
+ * model is ready is the model's business, so a key of another namespace gets
+ * the same 403 as for its metadata or infer.
+ */
+export function serveModelReady(): GatewayStep {
+  return {
+    name: 'model-ready',
+    run(exchange: Exchange): void {
+      if (exchange.match!.kind !== 'model-ready') {
+        exchange.next();
+        return;
+      }
+      const route = exchange.route!;
+      if (!hasReadyEndpoint(route)) throw new NoReadyEndpointError(route.model);
+      exchange.respondJson(200, JSON.stringify({ name: route.model, ready: true }));
     },
   };
 }
