@@ -4,6 +4,7 @@ import { loadInferenceServices, ManifestParseError } from './load.ts';
 import { SpecValidationError } from './validate.ts';
 import { revisionHash, revisionName, revisionNumber, canonicalJson } from './revision.ts';
 import { parseInferenceService } from './validate.ts';
+import { ALIAS_BOMB_YAML } from '../../test/hostile/control-corpus.ts';
 
 const doc = (name: string, extra = '') => `apiVersion: karb.dev/v1alpha1
 kind: InferenceService
@@ -32,6 +33,28 @@ describe('manifest loading', () => {
       assert.match(err.message, /^bad\.yaml: invalid YAML at line \d+, column \d+/);
       return true;
     });
+  });
+
+  it('refuses a YAML alias bomb with a 400 that names it', () => {
+    assert.throws(() => loadInferenceServices(ALIAS_BOMB_YAML, 'bomb.yaml'), (err: unknown) => {
+      assert.ok(err instanceof ManifestParseError, String(err));
+      assert.equal(err.status, 400);
+      assert.match(err.message, /^bomb\.yaml: the manifest uses too many YAML aliases \(an alias bomb\?\): Excessive alias count/);
+      return true;
+    });
+  });
+
+  it('refuses an alias to an anchor that is not there', () => {
+    assert.throws(() => loadInferenceServices(doc('a', '  x: *missing'), 'alias.yaml'), (err: unknown) => {
+      assert.ok(err instanceof ManifestParseError, String(err));
+      assert.match(err.message, /^alias\.yaml: invalid YAML: .*missing/);
+      return true;
+    });
+  });
+
+  it('still resolves a few aliases', () => {
+    const [svc] = loadInferenceServices(`${doc('a', '  resources:\n    requests: &r { cpu: "1" }\n    limits: *r')}`);
+    assert.deepEqual(svc!.value.spec.resources?.limits, { cpu: '1' });
   });
 
   it('says where invalid JSON is broken', () => {

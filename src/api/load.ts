@@ -40,11 +40,26 @@ export function parseManifestText(text: string, source = 'input'): unknown[] {
       const at = e.linePos?.[0] ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
       throw new ManifestParseError(`${source}: invalid YAML${at}: ${e.message.split('\n')[0]}`);
     }
-    const value: unknown = doc.toJS();
+    const value = documentValue(doc, source);
     if (value === null || value === undefined) continue;
     out.push(...flattenLists(value));
   }
   return out;
+}
+
+/**
+ * A parsed document's plain value. Aliases resolve only here: the yaml library
+ * refuses a "billion laughs" document (aliases of aliases multiplying its size)
+ * and an alias to no anchor by throwing, and either is the manifest's fault.
+ */
+function documentValue(doc: ReturnType<typeof parseAllDocuments>[number], source: string): unknown {
+  try {
+    return doc.toJS();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (/alias count/i.test(message)) throw new ManifestParseError(`${source}: the manifest uses too many YAML aliases (an alias bomb?): ${message}`);
+    throw new ManifestParseError(`${source}: invalid YAML: ${message}`);
+  }
 }
 
 function flattenLists(value: unknown): unknown[] {
