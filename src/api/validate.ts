@@ -64,11 +64,11 @@ function editDistance(a: string, b: string): number {
   return row[b.length]!;
 }
 
-/** The closest known field name, if one is close enough to be a likely typo. */
-export function suggestField(key: string): string | undefined {
+/** The closest known field name (of an InferenceService unless `fields` are given), if one is close enough to be a likely typo. */
+export function suggestField(key: string, fields: Iterable<string> = KNOWN_FIELDS): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1;
-  for (const known of KNOWN_FIELDS) {
+  for (const known of fields) {
     const d = editDistance(key, known);
     if (d < bestDistance) {
       best = known;

@@ -4,7 +4,7 @@
  * create ...)` works) and the record on stderr; the key is never shown again.
  */
 import { parseArgs } from 'node:util';
-import type { KeySummary } from '../edge/keys.ts';
+import { KEY_LIFETIME_FORMS, parseKeyLifetime, type KeySummary } from '../edge/keys.ts';
 import { ControlPlaneClient } from './client.ts';
 import { age, outputFormat, renderStructured, renderTable } from './output.ts';
 import { UsageError } from './usage.ts';
@@ -54,7 +54,7 @@ export async function keysCommand(args: string[], out: NodeJS.WritableStream, er
         ...(values.services ? { services: values.services.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
         ...(values.rps !== undefined ? { rps: positive(values.rps, '--rps') } : {}),
         ...(values.burst !== undefined ? { burst: positive(values.burst, '--burst') } : {}),
-        ...(values.expires !== undefined ? { expires: values.expires } : {}),
+        ...(values.expires !== undefined ? { expires: lifetime(values.expires) } : {}),
         ...(values.name !== undefined ? { name: values.name } : {}),
       };
       const { body: created } = await client.request<{ key: string; record: KeySummary }>('POST', '/api/v1/keys', JSON.stringify(body));
@@ -109,4 +109,10 @@ function positive(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a number greater than 0 (got ${value})`);
   return n;
+}
+
+/** Checked here as the control plane will, so a lifetime it refuses is a usage error before any request. */
+function lifetime(value: string): string {
+  if (parseKeyLifetime(value) === undefined) throw new UsageError(`--expires must be ${KEY_LIFETIME_FORMS} (got ${value.slice(0, 40)})`);
+  return value;
 }

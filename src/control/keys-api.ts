@@ -10,7 +10,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidRequestError, NotFoundError } from '../errors.ts';
 import { readBody, sendJson } from '../util/http.ts';
-import { parseKeyLifetime } from '../edge/keys.ts';
+import { suggestField } from '../api/validate.ts';
+import { KEY_LIFETIME_FORMS, parseKeyLifetime } from '../edge/keys.ts';
 import type { RoutingTable } from '../gateway/routing-table.ts';
 import type { KeyStore } from './key-store.ts';
 
@@ -69,7 +70,8 @@ function parseCreate(body: Buffer): Parameters<KeyStore['create']>[0] {
   } catch {
     throw new InvalidRequestError('key request body must be JSON: {"namespace": "...", "services": [...], "rps": N, "expires": "30d", "name": "..."}');
   }
-  if (raw === null || typeof raw !== 'object') throw new InvalidRequestError('key request body must be a JSON object');
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new InvalidRequestError('key request body must be a JSON object');
+  refuseUnknownFields(raw);
   const { namespace, services, rps, burst, expires, name } = raw;
   if (typeof namespace !== 'string' || !NAME.test(namespace)) throw new InvalidRequestError('namespace: required, a DNS label such as default');
   if (services !== undefined && services !== null && (!Array.isArray(services) || services.length === 0 || !services.every((s) => typeof s === 'string' && NAME.test(s)))) {
@@ -83,7 +85,7 @@ function parseCreate(body: Buffer): Parameters<KeyStore['create']>[0] {
   let lifetimeMs: number | null = null;
   if (expires !== undefined && expires !== null) {
     const ms = typeof expires === 'string' ? parseKeyLifetime(expires) : undefined;
-    if (ms === undefined) throw new InvalidRequestError(`expires: a duration such as 30d, 12h, 90m or 2w (got ${JSON.stringify(expires).slice(0, 40)})`);
+    if (ms === undefined) throw new InvalidRequestError(`expires: ${KEY_LIFETIME_FORMS} (got ${JSON.stringify(expires).slice(0, 40)})`);
     lifetimeMs = ms;
   }
   if (name !== undefined && (typeof name !== 'string' || name.length > 100)) throw new InvalidRequestError('name: a label of at most 100 characters');
@@ -95,6 +97,20 @@ function parseCreate(body: Buffer): Parameters<KeyStore['create']>[0] {
     lifetimeMs,
     ...(name !== undefined ? { name: name as string } : {}),
   };
+}
+
+const CREATE_FIELDS = ['namespace', 'services', 'rps', 'burst', 'expires', 'name'];
+
+/**
+ * A field the API does not take is refused, not ignored: `expiresAt` ignored
+ * would make a key that never expires while its creator thinks it does.
+ */
+function refuseUnknownFields(raw: Record<string, unknown>): void {
+  for (const field of Object.keys(raw)) {
+    if (CREATE_FIELDS.includes(field)) continue;
+    const hint = suggestField(field, CREATE_FIELDS);
+    throw new InvalidRequestError(`unknown field '${field.slice(0, 40)}'${hint ? ` (did you mean '${hint}'?)` : ''}; a key request takes ${CREATE_FIELDS.join(', ')}`);
+  }
 }
 
 function allow(method: string, allowed: string[]): void {

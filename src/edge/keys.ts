@@ -109,10 +109,16 @@ export function checkScope(record: Pick<KeyRecord, 'namespace' | 'services'>, na
 
 const DURATION_UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
-/** `30d`, `12h`, `90m`, `2w` → milliseconds; undefined when not such a duration. */
+/** The longest key lifetime: 100 years, far inside what a Date can hold (about 275,000 years from 1970). */
+const MAX_KEY_LIFETIME_MS = 36_500 * 86_400_000;
+
+/** What parseKeyLifetime accepts, for error messages. */
+export const KEY_LIFETIME_FORMS = 'a duration from 1s to 36500d (100 years), such as 30d, 12h, 90m or 2w';
+
+/** `30d`, `12h`, `90m`, `2w` → milliseconds; undefined when not such a duration or longer than MAX_KEY_LIFETIME_MS. */
 export function parseKeyLifetime(text: string): number | undefined {
   const m = /^(\d+)([smhdw])$/.exec(text.trim());
   if (m === null) return undefined;
-  const n = Number(m[1]);
-  return n > 0 ? n * DURATION_UNITS[m[2]!]! : undefined;
+  const ms = Number(m[1]) * DURATION_UNITS[m[2]!]!;
+  return ms > 0 && ms <= MAX_KEY_LIFETIME_MS ? ms : undefined;
 }
