@@ -1,7 +1,8 @@
 /**
  * What process a replica is: a pure builder from a revision template to an argv
  * and environment. The built-in ONNX server runs as `karb serve`; any other
- * server runs from the template's `command`, with `$PORT` filled in.
+ * server runs from the template's `command`, with `$PORT` filled in. Either
+ * gets a minimal environment, never karb's whole one.
  */
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../api/revision.ts';
@@ -22,8 +23,30 @@ export interface ReplicaCommandContext {
   execPath: string;
   /** Absolute path of the karb CLI entry (`src/cli/main.ts`). */
   karbEntry: string;
-  /** Environment the replica inherits before the template's own variables. */
+  /** karb's own environment; only `INHERITED_ENV` of it reaches the replica (see `inheritedEnv`). */
   baseEnv: Record<string, string | undefined>;
+}
+
+/**
+ * The variables of karb's environment a replica gets, besides the template's
+ * own `env` and karb's `PORT` and `KARB_*` identity: what a process needs to
+ * find programs and libraries, run Node, read text and time, and reach the GPU
+ * it was meant to have. Nothing else passes — karb's environment may hold the
+ * admin token (`KARB_TOKEN`), cloud credentials (`AWS_*`) and other secrets
+ * that a model server, possibly someone else's code, must not see. A replica
+ * that needs more says so in `spec.model.env`.
+ */
+export const INHERITED_ENV: ReadonlySet<string> = new Set([
+  'PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'TMPDIR', 'LANG', 'LANGUAGE', 'TZ',
+  'LD_LIBRARY_PATH', 'CUDA_VISIBLE_DEVICES', 'NVIDIA_VISIBLE_DEVICES', 'HIP_VISIBLE_DEVICES', 'ROCR_VISIBLE_DEVICES',
+  'NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS', 'NODE_V8_COVERAGE', 'KARB_LOG_LEVEL',
+]);
+
+/** The inherited part of a replica's environment: `INHERITED_ENV` and the locale's `LC_*`. */
+export function inheritedEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && (INHERITED_ENV.has(k) || k.startsWith('LC_'))) out[k] = v;
+  return out;
 }
 
 /** Throws an InvalidRequestError naming the field to fix when a template cannot run in embedded mode. */
@@ -57,8 +80,7 @@ export function validateTemplate(template: RevisionTemplate): void {
 export function buildReplicaCommand(template: RevisionTemplate, ctx: ReplicaCommandContext): ReplicaCommand {
   validateTemplate(template);
   const port = String(ctx.port);
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(ctx.baseEnv)) if (v !== undefined) env[k] = v;
+  const env = inheritedEnv(ctx.baseEnv);
   Object.assign(env, template.env, {
     PORT: port,
     KARB_REPLICA: ctx.replica,

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { RevisionTemplate } from '../types.ts';
+import { buildReplicaCommand } from './replica-command.ts';
+
+const template: RevisionTemplate = {
+  revision: 'chat-00001',
+  service: 'chat',
+  namespace: 'default',
+  model: { format: 'openai', name: 'chat' },
+  command: ['my-server', '--port', '$PORT'],
+};
+
+/** What karb up's environment may hold besides what a process needs. */
+const karbEnv = {
+  PATH: '/usr/bin:/bin',
+  HOME: '/home/k',
+  LANG: 'C.UTF-8',
+  LC_ALL: 'C.UTF-8',
+  TZ: 'UTC',
+  NODE_OPTIONS: '--max-old-space-size=512',
+  CUDA_VISIBLE_DEVICES: '0',
+  KARB_LOG_LEVEL: 'debug',
+  KARB_TOKEN: 'karb_admin_secret',
+  AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE',
+  AWS_SECRET_ACCESS_KEY: 'aws-secret',
+  DATABASE_URL: 'postgres://user:password@db/prod',
+  HTTPS_PROXY: 'http://user:pass@proxy:3128',
+  PORT: '1',
+};
+const ctx = { replica: 'chat-00001-abcde', port: 4321, host: '127.0.0.1', execPath: '/bin/node', karbEntry: '/karb/src/cli/main.ts', baseEnv: karbEnv };
+
+test("a replica gets a minimal environment, never karb's secrets", () => {
+  const { env } = buildReplicaCommand(template, ctx);
+  assert.deepEqual(env, {
+    PATH: '/usr/bin:/bin',
+    HOME: '/home/k',
+    LANG: 'C.UTF-8',
+    LC_ALL: 'C.UTF-8',
+    TZ: 'UTC',
+    NODE_OPTIONS: '--max-old-space-size=512',
+    CUDA_VISIBLE_DEVICES: '0',
+    KARB_LOG_LEVEL: 'debug',
+    PORT: '4321',
+    KARB_REPLICA: 'chat-00001-abcde',
+    KARB_REVISION: 'chat-00001',
+    KARB_SERVICE: 'chat',
+    KARB_NAMESPACE: 'default',
+  });
+});
+
+test('the built-in server gets the same minimal environment', () => {
+  const { env } = buildReplicaCommand({ ...template, command: undefined, model: { format: 'onnx', name: 'fraud', path: '/m/fraud-v1.onnx' } }, ctx);
+  for (const secret of ['KARB_TOKEN', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'DATABASE_URL', 'HTTPS_PROXY']) assert.equal(env[secret], undefined, secret);
+  assert.equal(env.PATH, '/usr/bin:/bin');
+});
+
+test("what the spec's env sets reaches the replica, a variable karb has included", () => {
+  const { env } = buildReplicaCommand({ ...template, env: { AWS_REGION: 'eu-west-1', HTTPS_PROXY: 'http://proxy:3128', PATH: '/opt/bin' } }, ctx);
+  assert.equal(env.AWS_REGION, 'eu-west-1');
+  assert.equal(env.HTTPS_PROXY, 'http://proxy:3128');
+  assert.equal(env.PATH, '/opt/bin');
+  assert.equal(env.AWS_SECRET_ACCESS_KEY, undefined);
+});
