@@ -1,4 +1,6 @@
 /** `karb up`: runs the embedded platform in the foreground until SIGINT/SIGTERM. */
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startPlatform } from '../control/platform.ts';
 import { jsonLogger } from '../util/log.ts';
@@ -12,6 +14,8 @@ const USAGE = `Usage: karb up [flags]
   --gateway-port N    gateway port (default 8080)
   --host ADDR         address to listen on (default 127.0.0.1)
   --state-dir DIR     database, replica records and logs (default .karb)
+  --models-root DIR   file:// model URIs must lie under DIR; relative ones resolve against it
+                      (default: the directory karb up runs in)
   -f, --filename F    apply these manifests once the platform is up (repeatable)
   --auth MODE         gateway API keys: required (default; create one with karb keys create) or off
   --redis URL         keep rate-limit buckets and async jobs in Redis (shared with karb gateway processes)
@@ -30,6 +34,7 @@ export async function upCommand(args: string[]): Promise<number> {
         'gateway-port': { type: 'string' },
         host: { type: 'string' },
         'state-dir': { type: 'string' },
+        'models-root': { type: 'string' },
         filename: { type: 'string', short: 'f', multiple: true },
         ...EDGE_FLAG_OPTIONS,
         help: { type: 'boolean', short: 'h' },
@@ -49,6 +54,7 @@ export async function upCommand(args: string[]): Promise<number> {
   if (controlPort === gatewayPort && controlPort !== 0) {
     throw new UsageError(`--port and --gateway-port must differ: the control plane and the gateway cannot share port ${controlPort}`);
   }
+  const modelsRoot = modelsRootFlag(values['models-root']);
   const log = jsonLogger();
   const platform = await startPlatform({
     edge,
@@ -57,6 +63,7 @@ export async function upCommand(args: string[]): Promise<number> {
     gatewayPort,
     ...(values.host ? { host: values.host } : {}),
     ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
+    modelsRoot,
     log,
   });
   process.stderr.write(`karb is up: gateway ${platform.gatewayUrl}, control plane ${platform.controlUrl}\n`);
@@ -83,4 +90,17 @@ export async function upCommand(args: string[]): Promise<number> {
   }
   await stopped;
   return 0;
+}
+
+/** The models root must be a directory that exists: a typo would otherwise refuse every apply. */
+function modelsRootFlag(value: string | undefined): string {
+  const dir = resolve(value ?? process.cwd());
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    // Reported below.
+  }
+  if (!isDir) throw new UsageError(`--models-root ${value} is not a directory; name the directory your model files are under`);
+  return dir;
 }

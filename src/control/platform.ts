@@ -32,8 +32,11 @@ import { StoreKeyResolver } from '../edge/key-resolver.ts';
 export interface PlatformOptions {
   /** Where karb keeps its database, replica records and logs (default `.karb`). */
   stateDir?: string;
-  /** Relative model URIs resolve against this directory (default the working directory). */
-  baseDir?: string;
+  /**
+   * The models root: relative `file://` model URIs resolve against it, and a URI
+   * outside it is refused at apply (default the working directory).
+   */
+  modelsRoot?: string;
   host?: string;
   controlPort?: number;
   gatewayPort?: number;
@@ -70,7 +73,7 @@ export class AlreadyRunningError extends KarbError {
 
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
   const stateDir = resolve(options.stateDir ?? '.karb');
-  const baseDir = resolve(options.baseDir ?? process.cwd());
+  const baseDir = resolve(options.modelsRoot ?? process.cwd());
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? (() => {});
   mkdirSync(stateDir, { recursive: true });
@@ -178,7 +181,7 @@ async function startParts(
     },
     onActivate: (namespace, service) => autoscaler?.activate(namespace, service),
   });
-  log({ level: 'info', msg: 'karb is up', control: api.url, gateway: gateway.url, stateDir });
+  log({ level: 'info', msg: 'karb is up', control: api.url, gateway: gateway.url, stateDir, modelsRoot: baseDir });
 
   return {
     controlUrl: api.url,
