@@ -13,7 +13,7 @@ const USAGE = `Usage: karb up [flags]
   --port N            control plane API and dashboard port (default 8081)
   --gateway-port N    gateway port (default 8080)
   --host ADDR         address to listen on (default 127.0.0.1)
-  --state-dir DIR     database, replica records and logs (default .karb)
+  --state-dir DIR     database, replica records and logs (default .karb; private to this user)
   --models-root DIR   file:// model URIs must lie under DIR; relative ones resolve against it
                       (default: the directory karb up runs in)
   -f, --filename F    apply these manifests once the platform is up (repeatable)
@@ -55,6 +55,9 @@ export async function upCommand(args: string[]): Promise<number> {
     throw new UsageError(`--port and --gateway-port must differ: the control plane and the gateway cannot share port ${controlPort}`);
   }
   const modelsRoot = modelsRootFlag(values['models-root']);
+  // Everything karb up and its replicas create — SQLite's -wal and -shm files included, which no
+  // mode argument reaches — is readable by this user only.
+  process.umask(0o077);
   const log = jsonLogger();
   const platform = await startPlatform({
     edge,

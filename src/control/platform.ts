@@ -4,7 +4,7 @@
  * flows one way: runtime events and applies trigger reconciles; reconciles
  * swap the gateway's routing table.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KarbError } from '../errors.ts';
 import { startGateway } from '../gateway/gateway.ts';
@@ -76,7 +76,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   const baseDir = resolve(options.modelsRoot ?? process.cwd());
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? (() => {});
-  mkdirSync(stateDir, { recursive: true });
+  makePrivate(stateDir, log);
   const releaseLock = acquirePidLock(stateDir);
   // What has started so far, stopped in reverse if a later part cannot start (a port in use, say),
   // so a failed start leaves nothing running and the process can exit.
@@ -205,6 +205,35 @@ async function startParts(
       releaseLock();
     },
   };
+}
+
+/**
+ * The state directory holds key hashes, specs, jobs (request bodies and
+ * answers) and replica logs: only karb's user may read it. It is created 0700;
+ * one left readable by an older karb, or made by hand, is tightened — the
+ * directory and everything in it lose their group and other bits — and the log
+ * says so. New files stay private through the directory and `karb up`'s umask.
+ */
+function makePrivate(stateDir: string, log: Log): void {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  // A --state-dir that is a link: its target is what must be private.
+  const tightened = tightenTree(realpathSync(stateDir));
+  if (tightened.length > 0) {
+    log({ level: 'warn', msg: 'the state directory was readable by other users; made it private to this user (group and other permissions removed)', stateDir, paths: tightened.length, examples: tightened.slice(0, 5) });
+  }
+}
+
+/** Removes group and other bits from `path` and, for a directory, everything under it; links are left alone. Returns what changed. */
+function tightenTree(path: string): string[] {
+  const changed: string[] = [];
+  const stat = lstatSync(path);
+  if (stat.isSymbolicLink()) return changed;
+  if ((stat.mode & 0o077) !== 0) {
+    chmodSync(path, stat.mode & 0o7700);
+    changed.push(path);
+  }
+  if (stat.isDirectory()) for (const entry of readdirSync(path)) changed.push(...tightenTree(join(path, entry)));
+  return changed;
 }
 
 /** One karb per state directory: a second one would start every replica twice. */
