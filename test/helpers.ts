@@ -187,6 +187,8 @@ export function startProbe(url: string, init: { headers: Record<string, string>;
 
 export interface GatewayProcess {
   url: string;
+  /** Where its `GET /metrics` is served (never on `url`). */
+  metricsUrl: string;
   child: ChildProcess;
   output(): string;
   stop(): Promise<void>;
@@ -195,7 +197,8 @@ export interface GatewayProcess {
 /** A standalone `karb gateway` fed by the control plane at `controlUrl`, on a free port; `extra` flags after. */
 export async function startGatewayProcess(cwd: string, controlUrl: string, token: string, extra: string[]): Promise<GatewayProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [KARB, 'gateway', '--port', String(port), '--control-plane', controlUrl, ...extra], {
+  const metricsPort = await freePort();
+  const child = spawn(process.execPath, [KARB, 'gateway', '--port', String(port), '--metrics-port', String(metricsPort), '--control-plane', controlUrl, ...extra], {
     cwd,
     env: { ...process.env, KARB_TOKEN: token },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -207,6 +210,7 @@ export async function startGatewayProcess(cwd: string, controlUrl: string, token
   const url = `http://127.0.0.1:${port}`;
   const g = {
     url,
+    metricsUrl: `http://127.0.0.1:${metricsPort}`,
     child,
     output: () => out,
     async stop() {

@@ -97,7 +97,7 @@ describe('distributed rate limits: three gateways, one Redis', () => {
     const closed = await infer(gateways[2]!);
     assert.equal(closed.status, 503);
     assert.ok(closed.headers.get('retry-after'));
-    const metrics = await (await fetch(`${gateways[0]!.url}/metrics`)).text();
+    const metrics = await (await fetch(`${gateways[0]!.metricsUrl}/metrics`)).text();
     assert.match(metrics, /karb_gateway_ratelimit_backend_errors_total [1-9]/);
     assert.match(gateways[0]!.output(), /rate-limit store unreachable; failing open/);
   });

@@ -22,9 +22,13 @@ import { jsonLogger } from '../util/log.ts';
 import { resolveAdminToken } from './client.ts';
 import { UsageError } from './usage.ts';
 
+/** The port Prometheus exporters conventionally take for metrics. */
+const DEFAULT_METRICS_PORT = 9464;
+
 const USAGE = `Usage: karb gateway --control-plane URL [flags]
 
   --port N              port (default 8080)
+  --metrics-port N      port of GET /metrics, on the same address (default 9464); never on --port
   --host ADDR           address to listen on (default 127.0.0.1)
   --control-plane URL   the karb control plane to read routes and keys from (default $KARB_SERVER)
   --token T             its admin token (default $KARB_TOKEN or .karb/admin-token)
@@ -43,6 +47,7 @@ export async function gatewayCommand(args: string[]): Promise<number> {
       args,
       options: {
         port: { type: 'string' },
+        'metrics-port': { type: 'string' },
         host: { type: 'string' },
         'control-plane': { type: 'string' },
         token: { type: 'string' },
@@ -64,6 +69,8 @@ export async function gatewayCommand(args: string[]): Promise<number> {
   const { token, source } = resolveAdminToken(values.token);
   if (token === undefined) throw new UsageError(`karb gateway needs the control plane's admin token: --token, KARB_TOKEN or ${source}`);
   const port = portFlag(values.port, '--port', 8080);
+  const metricsPort = portFlag(values['metrics-port'], '--metrics-port', DEFAULT_METRICS_PORT);
+  if (metricsPort === port && port !== 0) throw new UsageError(`--port and --metrics-port must differ: metrics are never served on the gateway's port (${port})`);
   const cacheMs = Number(values['key-cache-ms'] ?? 2000);
   if (!Number.isFinite(cacheMs) || cacheMs < 0) throw new UsageError(`--key-cache-ms must be a number of milliseconds (got ${values['key-cache-ms']})`);
   const { edge: flags, tls } = edgeFlagsFrom(values);
@@ -83,6 +90,7 @@ export async function gatewayCommand(args: string[]): Promise<number> {
     gateway = await startGateway({
       routingTable,
       port,
+      metricsPort,
       signals: reporter,
       // A service at zero replicas: hold its requests and ask the control plane for one, once a second at most.
       hold: {
@@ -104,7 +112,7 @@ export async function gatewayCommand(args: string[]): Promise<number> {
   }
   reporter.countGatewayQueue((service) => gateway.queueDepth(service));
   const reports = reportSignals(feed, reporter, { everyMs: 1000, clock: systemClock, log });
-  process.stderr.write(`karb gateway is up: ${gateway.url}, routes from ${controlPlaneUrl}${flags.redisUrl ? ', rate limits in Redis' : ''}\n`);
+  process.stderr.write(`karb gateway is up: ${gateway.url} (metrics on ${gateway.metricsUrl}/metrics), routes from ${controlPlaneUrl}${flags.redisUrl ? ', rate limits in Redis' : ''}\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       log({ level: 'info', msg: 'stopping', signal });

@@ -12,7 +12,7 @@
  *   POST   /api/v1/signals                     a standalone gateway's report of what it routed
  *   GET    /api/v1/events                      JSON, or SSE with Accept: text/event-stream
  *   /api/v1/keys, /api/v1/routes       see keys-api.ts
- *   GET    /metrics, /healthz                  open; everything under /api/v1 needs the admin token
+ *   GET    /metrics, /healthz                  open (with karb up's gateway metrics); everything under /api/v1 needs the admin token
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -50,6 +50,8 @@ export interface ControlApiOptions {
   onSignals?: (report: SignalReport) => void;
   /** A standalone gateway holds a request for a service with no ready replica (scale from zero). */
   onActivate?: (namespace: string, service: string) => void;
+  /** More Prometheus text for /metrics: the in-process gateway's, which its own port never serves. */
+  moreMetrics?: () => Promise<string>;
 }
 
 export interface ControlApi {
@@ -97,8 +99,9 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
     if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (url.pathname === '/metrics') {
       const text = await registry.metrics();
+      const more = o.moreMetrics === undefined ? '' : `\n${await o.moreMetrics()}`;
       res.writeHead(200, { 'content-type': registry.contentType });
-      res.end(text);
+      res.end(text + more);
       return;
     }
     if (parts[0] !== 'api' || parts[1] !== 'v1') throw new NotFoundError(`no route ${url.pathname}; the API lives under /api/v1`);

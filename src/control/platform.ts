@@ -180,6 +180,8 @@ async function startParts(
       counters.ingest(report);
     },
     onActivate: (namespace, service) => autoscaler?.activate(namespace, service),
+    // The gateway's port is for tenants; its metrics are scraped here with the control plane's.
+    moreMetrics: () => gateway.metrics(),
   });
   log({ level: 'info', msg: 'karb is up', control: api.url, gateway: gateway.url, stateDir, modelsRoot: baseDir });
 

@@ -8,7 +8,7 @@ export class PathNotFoundError extends NotFoundError {
   constructor(method: string, path: string) {
     super(
       `no route for ${method} ${clip(path)}; the gateway serves GET /v2/health/live, GET /v2/health/ready, ` +
-        'GET /v2/models/{name}, GET /v2/models/{name}/ready, POST /v2/models/{name}[/versions/{v}]/infer and GET /metrics',
+        'GET /v2/models/{name}, GET /v2/models/{name}/ready, POST /v2/models/{name}[/versions/{v}]/infer and the OpenAI API under /v1',
       'PATH_NOT_FOUND',
     );
   }

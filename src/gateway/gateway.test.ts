@@ -376,12 +376,13 @@ test('the gateway survives clients that abort mid-body and mid-response', async 
   assert.equal(ok.status, 200);
 });
 
-test('GET /metrics serves the gateway metrics in Prometheus text; each request is logged', async (t) => {
+test('GET /metrics on the metrics listener serves the gateway metrics in Prometheus text; each request is logged', async (t) => {
   const a = await replica(t, answerWithName('a'));
   const records: Array<Record<string, unknown>> = [];
   const { gw } = await gatewayFor(t, [route('m', [revision('m-00001', 100, [a.url])])], {
     clock: new ManualClock(Date.UTC(2030, 0, 1)),
     log: (r) => records.push(r),
+    metricsPort: 0,
   });
   await infer(gw, 'm', { 'x-request-id': 'log-me' });
   await infer(gw, 'unknown');
@@ -396,7 +397,10 @@ test('GET /metrics serves the gateway metrics in Prometheus text; each request i
   assert.equal(missing!.status, 404);
   assert.equal(missing!.error, 'MODEL_NOT_FOUND');
 
-  const r = await client.send(`${gw.url}/metrics`);
+  assert.notEqual(gw.metricsUrl, undefined);
+  assert.notEqual(gw.metricsUrl, gw.url);
+  assert.equal((await client.send(`${gw.metricsUrl}/v2/models/m/infer`, { method: 'POST', body: INFER_BODY })).status, 404, 'and that listener routes nothing');
+  const r = await client.send(`${gw.metricsUrl}/metrics`);
   assert.equal(r.status, 200);
   assert.match(String(r.headers['content-type']), /^text\/plain/);
   const text = r.text();
@@ -406,4 +410,6 @@ test('GET /metrics serves the gateway metrics in Prometheus text; each request i
   assert.match(text, /karb_gateway_upstream_inflight\{service="m"\} 0/);
   assert.match(text, /# TYPE karb_gateway_no_endpoint_total counter/);
   assert.doesNotMatch(text, /unknown/, 'a model name from the caller never becomes a label');
+  // The port tenants call never lists the services: metrics have a listener of their own.
+  assert.equal((await client.send(`${gw.url}/metrics`)).status, 404);
 });

@@ -32,6 +32,7 @@ import { createAsyncJobs, type AsyncJobsOptions } from './jobs/async-jobs.ts';
 import { becomesJob, noJobStore } from './jobs/steps.ts';
 import { createMirror, type MirrorOptions } from './mirror.ts';
 import { listen } from '../util/http.ts';
+import { startMetricsListener, type MetricsListener } from './metrics-listener.ts';
 
 export interface GatewayOptions {
   routingTable: RoutingTable;
@@ -55,6 +56,11 @@ export interface GatewayOptions {
   routing?: RouterOptions;
   /** L1 edge: API keys, rate limits, request deadlines (src/edge/). Default: no auth, in-process limits. */
   edge?: EdgeOptions;
+  /**
+   * Serve `GET /metrics` on this port (same host, plain HTTP; 0 picks a free one).
+   * The gateway's own port never serves metrics: they name every service of every namespace.
+   */
+  metricsPort?: number;
   /** Serve HTTPS with this PEM certificate and key instead of plain HTTP. */
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Receives per-revision signals (requests, concurrency, queue depth) for the autoscaler. */
@@ -71,9 +77,11 @@ export interface Gateway {
   /** `http://host:port` */
   url: string;
   port: number;
+  /** `http://host:port` of the metrics listener, when `metricsPort` was given. */
+  metricsUrl: string | undefined;
   /** Stops accepting, drops open connections and upstream pools. */
   close(): Promise<void>;
-  /** The Prometheus text served on GET /metrics. */
+  /** The gateway's metrics in Prometheus text (what the metrics listener serves). */
   metrics(): Promise<string>;
   /** Requests of a service waiting at the gateway for a free replica slot, plus its queued async jobs (a scaling signal). */
   queueDepth(service: string): number;
@@ -109,7 +117,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const proxy = proxyToUpstream({ pools, outstanding, metrics, timeoutMs, attempts: router, mirror, ...(signals ? { signals } : {}) });
   const steps: GatewayStep[] = [
     matchRequest(),
-    serveLocal({ metrics }),
+    serveLocal(),
     ...edge.beforeModel,
     jobs ? jobs.serveJob : noJobStore(),
     serveOpenAIModels({ routingTable: table, now: () => clock.now() }),
@@ -176,13 +184,28 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ];
     await jobs.start({ steps: dispatchSteps, metrics, clock, log });
   }
+  let metricsListener: MetricsListener | undefined;
+  if (options.metricsPort !== undefined) {
+    try {
+      metricsListener = await startMetricsListener(metrics, options.metricsPort, host);
+    } catch (err) {
+      // A port in use: stop what started here, so a failed start leaves nothing running.
+      if (sweepTimer !== undefined) clock.clearTimeout(sweepTimer);
+      hold?.close();
+      server.close();
+      server.closeAllConnections();
+      await Promise.all([jobs?.close(), pools.destroy(), edge.close()]);
+      throw err;
+    }
+  }
   const port = (server.address() as AddressInfo).port;
   const url = `${options.tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log?.({ time: new Date(clock.now()).toISOString(), level: 'info', msg: 'gateway listening', url });
+  log?.({ time: new Date(clock.now()).toISOString(), level: 'info', msg: 'gateway listening', url, ...(metricsListener ? { metrics: `${metricsListener.url}/metrics` } : {}) });
 
   return {
     url,
     port,
+    metricsUrl: metricsListener?.url,
     metrics: () => metrics.render(),
     queueDepth: (service) => router.queueDepth(service) + (jobs?.queued(service) ?? 0),
     close(): Promise<void> {
@@ -193,7 +216,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         await jobs?.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
-        await Promise.all([closed, pools.destroy(), edge.close()]);
+        await Promise.all([closed, pools.destroy(), edge.close(), metricsListener?.close()]);
       })();
       return closing;
     },

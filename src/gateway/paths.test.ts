@@ -6,7 +6,8 @@ test('request paths map to operations', () => {
   const cases: Array<[string, PathMatch | undefined]> = [
     ['/v2/health/live', { kind: 'health-live', model: '', version: '' }],
     ['/v2/health/ready', { kind: 'health-ready', model: '', version: '' }],
-    ['/metrics', { kind: 'metrics', model: '', version: '' }],
+    // Metrics are on the gateway's metrics listener, never on the port tenants call.
+    ['/metrics', undefined],
     ['/v2/models/fraud', { kind: 'model-metadata', model: 'fraud', version: '' }],
     ['/v2/models/fraud/ready', { kind: 'model-ready', model: 'fraud', version: '' }],
     ['/v2/models/fraud/infer', { kind: 'model-infer', model: 'fraud', version: '' }],
@@ -31,7 +32,7 @@ test('request paths map to operations', () => {
 
 test('infer takes POST; everything else GET', () => {
   assert.deepEqual(ALLOWED_METHODS['model-infer'], ['POST']);
-  for (const kind of ['health-live', 'health-ready', 'metrics', 'model-metadata', 'model-ready'] as const) {
+  for (const kind of ['health-live', 'health-ready', 'model-metadata', 'model-ready'] as const) {
     assert.deepEqual(ALLOWED_METHODS[kind], ['GET'], kind);
   }
 });
@@ -76,7 +77,7 @@ test('a method is allowed only where listed; the 405 Allow header lists them all
     ['async-job-list', 'POST', false],
     ['model-infer', 'POST', true],
     ['model-infer', 'GET', false],
-    ['metrics', 'HEAD', false],
+    ['health-live', 'HEAD', false],
   ];
   for (const [kind, method, want] of cases) assert.equal(isAllowedMethod(kind, method), want, `${method} ${kind}`);
   assert.equal(allowHeader('async-job'), 'GET, DELETE');

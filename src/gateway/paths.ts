@@ -8,7 +8,6 @@
 export type OperationKind =
   | 'health-live'
   | 'health-ready'
-  | 'metrics'
   | 'model-metadata'
   | 'model-ready'
   | 'model-infer'
@@ -35,7 +34,6 @@ export type HttpMethod = 'GET' | 'POST' | 'DELETE';
 export const ALLOWED_METHODS: Readonly<Record<OperationKind, readonly HttpMethod[]>> = {
   'health-live': ['GET'],
   'health-ready': ['GET'],
-  metrics: ['GET'],
   'model-metadata': ['GET'],
   'model-ready': ['GET'],
   'model-infer': ['POST'],
@@ -63,7 +61,7 @@ export function isOpenAIOperation(kind: OperationKind): boolean {
 
 /** Operations answered by the gateway itself, without looking up a model. */
 export function isLocalOperation(kind: OperationKind): boolean {
-  return kind === 'health-live' || kind === 'health-ready' || kind === 'metrics';
+  return kind === 'health-live' || kind === 'health-ready';
 }
 
 const MODELS_PREFIX = '/v2/models/';
@@ -100,7 +98,6 @@ export function matchPath(url: string): PathMatch | undefined {
 
   if (path === '/v2/health/live') return { kind: 'health-live', model: '', version: '' };
   if (path === '/v2/health/ready') return { kind: 'health-ready', model: '', version: '' };
-  if (path === '/metrics') return { kind: 'metrics', model: '', version: '' };
   if (path === '/v1/models') return { kind: 'openai-models', model: '', version: '' };
   if (path === '/v1/chat/completions') return { kind: 'openai-chat', model: '', version: '' };
   if (path === '/v1/completions') return { kind: 'openai-completions', model: '', version: '' };

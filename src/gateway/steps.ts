@@ -2,7 +2,7 @@
  * The routing steps of the gateway pipeline, in order:
  *   matchRequest  path → operation; 404 unknown path, 405 wrong method,
  *                 400 a version segment that is not a plain name
- *   serveLocal    health and /metrics, answered by the gateway itself
+ *   serveLocal    health, answered by the gateway itself (metrics have a listener of their own)
  *   resolveModel  model name → route; 404 unknown model; 503 at once when no
  *                 revision has a ready endpoint (unless hold-while-cold, after
  *                 the edge checks, decides instead)
@@ -37,20 +37,13 @@ export function matchRequest(): GatewayStep {
   };
 }
 
-export function serveLocal(deps: { metrics: GatewayMetrics }): GatewayStep {
+export function serveLocal(): GatewayStep {
   return {
     name: 'serve-local',
     run(exchange: Exchange): void {
       const kind = exchange.match!.kind;
       if (!isLocalOperation(kind)) {
         exchange.next();
-        return;
-      }
-      if (kind === 'metrics') {
-        deps.metrics.render().then(
-          (text) => exchange.respond(200, deps.metrics.contentType, text),
-          (err: unknown) => exchange.fail(err),
-        );
         return;
       }
       // Liveness and readiness of the gateway process itself; model readiness is per model.
