@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OpenAIRequestError } from './errors.ts';
-import { chatPrompt, encodePrompt, generate, tokenBudget, type GenerateOptions } from './generate.ts';
+import { chatPrompt, encodePrompt, generate, promptTokenCount, tokenBudget, type GenerateOptions } from './generate.ts';
 import type { LanguageModel } from './language-model.ts';
 import { loadTinyLm } from './test-support.ts';
 
@@ -50,6 +50,12 @@ test('a stop sequence ends the text before it, and no delta ever shows part of i
 test('the chat template marks each role and leaves the assistant turn open', () => {
   assert.equal(chatPrompt([{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hi' }]), '<|system|>\nbe brief\n<|user|>\nhi\n<|assistant|>\n');
   assert.deepEqual(encodePrompt('é', 256), [256, 0xc3, 0xa9]);
+});
+
+test('a prompt is counted without tokenizing it, to the same number of tokens', () => {
+  for (const text of ['', 'hello', 'é', '€uro', '🙂', 'a\uD800b', '\uDC00', '\uD83D', 'x\u0000y']) {
+    assert.equal(promptTokenCount(text), encodePrompt(text, lm.info.bos).length, JSON.stringify(text));
+  }
 });
 
 test('the token budget respects the context window', () => {

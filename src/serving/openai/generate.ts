@@ -29,6 +29,15 @@ export function encodePrompt(text: string, bos: number): number[] {
   return [bos, ...encoder.encode(text)];
 }
 
+/**
+ * How many tokens `encodePrompt` makes of `text`, without making them: one per
+ * UTF-8 byte (a lone surrogate is U+FFFD's three, in both) plus BOS. So a prompt
+ * far past the context is refused before a token array of its size is built.
+ */
+export function promptTokenCount(text: string): number {
+  return Buffer.byteLength(text, 'utf8') + 1;
+}
+
 /** `<|role|>\n{content}\n` per message, then `<|assistant|>\n` for the answer. */
 export function chatPrompt(messages: readonly ChatMessage[]): string {
   let out = '';

@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { chatPrompt } from './generate.ts';
 import type { LanguageModel } from './language-model.ts';
 import { startOpenAIServer, type OpenAIServer } from './server.ts';
 import { SseReader } from './sse.ts';
@@ -119,6 +120,29 @@ test('errors come in the OpenAI shape with the right status', async (t) => {
   }
   const wrongMethod = await fetch(`${server.url}/v1/chat/completions`);
   assert.equal(wrongMethod.status, 405);
+});
+
+test('a multi-megabyte prompt is refused as past the context, as the same error, without being tokenized', async (t) => {
+  const big = 'x'.repeat(8_000_000);
+  const cases = [
+    { path: '/v1/completions', body: { model: 'tiny-lm', prompt: big }, param: 'prompt', tokens: 8_000_001 },
+    { path: '/v1/chat/completions', body: { model: 'tiny-lm', messages: [{ role: 'user', content: big }] }, param: 'messages', tokens: Buffer.byteLength(chatPrompt([{ role: 'user', content: big }])) + 1 },
+    { path: '/v1/completions', body: { model: 'tiny-lm', prompt: 'é'.repeat(4_000_000) }, param: 'prompt', tokens: 8_000_001 },
+    { path: '/v1/embeddings', body: { model: 'tiny-lm', input: ['ok', big] }, param: 'input', tokens: 8_000_001 },
+  ];
+  // Bytes on the wire, made before encode is watched: only the server's own tokenizing is counted.
+  const bodies = cases.map((c) => Buffer.from(JSON.stringify(c.body)));
+  const encode = t.mock.method(TextEncoder.prototype, 'encode');
+  for (const [i, c] of cases.entries()) {
+    const res = await fetch(server.url + c.path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i] });
+    assert.equal(res.status, 400);
+    const { error } = (await res.json()) as { error: { message: string; param: string; code: string } };
+    assert.equal(error.code, 'context_length_exceeded');
+    assert.equal(error.param, c.param);
+    assert.match(error.message, new RegExp(`\\b${c.tokens}\\b`), error.message);
+  }
+  const longest = Math.max(0, ...encode.mock.calls.map((call) => String(call.arguments[0] ?? '').length));
+  assert.ok(longest <= lm.info.contextLength, `the server tokenized a text of ${longest} characters`);
 });
 
 test('health and readiness answer for probes; a draining server is not ready and finishes its work', async () => {

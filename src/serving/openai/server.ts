@@ -21,7 +21,7 @@ import { listen, readBody } from '../../util/http.ts';
 import { SERVING_DEFAULTS } from '../defaults.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { OpenAIRequestError, openAIErrorBody } from './errors.ts';
-import { chatPrompt, encodePrompt, generate, tokenBudget, type FinishReason, type Generation } from './generate.ts';
+import { chatPrompt, encodePrompt, generate, promptTokenCount, tokenBudget, type FinishReason, type Generation } from './generate.ts';
 import type { LanguageModel } from './language-model.ts';
 import { createOpenAIMetrics, type OpenAIMetrics, type OpenAIRoute } from './metrics.ts';
 import { parseChatRequest, parseCompletionRequest, parseEmbeddingsRequest } from './requests.ts';
@@ -131,15 +131,15 @@ export async function startOpenAIServer(options: OpenAIServerOptions): Promise<O
     const data = [];
     let promptTokens = 0;
     for (const [index, input] of request.inputs.entries()) {
-      const tokens = encodePrompt(input, lm.info.bos);
-      if (tokens.length > context) {
-        throw new OpenAIRequestError(`input[${index}] is ${tokens.length} tokens; this model reads at most ${context} (one token per UTF-8 byte plus one)`, {
+      const count = promptTokenCount(input);
+      if (count > context) {
+        throw new OpenAIRequestError(`input[${index}] is ${count} tokens; this model reads at most ${context} (one token per UTF-8 byte plus one)`, {
           param: 'input',
           code: 'context_length_exceeded',
         });
       }
-      promptTokens += tokens.length;
-      const vector = await lm.embed(tokens);
+      promptTokens += count;
+      const vector = await lm.embed(encodePrompt(input, lm.info.bos));
       const embedding = request.encodingFormat === 'base64' ? Buffer.from(Float32Array.from(vector).buffer).toString('base64') : Array.from(vector);
       data.push({ object: 'embedding', index, embedding });
     }
@@ -150,8 +150,9 @@ export async function startOpenAIServer(options: OpenAIServerOptions): Promise<O
     const request = kind === 'chat' ? parseChatRequest(body) : parseCompletionRequest(body);
     if (request.model !== name) throw modelNotFound(request.model, name);
     const promptText = 'messages' in request ? chatPrompt(request.messages) : request.prompt;
+    // Counted before tokenizing: an 8 MB prompt is refused without an 8M-entry token array.
+    const maxTokens = tokenBudget(promptTokenCount(promptText), request.maxTokens, request.maxTokensExplicit, lm.info.contextLength, kind === 'chat' ? 'messages' : 'prompt');
     const prompt = encodePrompt(promptText, lm.info.bos);
-    const maxTokens = tokenBudget(prompt.length, request.maxTokens, request.maxTokensExplicit, lm.info.contextLength, kind === 'chat' ? 'messages' : 'prompt');
     const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID()}`;
     const created = Math.floor(clock.now() / 1000);
     let firstText: number | undefined;
