@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { KarbError, UnavailableError, isKarbError } from '../errors.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Log } from '../util/log.ts';
+import type { FailureLog } from './failure-log.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { MethodNotAllowedError } from './errors.ts';
 import { isLocalOperation, type PathMatch } from './paths.ts';
@@ -41,6 +42,8 @@ export interface ExchangeContext {
   readonly metrics: GatewayMetrics;
   readonly clock: Clock;
   readonly log: Log | undefined;
+  /** Rate limits of the access log's lines for failed requests; absent: every line is written. */
+  readonly failureLog?: FailureLog | undefined;
 }
 
 /** The part of an in-flight upstream call the exchange may need to stop. */
@@ -177,6 +180,9 @@ export class Exchange {
     const revision = this.revision?.revision ?? '';
     if (counted) this.ctx.metrics.requestFinished(service, revision, status, seconds);
     if (this.ctx.log !== undefined) {
+      // Failures are logged within a budget (failure-log.ts); the counts above are never sampled.
+      const unloggedBefore = status >= 400 && this.ctx.failureLog !== undefined ? this.ctx.failureLog.take(status, this.ctx.clock.now()) : 0;
+      if (unloggedBefore === -1) return;
       this.ctx.log({
         time: new Date(this.ctx.clock.now()).toISOString(),
         level: status >= 500 ? 'warn' : 'info',
@@ -192,6 +198,7 @@ export class Exchange {
         durationMs: Math.round(seconds * 1e6) / 1e3,
         error: this.error?.code,
         message: this.error?.message,
+        unloggedBefore: unloggedBefore > 0 ? unloggedBefore : undefined,
       });
     }
   }

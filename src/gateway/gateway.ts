@@ -33,6 +33,7 @@ import { becomesJob, noJobStore } from './jobs/steps.ts';
 import { createMirror, type MirrorOptions } from './mirror.ts';
 import { listen } from '../util/http.ts';
 import { startMetricsListener, type MetricsListener } from './metrics-listener.ts';
+import { FailureLog, type FailureLogBudget } from './failure-log.ts';
 
 export interface GatewayOptions {
   routingTable: RoutingTable;
@@ -52,6 +53,8 @@ export interface GatewayOptions {
   random?: () => number;
   /** Receives one record per request and per notable event; nothing is formatted without it. */
   log?: Log;
+  /** Lines a second the access log writes for failed requests (each class: 4xx, 5xx). Default 10, bursts of 100. */
+  failureLogBudget?: FailureLogBudget;
   /** L2 routing and L3 backpressure: deadline, per-try timeout, retries and their budget, ejection, stickiness, wait queue. */
   routing?: RouterOptions;
   /** L1 edge: API keys, rate limits, request deadlines (src/edge/). Default: no auth, in-process limits. */
@@ -134,7 +137,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     proxy,
   ];
   router.setDispatch((exchange) => proxy.run(exchange));
-  const ctx: ExchangeContext = { steps, metrics, clock, log };
+  const ctx: ExchangeContext = { steps, metrics, clock, log, failureLog: new FailureLog(metrics.registry, clock.now(), options.failureLogBudget) };
 
   const onRequest = (req: GatewayRequest, res: GatewayResponse): void => {
     const exchange = new Exchange(req, res, ctx);
