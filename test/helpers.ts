@@ -61,12 +61,23 @@ export interface KarbUp {
   stop(): Promise<number | null>;
 }
 
-export async function startKarbUp(cwd: string, ports: { control?: number; gateway?: number } = {}, extraArgs: string[] = []): Promise<KarbUp> {
+export async function startKarbUp(
+  cwd: string,
+  ports: { control?: number; gateway?: number } = {},
+  extraArgs: string[] = [],
+  /** `openFileLimit`: run karb up with this limit on open files (soft and hard, so Node cannot raise it). */
+  limits: { openFileLimit?: number } = {},
+): Promise<KarbUp> {
   const controlPort = ports.control ?? (await freePort());
   // A port just released can be handed out again at once: the two must differ.
   let gatewayPort = ports.gateway ?? (await freePort());
   while (gatewayPort === controlPort) gatewayPort = await freePort();
-  const child = spawn(process.execPath, [KARB, 'up', '--port', String(controlPort), '--gateway-port', String(gatewayPort), ...extraArgs], {
+  const argv = [KARB, 'up', '--port', String(controlPort), '--gateway-port', String(gatewayPort), ...extraArgs];
+  const [command, args] =
+    limits.openFileLimit === undefined
+      ? [process.execPath, argv]
+      : ['bash', ['-c', `ulimit -n ${limits.openFileLimit} && exec "$0" "$@"`, process.execPath, ...argv]];
+  const child = spawn(command, args, {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, KARB_LOG_LEVEL: 'info' },

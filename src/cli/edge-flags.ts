@@ -1,5 +1,7 @@
-/** Flags that `karb up` and `karb gateway` share: the gateway's edge (auth, Redis, TLS) and ports. */
+/** Flags that `karb up` and `karb gateway` share: the gateway's edge (auth, Redis, TLS, client connections) and ports. */
 import { parseAuthMode, parseFailureMode, readTlsFiles, type EdgeFlags } from '../edge/options.ts';
+import { parseDuration } from '../api/quantity.ts';
+import type { ConnectionLimits } from '../gateway/connection-limits.ts';
 import { UsageError } from './usage.ts';
 
 export const EDGE_FLAG_OPTIONS = {
@@ -8,6 +10,9 @@ export const EDGE_FLAG_OPTIONS = {
   'redis-failure': { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'headers-timeout': { type: 'string' },
+  'request-timeout': { type: 'string' },
 } as const;
 
 export interface EdgeFlagValues {
@@ -16,18 +21,47 @@ export interface EdgeFlagValues {
   'redis-failure'?: string | undefined;
   'tls-cert'?: string | undefined;
   'tls-key'?: string | undefined;
+  'max-connections'?: string | undefined;
+  'headers-timeout'?: string | undefined;
+  'request-timeout'?: string | undefined;
 }
 
 /** The edge flags as options; a bad value is a usage error that says which flag and why. */
-export function edgeFlagsFrom(values: EdgeFlagValues): { edge: EdgeFlags; tls: ReturnType<typeof readTlsFiles> } {
+export function edgeFlagsFrom(values: EdgeFlagValues): { edge: EdgeFlags; tls: ReturnType<typeof readTlsFiles>; connections: ConnectionLimits } {
+  const connections = connectionFlags(values);
   try {
     const auth = parseAuthMode(values.auth);
     const redisFailure = parseFailureMode(values['redis-failure']);
     const edge: EdgeFlags = { ...(auth ? { auth } : {}), ...(values.redis ? { redisUrl: values.redis } : {}), ...(redisFailure ? { redisFailure } : {}) };
-    return { edge, tls: readTlsFiles(values['tls-cert'], values['tls-key']) };
+    return { edge, tls: readTlsFiles(values['tls-cert'], values['tls-key']), connections };
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+}
+
+function connectionFlags(values: EdgeFlagValues): ConnectionLimits {
+  const limits: ConnectionLimits = {};
+  const max = values['max-connections'];
+  if (max !== undefined) {
+    const n = Number(max);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--max-connections must be a whole number of connections, at least 1 (got ${max})`);
+    limits.maxConnections = n;
+  }
+  const headers = durationFlag(values['headers-timeout'], '--headers-timeout');
+  if (headers !== undefined) limits.headersTimeoutMs = headers;
+  const request = durationFlag(values['request-timeout'], '--request-timeout');
+  if (request !== undefined) limits.requestTimeoutMs = request;
+  if (headers !== undefined && request !== undefined && request < headers) {
+    throw new UsageError(`--request-timeout (${values['request-timeout']}) must be at least --headers-timeout (${values['headers-timeout']}): the whole request includes its headers`);
+  }
+  return limits;
+}
+
+function durationFlag(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < 1000) throw new UsageError(`${flag} must be a duration of at least 1s, such as 10s or 2m (got ${value})`);
+  return ms;
 }
 
 export function portFlag(value: string | undefined, flag: string, fallback: number): number {

@@ -37,6 +37,10 @@ const USAGE = `Usage: karb gateway --control-plane URL [flags]
   --redis-failure M     when Redis is unreachable: open (admit, default) or closed (503)
   --tls-cert FILE       serve HTTPS with this PEM certificate...
   --tls-key FILE        ...and this PEM private key
+  --max-connections N   client connections held at most; more are closed on arrival
+                        (default: half of the open-file limit past 256)
+  --headers-timeout D   a client must send its request headers within D (default 10s)
+  --request-timeout D   ...and its whole request, body included, within D (default 60s)
   --key-cache-ms N      how long a key record is cached (default 2000; also the delay of a revoke)
 `;
 
@@ -73,7 +77,7 @@ export async function gatewayCommand(args: string[]): Promise<number> {
   if (metricsPort === port && port !== 0) throw new UsageError(`--port and --metrics-port must differ: metrics are never served on the gateway's port (${port})`);
   const cacheMs = Number(values['key-cache-ms'] ?? 2000);
   if (!Number.isFinite(cacheMs) || cacheMs < 0) throw new UsageError(`--key-cache-ms must be a number of milliseconds (got ${values['key-cache-ms']})`);
-  const { edge: flags, tls } = edgeFlagsFrom(values);
+  const { edge: flags, tls, connections } = edgeFlagsFrom(values);
 
   const log = jsonLogger();
   const feed = new ControlFeed({ controlPlaneUrl, adminToken: token });
@@ -91,6 +95,7 @@ export async function gatewayCommand(args: string[]): Promise<number> {
       routingTable,
       port,
       metricsPort,
+      connections,
       signals: reporter,
       // A service at zero replicas: hold its requests and ask the control plane for one, once a second at most.
       hold: {

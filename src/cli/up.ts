@@ -22,6 +22,10 @@ const USAGE = `Usage: karb up [flags]
   --redis-failure M   when Redis is unreachable: open (admit, default) or closed (503)
   --tls-cert FILE     serve the gateway over HTTPS with this PEM certificate...
   --tls-key FILE      ...and this PEM private key
+  --max-connections N client connections held at most; more are closed on arrival
+                      (default: half of the open-file limit past 256)
+  --headers-timeout D a client must send its request headers within D (default 10s)
+  --request-timeout D ...and its whole request, body included, within D (default 60s)
 `;
 
 export async function upCommand(args: string[]): Promise<number> {
@@ -48,7 +52,7 @@ export async function upCommand(args: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const { edge, tls } = edgeFlagsFrom(values);
+  const { edge, tls, connections } = edgeFlagsFrom(values);
   const controlPort = portFlag(values.port, '--port', 8081);
   const gatewayPort = portFlag(values['gateway-port'], '--gateway-port', 8080);
   if (controlPort === gatewayPort && controlPort !== 0) {
@@ -61,6 +65,7 @@ export async function upCommand(args: string[]): Promise<number> {
   const log = jsonLogger();
   const platform = await startPlatform({
     edge,
+    connections,
     ...(tls ? { tls } : {}),
     controlPort,
     gatewayPort,

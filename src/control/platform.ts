@@ -8,6 +8,7 @@ import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSyn
 import { join, resolve } from 'node:path';
 import { KarbError } from '../errors.ts';
 import { startGateway } from '../gateway/gateway.ts';
+import type { ConnectionLimits } from '../gateway/connection-limits.ts';
 import { ObservableRoutingTable } from '../gateway/observable-routing-table.ts';
 import { SqliteJobStore } from '../gateway/jobs/sqlite-store.ts';
 import { RedisJobStore } from '../gateway/jobs/redis-store.ts';
@@ -47,6 +48,8 @@ export interface PlatformOptions {
   edge?: EdgeFlags;
   /** Serve the gateway over HTTPS. */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** The gateway's cap on client connections and its header and request timeouts. */
+  connections?: ConnectionLimits;
 }
 
 export interface Platform {
@@ -126,6 +129,7 @@ async function startParts(
     log,
     edge: edgeOptions(options.edge ?? {}, new StoreKeyResolver(keys), log),
     ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.connections ? { connections: options.connections } : {}),
     signals: teeSignals(hub, counters),
     jobs: { store: jobStore },
     hold: {

@@ -34,6 +34,7 @@ import { createMirror, type MirrorOptions } from './mirror.ts';
 import { listen } from '../util/http.ts';
 import { startMetricsListener, type MetricsListener } from './metrics-listener.ts';
 import { FailureLog, type FailureLogBudget } from './failure-log.ts';
+import { capConnections, serverTimeouts, type ConnectionLimits } from './connection-limits.ts';
 
 export interface GatewayOptions {
   routingTable: RoutingTable;
@@ -53,6 +54,8 @@ export interface GatewayOptions {
   random?: () => number;
   /** Receives one record per request and per notable event; nothing is formatted without it. */
   log?: Log;
+  /** Client connections held at most, and how long a client may take to send its request (connection-limits.ts). */
+  connections?: ConnectionLimits;
   /** Lines a second the access log writes for failed requests (each class: 4xx, 5xx). Default 10, bursts of 100. */
   failureLogBudget?: FailureLogBudget;
   /** L2 routing and L3 backpressure: deadline, per-try timeout, retries and their budget, ejection, stickiness, wait queue. */
@@ -145,13 +148,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     res.on('close', onResponseClose);
     exchange.next();
   };
+  const connections = options.connections ?? {};
+  const timeouts = serverTimeouts(connections);
   const server =
     options.tls === undefined
-      ? createServer<typeof GatewayRequest, typeof ServerResponse<GatewayRequest>>({ IncomingMessage: GatewayRequest }, onRequest)
+      ? createServer<typeof GatewayRequest, typeof ServerResponse<GatewayRequest>>({ IncomingMessage: GatewayRequest, ...timeouts }, onRequest)
       : createHttpsServer<typeof GatewayRequest, typeof ServerResponse<GatewayRequest>>(
-          { IncomingMessage: GatewayRequest, cert: options.tls.cert, key: options.tls.key },
+          { IncomingMessage: GatewayRequest, ...timeouts, cert: options.tls.cert, key: options.tls.key },
           onRequest,
         );
+  const maxConnections = capConnections(server, connections, { registry: metrics.registry, clock, log });
 
   // Endpoints leave the table without telling us; close their pools from time to time.
   let sweepTimer: TimerHandle | undefined;
@@ -203,7 +209,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
   const port = (server.address() as AddressInfo).port;
   const url = `${options.tls === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log?.({ time: new Date(clock.now()).toISOString(), level: 'info', msg: 'gateway listening', url, ...(metricsListener ? { metrics: `${metricsListener.url}/metrics` } : {}) });
+  log?.({ time: new Date(clock.now()).toISOString(), level: 'info', msg: 'gateway listening', url, maxConnections, ...(metricsListener ? { metrics: `${metricsListener.url}/metrics` } : {}) });
 
   return {
     url,

@@ -6,6 +6,22 @@ export interface ProbeResult {
   ready: boolean;
   /** Why not, for status messages: `HTTP 503`, `connect ECONNREFUSED ...`, `no answer within 1000 ms`. */
   detail: string;
+  /**
+   * The probe could not be sent for a reason of karb's own (out of file
+   * descriptors or memory): it says nothing about the replica, so it must not
+   * count against it. Thousands of client connections to the gateway must never
+   * mark every replica NotReady.
+   */
+  inconclusive?: boolean;
+}
+
+/** Errors of the probing process itself, not of the replica it probes. */
+const LOCAL_RESOURCE_ERRORS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM']);
+
+function failed(err: unknown): ProbeResult {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const detail = err instanceof Error ? err.message : String(err);
+  return code !== undefined && LOCAL_RESOURCE_ERRORS.has(code) ? { ready: false, detail, inconclusive: true } : { ready: false, detail };
 }
 
 /** One GET; ready only on 200. Never rejects. A fresh connection per probe so nothing lingers. */
@@ -21,7 +37,7 @@ export function probeReadiness(url: string, timeoutMs: number): Promise<ProbeRes
     try {
       req = request(url, { method: 'GET', agent: false, timeout: timeoutMs, headers: { 'user-agent': 'karb-probe' } });
     } catch (err) {
-      finish({ ready: false, detail: err instanceof Error ? err.message : String(err) });
+      finish(failed(err));
       return;
     }
     req.on('response', (res) => {
@@ -32,7 +48,7 @@ export function probeReadiness(url: string, timeoutMs: number): Promise<ProbeRes
       finish({ ready: false, detail: `no answer within ${timeoutMs} ms` });
       req.destroy();
     });
-    req.on('error', (err) => finish({ ready: false, detail: err.message }));
+    req.on('error', (err) => finish(failed(err)));
     req.end();
   });
 }

@@ -311,6 +311,11 @@ export class Replica {
     const result = await probeReadiness(this.#url + (this.template.readinessPath ?? defaultReadinessPath), this.#env.probe.timeoutMs);
     if (!this.#supervising(incarnation)) return;
     const now = this.#env.clock.now();
+    if (result.inconclusive === true) {
+      // karb itself could not probe (out of file descriptors): neither a pass nor a failure.
+      this.#scheduleProbe(incarnation, this.#env.probe.startingIntervalMs);
+      return;
+    }
     if (result.ready) {
       this.#probeFailures = 0;
       if (this.#phase === 'Starting') {
