@@ -41,7 +41,7 @@ const BODY = JSON.stringify({
   inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 8], data: [0.1, 0.5, 0.2, 0.9, 0.3, 0.1, 0.7, 0.4] }],
 });
 
-test('SIGKILL of one of three real replicas under 200 req/s: ≥ 99.9% of requests succeed', async (t) => {
+test('SIGKILL of one of three real replicas under 200 req/s: every request succeeds', async (t) => {
   await ensureModels();
   const replicas = [startServe(), startServe(), startServe()];
   t.after(() => {
@@ -81,6 +81,6 @@ test('SIGKILL of one of three real replicas under 200 req/s: ≥ 99.9% of reques
   t.diagnostic(`sent ${sent}, ok ${ok} (${((100 * ok) / sent).toFixed(2)}%), errors ${JSON.stringify(errorsByCode)}; ${retries}`);
   assert.equal(unfinished, 0);
   assert.ok(sent >= 900, `the load ran (${sent} sent)`);
-  assert.ok(ok >= Math.ceil(sent * 0.999), `${ok} of ${sent} succeeded; errors ${JSON.stringify(errorsByCode)}`);
+  assert.equal(ok, sent, `${ok} of ${sent} succeeded; errors ${JSON.stringify(errorsByCode)}`);
   assert.match(text, /karb_gateway_retries_total\{service="fraud-v1",reason="(connect|reset)"\} [1-9]/);
 });

@@ -14,7 +14,11 @@
  * karb retries in exactly one place, this gateway; replicas never retry, so
  * no layer multiplies another's retries. A retry holds its concurrency slot
  * from the moment it is decided (through the backoff) until the request's
- * next retry decision or its end.
+ * next retry decision or its end. A request's first retry after a connection
+ * failure (connect error, reset) is not drawn from this budget at all: a
+ * replica that dies fails its whole share of the requests at once, more than
+ * these floors allow, and retrying them adds no load (retry.ts
+ * `isConnectionFailure`).
  */
 export interface RetryBudgetOptions {
   /** Retries per request. Default 0.2. */

@@ -24,6 +24,33 @@ export function retryReasonForStatus(status: number): RetryReason | undefined {
   }
 }
 
+/**
+ * Whether `reason` is a connection failure — the replica could not be reached,
+ * or the connection under a sent request closed before any response byte —
+ * whose first retry in a request goes outside the retry budget (router.ts).
+ *
+ * Why: such a failure is one replica's process or socket breaking, not the
+ * service running out of capacity. The common case is a replica that died
+ * (SIGKILL, OOM, its machine lost) with its share of the requests in flight:
+ * one of four replicas with 64 in flight fails about 16 at once, and every
+ * request sent to its port until ejection or the control plane takes it out
+ * is refused. None of them produced work anyone will get, so retrying each
+ * once elsewhere moves the dead replica's load onto the survivors; it adds no
+ * load the callers did not send. The budget exists against the other kind —
+ * retries of answers that are slow or refused because the service is
+ * overloaded, which multiply the load that caused them — and its floor (10 at
+ * once, 10 banked) is sized for a trickle, so one budget for both turned a
+ * routine replica loss into 502s (Envoy's budget does apply to all retries;
+ * karb's target is no failed idempotent request when one of several replicas
+ * dies). Only the first such retry of a request is free: a retry whose
+ * connection fails too (a second replica lost) is budgeted, so attempts stay
+ * ≤ 2 × requests + what the budget allows, whatever fails. Per-try timeouts
+ * and 502/503/504 stay budgeted: they are what overload looks like.
+ */
+export function isConnectionFailure(reason: RetryReason): boolean {
+  return reason === 'connect' || reason === 'reset';
+}
+
 /** Error codes of the upstream client (undici, node:net) → why the attempt failed. */
 export function retryReasonForError(code: unknown): RetryReason | undefined {
   switch (code) {

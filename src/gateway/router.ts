@@ -15,6 +15,8 @@
  *   retry      connect error, reset, per-try timeout or 502/503/504 before the
  *              response started → another endpoint after a jittered backoff,
  *              at most `maxRetries`, within the retry budget and the deadline
+ *              (a request's first retry after a connect error or reset is
+ *              outside the budget: retry.ts `isConnectionFailure` says why)
  *
  * This is karb's only retry layer: replicas never retry, and clients that see
  * a 503 from karb have already been retried for. The proxy (upstream.ts)
@@ -34,7 +36,7 @@ import { OutlierDetector, type OutlierOptions } from './outlier.ts';
 import type { OutstandingRequests } from './outstanding.ts';
 import { REVISION_HEADER, previewRevision } from './preview.ts';
 import { QUEUE_DEPTH_HEADER, ReportedQueueDepths, parseQueueDepth } from './queue-depth.ts';
-import { backoffMs, retryReasonForError, retryReasonForStatus, type RetryReason } from './retry.ts';
+import { backoffMs, isConnectionFailure, retryReasonForError, retryReasonForStatus, type RetryReason } from './retry.ts';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
 import { pickRevision } from './revision-picker.ts';
 import { RouterMetrics } from './router-metrics.ts';
@@ -95,6 +97,8 @@ class Routing {
   retries = 0;
   tried: string[] = [];
   holdsRetry = false;
+  /** The one retry after a connection failure that goes outside the budget is taken. */
+  freeRetryUsed = false;
   queued = false;
   timer: TimerHandle | undefined = undefined;
 
@@ -450,11 +454,15 @@ export class Router implements AttemptHooks {
       this.#budget.release(service);
       state.holdsRetry = false;
     }
-    if (!this.#budget.tryAcquire(service)) {
-      this.#metrics.budgetExhausted(service);
-      return false;
+    if (!state.freeRetryUsed && isConnectionFailure(reason)) {
+      state.freeRetryUsed = true;
+    } else {
+      if (!this.#budget.tryAcquire(service)) {
+        this.#metrics.budgetExhausted(service);
+        return false;
+      }
+      state.holdsRetry = true;
     }
-    state.holdsRetry = true;
     state.retries++;
     if (spent) state.wantFallback = true;
     this.#metrics.retry(service, reason);
