@@ -6,7 +6,7 @@
  */
 import { canonicalJson, type Condition, type InferenceServiceStatus } from '../api/index.ts';
 import { durationMs } from '../api/quantity.ts';
-import type { Route, RoutingTable } from '../gateway/routing-table.ts';
+import { perTryTimeoutForSlo, type Route, type RoutingTable } from '../gateway/routing-table.ts';
 import type { RevisionTemplate, Runtime } from '../runtime/types.ts';
 import { resolveModelPath } from './admission.ts';
 import { planService, replicaTarget, type ServicePlan } from './plan.ts';
@@ -211,6 +211,8 @@ export class Reconciler {
       ...(plan.mirror ? { mirror: { ...plan.mirror } } : {}),
       concurrencyLimit: concurrencyLimit(service),
       coldStartMs: service.spec.slo.coldStartMs,
+      // A hung replica costs a request one try of a few times the p95 target, not its whole deadline.
+      perTryTimeoutMs: perTryTimeoutForSlo(service.spec.slo.latencyP95Ms),
       ...(service.spec.traffic.async?.enabled
         ? { asyncEnabled: true, asyncMaxQueued: service.spec.traffic.async.maxQueued, asyncTtlMs: durationMs(service.spec.traffic.async.ttl) }
         : {}),

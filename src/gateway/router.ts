@@ -17,6 +17,8 @@
  *              at most `maxRetries`, within the retry budget and the deadline
  *              (a request's first retry after a connect error or reset is
  *              outside the budget: retry.ts `isConnectionFailure` says why)
+ *   per try    `routing.perTryTimeoutMs` if set, else the route's (derived from
+ *              its SLO by the control plane), else the deadline
  *
  * This is karb's only retry layer: replicas never retry, and clients that see
  * a 503 from karb have already been retried for. The proxy (upstream.ts)
@@ -48,7 +50,11 @@ export const FALLBACK_HEADER = 'x-karb-fallback';
 export interface RouterOptions {
   /** Overall deadline of a request without one of its own (`exchange.deadlineAt`). Default 60 s. */
   deadlineMs?: number;
-  /** Longest wait for one attempt's response to start. Default: the deadline. */
+  /**
+   * Longest wait for one attempt's response to start, for every service: an operator's override.
+   * Default: each route's `perTryTimeoutMs` (the control plane derives it from the service's SLO),
+   * and for a route without one the deadline.
+   */
   perTryTimeoutMs?: number;
   /** Retries per request (a fallback attempt after them is one more). Default 2. */
   maxRetries?: number;
@@ -99,6 +105,8 @@ class Routing {
   holdsRetry = false;
   /** The one retry after a connection failure that goes outside the budget is taken. */
   freeRetryUsed = false;
+  /** The per-try timeout of the attempt in flight, for its error message. */
+  tryMs = 0;
   queued = false;
   timer: TimerHandle | undefined = undefined;
 
@@ -125,7 +133,7 @@ type Choice =
 export class Router implements AttemptHooks {
   readonly #deps: RouterDeps;
   readonly #deadlineMs: number;
-  readonly #perTryMs: number;
+  readonly #perTryMs: number | undefined;
   readonly #maxRetries: number;
   readonly #sessionHeader: string;
   readonly #queueBound: number | undefined;
@@ -144,7 +152,7 @@ export class Router implements AttemptHooks {
   constructor(deps: RouterDeps, options: RouterOptions = {}) {
     this.#deps = deps;
     this.#deadlineMs = options.deadlineMs ?? 60_000;
-    this.#perTryMs = options.perTryTimeoutMs ?? this.#deadlineMs;
+    this.#perTryMs = options.perTryTimeoutMs;
     this.#maxRetries = options.maxRetries ?? 2;
     this.#sessionHeader = options.sessionHeader ?? 'x-karb-session';
     this.#queueBound = options.queueBound;
@@ -212,9 +220,11 @@ export class Router implements AttemptHooks {
     state.tried.push(url);
     const now = this.#deps.clock.now();
     const left = state.deadline - now;
+    const tryMs = this.#perTryMs ?? perTryOf(exchange.route);
+    state.tryMs = tryMs;
     // Which bound the timer stands for is decided now: a timer may fire a millisecond early by the clock.
-    const byDeadline = left <= this.#perTryMs;
-    state.timer = this.#deps.clock.setTimeout(() => this.#expire(exchange, state, byDeadline), Math.max(0, byDeadline ? left : this.#perTryMs));
+    const byDeadline = left <= tryMs;
+    state.timer = this.#deps.clock.setTimeout(() => this.#expire(exchange, state, byDeadline), Math.max(0, byDeadline ? left : tryMs));
   }
 
   responded(exchange: Exchange, url: string, status: number, headers: IncomingHttpHeaders): boolean {
@@ -240,7 +250,7 @@ export class Router implements AttemptHooks {
     // Any other transport failure before the response started is a broken connection: inference is idempotent.
     const reason = retryReasonForError(error instanceof TryTimeoutError ? 'TRY_TIMEOUT' : code) ?? (error instanceof UpstreamUnreachableError ? 'reset' : undefined);
     if (reason === undefined) return false;
-    this.#failure(exchange, url, this.#deps.clock.now());
+    this.#failure(exchange, url, this.#deps.clock.now(), reason === 'timeout');
     return this.#retry(exchange, state, reason);
   }
 
@@ -415,12 +425,12 @@ export class Router implements AttemptHooks {
 
   // ── failures and retries ──
 
-  #failure(exchange: Exchange, url: string, now: number): void {
+  #failure(exchange: Exchange, url: string, now: number, timedOut = false): void {
     const route = exchange.route;
     const revision = exchange.revision;
     if (route === undefined || revision === undefined) return;
     const urls = revision.endpoints.map((e) => e.url);
-    const outcome = this.#outliers.recordFailure(url, urls, now);
+    const outcome = this.#outliers.recordFailure(url, urls, now, timedOut);
     if (outcome.ejected) {
       this.#metrics.ejection(route.service);
       this.#deps.log?.({
@@ -430,6 +440,7 @@ export class Router implements AttemptHooks {
         service: route.service,
         revision: revision.revision,
         url,
+        reason: outcome.reason,
         forMs: outcome.forMs,
       });
     }
@@ -482,7 +493,7 @@ export class Router implements AttemptHooks {
     call.expire(
       byDeadline || this.#deps.clock.now() >= state.deadline
         ? new DeadlineExceededError(state.primary.model, state.deadlineMs)
-        : new TryTimeoutError(state.primary.model, replica, this.#perTryMs),
+        : new TryTimeoutError(state.primary.model, replica, state.tryMs),
     );
   }
 
@@ -506,4 +517,10 @@ export class Router implements AttemptHooks {
     state.holdsRetry = false;
     this.#budget.requestFinished(state.primary.service);
   }
+}
+
+/** A route's own per-try timeout; without a usable one (absent, or not a positive number), none but the deadline. */
+function perTryOf(route: Route | undefined): number {
+  const ms = route?.perTryTimeoutMs;
+  return ms !== undefined && ms > 0 ? ms : Infinity;
 }

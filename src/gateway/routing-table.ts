@@ -35,6 +35,12 @@ export interface Route {
   asyncTtlMs?: number;
   /** `spec.slo.coldStartMs`: how long a request is held while the service has no ready replica. */
   coldStartMs?: number;
+  /**
+   * Longest wait for one attempt's response to start before it is retried on another replica:
+   * `perTryTimeoutForSlo(spec.slo.latencyP95Ms)`. The router bounds it by the request's deadline;
+   * the gateway's `routing.perTryTimeoutMs`, when set, overrides it. Absent: only the deadline.
+   */
+  perTryTimeoutMs?: number;
   /** `spec.traffic.rateLimit` of the service; absent: no per-service limit. */
   rateLimit?: { requestsPerSecond: number; burst?: number | undefined };
   /**
@@ -44,6 +50,32 @@ export interface Route {
    * how a rollout judges a revision on real traffic before it serves any (mirror.ts).
    */
   mirror?: { revision: string; percent: number };
+}
+
+/** A try may take this many times the service's p95 latency target before it is given up on. */
+export const PER_TRY_TIMEOUT_SLO_FACTOR = 4;
+/** The shortest derived per-try timeout, whatever the SLO. */
+export const MIN_PER_TRY_TIMEOUT_MS = 1_000;
+
+/**
+ * The per-try timeout of a service with p95 latency target `latencyP95Ms`:
+ * max(1 s, 4 × the target). A replica that has not started answering by then
+ * is hung or far off its SLO, and the try is retried elsewhere, so a hung
+ * replica (SIGSTOP, a wedged worker) costs a request one try instead of its
+ * whole deadline. Why 4 and 1 s: the target is the p95 of whole answers as
+ * the autoscaler measures them, and this bounds only the wait for the first
+ * byte, so 4× is far into the tail of a healthy replica even with batching
+ * (its batch delay is inside the measured latency) and a replica queueing
+ * under a burst; the 1 s floor keeps a tight target (say 20 ms) from cutting
+ * tries on a GC pause or a connection setup, where a retry would double the
+ * work for nothing. No upper bound here: the router cuts at the request's
+ * deadline anyway. Cold starts are not in it: a request for a service with no
+ * ready replica waits in hold-while-cold before its first try, and a replica
+ * is routed only once ready (warmed). Streams are never cut by it: once the
+ * response has started only the pool's body timeout applies.
+ */
+export function perTryTimeoutForSlo(latencyP95Ms: number): number {
+  return Math.max(MIN_PER_TRY_TIMEOUT_MS, Math.ceil(PER_TRY_TIMEOUT_SLO_FACTOR * latencyP95Ms));
 }
 
 export interface RoutingTable {
