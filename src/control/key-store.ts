@@ -115,7 +115,9 @@ export class KeyStore {
     if (this.#cache.has(id)) return this.#cache.get(id);
     const record = this.#read(id);
     if (this.#cache.size >= MAX_CACHED) this.#cache.clear();
-    this.#cache.set(id, record);
+    // The id arrives as a slice of the caller's Authorization header; kept as is, the cache would
+    // hold the whole presented key, secret included. A copy of its bytes holds only the id.
+    this.#cache.set(Buffer.from(id, 'latin1').toString('latin1'), record);
     return record;
   }
 
