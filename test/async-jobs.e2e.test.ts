@@ -25,6 +25,9 @@ metadata: { name: fraud-async }
 spec:
   model: { format: onnx, uri: file://models/fraud-v1.onnx, batching: { maxBatchSize: 32, maxDelayMs: 4 } }
   scaling: { minReplicas: 1, maxReplicas: 1, targetConcurrency: 8 }
+  # A lax latency target: a try waits 4 × p95 before it is timed out, so while the replica is
+  # paused the worker's dispatches hang (as the kill needs) instead of failing after a second.
+  slo: { latencyP95Ms: 30000 }
   traffic: { async: { enabled: true, maxQueued: 5000, ttl: 10m } }
 `;
 
