@@ -1,7 +1,7 @@
 /** Flags that `karb up` and `karb gateway` share: the gateway's edge (auth, Redis, TLS, client connections) and ports. */
-import { parseAuthMode, parseFailureMode, readTlsFiles, type EdgeFlags } from '../edge/options.ts';
+import { parseAuthMode, parseFailureMode, readTlsFiles, type EdgeFlags } from '../gateway/edge/options.ts';
 import { parseDuration } from '../api/quantity.ts';
-import type { ConnectionLimits } from '../gateway/connection-limits.ts';
+import type { ConnectionLimits } from '../gateway/edge/connection-limits.ts';
 import { UsageError } from './usage.ts';
 
 export const EDGE_FLAG_OPTIONS = {

@@ -6,16 +6,16 @@
  * rate limits.
  */
 import { parseArgs } from 'node:util';
-import { startGateway } from '../gateway/gateway.ts';
-import { RedisJobStore } from '../gateway/jobs/redis-store.ts';
-import { ObservableRoutingTable } from '../gateway/observable-routing-table.ts';
-import type { Route } from '../gateway/routing-table.ts';
-import { ControlFeed, pollRoutes, reportSignals } from '../edge/control-feed.ts';
-import { SignalReporter } from '../autoscaler/signal-report.ts';
+import { startGateway } from '../gateway/server/gateway.ts';
+import { RedisJobStore } from '../gateway/buffer/jobs/redis-store.ts';
+import { ObservableRoutingTable } from '../gateway/discovery/observable-routing-table.ts';
+import type { Route } from '../gateway/discovery/routing-table.ts';
+import { ControlFeed, pollRoutes, reportSignals } from '../gateway/discovery/control-feed.ts';
+import { SignalReporter } from '../observability/signal-report.ts';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { RemoteKeyResolver } from '../edge/key-resolver.ts';
-import { edgeOptions } from '../edge/options.ts';
+import { RemoteKeyResolver } from '../gateway/edge/key-resolver.ts';
+import { edgeOptions } from '../gateway/edge/options.ts';
 import { EDGE_FLAG_OPTIONS, edgeFlagsFrom, portFlag } from './edge-flags.ts';
 import { systemClock } from '../util/clock.ts';
 import { jsonLogger } from '../util/log.ts';

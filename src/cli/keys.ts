@@ -4,7 +4,7 @@
  * create ...)` works) and the record on stderr; the key is never shown again.
  */
 import { parseArgs } from 'node:util';
-import { KEY_LIFETIME_FORMS, parseKeyLifetime, type KeySummary } from '../edge/keys.ts';
+import { KEY_LIFETIME_FORMS, parseKeyLifetime, type KeySummary } from '../gateway/edge/keys.ts';
 import { ControlPlaneClient } from './client.ts';
 import { age, outputFormat, renderStructured, renderTable } from './output.ts';
 import { UsageError } from './usage.ts';

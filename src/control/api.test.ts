@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { InMemoryRoutingTable } from '../gateway/routing-table.ts';
+import { InMemoryRoutingTable } from '../gateway/discovery/routing-table.ts';
 import type { Runtime } from '../runtime/types.ts';
 import { startControlApi, type ControlApi } from './api.ts';
 import { KeyStore } from './key-store.ts';

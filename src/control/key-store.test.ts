@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KeyStore } from './key-store.ts';
-import { checkKey, parseKey } from '../edge/keys.ts';
+import { checkKey, parseKey } from '../gateway/edge/keys.ts';
 import { NotFoundError } from '../errors.ts';
 
 test('keys are stored as hashes, listed without them, and revoked for good', () => {

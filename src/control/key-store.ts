@@ -7,7 +7,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { NotFoundError } from '../errors.ts';
-import { generateKey, type KeyRecord, type KeySummary } from '../edge/keys.ts';
+import { generateKey, type KeyRecord, type KeySummary } from '../gateway/edge/keys.ts';
 
 const SCHEMA = `
 create table if not exists api_keys (

@@ -11,8 +11,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidRequestError, NotFoundError } from '../errors.ts';
 import { readBody, sendJson } from '../util/http.ts';
 import { suggestField } from '../api/validate.ts';
-import { KEY_LIFETIME_FORMS, parseKeyLifetime } from '../edge/keys.ts';
-import type { RoutingTable } from '../gateway/routing-table.ts';
+import { KEY_LIFETIME_FORMS, parseKeyLifetime } from '../gateway/edge/keys.ts';
+import type { RoutingTable } from '../gateway/discovery/routing-table.ts';
 import type { KeyStore } from './key-store.ts';
 
 export interface KeysApiDeps {

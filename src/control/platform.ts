@@ -7,18 +7,18 @@
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KarbError } from '../errors.ts';
-import { startGateway } from '../gateway/gateway.ts';
-import type { ConnectionLimits } from '../gateway/connection-limits.ts';
-import { ObservableRoutingTable } from '../gateway/observable-routing-table.ts';
-import { SqliteJobStore } from '../gateway/jobs/sqlite-store.ts';
-import { RedisJobStore } from '../gateway/jobs/redis-store.ts';
-import type { JobStore } from '../gateway/jobs/types.ts';
+import { startGateway } from '../gateway/server/gateway.ts';
+import type { ConnectionLimits } from '../gateway/edge/connection-limits.ts';
+import { ObservableRoutingTable } from '../gateway/discovery/observable-routing-table.ts';
+import { SqliteJobStore } from '../gateway/buffer/jobs/sqlite-store.ts';
+import { RedisJobStore } from '../gateway/buffer/jobs/redis-store.ts';
+import type { JobStore } from '../gateway/buffer/jobs/types.ts';
 import { hostname } from 'node:os';
-import { SignalHub, teeSignals } from '../autoscaler/hub.ts';
-import { RevisionCounters } from '../rollout/counters.ts';
-import { RolloutTracker } from '../rollout/tracker.ts';
+import { SignalHub, teeSignals } from '../observability/hub.ts';
+import { RevisionCounters } from '../observability/revision-counters.ts';
+import { RolloutTracker } from './rollout-tracker.ts';
 import { OutputChecker } from '../rollout/output-check.ts';
-import { AutoscalerLoop } from '../autoscaler/loop.ts';
+import { AutoscalerLoop } from './autoscaling-loop.ts';
 import { systemClock } from '../util/clock.ts';
 import { LocalRuntime } from '../runtime/local/local-runtime.ts';
 import type { Log } from '../util/log.ts';
@@ -27,8 +27,8 @@ import { Reconciler } from './reconciler.ts';
 import { Store } from './store.ts';
 import { KeyStore } from './key-store.ts';
 import { ensureAdminToken } from './admin-token.ts';
-import { edgeOptions, type EdgeFlags } from '../edge/options.ts';
-import { StoreKeyResolver } from '../edge/key-resolver.ts';
+import { edgeOptions, type EdgeFlags } from '../gateway/edge/options.ts';
+import { StoreKeyResolver } from '../gateway/edge/key-resolver.ts';
 
 export interface PlatformOptions {
   /** Where karb keeps its database, replica records and logs (default `.karb`). */

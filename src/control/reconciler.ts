@@ -6,13 +6,13 @@
  */
 import { canonicalJson, type Condition, type InferenceServiceStatus } from '../api/index.ts';
 import { durationMs } from '../api/quantity.ts';
-import { perTryTimeoutForSlo, type Route, type RoutingTable } from '../gateway/routing-table.ts';
+import { perTryTimeoutForSlo, type Route, type RoutingTable } from '../gateway/discovery/routing-table.ts';
 import type { RevisionTemplate, Runtime } from '../runtime/types.ts';
 import { resolveModelPath } from './admission.ts';
 import { planService, replicaTarget, type ServicePlan } from './plan.ts';
 import type { AutoscalerRecord, RevisionRecord, Store, StoredService } from './store.ts';
-import { RevisionCounters } from '../rollout/counters.ts';
-import { RolloutTracker } from '../rollout/tracker.ts';
+import { RevisionCounters } from '../observability/revision-counters.ts';
+import { RolloutTracker } from './rollout-tracker.ts';
 import { rolloutStatus } from '../rollout/status.ts';
 import type { RolloutState } from '../rollout/types.ts';
 

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { latencyBin } from '../autoscaler/latency-histogram.ts';
+import { latencyBin } from '../observability/latency-histogram.ts';
 import { analyze } from './analysis.ts';
-import { emptyCounts, type WindowCounts } from './counters.ts';
+import { emptyCounts, type WindowCounts } from '../observability/revision-counters.ts';
 
 const SPEC = { interval: '10s', minRequests: 50, maxErrorRateDelta: 0.005, maxLatencyP95Ratio: 1.2 };
 const SLO = { latencyP95Ms: 250, errorRate: 0.01 };

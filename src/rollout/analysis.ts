@@ -16,9 +16,9 @@
  * unlucky requests, while a real regression fails at the first judged window.
  */
 import type { AnalysisSpec, SloSpec } from '../api/index.ts';
-import { binMiddle, histogramQuantile } from '../autoscaler/latency-histogram.ts';
+import { binMiddle, histogramQuantile } from '../observability/latency-histogram.ts';
 import { binomialUpperTail } from './binomial.ts';
-import type { WindowCounts } from './counters.ts';
+import type { WindowCounts } from '../observability/revision-counters.ts';
 
 /** How unlikely the observation must be under "meets the thresholds" to fail. */
 export const SIGNIFICANCE = 0.01;

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseInferenceService, type InferenceServiceSpec } from '../api/index.ts';
-import { latencyBin } from '../autoscaler/latency-histogram.ts';
-import { emptyCounts, type WindowCounts } from './counters.ts';
+import { latencyBin } from '../observability/latency-histogram.ts';
+import { emptyCounts, type WindowCounts } from '../observability/revision-counters.ts';
 import { advanceRollout, applyRolloutCommand, rolloutTargets, startRollout, RolloutCommandError, type RolloutObservation } from './machine.ts';
 import type { RolloutState } from './types.ts';
 

@@ -36,7 +36,7 @@
 import { durationMs, type InferenceServiceSpec } from '../api/index.ts';
 import { KarbError } from '../errors.ts';
 import { analyze } from './analysis.ts';
-import type { WindowCounts } from './counters.ts';
+import type { WindowCounts } from '../observability/revision-counters.ts';
 import type { OutputCheckResult } from './output-check.ts';
 import { ACTIVE_PHASES, type RolloutCommand, type RolloutEvent, type RolloutPhase, type RolloutState } from './types.ts';
 

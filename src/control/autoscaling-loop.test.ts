@@ -1,0 +1,204 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseInferenceService } from '../api/index.ts';
+import { replicaTarget } from './plan.ts';
+import { Store } from './store.ts';
+import type { Endpoint, ReplicaStatus, Runtime } from '../runtime/types.ts';
+import { ManualClock } from '../util/clock.ts';
+import { SignalHub } from '../observability/hub.ts';
+import { AutoscalerLoop, holdDuringRollout, windowsFor } from './autoscaling-loop.ts';
+import type { AutoscalerRecord } from './store.ts';
+import { startRollout } from '../rollout/machine.ts';
+import type { RolloutState } from '../rollout/types.ts';
+import { scalingInputFromSpec } from '../autoscaler/index.ts';
+import { GpuSampler } from '../autoscaler/gpu.ts';
+
+/** The loop only reads replicas and endpoints; this holds `n` ready replicas of one revision, set by the test. */
+class ReadyReplicas implements Runtime {
+  n = 1;
+  revision = 'svc-00001';
+  async ensureRevision(): Promise<void> {}
+  async removeRevision(): Promise<void> {}
+  revisions() {
+    return [{ namespace: 'default', service: 'svc', revision: this.revision, replicas: this.n }];
+  }
+  replicas(): ReplicaStatus[] {
+    return Array.from({ length: this.n }, (_, i) => ({ name: `${this.revision}-r${i}`, revision: this.revision, service: 'svc', namespace: 'default', phase: 'Ready' as const, restarts: 0, startedAt: 0, readyAt: 500 }));
+  }
+  endpoints(): Endpoint[] {
+    return this.replicas().map((r) => ({ replica: r.name, revision: r.revision, service: 'svc', namespace: 'default', url: `http://127.0.0.1:${9000 + Number(r.name.slice(-1))}` }));
+  }
+  onEvent(): () => void {
+    return () => {};
+  }
+  async close(): Promise<void> {}
+}
+
+function setup() {
+  const clock = new ManualClock(1_700_000_000_000);
+  const store = new Store(':memory:', { now: () => new Date(clock.now()) });
+  store.apply(
+    parseInferenceService({
+      apiVersion: 'karb.dev/v1alpha1',
+      kind: 'InferenceService',
+      metadata: { name: 'svc' },
+      spec: {
+        model: { uri: 'file://m.onnx' },
+        scaling: { policy: 'gascl', minReplicas: 0, maxReplicas: 3, targetConcurrency: 1, scaleToZeroAfter: '10s', stabilization: { upSeconds: 0, downSeconds: 5 } },
+      },
+    }),
+  );
+  const runtime = new ReadyReplicas();
+  const hub = new SignalHub({ clock });
+  const changed: string[] = [];
+  const loop = new AutoscalerLoop({ store, runtime, hub, clock, onDesiredChanged: (_ns, name) => changed.push(name), readCpuSeconds: () => undefined });
+  /** Advances time by whole periods, ticking as the started loop would. */
+  const run = (ms: number) => clock.advance(ms);
+  return { clock, store, runtime, hub, loop, changed, run };
+}
+
+const desired = (store: Store) => store.getAutoscaler('default', 'svc')?.desiredReplicas;
+const scaleEvents = (store: Store) => store.listEvents().filter((e) => e.message.includes('→')).map((e) => `${e.reason}: ${e.message}`);
+
+describe('AutoscalerLoop', () => {
+  it('scales up with concurrency, to zero after the idle period, and back to one when a request is held', () => {
+    const { store, runtime, hub, loop, changed, run } = setup();
+    loop.start();
+    run(2_000);
+    assert.equal(desired(store), 1, 'idle but not long enough: one replica stays');
+
+    for (let i = 0; i < 3; i++) hub.requestStarted('svc', 'svc-00001');
+    run(2_000);
+    assert.equal(desired(store), 3, 'three requests in flight at a target of one each');
+    assert.deepEqual(changed, ['svc']);
+    assert.match(scaleEvents(store)[0]!, /^(Concurrency|Panic): 1→3: /);
+
+    runtime.n = 3;
+    for (let i = 0; i < 3; i++) hub.requestFinished('svc', 'svc-00001', 'http://127.0.0.1:9000', 40, 200, 0);
+    run(8_000);
+    assert.equal(desired(store), 3, 'not idle for scaleToZeroAfter yet');
+    run(10_000);
+    assert.equal(desired(store), 0, 'idle for 10 s: to zero');
+    assert.match(scaleEvents(store).at(-1)!, /^ScaleToZero: 3→0: no requests for 1\d(\.\d+)? s/);
+    assert.equal(store.getAutoscaler('default', 'svc')?.panic, false);
+
+    runtime.n = 0;
+    run(2_000);
+    assert.equal(desired(store), 0, 'stays at zero without traffic');
+    loop.activate('default', 'svc');
+    assert.equal(desired(store), 1, 'a held request activates at once');
+    assert.match(scaleEvents(store).at(-1)!, /^Activation: 0→1/);
+    assert.equal(changed.at(-1), 'svc');
+
+    // The held request is queue depth: the next tick keeps the replica the activation asked for.
+    hub.heldChanged('svc', 1);
+    run(2_000);
+    assert.equal(desired(store), 1);
+    loop.stop();
+  });
+
+  it('keeps its decider state in the store, so a new loop continues where the last one stopped', () => {
+    const { clock, store, runtime, hub, loop, run } = setup();
+    loop.start();
+    run(2_000);
+    loop.stop();
+    const before = store.getAutoscaler('default', 'svc')!;
+    assert.equal((before.state as { decider?: string }).decider, 'gascl');
+    const since = (before.state as { since: number }).since;
+
+    // A restart: a new hub and loop on the same store; idle time still counts from the first decision.
+    const again = new AutoscalerLoop({ store, runtime, hub: new SignalHub({ clock }), clock, onDesiredChanged: () => {}, readCpuSeconds: () => undefined });
+    again.start();
+    run(10_000);
+    again.stop();
+    assert.equal((store.getAutoscaler('default', 'svc')!.state as { since: number }).since, since);
+    assert.equal(desired(store), 0);
+    void hub;
+    store.deleteService('default', 'svc');
+    assert.equal(store.getAutoscaler('default', 'svc'), undefined, 'the decision goes with the service');
+  });
+
+  it('feeds replica CPU from the process sampler into the pods the decider sees', () => {
+    const { clock, store, runtime, hub } = setup();
+    let cpuSeconds = 0;
+    runtime.n = 1;
+    const loop = new AutoscalerLoop({ store, runtime: withPid(runtime), hub, clock, onDesiredChanged: () => {}, readCpuSeconds: () => cpuSeconds });
+    loop.tick();
+    clock.advance(2_000);
+    cpuSeconds += 1; // one CPU-second in two seconds at a request of 1 core: 50%
+    loop.tick();
+    const cpu = hub.recorder('svc-00001')!.podCpu(clock.now());
+    assert.equal(cpu.get('svc-00001-r0'), 0.5);
+  });
+});
+
+describe('replicaTarget with the autoscaler', () => {
+  it('runs the desired count within the spec bounds, zero included', () => {
+    const { store } = setup();
+    const svc = store.getService('default', 'svc')!;
+    assert.deepEqual(replicaTarget(svc, { desiredReplicas: 0, message: '1→0' }), { replicas: 0, reason: 'Autoscaler', message: '1→0' });
+    assert.equal(replicaTarget(svc, { desiredReplicas: 9, message: '' }).replicas, 3, 'capped at maxReplicas');
+    assert.equal(replicaTarget(svc).reason, 'WarmFloor', 'before any decision: one warm replica');
+  });
+});
+
+describe('windowsFor', () => {
+  it('shortens the stable window to scaleToZeroAfter for services that scale to zero', () => {
+    const base = scalingInputFromSpec(parseInferenceService({ apiVersion: 'karb.dev/v1alpha1', kind: 'InferenceService', metadata: { name: 'a' }, spec: { model: { uri: 'file://m.onnx' } } }).spec);
+    assert.deepEqual(windowsFor({ ...base, minReplicas: 1 }), { stableWindowMs: 60_000, panicWindowMs: 6_000 });
+    assert.deepEqual(windowsFor({ ...base, minReplicas: 0, scaleToZeroAfterMs: 10_000 }), { stableWindowMs: 10_000, panicWindowMs: 6_000 });
+    assert.deepEqual(windowsFor({ ...base, minReplicas: 0, scaleToZeroAfterMs: 1_000 }), { stableWindowMs: 6_000, panicWindowMs: 6_000 });
+    assert.deepEqual(windowsFor({ ...base, minReplicas: 0, scaleToZeroAfterMs: 300_000 }), { stableWindowMs: 60_000, panicWindowMs: 6_000 });
+  });
+});
+
+function withPid(runtime: ReadyReplicas): Runtime {
+  return Object.assign(Object.create(runtime) as ReadyReplicas, { replicas: () => runtime.replicas().map((r) => ({ ...r, pid: 4242 })) });
+}
+
+describe('AutoscalerLoop GPU signal', () => {
+  it('records each replica process GPU utilization from NVML samples, and leaves it missing without them', async () => {
+    const { clock, store, hub } = setup();
+    class WithPids extends ReadyReplicas {
+      override replicas(): ReplicaStatus[] {
+        return super.replicas().map((r, i) => ({ ...r, pid: 4000 + i }));
+      }
+    }
+    const runtime = new WithPids();
+    runtime.n = 2;
+    const pmon = '# gpu pid type sm mem enc dec command\n# Idx # C/G % % % % name\n 0 4000 C 80 10 - - node\n 0 4001 C 40 5 - - node\n';
+    const gpu = new GpuSampler(async () => pmon);
+    await gpu.refresh();
+    const loop = new AutoscalerLoop({ store, runtime, hub, clock, gpu, onDesiredChanged: () => {}, readCpuSeconds: () => undefined });
+    loop.tick();
+    const withGpu = hub.recorder('svc-00001')!.windows(clock.now());
+    assert.ok(Math.abs(withGpu.panic.gpuUtilization! - 0.6) < 1e-9, `mean of 80% and 40%: ${withGpu.panic.gpuUtilization}`);
+
+    const { clock: clock2, store: store2, hub: hub2 } = setup();
+    const none = new GpuSampler(async () => undefined);
+    await none.refresh();
+    new AutoscalerLoop({ store: store2, runtime, hub: hub2, clock: clock2, gpu: none, onDesiredChanged: () => {}, readCpuSeconds: () => undefined }).tick();
+    assert.equal(hub2.recorder('svc-00001')!.windows(clock2.now()).panic.gpuUtilization, undefined, 'no GPU: missing, not zero');
+  });
+});
+
+describe('holdDuringRollout', () => {
+  const rec = (desiredReplicas: number, reason = 'Concurrency'): AutoscalerRecord => ({ desiredReplicas, reason, message: `${reason} ${desiredReplicas}`, panic: false, decidedAt: 0 });
+  const spec = parseInferenceService({ apiVersion: 'karb.dev/v1alpha1', kind: 'InferenceService', metadata: { name: 'svc' }, spec: { model: { uri: 'file://m.onnx' } } }).spec;
+  const rollout = (phase: RolloutState['phase']): RolloutState => ({ ...startRollout(spec, 'svc-00002', 'svc-00001', 0).state, phase });
+  const cases: Array<{ name: string; next: number; prev?: number; phase?: RolloutState['phase']; want: number; reason: string }> = [
+    { name: 'no rollout: the decision stands', next: 1, prev: 3, want: 1, reason: 'Concurrency' },
+    { name: 'a rollout in progress holds the count', next: 1, prev: 3, phase: 'Progressing', want: 3, reason: 'RolloutHold' },
+    { name: 'scale-up is never held', next: 5, prev: 3, phase: 'Progressing', want: 5, reason: 'Concurrency' },
+    { name: 'a finished rollout holds nothing', next: 1, prev: 3, phase: 'Succeeded', want: 1, reason: 'Concurrency' },
+    { name: 'nothing to hold before a first decision', next: 1, phase: 'Starting', want: 1, reason: 'Concurrency' },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const got = holdDuringRollout(rec(c.next), c.prev === undefined ? undefined : rec(c.prev), c.phase ? rollout(c.phase) : undefined);
+      assert.equal(got.desiredReplicas, c.want);
+      assert.equal(got.reason, c.reason);
+      if (c.reason === 'RolloutHold') assert.match(got.message, /^kept at 3: no scale-down while svc-00002 rolls out/);
+    });
+  }
+});

@@ -1,0 +1,217 @@
+/**
+ * The control loop that closes GASCL's circle on the embedded platform:
+ * every period (2 s) it reads each service's signals (the gateway's, through
+ * the SignalHub, and the runtime's replicas and their CPU), calls the
+ * service's decider, stores the decision and the decider's state (so a
+ * restart continues where it stopped), records a scale event when the desired
+ * count changes, and asks the reconciler to act. The HPA-based policies keep
+ * their own sync periods inside their deciders.
+ *
+ * This is the one module of src/autoscaler that touches the store and the
+ * runtime; the reconciler reads the stored desired count, never this loop.
+ * Time comes from the injected Clock only.
+ */
+import { parseCpu } from '../api/index.ts';
+import type { AutoscalerRecord, Store, StoredService } from './store.ts';
+import type { Runtime } from '../runtime/types.ts';
+import { unref, type Clock, type TimerHandle } from '../util/clock.ts';
+import type { Log } from '../util/log.ts';
+import type { SignalHub } from '../observability/hub.ts';
+import { decide, scalingInputFromSpec } from '../autoscaler/index.ts';
+import { ProcessCpuSampler } from '../runtime/local/process-cpu.ts';
+import { GpuSampler } from '../autoscaler/gpu.ts';
+import type { PodSignal, ScalingInput } from '../autoscaler/types.ts';
+import { isActive } from '../rollout/machine.ts';
+import type { RolloutState } from '../rollout/types.ts';
+
+export const AUTOSCALER_PERIOD_MS = 2_000;
+const DEFAULT_PANIC_WINDOW_MS = 6_000;
+const DEFAULT_STABLE_WINDOW_MS = 60_000;
+
+export interface AutoscalerLoopOptions {
+  store: Store;
+  runtime: Runtime;
+  hub: SignalHub;
+  clock: Clock;
+  periodMs?: number;
+  /** Called when a service's desired replica count changed; the platform reconciles. */
+  onDesiredChanged: (namespace: string, service: string) => void;
+  /** Reads a process's CPU seconds; default `/proc/<pid>/stat`. */
+  readCpuSeconds?: (pid: number) => number | undefined;
+  /** Per-process GPU utilization; default reads `nvidia-smi pmon` (missing where there is no GPU). */
+  gpu?: GpuSampler;
+  log?: Log;
+}
+
+/**
+ * The signal windows a service decides on. A service that scales to zero after
+ * less than a minute idle gets a stable window no longer than that, so the
+ * windows have forgotten its traffic by the time it counts as idle.
+ */
+export function windowsFor(input: ScalingInput): { stableWindowMs: number; panicWindowMs: number } {
+  if (input.minReplicas > 0) return { stableWindowMs: DEFAULT_STABLE_WINDOW_MS, panicWindowMs: DEFAULT_PANIC_WINDOW_MS };
+  const seconds = Math.ceil(input.scaleToZeroAfterMs / 1000) * 1000;
+  return { stableWindowMs: Math.min(DEFAULT_STABLE_WINDOW_MS, Math.max(DEFAULT_PANIC_WINDOW_MS, seconds)), panicWindowMs: DEFAULT_PANIC_WINDOW_MS };
+}
+
+export class AutoscalerLoop {
+  readonly #o: AutoscalerLoopOptions;
+  readonly #periodMs: number;
+  readonly #cpu: ProcessCpuSampler;
+  readonly #gpu: GpuSampler;
+  readonly #coldStartMs = new Map<string, number>();
+  readonly #coldStartSeen = new Set<string>();
+  #timer: TimerHandle | undefined;
+  #running = false;
+
+  constructor(options: AutoscalerLoopOptions) {
+    this.#o = options;
+    this.#periodMs = options.periodMs ?? AUTOSCALER_PERIOD_MS;
+    this.#cpu = new ProcessCpuSampler(options.readCpuSeconds);
+    this.#gpu = options.gpu ?? new GpuSampler();
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#schedule();
+  }
+
+  stop(): void {
+    this.#running = false;
+    if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** The service's `slo.coldStartMs` as of the last tick (how long the gateway holds its requests). */
+  coldStartMs(namespace: string, service: string): number | undefined {
+    return this.#coldStartMs.get(`${namespace}/${service}`);
+  }
+
+  /**
+   * A request is held for a service that has no ready replica: if it is at
+   * zero, ask for one replica now rather than at the next tick.
+   */
+  activate(namespace: string, service: string): void {
+    const { store, clock } = this.#o;
+    const prev = store.getAutoscaler(namespace, service);
+    if (prev === undefined || prev.desiredReplicas >= 1) return;
+    const svc = store.getService(namespace, service);
+    if (svc === undefined) return;
+    const message = '0→1: a request is held while the service has no replica';
+    store.setAutoscaler(namespace, service, { ...prev, desiredReplicas: 1, reason: 'Activation', message, decidedAt: clock.now() });
+    this.#event(svc, 'Activation', message);
+    this.#o.onDesiredChanged(namespace, service);
+  }
+
+  /** One decision for every service. Synchronous: store and runtime reads are. */
+  tick(): void {
+    const now = this.#o.clock.now();
+    this.#o.hub.sample();
+    // Read in the background: this tick uses the previous sample.
+    void this.#gpu.refresh();
+    const livePids = new Set<number>();
+    const services = this.#o.store.listServices();
+    this.#o.hub.retainServices(new Set(services.map((s) => s.metadata.name)));
+    for (const service of services) {
+      try {
+        this.#decide(service, now, livePids);
+      } catch (err) {
+        this.#o.log?.({ level: 'error', msg: 'autoscaler decision failed', service: service.metadata.name, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    this.#cpu.retain(livePids);
+  }
+
+  #schedule(): void {
+    this.#timer = unref(
+      this.#o.clock.setTimeout(() => {
+        if (!this.#running) return;
+        this.tick();
+        this.#schedule();
+      }, this.#periodMs),
+    );
+  }
+
+  #decide(service: StoredService, now: number, livePids: Set<number>): void {
+    const { store, runtime, hub } = this.#o;
+    const { namespace, name } = service.metadata;
+    const revisions = store.listRevisions(namespace, name);
+    const latest = revisions[revisions.length - 1];
+    if (latest === undefined) return;
+    const serving = revisions.some((r) => r.name === service.status.stableRevision) ? service.status.stableRevision! : latest.name;
+    const input = scalingInputFromSpec(service.spec);
+    this.#coldStartMs.set(`${namespace}/${name}`, service.spec.slo.coldStartMs);
+
+    hub.track(name, [serving], windowsFor(input));
+    hub.forget(name, new Set([serving]));
+    const recorder = hub.recorder(serving)!;
+
+    // Replicas being stopped no longer count: they take no new work.
+    const replicas = runtime.replicas({ namespace, revision: serving }).filter((r) => r.phase !== 'Stopped' && r.phase !== 'Draining');
+    const cores = parseCpu(service.spec.resources.requests.cpu ?? '1') ?? 1;
+    for (const r of replicas) {
+      if (r.pid !== undefined) {
+        livePids.add(r.pid);
+        const utilization = this.#cpu.sample(r.pid, now, cores);
+        if (utilization !== undefined) recorder.recordCpu(now, r.name, utilization);
+        const gpu = this.#gpu.utilization(r.pid);
+        if (gpu !== undefined) recorder.recordGpu(now, r.name, gpu);
+      }
+      if (r.readyAt !== undefined && !this.#coldStartSeen.has(r.name)) {
+        this.#coldStartSeen.add(r.name);
+        if (r.readyAt >= r.startedAt) recorder.recordColdStart(now, r.readyAt - r.startedAt);
+      }
+    }
+    const podCpu = recorder.podCpu(now);
+    const pods: PodSignal[] = replicas.map((r) => {
+      const pod: PodSignal = { name: r.name, ready: r.phase === 'Ready', startedAt: r.startedAt, pending: r.phase === 'Starting' && r.pid === undefined };
+      if (r.readyAt !== undefined) pod.readyChangedAt = r.readyAt;
+      const cpu = podCpu.get(r.name);
+      if (cpu !== undefined) pod.cpuUtilization = cpu;
+      return pod;
+    });
+    const ready = runtime.endpoints({ namespace, revision: serving }).length;
+    const signals = recorder.signals(now, { ready, current: replicas.length, pods });
+
+    const prev = store.getAutoscaler(namespace, name);
+    const { result, next } = decide(signals, input, prev?.state, now);
+    let record: AutoscalerRecord;
+    if (result.valid) {
+      // The same decision keeps its first message, so status (and its writes) stay put while nothing changes.
+      const same = prev !== undefined && prev.desiredReplicas === result.desiredReplicas && prev.reason === result.reason && prev.panic === result.panic;
+      record = { desiredReplicas: result.desiredReplicas, reason: result.reason, message: same ? prev.message : result.message, panic: result.panic, decidedAt: now, state: next };
+    } else if (prev !== undefined) {
+      const message = prev.reason === result.reason ? prev.message : `kept at ${prev.desiredReplicas}: ${result.message}`;
+      record = { ...prev, reason: result.reason, message, decidedAt: now, state: next };
+    } else {
+      return; // nothing decided yet: the reconciler keeps its warm floor
+    }
+    record = holdDuringRollout(record, prev, store.getRollout<RolloutState>(namespace, name));
+    store.setAutoscaler(namespace, name, record);
+
+    const bound = (n: number) => Math.max(input.minReplicas, Math.min(input.maxReplicas, n));
+    const before = bound(prev?.desiredReplicas ?? replicas.length);
+    if (bound(record.desiredReplicas) !== before) {
+      this.#event(service, record.reason, record.message, serving);
+      this.#o.onDesiredChanged(namespace, name);
+    }
+  }
+
+  #event(service: StoredService, reason: string, message: string, revision?: string): void {
+    const { namespace, name } = service.metadata;
+    this.#o.store.addEvent({ type: 'Normal', reason, message, namespace, service: name, ...(revision ? { revision } : {}) });
+    this.#o.log?.({ level: 'info', msg: 'scaled', component: 'autoscaler', service: name, reason, message });
+  }
+}
+
+/**
+ * No scale-down while a rollout is in progress: the serving revision sees only
+ * its share of the traffic then, and both revisions are sized from its count.
+ */
+export function holdDuringRollout(record: AutoscalerRecord, prev: AutoscalerRecord | undefined, rollout: RolloutState | undefined): AutoscalerRecord {
+  if (rollout === undefined || !isActive(rollout) || prev === undefined || record.desiredReplicas >= prev.desiredReplicas) return record;
+  const message = `kept at ${prev.desiredReplicas}: no scale-down while ${rollout.revision} rolls out (the serving revision sees only part of the traffic)`;
+  return { ...record, desiredReplicas: prev.desiredReplicas, reason: 'RolloutHold', message: prev.reason === 'RolloutHold' ? prev.message : message };
+}
+

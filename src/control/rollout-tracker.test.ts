@@ -1,0 +1,131 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseInferenceService } from '../api/index.ts';
+import { Store } from './store.ts';
+import { RevisionCounters } from '../observability/revision-counters.ts';
+import { RolloutTracker } from './rollout-tracker.ts';
+import type { RolloutState } from '../rollout/types.ts';
+
+const ROLLOUT = { steps: [{ weight: 20, pause: '10s' }], analysis: { interval: '5s', minRequests: 20 } };
+
+function doc(uri: string, rollout: Record<string, unknown> = ROLLOUT) {
+  return parseInferenceService({ apiVersion: 'karb.dev/v1alpha1', kind: 'InferenceService', metadata: { name: 'svc' }, spec: { model: { uri }, rollout } });
+}
+
+function setup(path = ':memory:') {
+  let now = 1_700_000_000_000;
+  const store = new Store(path);
+  const counters = new RevisionCounters();
+  const tracker = new RolloutTracker({ store, counters, now: () => now });
+  const sync = (ready: Record<string, number>, replicas = 2) => {
+    const service = store.getService('default', 'svc')!;
+    const state = tracker.sync(service, store.listRevisions('default', 'svc'), new Map(Object.entries(ready)), replicas);
+    // What the reconciler would write: the serving revision.
+    if (state) store.setStatus('default', 'svc', { ...service.status, stableRevision: state.phase === 'Succeeded' ? state.revision : state.stable });
+    else store.setStatus('default', 'svc', { ...service.status, stableRevision: store.listRevisions('default', 'svc').at(-1)!.name });
+    return state;
+  };
+  const traffic = (revision: string, n: number, errors: number) => {
+    for (let i = 0; i < n; i++) counters.requestFinished('svc', revision, 'http://x', 3, i < errors ? 500 : 200);
+  };
+  return { store, tracker, counters, sync, traffic, advance: (ms: number) => (now += ms), events: () => store.listEvents().map((e) => e.reason) };
+}
+
+describe('RolloutTracker', () => {
+  it('serves the first revision without a rollout, and starts one for the next', () => {
+    const t = setup();
+    t.store.apply(doc('file://a.onnx'));
+    assert.equal(t.sync({ 'svc-00001': 2 }), undefined);
+    t.store.apply(doc('file://b.onnx'));
+    const started = t.sync({ 'svc-00001': 2 });
+    assert.equal(started?.phase, 'Starting');
+    assert.equal(started?.revision, 'svc-00002');
+    assert.equal(started?.stable, 'svc-00001');
+    assert.deepEqual(t.events(), ['RolloutStarted']);
+  });
+
+  it('judges the canary on the counters over the same window and fails it on errors', () => {
+    const t = setup();
+    t.store.apply(doc('file://a.onnx'));
+    t.sync({ 'svc-00001': 2 });
+    t.traffic('svc-00001', 1000, 0); // before the rollout: not in its window
+    t.store.apply(doc('file://b.onnx'));
+    t.sync({ 'svc-00001': 2, 'svc-00002': 1 });
+    assert.equal(t.sync({ 'svc-00001': 2, 'svc-00002': 1 })?.phase, 'Progressing');
+    t.traffic('svc-00001', 200, 0);
+    t.traffic('svc-00002', 50, 10);
+    t.advance(5_000);
+    const failed = t.sync({ 'svc-00001': 2, 'svc-00002': 1 })!;
+    assert.equal(failed.phase, 'Failed');
+    assert.equal(failed.lastAnalysis?.canary.requests, 50);
+    assert.equal(failed.lastAnalysis?.stable.requests, 200, 'only the window counts, not what came before');
+    assert.equal(t.events().at(-1), 'RolloutFailed');
+  });
+
+  it('passes a healthy canary through its step and promotes it', () => {
+    const t = setup();
+    t.store.apply(doc('file://a.onnx'));
+    t.sync({ 'svc-00001': 2 });
+    t.store.apply(doc('file://b.onnx'));
+    t.sync({ 'svc-00001': 2, 'svc-00002': 1 });
+    t.traffic('svc-00001', 200, 0);
+    t.traffic('svc-00002', 50, 0);
+    t.advance(5_000);
+    assert.equal(t.sync({ 'svc-00001': 2, 'svc-00002': 1 })?.passedInStep, 1);
+    t.advance(5_000);
+    assert.equal(t.sync({ 'svc-00001': 2, 'svc-00002': 1 })?.phase, 'Promoting');
+    assert.equal(t.sync({ 'svc-00001': 2, 'svc-00002': 2 })?.phase, 'Succeeded');
+  });
+
+  it('supersedes an unfinished rollout when another revision arrives, keeping the same stable', () => {
+    const t = setup();
+    t.store.apply(doc('file://a.onnx'));
+    t.sync({ 'svc-00001': 2 });
+    t.store.apply(doc('file://b.onnx'));
+    t.sync({ 'svc-00001': 2, 'svc-00002': 1 });
+    t.store.apply(doc('file://c.onnx'));
+    const next = t.sync({ 'svc-00001': 2, 'svc-00002': 1 })!;
+    assert.equal(next.revision, 'svc-00003');
+    assert.equal(next.stable, 'svc-00001');
+    assert.equal(next.phase, 'Starting');
+    assert.deepEqual(t.events().slice(-2), ['RolloutSuperseded', 'RolloutStarted']);
+  });
+
+  it('rolls out from the new revision once the previous rollout succeeded', () => {
+    const t = setup();
+    t.store.apply(doc('file://a.onnx', { strategy: 'immediate' }));
+    t.sync({ 'svc-00001': 2 });
+    t.store.apply(doc('file://b.onnx', { strategy: 'immediate' }));
+    t.sync({ 'svc-00001': 2, 'svc-00002': 2 });
+    t.store.apply(doc('file://c.onnx', { strategy: 'immediate' }));
+    const next = t.sync({ 'svc-00002': 2 })!;
+    assert.equal(next.stable, 'svc-00002');
+  });
+
+  it('takes commands, refuses those without a rollout, and keeps the rollout across a restart', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'karb-rollout-'));
+    try {
+      const t = setup(join(dir, 'karb.db'));
+      t.store.apply(doc('file://a.onnx'));
+      t.sync({ 'svc-00001': 2 });
+      assert.throws(() => t.tracker.command(t.store.getService('default', 'svc')!, 'promote'), (err: Error & { code?: string; status?: number }) => err.code === 'NO_ROLLOUT' && err.status === 404);
+      t.store.apply(doc('file://b.onnx'));
+      t.sync({ 'svc-00001': 2, 'svc-00002': 1 });
+      t.sync({ 'svc-00001': 2, 'svc-00002': 1 });
+      assert.equal(t.tracker.command(t.store.getService('default', 'svc')!, 'pause').paused, true);
+      t.store.close();
+
+      const again = setup(join(dir, 'karb.db'));
+      const persisted = again.store.getRollout<RolloutState>('default', 'svc')!;
+      assert.equal(persisted.phase, 'Progressing');
+      assert.equal(persisted.paused, true);
+      assert.equal(again.tracker.command(again.store.getService('default', 'svc')!, 'abort').phase, 'Aborted');
+      again.store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
