@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { parseInferenceService, SpecValidationError } from '../api/index.ts';
 import { admitEmbedded, isUnderModelsRoot } from './admission.ts';
-import { Store } from './store.ts';
+import { SqliteStore } from './sqlite-store.ts';
 
 describe('admission confines file:// model URIs to the models root', () => {
   const scratch = mkdtempSync(join(tmpdir(), 'karb-admission-'));
@@ -18,7 +18,7 @@ describe('admission confines file:// model URIs to the models root', () => {
   writeFileSync(join(elsewhere, 'secret.onnx'), 'not yours');
   // An operator links a model directory kept elsewhere into the root.
   symlinkSync(elsewhere, join(root, 'linked'));
-  const store = new Store(':memory:');
+  const store = new SqliteStore(':memory:');
   after(() => {
     store.close();
     rmSync(scratch, { recursive: true, force: true });

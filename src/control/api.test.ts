@@ -10,7 +10,8 @@ import type { Runtime } from '../runtime/types.ts';
 import { startControlApi, type ControlApi } from './api.ts';
 import { KeyStore } from './key-store.ts';
 import type { Reconciler } from './reconciler.ts';
-import { Store } from './store.ts';
+import type { Store } from './store.ts';
+import { SqliteStore } from './sqlite-store.ts';
 import { ALIAS_BOMB_YAML } from '../../test/hostile/control-corpus.ts';
 
 let api: ControlApi;
@@ -18,7 +19,7 @@ let store: Store;
 let keys: KeyStore;
 
 before(async () => {
-  store = new Store(':memory:');
+  store = new SqliteStore(':memory:');
   keys = new KeyStore(':memory:');
   api = await startControlApi({
     store,

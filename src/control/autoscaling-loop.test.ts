@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseInferenceService } from '../api/index.ts';
 import { replicaTarget } from './plan.ts';
-import { Store } from './store.ts';
+import type { Store } from './store.ts';
+import { SqliteStore } from './sqlite-store.ts';
 import type { Endpoint, ReplicaStatus, Runtime } from '../runtime/types.ts';
 import { ManualClock } from '../util/clock.ts';
 import { SignalHub } from '../observability/hub.ts';
@@ -36,7 +37,7 @@ class ReadyReplicas implements Runtime {
 
 function setup() {
   const clock = new ManualClock(1_700_000_000_000);
-  const store = new Store(':memory:', { now: () => new Date(clock.now()) });
+  const store = new SqliteStore(':memory:', { clock });
   store.apply(
     parseInferenceService({
       apiVersion: 'karb.dev/v1alpha1',

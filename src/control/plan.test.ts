@@ -2,12 +2,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseInferenceService } from '../api/index.ts';
 import { planService, replicaTarget } from './plan.ts';
-import { Store } from './store.ts';
+import { SqliteStore } from './sqlite-store.ts';
 import { startRollout } from '../rollout/machine.ts';
 import type { RolloutState } from '../rollout/types.ts';
 
 function setup(minReplicas = 2) {
-  const store = new Store(':memory:');
+  const store = new SqliteStore(':memory:');
   const doc = (uri: string) =>
     parseInferenceService({ apiVersion: 'karb.dev/v1alpha1', kind: 'InferenceService', metadata: { name: 'svc' }, spec: { model: { uri }, scaling: { minReplicas } } });
   store.apply(doc('file://a.onnx'));

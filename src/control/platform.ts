@@ -24,7 +24,8 @@ import { LocalRuntime } from '../runtime/local/local-runtime.ts';
 import type { Log } from '../util/log.ts';
 import { startControlApi } from './api.ts';
 import { Reconciler } from './reconciler.ts';
-import { Store } from './store.ts';
+import type { Store } from './store.ts';
+import { SqliteStore } from './sqlite-store.ts';
 import { KeyStore } from './key-store.ts';
 import { ensureAdminToken } from './admin-token.ts';
 import { edgeOptions, type EdgeFlags } from '../gateway/edge/options.ts';
@@ -103,7 +104,7 @@ async function startParts(
   ctx: { stateDir: string; baseDir: string; host: string; log: Log; releaseLock: () => void; started: Array<() => unknown> },
 ): Promise<Platform> {
   const { stateDir, baseDir, host, log, releaseLock, started } = ctx;
-  const store = new Store(join(stateDir, 'karb.db'));
+  const store = new SqliteStore(join(stateDir, 'karb.db'), { clock: systemClock });
   started.push(() => store.close());
   const keys = new KeyStore(join(stateDir, 'karb.db'));
   started.push(() => keys.close());

@@ -9,7 +9,7 @@ import { ControlFeed } from '../gateway/discovery/control-feed.ts';
 import { InMemoryRoutingTable } from '../gateway/discovery/routing-table.ts';
 import type { Endpoint, Runtime } from '../runtime/types.ts';
 import { Reconciler } from './reconciler.ts';
-import { Store } from './store.ts';
+import { SqliteStore } from './sqlite-store.ts';
 
 /** A runtime with one ready endpoint per revision asked for, and nothing else. */
 function fakeRuntime(): Runtime {
@@ -36,7 +36,7 @@ const service = (name: string, slo: Record<string, number>) =>
   });
 
 test("a route's per-try timeout is 4 × its SLO's p95 target, at least 1 s, and reaches a standalone gateway", async (t) => {
-  const store = new Store(':memory:');
+  const store = new SqliteStore(':memory:');
   const table = new InMemoryRoutingTable();
   store.apply(service('default-slo', {}));
   store.apply(service('slow', { latencyP95Ms: 2_000 }));

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseInferenceService } from '../api/index.ts';
-import { Store } from './store.ts';
+import { SqliteStore } from './sqlite-store.ts';
 import { RevisionCounters } from '../observability/revision-counters.ts';
 import { RolloutTracker } from './rollout-tracker.ts';
 import type { RolloutState } from '../rollout/types.ts';
@@ -17,7 +17,7 @@ function doc(uri: string, rollout: Record<string, unknown> = ROLLOUT) {
 
 function setup(path = ':memory:') {
   let now = 1_700_000_000_000;
-  const store = new Store(path);
+  const store = new SqliteStore(path);
   const counters = new RevisionCounters();
   const tracker = new RolloutTracker({ store, counters, now: () => now });
   const sync = (ready: Record<string, number>, replicas = 2) => {
