@@ -11,7 +11,6 @@ import { hpaCpu, hpaService } from './hpa.ts';
 import { kedaQueue } from './keda.ts';
 
 export * from './types.ts';
-export { SignalRecorder, isErrorStatus, type SignalRecorderOptions, type WindowPair } from '../observability/windows.ts';
 export { gascl, type GasclState } from './gascl.ts';
 export { hpaCpu, hpaService, HPA_SYNC_PERIOD_MS, type HpaState } from './hpa.ts';
 export { kedaQueue, KEDA_POLLING_INTERVAL_MS, type KedaState } from './keda.ts';

@@ -8,7 +8,7 @@
 import type { SignalSink } from './hub.ts';
 import type { SignalReport } from './signal-report.ts';
 import { LATENCY_BINS, latencyBin } from './latency-histogram.ts';
-import { isErrorStatus } from './windows.ts';
+import { isErrorStatus } from './error-status.ts';
 
 /** A revision's requests over a window. */
 export interface WindowCounts {

@@ -9,7 +9,7 @@
  */
 import type { SignalSink } from './hub.ts';
 import { LATENCY_BINS, latencyBin } from './latency-histogram.ts';
-import { isErrorStatus } from './windows.ts';
+import { isErrorStatus } from './error-status.ts';
 
 /** One gateway's report, as sent to the control plane. Counts cover the time since its previous report. */
 export interface SignalReport {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SignalRecorder, isErrorStatus } from './windows.ts';
+import { SignalRecorder } from './windows.ts';
 import { seeded } from '../autoscaler/test-support.ts';
 
 const T0 = 1_700_000_000_000; // any epoch works; buckets align to multiples of the bucket width
@@ -69,14 +69,6 @@ test('startedAt makes a quiet recorder report a rate of 0 rather than no data', 
   const quiet = new SignalRecorder({ startedAt: T0 });
   assert.equal(quiet.windows(T0 + 30_000).stable.requestRate, 0);
   assert.equal(new SignalRecorder().windows(T0 + 30_000).stable.requestRate, undefined);
-});
-
-test('status classes: no response, shed and server errors count; client errors do not', () => {
-  const table: [number, boolean][] = [
-    [200, false], [204, false], [400, false], [404, false], [413, false],
-    [0, true], [429, true], [500, true], [503, true], [504, true],
-  ];
-  for (const [status, error] of table) assert.equal(isErrorStatus(status), error, `status ${status}`);
 });
 
 test('gauges are time-weighted: how often they are sampled does not matter', () => {

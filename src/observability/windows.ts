@@ -7,7 +7,7 @@
  * What each signal means:
  * - requestRate: completions in the window ÷ the window's observed length (the
  *   window is shorter while the recorder is younger than it).
- * - errorRate: failed ÷ completed (status 0 = no response, 429, or ≥ 500).
+ * - errorRate: failed ÷ completed, failed as `isErrorStatus` says (no response, 429, 5xx).
  * - p50Ms / p95Ms: from per-bucket log-scale histograms (see latency-histogram.ts):
  *   within ±4.5% of the exact nearest-rank quantile of the window's samples.
  * - concurrency / queueDepth: time-weighted averages of the gauges. A gauge
@@ -22,6 +22,7 @@
  * recorder to have been observing (any sample, or `startedAt`).
  */
 import type { PodSignal, Signals, WindowSignals } from '../autoscaler/types.ts';
+import { isErrorStatus } from './error-status.ts';
 import { LATENCY_BINS, binMiddle, histogramQuantile, latencyBin } from './latency-histogram.ts';
 
 export interface SignalRecorderOptions {
@@ -40,11 +41,6 @@ export interface SignalRecorderOptions {
 export interface WindowPair {
   stable: WindowSignals;
   panic: WindowSignals;
-}
-
-/** Statuses that count against the service: no response, shed, or a server error. */
-export function isErrorStatus(status: number): boolean {
-  return status === 0 || status === 429 || status >= 500;
 }
 
 interface Gauge {
