@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import { KeyStore } from './key-store.ts';
 import { checkKey, parseKey } from '../gateway/edge/keys.ts';
 import { NotFoundError } from '../errors.ts';
+import { ManualClock } from '../util/clock.ts';
 
 test('keys are stored as hashes, listed without them, and revoked for good', () => {
-  let now = Date.parse('2026-06-01T00:00:00Z');
-  const store = new KeyStore(':memory:', { now: () => new Date(now) });
+  const clock = new ManualClock(Date.parse('2026-06-01T00:00:00Z'));
+  const store = new KeyStore(':memory:', { clock });
   try {
     const { key, record } = store.create({ namespace: 'payments', services: ['fraud'], rps: 5, lifetimeMs: 86_400_000, name: 'ci' });
     const { id, secret } = parseKey(key)!;
@@ -18,18 +19,18 @@ test('keys are stored as hashes, listed without them, and revoked for good', () 
     const full = store.get(id)!;
     assert.notEqual(full.hash, secret);
     assert.ok(!JSON.stringify(full).includes(secret), 'the secret is stored nowhere');
-    assert.deepEqual(checkKey(full, secret, now), { ok: true });
+    assert.deepEqual(checkKey(full, secret, clock.now()), { ok: true });
     assert.ok(store.list().every((k) => !('hash' in k)));
     assert.equal(store.activeCount(), 1);
 
-    store.touchMany([[id, new Date(now + 1000)]]);
+    store.touchMany([[id, new Date(clock.now() + 1000)]]);
     assert.equal(store.get(id)!.lastUsedAt, '2026-06-01T00:00:01.000Z');
 
-    now += 5000;
+    clock.advance(5000);
     assert.equal(store.revoke(id).revokedAt, '2026-06-01T00:00:05.000Z');
-    now += 5000;
+    clock.advance(5000);
     assert.equal(store.revoke(id).revokedAt, '2026-06-01T00:00:05.000Z', 'a second revoke changes nothing');
-    assert.deepEqual(checkKey(store.get(id), secret, now), { ok: false, reason: 'revoked' });
+    assert.deepEqual(checkKey(store.get(id), secret, clock.now()), { ok: false, reason: 'revoked' });
     assert.equal(store.activeCount(), 0);
     assert.throws(() => store.revoke('ffffffffffffffff'), NotFoundError);
   } finally {

@@ -7,6 +7,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { NotFoundError } from '../errors.ts';
+import { systemClock, type Clock } from '../util/clock.ts';
 import { generateKey, type KeyRecord, type KeySummary } from '../gateway/edge/keys.ts';
 
 const SCHEMA = `
@@ -66,7 +67,7 @@ const BUSY_TIMEOUT_MS = 5000;
 export class KeyStore {
   readonly #db: DatabaseSync;
   readonly #cache = new Map<string, KeyRecord | undefined>();
-  readonly #now: () => Date;
+  readonly #clock: Clock;
   readonly #get: StatementSync;
   readonly #list: StatementSync;
   readonly #insert: StatementSync;
@@ -74,12 +75,13 @@ export class KeyStore {
   readonly #touch: StatementSync;
   readonly #count: StatementSync;
 
-  constructor(path: string, options: { now?: () => Date } = {}) {
+  /** `clock` stamps creation and revocation times; the platform passes the system clock, tests a manual one. */
+  constructor(path: string, options: { clock?: Clock } = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.#db = new DatabaseSync(path);
     this.#db.exec(`pragma journal_mode = wal; pragma busy_timeout = ${BUSY_TIMEOUT_MS};`);
     this.#db.exec(SCHEMA);
-    this.#now = options.now ?? (() => new Date());
+    this.#clock = options.clock ?? systemClock;
     this.#get = this.#db.prepare('select * from api_keys where id = ?');
     this.#list = this.#db.prepare('select * from api_keys order by created_at, id');
     this.#insert = this.#db.prepare(
@@ -93,7 +95,7 @@ export class KeyStore {
   /** Creates a key; the returned `key` is the only time it exists in clear. */
   create(input: CreateKeyInput): { key: string; record: KeySummary } {
     const { id, key, hash } = generateKey();
-    const now = this.#now();
+    const now = new Date(this.#clock.now());
     const expiresAt = input.lifetimeMs ? new Date(now.getTime() + input.lifetimeMs).toISOString() : null;
     this.#insert.run(
       id,
@@ -132,7 +134,7 @@ export class KeyStore {
 
   /** Revokes a key for good; revoking it again is a no-op. */
   revoke(id: string): KeySummary {
-    this.#revoke.run(this.#now().toISOString(), id);
+    this.#revoke.run(new Date(this.#clock.now()).toISOString(), id);
     this.#cache.delete(id);
     const record = this.get(id);
     if (record === undefined) throw new NotFoundError(`no API key with id ${id}; karb keys list shows the ids`, 'KEY_NOT_FOUND');

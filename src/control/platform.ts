@@ -106,7 +106,7 @@ async function startParts(
   const { stateDir, baseDir, host, log, releaseLock, started } = ctx;
   const store = new SqliteStore(join(stateDir, 'karb.db'), { clock: systemClock });
   started.push(() => store.close());
-  const keys = new KeyStore(join(stateDir, 'karb.db'));
+  const keys = new KeyStore(join(stateDir, 'karb.db'), { clock: systemClock });
   started.push(() => keys.close());
   const adminToken = ensureAdminToken(stateDir);
   const routingTable = new ObservableRoutingTable();
@@ -148,7 +148,7 @@ async function startParts(
     outputs: new OutputChecker({ now: () => systemClock.now() }),
     endpointUrl: (namespace, revision) => runtime.endpoints({ namespace, revision })[0]?.url,
   });
-  const reconciler = new Reconciler({ store, runtime, routingTable, baseDir, gatewayUrl: gateway.url, rollouts, log });
+  const reconciler = new Reconciler({ store, runtime, routingTable, baseDir, gatewayUrl: gateway.url, rollouts, clock: systemClock, log });
   const reconcile = () => reconciler.reconcile().catch((err) => log({ level: 'error', msg: 'reconcile failed', error: (err as Error).message }));
   autoscaler = new AutoscalerLoop({ store, runtime, hub, clock: systemClock, onDesiredChanged: () => void reconcile(), log });
 

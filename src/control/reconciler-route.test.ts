@@ -10,6 +10,9 @@ import { InMemoryRoutingTable } from '../gateway/discovery/routing-table.ts';
 import type { Endpoint, Runtime } from '../runtime/types.ts';
 import { Reconciler } from './reconciler.ts';
 import { SqliteStore } from './sqlite-store.ts';
+import { RolloutTracker } from './rollout-tracker.ts';
+import { RevisionCounters } from '../observability/revision-counters.ts';
+import { systemClock } from '../util/clock.ts';
 
 /** A runtime with one ready endpoint per revision asked for, and nothing else. */
 function fakeRuntime(): Runtime {
@@ -41,7 +44,8 @@ test("a route's per-try timeout is 4 × its SLO's p95 target, at least 1 s, and 
   store.apply(service('default-slo', {}));
   store.apply(service('slow', { latencyP95Ms: 2_000 }));
   store.apply(service('tight', { latencyP95Ms: 50 }));
-  const reconciler = new Reconciler({ store, runtime: fakeRuntime(), routingTable: table, baseDir: process.cwd() });
+  const rollouts = new RolloutTracker({ store, counters: new RevisionCounters(), clock: systemClock });
+  const reconciler = new Reconciler({ store, runtime: fakeRuntime(), routingTable: table, baseDir: process.cwd(), rollouts, clock: systemClock });
   await reconciler.reconcile();
   assert.equal(table.lookup('default-slo')?.perTryTimeoutMs, 1_000, 'the default p95 target of 250 ms');
   assert.equal(table.lookup('slow')?.perTryTimeoutMs, 8_000);

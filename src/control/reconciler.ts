@@ -11,8 +11,8 @@ import type { RevisionTemplate, Runtime } from '../runtime/types.ts';
 import { resolveModelPath } from './admission.ts';
 import { planService, replicaTarget, type ServicePlan } from './plan.ts';
 import type { AutoscalerRecord, RevisionRecord, Store, StoredService } from './store.ts';
-import { RevisionCounters } from '../observability/revision-counters.ts';
-import { RolloutTracker } from './rollout-tracker.ts';
+import type { RolloutTracker } from './rollout-tracker.ts';
+import { unref, type Clock, type TimerHandle } from '../util/clock.ts';
 import { rolloutStatus } from '../rollout/status.ts';
 import type { RolloutState } from '../rollout/types.ts';
 
@@ -34,9 +34,10 @@ export interface ReconcilerOptions {
   baseDir: string;
   /** Shown in status as the service's address. */
   gatewayUrl?: string;
-  /** Moves rollouts along; by default one whose analysis sees no traffic (tests that do not route). */
-  rollouts?: RolloutTracker;
-  now?: () => Date;
+  /** Moves rollouts along (the control API sends its commands to the same tracker). */
+  rollouts: RolloutTracker;
+  /** Time of status conditions and rollout plans, and the resync timer. */
+  clock: Clock;
   log?: (record: Record<string, unknown>) => void;
 }
 
@@ -46,11 +47,11 @@ export class Reconciler {
   #running: Promise<Action[]> | undefined;
   #again = false;
   #routesJson = '';
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #timer: TimerHandle | undefined;
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
-    this.#rollouts = options.rollouts ?? new RolloutTracker({ store: options.store, counters: new RevisionCounters(), now: () => this.#now().getTime() });
+    this.#rollouts = options.rollouts;
   }
 
   /** The rollouts this reconciler moves along (the control API sends commands to it). */
@@ -59,17 +60,26 @@ export class Reconciler {
   }
 
   #now(): Date {
-    return this.#o.now?.() ?? new Date();
+    return new Date(this.#o.clock.now());
   }
 
-  /** Runs periodically as a resync, in addition to event-driven passes. */
+  /**
+   * Runs a resync pass every `intervalMs`, in addition to event-driven passes,
+   * so a missed event costs at most one period. The timer never keeps the
+   * process alive on its own.
+   */
   start(intervalMs = 2000): void {
-    this.#timer ??= setInterval(() => void this.reconcile().catch((err) => this.#log('error', 'reconcile failed', err)), intervalMs);
-    this.#timer.unref();
+    if (this.#timer !== undefined) return;
+    const { clock } = this.#o;
+    const tick = () => {
+      this.#timer = unref(clock.setTimeout(tick, intervalMs));
+      void this.reconcile().catch((err) => this.#log('error', 'reconcile failed', err));
+    };
+    this.#timer = unref(clock.setTimeout(tick, intervalMs));
   }
 
   stop(): void {
-    if (this.#timer) clearInterval(this.#timer);
+    if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 

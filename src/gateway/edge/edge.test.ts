@@ -38,7 +38,7 @@ async function setup(t: TestContext, options: Partial<GatewayOptions> & { routes
   const replica = await startReplica(answerWithName('r1'));
   t.after(() => replica.close());
   const clock = new ManualClock(Date.parse('2026-06-01T00:00:00Z'));
-  const keys = new KeyStore(':memory:', { now: () => new Date(clock.now()) });
+  const keys = new KeyStore(':memory:', { clock });
   t.after(() => keys.close());
   const table = new InMemoryRoutingTable();
   table.replace(options.routes?.(replica.url) ?? [routeIn('payments', 'fraud', replica.url), routeIn('payments', 'churn', replica.url), routeIn('other', 'spam', replica.url)]);

@@ -11,7 +11,7 @@ import { StoreKeyResolver } from './key-resolver.ts';
 const START = Date.parse('2026-06-01T00:00:00.000Z');
 
 function setup() {
-  const store = new KeyStore(':memory:', { now: () => new Date(START) });
+  const store = new KeyStore(':memory:', { clock: new ManualClock(START) });
   const clock = new ManualClock(START);
   const resolver = new StoreKeyResolver(store, { clock });
   const a = store.create({ namespace: 'payments', name: 'a' }).record.id;
@@ -69,7 +69,7 @@ test('while another writer holds the database, the write fails and its uses are 
   const dir = mkdtempSync(join(tmpdir(), 'karb-keys-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'karb.db');
-  const store = new KeyStore(path, { now: () => new Date(START) });
+  const store = new KeyStore(path, { clock: new ManualClock(START) });
   const clock = new ManualClock(START);
   const resolver = new StoreKeyResolver(store, { clock });
   const a = store.create({ namespace: 'payments', name: 'a' }).record.id;
