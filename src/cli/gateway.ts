@@ -11,7 +11,7 @@ import { RedisJobStore } from '../gateway/buffer/jobs/redis-store.ts';
 import { ObservableRoutingTable } from '../gateway/discovery/observable-routing-table.ts';
 import type { Route } from '../gateway/discovery/routing-table.ts';
 import { ControlFeed, pollRoutes, reportSignals } from '../gateway/discovery/control-feed.ts';
-import { SignalReporter } from '../observability/signal-report.ts';
+import { SignalReporter } from '../observability/signal-reporter.ts';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { RemoteKeyResolver } from '../gateway/edge/key-resolver.ts';

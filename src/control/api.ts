@@ -27,8 +27,7 @@ import type { EventRecord, Store, StoredService } from './store.ts';
 import { AdminAuthError, adminTokenChecker } from './admin-token.ts';
 import { handleKeysApi, type KeysApiDeps } from './keys-api.ts';
 import type { RolloutCommand } from '../rollout/types.ts';
-import type { SignalReport } from '../observability/signal-report.ts';
-import { parseSignalReport } from '../observability/signal-report-schema.ts';
+import { parseSignalReport, type SignalReport } from '../observability/signal-report.ts';
 
 const MANIFEST_LIMIT = 1024 * 1024;
 /** A report names each revision the gateway routed in the last second: far below this. */

@@ -1,53 +1,62 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../util/clock.ts';
-import { latencyBin } from './latency-histogram.ts';
-import { REMOTE_GAUGE_STALE_MS, SignalHub } from './hub.ts';
-import { SignalReporter } from './signal-report.ts';
+import { InvalidRequestError } from '../errors.ts';
+import { LATENCY_BINS, latencyBin } from './latency-histogram.ts';
+import { parseSignalReport, type SignalReport } from './signal-report.ts';
+import { SignalReporter } from './signal-reporter.ts';
 
-describe('SignalReporter', () => {
-  it('reports what finished since the last report and the gauges now, then starts over', () => {
+/** The 400 that `parseSignalReport` throws for `body`. */
+function refusal(body: string): InvalidRequestError {
+  try {
+    parseSignalReport(body);
+  } catch (err) {
+    assert.ok(err instanceof InvalidRequestError, `not an InvalidRequestError: ${String(err)}`);
+    return err;
+  }
+  assert.fail(`accepted ${body}`);
+}
+
+const valid: SignalReport = {
+  gateway: 'gw-1',
+  revisions: [{ service: 'svc', revision: 'svc-00001', requests: 3, errors: 1, latency: [[latencyBin(12), 3]], inFlight: 2, replicaQueue: 0 }],
+  services: [{ service: 'svc', waiting: 1 }],
+};
+
+describe('parseSignalReport', () => {
+  it('accepts what a SignalReporter sends, unchanged', () => {
     const r = new SignalReporter('gw-1');
-    let queued = 3;
-    r.countGatewayQueue(() => queued);
     r.requestStarted('svc', 'svc-00001');
     r.requestStarted('svc', 'svc-00001');
-    r.requestFinished('svc', 'svc-00001', 'http://a', 12, 200, 4);
+    r.requestFinished('svc', 'svc-00001', 'http://a', 12, 200, 3);
+    r.requestFinished('svc', 'svc-00001', 'http://b', 4_000, 503, -1);
     r.heldChanged('cold', 2);
-    const first = r.take();
-    assert.equal(first.gateway, 'gw-1');
-    assert.deepEqual(first.revisions, [{ service: 'svc', revision: 'svc-00001', requests: 1, errors: 0, latency: [[latencyBin(12), 1]], inFlight: 1, replicaQueue: 4 }]);
-    assert.deepEqual(first.services.sort((a, b) => a.service.localeCompare(b.service)), [{ service: 'cold', waiting: 2 + 3 }, { service: 'svc', waiting: 3 }]);
-
-    r.requestFinished('svc', 'svc-00001', 'http://a', 40, 503, -1);
-    queued = 0;
-    const second = r.take();
-    assert.deepEqual(second.revisions, [{ service: 'svc', revision: 'svc-00001', requests: 1, errors: 1, latency: [[latencyBin(40), 1]], inFlight: 0, replicaQueue: 0 }], 'only the request since the first report');
-    r.heldChanged('cold', 0);
-    assert.deepEqual(r.take(), { gateway: 'gw-1', revisions: [], services: [] }, 'an idle revision is dropped after it reported');
+    const report = r.take();
+    assert.deepEqual(parseSignalReport(JSON.stringify(report)), report);
+    assert.deepEqual(parseSignalReport(JSON.stringify(valid)), valid);
   });
-});
 
-describe('SignalHub.ingest', () => {
-  it('adds a standalone gateway’s requests to the windows and its gauges until it stops reporting', () => {
-    const clock = new ManualClock(1_000_000);
-    const hub = new SignalHub({ clock });
-    hub.track('svc', ['svc-00001'], { stableWindowMs: 10_000, panicWindowMs: 6_000 });
-    hub.ingest({ gateway: 'gw-1', revisions: [{ service: 'svc', revision: 'svc-00001', requests: 30, errors: 3, latency: [[latencyBin(20), 30]], inFlight: 4, replicaQueue: 2 }], services: [{ service: 'svc', waiting: 1 }] });
-    clock.advance(1_000);
-    hub.sample();
-    const w = hub.recorder('svc-00001')!.windows(clock.now()).panic;
-    assert.equal(w.errorRate, 0.1);
-    assert.ok(w.p95Ms! > 19 && w.p95Ms! < 21.5, `p95 ${w.p95Ms}`);
-    assert.ok(w.requestRate! > 0);
-    assert.equal(w.concurrency, 5, '4 at replicas + 1 waiting at that gateway');
-    assert.equal(w.queueDepth, 3, '2 at replicas + 1 at the gateway');
+  it('refuses a body that is not JSON with a 400 that says where the format is written', () => {
+    const err = refusal('{"gateway":');
+    assert.equal(err.status, 400);
+    assert.equal(err.code, 'INVALID_SIGNAL_REPORT');
+    assert.equal(err.message, 'a gateway report must be JSON (see src/observability/signal-report.ts)');
+  });
 
-    clock.advance(REMOTE_GAUGE_STALE_MS + 1);
-    hub.sample();
-    clock.advance(6_000);
-    hub.sample();
-    const later = hub.recorder('svc-00001')!.windows(clock.now()).panic;
-    assert.equal(later.concurrency, 0, 'a gateway that stopped reporting no longer counts');
+  it('names the first field that is wrong', () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [{ ...valid, revisions: [{ ...valid.revisions[0]!, requests: -1 }] }, /^gateway report: revisions\.0\.requests: /],
+      [{ ...valid, revisions: [{ ...valid.revisions[0]!, latency: [[LATENCY_BINS, 1]] }] }, /^gateway report: revisions\.0\.latency\.0\.0: /],
+      [{ ...valid, revisions: [{ ...valid.revisions[0]!, errors: 1.5 }] }, /^gateway report: revisions\.0\.errors: /],
+      [{ ...valid, gateway: '' }, /^gateway report: gateway: /],
+      [{ ...valid, services: [{ service: 'svc', waiting: 1, extra: true }] }, /^gateway report: services\.0: /],
+      [{ ...valid, at: 5 }, /^gateway report: \(body\): /],
+      [[], /^gateway report: \(body\): /],
+    ];
+    for (const [body, message] of cases) {
+      const err = refusal(JSON.stringify(body));
+      assert.equal(err.status, 400);
+      assert.equal(err.code, 'INVALID_SIGNAL_REPORT');
+      assert.match(err.message, message, JSON.stringify(body));
+    }
   });
 });

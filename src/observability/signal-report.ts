@@ -1,111 +1,56 @@
 /**
- * How a standalone gateway (`karb gateway`) tells the control plane what it
- * routed, so the autoscaler and rollout analysis see its traffic too: a
- * `SignalSink` that adds up, per revision, the requests finished since the
- * last report (count, errors, latency histogram) and keeps the gauges now
- * (requests at replicas, what replicas say is waiting), and per service the
- * requests waiting at this gateway. `take()` hands over one report and starts
- * the next; the gateway posts it to `/api/v1/signals` every second.
+ * The wire format of a standalone gateway's report (`POST /api/v1/signals`,
+ * built by `SignalReporter` in signal-reporter.ts): the zod schema is the one
+ * source, the `SignalReport` type is inferred from it, and `parseSignalReport`
+ * gives a body that is not one a 400 (`INVALID_SIGNAL_REPORT`) naming the
+ * field, so nothing of it is counted. The bounds keep one report from growing
+ * the control plane's memory without limit.
  */
-import type { SignalSink } from './hub.ts';
-import { LATENCY_BINS, latencyBin } from './latency-histogram.ts';
-import { isErrorStatus } from './error-status.ts';
+import { z } from 'zod';
+import { InvalidRequestError } from '../errors.ts';
+import { LATENCY_BINS } from './latency-histogram.ts';
 
-/** One gateway's report, as sent to the control plane. Counts cover the time since its previous report. */
-export interface SignalReport {
+const count = z.int().min(0).max(1e9);
+
+/** One revision's part of a report. Counts cover the time since the gateway's previous report; gauges are now. */
+const RevisionReportSchema = z.strictObject({
+  service: z.string().min(1).max(100),
+  revision: z.string().min(1).max(100),
+  /** Requests finished since the previous report. */
+  requests: count,
+  /** Of those, the ones `isErrorStatus` counts (error-status.ts). */
+  errors: count,
+  /** Sparse latency histogram of those requests: [bin, count] pairs (see latency-histogram.ts). */
+  latency: z.array(z.tuple([z.int().min(0).max(LATENCY_BINS - 1), count])).max(LATENCY_BINS),
+  /** Requests at this revision's replicas now, through this gateway. */
+  inFlight: count,
+  /** What its replicas last said was waiting (x-karb-queue-depth), summed. */
+  replicaQueue: count,
+});
+
+export const SignalReportSchema = z.strictObject({
   /** Stable for the gateway process's life, so the control plane can tell reporters apart. */
-  gateway: string;
-  revisions: Array<{
-    service: string;
-    revision: string;
-    requests: number;
-    errors: number;
-    /** Sparse latency histogram: [bin, count] pairs (see latency-histogram.ts). */
-    latency: Array<[number, number]>;
-    /** Requests at this revision's replicas now, through this gateway. */
-    inFlight: number;
-    /** What its replicas last said was waiting (x-karb-queue-depth), summed. */
-    replicaQueue: number;
-  }>;
+  gateway: z.string().min(1).max(200),
+  revisions: z.array(RevisionReportSchema).max(10_000),
   /** Requests waiting at this gateway (held while cold, or for a replica slot), per service. */
-  services: Array<{ service: string; waiting: number }>;
-}
+  services: z.array(z.strictObject({ service: z.string().min(1).max(100), waiting: count })).max(10_000),
+});
 
-interface RevisionTally {
-  service: string;
-  requests: number;
-  errors: number;
-  bins: Uint32Array;
-  inFlight: number;
-  replicaQueue: Map<string, number>;
-}
+/** One gateway's report, as sent to the control plane. */
+export type SignalReport = z.output<typeof SignalReportSchema>;
 
-export class SignalReporter implements SignalSink {
-  readonly #gateway: string;
-  readonly #revisions = new Map<string, RevisionTally>();
-  readonly #held = new Map<string, number>();
-  #gatewayQueued: (service: string) => number = () => 0;
-
-  constructor(gateway: string) {
-    this.#gateway = gateway;
+/** The report in `text`, or a 400 naming the first field that is wrong. */
+export function parseSignalReport(text: string): SignalReport {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new InvalidRequestError('a gateway report must be JSON (see src/observability/signal-report.ts)', { code: 'INVALID_SIGNAL_REPORT' });
   }
-
-  /** Where to read how many requests of a service wait in this gateway's queue. */
-  countGatewayQueue(depth: (service: string) => number): void {
-    this.#gatewayQueued = depth;
+  const parsed = SignalReportSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new InvalidRequestError(`gateway report: ${issue.path.join('.') || '(body)'}: ${issue.message}`, { code: 'INVALID_SIGNAL_REPORT' });
   }
-
-  requestStarted(service: string, revision: string): void {
-    this.#get(service, revision).inFlight += 1;
-  }
-
-  requestFinished(service: string, revision: string, endpoint: string, latencyMs: number, status: number, replicaQueueDepth: number): void {
-    const t = this.#get(service, revision);
-    if (t.inFlight > 0) t.inFlight -= 1;
-    t.requests += 1;
-    if (isErrorStatus(status)) t.errors += 1;
-    t.bins[latencyBin(latencyMs)]! += 1;
-    if (t.inFlight === 0) t.replicaQueue.clear();
-    else if (replicaQueueDepth >= 0) t.replicaQueue.set(endpoint, replicaQueueDepth);
-  }
-
-  heldChanged(service: string, held: number): void {
-    if (held > 0) this.#held.set(service, held);
-    else this.#held.delete(service);
-  }
-
-  /** The report since the last one; counts start again from zero. Revisions with nothing to say are dropped. */
-  take(): SignalReport {
-    const revisions: SignalReport['revisions'] = [];
-    const services = new Set<string>();
-    for (const [revision, t] of this.#revisions) {
-      services.add(t.service);
-      let replicaQueue = 0;
-      for (const d of t.replicaQueue.values()) replicaQueue += d;
-      const latency: Array<[number, number]> = [];
-      for (let i = 0; i < LATENCY_BINS; i++) if (t.bins[i]! > 0) latency.push([i, t.bins[i]!]);
-      revisions.push({ service: t.service, revision, requests: t.requests, errors: t.errors, latency, inFlight: t.inFlight, replicaQueue });
-      if (t.inFlight === 0) this.#revisions.delete(revision);
-      else {
-        t.requests = 0;
-        t.errors = 0;
-        t.bins.fill(0);
-      }
-    }
-    for (const s of this.#held.keys()) services.add(s);
-    return {
-      gateway: this.#gateway,
-      revisions,
-      services: [...services].map((service) => ({ service, waiting: (this.#held.get(service) ?? 0) + this.#gatewayQueued(service) })),
-    };
-  }
-
-  #get(service: string, revision: string): RevisionTally {
-    let t = this.#revisions.get(revision);
-    if (t === undefined) {
-      t = { service, requests: 0, errors: 0, bins: new Uint32Array(LATENCY_BINS), inFlight: 0, replicaQueue: new Map() };
-      this.#revisions.set(revision, t);
-    }
-    return t;
-  }
+  return parsed.data;
 }

@@ -7,7 +7,8 @@ import type { Clock, TimerHandle } from '../../util/clock.ts';
 import type { Log } from '../../util/log.ts';
 import type { Route, RoutingTable } from './routing-table.ts';
 import type { KeyRecord } from '../edge/keys.ts';
-import type { SignalReport, SignalReporter } from '../../observability/signal-report.ts';
+import type { SignalReport } from '../../observability/signal-report.ts';
+import type { SignalReporter } from '../../observability/signal-reporter.ts';
 
 export interface ControlFeedOptions {
   controlPlaneUrl: string;
