@@ -50,7 +50,7 @@
  */
 import type { Decision, DeciderState, ScaleStep, ScalingInput, Signals } from './types.ts';
 import type { TimedValue } from './hpa-behavior.ts';
-import { expireExtremes, extremeSince, recordExtreme } from '../observability/window-extremes.ts';
+import { expireExtremes, extremeSince, recordExtreme } from './window-extremes.ts';
 import { bind, fmt, noData, scaled, secs, step } from './steps.ts';
 
 /** p95 is kept under this fraction of the SLO. */

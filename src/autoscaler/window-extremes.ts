@@ -4,7 +4,7 @@
  * maximum again, so it is dropped. Memory stays small however often values
  * arrive, and the queue is plain data that survives a JSON round trip.
  */
-import type { TimedValue } from '../autoscaler/hpa-behavior.ts';
+import type { TimedValue } from './hpa-behavior.ts';
 
 export type Extreme = 'max' | 'min';
 
