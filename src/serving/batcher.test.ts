@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ManualClock } from '../util/clock.ts';
-import { Batcher, InferenceFailedError, QueueFullError, type BatchRunner } from './batcher.ts';
+import { QueueFullError } from '../errors.ts';
+import { Batcher, InferenceFailedError, type BatchRunner } from './batcher.ts';
 import type { TensorMap } from './onnx-model.ts';
 
 /**

@@ -11,7 +11,7 @@
  * Batches are made of whole requests in arrival order; a request larger than
  * `maxBatchSize` runs alone as one batch. Time comes from the injected `Clock`.
  */
-import { KarbError, UnavailableError } from '../errors.ts';
+import { KarbError, QueueFullError } from '../errors.ts';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.ts';
 import type { TypedArray, TypedArrayConstructor } from './datatypes.ts';
 import type { TensorData, TensorMap } from './onnx-model.ts';
@@ -53,13 +53,12 @@ export interface BatcherOptions {
   onBatch?: (stats: BatchStats) => void;
 }
 
-export class QueueFullError extends UnavailableError {
-  constructor(queuedRows: number, rows: number, maxQueueRows: number) {
-    super(
-      `inference queue is full: ${queuedRows} rows waiting, this request adds ${rows}, the limit is ${maxQueueRows}; retry shortly or send to another replica`,
-      { code: 'QUEUE_FULL', retryAfterSeconds: 1 },
-    );
-  }
+/** The batch queue has no room for this request's rows: a retryable 503 that says how full it is. */
+export function batchQueueFull(queuedRows: number, rows: number, maxQueueRows: number): QueueFullError {
+  return new QueueFullError(
+    `inference queue is full: ${queuedRows} rows waiting, this request adds ${rows}, the limit is ${maxQueueRows}; retry shortly or send to another replica`,
+    { retryAfterSeconds: 1 },
+  );
 }
 
 export class InferenceFailedError extends KarbError {
@@ -133,7 +132,7 @@ export class Batcher {
     const { rows } = request;
     if (!(rows >= 1)) return Promise.reject(new RangeError('a batch request needs at least one row'));
     if (this.#queuedRows > 0 && this.#queuedRows + rows > this.#maxQueueRows) {
-      return Promise.reject(new QueueFullError(this.#queuedRows, rows, this.#maxQueueRows));
+      return Promise.reject(batchQueueFull(this.#queuedRows, rows, this.#maxQueueRows));
     }
     return new Promise<TensorMap>((resolve, reject) => {
       this.#queue.push({ rows, feeds: request.feeds, arrivedAt: this.#clock.now(), resolve, reject });

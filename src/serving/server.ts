@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { InvalidRequestError, KarbError, NotFoundError, UnavailableError } from '../errors.ts';
+import { InvalidRequestError, KarbError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnavailableError } from '../errors.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import { Batcher, type BatchRunner } from './batcher.ts';
 import { silentLogger, type Logger } from './log.ts';
@@ -68,20 +68,10 @@ export interface ModelServer {
 }
 
 
-class PayloadTooLargeError extends KarbError {
-  /** `declared` is the Content-Length when known; a chunked body is refused as soon as it passes the limit. */
-  constructor(limit: number, declared?: number) {
-    const what = declared === undefined ? 'request body' : `request body of ${declared} bytes`;
-    super('PAYLOAD_TOO_LARGE', `${what} is over the limit of ${limit} bytes; send fewer rows per request`, { status: 413 });
-  }
-}
-
-class MethodNotAllowedError extends KarbError {
-  readonly allow: string;
-  constructor(method: string, path: string, allow: string) {
-    super('METHOD_NOT_ALLOWED', `${clip(method)} is not allowed on ${clip(path, 200)}; use ${allow}`, { status: 405 });
-    this.allow = allow;
-  }
+/** The model server's 413; `declared` is the Content-Length when known (a chunked body is refused as soon as it passes the limit). */
+function bodyTooLarge(limit: number, declared?: number): PayloadTooLargeError {
+  const what = declared === undefined ? 'request body' : `request body of ${declared} bytes`;
+  return new PayloadTooLargeError(limit, `${what} is over the limit of ${limit} bytes; send fewer rows per request`);
 }
 
 class ClientGoneError extends Error {}
@@ -146,11 +136,9 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
 
   function sendError(res: http.ServerResponse, route: string, err: unknown, extraHeaders?: Record<string, string>): void {
     if (err instanceof KarbError) {
-      const headers: Record<string, string> = { ...extraHeaders };
-      if (err instanceof UnavailableError) headers['retry-after'] = String(err.retryAfterSeconds);
-      if (err instanceof MethodNotAllowedError) headers.allow = err.allow;
+      const headers: Record<string, string> = { ...extraHeaders, ...err.headers() };
       // The rest of an oversized body is not read; close the connection after answering.
-      if (err instanceof PayloadTooLargeError) headers.connection = 'close';
+      if (err.status === 413) headers.connection = 'close';
       // Overload (503) and injected faults are expected; other server-side failures are logged.
       if (err.status === 500 && err.code !== 'INJECTED_FAULT') logger.log('error', 'request failed', { route, code: err.code, error: err.message });
       send(res, route, err.status, JSON.stringify({ error: err.message }), headers);
@@ -353,7 +341,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
 function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
   const length = declared === undefined ? -1 : Number(declared);
-  if (length > limit) return Promise.reject(new PayloadTooLargeError(limit, length));
+  if (length > limit) return Promise.reject(bodyTooLarge(limit, length));
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -372,7 +360,7 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
       size += chunk.length;
       if (size > limit) {
         req.pause();
-        finish(new PayloadTooLargeError(limit));
+        finish(bodyTooLarge(limit));
         return;
       }
       chunks.push(chunk);

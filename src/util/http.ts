@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:net';
-import { InvalidRequestError, isKarbError, KarbError, UnavailableError } from '../errors.ts';
+import { isKarbError, KarbError, PayloadTooLargeError } from '../errors.ts';
 
 /** A server could not start because its port is taken. */
 export class PortInUseError extends KarbError {
@@ -30,12 +30,6 @@ export function listen(server: Server, port: number, host: string, what: string)
       resolve();
     });
   });
-}
-
-export class PayloadTooLargeError extends InvalidRequestError {
-  constructor(limit: number) {
-    super(`request body is larger than the limit of ${limit} bytes`, { code: 'PAYLOAD_TOO_LARGE', status: 413 });
-  }
 }
 
 /** Reads the whole body, failing fast (and stopping the read) once it passes `limit` bytes. */
@@ -77,9 +71,7 @@ export function sendError(res: ServerResponse, err: unknown, log?: (record: Reco
     return;
   }
   if (isKarbError(err)) {
-    const headers: Record<string, string> = {};
-    if (err instanceof UnavailableError) headers['retry-after'] = String(err.retryAfterSeconds);
-    sendJson(res, err.status, { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } }, headers);
+    sendJson(res, err.status, { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } }, err.headers());
     return;
   }
   log?.({ level: 'error', msg: 'unhandled error', error: err instanceof Error ? err.message : String(err) });

@@ -4,7 +4,7 @@
  * first out, one bounded queue per service, and leave as slots free up. The
  * queue holds items only; the router decides when to admit and dispatch.
  */
-import { UnavailableError } from '../../errors.ts';
+import { QueueFullError } from '../../errors.ts';
 
 export class AdmissionQueues<T> {
   readonly #queues = new Map<string, T[]>();
@@ -68,15 +68,16 @@ export function defaultQueueBound(concurrencyLimit: number, endpoints: number): 
   return 2 * concurrencyLimit * endpoints;
 }
 
-/** The queue is full and the service takes async jobs: point the caller there. */
-export class QueueFullError extends UnavailableError {
-  constructor(model: string, asyncEnabled: boolean) {
-    super(
-      asyncEnabled
-        ? `model '${model}' is at capacity and its wait queue is full; retry later, or send the request with ` +
-            "'Prefer: respond-async' to queue it as a job"
-        : `model '${model}' is at capacity and its wait queue is full; retry after the Retry-After delay`,
-      { code: 'QUEUE_FULL', status: asyncEnabled ? 429 : 503, retryAfterSeconds: 1 },
-    );
-  }
+/**
+ * The service's admission queue is full. A service that takes async jobs answers
+ * 429 and points the caller at `Prefer: respond-async`; any other answers 503.
+ */
+export function admissionQueueFull(model: string, asyncEnabled: boolean): QueueFullError {
+  return new QueueFullError(
+    asyncEnabled
+      ? `model '${model}' is at capacity and its wait queue is full; retry later, or send the request with ` +
+          "'Prefer: respond-async' to queue it as a job"
+      : `model '${model}' is at capacity and its wait queue is full; retry after the Retry-After delay`,
+    { status: asyncEnabled ? 429 : 503, retryAfterSeconds: 1 },
+  );
 }

@@ -9,7 +9,7 @@
  * Buffering the body (never parsing it) lets the proxy send it with a known
  * length and lets later steps replay it to another replica.
  */
-import { BodyTooLargeError } from '../server/errors.ts';
+import { bodyTooLarge } from '../server/errors.ts';
 import type { Exchange, GatewayRequest, GatewayStep } from '../server/exchange.ts';
 
 export function readBody(options: { limitBytes: number }): GatewayStep {
@@ -26,7 +26,7 @@ export function readBody(options: { limitBytes: number }): GatewayStep {
       const declared = req.headers['content-length'];
       if (declared !== undefined && Number(declared) > limitBytes) {
         discardRest(req);
-        exchange.fail(new BodyTooLargeError(limitBytes));
+        exchange.fail(bodyTooLarge(limitBytes));
         return;
       }
       exchange.bodyLimitBytes = limitBytes;
@@ -48,7 +48,7 @@ function onBodyData(this: GatewayRequest, chunk: Buffer): void {
     this.removeListener('end', onBodyEnd);
     discardRest(this);
     ex.bodyChunks = null;
-    ex.fail(new BodyTooLargeError(ex.bodyLimitBytes));
+    ex.fail(bodyTooLarge(ex.bodyLimitBytes));
     return;
   }
   if (ex.bodyChunks === null) ex.bodyChunks = [chunk];

@@ -28,7 +28,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { KarbError } from '../../errors.ts';
 import type { Clock, TimerHandle } from '../../util/clock.ts';
 import type { Log } from '../../util/log.ts';
-import { AdmissionQueues, QueueFullError, defaultQueueBound } from '../buffer/admission-queue.ts';
+import { AdmissionQueues, admissionQueueFull, defaultQueueBound } from '../buffer/admission-queue.ts';
 import { DeadlineExceededError, TryTimeoutError } from './deadline.ts';
 import { pickEndpointByLoad } from './endpoint-picker.ts';
 import { NoReadyEndpointError, UpstreamUnreachableError } from '../server/errors.ts';
@@ -380,7 +380,7 @@ export class Router implements AttemptHooks {
     for (const r of route.revisions) endpoints += r.endpoints.length;
     const bound = this.#queueBound ?? defaultQueueBound(route.concurrencyLimit ?? 0, endpoints);
     if (!this.#queues.push(service, exchange, bound)) {
-      const error = new QueueFullError(route.model, route.asyncEnabled === true);
+      const error = admissionQueueFull(route.model, route.asyncEnabled === true);
       this.#metrics.queueRejected(service, error.status);
       exchange.fail(error);
       return;

@@ -2,7 +2,7 @@
 // retry reasons and backoff, stickiness, the load-aware picker, outlier ejection.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AdmissionQueues, QueueFullError, defaultQueueBound } from '../buffer/admission-queue.ts';
+import { AdmissionQueues, admissionQueueFull, defaultQueueBound } from '../buffer/admission-queue.ts';
 import { pickEndpointByLoad } from './endpoint-picker.ts';
 import { OutlierDetector } from './outlier.ts';
 import { ReportedQueueDepths, decayedDepth, parseQueueDepth } from './queue-depth.ts';
@@ -180,7 +180,7 @@ test('admission queues are FIFO per service and bounded', () => {
   assert.equal(q.depth('s'), 0);
   assert.deepEqual(depths.at(-1), ['s', 0]);
   assert.equal(defaultQueueBound(8, 3), 48);
-  assert.equal(new QueueFullError('m', true).status, 429);
-  assert.match(new QueueFullError('m', true).message, /Prefer: respond-async/);
-  assert.equal(new QueueFullError('m', false).status, 503);
+  assert.equal(admissionQueueFull('m', true).status, 429);
+  assert.match(admissionQueueFull('m', true).message, /Prefer: respond-async/);
+  assert.equal(admissionQueueFull('m', false).status, 503);
 });

@@ -2,7 +2,7 @@
  * Failures the gateway reports to callers. Each has a stable `code` and an HTTP
  * `status`; `Exchange.fail` turns any of them into a response once, at the edge.
  */
-import { InvalidRequestError, KarbError, NotFoundError, UnavailableError } from '../../errors.ts';
+import { InvalidRequestError, KarbError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnavailableError } from '../../errors.ts';
 
 export class PathNotFoundError extends NotFoundError {
   constructor(method: string, path: string) {
@@ -20,23 +20,15 @@ export class ModelNotFoundError extends NotFoundError {
   }
 }
 
-export class MethodNotAllowedError extends KarbError {
-  /** Value of the `Allow` response header. */
-  readonly allow: string;
-  constructor(method: string, path: string, allow: string) {
-    super('METHOD_NOT_ALLOWED', `${clip(method)} is not allowed on ${clip(path)}; use ${allow}`, { status: 405 });
-    this.allow = allow;
-  }
-}
+/** One class for every server's 405 (its `headers()` give the `Allow` header); re-exported for the gateway's steps. */
+export { MethodNotAllowedError };
 
-export class BodyTooLargeError extends InvalidRequestError {
-  constructor(limitBytes: number) {
-    super(
-      `request body is larger than the gateway's limit of ${limitBytes} bytes; send fewer inputs per request ` +
-        'or raise the gateway body limit',
-      { code: 'BODY_TOO_LARGE', status: 413 },
-    );
-  }
+/** The gateway's 413: whose limit the body passed, and what the caller can do about it. */
+export function bodyTooLarge(limitBytes: number): PayloadTooLargeError {
+  return new PayloadTooLargeError(
+    limitBytes,
+    `request body is larger than the gateway's limit of ${limitBytes} bytes; send fewer inputs per request or raise the gateway body limit`,
+  );
 }
 
 export class NoReadyEndpointError extends UnavailableError {

@@ -12,15 +12,15 @@
 import { IncomingMessage, type ServerResponse, type OutgoingHttpHeaders } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { KarbError, UnavailableError, isKarbError } from '../../errors.ts';
+import { KarbError, isKarbError } from '../../errors.ts';
 import type { Clock } from '../../util/clock.ts';
 import type { Log } from '../../util/log.ts';
 import type { FailureLog } from './failure-log.ts';
 import type { GatewayMetrics } from './metrics.ts';
-import { MethodNotAllowedError } from './errors.ts';
 import { isLocalOperation, type PathMatch } from './paths.ts';
 import type { Route, RouteEndpoint, RouteRevision } from '../discovery/routing-table.ts';
-import { isOpenAIPath, openAIErrorJson } from './openai.ts';
+import { isOpenAIPath } from './openai.ts';
+import { openAIErrorJson } from '../../api/openai-errors.ts';
 import type { KeyRecord as ApiKey } from '../edge/keys.ts';
 
 /** The server's request class: carries its exchange so event listeners need no closures. */
@@ -157,11 +157,8 @@ export class Exchange {
         error: err instanceof Error ? err.stack : String(err),
       });
     }
-    const headers: OutgoingHttpHeaders = {};
-    if (e instanceof UnavailableError) headers['retry-after'] = String(e.retryAfterSeconds);
-    if (e instanceof MethodNotAllowedError) headers.allow = e.allow;
     // OpenAI clients read `{ error: { message, type, param, code } }` on /v1; OIP clients read `{ error: "..." }`.
-    this.respondJson(e.status, isOpenAIPath(this.req.url) ? openAIErrorJson(e) : JSON.stringify({ error: e.message }), headers);
+    this.respondJson(e.status, isOpenAIPath(this.req.url) ? openAIErrorJson(e) : JSON.stringify({ error: e.message }), e.headers());
   }
 
   /** Called once, when the response closes (complete or not): accounting and access log. */

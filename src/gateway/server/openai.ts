@@ -12,39 +12,22 @@
  *   extractOpenAIModel body → exchange.match.model; 400 malformed JSON or no model;
  *                      404 model_not_found for a service of another format
  */
-import { InvalidRequestError, KarbError, NotFoundError } from '../../errors.ts';
+import { OpenAIRequestError } from '../../api/openai-errors.ts';
+import { NotFoundError } from '../../errors.ts';
 import type { Exchange, GatewayStep } from './exchange.ts';
 import { isOpenAIOperation } from './paths.ts';
 import type { RoutingTable } from '../discovery/routing-table.ts';
 import { checkScope } from '../edge/keys.ts';
-
-/** OpenAI's error shape, `{ "error": { "message", "type", "param", "code" } }`, used for every answer on /v1. */
-export function openAIErrorJson(err: KarbError): string {
-  const status = err.status;
-  const type =
-    status === 401
-      ? 'authentication_error'
-      : status === 403
-        ? 'permission_error'
-        : status === 429
-          ? 'rate_limit_error'
-          : status >= 500
-            ? 'server_error'
-            : 'invalid_request_error';
-  const param = err instanceof OpenAIBodyError ? err.param : null;
-  return JSON.stringify({ error: { message: err.message, type, param, code: err.code.toLowerCase() } });
-}
 
 /** True for request targets answered in OpenAI's error shape. */
 export function isOpenAIPath(url: string | undefined): boolean {
   return url !== undefined && url.startsWith('/v1/');
 }
 
-export class OpenAIBodyError extends InvalidRequestError {
-  readonly param: string | null;
+/** The gateway could not read the model from an OpenAI body (a 400 naming the parameter at fault, if one). */
+export class OpenAIBodyError extends OpenAIRequestError {
   constructor(message: string, code: string, param: string | null = null) {
-    super(message, { code });
-    this.param = param;
+    super(message, { code, param });
   }
 }
 

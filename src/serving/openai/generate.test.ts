@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OpenAIRequestError } from './errors.ts';
+import { OpenAIRequestError } from '../../api/openai-errors.ts';
 import { chatPrompt, encodePrompt, generate, promptTokenCount, tokenBudget, type GenerateOptions } from './generate.ts';
 import type { LanguageModel } from './language-model.ts';
 import { loadTinyLm } from './test-support.ts';

@@ -9,7 +9,7 @@
  * streamed and a whole answer with the same seed are the same.
  */
 import { mulberry32 } from '../../util/prng.ts';
-import { OpenAIRequestError } from './errors.ts';
+import { OpenAIRequestError } from '../../api/openai-errors.ts';
 import type { LanguageModel } from './language-model.ts';
 import type { ChatMessage, SamplingRequest } from './requests.ts';
 import { sampleToken } from './sampling.ts';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OpenAIRequestError, openAIErrorBody } from './errors.ts';
+import { OpenAIRequestError, openAIErrorJson } from '../../api/openai-errors.ts';
 import { parseChatRequest, parseCompletionRequest, parseEmbeddingsRequest } from './requests.ts';
 
 const chat = (extra: Record<string, unknown>) => JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], ...extra });
@@ -81,7 +81,7 @@ test('bad requests name the parameter and a stable code', async (t) => {
         assert.equal(err.status, 400);
         assert.equal(err.param, c.param);
         assert.equal(err.code, c.code);
-        const body = JSON.parse(openAIErrorBody(err)) as { error: Record<string, unknown> };
+        const body = JSON.parse(openAIErrorJson(err)) as { error: Record<string, unknown> };
         assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message', 'param', 'type']);
         assert.equal(body.error.type, 'invalid_request_error');
         return true;

@@ -6,7 +6,7 @@
  * and ignored, as OpenAI-compatible servers commonly do; features it cannot
  * honour (n > 1, logprobs) are refused rather than silently dropped.
  */
-import { OpenAIRequestError } from './errors.ts';
+import { OpenAIRequestError } from '../../api/openai-errors.ts';
 
 export interface SamplingRequest {
   model: string;

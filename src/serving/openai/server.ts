@@ -15,12 +15,12 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { isKarbError, KarbError, UnavailableError } from '../../errors.ts';
+import { OpenAIRequestError, openAIErrorJson } from '../../api/openai-errors.ts';
+import { isKarbError, KarbError, MethodNotAllowedError, UnavailableError } from '../../errors.ts';
 import { systemClock, type Clock } from '../../util/clock.ts';
 import { listen, readBody } from '../../util/http.ts';
 import { SERVING_DEFAULTS } from '../defaults.ts';
 import { silentLogger, type Logger } from '../log.ts';
-import { OpenAIRequestError, openAIErrorBody } from './errors.ts';
 import { chatPrompt, encodePrompt, generate, promptTokenCount, tokenBudget, type FinishReason, type Generation } from './generate.ts';
 import type { LanguageModel } from './language-model.ts';
 import { createOpenAIMetrics, type OpenAIMetrics, type OpenAIRoute } from './metrics.ts';
@@ -191,7 +191,7 @@ export async function startOpenAIServer(options: OpenAIServerOptions): Promise<O
       // Headers are sent: report the failure as a last event, then end the stream.
       const e = isKarbError(err) ? err : new KarbError('internal', 'generation failed; the server logs say more', { cause: err });
       logger.log('error', 'generation failed', { error: err instanceof Error ? err.message : String(err) });
-      res.end(`data: ${openAIErrorBody(e)}\n\n`);
+      res.end(`data: ${openAIErrorJson(e)}\n\n`);
       return;
     }
     if (res.destroyed || abort.signal.aborted) {
@@ -225,10 +225,8 @@ export async function startOpenAIServer(options: OpenAIServerOptions): Promise<O
     }
     const e = isKarbError(err) ? err : new KarbError('internal', 'internal error; the server logs say more');
     if (!isKarbError(err)) logger.log('error', 'unhandled error', { error: err instanceof Error ? err.message : String(err) });
-    const headers: Record<string, string> = {};
-    if (e instanceof UnavailableError) headers['retry-after'] = String(e.retryAfterSeconds);
-    const text = openAIErrorBody(e);
-    res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+    const text = openAIErrorJson(e);
+    res.writeHead(e.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...e.headers() });
     res.end(text);
   }
 
@@ -276,9 +274,7 @@ export async function startOpenAIServer(options: OpenAIServerOptions): Promise<O
 }
 
 function allow(method: string, allowed: 'GET' | 'POST', path: string): void {
-  if (method !== allowed) {
-    throw new OpenAIRequestError(`${method.slice(0, 20)} is not allowed on ${path.slice(0, 200)}; use ${allowed}`, { status: 405, code: 'method_not_allowed' });
-  }
+  if (method !== allowed) throw new MethodNotAllowedError(method, path, allowed);
 }
 
 function modelNotFound(requested: string, served: string): OpenAIRequestError {

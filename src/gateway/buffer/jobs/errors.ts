@@ -1,5 +1,5 @@
 import { InvalidRequestError, KarbError, NotFoundError, UnavailableError } from '../../../errors.ts';
-import { OpenAIBodyError } from '../../server/openai.ts';
+import { OpenAIRequestError } from '../../../api/openai-errors.ts';
 import type { TerminalJobState } from './types.ts';
 
 export class AsyncNotEnabledError extends InvalidRequestError {
@@ -42,12 +42,12 @@ export class JobAlreadyFinishedError extends KarbError {
 }
 
 /**
- * A bad `GET /v1/jobs` query parameter. An OpenAIBodyError only so that the
+ * A bad `GET /v1/jobs` query parameter. An OpenAIRequestError only so that the
  * OpenAI error shape names the parameter in `param`.
  */
-export class JobListQueryError extends OpenAIBodyError {
+export class JobListQueryError extends OpenAIRequestError {
   constructor(param: string, message: string) {
-    super(message, 'INVALID_JOB_QUERY', param);
+    super(message, { code: 'INVALID_JOB_QUERY', param });
   }
 }
 
