@@ -98,7 +98,9 @@ export type ScaleReason =
   | 'ScaleToZero'
   | 'MinReplicas'
   | 'MaxReplicas'
-  | 'NodeLimit';
+  | 'NodeLimit'
+  /** Set by the control plane's loop, not a decider: no scale-down while a rollout is in progress. */
+  | 'RolloutHold';
 
 /** One step of a decision: each limit returns the value it allows, why, and a sentence for people. */
 export interface ScaleStep {

@@ -11,8 +11,13 @@ import { AutoscalerLoop, holdDuringRollout, windowsFor } from './autoscaling-loo
 import type { AutoscalerRecord } from './store.ts';
 import { startRollout } from '../rollout/machine.ts';
 import type { RolloutState } from '../rollout/types.ts';
-import { scalingInputFromSpec } from '../autoscaler/index.ts';
-import { GpuSampler } from '../autoscaler/gpu.ts';
+import { scalingInputFromSpec, type ScaleReason } from '../autoscaler/index.ts';
+import { GpuSampler } from '../runtime/local/process-gpu.ts';
+import { ProcessCpuSampler } from '../runtime/local/process-cpu.ts';
+
+/** Samplers that read nothing: no process to measure, no GPU tooling. */
+const noCpu = () => new ProcessCpuSampler(() => undefined);
+const noGpu = () => new GpuSampler(async () => undefined);
 
 /** The loop only reads replicas and endpoints; this holds `n` ready replicas of one revision, set by the test. */
 class ReadyReplicas implements Runtime {
@@ -52,7 +57,7 @@ function setup() {
   const runtime = new ReadyReplicas();
   const hub = new SignalHub({ clock });
   const changed: string[] = [];
-  const loop = new AutoscalerLoop({ store, runtime, hub, clock, onDesiredChanged: (_ns, name) => changed.push(name), readCpuSeconds: () => undefined });
+  const loop = new AutoscalerLoop({ store, runtime, hub, clock, onDesiredChanged: (_ns, name) => changed.push(name), cpu: noCpu(), gpu: noGpu() });
   /** Advances time by whole periods, ticking as the started loop would. */
   const run = (ms: number) => clock.advance(ms);
   return { clock, store, runtime, hub, loop, changed, run };
@@ -108,7 +113,7 @@ describe('AutoscalerLoop', () => {
     const since = (before.state as { since: number }).since;
 
     // A restart: a new hub and loop on the same store; idle time still counts from the first decision.
-    const again = new AutoscalerLoop({ store, runtime, hub: new SignalHub({ clock }), clock, onDesiredChanged: () => {}, readCpuSeconds: () => undefined });
+    const again = new AutoscalerLoop({ store, runtime, hub: new SignalHub({ clock }), clock, onDesiredChanged: () => {}, cpu: noCpu(), gpu: noGpu() });
     again.start();
     run(10_000);
     again.stop();
@@ -123,7 +128,7 @@ describe('AutoscalerLoop', () => {
     const { clock, store, runtime, hub } = setup();
     let cpuSeconds = 0;
     runtime.n = 1;
-    const loop = new AutoscalerLoop({ store, runtime: withPid(runtime), hub, clock, onDesiredChanged: () => {}, readCpuSeconds: () => cpuSeconds });
+    const loop = new AutoscalerLoop({ store, runtime: withPid(runtime), hub, clock, onDesiredChanged: () => {}, cpu: new ProcessCpuSampler(() => cpuSeconds), gpu: noGpu() });
     loop.tick();
     clock.advance(2_000);
     cpuSeconds += 1; // one CPU-second in two seconds at a request of 1 core: 50%
@@ -170,7 +175,7 @@ describe('AutoscalerLoop GPU signal', () => {
     const pmon = '# gpu pid type sm mem enc dec command\n# Idx # C/G % % % % name\n 0 4000 C 80 10 - - node\n 0 4001 C 40 5 - - node\n';
     const gpu = new GpuSampler(async () => pmon);
     await gpu.refresh();
-    const loop = new AutoscalerLoop({ store, runtime, hub, clock, gpu, onDesiredChanged: () => {}, readCpuSeconds: () => undefined });
+    const loop = new AutoscalerLoop({ store, runtime, hub, clock, gpu, onDesiredChanged: () => {}, cpu: noCpu() });
     loop.tick();
     const withGpu = hub.recorder('svc-00001')!.windows(clock.now());
     assert.ok(Math.abs(withGpu.panic.gpuUtilization! - 0.6) < 1e-9, `mean of 80% and 40%: ${withGpu.panic.gpuUtilization}`);
@@ -178,13 +183,13 @@ describe('AutoscalerLoop GPU signal', () => {
     const { clock: clock2, store: store2, hub: hub2 } = setup();
     const none = new GpuSampler(async () => undefined);
     await none.refresh();
-    new AutoscalerLoop({ store: store2, runtime, hub: hub2, clock: clock2, gpu: none, onDesiredChanged: () => {}, readCpuSeconds: () => undefined }).tick();
+    new AutoscalerLoop({ store: store2, runtime, hub: hub2, clock: clock2, gpu: none, onDesiredChanged: () => {}, cpu: noCpu() }).tick();
     assert.equal(hub2.recorder('svc-00001')!.windows(clock2.now()).panic.gpuUtilization, undefined, 'no GPU: missing, not zero');
   });
 });
 
 describe('holdDuringRollout', () => {
-  const rec = (desiredReplicas: number, reason = 'Concurrency'): AutoscalerRecord => ({ desiredReplicas, reason, message: `${reason} ${desiredReplicas}`, panic: false, decidedAt: 0 });
+  const rec = (desiredReplicas: number, reason: ScaleReason = 'Concurrency'): AutoscalerRecord => ({ desiredReplicas, reason, message: `${reason} ${desiredReplicas}`, panic: false, decidedAt: 0 });
   const spec = parseInferenceService({ apiVersion: 'karb.dev/v1alpha1', kind: 'InferenceService', metadata: { name: 'svc' }, spec: { model: { uri: 'file://m.onnx' } } }).spec;
   const rollout = (phase: RolloutState['phase']): RolloutState => ({ ...startRollout(spec, 'svc-00002', 'svc-00001', 0).state, phase });
   const cases: Array<{ name: string; next: number; prev?: number; phase?: RolloutState['phase']; want: number; reason: string }> = [

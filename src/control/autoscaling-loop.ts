@@ -7,9 +7,10 @@
  * count changes, and asks the reconciler to act. The HPA-based policies keep
  * their own sync periods inside their deciders.
  *
- * This is the one module of src/autoscaler that touches the store and the
- * runtime; the reconciler reads the stored desired count, never this loop.
- * Time comes from the injected Clock only.
+ * The actor around the pure deciders of src/autoscaler: it reads the store,
+ * the runtime and the samplers, and writes the store; the reconciler reads the
+ * stored desired count, never this loop. Time comes from the injected Clock
+ * only, and what a replica process uses (CPU, GPU) from the injected samplers.
  */
 import { parseCpu } from '../api/index.ts';
 import type { AutoscalerRecord, Store, StoredService } from './store.ts';
@@ -18,9 +19,7 @@ import { unref, type Clock, type TimerHandle } from '../util/clock.ts';
 import type { Log } from '../util/log.ts';
 import type { SignalHub } from '../observability/hub.ts';
 import { decide, scalingInputFromSpec } from '../autoscaler/index.ts';
-import { ProcessCpuSampler } from '../runtime/local/process-cpu.ts';
-import { GpuSampler } from '../autoscaler/gpu.ts';
-import type { PodSignal, ScalingInput } from '../autoscaler/types.ts';
+import type { PodSignal, ScaleReason, ScalingInput } from '../autoscaler/types.ts';
 import { isActive } from '../rollout/machine.ts';
 import type { RolloutState } from '../rollout/types.ts';
 
@@ -36,11 +35,25 @@ export interface AutoscalerLoopOptions {
   periodMs?: number;
   /** Called when a service's desired replica count changed; the platform reconciles. */
   onDesiredChanged: (namespace: string, service: string) => void;
-  /** Reads a process's CPU seconds; default `/proc/<pid>/stat`. */
-  readCpuSeconds?: (pid: number) => number | undefined;
-  /** Per-process GPU utilization; default reads `nvidia-smi pmon` (missing where there is no GPU). */
-  gpu?: GpuSampler;
+  /** Per-process CPU utilization (`ProcessCpuSampler` over `/proc/<pid>/stat` in karb up). */
+  cpu: CpuUtilizationSource;
+  /** Per-process GPU utilization (`GpuSampler` over `nvidia-smi pmon` in karb up; missing where there is no GPU). */
+  gpu: GpuUtilizationSource;
   log?: Log;
+}
+
+/** What the loop needs of a CPU sampler: utilization since the previous sample of a process. */
+export interface CpuUtilizationSource {
+  /** Utilization of `pid` relative to `requestCores` since its last sample; undefined when there is none. */
+  sample(pid: number, now: number, requestCores: number): number | undefined;
+  /** Forgets processes not in `live`. */
+  retain(live: ReadonlySet<number>): void;
+}
+
+/** What the loop needs of a GPU sampler: a background refresh and the last sample of a process. */
+export interface GpuUtilizationSource {
+  refresh(): Promise<void>;
+  utilization(pid: number): number | undefined;
 }
 
 /**
@@ -57,8 +70,8 @@ export function windowsFor(input: ScalingInput): { stableWindowMs: number; panic
 export class AutoscalerLoop {
   readonly #o: AutoscalerLoopOptions;
   readonly #periodMs: number;
-  readonly #cpu: ProcessCpuSampler;
-  readonly #gpu: GpuSampler;
+  readonly #cpu: CpuUtilizationSource;
+  readonly #gpu: GpuUtilizationSource;
   readonly #coldStartMs = new Map<string, number>();
   readonly #coldStartSeen = new Set<string>();
   #timer: TimerHandle | undefined;
@@ -67,8 +80,8 @@ export class AutoscalerLoop {
   constructor(options: AutoscalerLoopOptions) {
     this.#o = options;
     this.#periodMs = options.periodMs ?? AUTOSCALER_PERIOD_MS;
-    this.#cpu = new ProcessCpuSampler(options.readCpuSeconds);
-    this.#gpu = options.gpu ?? new GpuSampler();
+    this.#cpu = options.cpu;
+    this.#gpu = options.gpu;
   }
 
   start(): void {
@@ -198,7 +211,7 @@ export class AutoscalerLoop {
     }
   }
 
-  #event(service: StoredService, reason: string, message: string, revision?: string): void {
+  #event(service: StoredService, reason: ScaleReason, message: string, revision?: string): void {
     const { namespace, name } = service.metadata;
     this.#o.store.addEvent({ type: 'Normal', reason, message, namespace, service: name, ...(revision ? { revision } : {}) });
     this.#o.log?.({ level: 'info', msg: 'scaled', component: 'autoscaler', service: name, reason, message });

@@ -17,8 +17,10 @@ import { hostname } from 'node:os';
 import { SignalHub, teeSignals } from '../observability/hub.ts';
 import { RevisionCounters } from '../observability/revision-counters.ts';
 import { RolloutTracker } from './rollout-tracker.ts';
-import { OutputChecker } from '../rollout/output-check.ts';
+import { OutputChecker } from './output-checker.ts';
 import { AutoscalerLoop } from './autoscaling-loop.ts';
+import { GpuSampler, nvidiaSmiPmon } from '../runtime/local/process-gpu.ts';
+import { ProcessCpuSampler, readProcessCpuSeconds } from '../runtime/local/process-cpu.ts';
 import { systemClock } from '../util/clock.ts';
 import { LocalRuntime } from '../runtime/local/local-runtime.ts';
 import type { Log } from '../util/log.ts';
@@ -144,13 +146,24 @@ async function startParts(
   const rollouts = new RolloutTracker({
     store,
     counters,
-    now: () => systemClock.now(),
-    outputs: new OutputChecker({ now: () => systemClock.now() }),
-    endpointUrl: (namespace, revision) => runtime.endpoints({ namespace, revision })[0]?.url,
+    clock: systemClock,
+    outputChecks: {
+      checker: new OutputChecker({ clock: systemClock }),
+      endpointUrl: (namespace, revision) => runtime.endpoints({ namespace, revision })[0]?.url,
+    },
   });
   const reconciler = new Reconciler({ store, runtime, routingTable, baseDir, gatewayUrl: gateway.url, rollouts, clock: systemClock, log });
   const reconcile = () => reconciler.reconcile().catch((err) => log({ level: 'error', msg: 'reconcile failed', error: (err as Error).message }));
-  autoscaler = new AutoscalerLoop({ store, runtime, hub, clock: systemClock, onDesiredChanged: () => void reconcile(), log });
+  autoscaler = new AutoscalerLoop({
+    store,
+    runtime,
+    hub,
+    clock: systemClock,
+    cpu: new ProcessCpuSampler(readProcessCpuSeconds),
+    gpu: new GpuSampler(nvidiaSmiPmon),
+    onDesiredChanged: () => void reconcile(),
+    log,
+  });
 
   let closed = false;
   runtime.onEvent((e) => {

@@ -8,6 +8,7 @@ import { SqliteStore } from './sqlite-store.ts';
 import { RevisionCounters } from '../observability/revision-counters.ts';
 import { RolloutTracker } from './rollout-tracker.ts';
 import type { RolloutState } from '../rollout/types.ts';
+import { ManualClock } from '../util/clock.ts';
 
 const ROLLOUT = { steps: [{ weight: 20, pause: '10s' }], analysis: { interval: '5s', minRequests: 20 } };
 
@@ -16,10 +17,10 @@ function doc(uri: string, rollout: Record<string, unknown> = ROLLOUT) {
 }
 
 function setup(path = ':memory:') {
-  let now = 1_700_000_000_000;
+  const clock = new ManualClock(1_700_000_000_000);
   const store = new SqliteStore(path);
   const counters = new RevisionCounters();
-  const tracker = new RolloutTracker({ store, counters, now: () => now });
+  const tracker = new RolloutTracker({ store, counters, clock });
   const sync = (ready: Record<string, number>, replicas = 2) => {
     const service = store.getService('default', 'svc')!;
     const state = tracker.sync(service, store.listRevisions('default', 'svc'), new Map(Object.entries(ready)), replicas);
@@ -31,7 +32,7 @@ function setup(path = ':memory:') {
   const traffic = (revision: string, n: number, errors: number) => {
     for (let i = 0; i < n; i++) counters.requestFinished('svc', revision, 'http://x', 3, i < errors ? 500 : 200);
   };
-  return { store, tracker, counters, sync, traffic, advance: (ms: number) => (now += ms), events: () => store.listEvents().map((e) => e.reason) };
+  return { store, tracker, counters, sync, traffic, advance: (ms: number) => clock.advance(ms), events: () => store.listEvents().map((e) => e.reason) };
 }
 
 describe('RolloutTracker', () => {

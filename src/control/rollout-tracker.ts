@@ -10,18 +10,25 @@ import type { RevisionRecord, Store, StoredService } from './store.ts';
 import { NotFoundError } from '../errors.ts';
 import { countsBetween, type RevisionCounters, type WindowCounts } from '../observability/revision-counters.ts';
 import { advanceRollout, applyRolloutCommand, isActive, rolloutTargets, startRollout } from '../rollout/machine.ts';
-import type { RolloutCommand, RolloutEvent, RolloutState } from '../rollout/types.ts';
+import { rolloutEvent, type RolloutCommand, type RolloutEvent, type RolloutState } from '../rollout/types.ts';
 import { durationMs } from '../api/index.ts';
-import type { OutputChecker } from '../rollout/output-check.ts';
+import type { Clock } from '../util/clock.ts';
+import type { OutputChecker } from './output-checker.ts';
 
 export interface RolloutTrackerOptions {
   store: Store;
   counters: RevisionCounters;
-  now: () => number;
-  /** Runs `analysis.outputCheck` against replicas; without it, output checks are not run. */
-  outputs?: OutputChecker;
-  /** A ready replica's URL of a revision, from the runtime (output checks only go there). */
-  endpointUrl?: (namespace: string, revision: string) => string | undefined;
+  /** The tracker reads only `now`: the state machine is judged at the time of each pass. */
+  clock: Pick<Clock, 'now'>;
+  /**
+   * Runs `analysis.outputCheck` against replicas. Without it (a control plane
+   * that routes no traffic, as in tests) output checks are not run.
+   */
+  outputChecks?: {
+    checker: OutputChecker;
+    /** A ready replica's URL of a revision, from the runtime (output checks only go there). */
+    endpointUrl: (namespace: string, revision: string) => string | undefined;
+  };
 }
 
 interface WindowStart {
@@ -48,7 +55,7 @@ export class RolloutTracker {
   sync(service: StoredService, revisions: RevisionRecord[], ready: ReadonlyMap<string, number>, replicas: number): RolloutState | undefined {
     const { store } = this.#o;
     const { namespace, name } = service.metadata;
-    const now = this.#o.now();
+    const now = this.#o.clock.now();
     const latest = revisions[revisions.length - 1];
     if (latest === undefined) return undefined;
     const known = (revision: string | undefined) => revision !== undefined && revisions.some((r) => r.name === revision);
@@ -63,7 +70,7 @@ export class RolloutTracker {
         return undefined;
       }
       if (state !== undefined && isActive(state)) {
-        events.push({ type: 'Normal', reason: 'RolloutSuperseded', message: `the rollout of ${state.revision} is superseded by ${latest.name}` });
+        events.push(rolloutEvent('RolloutSuperseded', `the rollout of ${state.revision} is superseded by ${latest.name}`));
       }
       const started = startRollout(service.spec, latest.name, serving!, now);
       state = started.state;
@@ -73,7 +80,7 @@ export class RolloutTracker {
     const key = `${namespace}/${name}`;
     const window = this.#window(key, state);
     const checkKey = outputCheckKey(namespace, name, state);
-    const outputCheck = this.#o.outputs?.latest(checkKey);
+    const outputCheck = this.#o.outputChecks?.checker.latest(checkKey);
     const step = advanceRollout(state, { now, replicas, readyNew: ready.get(state.revision) ?? 0, ...(window ? { window } : {}), ...(outputCheck ? { outputCheck } : {}) }, service.spec);
     state = step.state;
     events.push(...step.events);
@@ -96,14 +103,15 @@ export class RolloutTracker {
   /** Starts the rollout's output check when one is configured and due (it reports on a later pass). */
   #checkOutputs(service: StoredService, state: RolloutState, key: string): void {
     const check = service.spec.rollout.analysis.outputCheck;
-    const { outputs, endpointUrl } = this.#o;
-    if (check === undefined || outputs === undefined || endpointUrl === undefined) return;
+    const outputChecks = this.#o.outputChecks;
+    if (check === undefined || outputChecks === undefined) return;
+    const { checker, endpointUrl } = outputChecks;
     if (!isActive(state) || state.phase === 'Starting' || state.strategy === 'immediate') return;
     const { namespace, name } = service.metadata;
     const stableUrl = endpointUrl(namespace, state.stable);
     const canaryUrl = endpointUrl(namespace, state.revision);
     if (stableUrl === undefined || canaryUrl === undefined) return;
-    outputs.maybeRun({ key, model: name, stableUrl, canaryUrl, request: check.request, maxDelta: check.maxDelta, intervalMs: durationMs(service.spec.rollout.analysis.interval) });
+    checker.maybeRun({ key, model: name, stableUrl, canaryUrl, request: check.request, maxDelta: check.maxDelta, intervalMs: durationMs(service.spec.rollout.analysis.interval) });
   }
 
   /** A person's command (`karb rollout promote|abort|pause|resume`); throws 404/409 KarbErrors. */
@@ -114,7 +122,7 @@ export class RolloutTracker {
     if (state === undefined) {
       throw new NotFoundError(`service ${name} has no rollout: one revision serves all traffic; apply a new model or resources to start one`, 'NO_ROLLOUT');
     }
-    const { state: next, event } = applyRolloutCommand(state, command, service.spec, this.#o.now());
+    const { state: next, event } = applyRolloutCommand(state, command, service.spec, this.#o.clock.now());
     this.#windows.delete(`${namespace}/${name}`);
     store.setRollout(namespace, name, next);
     store.addEvent({ ...event, namespace, service: name, revision: next.revision });
@@ -137,7 +145,7 @@ export class RolloutTracker {
     }
     this.#inProgress.clear();
     this.#o.counters.retain(names);
-    this.#o.outputs?.retain(checks);
+    this.#o.outputChecks?.checker.retain(checks);
     for (const key of this.#windows.keys()) if (!windows.has(key)) this.#windows.delete(key);
   }
 

@@ -10,6 +10,7 @@
  * and a rollout command each read and write without interleaving with another.
  */
 import type { InferenceService, InferenceServiceSpec, InferenceServiceStatus } from '../api/index.ts';
+import type { ScaleReason } from '../autoscaler/types.ts';
 
 export interface ServiceMetadata {
   name: string;
@@ -65,7 +66,7 @@ export interface ApplyResult {
 export interface AutoscalerRecord {
   /** The replica count the reconciler runs (bounded by the spec's min and max when applied). */
   desiredReplicas: number;
-  reason: string;
+  reason: ScaleReason;
   message: string;
   panic: boolean;
   /** Milliseconds since the epoch of the decision. */

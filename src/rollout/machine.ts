@@ -38,7 +38,16 @@ import { KarbError } from '../errors.ts';
 import { analyze } from './analysis.ts';
 import type { WindowCounts } from '../observability/revision-counters.ts';
 import type { OutputCheckResult } from './output-check.ts';
-import { ACTIVE_PHASES, type RolloutCommand, type RolloutEvent, type RolloutPhase, type RolloutState } from './types.ts';
+import {
+  ACTIVE_PHASES,
+  rolloutEvent,
+  type RolloutCommand,
+  type RolloutEvent,
+  type RolloutFailureReason,
+  type RolloutPhase,
+  type RolloutState,
+  type RolloutSuccessReason,
+} from './types.ts';
 
 /** The request header that reaches a revision on its preview route (see src/gateway). */
 export const PREVIEW_HEADER = 'x-karb-revision';
@@ -81,13 +90,13 @@ export function startRollout(spec: RolloutInputSpec, revision: string, stable: s
   if (strategy === 'immediate') {
     return {
       state: { ...base, phase: 'Promoting', reason: 'ReplicasStarting', message: `${revision} starts; it takes all traffic once every replica is ready` },
-      event: { type: 'Normal', reason: 'RolloutStarted', message: `${revision} replaces ${stable} (immediate): it takes all traffic once every replica is ready` },
+      event: rolloutEvent('RolloutStarted', `${revision} replaces ${stable} (immediate): it takes all traffic once every replica is ready`),
     };
   }
   const how = strategy === 'canary' ? `canary in ${spec.rollout.steps.length} steps (${spec.rollout.steps.map((s) => `${s.weight}%`).join(' → ')})` : 'blue-green';
   return {
     state: { ...base, phase: 'Starting', reason: 'ReplicasStarting', message: `${revision} starts beside ${stable}, which keeps all traffic` },
-    event: { type: 'Normal', reason: 'RolloutStarted', message: `${revision} replaces ${stable}: ${how}` },
+    event: rolloutEvent('RolloutStarted', `${revision} replaces ${stable}: ${how}`),
   };
 }
 
@@ -100,7 +109,7 @@ export function advanceRollout(state: RolloutState, obs: RolloutObservation, spe
 
   if (obs.replicas === 0) {
     const next = succeed(state, now, spec, 'ScaledToZero', `the service is at zero replicas, so there is nothing to judge: ${state.revision} takes over and starts on the next request`);
-    return { state: next, events: [{ type: 'Normal', reason: 'RolloutSucceeded', message: next.message }], newWindow: false };
+    return { state: next, events: [rolloutEvent('RolloutSucceeded', next.message)], newWindow: false };
   }
 
   // Judge the window first: a paused rollout still fails on a bad window.
@@ -112,7 +121,7 @@ export function advanceRollout(state: RolloutState, obs: RolloutObservation, spe
     s = { ...s, lastOutputCheck: check };
     if (check.verdict === 'Fail') {
       const failed = fail(s, now, durationMs(r.scaleDownDelay), 'OutputsDiverged', `output check failed: ${check.message}; ${s.stable} serves 100% of traffic`);
-      return { state: failed, events: [{ type: 'Warning', reason: 'RolloutFailed', message: failed.message }], newWindow };
+      return { state: failed, events: [rolloutEvent('RolloutFailed', failed.message)], newWindow };
     }
   }
   if (judged && obs.window !== undefined && now - s.windowSince >= durationMs(r.analysis.interval)) {
@@ -124,7 +133,7 @@ export function advanceRollout(state: RolloutState, obs: RolloutObservation, spe
     }
     if (result.verdict === 'Fail') {
       const failed = fail(s, now, durationMs(r.scaleDownDelay), 'AnalysisFailed', `analysis failed: ${result.message}; ${s.stable} serves 100% of traffic`);
-      return { state: failed, events: [{ type: 'Warning', reason: 'RolloutFailed', message: failed.message }], newWindow };
+      return { state: failed, events: [rolloutEvent('RolloutFailed', failed.message)], newWindow };
     }
     if (result.verdict === 'Pass') s = { ...s, passedInStep: s.passedInStep + 1 };
   }
@@ -137,15 +146,15 @@ export function advanceRollout(state: RolloutState, obs: RolloutObservation, spe
         if (s.strategy === 'blue-green') {
           s = { ...s, phase: 'Previewing', phaseSince: now, stepSince: now, passedInStep: 0, windowSince: now, reason: 'Analysing', message: '' };
           newWindow = true;
-          events.push({ type: 'Normal', reason: 'RolloutPreviewing', message: `${s.revision} is ready at ${obs.readyNew} replicas on its preview route (header ${PREVIEW_HEADER}: ${s.revision})${r.mirrorPercent > 0 ? `, mirrored ${r.mirrorPercent}% of traffic` : ''}` });
+          events.push(rolloutEvent('RolloutPreviewing', `${s.revision} is ready at ${obs.readyNew} replicas on its preview route (header ${PREVIEW_HEADER}: ${s.revision})${r.mirrorPercent > 0 ? `, mirrored ${r.mirrorPercent}% of traffic` : ''}`));
         } else {
           s = enterStep(s, 0, now, spec);
           newWindow = true;
-          events.push({ type: 'Normal', reason: 'RolloutProgressing', message: `${s.revision} is ready: ${s.weight}% of traffic (step 1 of ${r.steps.length})` });
+          events.push(rolloutEvent('RolloutProgressing', `${s.revision} is ready: ${s.weight}% of traffic (step 1 of ${r.steps.length})`));
         }
       } else if (now - s.phaseSince >= durationMs(r.progressDeadline)) {
         s = fail(s, now, 0, 'ProgressDeadlineExceeded', `${s.revision} was not ready within ${r.progressDeadline} (${obs.readyNew}/${needed} replicas ready); ${s.stable} keeps all traffic`);
-        events.push({ type: 'Warning', reason: 'RolloutFailed', message: s.message });
+        events.push(rolloutEvent('RolloutFailed', s.message));
       } else {
         s = { ...s, reason: 'ReplicasStarting', message: `${s.revision}: ${obs.readyNew}/${needed} replicas ready; ${s.stable} keeps all traffic` };
       }
@@ -160,10 +169,10 @@ export function advanceRollout(state: RolloutState, obs: RolloutObservation, spe
       } else if (waited && s.passedInStep > 0) {
         if (s.step + 1 < r.steps.length) {
           s = enterStep(s, s.step + 1, now, spec);
-          events.push({ type: 'Normal', reason: 'RolloutStepAdvanced', message: `${s.revision}: ${s.weight}% of traffic (step ${s.step + 1} of ${r.steps.length})` });
+          events.push(rolloutEvent('RolloutStepAdvanced', `${s.revision}: ${s.weight}% of traffic (step ${s.step + 1} of ${r.steps.length})`));
         } else {
           s = { ...s, phase: 'Promoting', phaseSince: now, reason: 'Promoting', message: `every step passed: ${s.revision} scales to ${obs.replicas} replicas, then takes all traffic` };
-          events.push({ type: 'Normal', reason: 'RolloutPromoting', message: s.message });
+          events.push(rolloutEvent('RolloutPromoting', s.message));
         }
       } else {
         s = { ...s, reason: 'Analysing', message: waitingMessage(s, now, pauseMs, `${s.weight}% of traffic (step ${s.step + 1} of ${r.steps.length})`) };
@@ -176,7 +185,7 @@ export function advanceRollout(state: RolloutState, obs: RolloutObservation, spe
         s = { ...s, reason: 'Paused', message: `paused on the preview route; karb rollout resume continues` };
       } else if (now - s.stepSince >= previewMs && s.passedInStep > 0) {
         s = { ...s, phase: 'Promoting', phaseSince: now, reason: 'Promoting', message: `the preview passed: ${s.revision} takes all traffic once ${obs.replicas} replicas are ready` };
-        events.push({ type: 'Normal', reason: 'RolloutPromoting', message: s.message });
+        events.push(rolloutEvent('RolloutPromoting', s.message));
       } else {
         s = { ...s, reason: 'Analysing', message: waitingMessage(s, now, previewMs, `preview (header ${PREVIEW_HEADER}: ${s.revision})${r.mirrorPercent > 0 ? ` with ${r.mirrorPercent}% mirrored` : ''}`) };
       }
@@ -185,10 +194,10 @@ export function advanceRollout(state: RolloutState, obs: RolloutObservation, spe
     case 'Promoting': {
       if (obs.readyNew >= obs.replicas && !s.paused) {
         s = succeed(s, now, spec, 'Promoted', '');
-        events.push({ type: 'Normal', reason: 'RolloutSucceeded', message: s.message });
+        events.push(rolloutEvent('RolloutSucceeded', s.message));
       } else if (obs.readyNew < obs.replicas && now - s.phaseSince >= durationMs(r.progressDeadline)) {
         s = fail(s, now, 0, 'ProgressDeadlineExceeded', `${s.revision} did not reach ${obs.replicas} ready replicas within ${r.progressDeadline} (${obs.readyNew} ready); ${s.stable} keeps all traffic`);
-        events.push({ type: 'Warning', reason: 'RolloutFailed', message: s.message });
+        events.push(rolloutEvent('RolloutFailed', s.message));
       } else {
         s = { ...s, reason: s.paused ? 'Paused' : 'Promoting', message: `${s.revision}: ${obs.readyNew}/${obs.replicas} replicas ready before it takes all traffic${s.paused ? ' (paused)' : ''}` };
       }
@@ -218,12 +227,12 @@ export function applyRolloutCommand(state: RolloutState, command: RolloutCommand
       const next: RolloutState = { ...state, phase: 'Promoting', phaseSince: now, paused: false, reason: 'Promoting', message: `promoted by hand: ${state.revision} takes all traffic once every replica is ready` };
       delete next.scaleDownAt;
       delete next.finishedAt;
-      return { state: next, event: { type: 'Normal', reason: 'RolloutPromoted', message: next.message } };
+      return { state: next, event: rolloutEvent('RolloutPromoted', next.message) };
     }
     case 'abort': {
       if (active) {
         const next = fail({ ...state, paused: false }, now, durationMs(spec.rollout.scaleDownDelay), 'ManualAbort', `aborted by hand: ${state.stable} serves 100% of traffic`, 'Aborted');
-        return { state: next, event: { type: 'Warning', reason: 'RolloutAborted', message: next.message } };
+        return { state: next, event: rolloutEvent('RolloutAborted', next.message) };
       }
       if (state.phase === 'Succeeded' && state.strategy === 'blue-green' && state.scaleDownAt !== undefined && now < state.scaleDownAt) {
         const next: RolloutState = {
@@ -235,22 +244,22 @@ export function applyRolloutCommand(state: RolloutState, command: RolloutCommand
           reason: 'ManualRollback',
           message: `rolled back by hand: ${state.stable} (kept warm) serves 100% of traffic again`,
         };
-        return { state: next, event: { type: 'Warning', reason: 'RolloutRolledBack', message: next.message } };
+        return { state: next, event: rolloutEvent('RolloutRolledBack', next.message) };
       }
       throw new RolloutCommandError(`${where}: nothing to abort${state.phase === 'Succeeded' ? ' (apply the previous spec to roll back)' : ''}`);
     }
     case 'pause': {
       if (!active) throw new RolloutCommandError(`${where}: only a rollout in progress can be paused`);
       if (state.paused) throw new RolloutCommandError(`${where}: it is already paused`);
-      return { state: { ...state, paused: true, reason: 'Paused', message: 'paused by hand; karb rollout resume continues' }, event: { type: 'Normal', reason: 'RolloutPaused', message: `rollout of ${state.revision} paused at ${state.weight}% of traffic` } };
+      return { state: { ...state, paused: true, reason: 'Paused', message: 'paused by hand; karb rollout resume continues' }, event: rolloutEvent('RolloutPaused', `rollout of ${state.revision} paused at ${state.weight}% of traffic`) };
     }
     case 'resume': {
       if (state.paused) {
-        return { state: { ...state, paused: false, stepSince: now, reason: 'Analysing', message: 'resumed' }, event: { type: 'Normal', reason: 'RolloutResumed', message: `rollout of ${state.revision} resumed at ${state.weight}% of traffic` } };
+        return { state: { ...state, paused: false, stepSince: now, reason: 'Analysing', message: 'resumed' }, event: rolloutEvent('RolloutResumed', `rollout of ${state.revision} resumed at ${state.weight}% of traffic`) };
       }
       if (state.phase === 'Failed' || state.phase === 'Aborted' || state.phase === 'RolledBack') {
         const { state: again } = startRollout({ ...spec, rollout: { ...spec.rollout, strategy: state.strategy } }, state.revision, state.stable, now);
-        return { state: again, event: { type: 'Normal', reason: 'RolloutRetried', message: `rollout of ${state.revision} tried again from the start` } };
+        return { state: again, event: rolloutEvent('RolloutRetried', `rollout of ${state.revision} tried again from the start`) };
       }
       throw new RolloutCommandError(`${where}: it is not paused`);
     }
@@ -315,7 +324,7 @@ function enterStep(s: RolloutState, step: number, now: number, spec: RolloutInpu
   return { ...s, phase: 'Progressing', step, weight, phaseSince: step === 0 ? now : s.phaseSince, stepSince: now, passedInStep: 0, windowSince: step === 0 ? now : s.windowSince, reason: 'Analysing', message: '' };
 }
 
-function succeed(s: RolloutState, now: number, spec: RolloutInputSpec, reason: string, message: string): RolloutState {
+function succeed(s: RolloutState, now: number, spec: RolloutInputSpec, reason: RolloutSuccessReason, message: string): RolloutState {
   const keepWarm = s.strategy === 'blue-green' ? durationMs(spec.rollout.scaleDownDelay) : 0;
   return {
     ...s,
@@ -333,7 +342,7 @@ function succeed(s: RolloutState, now: number, spec: RolloutInputSpec, reason: s
   };
 }
 
-function fail(s: RolloutState, now: number, delayMs: number, reason: string, message: string, phase: 'Failed' | 'Aborted' = 'Failed'): RolloutState {
+function fail(s: RolloutState, now: number, delayMs: number, reason: RolloutFailureReason, message: string, phase: 'Failed' | 'Aborted' = 'Failed'): RolloutState {
   return { ...s, phase, weight: 0, paused: false, finishedAt: now, scaleDownAt: now + delayMs, reason, message };
 }
 

@@ -1,9 +1,12 @@
 /**
  * `status.rollout` of a service: the rollout as a person reads it in
  * `karb get services -o yaml` and `karb rollout status` (times as ISO strings).
+ * Pure: the stored rollout in, the status out; the reconciler writes it.
  */
+import type { AnalysisReason, AnalysisVerdict } from './analysis.ts';
 import type { RolloutInputSpec } from './machine.ts';
-import type { RolloutState } from './types.ts';
+import type { OutputCheckResult } from './output-check.ts';
+import type { RolloutReason, RolloutState } from './types.ts';
 
 export type RolloutStatus = {
   phase: RolloutState['phase'];
@@ -15,20 +18,20 @@ export type RolloutStatus = {
   /** The new revision's share of traffic, percent. */
   weight: number;
   paused: boolean;
-  reason: string;
+  reason: RolloutReason;
   message: string;
   startedAt: string;
   finishedAt?: string;
   judgements: number;
   lastAnalysis?: {
     at: string;
-    verdict: string;
-    reason: string;
+    verdict: AnalysisVerdict;
+    reason: AnalysisReason;
     message: string;
     canary: { requests: number; errorRate?: number; p95Ms?: number };
     stable: { requests: number; errorRate?: number; p95Ms?: number };
   };
-  lastOutputCheck?: { at: string; verdict: string; message: string };
+  lastOutputCheck?: { at: string; verdict: OutputCheckResult['verdict']; message: string };
 };
 
 export function rolloutStatus(state: RolloutState, spec: RolloutInputSpec): RolloutStatus {

@@ -53,18 +53,101 @@ export interface RolloutState {
   lastAnalysis?: AnalysisResult & { at: number };
   /** The last check on outputs (`analysis.outputCheck`), when one is configured. */
   lastOutputCheck?: OutputCheckResult;
-  /** Why the rollout is where it is, in words (for status and events). */
-  reason: string;
+  /** Why the rollout is where it is (status.rollout.reason, the LatestRevisionReady condition). */
+  reason: RolloutReason;
   message: string;
   /** The losing revision (a failed new one, or the previous one after a switch) keeps replicas until then. */
   scaleDownAt?: number;
   finishedAt?: number;
 }
 
+/**
+ * Why a rollout is where it is: stable codes a person reads in status.rollout
+ * and in conditions (never reworded once shipped). Grouped by how a rollout
+ * ends up with them.
+ */
+export type RolloutReason = RolloutProgressReason | RolloutSuccessReason | RolloutFailureReason;
+
+/** While it is active. */
+export type RolloutProgressReason =
+  /** The new revision's replicas start (Starting, or Promoting before every replica is ready). */
+  | 'ReplicasStarting'
+  /** Windows are being judged (Progressing, Previewing), or it was just resumed. */
+  | 'Analysing'
+  | 'Paused'
+  /** Steps done or promoted by hand: the new revision scales up, then takes all traffic. */
+  | 'Promoting';
+
+/** Succeeded. */
+export type RolloutSuccessReason =
+  /** Every replica of the new revision is ready and it takes all traffic. */
+  | 'Promoted'
+  /** The service is at zero replicas: nothing to judge, the new revision takes over. */
+  | 'ScaledToZero';
+
+/** Failed, Aborted or RolledBack. */
+export type RolloutFailureReason =
+  | 'AnalysisFailed'
+  | 'OutputsDiverged'
+  | 'ProgressDeadlineExceeded'
+  | 'ManualAbort'
+  | 'ManualRollback';
+
+/** The reasons of the events a rollout records (`karb get events`, the events stream). */
+export type RolloutEventReason =
+  | 'RolloutStarted'
+  | 'RolloutSuperseded'
+  | 'RolloutProgressing'
+  | 'RolloutPreviewing'
+  | 'RolloutStepAdvanced'
+  | 'RolloutPromoting'
+  | 'RolloutPromoted'
+  | 'RolloutSucceeded'
+  | 'RolloutFailed'
+  | 'RolloutAborted'
+  | 'RolloutRolledBack'
+  | 'RolloutPaused'
+  | 'RolloutResumed'
+  | 'RolloutRetried';
+
 export interface RolloutEvent {
   type: 'Normal' | 'Warning';
-  reason: string;
+  reason: RolloutEventReason;
   message: string;
+}
+
+/**
+ * An event's type follows from its reason: Warning when traffic went back to
+ * the previous revision (the new one failed, or a person aborted or rolled
+ * back), Normal otherwise. One place, so a reason never appears with both.
+ */
+export function rolloutEvent(reason: RolloutEventReason, message: string): RolloutEvent {
+  return { type: rolloutEventType(reason), reason, message };
+}
+
+export function rolloutEventType(reason: RolloutEventReason): RolloutEvent['type'] {
+  switch (reason) {
+    case 'RolloutFailed':
+    case 'RolloutAborted':
+    case 'RolloutRolledBack':
+      return 'Warning';
+    case 'RolloutStarted':
+    case 'RolloutSuperseded':
+    case 'RolloutProgressing':
+    case 'RolloutPreviewing':
+    case 'RolloutStepAdvanced':
+    case 'RolloutPromoting':
+    case 'RolloutPromoted':
+    case 'RolloutSucceeded':
+    case 'RolloutPaused':
+    case 'RolloutResumed':
+    case 'RolloutRetried':
+      return 'Normal';
+    default: {
+      const never: never = reason;
+      throw new RangeError(`unknown rollout event reason ${String(never)}`);
+    }
+  }
 }
 
 export type RolloutCommand = 'promote' | 'abort' | 'pause' | 'resume';

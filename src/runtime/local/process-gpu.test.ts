@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { GpuSampler, parsePmon } from './gpu.ts';
+import { GpuSampler, nvidiaSmiPmon, parsePmon } from './process-gpu.ts';
 
 // Output layouts of `nvidia-smi pmon -c 1 -s u` across driver generations.
 const CLASSIC = `# gpu        pid  type    sm   mem   enc   dec   command
@@ -53,7 +53,7 @@ describe('GpuSampler', () => {
   });
 
   it('on this machine, answers what nvidia-smi says — or nothing where it is absent', async () => {
-    const sampler = new GpuSampler();
+    const sampler = new GpuSampler(nvidiaSmiPmon);
     await sampler.refresh();
     if (sampler.available === false) assert.equal(sampler.utilization(process.pid), undefined);
     else assert.equal(sampler.available, true);

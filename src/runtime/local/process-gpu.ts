@@ -4,6 +4,9 @@
  * so deciders that use it fall back to the others. Sampling runs in the
  * background (nvidia-smi takes tens of milliseconds); the control loop only
  * reads the last sample, so its tick stays synchronous and fast.
+ *
+ * The local runtime's, beside process-cpu.ts, not the autoscaler's: it runs a
+ * process. The deciders see only the utilization fed into the signal windows.
  */
 import { execFile } from 'node:child_process';
 
@@ -50,12 +53,13 @@ export const nvidiaSmiPmon: PmonReader = () =>
   });
 
 export class GpuSampler {
+  /** Where the pmon text comes from: `nvidiaSmiPmon` in karb up, a fixed text in tests. */
   readonly #read: PmonReader;
   #latest = new Map<number, number>();
   #available: boolean | undefined;
   #inFlight = false;
 
-  constructor(read: PmonReader = nvidiaSmiPmon) {
+  constructor(read: PmonReader) {
     this.#read = read;
   }
 
