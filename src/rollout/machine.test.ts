@@ -262,3 +262,27 @@ describe('check on outputs', () => {
     assert.deepEqual(s.targets().weights, { stable: 100, revision: 0 });
   });
 });
+
+describe('values outside the unions', () => {
+  // The stored rollout is plain JSON: a phase or command from another version reaches the switches' `never` branches.
+  const s = () => new Scenario(spec());
+
+  it('rolloutTargets refuses a phase it does not know instead of guessing a traffic split', () => {
+    const state = { ...s().state, phase: 'Exploding' as RolloutState['phase'] };
+    assert.throws(() => rolloutTargets(state, 4, spec(), Scenario.T0), { name: 'RangeError', message: /unknown rollout phase Exploding/ });
+  });
+
+  it('advanceRollout leaves a rollout in an unknown phase as it is: only active phases move', () => {
+    const state = { ...s().state, phase: 'Exploding' as RolloutState['phase'] };
+    const result = advanceRollout(state, { now: Scenario.T0 + 60_000, replicas: 4, readyNew: 4 }, spec());
+    assert.equal(result.state, state);
+    assert.deepEqual(result.events, []);
+  });
+
+  it('applyRolloutCommand refuses an unknown command with its own code', () => {
+    assert.throws(
+      () => applyRolloutCommand(s().state, 'explode' as 'promote', spec(), Scenario.T0),
+      (err: unknown) => err instanceof RolloutCommandError && err.code === 'INVALID_ROLLOUT_COMMAND' && /unknown rollout command explode/.test(err.message),
+    );
+  });
+});
