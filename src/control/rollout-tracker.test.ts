@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { parseInferenceService } from '../api/index.ts';
 import { SqliteStore } from './sqlite-store.ts';
 import { RevisionCounters } from '../observability/revision-counters.ts';
-import { RolloutTracker } from './rollout-tracker.ts';
+import { RolloutTracker, type RolloutTrackerOptions } from './rollout-tracker.ts';
+import type { OutputCheckTarget } from './output-checker.ts';
+import type { OutputCheckResult } from '../rollout/output-check.ts';
 import type { RolloutState } from '../rollout/types.ts';
 import { ManualClock } from '../util/clock.ts';
 
@@ -16,11 +18,11 @@ function doc(uri: string, rollout: Record<string, unknown> = ROLLOUT) {
   return parseInferenceService({ apiVersion: 'karb.dev/v1alpha1', kind: 'InferenceService', metadata: { name: 'svc' }, spec: { model: { uri }, rollout } });
 }
 
-function setup(path = ':memory:') {
+function setup(path = ':memory:', outputChecks?: RolloutTrackerOptions['outputChecks']) {
   const clock = new ManualClock(1_700_000_000_000);
   const store = new SqliteStore(path);
   const counters = new RevisionCounters();
-  const tracker = new RolloutTracker({ store, counters, clock });
+  const tracker = new RolloutTracker({ store, counters, clock, ...(outputChecks ? { outputChecks } : {}) });
   const sync = (ready: Record<string, number>, replicas = 2) => {
     const service = store.getService('default', 'svc')!;
     const state = tracker.sync(service, store.listRevisions('default', 'svc'), new Map(Object.entries(ready)), replicas);
@@ -128,5 +130,43 @@ describe('RolloutTracker', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('runs the output check against the runtime\'s replicas once judging begins, and fails the rollout on its verdict', () => {
+    const asked: OutputCheckTarget[] = [];
+    const results = new Map<string, OutputCheckResult>();
+    let retained: ReadonlySet<string> = new Set();
+    const checker = {
+      latest: (key: string) => results.get(key),
+      maybeRun: (target: OutputCheckTarget) => void asked.push(target),
+      retain: (keys: ReadonlySet<string>) => void (retained = keys),
+    };
+    const endpointUrl = (_namespace: string, revision: string) => `http://${revision}.replica`;
+    const t = setup(':memory:', { checker, endpointUrl });
+    const check = { outputCheck: { request: { inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }] }, maxDelta: 0.01 } };
+    const withCheck = { ...ROLLOUT, analysis: { ...ROLLOUT.analysis, ...check } };
+    t.store.apply(doc('file://a.onnx', withCheck));
+    t.sync({ 'svc-00001': 2 });
+    t.store.apply(doc('file://b.onnx', withCheck));
+    assert.equal(t.sync({ 'svc-00001': 2 })?.phase, 'Starting');
+    assert.equal(asked.length, 0, 'nothing to compare while the new revision starts');
+
+    assert.equal(t.sync({ 'svc-00001': 2, 'svc-00002': 1 })?.phase, 'Progressing');
+    assert.equal(asked.length, 1);
+    const target = asked[0]!;
+    assert.equal(target.stableUrl, 'http://svc-00001.replica');
+    assert.equal(target.canaryUrl, 'http://svc-00002.replica');
+    assert.equal(target.intervalMs, 5_000);
+    t.tracker.forgetIdleRevisions();
+    assert.deepEqual([...retained], [target.key], 'the check of the rollout in progress is kept');
+
+    t.advance(1_000);
+    results.set(target.key, { verdict: 'Fail', message: 'outputs differ by up to 0.4', at: 1_700_000_000_500 });
+    const failed = t.sync({ 'svc-00001': 2, 'svc-00002': 1 })!;
+    assert.equal(failed.phase, 'Failed');
+    assert.equal(failed.reason, 'OutputsDiverged');
+    assert.equal(t.events().at(-1), 'RolloutFailed');
+    t.tracker.forgetIdleRevisions();
+    assert.equal(retained.size, 0, 'forgotten once the rollout is over');
   });
 });

@@ -25,7 +25,8 @@ export interface RolloutTrackerOptions {
    * that routes no traffic, as in tests) output checks are not run.
    */
   outputChecks?: {
-    checker: OutputChecker;
+    /** `OutputChecker` in karb up; only these three calls, so a test can stand in for it. */
+    checker: Pick<OutputChecker, 'latest' | 'maybeRun' | 'retain'>;
     /** A ready replica's URL of a revision, from the runtime (output checks only go there). */
     endpointUrl: (namespace: string, revision: string) => string | undefined;
   };
