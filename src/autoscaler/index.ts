@@ -1,8 +1,8 @@
 /**
- * src/autoscaler: GASCL's observe (windows.ts) and decide (the deciders) stages —
- * pure code with injected time; acting on a decision belongs to the control
- * plane and runtimes. Imports only src/api (the spec); the control loop, the
- * simulator (src/sim) and the dashboard may import it.
+ * src/autoscaler: GASCL's decide stage — pure deciders with injected time; the
+ * signals come from src/observability and acting on a decision belongs to the
+ * control plane (src/control/autoscaling-loop.ts). See README.md for what this
+ * folder may import and who imports it.
  */
 import { durationMs, type InferenceServiceSpec } from '../api/index.ts';
 import type { Decider, Decision, DeciderState, ScalingInput, ScalingPolicyName, Signals } from './types.ts';
