@@ -5,7 +5,7 @@
 
 const CPU = /^(\d+(\.\d+)?)(m)?$/;
 const MEMORY = /^(\d+(\.\d+)?)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/;
-const DURATION = /^(\d+(\.\d+)?)(ms|s|m|h|d)$/;
+const DURATION = /^(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d)?$/;
 
 const MEMORY_FACTORS: Record<string, number> = {
   '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15,
@@ -30,11 +30,20 @@ export function parseMemory(value: string | number): number | undefined {
   return Number(m[1]) * MEMORY_FACTORS[m[3] ?? '']!;
 }
 
-/** Milliseconds: "30s" → 30000, "5m" → 300000. Undefined when the text is not a duration. */
-export function parseDuration(value: string): number | undefined {
+/**
+ * Milliseconds from karb's one duration grammar, used by specs, scenario files and
+ * every command-line flag: a number (`30`, `1.5`, `.5`), optional spaces, and a unit
+ * of ms, s, m, h or d — "30s" → 30000, "1.5m" → 90000, "250 ms" → 250. A bare number
+ * is a duration only where `bareSeconds` says it means seconds (`karb load`'s flags);
+ * in a spec "30" could mean anything, so there it is no duration. Undefined when the
+ * text is not a duration.
+ */
+export function parseDuration(value: string, options: { bareSeconds?: boolean } = {}): number | undefined {
   const m = DURATION.exec(value.trim());
   if (!m) return undefined;
-  return Number(m[1]) * DURATION_FACTORS[m[3]!]!;
+  const unit = m[2] ?? (options.bareSeconds === true ? 's' : undefined);
+  if (unit === undefined) return undefined;
+  return Number(m[1]) * DURATION_FACTORS[unit]!;
 }
 
 /** Like parseDuration, for values the schema already validated. */

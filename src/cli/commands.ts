@@ -1,14 +1,15 @@
 /** `karb apply | get | delete`: thin clients of the control plane API. */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { parseManifestText, validateInferenceService, SpecValidationError, type InferenceServiceStatus } from '../api/index.ts';
 import { ManifestParseError } from '../api/load.ts';
 import type { ReplicaStatus } from '../runtime/types.ts';
 import type { EventRecord, RevisionRecord, StoredService } from '../control/store.ts';
 import { ControlPlaneClient } from './client.ts';
 import { age, outputFormat, renderStructured, renderTable } from './output.ts';
-import { CliError, UsageError } from './usage.ts';
+import { UsageError } from '../errors.ts';
+import { parseFlags } from '../util/flags.ts';
+import { CliError } from './usage.ts';
 
 const OPTIONS = {
   server: { type: 'string' },
@@ -20,11 +21,7 @@ const OPTIONS = {
 } as const;
 
 function parse(args: string[]) {
-  try {
-    return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  return parseFlags({ args, options: OPTIONS, allowPositionals: true, strict: true });
 }
 
 interface ManifestDoc {

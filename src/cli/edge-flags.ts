@@ -1,8 +1,8 @@
-/** Flags that `karb up` and `karb gateway` share: the gateway's edge (auth, Redis, TLS, client connections) and ports. */
+/** Flags that `karb up` and `karb gateway` share: the gateway's edge (auth, Redis, TLS, client connections). */
 import { parseAuthMode, parseFailureMode, readTlsFiles, type EdgeFlags } from '../gateway/edge/options.ts';
-import { parseDuration } from '../api/quantity.ts';
 import type { ConnectionLimits } from '../gateway/edge/connection-limits.ts';
-import { UsageError } from './usage.ts';
+import { UsageError } from '../errors.ts';
+import { durationFlag, numberFlag } from '../util/flags.ts';
 
 export const EDGE_FLAG_OPTIONS = {
   auth: { type: 'string' },
@@ -42,14 +42,10 @@ export function edgeFlagsFrom(values: EdgeFlagValues): { edge: EdgeFlags; tls: R
 function connectionFlags(values: EdgeFlagValues): ConnectionLimits {
   const limits: ConnectionLimits = {};
   const max = values['max-connections'];
-  if (max !== undefined) {
-    const n = Number(max);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--max-connections must be a whole number of connections, at least 1 (got ${max})`);
-    limits.maxConnections = n;
-  }
-  const headers = durationFlag(values['headers-timeout'], '--headers-timeout');
+  if (max !== undefined) limits.maxConnections = numberFlag('--max-connections', max, 0, { whole: true, min: 1, expected: 'a whole number of connections, at least 1' });
+  const headers = timeoutFlag('--headers-timeout', values['headers-timeout']);
   if (headers !== undefined) limits.headersTimeoutMs = headers;
-  const request = durationFlag(values['request-timeout'], '--request-timeout');
+  const request = timeoutFlag('--request-timeout', values['request-timeout']);
   if (request !== undefined) limits.requestTimeoutMs = request;
   if (headers !== undefined && request !== undefined && request < headers) {
     throw new UsageError(`--request-timeout (${values['request-timeout']}) must be at least --headers-timeout (${values['headers-timeout']}): the whole request includes its headers`);
@@ -57,16 +53,6 @@ function connectionFlags(values: EdgeFlagValues): ConnectionLimits {
   return limits;
 }
 
-function durationFlag(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const ms = parseDuration(value);
-  if (ms === undefined || ms < 1000) throw new UsageError(`${flag} must be a duration of at least 1s, such as 10s or 2m (got ${value})`);
-  return ms;
-}
-
-export function portFlag(value: string | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag} must be a port number from 0 to 65535 (got ${value})`);
-  return n;
+function timeoutFlag(flag: string, value: string | undefined): number | undefined {
+  return durationFlag(flag, value, undefined, { min: 1000, expected: 'a duration of at least 1s, such as 10s or 2m' });
 }

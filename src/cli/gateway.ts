@@ -5,7 +5,6 @@
  * analysis count its traffic. Several of them pointed at one Redis share their
  * rate limits.
  */
-import { parseArgs } from 'node:util';
 import { startGateway } from '../gateway/server/gateway.ts';
 import { RedisJobStore } from '../gateway/buffer/jobs/redis-store.ts';
 import { ObservableRoutingTable } from '../gateway/discovery/observable-routing-table.ts';
@@ -16,11 +15,12 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { RemoteKeyResolver } from '../gateway/edge/key-resolver.ts';
 import { edgeOptions } from '../gateway/edge/options.ts';
-import { EDGE_FLAG_OPTIONS, edgeFlagsFrom, portFlag } from './edge-flags.ts';
+import { EDGE_FLAG_OPTIONS, edgeFlagsFrom } from './edge-flags.ts';
 import { systemClock } from '../util/clock.ts';
 import { jsonLogger } from '../util/log.ts';
 import { resolveAdminToken } from './client.ts';
-import { UsageError } from './usage.ts';
+import { UsageError } from '../errors.ts';
+import { numberFlag, parseFlags, portFlag } from '../util/flags.ts';
 
 /** The port Prometheus exporters conventionally take for metrics. */
 const DEFAULT_METRICS_PORT = 9464;
@@ -45,25 +45,20 @@ const USAGE = `Usage: karb gateway --control-plane URL [flags]
 `;
 
 export async function gatewayCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        port: { type: 'string' },
-        'metrics-port': { type: 'string' },
-        host: { type: 'string' },
-        'control-plane': { type: 'string' },
-        token: { type: 'string' },
-        ...EDGE_FLAG_OPTIONS,
-        'key-cache-ms': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values } = parseFlags({
+    args,
+    options: {
+      port: { type: 'string' },
+      'metrics-port': { type: 'string' },
+      host: { type: 'string' },
+      'control-plane': { type: 'string' },
+      token: { type: 'string' },
+      ...EDGE_FLAG_OPTIONS,
+      'key-cache-ms': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
@@ -72,11 +67,10 @@ export async function gatewayCommand(args: string[]): Promise<number> {
   if (!controlPlaneUrl) throw new UsageError('karb gateway needs --control-plane URL (the karb up or controller it serves for)');
   const { token, source } = resolveAdminToken(values.token);
   if (token === undefined) throw new UsageError(`karb gateway needs the control plane's admin token: --token, KARB_TOKEN or ${source}`);
-  const port = portFlag(values.port, '--port', 8080);
-  const metricsPort = portFlag(values['metrics-port'], '--metrics-port', DEFAULT_METRICS_PORT);
+  const port = portFlag('--port', values.port, 8080);
+  const metricsPort = portFlag('--metrics-port', values['metrics-port'], DEFAULT_METRICS_PORT);
   if (metricsPort === port && port !== 0) throw new UsageError(`--port and --metrics-port must differ: metrics are never served on the gateway's port (${port})`);
-  const cacheMs = Number(values['key-cache-ms'] ?? 2000);
-  if (!Number.isFinite(cacheMs) || cacheMs < 0) throw new UsageError(`--key-cache-ms must be a number of milliseconds (got ${values['key-cache-ms']})`);
+  const cacheMs = numberFlag('--key-cache-ms', values['key-cache-ms'], 2000, { min: 0, expected: 'a number of milliseconds' });
   const { edge: flags, tls, connections } = edgeFlagsFrom(values);
 
   const log = jsonLogger();

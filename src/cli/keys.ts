@@ -3,11 +3,11 @@
  * admin API. `create` prints the key alone on stdout (so `KEY=$(karb keys
  * create ...)` works) and the record on stderr; the key is never shown again.
  */
-import { parseArgs } from 'node:util';
 import { KEY_LIFETIME_FORMS, parseKeyLifetime, type KeySummary } from '../gateway/edge/keys.ts';
 import { ControlPlaneClient } from './client.ts';
 import { age, outputFormat, renderStructured, renderTable } from './output.ts';
-import { UsageError } from './usage.ts';
+import { UsageError } from '../errors.ts';
+import { numberFlag, parseFlags } from '../util/flags.ts';
 
 const USAGE = `Usage:
   karb keys create --namespace NS [--services a,b] [--rps N] [--burst N] [--expires 30d] [--name LABEL]
@@ -32,13 +32,7 @@ const OPTIONS = {
 } as const;
 
 export async function keysCommand(args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseFlags({ args, options: OPTIONS, allowPositionals: true, strict: true });
   const [verb, ...rest] = positionals;
   if (values.help || verb === undefined) {
     out.write(USAGE);
@@ -52,8 +46,8 @@ export async function keysCommand(args: string[], out: NodeJS.WritableStream, er
       const body = {
         namespace: values.namespace,
         ...(values.services ? { services: values.services.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
-        ...(values.rps !== undefined ? { rps: positive(values.rps, '--rps') } : {}),
-        ...(values.burst !== undefined ? { burst: positive(values.burst, '--burst') } : {}),
+        ...(values.rps !== undefined ? { rps: positive('--rps', values.rps) } : {}),
+        ...(values.burst !== undefined ? { burst: positive('--burst', values.burst) } : {}),
         ...(values.expires !== undefined ? { expires: lifetime(values.expires) } : {}),
         ...(values.name !== undefined ? { name: values.name } : {}),
       };
@@ -105,10 +99,8 @@ export async function keysCommand(args: string[], out: NodeJS.WritableStream, er
   }
 }
 
-function positive(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a number greater than 0 (got ${value})`);
-  return n;
+function positive(flag: string, value: string): number {
+  return numberFlag(flag, value, 0, { above: 0, expected: 'a number greater than 0' });
 }
 
 /** Checked here as the control plane will, so a lifetime it refuses is a usage error before any request. */

@@ -3,7 +3,8 @@
  * The `karb` command: picks the sub-command and hands off to its module.
  * Exit codes: 0 success, 1 failure, 2 usage error. Errors print one line.
  */
-import { HELP, UsageError } from './usage.ts';
+import { UsageError } from '../errors.ts';
+import { HELP } from './usage.ts';
 import { readFileSync } from 'node:fs';
 
 async function main(argv: string[]): Promise<number> {

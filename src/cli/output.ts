@@ -1,6 +1,6 @@
 /** Renders CLI results as an aligned table, YAML or JSON. */
 import { stringify } from 'yaml';
-import { UsageError } from './usage.ts';
+import { UsageError } from '../errors.ts';
 
 export type OutputFormat = 'table' | 'yaml' | 'json';
 

@@ -3,12 +3,11 @@
  * `/api/v1/services/{name}/rollout`. `status` prints the phase, the traffic
  * split and the last analysis; the commands print the rollout after the change.
  */
-import { parseArgs } from 'node:util';
 import type { RolloutStatus } from '../rollout/status.ts';
 import { ControlPlaneClient } from './client.ts';
 import { outputFormat, renderStructured, renderTable } from './output.ts';
-import { UsageError } from './usage.ts';
-import { parseDuration } from '../api/quantity.ts';
+import { UsageError } from '../errors.ts';
+import { durationFlag, parseFlags } from '../util/flags.ts';
 
 const USAGE = `Usage: karb rollout status|promote|abort|pause|resume NAME [-n NAMESPACE] [-o table|yaml|json]
        karb rollout status NAME --watch [--timeout 10m]
@@ -37,26 +36,20 @@ interface RolloutView {
 }
 
 export async function rolloutCommand(args: string[], out: NodeJS.WritableStream): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        server: { type: 'string' },
-        token: { type: 'string' },
-        namespace: { type: 'string', short: 'n' },
-        output: { type: 'string', short: 'o' },
-        watch: { type: 'boolean', short: 'w' },
-        timeout: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseFlags({
+    args,
+    options: {
+      server: { type: 'string' },
+      token: { type: 'string' },
+      namespace: { type: 'string', short: 'n' },
+      output: { type: 'string', short: 'o' },
+      watch: { type: 'boolean', short: 'w' },
+      timeout: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
   const [command, name, ...extra] = positionals;
   if (values.help) {
     out.write(USAGE);
@@ -73,8 +66,7 @@ export async function rolloutCommand(args: string[], out: NodeJS.WritableStream)
   const path = `/api/v1/services/${encodeURIComponent(name)}/rollout`;
   const query = values.namespace ? `?namespace=${encodeURIComponent(values.namespace)}` : '';
   if (values.watch) {
-    const timeoutMs = values.timeout === undefined ? 10 * 60_000 : parseDuration(values.timeout);
-    if (timeoutMs === undefined) throw new UsageError(`--timeout must be a duration such as 90s or 10m (got ${values.timeout})`);
+    const timeoutMs = durationFlag('--timeout', values.timeout, 10 * 60_000, { expected: 'a duration such as 90s or 10m' });
     return watch(() => client.get<RolloutView>(`${path}${query}`), out, timeoutMs);
   }
   const view =

@@ -1,12 +1,12 @@
 /** `karb up`: runs the embedded platform in the foreground until SIGINT/SIGTERM. */
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { startPlatform } from '../control/platform.ts';
 import { jsonLogger } from '../util/log.ts';
 import { applyCommand } from './commands.ts';
-import { UsageError } from './usage.ts';
-import { EDGE_FLAG_OPTIONS, edgeFlagsFrom, portFlag } from './edge-flags.ts';
+import { UsageError } from '../errors.ts';
+import { parseFlags, portFlag } from '../util/flags.ts';
+import { EDGE_FLAG_OPTIONS, edgeFlagsFrom } from './edge-flags.ts';
 
 const USAGE = `Usage: karb up [flags]
 
@@ -29,32 +29,27 @@ const USAGE = `Usage: karb up [flags]
 `;
 
 export async function upCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        port: { type: 'string' },
-        'gateway-port': { type: 'string' },
-        host: { type: 'string' },
-        'state-dir': { type: 'string' },
-        'models-root': { type: 'string' },
-        filename: { type: 'string', short: 'f', multiple: true },
-        ...EDGE_FLAG_OPTIONS,
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values } = parseFlags({
+    args,
+    options: {
+      port: { type: 'string' },
+      'gateway-port': { type: 'string' },
+      host: { type: 'string' },
+      'state-dir': { type: 'string' },
+      'models-root': { type: 'string' },
+      filename: { type: 'string', short: 'f', multiple: true },
+      ...EDGE_FLAG_OPTIONS,
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
   }
   const { edge, tls, connections } = edgeFlagsFrom(values);
-  const controlPort = portFlag(values.port, '--port', 8081);
-  const gatewayPort = portFlag(values['gateway-port'], '--gateway-port', 8080);
+  const controlPort = portFlag('--port', values.port, 8081);
+  const gatewayPort = portFlag('--gateway-port', values['gateway-port'], 8080);
   if (controlPort === gatewayPort && controlPort !== 0) {
     throw new UsageError(`--port and --gateway-port must differ: the control plane and the gateway cannot share port ${controlPort}`);
   }

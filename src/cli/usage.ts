@@ -1,8 +1,7 @@
-/** Usage errors exit 2; failures exit 1. Both print one clear line, never a stack trace. */
-export class UsageError extends Error {
-  readonly exitCode = 2;
-}
-
+/**
+ * A command that could not do its work exits 1 (a usage error, UsageError in
+ * src/errors.ts, exits 2). Both print one clear line, never a stack trace.
+ */
 export class CliError extends Error {
   readonly exitCode = 1;
 }

@@ -6,8 +6,8 @@
  * reached, 2 a usage error.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { isKarbError } from '../errors.ts';
+import { isKarbError, UsageError } from '../errors.ts';
+import { durationFlag, httpUrlFlag, numberFlag, parseFlags } from '../util/flags.ts';
 import type { LatencySummary } from './histogram.ts';
 import { renderLoadSvg } from './plot.ts';
 import type { RunTotals, SecondStats } from './recorder.ts';
@@ -66,9 +66,6 @@ Output:
                           per service each second
 `;
 
-/** A mistake on the command line; printed with a hint and exit code 2. */
-export class LoadUsageError extends Error {}
-
 export interface LoadConfig {
   target: HttpTarget;
   schedule: Schedule;
@@ -115,7 +112,7 @@ export async function runLoadCommand(args: string[], io: Partial<LoadIo> = {}): 
   try {
     config = parseLoadArgs(args, io.env ?? process.env);
   } catch (err) {
-    if (err instanceof LoadUsageError || isKarbError(err)) {
+    if (isKarbError(err)) {
       stderr.write(`karb load: ${(err as Error).message}\nrun 'karb load --help' for the flags\n`);
       return 2;
     }
@@ -223,94 +220,89 @@ export async function runLoadCommand(args: string[], io: Partial<LoadIo> = {}): 
   return 0;
 }
 
-/** Parses `karb load` flags, reading --body and --csv files; throws LoadUsageError with a fix. */
+/** Parses `karb load` flags, reading --body and --csv files; throws UsageError with a fix. */
 export function parseLoadArgs(args: string[], env: NodeJS.ProcessEnv = {}): LoadConfig | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        url: { type: 'string' },
-        model: { type: 'string' },
-        gateway: { type: 'string' },
-        body: { type: 'string' },
-        'body-json': { type: 'string' },
-        method: { type: 'string' },
-        header: { type: 'string', multiple: true },
-        shape: { type: 'string' },
-        rate: { type: 'string' },
-        duration: { type: 'string' },
-        to: { type: 'string' },
-        at: { type: 'string' },
-        over: { type: 'string' },
-        factor: { type: 'string' },
-        'burst-at': { type: 'string' },
-        'burst-for': { type: 'string' },
-        amplitude: { type: 'string' },
-        period: { type: 'string' },
-        csv: { type: 'string' },
-        'time-scale': { type: 'string' },
-        arrivals: { type: 'string' },
-        seed: { type: 'string' },
-        connections: { type: 'string' },
-        'max-outstanding': { type: 'string' },
-        timeout: { type: 'string' },
-        json: { type: 'boolean' },
-        plot: { type: 'string' },
-        'replicas-from': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new LoadUsageError((err as Error).message);
-  }
+  const { values } = parseFlags({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      url: { type: 'string' },
+      model: { type: 'string' },
+      gateway: { type: 'string' },
+      body: { type: 'string' },
+      'body-json': { type: 'string' },
+      method: { type: 'string' },
+      header: { type: 'string', multiple: true },
+      shape: { type: 'string' },
+      rate: { type: 'string' },
+      duration: { type: 'string' },
+      to: { type: 'string' },
+      at: { type: 'string' },
+      over: { type: 'string' },
+      factor: { type: 'string' },
+      'burst-at': { type: 'string' },
+      'burst-for': { type: 'string' },
+      amplitude: { type: 'string' },
+      period: { type: 'string' },
+      csv: { type: 'string' },
+      'time-scale': { type: 'string' },
+      arrivals: { type: 'string' },
+      seed: { type: 'string' },
+      connections: { type: 'string' },
+      'max-outstanding': { type: 'string' },
+      timeout: { type: 'string' },
+      json: { type: 'boolean' },
+      plot: { type: 'string' },
+      'replicas-from': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help) return 'help';
 
   // Target.
-  if (values.url !== undefined && values.model !== undefined) throw new LoadUsageError('give either --url or --model, not both');
-  if (values.url === undefined && values.model === undefined) throw new LoadUsageError('say where to send: --url URL, or --model NAME for a karb service');
-  if (values.gateway !== undefined && values.model === undefined) throw new LoadUsageError('--gateway goes with --model; with --url, put the whole address in --url');
+  if (values.url !== undefined && values.model !== undefined) throw new UsageError('give either --url or --model, not both');
+  if (values.url === undefined && values.model === undefined) throw new UsageError('say where to send: --url URL, or --model NAME for a karb service');
+  if (values.gateway !== undefined && values.model === undefined) throw new UsageError('--gateway goes with --model; with --url, put the whole address in --url');
   let url: string;
   if (values.model !== undefined) {
-    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(values.model)) throw new LoadUsageError(`--model must be a service name (lowercase letters, digits, '-'), got "${values.model}"`);
-    const gateway = httpUrl('--gateway', values.gateway ?? env.KARB_GATEWAY ?? DEFAULT_GATEWAY);
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(values.model)) throw new UsageError(`--model must be a service name (lowercase letters, digits, '-'), got "${values.model}"`);
+    const gateway = httpUrlFlag('--gateway', values.gateway ?? env.KARB_GATEWAY ?? DEFAULT_GATEWAY);
     url = `${gateway.replace(/\/+$/, '')}/v2/models/${values.model}/infer`;
   } else {
-    url = httpUrl('--url', values.url!);
+    url = httpUrlFlag('--url', values.url!);
   }
-  if (values.body !== undefined && values['body-json'] !== undefined) throw new LoadUsageError('give either --body FILE or --body-json JSON, not both');
+  if (values.body !== undefined && values['body-json'] !== undefined) throw new UsageError('give either --body FILE or --body-json JSON, not both');
   let body: string | undefined;
   if (values.body !== undefined) {
     try {
       body = readFileSync(values.body, 'utf8');
     } catch (err) {
-      throw new LoadUsageError(`cannot read --body ${values.body}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+      throw new UsageError(`cannot read --body ${values.body}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
     }
   } else if (values['body-json'] !== undefined) {
     body = values['body-json'];
     try {
       JSON.parse(body);
     } catch (err) {
-      throw new LoadUsageError(`--body-json is not valid JSON: ${(err as Error).message}`);
+      throw new UsageError(`--body-json is not valid JSON: ${(err as Error).message}`);
     }
   }
-  if (values.model !== undefined && body === undefined) throw new LoadUsageError('--model needs a request body: --body FILE or --body-json JSON (an OIP v2 inference request)');
+  if (values.model !== undefined && body === undefined) throw new UsageError('--model needs a request body: --body FILE or --body-json JSON (an OIP v2 inference request)');
   const method = (values.method ?? (body === undefined ? 'GET' : 'POST')).toUpperCase();
-  if (!/^[A-Z]+$/.test(method)) throw new LoadUsageError(`--method must be an HTTP method such as GET or POST, got "${values.method}"`);
+  if (!/^[A-Z]+$/.test(method)) throw new UsageError(`--method must be an HTTP method such as GET or POST, got "${values.method}"`);
   const headers: Record<string, string> = {};
   for (const h of values.header ?? []) {
     const colon = h.indexOf(':');
     const name = colon > 0 ? h.slice(0, colon).trim().toLowerCase() : '';
-    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) throw new LoadUsageError(`--header must look like 'name: value', got "${h}"`);
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(name)) throw new UsageError(`--header must look like 'name: value', got "${h}"`);
     headers[name] = h.slice(colon + 1).trim();
   }
   if (body !== undefined && headers['content-type'] === undefined) headers['content-type'] = 'application/json';
 
   // Schedule.
   const shape = (values.shape ?? (values.csv !== undefined ? 'replay' : 'constant')) as ShapeName;
-  if (!SHAPES.includes(shape)) throw new LoadUsageError(`--shape must be one of ${SHAPES.join(', ')}, got "${values.shape}"`);
+  if (!SHAPES.includes(shape)) throw new UsageError(`--shape must be one of ${SHAPES.join(', ')}, got "${values.shape}"`);
   const onlyFor: Array<[string, string | undefined, ShapeName[]]> = [
     ['--to', values.to, ['step', 'ramp']],
     ['--at', values.at, ['step']],
@@ -328,7 +320,7 @@ export function parseLoadArgs(args: string[], env: NodeJS.ProcessEnv = {}): Load
   ];
   for (const [flag, value, shapes] of onlyFor) {
     if (value !== undefined && !shapes.includes(shape)) {
-      throw new LoadUsageError(`${flag} does not apply to --shape ${shape}; it is for --shape ${shapes.join(' or ')}`);
+      throw new UsageError(`${flag} does not apply to --shape ${shape}; it is for --shape ${shapes.join(' or ')}`);
     }
   }
 
@@ -336,12 +328,12 @@ export function parseLoadArgs(args: string[], env: NodeJS.ProcessEnv = {}): Load
   let scheduleInfo: LoadConfig['scheduleInfo'];
   try {
     if (shape === 'replay') {
-      if (values.csv === undefined) throw new LoadUsageError('--shape replay needs --csv FILE with the arrival times');
+      if (values.csv === undefined) throw new UsageError('--shape replay needs --csv FILE with the arrival times');
       let text: string;
       try {
         text = readFileSync(values.csv, 'utf8');
       } catch (err) {
-        throw new LoadUsageError(`cannot read --csv ${values.csv}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+        throw new UsageError(`cannot read --csv ${values.csv}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
       }
       const timeScale = positiveNumber('--time-scale', values['time-scale'], 1);
       const trace = parseArrivalCsv(text, values.csv);
@@ -354,11 +346,11 @@ export function parseLoadArgs(args: string[], env: NodeJS.ProcessEnv = {}): Load
       const durationMs = values.duration !== undefined ? duration('--duration', values.duration) : DEFAULTS.durationMs;
       const rate = nonNegativeNumber('--rate', values.rate, DEFAULTS.rate);
       const arrivals = (values.arrivals ?? 'poisson') as ArrivalProcess;
-      if (arrivals !== 'poisson' && arrivals !== 'uniform') throw new LoadUsageError(`--arrivals must be poisson or uniform, got "${values.arrivals}"`);
+      if (arrivals !== 'poisson' && arrivals !== 'uniform') throw new UsageError(`--arrivals must be poisson or uniform, got "${values.arrivals}"`);
       const seed = values.seed === undefined ? DEFAULTS.seed : Number(values.seed);
-      if (!Number.isSafeInteger(seed)) throw new LoadUsageError(`--seed must be a whole number, got "${values.seed}"`);
+      if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed must be a whole number, got "${values.seed}"`);
       const needTo = (): number => {
-        if (values.to === undefined) throw new LoadUsageError(`--shape ${shape} needs --to N, the rate ${shape === 'step' ? 'after the step' : 'at the end of the ramp'}`);
+        if (values.to === undefined) throw new UsageError(`--shape ${shape} needs --to N, the rate ${shape === 'step' ? 'after the step' : 'at the end of the ramp'}`);
         return nonNegativeNumber('--to', values.to, 0);
       };
       let spec: ShapeSpec;
@@ -395,15 +387,15 @@ export function parseLoadArgs(args: string[], env: NodeJS.ProcessEnv = {}): Load
     }
   } catch (err) {
     // Schedule and trace errors carry their own clear message; they are the caller's input.
-    if (isKarbError(err)) throw new LoadUsageError(err.message);
+    if (isKarbError(err) && !(err instanceof UsageError)) throw new UsageError(err.message, { cause: err });
     throw err;
   }
 
   const plot = values.plot;
   if (plot !== undefined && !/\.svg$/i.test(plot)) {
-    throw new LoadUsageError(`--plot writes SVG; name the file with .svg, got "${plot}" (open it in a browser, or convert it to PNG with a tool such as rsvg-convert)`);
+    throw new UsageError(`--plot writes SVG; name the file with .svg, got "${plot}" (open it in a browser, or convert it to PNG with a tool such as rsvg-convert)`);
   }
-  const replicasFrom = values['replicas-from'] !== undefined ? httpUrl('--replicas-from', values['replicas-from']) : undefined;
+  const replicasFrom = values['replicas-from'] !== undefined ? httpUrlFlag('--replicas-from', values['replicas-from']) : undefined;
 
   return {
     target: { url, method, headers, ...(body !== undefined ? { body } : {}) },
@@ -419,57 +411,21 @@ export function parseLoadArgs(args: string[], env: NodeJS.ProcessEnv = {}): Load
   };
 }
 
-/** "90s", "1.5m", "500ms", "2h", or a bare number of seconds → milliseconds. */
-export function parseDuration(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h)?\s*$/.exec(text);
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  return n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
-}
-
+/** A duration flag of `karb load`: a bare number is seconds; zero only where `zeroAllowed` (a start time). */
 function duration(flag: string, text: string, zeroAllowed = false): number {
-  const ms = parseDuration(text);
-  if (ms === undefined) throw new LoadUsageError(`${flag} must be a duration such as 500ms, 30s, 5m or 1h, got "${text}"`);
-  if (ms === 0 && !zeroAllowed) throw new LoadUsageError(`${flag} must be longer than 0, got "${text}"`);
-  return ms;
-}
-
-function number(flag: string, text: string): number {
-  const n = text.trim() === '' ? NaN : Number(text);
-  if (!Number.isFinite(n)) throw new LoadUsageError(`${flag} must be a number, got "${text}"`);
-  return n;
+  return durationFlag(flag, text, 0, { bareSeconds: true, positive: !zeroAllowed });
 }
 
 function nonNegativeNumber(flag: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = number(flag, text);
-  if (n < 0) throw new LoadUsageError(`${flag} must be 0 or more, got "${text}"`);
-  return n;
+  return numberFlag(flag, text, fallback, { min: 0 });
 }
 
 function positiveNumber(flag: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = number(flag, text);
-  if (n <= 0) throw new LoadUsageError(`${flag} must be more than 0, got "${text}"`);
-  return n;
+  return numberFlag(flag, text, fallback, { above: 0 });
 }
 
 function wholeNumber(flag: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  if (!/^\s*\d+\s*$/.test(text) || Number(text) < 1) throw new LoadUsageError(`${flag} must be a whole number of 1 or more, got "${text}"`);
-  return Number(text);
-}
-
-function httpUrl(flag: string, text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new LoadUsageError(`${flag} must be a URL such as http://127.0.0.1:8080/path, got "${text}"`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new LoadUsageError(`${flag} must be an http:// or https:// URL, got "${text}"`);
-  return url.toString();
+  return numberFlag(flag, text, fallback, { whole: true, min: 1 });
 }
 
 /** One updating line on a terminal: elapsed, offered/achieved rate, p95, errors, outstanding. */

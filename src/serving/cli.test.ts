@@ -3,7 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { createInterface } from 'node:readline';
 import { before, describe, it } from 'node:test';
-import { parseServeArgs, UsageError } from './cli.ts';
+import { UsageError } from '../errors.ts';
+import { parseServeArgs } from './cli.ts';
 import { CLI, ensureModels, metricValue, MODELS, NODE, REPO_ROOT, waitFor } from './test-helpers.ts';
 
 describe('parseServeArgs', () => {

@@ -6,10 +6,11 @@
  * drain cut short), 2 on a usage error.
  */
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { SERVING_DEFAULTS } from './defaults.ts';
 import { jsonLogger, type Logger } from './log.ts';
 import type { ModelSession } from './onnx-model.ts';
+import { UsageError } from '../errors.ts';
+import { numberFlag, parseFlags } from '../util/flags.ts';
 import { listenFailure } from '../util/http.ts';
 
 export const SERVE_USAGE = `usage: karb serve --model FILE [options]
@@ -52,37 +53,29 @@ export interface ServeConfig {
   openai?: boolean;
 }
 
-/** A mistake in the command line; `karb serve` prints it with the usage and exits 2. */
-export class UsageError extends Error {}
-
 /** Parses `karb serve` flags into a config; throws UsageError with a message for the user. */
 export function parseServeArgs(args: string[]): ServeConfig | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        model: { type: 'string' },
-        port: { type: 'string' },
-        host: { type: 'string' },
-        name: { type: 'string' },
-        'max-batch-size': { type: 'string' },
-        'max-delay-ms': { type: 'string' },
-        'max-queue': { type: 'string' },
-        'body-limit': { type: 'string' },
-        'intra-op-threads': { type: 'string' },
-        'drain-timeout-ms': { type: 'string' },
-        'inject-latency-ms': { type: 'string' },
-        'inject-error-rate': { type: 'string' },
-        openai: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values } = parseFlags({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      model: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      name: { type: 'string' },
+      'max-batch-size': { type: 'string' },
+      'max-delay-ms': { type: 'string' },
+      'max-queue': { type: 'string' },
+      'body-limit': { type: 'string' },
+      'intra-op-threads': { type: 'string' },
+      'drain-timeout-ms': { type: 'string' },
+      'inject-latency-ms': { type: 'string' },
+      'inject-error-rate': { type: 'string' },
+      openai: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help) return 'help';
   if (values.model === undefined || values.model === '') throw new UsageError('--model FILE is required');
 
@@ -105,19 +98,13 @@ export function parseServeArgs(args: string[]): ServeConfig | 'help' {
   };
 }
 
-function number(flag: string, raw: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (raw === undefined) return fallback;
-  const n = raw.trim() === '' ? NaN : Number(raw);
-  if (!Number.isFinite(n) || n < min || n > max) {
-    throw new UsageError(`${flag} must be a number from ${min} to ${max === Number.MAX_SAFE_INTEGER ? 'any' : max}, got "${raw}"`);
-  }
-  return n;
+/** A number flag of `karb serve`, whose messages give the range: "--max-delay-ms must be a number from 0 to any". */
+function number(flag: string, raw: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER, whole = false): number {
+  return numberFlag(flag, raw, fallback, { whole, min, max, expected: `a number from ${min} to ${max === Number.MAX_SAFE_INTEGER ? 'any' : max}` });
 }
 
 function integer(flag: string, raw: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw.trim())) throw new UsageError(`${flag} must be a whole number, got "${raw}"`);
-  return number(flag, raw, fallback, min, max);
+  return number(flag, raw, fallback, min, max, true);
 }
 
 export async function runServeCommand(args: string[]): Promise<number> {

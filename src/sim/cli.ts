@@ -4,10 +4,10 @@
  * scenario. Exit codes: 0 done, 1 a scenario file that cannot be used, 2 a usage error.
  */
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import type { ScalingPolicyName } from '../autoscaler/types.ts';
-import { isKarbError } from '../errors.ts';
+import { isKarbError, UsageError } from '../errors.ts';
+import { listFlag, numberFlag, parseFlags } from '../util/flags.ts';
 import { evaluateScenario, type ScenarioOutcome } from './evaluate.ts';
 import { ORACLE_POLICY } from './oracle.ts';
 import { evaluateScenarioInWorkers } from './parallel.ts';
@@ -45,21 +45,11 @@ export interface SimulateIo {
   stderr: { write(text: string): unknown };
 }
 
-class SimulateUsageError extends Error {}
-
-function list(value: string | undefined): string[] | undefined {
-  if (value === undefined) return undefined;
-  return value
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-}
-
 export async function runSimulateCommand(args: string[], io: SimulateIo = process): Promise<number> {
   try {
     return await run(args, io);
   } catch (err) {
-    if (err instanceof SimulateUsageError) {
+    if (err instanceof UsageError) {
       io.stderr.write(`karb simulate: ${err.message}\nRun 'karb simulate --help' for the flags.\n`);
       return 2;
     }
@@ -72,27 +62,22 @@ export async function runSimulateCommand(args: string[], io: SimulateIo = proces
 }
 
 async function run(args: string[], io: SimulateIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        scenario: { type: 'string', multiple: true },
-        only: { type: 'string' },
-        policies: { type: 'string' },
-        seed: { type: 'string' },
-        jobs: { type: 'string' },
-        json: { type: 'boolean' },
-        plots: { type: 'string' },
-        'print-scenario': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: false,
-      strict: true,
-    });
-  } catch (err) {
-    throw new SimulateUsageError((err as Error).message);
-  }
+  const parsed = parseFlags({
+    args,
+    options: {
+      scenario: { type: 'string', multiple: true },
+      only: { type: 'string' },
+      policies: { type: 'string' },
+      seed: { type: 'string' },
+      jobs: { type: 'string' },
+      json: { type: 'boolean' },
+      plots: { type: 'string' },
+      'print-scenario': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: false,
+    strict: true,
+  });
   const v = parsed.values;
   if (v.help) {
     io.stdout.write(SIMULATE_HELP);
@@ -102,43 +87,34 @@ async function run(args: string[], io: SimulateIo): Promise<number> {
   const print = v['print-scenario'];
   if (print !== undefined) {
     const input = BUILT_IN_SCENARIOS.find((s) => s.name === print);
-    if (!input) throw new SimulateUsageError(`--print-scenario: unknown scenario "${print}"; the built-in ones are ${BUILT_IN_NAMES.join(', ')}`);
+    if (!input) throw new UsageError(`--print-scenario: unknown scenario "${print}"; the built-in ones are ${BUILT_IN_NAMES.join(', ')}`);
     const { name, description, duration, ...rest } = input;
     io.stdout.write(stringify({ name, description, duration, ...rest }, { lineWidth: 0 }));
     return 0;
   }
 
-  let seed: number | undefined;
-  if (v.seed !== undefined) {
-    if (!/^\d+$/.test(v.seed) || Number(v.seed) > 2 ** 31 - 1) throw new SimulateUsageError(`--seed must be a whole number from 0 to ${2 ** 31 - 1} (got ${v.seed})`);
-    seed = Number(v.seed);
-  }
-
-  let jobs = defaultJobs();
-  if (v.jobs !== undefined) {
-    if (!/^\d+$/.test(v.jobs) || Number(v.jobs) < 1 || Number(v.jobs) > 64) throw new SimulateUsageError(`--jobs must be a whole number from 1 to 64 (got ${v.jobs})`);
-    jobs = Number(v.jobs);
-  }
+  const seed = v.seed === undefined ? undefined : numberFlag('--seed', v.seed, 0, { whole: true, min: 0, max: 2 ** 31 - 1 });
+  const jobs = numberFlag('--jobs', v.jobs, defaultJobs(), { whole: true, min: 1, max: 64 });
 
   const known = new Set<string>([...POLICIES, ORACLE_POLICY]);
-  const asked = list(v.policies) ?? [...known];
-  for (const p of asked) if (!known.has(p)) throw new SimulateUsageError(`--policies: unknown policy "${p}"; choose from ${[...known].join(', ')}`);
-  if (asked.length === 0) throw new SimulateUsageError('--policies: name at least one policy');
+  const asked = listFlag(v.policies) ?? [...known];
+  for (const p of asked) if (!known.has(p)) throw new UsageError(`--policies: unknown policy "${p}"; choose from ${[...known].join(', ')}`);
+  if (asked.length === 0) throw new UsageError('--policies: name at least one policy');
   const policies = POLICIES.filter((p) => asked.includes(p)) as ScalingPolicyName[];
   const withOracle = asked.includes(ORACLE_POLICY);
 
   let scenarios: Scenario[];
-  const only = list(v.only);
+  const only = listFlag(v.only);
   if (v.scenario && v.scenario.length > 0) {
     scenarios = v.scenario.flatMap((file) => loadScenarioFile(file, seed));
     if (only) {
       const names = new Set(scenarios.map((s) => s.name));
-      for (const n of only) if (!names.has(n)) throw new SimulateUsageError(`--only: no scenario "${n}" in the files (they hold ${[...names].join(', ')})`);
+      for (const n of only) if (!names.has(n)) throw new UsageError(`--only: no scenario "${n}" in the files (they hold ${[...names].join(', ')})`);
       scenarios = scenarios.filter((s) => only.includes(s.name));
     }
   } else {
     const names = only ?? BUILT_IN_NAMES;
-    for (const n of names) if (!BUILT_IN_NAMES.includes(n)) throw new SimulateUsageError(`--only: unknown scenario "${n}"; the built-in ones are ${BUILT_IN_NAMES.join(', ')}`);
+    for (const n of names) if (!BUILT_IN_NAMES.includes(n)) throw new UsageError(`--only: unknown scenario "${n}"; the built-in ones are ${BUILT_IN_NAMES.join(', ')}`);
     scenarios = names.map((n) => builtInScenario(n, seed));
   }
 
