@@ -5,6 +5,7 @@
  * Where `/proc` is missing (not Linux), only liveness can be checked.
  */
 import { readFileSync } from 'node:fs';
+import { readProcStat } from './proc-stat.ts';
 
 /** True while the process exists and has not exited (a zombie awaiting its reaper counts as gone). */
 export function isProcessAlive(pid: number): boolean {
@@ -14,26 +15,6 @@ export function isProcessAlive(pid: number): boolean {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
   return readProcStat(pid)?.state !== 'Z';
-}
-
-interface ProcStat {
-  state: string;
-  /** Clock ticks after boot at which the process started; unique per pid together with the pid. */
-  startTime: string;
-}
-
-function readProcStat(pid: number): ProcStat | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) is in parentheses and may itself contain spaces or ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const state = fields[0];
-  const startTime = fields[19];
-  return state && startTime ? { state, startTime } : undefined;
 }
 
 export function processStartTime(pid: number): string | undefined {
