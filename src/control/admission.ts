@@ -10,16 +10,9 @@
  */
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SpecValidationError, type FieldError, type InferenceService } from '../api/index.ts';
 import type { Store } from './store.ts';
-
-/** `file://models/x.onnx` → `<baseDir>/models/x.onnx`; `file:///abs/x.onnx` → `/abs/x.onnx`. */
-export function resolveModelPath(uri: string, baseDir: string): string {
-  if (uri.startsWith('file:///')) return fileURLToPath(uri);
-  const rest = decodeURIComponent(uri.slice('file://'.length));
-  return isAbsolute(rest) ? rest : resolve(baseDir, rest);
-}
+import { resolveModelPath } from '../runtime/local/model-path.ts';
 
 /**
  * Whether `path` lies under `root` once `..` is resolved. Decided from the two

@@ -4,7 +4,7 @@ import { parseInferenceService } from '../api/index.ts';
 import { replicaTarget } from './plan.ts';
 import type { Store } from './store.ts';
 import { SqliteStore } from './sqlite-store.ts';
-import type { Endpoint, ReplicaStatus, Runtime } from '../runtime/types.ts';
+import type { Endpoint, ReplicaStatus, ReplicaUsage, Runtime } from '../runtime/types.ts';
 import { ManualClock } from '../util/clock.ts';
 import { SignalHub } from '../observability/hub.ts';
 import { AutoscalerLoop, holdDuringRollout, windowsFor } from './autoscaling-loop.ts';
@@ -12,17 +12,16 @@ import type { AutoscalerRecord } from './store.ts';
 import { startRollout } from '../rollout/machine.ts';
 import type { RolloutState } from '../rollout/types.ts';
 import { scalingInputFromSpec, type ScaleReason } from '../autoscaler/index.ts';
-import { GpuSampler } from '../runtime/local/process-gpu.ts';
-import { ProcessCpuSampler } from '../runtime/local/process-cpu.ts';
 
-/** Samplers that read nothing: no process to measure, no GPU tooling. */
-const noCpu = () => new ProcessCpuSampler(() => undefined);
-const noGpu = () => new GpuSampler(async () => undefined);
-
-/** The loop only reads replicas and endpoints; this holds `n` ready replicas of one revision, set by the test. */
+/**
+ * The loop only reads replicas, endpoints and usage; this holds `n` ready
+ * replicas of one revision and what each used, set by the test.
+ */
 class ReadyReplicas implements Runtime {
   n = 1;
   revision = 'svc-00001';
+  /** CPU and GPU use by replica name; a replica not listed has no figures (not measured). */
+  used = new Map<string, Pick<ReplicaUsage, 'cpuCores' | 'gpuUtilization'>>();
   async ensureRevision(): Promise<void> {}
   async removeRevision(): Promise<void> {}
   revisions() {
@@ -33,6 +32,9 @@ class ReadyReplicas implements Runtime {
   }
   endpoints(): Endpoint[] {
     return this.replicas().map((r) => ({ replica: r.name, revision: r.revision, service: 'svc', namespace: 'default', url: `http://127.0.0.1:${9000 + Number(r.name.slice(-1))}` }));
+  }
+  usage(): ReplicaUsage[] {
+    return this.replicas().map((r) => ({ replica: r.name, namespace: r.namespace, service: r.service, revision: r.revision, ...this.used.get(r.name) }));
   }
   onEvent(): () => void {
     return () => {};
@@ -57,7 +59,7 @@ function setup() {
   const runtime = new ReadyReplicas();
   const hub = new SignalHub({ clock });
   const changed: string[] = [];
-  const loop = new AutoscalerLoop({ store, runtime, hub, clock, onDesiredChanged: (_ns, name) => changed.push(name), cpu: noCpu(), gpu: noGpu() });
+  const loop = new AutoscalerLoop({ store, runtime, hub, clock, onDesiredChanged: (_ns, name) => changed.push(name) });
   /** Advances time by whole periods, ticking as the started loop would. */
   const run = (ms: number) => clock.advance(ms);
   return { clock, store, runtime, hub, loop, changed, run };
@@ -113,7 +115,7 @@ describe('AutoscalerLoop', () => {
     const since = (before.state as { since: number }).since;
 
     // A restart: a new hub and loop on the same store; idle time still counts from the first decision.
-    const again = new AutoscalerLoop({ store, runtime, hub: new SignalHub({ clock }), clock, onDesiredChanged: () => {}, cpu: noCpu(), gpu: noGpu() });
+    const again = new AutoscalerLoop({ store, runtime, hub: new SignalHub({ clock }), clock, onDesiredChanged: () => {} });
     again.start();
     run(10_000);
     again.stop();
@@ -124,17 +126,27 @@ describe('AutoscalerLoop', () => {
     assert.equal(store.getAutoscaler('default', 'svc'), undefined, 'the decision goes with the service');
   });
 
-  it('feeds replica CPU from the process sampler into the pods the decider sees', () => {
-    const { clock, store, runtime, hub } = setup();
-    let cpuSeconds = 0;
-    runtime.n = 1;
-    const loop = new AutoscalerLoop({ store, runtime: withPid(runtime), hub, clock, onDesiredChanged: () => {}, cpu: new ProcessCpuSampler(() => cpuSeconds), gpu: noGpu() });
-    loop.tick();
-    clock.advance(2_000);
-    cpuSeconds += 1; // one CPU-second in two seconds at a request of 1 core: 50%
+  it("feeds each replica's CPU use from the runtime into the pods the decider sees, relative to the cores it requests", () => {
+    const { clock, store, runtime, hub, loop } = setup();
+    runtime.n = 2;
+    runtime.used.set('svc-00001-r0', { cpuCores: 0.5 }); // half a core at a request of 1 core: 50%
     loop.tick();
     const cpu = hub.recorder('svc-00001')!.podCpu(clock.now());
     assert.equal(cpu.get('svc-00001-r0'), 0.5);
+    assert.equal(cpu.get('svc-00001-r1'), undefined, 'not measured: missing, not zero');
+
+    store.apply(
+      parseInferenceService({
+        apiVersion: 'karb.dev/v1alpha1',
+        kind: 'InferenceService',
+        metadata: { name: 'svc' },
+        spec: { model: { uri: 'file://m.onnx' }, resources: { requests: { cpu: '2' }, limits: { cpu: '4' } }, scaling: store.getService('default', 'svc')!.spec.scaling },
+      }),
+    );
+    runtime.revision = 'svc-00002';
+    runtime.used = new Map([['svc-00002-r0', { cpuCores: 1.5 }]]);
+    loop.tick();
+    assert.equal(hub.recorder('svc-00002')!.podCpu(clock.now()).get('svc-00002-r0'), 0.75, '1.5 cores of a 2-core request');
   });
 });
 
@@ -158,33 +170,20 @@ describe('windowsFor', () => {
   });
 });
 
-function withPid(runtime: ReadyReplicas): Runtime {
-  return Object.assign(Object.create(runtime) as ReadyReplicas, { replicas: () => runtime.replicas().map((r) => ({ ...r, pid: 4242 })) });
-}
-
 describe('AutoscalerLoop GPU signal', () => {
-  it('records each replica process GPU utilization from NVML samples, and leaves it missing without them', async () => {
-    const { clock, store, hub } = setup();
-    class WithPids extends ReadyReplicas {
-      override replicas(): ReplicaStatus[] {
-        return super.replicas().map((r, i) => ({ ...r, pid: 4000 + i }));
-      }
-    }
-    const runtime = new WithPids();
+  it("records each replica's GPU utilization from the runtime, and leaves it missing without it", () => {
+    const { clock, hub, runtime, loop } = setup();
     runtime.n = 2;
-    const pmon = '# gpu pid type sm mem enc dec command\n# Idx # C/G % % % % name\n 0 4000 C 80 10 - - node\n 0 4001 C 40 5 - - node\n';
-    const gpu = new GpuSampler(async () => pmon);
-    await gpu.refresh();
-    const loop = new AutoscalerLoop({ store, runtime, hub, clock, gpu, onDesiredChanged: () => {}, cpu: noCpu() });
+    runtime.used.set('svc-00001-r0', { gpuUtilization: 0.8 });
+    runtime.used.set('svc-00001-r1', { gpuUtilization: 0.4 });
     loop.tick();
     const withGpu = hub.recorder('svc-00001')!.windows(clock.now());
     assert.ok(Math.abs(withGpu.panic.gpuUtilization! - 0.6) < 1e-9, `mean of 80% and 40%: ${withGpu.panic.gpuUtilization}`);
 
-    const { clock: clock2, store: store2, hub: hub2 } = setup();
-    const none = new GpuSampler(async () => undefined);
-    await none.refresh();
-    new AutoscalerLoop({ store: store2, runtime, hub: hub2, clock: clock2, gpu: none, onDesiredChanged: () => {}, cpu: noCpu() }).tick();
-    assert.equal(hub2.recorder('svc-00001')!.windows(clock2.now()).panic.gpuUtilization, undefined, 'no GPU: missing, not zero');
+    const none = setup();
+    none.runtime.n = 2;
+    none.loop.tick();
+    assert.equal(none.hub.recorder('svc-00001')!.windows(none.clock.now()).panic.gpuUtilization, undefined, 'no GPU: missing, not zero');
   });
 });
 

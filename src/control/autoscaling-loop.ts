@@ -1,16 +1,17 @@
 /**
  * The control loop that closes GASCL's circle on the embedded platform:
  * every period (2 s) it reads each service's signals (the gateway's, through
- * the SignalHub, and the runtime's replicas and their CPU), calls the
+ * the SignalHub, and the runtime's replicas and their CPU and GPU use), calls the
  * service's decider, stores the decision and the decider's state (so a
  * restart continues where it stopped), records a scale event when the desired
  * count changes, and asks the reconciler to act. The HPA-based policies keep
  * their own sync periods inside their deciders.
  *
- * The actor around the pure deciders of src/autoscaler: it reads the store,
- * the runtime and the samplers, and writes the store; the reconciler reads the
- * stored desired count, never this loop. Time comes from the injected Clock
- * only, and what a replica process uses (CPU, GPU) from the injected samplers.
+ * The actor around the pure deciders of src/autoscaler: it reads the store
+ * and the runtime, and writes the store; the reconciler reads the stored
+ * desired count, never this loop. Time comes from the injected Clock only, and
+ * what a replica uses (CPU, GPU) from the runtime's `usage()`, whichever
+ * runtime runs it.
  */
 import { parseCpu } from '../api/index.ts';
 import type { AutoscalerRecord, Store, StoredService } from './store.ts';
@@ -35,25 +36,7 @@ export interface AutoscalerLoopOptions {
   periodMs?: number;
   /** Called when a service's desired replica count changed; the platform reconciles. */
   onDesiredChanged: (namespace: string, service: string) => void;
-  /** Per-process CPU utilization (`ProcessCpuSampler` over `/proc/<pid>/stat` in karb up). */
-  cpu: CpuUtilizationSource;
-  /** Per-process GPU utilization (`GpuSampler` over `nvidia-smi pmon` in karb up; missing where there is no GPU). */
-  gpu: GpuUtilizationSource;
   log?: Log;
-}
-
-/** What the loop needs of a CPU sampler: utilization since the previous sample of a process. */
-export interface CpuUtilizationSource {
-  /** Utilization of `pid` relative to `requestCores` since its last sample; undefined when there is none. */
-  sample(pid: number, now: number, requestCores: number): number | undefined;
-  /** Forgets processes not in `live`. */
-  retain(live: ReadonlySet<number>): void;
-}
-
-/** What the loop needs of a GPU sampler: a background refresh and the last sample of a process. */
-export interface GpuUtilizationSource {
-  refresh(): Promise<void>;
-  utilization(pid: number): number | undefined;
 }
 
 /**
@@ -70,8 +53,6 @@ export function windowsFor(input: ScalingInput): { stableWindowMs: number; panic
 export class AutoscalerLoop {
   readonly #o: AutoscalerLoopOptions;
   readonly #periodMs: number;
-  readonly #cpu: CpuUtilizationSource;
-  readonly #gpu: GpuUtilizationSource;
   readonly #coldStartMs = new Map<string, number>();
   readonly #coldStartSeen = new Set<string>();
   #timer: TimerHandle | undefined;
@@ -80,8 +61,6 @@ export class AutoscalerLoop {
   constructor(options: AutoscalerLoopOptions) {
     this.#o = options;
     this.#periodMs = options.periodMs ?? AUTOSCALER_PERIOD_MS;
-    this.#cpu = options.cpu;
-    this.#gpu = options.gpu;
   }
 
   start(): void {
@@ -121,19 +100,15 @@ export class AutoscalerLoop {
   tick(): void {
     const now = this.#o.clock.now();
     this.#o.hub.sample();
-    // Read in the background: this tick uses the previous sample.
-    void this.#gpu.refresh();
-    const livePids = new Set<number>();
     const services = this.#o.store.listServices();
     this.#o.hub.retainServices(new Set(services.map((s) => s.metadata.name)));
     for (const service of services) {
       try {
-        this.#decide(service, now, livePids);
+        this.#decide(service, now);
       } catch (err) {
         this.#o.log?.({ level: 'error', msg: 'autoscaler decision failed', service: service.metadata.name, error: err instanceof Error ? err.message : String(err) });
       }
     }
-    this.#cpu.retain(livePids);
   }
 
   #schedule(): void {
@@ -146,7 +121,7 @@ export class AutoscalerLoop {
     );
   }
 
-  #decide(service: StoredService, now: number, livePids: Set<number>): void {
+  #decide(service: StoredService, now: number): void {
     const { store, runtime, hub } = this.#o;
     const { namespace, name } = service.metadata;
     const revisions = store.listRevisions(namespace, name);
@@ -162,15 +137,13 @@ export class AutoscalerLoop {
 
     // Replicas being stopped no longer count: they take no new work.
     const replicas = runtime.replicas({ namespace, revision: serving }).filter((r) => r.phase !== 'Stopped' && r.phase !== 'Draining');
+    // CPU utilization is relative to the cores the spec requests: 1.0 = using exactly its request.
     const cores = parseCpu(service.spec.resources.requests.cpu ?? '1') ?? 1;
+    const usage = new Map(runtime.usage({ namespace, revision: serving }).map((u) => [u.replica, u]));
     for (const r of replicas) {
-      if (r.pid !== undefined) {
-        livePids.add(r.pid);
-        const utilization = this.#cpu.sample(r.pid, now, cores);
-        if (utilization !== undefined) recorder.recordCpu(now, r.name, utilization);
-        const gpu = this.#gpu.utilization(r.pid);
-        if (gpu !== undefined) recorder.recordGpu(now, r.name, gpu);
-      }
+      const used = usage.get(r.name);
+      if (used?.cpuCores !== undefined) recorder.recordCpu(now, r.name, used.cpuCores / cores);
+      if (used?.gpuUtilization !== undefined) recorder.recordGpu(now, r.name, used.gpuUtilization);
       if (r.readyAt !== undefined && !this.#coldStartSeen.has(r.name)) {
         this.#coldStartSeen.add(r.name);
         if (r.readyAt >= r.startedAt) recorder.recordColdStart(now, r.readyAt - r.startedAt);

@@ -19,10 +19,9 @@ import { RevisionCounters } from '../observability/revision-counters.ts';
 import { RolloutTracker } from './rollout-tracker.ts';
 import { OutputChecker } from './output-checker.ts';
 import { AutoscalerLoop } from './autoscaling-loop.ts';
-import { GpuSampler, nvidiaSmiPmon } from '../runtime/local/process-gpu.ts';
-import { ProcessCpuSampler, readProcessCpuSeconds } from '../runtime/local/process-cpu.ts';
 import { systemClock } from '../util/clock.ts';
-import { LocalRuntime } from '../runtime/local/local-runtime.ts';
+import { createRuntime } from '../runtime/factory.ts';
+import type { Runtime } from '../runtime/types.ts';
 import type { Log } from '../util/log.ts';
 import { startControlApi } from './api.ts';
 import { Reconciler } from './reconciler.ts';
@@ -59,7 +58,7 @@ export interface Platform {
   controlUrl: string;
   gatewayUrl: string;
   store: Store;
-  runtime: LocalRuntime;
+  runtime: Runtime;
   reconciler: Reconciler;
   keys: KeyStore;
   /** The admin token every /api/v1 call needs, also in `<stateDir>/admin-token`. */
@@ -114,9 +113,15 @@ async function startParts(
   const routingTable = new ObservableRoutingTable();
   const hub = new SignalHub({ clock: systemClock });
   // Standalone gateways learn of a replica leaving at their next poll of the routes (every second).
-  const runtime = new LocalRuntime({ stateDir, log, deregistrationDelayMs: () => (hub.hasRemoteGateways() ? STANDALONE_DEREGISTRATION_MS : 0) });
+  const runtime = await createRuntime({
+    kind: 'local',
+    stateDir,
+    modelsRoot: baseDir,
+    clock: systemClock,
+    log,
+    deregistrationDelayMs: () => (hub.hasRemoteGateways() ? STANDALONE_DEREGISTRATION_MS : 0),
+  });
   started.push(() => runtime.close());
-  await runtime.recover();
   // Rollout analysis reads the same per-revision requests the autoscaler does.
   const counters = new RevisionCounters();
   // Async jobs: in the state directory, or in Redis (shared with karb gateway processes) with --redis.
@@ -152,15 +157,13 @@ async function startParts(
       endpointUrl: (namespace, revision) => runtime.endpoints({ namespace, revision })[0]?.url,
     },
   });
-  const reconciler = new Reconciler({ store, runtime, routingTable, baseDir, gatewayUrl: gateway.url, rollouts, clock: systemClock, log });
+  const reconciler = new Reconciler({ store, runtime, routingTable, gatewayUrl: gateway.url, rollouts, clock: systemClock, log });
   const reconcile = () => reconciler.reconcile().catch((err) => log({ level: 'error', msg: 'reconcile failed', error: (err as Error).message }));
   autoscaler = new AutoscalerLoop({
     store,
     runtime,
     hub,
     clock: systemClock,
-    cpu: new ProcessCpuSampler(readProcessCpuSeconds),
-    gpu: new GpuSampler(nvidiaSmiPmon),
     onDesiredChanged: () => void reconcile(),
     log,
   });

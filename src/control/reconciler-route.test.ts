@@ -24,6 +24,7 @@ function fakeRuntime(): Runtime {
     async removeRevision() {},
     revisions: () => [],
     replicas: () => [],
+    usage: () => [],
     endpoints: (filter = {}) => [...running.values()].filter((e) => (filter.revision ?? e.revision) === e.revision && (filter.service ?? e.service) === e.service),
     onEvent: () => () => {},
     async close() {},
@@ -45,7 +46,7 @@ test("a route's per-try timeout is 4 × its SLO's p95 target, at least 1 s, and 
   store.apply(service('slow', { latencyP95Ms: 2_000 }));
   store.apply(service('tight', { latencyP95Ms: 50 }));
   const rollouts = new RolloutTracker({ store, counters: new RevisionCounters(), clock: systemClock });
-  const reconciler = new Reconciler({ store, runtime: fakeRuntime(), routingTable: table, baseDir: process.cwd(), rollouts, clock: systemClock });
+  const reconciler = new Reconciler({ store, runtime: fakeRuntime(), routingTable: table, rollouts, clock: systemClock });
   await reconciler.reconcile();
   assert.equal(table.lookup('default-slo')?.perTryTimeoutMs, 1_000, 'the default p95 target of 250 ms');
   assert.equal(table.lookup('slow')?.perTryTimeoutMs, 8_000);

@@ -8,7 +8,6 @@ import { canonicalJson, type Condition, type InferenceServiceStatus } from '../a
 import { durationMs } from '../api/quantity.ts';
 import { perTryTimeoutForSlo, type Route, type RoutingTable } from '../gateway/discovery/routing-table.ts';
 import type { RevisionTemplate, Runtime } from '../runtime/types.ts';
-import { resolveModelPath } from './admission.ts';
 import { planService, replicaTarget, type ServicePlan } from './plan.ts';
 import type { AutoscalerRecord, RevisionRecord, Store, StoredService } from './store.ts';
 import type { RolloutTracker } from './rollout-tracker.ts';
@@ -30,8 +29,6 @@ export interface ReconcilerOptions {
   store: Store;
   runtime: Runtime;
   routingTable: RoutingTable;
-  /** Relative file:// model URIs resolve against this directory. */
-  baseDir: string;
   /** Shown in status as the service's address. */
   gatewayUrl?: string;
   /** Moves rollouts along (the control API sends its commands to the same tracker). */
@@ -180,8 +177,13 @@ export class Reconciler {
     if (changed) this.#o.routingTable.replace(routes);
   }
 
+  /**
+   * What the runtime runs for a revision, in the resource's terms: the stored
+   * revision's model and resources, the service's placement, and the drain
+   * grace. How it becomes a process or a Deployment is the runtime's business.
+   */
   #template(service: StoredService, revision: RevisionRecord): RevisionTemplate {
-    const { model } = revision.template;
+    const { model, resources } = revision.template;
     return {
       revision: revision.name,
       service: service.metadata.name,
@@ -189,15 +191,16 @@ export class Reconciler {
       model: {
         format: model.format,
         name: service.metadata.name,
-        ...(model.uri ? { path: resolveModelPath(model.uri, this.#o.baseDir) } : {}),
+        ...(model.uri ? { uri: model.uri } : {}),
+        ...(model.image ? { image: model.image } : {}),
+        ...(model.command ? { command: model.command } : {}),
+        ...(model.env ? { env: model.env } : {}),
+        ...(model.readinessPath ? { readinessPath: model.readinessPath } : {}),
+        batching: model.batching,
       },
-      ...(model.command ? { command: model.command } : {}),
-      ...(model.env ? { env: model.env } : {}),
-      ...(model.readinessPath ? { readinessPath: model.readinessPath } : {}),
-      batching: model.batching,
-      // The built-in server finishes its queue within its own drain timeout, before the runtime's SIGKILL.
+      resources,
+      placement: service.spec.placement,
       drainSeconds: DRAIN_SECONDS,
-      ...(model.command ? {} : { serverArgs: ['--drain-timeout-ms', String((DRAIN_SECONDS - 5) * 1000)] }),
     };
   }
 

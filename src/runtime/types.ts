@@ -4,29 +4,39 @@
  * runtime implements the same interface later. The control plane only ever
  * talks to a `Runtime`, never to processes or clusters directly.
  */
+import type { InferenceServiceSpec } from '../api/index.ts';
 
-/** Everything a runtime needs to start replicas of one immutable revision. */
+/**
+ * Everything a runtime needs to run replicas of one immutable revision, in the
+ * terms of the resource, never of one runtime: the local runtime derives a
+ * process from it (`local/process-spec.ts`), the Kubernetes runtime a
+ * Deployment. The reconciler builds it from the stored spec and revision.
+ */
 export interface RevisionTemplate {
   /** Revision name, e.g. `fraud-detector-00002`; unique within the namespace. */
   revision: string;
   service: string;
   namespace: string;
-  /** Model to serve. `path` is an absolute file path for the built-in ONNX server. */
   model: {
     format: 'onnx' | 'openai' | 'oip';
-    path?: string;
     /** Name the model is served under (the service name). */
     name: string;
+    /** Where the model is: `file://` (embedded; relative to the models root), `pvc://`, `s3://`, `oci://` (Kubernetes). */
+    uri?: string;
+    /** Container image of the model server (Kubernetes); embedded mode runs `command` or karb's built-in server. */
+    image?: string;
+    /** Argv of a custom model server; `$PORT` in it and the PORT env var carry the port to listen on. */
+    command?: string[];
+    env?: Record<string, string>;
+    /** Path answered with 200 when a replica can take traffic. */
+    readinessPath?: string;
+    batching?: { maxBatchSize: number; maxDelayMs: number };
   };
-  /** Custom replica command; `$PORT` in args and the PORT env var carry the port to listen on. */
-  command?: string[];
-  env?: Record<string, string>;
-  batching?: { maxBatchSize: number; maxDelayMs: number };
-  /** Extra flags for the built-in server (fault injection and the like). */
-  serverArgs?: string[];
-  /** Path answered with 200 when the replica can take traffic. */
-  readinessPath?: string;
-  /** Seconds a stopping replica gets to finish its work before SIGKILL. */
+  /** What each replica requests and may use (a Deployment's requests and limits, its accelerator). */
+  resources: InferenceServiceSpec['resources'];
+  /** Where replicas may run: pools, tolerations, node selector (Kubernetes; the local runtime runs on this machine). */
+  placement?: InferenceServiceSpec['placement'];
+  /** Seconds a stopping replica gets to finish its work before it is killed. */
   drainSeconds?: number;
 }
 
@@ -70,6 +80,18 @@ export interface RuntimeEvent {
   replica?: string;
 }
 
+/** What one replica used, as the runtime measured it; a missing figure means "not measured", never zero. */
+export interface ReplicaUsage {
+  replica: string;
+  namespace: string;
+  service: string;
+  revision: string;
+  /** CPU cores the replica used on average since the previous `usage()` call; missing on its first sample. */
+  cpuCores?: number;
+  /** GPU utilization (0..1) of the replica at the runtime's last GPU sample; missing without a GPU or a way to measure it. */
+  gpuUtilization?: number;
+}
+
 export interface Runtime {
   /**
    * Level-triggered: make `replicas` replicas of this revision exist (start or
@@ -88,6 +110,12 @@ export interface Runtime {
   replicas(filter?: { namespace?: string; service?: string; revision?: string }): ReplicaStatus[];
   /** Ready endpoints, optionally for one revision. */
   endpoints(filter?: { namespace?: string; service?: string; revision?: string }): Endpoint[];
+  /**
+   * What each running replica (not one being stopped) used since the previous
+   * call: calling it takes the next sample, so one caller (the autoscaling
+   * loop) reads it once per period.
+   */
+  usage(filter?: { namespace?: string; service?: string; revision?: string }): ReplicaUsage[];
   /** Subscribe to replica lifecycle events and endpoint changes; returns an unsubscribe function. */
   onEvent(listener: (event: RuntimeEvent) => void): () => void;
   /** Stop everything (drain), used on shutdown. */

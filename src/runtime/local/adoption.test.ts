@@ -9,7 +9,8 @@ import { LocalRuntime } from './local-runtime.ts';
 import { allocatePort } from './probe.ts';
 import { isProcessAlive, processStartTime } from './process-identity.ts';
 import { ReplicaRecordStore, type ReplicaRecord } from './replica-record.ts';
-import { templateHash } from './replica-command.ts';
+import { processSpecHash } from './replica-command.ts';
+import { localProcessSpec } from './process-spec.ts';
 import { fixturePath, fixtureTemplate, karbHostPath, reasons, recordEvents, scratch, waitFor } from './testdata/helpers.ts';
 
 const fast = { probe: { readyIntervalMs: 100 }, restartBackoff: { initialMs: 50, maxMs: 400 } };
@@ -77,15 +78,15 @@ test('replicas of a SIGKILLed karb are adopted by the next one', async (t) => {
 test('records of gone, reused, unready or unreadable processes are cleaned up on recovery', async (t) => {
   const { dir, track, pids } = scratch(t);
   const records = new ReplicaRecordStore(join(dir, 'replicas'));
-  const template = fixtureTemplate('echo-00001');
+  const spec = localProcessSpec(fixtureTemplate('echo-00001'), dir);
   const record = (name: string, pid: number, argv: string[], start?: string): ReplicaRecord => ({
     version: 1,
     name,
     namespace: 'default',
     service: 'echo',
     revision: 'echo-00001',
-    templateHash: templateHash(template),
-    template,
+    templateHash: processSpecHash(spec),
+    template: spec,
     pid,
     port: 1,
     url: 'http://127.0.0.1:1',

@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { LocalRuntime } from './local-runtime.ts';
 import { isProcessAlive } from './process-identity.ts';
-import { reasons, recordEvents, scratch, waitFor } from './testdata/helpers.ts';
+import { fixtureResources, reasons, recordEvents, scratch, waitFor } from './testdata/helpers.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const modelPath = fileURLToPath(new URL('../../../models/fraud-v1.onnx', import.meta.url));
@@ -23,8 +23,8 @@ test('a replica of the built-in ONNX server becomes ready, answers inference, an
       revision: 'fraud-detector-00001',
       service: 'fraud-detector',
       namespace: 'default',
-      model: { format: 'onnx', path: modelPath, name: 'fraud-detector' },
-      batching: { maxBatchSize: 8, maxDelayMs: 2 },
+      model: { format: 'onnx', uri: pathToFileURL(modelPath).href, name: 'fraud-detector', batching: { maxBatchSize: 8, maxDelayMs: 2 } },
+      resources: fixtureResources,
       drainSeconds: 20,
     },
     1,

@@ -6,7 +6,7 @@ import { isKarbError } from '../../errors.ts';
 import { ManualClock } from '../../util/clock.ts';
 import { LocalRuntime } from './local-runtime.ts';
 import { isProcessAlive } from './process-identity.ts';
-import { fixtureTemplate, reasons, recordEvents, scratch, waitFor } from './testdata/helpers.ts';
+import { fixtureTemplate, reasons, recordEvents, scratch, waitFor, withCommand } from './testdata/helpers.ts';
 
 const fast = { probe: { readyIntervalMs: 100 }, restartBackoff: { initialMs: 50, maxMs: 400 } };
 
@@ -14,7 +14,11 @@ function recordFiles(dir: string): string[] {
   return readdirSync(join(dir, 'replicas')).filter((f) => f.endsWith('.json'));
 }
 
-test('ensureRevision starts replicas, is idempotent, and scales down newest first', async (t) => {
+// What every runtime does (level-triggered ensureRevision, ready-only endpoints, drain before removal,
+// refusing bad counts and work after close) is in runtime-conformance.ts, run by conformance.test.ts.
+// These tests are about what the local runtime does beneath: processes, records, logs, restarts.
+
+test('each replica is a recorded process on a loopback port; scaling down stops the newest first and its process exits', async (t) => {
   const { dir, track } = scratch(t);
   const runtime = track(new LocalRuntime({ stateDir: dir, ...fast }));
   const events = recordEvents(runtime);
@@ -22,35 +26,28 @@ test('ensureRevision starts replicas, is idempotent, and scales down newest firs
 
   await runtime.ensureRevision(template, 3);
   await waitFor('3 endpoints', () => runtime.endpoints({ revision: 'echo-00001' }).length === 3);
-  assert.deepEqual(runtime.revisions(), [{ namespace: 'default', service: 'echo', revision: 'echo-00001', replicas: 3 }]);
   assert.equal(recordFiles(dir).length, 3);
   assert.equal(reasons(events, 'ReplicaStarted').length, 3);
   assert.equal(reasons(events, 'ReplicaReady').length, 3);
   for (const e of runtime.endpoints()) assert.match(e.url, /^http:\/\/127\.0\.0\.1:\d+$/);
 
   const before = runtime.replicas().map((r) => `${r.name}:${r.pid}`).sort();
-  const eventCount = events.length;
   await runtime.ensureRevision(template, 3); // a second pass changes nothing
-  assert.deepEqual(runtime.replicas().map((r) => `${r.name}:${r.pid}`).sort(), before);
-  assert.equal(events.length, eventCount);
+  assert.deepEqual(runtime.replicas().map((r) => `${r.name}:${r.pid}`).sort(), before, 'the same processes');
 
   const oldest = runtime.replicas()[0]!;
   const others = runtime.replicas().slice(1);
   await runtime.ensureRevision(template, 1);
   // The stopped ones leave the endpoints at once, before they have exited.
   assert.deepEqual(runtime.endpoints().map((e) => e.replica), [oldest.name]);
-  assert.deepEqual(runtime.revisions(), [{ namespace: 'default', service: 'echo', revision: 'echo-00001', replicas: 1 }]);
   await runtime.settled();
   for (const r of others) assert.equal(isProcessAlive(r.pid!), false, `${r.name} has exited`);
   assert.deepEqual(runtime.replicas().map((r) => r.name), [oldest.name]);
   assert.deepEqual(recordFiles(dir), [`${oldest.name}.json`]);
 
   await runtime.ensureRevision(template, 0);
-  assert.deepEqual(runtime.endpoints(), []);
-  assert.deepEqual(runtime.revisions(), []);
   await runtime.settled();
   assert.equal(isProcessAlive(oldest.pid!), false);
-  assert.deepEqual(runtime.replicas(), []);
   assert.deepEqual(recordFiles(dir), []);
   assert.equal(reasons(events, 'ReplicaStopped').length, 3);
 
@@ -78,7 +75,7 @@ test('a killed replica is restarted on a new process and becomes ready again', a
   assert.match(reasons(events, 'ReplicaCrashed')[0]!.message, /killed by SIGKILL; restarting in 50 ms/);
 });
 
-test('stopping drains: out of endpoints first, then SIGTERM, and the replica exits within the grace', async (t) => {
+test('stopping drains: SIGTERM after it left the endpoints, and the replica exits within the grace', async (t) => {
   const { dir, track } = scratch(t);
   const runtime = track(new LocalRuntime({ stateDir: dir, ...fast }));
   const events = recordEvents(runtime);
@@ -86,14 +83,7 @@ test('stopping drains: out of endpoints first, then SIGTERM, and the replica exi
   await runtime.ensureRevision(fixtureTemplate('echo-00001', ['--drain-ms', '200', '--drain-log', drainLog], { drainSeconds: 20 }), 1);
   const replica = await waitFor('a ready replica', () => runtime.replicas().find((r) => r.phase === 'Ready'));
 
-  let endpointsWhenDraining = -1;
-  runtime.onEvent((e) => {
-    if (e.reason === 'ReplicaDraining') endpointsWhenDraining = runtime.endpoints().length;
-  });
   await runtime.removeRevision('default', 'echo-00001');
-  assert.equal(endpointsWhenDraining, 0);
-  assert.deepEqual(runtime.revisions(), []);
-  assert.equal(runtime.replicas()[0]?.phase, 'Draining');
   await runtime.settled();
 
   assert.equal(isProcessAlive(replica.pid!), false);
@@ -204,25 +194,23 @@ test('replicas of a revision whose template changed are replaced', async (t) => 
   assert.equal(runtime.replicas().length, 1);
 });
 
-test('templates that cannot run and bad replica counts are refused with a clear error', async (t) => {
+test('templates that cannot run here are refused with a clear error', async (t) => {
   const { dir, track } = scratch(t);
   const runtime = track(new LocalRuntime({ stateDir: dir }));
   const isCode = (code: string) => (err: unknown) => isKarbError(err) && err.code === code && err.status === 400;
-  await assert.rejects(runtime.ensureRevision({ ...fixtureTemplate('echo-00001'), command: undefined }, 1), isCode('RUNTIME_COMMAND_REQUIRED'));
-  await assert.rejects(runtime.ensureRevision(fixtureTemplate('echo-00001'), -1), isCode('RUNTIME_INVALID_REPLICAS'));
-  await assert.rejects(runtime.ensureRevision(fixtureTemplate('echo-00001'), 1.5), isCode('RUNTIME_INVALID_REPLICAS'));
+  await assert.rejects(runtime.ensureRevision(withCommand(fixtureTemplate('echo-00001'), undefined), 1), isCode('RUNTIME_COMMAND_REQUIRED'));
   assert.deepEqual(runtime.replicas(), []);
 });
 
 test('a command that cannot be started counts as a crash', async (t) => {
   const { dir, track } = scratch(t);
   const runtime = track(new LocalRuntime({ stateDir: dir, ...fast }));
-  await runtime.ensureRevision({ ...fixtureTemplate('echo-00001'), command: [join(dir, 'no-such-server')] }, 1);
+  await runtime.ensureRevision(withCommand(fixtureTemplate('echo-00001'), [join(dir, 'no-such-server')]), 1);
   const crashed = await waitFor('a crash', () => runtime.replicas().find((r) => r.phase === 'Crashed'));
   assert.match(crashed.message!, /could not start: spawn .*no-such-server ENOENT/);
 });
 
-test('close drains every replica; the closed runtime refuses new work', async (t) => {
+test('close stops every replica process and removes its record; the logs stay', async (t) => {
   const { dir, track } = scratch(t);
   const runtime = track(new LocalRuntime({ stateDir: dir, ...fast }));
   await runtime.ensureRevision(fixtureTemplate('echo-00001'), 1);
@@ -234,5 +222,36 @@ test('close drains every replica; the closed runtime refuses new work', async (t
   for (const pid of pids) assert.equal(isProcessAlive(pid), false);
   assert.deepEqual(recordFiles(dir), []);
   assert.ok(existsSync(join(dir, 'logs')));
-  await assert.rejects(runtime.ensureRevision(fixtureTemplate('echo-00001'), 1), (err) => isKarbError(err) && err.code === 'RUNTIME_CLOSED');
+});
+
+test("usage: each replica process's CPU cores between two calls, and its GPU use from nvidia-smi pmon", async (t) => {
+  const { dir, track } = scratch(t);
+  const clock = new ManualClock(1_000_000);
+  const cpuSeconds = new Map<number, number>();
+  let pmon = '';
+  const runtime = track(new LocalRuntime({ stateDir: dir, clock, readCpuSeconds: (pid) => cpuSeconds.get(pid), readPmon: async () => pmon }));
+  await runtime.ensureRevision(fixtureTemplate('echo-00001'), 2);
+  const [a, b] = await waitFor('2 processes', () => {
+    const running = runtime.replicas().filter((r) => r.pid !== undefined);
+    return running.length === 2 ? running : undefined;
+  });
+  cpuSeconds.set(a!.pid!, 10);
+  cpuSeconds.set(b!.pid!, 20);
+  pmon = `# gpu pid type sm mem enc dec command\n# Idx # C/G % % % % name\n 0 ${a!.pid} C 80 10 - - node\n`;
+  const first = runtime.usage();
+  assert.deepEqual(first.map((u) => u.cpuCores), [undefined, undefined], 'no figure before a second sample');
+  assert.deepEqual(first.map((u) => u.gpuUtilization), [undefined, undefined], 'GPU figures come from the read this call started, not yet done');
+
+  clock.advance(2_000);
+  cpuSeconds.set(a!.pid!, 11); // one CPU-second in two seconds: half a core
+  cpuSeconds.set(b!.pid!, 24); // four in two: two cores
+  const byReplica = new Map(runtime.usage().map((u) => [u.replica, u]));
+  assert.equal(byReplica.get(a!.name)?.cpuCores, 0.5);
+  assert.equal(byReplica.get(b!.name)?.cpuCores, 2);
+  assert.deepEqual(runtime.usage({ revision: 'echo-00002' }), []);
+
+  await waitFor('a finished GPU read', () => runtime.usage().some((u) => u.gpuUtilization !== undefined));
+  const gpu = new Map(runtime.usage().map((u) => [u.replica, u.gpuUtilization]));
+  assert.equal(gpu.get(a!.name), 0.8);
+  assert.equal(gpu.get(b!.name), undefined, 'not in the pmon sample');
 });

@@ -16,12 +16,15 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidRequestError, KarbError } from '../../errors.ts';
 import { systemClock, type Clock } from '../../util/clock.ts';
-import type { Endpoint, RevisionTemplate, Runtime, RuntimeEvent } from '../types.ts';
+import type { Endpoint, ReplicaUsage, RevisionTemplate, Runtime, RuntimeEvent } from '../types.ts';
 import { defaultBackoffPolicy, type BackoffPolicy } from './backoff.ts';
 import { probeReadiness } from './probe.ts';
+import { ProcessCpuSampler } from './process-cpu.ts';
+import { GpuSampler, nvidiaSmiPmon, type PmonReader } from './process-gpu.ts';
 import { matchProcess } from './process-identity.ts';
+import { localProcessSpec } from './process-spec.ts';
 import { defaultProbeSettings, defaultReadinessPath, Replica, type LocalReplicaStatus, type ProbeSettings, type ReplicaEnvironment } from './replica.ts';
-import { templateHash, validateTemplate } from './replica-command.ts';
+import { processSpecHash, validateProcessSpec } from './replica-command.ts';
 import { ReplicaRecordStore, type ReplicaRecord } from './replica-record.ts';
 
 export type { LocalReplicaStatus } from './replica.ts';
@@ -29,6 +32,8 @@ export type { LocalReplicaStatus } from './replica.ts';
 export interface LocalRuntimeOptions {
   /** Directory for replica records and logs, e.g. `.karb`. */
   stateDir: string;
+  /** Relative `file://` model URIs resolve against this directory (`karb up --models-root`); default the working directory. */
+  modelsRoot?: string;
   clock?: Clock;
   /** The karb CLI entry the built-in server runs from; defaults to this checkout's `src/cli/main.ts`. */
   karbEntry?: string;
@@ -44,6 +49,10 @@ export interface LocalRuntimeOptions {
    * stop sending it requests first. Asked at each stop; default 0.
    */
   deregistrationDelayMs?: () => number;
+  /** Reads a process's CPU seconds (tests give a fixed reading); default `/proc/<pid>/stat`. */
+  readCpuSeconds?: (pid: number) => number | undefined;
+  /** Reads per-process GPU use (tests give a fixed text); default `nvidia-smi pmon`, missing where there is no GPU. */
+  readPmon?: PmonReader;
 }
 
 type Filter = { namespace?: string; service?: string; revision?: string };
@@ -58,7 +67,10 @@ export const defaultKarbEntry = fileURLToPath(new URL('../../cli/main.ts', impor
 
 export class LocalRuntime implements Runtime {
   readonly stateDir: string;
+  readonly modelsRoot: string;
   readonly #env: ReplicaEnvironment;
+  readonly #cpu: ProcessCpuSampler;
+  readonly #gpu: GpuSampler;
   readonly #replicas = new Map<string, Replica>();
   readonly #listeners = new Set<(event: RuntimeEvent) => void>();
   readonly #stops = new Set<Promise<void>>();
@@ -68,6 +80,7 @@ export class LocalRuntime implements Runtime {
 
   constructor(options: LocalRuntimeOptions) {
     this.stateDir = resolve(options.stateDir);
+    this.modelsRoot = resolve(options.modelsRoot ?? process.cwd());
     const logsDir = join(this.stateDir, 'logs');
     const records = new ReplicaRecordStore(join(this.stateDir, 'replicas'));
     mkdirSync(logsDir, { recursive: true });
@@ -86,6 +99,8 @@ export class LocalRuntime implements Runtime {
       log: (record) => log({ component: 'local-runtime', ...record }),
       deregistrationDelayMs: options.deregistrationDelayMs ?? (() => 0),
     };
+    this.#cpu = new ProcessCpuSampler(options.readCpuSeconds);
+    this.#gpu = new GpuSampler(options.readPmon ?? nvidiaSmiPmon);
     this.#recovery = this.#recover();
   }
 
@@ -100,18 +115,19 @@ export class LocalRuntime implements Runtime {
         code: 'RUNTIME_INVALID_REPLICAS',
       });
     }
-    validateTemplate(template);
+    const spec = localProcessSpec(template, this.modelsRoot);
+    validateProcessSpec(spec);
     await this.#recovery;
     if (this.#closing) throw new RuntimeClosedError();
 
-    const hash = templateHash(template);
+    const hash = processSpecHash(spec);
     const current = this.#select({ namespace: template.namespace, revision: template.revision }).filter((r) => !r.stopping);
-    // A revision is immutable, so a different template under the same name comes from an older karb: replace those replicas.
-    for (const r of current) if (r.templateHash !== hash) this.#stop(r, 'its template differs from the revision karb now runs');
-    const matching = current.filter((r) => r.templateHash === hash);
+    // A revision is immutable, so a different process under the same name comes from an older karb: replace those replicas.
+    for (const r of current) if (r.specHash !== hash) this.#stop(r, 'its template differs from the revision karb now runs');
+    const matching = current.filter((r) => r.specHash === hash);
 
     for (let i = matching.length; i < replicas; i++) {
-      const replica = new Replica(this.#env, template, this.#newName(template.revision), { createdAt: this.#env.clock.now(), sequence: ++this.#sequence, hash });
+      const replica = new Replica(this.#env, spec, this.#newName(template.revision), { createdAt: this.#env.clock.now(), sequence: ++this.#sequence, hash });
       this.#replicas.set(replica.name, replica);
       replica.start();
     }
@@ -136,7 +152,7 @@ export class LocalRuntime implements Runtime {
     const byRevision = new Map<string, { namespace: string; service: string; revision: string; replicas: number }>();
     for (const r of this.#replicas.values()) {
       if (r.stopping) continue;
-      const { namespace, service, revision } = r.template;
+      const { namespace, service, revision } = r.spec;
       const key = `${namespace}/${revision}`;
       const entry = byRevision.get(key) ?? { namespace, service, revision, replicas: 0 };
       entry.replicas++;
@@ -155,6 +171,41 @@ export class LocalRuntime implements Runtime {
       const e = r.endpoint();
       if (e) out.push(e);
     }
+    return out;
+  }
+
+  /**
+   * CPU cores each running replica's process used since the previous call
+   * (user + system time from `/proc/<pid>/stat` over the clock's time between
+   * the two samples); missing on a process's first sample, after a restart
+   * (a new process), and where `/proc` is missing. GPU utilization is the
+   * last `nvidia-smi pmon` sample of the process: each call starts the next
+   * read in the background (it takes tens of milliseconds), so this stays
+   * synchronous and reports what the previous read found.
+   */
+  usage(filter: Filter = {}): ReplicaUsage[] {
+    const now = this.#env.clock.now();
+    void this.#gpu.refresh();
+    const out: ReplicaUsage[] = [];
+    for (const r of this.#select(filter)) {
+      if (r.stopping) continue;
+      const { name: replica, spec, pid } = r;
+      const cpuCores = pid === undefined ? undefined : this.#cpu.sample(pid, now);
+      const gpuUtilization = pid === undefined ? undefined : this.#gpu.utilization(pid);
+      out.push({
+        replica,
+        namespace: spec.namespace,
+        service: spec.service,
+        revision: spec.revision,
+        ...(cpuCores === undefined ? {} : { cpuCores }),
+        ...(gpuUtilization === undefined ? {} : { gpuUtilization }),
+      });
+    }
+    const live = new Set<number>();
+    for (const r of this.#replicas.values()) {
+      if (r.pid !== undefined && !r.stopping) live.add(r.pid);
+    }
+    this.#cpu.retain(live);
     return out;
   }
 
@@ -244,7 +295,7 @@ export class LocalRuntime implements Runtime {
   #select(filter: Filter): Replica[] {
     const out: Replica[] = [];
     for (const r of this.#replicas.values()) {
-      const t = r.template;
+      const t = r.spec;
       if (filter.namespace !== undefined && t.namespace !== filter.namespace) continue;
       if (filter.service !== undefined && t.service !== filter.service) continue;
       if (filter.revision !== undefined && t.revision !== filter.revision) continue;

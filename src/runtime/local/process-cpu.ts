@@ -1,31 +1,13 @@
 /**
- * CPU utilization of replica processes from `/proc/<pid>/stat`: the change in
- * user + system time between two samples over the wall time between them,
- * divided by the cores the spec requests (so 1.0 = using exactly its request).
- * Where `/proc` is missing (not Linux) the signal is missing, never zero.
+ * CPU use of replica processes: the change in user + system time
+ * (`/proc/<pid>/stat`, through proc-stat.ts) between two samples over the
+ * wall time between them, in cores (1.0 = one core busy all the time). Where
+ * `/proc` is missing (not Linux) the signal is missing, never zero.
  */
-import { readFileSync } from 'node:fs';
-
-/** Kernel clock ticks per second (USER_HZ); 100 on every mainstream Linux build. */
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/** CPU seconds (user + system) a process has used, or undefined if it cannot be read. */
-export function readProcessCpuSeconds(pid: number): number | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) may hold spaces and parentheses; the fields after the last ')' are fixed.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
-  return (utime + stime) / CLOCK_TICKS_PER_SECOND;
-}
+import { readProcessCpuSeconds } from './proc-stat.ts';
 
 export class ProcessCpuSampler {
+  /** Where CPU seconds come from: `/proc` in karb up, a fixed reading in tests. */
   readonly #read: (pid: number) => number | undefined;
   readonly #last = new Map<number, { cpuSeconds: number; at: number }>();
 
@@ -34,10 +16,10 @@ export class ProcessCpuSampler {
   }
 
   /**
-   * Utilization of `pid` since its previous sample, relative to `requestCores`;
-   * undefined on the first sample or if the process cannot be read.
+   * Cores `pid` used on average since its previous sample (`now` in
+   * milliseconds); undefined on the first sample or if the process cannot be read.
    */
-  sample(pid: number, now: number, requestCores: number): number | undefined {
+  sample(pid: number, now: number): number | undefined {
     const cpuSeconds = this.#read(pid);
     if (cpuSeconds === undefined) {
       this.#last.delete(pid);
@@ -46,7 +28,7 @@ export class ProcessCpuSampler {
     const before = this.#last.get(pid);
     this.#last.set(pid, { cpuSeconds, at: now });
     if (before === undefined || now <= before.at || cpuSeconds < before.cpuSeconds) return undefined;
-    return (cpuSeconds - before.cpuSeconds) / ((now - before.at) / 1000) / requestCores;
+    return (cpuSeconds - before.cpuSeconds) / ((now - before.at) / 1000);
   }
 
   /** Forgets processes not in `live`. */

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isKarbError } from '../../errors.ts';
-import type { RevisionTemplate } from '../types.ts';
-import { buildReplicaCommand, templateHash, validateTemplate } from './replica-command.ts';
+import type { LocalProcessSpec } from './process-spec.ts';
+import { buildReplicaCommand, processSpecHash, validateProcessSpec } from './replica-command.ts';
 
-const base: RevisionTemplate = {
+const base: LocalProcessSpec = {
   revision: 'fraud-detector-00001',
   service: 'fraud-detector',
   namespace: 'payments',
@@ -40,8 +40,8 @@ test('format openai with a model file and no command runs the built-in server in
   assert.ok(!cmd.args.includes('--max-batch-size'), 'generation runs one sequence at a time; batching flags do not apply');
 });
 
-test('templates that cannot run say what to fix', async (t) => {
-  const cases: Array<{ name: string; template: RevisionTemplate; code: string }> = [
+test('process specs that cannot run say what to fix', async (t) => {
+  const cases: Array<{ name: string; template: LocalProcessSpec; code: string }> = [
     { name: 'oip without a command', template: { ...base, model: { format: 'oip', name: 'x' } }, code: 'RUNTIME_COMMAND_REQUIRED' },
     { name: 'openai without a command or a model path', template: { ...base, model: { format: 'openai', name: 'x' } }, code: 'RUNTIME_MODEL_PATH_REQUIRED' },
     { name: 'onnx without a model path', template: { ...base, model: { format: 'onnx', name: 'x' } }, code: 'RUNTIME_MODEL_PATH_REQUIRED' },
@@ -50,13 +50,13 @@ test('templates that cannot run say what to fix', async (t) => {
   ];
   for (const c of cases) {
     await t.test(c.name, () => {
-      assert.throws(() => validateTemplate(c.template), (err) => isKarbError(err) && err.code === c.code && err.status === 400 && err.message.includes(base.revision));
+      assert.throws(() => validateProcessSpec(c.template), (err) => isKarbError(err) && err.code === c.code && err.status === 400 && err.message.includes(base.revision));
     });
   }
 });
 
 test('template hash ignores key order and changes with content', () => {
-  const reordered: RevisionTemplate = { namespace: base.namespace, model: { name: 'fraud-detector', path: '/models/fraud-v1.onnx', format: 'onnx' }, service: base.service, revision: base.revision };
-  assert.equal(templateHash(base), templateHash(reordered));
-  assert.notEqual(templateHash(base), templateHash({ ...base, serverArgs: ['--x'] }));
+  const reordered: LocalProcessSpec = { namespace: base.namespace, model: { name: 'fraud-detector', path: '/models/fraud-v1.onnx', format: 'onnx' }, service: base.service, revision: base.revision };
+  assert.equal(processSpecHash(base), processSpecHash(reordered));
+  assert.notEqual(processSpecHash(base), processSpecHash({ ...base, serverArgs: ['--x'] }));
 });

@@ -1,13 +1,13 @@
 /**
- * What process a replica is: a pure builder from a revision template to an argv
+ * What process a replica is: a pure builder from a process spec to an argv
  * and environment. The built-in ONNX server runs as `karb serve`; any other
- * server runs from the template's `command`, with `$PORT` filled in. Either
+ * server runs from the spec's `command`, with `$PORT` filled in. Either
  * gets a minimal environment, never karb's whole one.
  */
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../api/revision.ts';
 import { InvalidRequestError } from '../../errors.ts';
-import type { RevisionTemplate } from '../types.ts';
+import type { LocalProcessSpec } from './process-spec.ts';
 
 export interface ReplicaCommand {
   command: string;
@@ -28,7 +28,7 @@ export interface ReplicaCommandContext {
 }
 
 /**
- * The variables of karb's environment a replica gets, besides the template's
+ * The variables of karb's environment a replica gets, besides the spec's
  * own `env` and karb's `PORT` and `KARB_*` identity: what a process needs to
  * find programs and libraries, run Node, read text and time, and reach the GPU
  * it was meant to have. Nothing else passes — karb's environment may hold the
@@ -49,8 +49,8 @@ export function inheritedEnv(env: Record<string, string | undefined>): Record<st
   return out;
 }
 
-/** Throws an InvalidRequestError naming the field to fix when a template cannot run in embedded mode. */
-export function validateTemplate(template: RevisionTemplate): void {
+/** Throws an InvalidRequestError naming the field to fix when a spec cannot run in embedded mode. */
+export function validateProcessSpec(template: LocalProcessSpec): void {
   const where = `revision ${template.namespace}/${template.revision}`;
   if (template.drainSeconds !== undefined && !(template.drainSeconds >= 0)) {
     throw new InvalidRequestError(`${where}: drainSeconds must be 0 or more, got ${template.drainSeconds}`, { code: 'RUNTIME_INVALID_DRAIN' });
@@ -77,8 +77,8 @@ export function validateTemplate(template: RevisionTemplate): void {
   }
 }
 
-export function buildReplicaCommand(template: RevisionTemplate, ctx: ReplicaCommandContext): ReplicaCommand {
-  validateTemplate(template);
+export function buildReplicaCommand(template: LocalProcessSpec, ctx: ReplicaCommandContext): ReplicaCommand {
+  validateProcessSpec(template);
   const port = String(ctx.port);
   const env = inheritedEnv(ctx.baseEnv);
   Object.assign(env, template.env, {
@@ -104,6 +104,6 @@ export function buildReplicaCommand(template: RevisionTemplate, ctx: ReplicaComm
 }
 
 /** Identity of what a replica runs; replicas of one revision with another hash are replaced. */
-export function templateHash(template: RevisionTemplate): string {
+export function processSpecHash(template: LocalProcessSpec): string {
   return createHash('sha256').update(canonicalJson(template)).digest('hex').slice(0, 16);
 }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { RevisionTemplate } from '../types.ts';
+import type { LocalProcessSpec } from './process-spec.ts';
 import { buildReplicaCommand } from './replica-command.ts';
 
-const template: RevisionTemplate = {
+const template: LocalProcessSpec = {
   revision: 'chat-00001',
   service: 'chat',
   namespace: 'default',

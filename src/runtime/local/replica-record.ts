@@ -6,7 +6,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RevisionTemplate } from '../types.ts';
+import type { LocalProcessSpec } from './process-spec.ts';
 
 export interface ReplicaRecord {
   version: 1;
@@ -15,8 +15,8 @@ export interface ReplicaRecord {
   service: string;
   revision: string;
   templateHash: string;
-  /** Kept so an adopted replica can be restarted before the control plane asks again. */
-  template: RevisionTemplate;
+  /** The process spec (named `template` in records since the first karb), kept so an adopted replica can be restarted before the control plane asks again. */
+  template: LocalProcessSpec;
   pid: number;
   port: number;
   url: string;

@@ -22,11 +22,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock, TimerHandle } from '../../util/clock.ts';
-import type { Endpoint, ReplicaPhase, ReplicaStatus, RevisionTemplate, RuntimeEvent } from '../types.ts';
+import type { Endpoint, ReplicaPhase, ReplicaStatus, RuntimeEvent } from '../types.ts';
+import type { LocalProcessSpec } from './process-spec.ts';
 import { decideRestart, type BackoffPolicy } from './backoff.ts';
 import { probeReadiness, allocatePort } from './probe.ts';
 import { isProcessAlive, processStartTime, signalReplica } from './process-identity.ts';
-import { buildReplicaCommand, templateHash } from './replica-command.ts';
+import { buildReplicaCommand, processSpecHash } from './replica-command.ts';
 import type { ReplicaRecord, ReplicaRecordStore } from './replica-record.ts';
 
 export interface ProbeSettings {
@@ -74,8 +75,8 @@ export interface LocalReplicaStatus extends ReplicaStatus {
 
 export class Replica {
   readonly name: string;
-  readonly template: RevisionTemplate;
-  readonly templateHash: string;
+  readonly spec: LocalProcessSpec;
+  readonly specHash: string;
   readonly createdAt: number;
   /** Creation order within this runtime; breaks ties between replicas created in the same millisecond. */
   readonly sequence: number;
@@ -111,11 +112,11 @@ export class Replica {
   #stopRequested = false;
   #detached = false;
 
-  constructor(env: ReplicaEnvironment, template: RevisionTemplate, name: string, options: { createdAt: number; sequence: number; restarts?: number; hash?: string }) {
+  constructor(env: ReplicaEnvironment, spec: LocalProcessSpec, name: string, options: { createdAt: number; sequence: number; restarts?: number; hash?: string }) {
     this.#env = env;
     this.name = name;
-    this.template = template;
-    this.templateHash = options.hash ?? templateHash(template);
+    this.spec = spec;
+    this.specHash = options.hash ?? processSpecHash(spec);
     this.createdAt = options.createdAt;
     this.sequence = options.sequence;
     this.#startedAt = options.createdAt;
@@ -150,6 +151,11 @@ export class Replica {
     return this.#phase;
   }
 
+  /** The running process, if any. */
+  get pid(): number | undefined {
+    return this.#pid;
+  }
+
   get stopping(): boolean {
     return this.#stopRequested;
   }
@@ -177,12 +183,12 @@ export class Replica {
 
   endpoint(): Endpoint | undefined {
     if (this.#phase !== 'Ready' || this.#url === undefined) return undefined;
-    const t = this.template;
+    const t = this.spec;
     return { replica: this.name, revision: t.revision, service: t.service, namespace: t.namespace, url: this.#url };
   }
 
   status(): LocalReplicaStatus {
-    const t = this.template;
+    const t = this.spec;
     return {
       name: this.name,
       revision: t.revision,
@@ -225,7 +231,7 @@ export class Replica {
     let argv: string[];
     let log: number | undefined;
     try {
-      const cmd = buildReplicaCommand(this.template, {
+      const cmd = buildReplicaCommand(this.spec, {
         replica: this.name,
         port,
         host: this.#env.host,
@@ -308,7 +314,7 @@ export class Replica {
       this.#onExit(incarnation, null, 'exited (status unknown: the process was adopted)');
       return;
     }
-    const result = await probeReadiness(this.#url + (this.template.readinessPath ?? defaultReadinessPath), this.#env.probe.timeoutMs);
+    const result = await probeReadiness(this.#url + (this.spec.readinessPath ?? defaultReadinessPath), this.#env.probe.timeoutMs);
     if (!this.#supervising(incarnation)) return;
     const now = this.#env.clock.now();
     if (result.inconclusive === true) {
@@ -347,7 +353,7 @@ export class Replica {
     this.#clearTimers();
     const pid = this.#pid;
     const exited = this.#exitPromise;
-    const graceSeconds = this.template.drainSeconds ?? defaultDrainSeconds;
+    const graceSeconds = this.spec.drainSeconds ?? defaultDrainSeconds;
     this.#phase = 'Draining';
     this.#readyAt = undefined;
     this.#message = reason;
@@ -392,7 +398,7 @@ export class Replica {
   }
 
   #writeRecord(): void {
-    const t = this.template;
+    const t = this.spec;
     try {
       this.#env.records.write({
         version: 1,
@@ -400,7 +406,7 @@ export class Replica {
         namespace: t.namespace,
         service: t.service,
         revision: t.revision,
-        templateHash: this.templateHash,
+        templateHash: this.specHash,
         template: t,
         pid: this.#pid!,
         port: this.#port!,
@@ -418,7 +424,7 @@ export class Replica {
   }
 
   #emit(type: RuntimeEvent['type'], reason: string, message: string): void {
-    const t = this.template;
+    const t = this.spec;
     this.#env.emit({ time: this.#env.clock.now(), type, reason, message: `${this.name}: ${message}`, namespace: t.namespace, service: t.service, revision: t.revision, replica: this.name });
   }
 

@@ -9,29 +9,29 @@ import type { LocalRuntime } from '../local-runtime.ts';
 import { isProcessAlive, matchProcess, signalReplica } from '../process-identity.ts';
 import { ReplicaRecordStore } from '../replica-record.ts';
 
+export { waitFor } from '../../test-wait.ts';
+
 export const fixturePath = fileURLToPath(new URL('./replica.ts', import.meta.url));
 export const karbHostPath = fileURLToPath(new URL('./karb-host.ts', import.meta.url));
+
+/** Requests and limits as the schema defaults them; the local runtime runs the same process whatever they are. */
+export const fixtureResources: RevisionTemplate['resources'] = { requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '2', memory: '2Gi' } };
 
 export function fixtureTemplate(revision: string, args: string[] = [], extra: Partial<RevisionTemplate> = {}): RevisionTemplate {
   return {
     revision,
     service: 'echo',
     namespace: 'default',
-    model: { format: 'oip', name: 'echo' },
-    command: [process.execPath, fixturePath, ...args],
+    model: { format: 'oip', name: 'echo', command: [process.execPath, fixturePath, ...args] },
+    resources: fixtureResources,
     ...extra,
   };
 }
 
-/** Polls `condition` until it holds; fails with `what` after a generous timeout (a hang, not a slow machine). */
-export async function waitFor<T>(what: string, condition: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = condition();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/** The template with another model command, or none. */
+export function withCommand(template: RevisionTemplate, command: string[] | undefined): RevisionTemplate {
+  const { command: _old, ...model } = template.model;
+  return { ...template, model: command === undefined ? model : { ...model, command } };
 }
 
 /**

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { RevisionTemplate } from '../types.ts';
+import { localProcessSpec, type LocalProcessSpec } from './process-spec.ts';
+import { processSpecHash } from './replica-command.ts';
+
+const template: RevisionTemplate = {
+  revision: 'fraud-detector-00002',
+  service: 'fraud-detector',
+  namespace: 'payments',
+  model: { format: 'onnx', name: 'fraud-detector', uri: 'file://models/fraud-v1.onnx', batching: { maxBatchSize: 32, maxDelayMs: 4 } },
+  resources: { requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '2', memory: '2Gi' } },
+  placement: { pools: [], tolerations: [], nodeSelector: {} },
+  drainSeconds: 30,
+};
+
+test('the built-in server: the model file under the models root, and a drain timeout 5 s inside the grace', () => {
+  // The shape replica records have always kept, so replicas an older karb left running are adopted, not replaced.
+  const legacy: LocalProcessSpec = {
+    revision: 'fraud-detector-00002',
+    service: 'fraud-detector',
+    namespace: 'payments',
+    model: { format: 'onnx', name: 'fraud-detector', path: '/srv/karb/models/fraud-v1.onnx' },
+    batching: { maxBatchSize: 32, maxDelayMs: 4 },
+    drainSeconds: 30,
+    serverArgs: ['--drain-timeout-ms', '25000'],
+  };
+  const spec = localProcessSpec(template, '/srv/karb');
+  assert.deepEqual(spec, legacy);
+  assert.equal(processSpecHash(spec), processSpecHash(legacy));
+});
+
+test('a custom command runs as given, with its env and readiness path, and no built-in flags', () => {
+  const spec = localProcessSpec({ ...template, model: { ...template.model, format: 'openai', command: ['vllm', 'serve', '--port', '$PORT'], env: { A: 'b' }, readinessPath: '/health' } }, '/srv/karb');
+  assert.deepEqual(spec.command, ['vllm', 'serve', '--port', '$PORT']);
+  assert.deepEqual(spec.env, { A: 'b' });
+  assert.equal(spec.readinessPath, '/health');
+  assert.equal(spec.serverArgs, undefined);
+  assert.equal(spec.drainSeconds, 30);
+});
+
+test('an absolute file URI is its own path; a URI that is no file has none', () => {
+  assert.equal(localProcessSpec({ ...template, model: { ...template.model, uri: 'file:///data/m.onnx' } }, '/srv/karb').model.path, '/data/m.onnx');
+  assert.equal(localProcessSpec({ ...template, model: { ...template.model, uri: 's3://bucket/m.onnx' } }, '/srv/karb').model.path, undefined);
+});
+
+test('image, resources and placement do not change what runs on this machine', () => {
+  const other: RevisionTemplate = {
+    ...template,
+    model: { ...template.model, image: 'ghcr.io/example/karb-serve:1' },
+    resources: { requests: { cpu: '4', memory: '8Gi' }, limits: { cpu: '8', memory: '16Gi' }, accelerator: { kind: 'nvidia.com/gpu', count: 1, sharing: 'none' } },
+    placement: { pools: ['onprem-a100'], tolerations: [], nodeSelector: { zone: 'a' } },
+  };
+  assert.equal(processSpecHash(localProcessSpec(other, '/srv/karb')), processSpecHash(localProcessSpec(template, '/srv/karb')));
+});
+
+test('without a drain grace the built-in server keeps its own drain timeout', () => {
+  const { drainSeconds: _, ...noGrace } = template;
+  const spec = localProcessSpec(noGrace, '/srv/karb');
+  assert.equal(spec.serverArgs, undefined);
+  assert.equal(spec.drainSeconds, undefined);
+});

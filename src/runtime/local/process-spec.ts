@@ -1,0 +1,65 @@
+/**
+ * What the local runtime runs for a revision: a process spec derived from the
+ * runtime-neutral `RevisionTemplate`. Process details (a model file's path on
+ * this machine, the built-in server's flags) live here, not in the shared
+ * contract. The spec is what a replica record keeps and what its hash
+ * (`processSpecHash`) identifies, so its shape is that of the templates older
+ * karbs recorded: replicas they left running are adopted, not replaced.
+ */
+import type { RevisionTemplate } from '../types.ts';
+import { resolveModelPath } from './model-path.ts';
+
+export interface LocalProcessSpec {
+  /** Revision name, e.g. `fraud-detector-00002`; unique within the namespace. */
+  revision: string;
+  service: string;
+  namespace: string;
+  /** Model to serve. `path` is an absolute file path for the built-in ONNX server. */
+  model: {
+    format: 'onnx' | 'openai' | 'oip';
+    path?: string;
+    /** Name the model is served under (the service name). */
+    name: string;
+  };
+  /** Custom replica command; `$PORT` in args and the PORT env var carry the port to listen on. */
+  command?: string[];
+  env?: Record<string, string>;
+  batching?: { maxBatchSize: number; maxDelayMs: number };
+  /** Extra flags for the built-in server (its drain timeout, fault injection and the like). */
+  serverArgs?: string[];
+  /** Path answered with 200 when the replica can take traffic. */
+  readinessPath?: string;
+  /** Seconds a stopping replica gets to finish its work before SIGKILL. */
+  drainSeconds?: number;
+}
+
+/** The built-in server finishes its queue this long before the runtime's SIGKILL. */
+const BUILTIN_DRAIN_MARGIN_SECONDS = 5;
+
+/**
+ * The process for `template`: a `file://` URI becomes a path under
+ * `modelsRoot`; the built-in server (no `command`) gets a drain timeout of the
+ * template's drain grace less a margin, so it answers what it queued before
+ * SIGKILL. Image, resources and placement do not change what runs here.
+ */
+export function localProcessSpec(template: RevisionTemplate, modelsRoot: string): LocalProcessSpec {
+  const { model, drainSeconds } = template;
+  return {
+    revision: template.revision,
+    service: template.service,
+    namespace: template.namespace,
+    model: {
+      format: model.format,
+      name: model.name,
+      ...(model.uri?.startsWith('file://') ? { path: resolveModelPath(model.uri, modelsRoot) } : {}),
+    },
+    ...(model.command ? { command: model.command } : {}),
+    ...(model.env ? { env: model.env } : {}),
+    ...(model.readinessPath ? { readinessPath: model.readinessPath } : {}),
+    ...(model.batching ? { batching: model.batching } : {}),
+    ...(drainSeconds === undefined ? {} : { drainSeconds }),
+    ...(model.command || drainSeconds === undefined
+      ? {}
+      : { serverArgs: ['--drain-timeout-ms', String(Math.max(0, drainSeconds - BUILTIN_DRAIN_MARGIN_SECONDS) * 1000)] }),
+  };
+}
