@@ -2,27 +2,36 @@
  * Prometheus metrics of one model server, in their own Registry (several servers
  * can live in one process, e.g. in tests). Queue and in-flight gauges are read at
  * scrape time from the live objects, so the hot path only counts and observes.
+ *
+ * `createRequestMetrics` defines the families both model servers export under the
+ * same names (requests by route and code, request latency, requests in flight), so
+ * the OIP server here and the OpenAI server (openai/metrics.ts) cannot drift apart.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export interface LiveCounts {
-  queuedRows(): number;
-  queuedRequests(): number;
-  inFlight(): number;
-}
+/**
+ * Buckets of `karb_serving_request_duration_seconds`: 0.5 ms (a batched tabular
+ * model) to 30 s (a long generation), the same bounds as the gateway's request
+ * histogram so that the two can be read side by side.
+ */
+export const REQUEST_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-export interface ServingMetrics {
-  readonly registry: Registry;
-  /** Counts one answered request. */
-  countRequest(route: string, code: number): void;
-  observeRequestSeconds(seconds: number): void;
-  observeBatch(rows: number, requests: number, runSeconds: number): void;
-}
-
-export function createServingMetrics(model: string, live: LiveCounts): ServingMetrics {
+/** A registry whose every series carries the served model's name. */
+export function servingRegistry(model: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ model });
+  return registry;
+}
 
+/** The families every model server exports. */
+export interface RequestMetrics {
+  /** Counts one answered request. */
+  countRequest(route: string, code: number): void;
+  /** One inference request's latency, arrival to the end of its answer. */
+  observeRequestSeconds(seconds: number): void;
+}
+
+export function createRequestMetrics(registry: Registry, inFlight: () => number): RequestMetrics {
   const requests = new Counter({
     name: 'karb_serving_requests_total',
     help: 'HTTP requests answered by the model server, by route and status code.',
@@ -31,10 +40,51 @@ export function createServingMetrics(model: string, live: LiveCounts): ServingMe
   });
   const requestSeconds = new Histogram({
     name: 'karb_serving_request_duration_seconds',
-    help: 'Inference request latency from arrival to response, including queueing and batching.',
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    help: 'Inference request latency from arrival to the end of the response: queueing and batching included, the whole stream for a streamed answer.',
+    buckets: REQUEST_SECONDS_BUCKETS,
     registers: [registry],
   });
+  new Gauge({
+    name: 'karb_serving_inflight_requests',
+    help: 'Inference requests (OIP infer; OpenAI completions, chat and embeddings) received and not yet answered.',
+    registers: [registry],
+    collect() {
+      this.set(inFlight());
+    },
+  });
+
+  // Label children are cached so counting a request does not hash labels each time.
+  const children = new Map<string, Counter.Internal>();
+  return {
+    countRequest(route, code) {
+      const key = route + code;
+      let child = children.get(key);
+      if (child === undefined) {
+        child = requests.labels(route, String(code));
+        children.set(key, child);
+      }
+      child.inc();
+    },
+    observeRequestSeconds(seconds) {
+      requestSeconds.observe(seconds);
+    },
+  };
+}
+
+export interface LiveCounts {
+  queuedRows(): number;
+  queuedRequests(): number;
+  inFlight(): number;
+}
+
+export interface ServingMetrics extends RequestMetrics {
+  readonly registry: Registry;
+  observeBatch(rows: number, requests: number, runSeconds: number): void;
+}
+
+export function createServingMetrics(model: string, live: LiveCounts): ServingMetrics {
+  const registry = servingRegistry(model);
+  const { countRequest, observeRequestSeconds } = createRequestMetrics(registry, () => live.inFlight());
   const batchRows = new Histogram({
     name: 'karb_serving_batch_size',
     help: 'Rows per model run (dynamic batch size).',
@@ -69,31 +119,11 @@ export function createServingMetrics(model: string, live: LiveCounts): ServingMe
       this.set(live.queuedRequests());
     },
   });
-  new Gauge({
-    name: 'karb_serving_inflight_requests',
-    help: 'Inference requests received and not yet answered.',
-    registers: [registry],
-    collect() {
-      this.set(live.inFlight());
-    },
-  });
 
-  // Label children are cached so counting a request does not hash labels each time.
-  const children = new Map<string, Counter.Internal>();
   return {
     registry,
-    countRequest(route, code) {
-      const key = route + code;
-      let child = children.get(key);
-      if (child === undefined) {
-        child = requests.labels(route, String(code));
-        children.set(key, child);
-      }
-      child.inc();
-    },
-    observeRequestSeconds(seconds) {
-      requestSeconds.observe(seconds);
-    },
+    countRequest,
+    observeRequestSeconds,
     observeBatch(rows, count, runSeconds) {
       batchRows.observe(rows);
       batchRequests.observe(count);

@@ -1,10 +1,11 @@
 /**
  * Prometheus metrics of the OpenAI-compatible server, in its own Registry:
- * requests by route and status (the same family as the OIP server), request
- * latency, time to first token, time per output token after the first, token
- * counts, and generations in flight (read at scrape time).
+ * requests by route and status, request latency and requests in flight (the
+ * families every model server exports, from ../metrics.ts), plus time to first
+ * token, time per output token after the first, and token counts.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { createRequestMetrics, servingRegistry } from '../metrics.ts';
 
 export type OpenAIRoute = 'chat' | 'completions' | 'embeddings' | 'models' | 'health' | 'metrics' | 'other';
 
@@ -15,20 +16,8 @@ export interface OpenAIMetrics {
 }
 
 export function createOpenAIMetrics(model: string, inFlight: () => number): OpenAIMetrics {
-  const registry = new Registry();
-  registry.setDefaultLabels({ model });
-  const requests = new Counter({
-    name: 'karb_serving_requests_total',
-    help: 'HTTP requests answered by the model server, by route and status code.',
-    labelNames: ['route', 'code'] as const,
-    registers: [registry],
-  });
-  const requestSeconds = new Histogram({
-    name: 'karb_serving_request_duration_seconds',
-    help: 'Request latency from arrival to the end of the response (the whole stream for streamed answers).',
-    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [registry],
-  });
+  const registry = servingRegistry(model);
+  const requests = createRequestMetrics(registry, inFlight);
   const ttft = new Histogram({
     name: 'karb_serving_time_to_first_token_seconds',
     help: 'From arrival to the first generated text.',
@@ -43,19 +32,11 @@ export function createOpenAIMetrics(model: string, inFlight: () => number): Open
   });
   const promptTokens = new Counter({ name: 'karb_serving_prompt_tokens_total', help: 'Prompt tokens read.', registers: [registry] });
   const completionTokens = new Counter({ name: 'karb_serving_generated_tokens_total', help: 'Tokens generated.', registers: [registry] });
-  new Gauge({
-    name: 'karb_serving_inflight_requests',
-    help: 'Completion and embedding requests received and not yet answered.',
-    registers: [registry],
-    collect() {
-      this.set(inFlight());
-    },
-  });
   return {
     registry,
     countRequest(route, code, seconds) {
-      requests.labels(route, String(code)).inc();
-      if (route === 'chat' || route === 'completions' || route === 'embeddings') requestSeconds.observe(seconds);
+      requests.countRequest(route, code);
+      if (route === 'chat' || route === 'completions' || route === 'embeddings') requests.observeRequestSeconds(seconds);
     },
     observeGeneration(prompt, completion, firstTokenSeconds, perTokenSeconds) {
       promptTokens.inc(prompt);
