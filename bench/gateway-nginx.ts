@@ -50,6 +50,7 @@ import { KeyStore } from '../src/control/key-store.ts';
 import { edgeOptions } from '../src/edge/options.ts';
 import { StoreKeyResolver } from '../src/edge/key-resolver.ts';
 import { systemClock } from '../src/util/clock.ts';
+import { CLOCK_TICKS_PER_SECOND, readProcessCpuSeconds, readProcStat } from '../src/runtime/local/proc-stat.ts';
 import { createHttpSender, preciseClock, runOpenLoop, type Sender } from '../src/loadgen/runner.ts';
 import { generatedSchedule } from '../src/loadgen/schedule.ts';
 
@@ -64,8 +65,6 @@ const RESPONSE_BODY = Buffer.from(
 const UNBINDING_RPS = 1_000_000;
 const CLOSED_CONCURRENCY = 32;
 const OPEN_CONNECTIONS = 64;
-/** Clock ticks per second in /proc CPU times (USER_HZ, 100 on Linux). */
-const USER_HZ = 100;
 /** Each open-loop round starts with this much load on fresh connections, not measured. */
 const OPEN_WARMUP_MS = 500;
 
@@ -416,13 +415,8 @@ http {
 function childPids(pid: number): number[] {
   const out: number[] = [];
   for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
+    // A process gone meanwhile reads as undefined.
+    if (/^\d+$/.test(entry) && readProcStat(Number(entry))?.ppid === pid) out.push(Number(entry));
   }
   return out;
 }
@@ -434,18 +428,12 @@ function childPids(pid: number): number[] {
  */
 function machineBusySeconds(): number {
   const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return (fields[0]! + fields[1]! + fields[2]!) / USER_HZ;
+  return (fields[0]! + fields[1]! + fields[2]!) / CLOCK_TICKS_PER_SECOND;
 }
 
 /** User + system CPU seconds of one process, from /proc; 0 when it is gone. */
 function processCpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
-  } catch {
-    return 0;
-  }
+  return readProcessCpuSeconds(pid) ?? 0;
 }
 
 /** The share of the machine's CPU time since `busyBefore` that went to processes other than this one and its children. */

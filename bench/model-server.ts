@@ -22,7 +22,7 @@
  * the same cores; the CPU columns show how much of the gap that is.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { Pool } from 'undici';
+import { readProcessCpuSeconds } from '../src/runtime/local/proc-stat.ts';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NODE = path.join(REPO, 'node_modules/.bin/node');
@@ -94,14 +95,7 @@ function inferBody(input: string, data: Float32Array, width: number, binary: boo
 
 /** CPU seconds (user + system) a process has used so far, from /proc on Linux; undefined elsewhere. */
 function processCpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ (100 on Linux)
-  } catch {
-    return undefined;
-  }
+  return pid === undefined ? undefined : readProcessCpuSeconds(pid);
 }
 
 function ownCpuSeconds(): number {
