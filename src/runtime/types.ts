@@ -67,12 +67,22 @@ export interface Endpoint {
   url: string;
 }
 
+/** Stable reasons of replica lifecycle events (the events stream, `karb get events`); never reworded once shipped. */
+export type ReplicaEventReason =
+  | 'ReplicaStarted'
+  | 'ReplicaReady'
+  | 'ReplicaNotReady'
+  | 'ReplicaCrashed'
+  | 'ReplicaRestarting'
+  | 'ReplicaDraining'
+  | 'ReplicaStopped'
+  | 'ReplicaAdopted';
+
 export interface RuntimeEvent {
   /** Milliseconds since the epoch. */
   time: number;
   type: 'Normal' | 'Warning';
-  /** Stable CamelCase reason: ReplicaStarted, ReplicaReady, ReplicaNotReady, ReplicaCrashed, ReplicaRestarting, ReplicaDraining, ReplicaStopped, ReplicaAdopted. */
-  reason: string;
+  reason: ReplicaEventReason;
   message: string;
   namespace: string;
   service: string;

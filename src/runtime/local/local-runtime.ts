@@ -312,7 +312,7 @@ export class LocalRuntime implements Runtime {
     }
   }
 
-  #emitFor(record: ReplicaRecord, type: RuntimeEvent['type'], reason: string, message: string): void {
+  #emitFor(record: ReplicaRecord, type: RuntimeEvent['type'], reason: RuntimeEvent['reason'], message: string): void {
     this.#emit({ time: this.#env.clock.now(), type, reason, message: `${record.name}: ${message}`, namespace: record.namespace, service: record.service, revision: record.revision, replica: record.name });
   }
 

@@ -423,7 +423,7 @@ export class Replica {
     }
   }
 
-  #emit(type: RuntimeEvent['type'], reason: string, message: string): void {
+  #emit(type: RuntimeEvent['type'], reason: RuntimeEvent['reason'], message: string): void {
     const t = this.spec;
     this.#env.emit({ time: this.#env.clock.now(), type, reason, message: `${this.name}: ${message}`, namespace: t.namespace, service: t.service, revision: t.revision, replica: this.name });
   }
