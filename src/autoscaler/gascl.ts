@@ -353,7 +353,8 @@ function releaseNodes(cur: ScaleStep, spec: ScalingInput, window: readonly Timed
   const next = recordExtreme(window, 'max', needed, GASCL_NODE_SCALE_DOWN_DELAY_MS, now);
   // Before a whole delay of history (a fresh state), every current node counts as needed.
   const known = now - since >= GASCL_NODE_SCALE_DOWN_DELAY_MS ? extremeSince(window, GASCL_NODE_SCALE_DOWN_DELAY_MS, now) : undefined;
-  const highest = Math.max(needed, known ?? cap.currentNodes);
+  // Never more than maxNodes: a pool left above it (its maximum lowered) shrinks to it at most.
+  const highest = Math.min(Math.max(needed, known ?? cap.currentNodes), cap.maxNodes);
   if (highest >= cap.currentNodes) return { step: cur, window: next };
   const message = `${cur.message}; ${highest} of ${cap.currentNodes} nodes needed for ${secs(GASCL_NODE_SCALE_DOWN_DELAY_MS)}`;
   return { step: { ...cur, message }, desiredNodes: highest, window: next };
