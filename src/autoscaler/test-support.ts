@@ -6,11 +6,11 @@
  * evaluation itself uses the discrete-event simulator in src/sim.
  */
 import type { Decider, DeciderState, PodSignal, ScaleResult, ScalingInput, Signals, WindowSignals } from './types.ts';
-import { mulberry32 } from '../util/prng.ts';
+import { seededRandom } from '../util/prng.ts';
 
-/** A seeded uniform source in [0, 1) (mulberry32, shared with the rest of karb). */
+/** A seeded uniform source in [0, 1) (karb's one generator, src/util/prng.ts). */
 export function seeded(seed: number): () => number {
-  return mulberry32(seed).next;
+  return seededRandom(seed).next;
 }
 
 export function baseSpec(overrides: Partial<ScalingInput> = {}): ScalingInput {

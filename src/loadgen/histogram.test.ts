@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mulberry32 } from '../util/prng.ts';
+import { seededRandom } from '../util/prng.ts';
 import { LatencyHistogram } from './histogram.ts';
 
 /** Nearest-rank percentile of sorted values: the value at rank ceil(p/100 · n). */
@@ -9,7 +9,7 @@ function exactPercentile(sorted: number[], p: number): number {
 }
 
 test('percentiles are within 1% of the exact values across six orders of magnitude', () => {
-  const rng = mulberry32(42);
+  const rng = seededRandom(42);
   const h = new LatencyHistogram();
   const values: number[] = [];
   for (let i = 0; i < 50_000; i++) {
@@ -62,7 +62,7 @@ test('an empty histogram reports zeros; negative values count as 0', () => {
 });
 
 test('merge equals recording everything in one; reset empties', () => {
-  const rng = mulberry32(7);
+  const rng = seededRandom(7);
   const a = new LatencyHistogram();
   const b = new LatencyHistogram();
   const all = new LatencyHistogram();

@@ -10,7 +10,7 @@
  * schedules take their arrival times, and per-request fields, from a trace.
  */
 import { InvalidRequestError } from '../errors.ts';
-import { mulberry32 } from '../util/prng.ts';
+import { seededRandom } from '../util/prng.ts';
 import type { ArrivalTrace, FieldValue } from './trace.ts';
 
 export type ShapeName = 'constant' | 'step' | 'burst' | 'ramp' | 'sine' | 'replay';
@@ -87,7 +87,7 @@ export function generatedSchedule(spec: ShapeSpec, options: GeneratedScheduleOpt
     expectedBy: (t) => profile.expectedBy(Math.min(t, durationMs)),
     description: `${describeShape(spec)} for ${formatMs(durationMs)} (${process}, seed ${seed})`,
     *[Symbol.iterator](): Iterator<Arrival> {
-      const rng = mulberry32(seed);
+      const rng = seededRandom(seed);
       // A unit exponential draw; 1 - next() keeps the logarithm's argument in (0, 1].
       const step = process === 'uniform' ? () => 1 : () => -Math.log(1 - rng.next());
       // Uniform arrivals sit in the middle of each unit of expected count: Λ = ½, 1½, 2½, ...

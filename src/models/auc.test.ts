@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rocAuc, AucUndefinedError } from './auc.ts';
-import { mulberry32 } from '../util/prng.ts';
+import { seededRandom } from '../util/prng.ts';
 
 test('rocAuc on known cases', () => {
   const cases: Array<{ name: string; scores: number[]; labels: number[]; auc: number }> = [
@@ -18,7 +18,7 @@ test('rocAuc on known cases', () => {
 });
 
 test('rocAuc equals the pairwise definition on random data with ties', () => {
-  const rng = mulberry32(99);
+  const rng = seededRandom(99);
   const n = 300;
   const scores = Array.from({ length: n }, () => Math.round(rng.next() * 20) / 20);
   const labels = scores.map((s) => (rng.next() < 0.2 + 0.6 * s ? 1 : 0));

@@ -12,7 +12,7 @@ import { EXAMPLE_TRANSACTIONS, FRAUD_FEATURES, FRAUD_FEATURE_COUNT, toFeatureRow
 import { readModelMetadata } from './onnx-writer.ts';
 import { predict, type FraudModel } from './train.ts';
 import { WIDE_MLP_LAYER_SIZES, wideMlpForwardRow, wideMlpLayers } from './wide-mlp.ts';
-import { mulberry32 } from '../util/prng.ts';
+import { seededRandom } from '../util/prng.ts';
 
 const run = promisify(execFile);
 const SCRIPT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scripts/make-models.ts');
@@ -137,7 +137,7 @@ test('wide-mlp.onnx: a batch of 32 gives [32, 16] matching the reference forward
   const s = session('wide-mlp.onnx');
   assert.deepEqual(s.inputNames, ['x']);
   assert.deepEqual(s.outputNames, ['y']);
-  const rng = mulberry32(3);
+  const rng = seededRandom(3);
   const x = Float32Array.from({ length: 32 * inputs }, () => rng.normal());
   const result = await s.run({ x: new ort.Tensor('float32', x, [32, inputs]) });
   const y = result['y'];

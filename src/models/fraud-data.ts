@@ -4,7 +4,7 @@
  * comes from a hidden, noisy generative rule, so a model has something real to learn
  * and no model can be perfect.
  */
-import { mulberry32, type Rng } from '../util/prng.ts';
+import { seededRandom, type Random } from '../util/prng.ts';
 
 /** Column order of every feature row and of the models' `features` input. */
 export const FRAUD_FEATURES = [
@@ -135,7 +135,7 @@ const LOGIT_NOISE = 0.8;
 /** Generates `rows` transactions and labels; the same options always give the same data. */
 export function generateFraudData(options: FraudDataOptions): FraudDataSet {
   const { rows, seed } = options;
-  const rng = mulberry32(seed);
+  const rng = seededRandom(seed);
   const features = new Float32Array(rows * FRAUD_FEATURE_COUNT);
   const labels = new Uint8Array(rows);
   const merchantCdf = cumulative(MERCHANT_CATEGORIES.map((m) => m.weight));
@@ -152,7 +152,7 @@ export function generateFraudData(options: FraudDataOptions): FraudDataSet {
   return { rows, features, labels };
 }
 
-function sampleTransaction(rng: Rng, merchantCdf: Float64Array, hourCdf: Float64Array): Transaction {
+function sampleTransaction(rng: Random, merchantCdf: Float64Array, hourCdf: Float64Array): Transaction {
   const merchant = MERCHANT_CATEGORIES[pick(rng, merchantCdf)]!;
   const hour = pick(rng, hourCdf);
   const amount = Math.min(25_000, merchant.medianAmount * Math.exp(0.9 * rng.normal()));
@@ -194,7 +194,7 @@ function cumulative(weights: readonly number[]): Float64Array {
   return cdf;
 }
 
-function pick(rng: Rng, cdf: Float64Array): number {
+function pick(rng: Random, cdf: Float64Array): number {
   const u = rng.next();
   for (let i = 0; i < cdf.length; i++) if (u < cdf[i]!) return i;
   return cdf.length - 1;

@@ -4,7 +4,7 @@
  * from a seeded shuffle. Parameters live in Float32Arrays (what ONNX stores), so the
  * forward passes here are the reference the exported graphs are checked against.
  */
-import { mulberry32, shuffleInPlace, type Rng } from '../util/prng.ts';
+import { seededRandom, shuffleInPlace, type Random } from '../util/prng.ts';
 
 /** A data set in row-major layout: `features` is [rows, cols], `labels` holds 0/1. */
 export interface LabeledRows {
@@ -135,7 +135,7 @@ export function trainMlp(data: LabeledRows, options: MlpTrainOptions = DEFAULT_M
   const { hidden } = options;
   const standardizer = fitStandardizer(data);
   const x = standardize(standardizer, data.features, cols);
-  const rng = mulberry32(options.seed ^ 0x9e3779b9);
+  const rng = seededRandom(options.seed ^ 0x9e3779b9);
 
   // He initialization for the ReLU layer, small Xavier-style weights for the output.
   const w1 = Float32Array.from({ length: cols * hidden }, () => rng.normal() * Math.sqrt(2 / cols));
@@ -246,7 +246,7 @@ class Adam {
 
 /** Calls `step` with each mini-batch of row indices, reshuffling every epoch from the seed. */
 function forEachBatch(rows: number, options: TrainOptions, step: (batch: Uint32Array) => void): void {
-  const rng: Rng = mulberry32(options.seed);
+  const rng: Random = seededRandom(options.seed);
   const order = Uint32Array.from({ length: rows }, (_, i) => i);
   for (let epoch = 0; epoch < options.epochs; epoch++) {
     shuffleInPlace(order, rng);

@@ -5,7 +5,7 @@
  * pays off and the model server's overhead is measurable against real work.
  */
 import { encodeModel, OnnxGraphBuilder } from './onnx-writer.ts';
-import { mulberry32 } from '../util/prng.ts';
+import { seededRandom } from '../util/prng.ts';
 
 export const WIDE_MLP_INPUT_NAME = 'x';
 export const WIDE_MLP_OUTPUT_NAME = 'y';
@@ -22,7 +22,7 @@ export interface DenseLayer {
 
 /** He-uniform weights (keeps activations at a steady scale through the ReLUs), small biases. */
 export function wideMlpLayers(seed: number): DenseLayer[] {
-  const rng = mulberry32(seed);
+  const rng = seededRandom(seed);
   const layers: DenseLayer[] = [];
   for (let k = 0; k + 1 < WIDE_MLP_LAYER_SIZES.length; k++) {
     const inputs = WIDE_MLP_LAYER_SIZES[k]!;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignalRecorder } from './windows.ts';
-import { mulberry32 } from '../util/prng.ts';
+import { seededRandom } from '../util/prng.ts';
 
 const T0 = 1_700_000_000_000; // any epoch works; buckets align to multiples of the bucket width
 
@@ -127,7 +127,7 @@ test('cold starts: the slowest of the last five', () => {
 
 test('memory stays bounded: a day of traffic keeps only the last window', () => {
   const r = new SignalRecorder({ stableWindowMs: 10_000, panicWindowMs: 2_000 });
-  const random = mulberry32(3).next;
+  const random = seededRandom(3).next;
   const day = 86_400_000;
   for (let t = 0; t < day; t += 997) {
     r.recordRequest(T0 + t, 1 + 99 * random(), 200);

@@ -1,77 +1,12 @@
 /**
- * Seeded randomness for the simulator: sequential streams (xoshiro128**), one per
- * purpose, so a purpose's draws never shift when another purpose draws more
- * (service times are drawn once per arrival, in arrival order, so request i gets
- * the same service time under every treatment). Plus the lognormal helpers the
- * service model uses. Nothing in src/sim reads Math.random.
+ * Seeded randomness for the simulator: sequential streams of karb's one generator
+ * (src/util/prng.ts), one per purpose, so a purpose's draws never shift when another
+ * purpose draws more (service times are drawn once per arrival, in arrival order, so
+ * request i gets the same service time under every treatment). Plus the lognormal
+ * helpers the service model uses. Nothing in src/sim reads Math.random.
  */
 
-export interface Random {
-  /** Uniform in [0, 1). */
-  next(): number;
-  /** Uniform in [min, max). */
-  uniform(min: number, max: number): number;
-  /** Standard normal (Box–Muller). */
-  normal(): number;
-  /** Exponential with the given mean. */
-  exponential(mean: number): number;
-}
-
-/** splitmix32: spreads a seed over the generator's state words. */
-function splitmix32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return (z ^ (z >>> 16)) >>> 0;
-  };
-}
-
-/** xoshiro128**: small state, fast, and good enough for simulation. */
-export function seededRandom(seed: number): Random {
-  const init = splitmix32(seed);
-  let a = init();
-  let b = init();
-  let c = init();
-  let d = init();
-  if ((a | b | c | d) === 0) a = 1;
-  let spare: number | undefined;
-
-  const next = (): number => {
-    const result = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
-    const t = b << 9;
-    c ^= a;
-    d ^= b;
-    b ^= c;
-    a ^= d;
-    c ^= t;
-    d = rotl(d, 11);
-    return result / 4294967296;
-  };
-
-  return {
-    next,
-    uniform: (min, max) => min + (max - min) * next(),
-    normal: () => {
-      if (spare !== undefined) {
-        const v = spare;
-        spare = undefined;
-        return v;
-      }
-      const r = Math.sqrt(-2 * Math.log(1 - next()));
-      const angle = 2 * Math.PI * next();
-      spare = r * Math.sin(angle);
-      return r * Math.cos(angle);
-    },
-    exponential: (mean) => -Math.log(1 - next()) * mean,
-  };
-}
-
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
-}
+export { seededRandom, type Random } from '../util/prng.ts';
 
 /** Parameters of ln X ~ N(mu, sigma²). */
 export interface Lognormal {

@@ -9,7 +9,7 @@ import { Agent, request } from 'undici';
 import type { TestContext } from 'node:test';
 import { startGateway, type Gateway, type GatewayOptions } from './gateway.ts';
 import { InMemoryRoutingTable, type Route, type RouteRevision } from '../discovery/routing-table.ts';
-import { mulberry32 } from '../../util/prng.ts';
+import { seededRandom as seededGenerator } from '../../util/prng.ts';
 
 export interface SeenRequest {
   method: string;
@@ -90,9 +90,9 @@ export function route(model: string, revisions: RouteRevision[]): Route {
   return { model, namespace: 'default', service: model, format: 'oip', revisions };
 }
 
-/** A seeded uniform source in [0, 1) (mulberry32, shared with the rest of karb). */
+/** A seeded uniform source in [0, 1), as the gateway's `random` option takes it: karb's one generator (src/util/prng.ts). */
 export function seededRandom(seed: number): () => number {
-  return mulberry32(seed).next;
+  return seededGenerator(seed).next;
 }
 
 export interface Reply {

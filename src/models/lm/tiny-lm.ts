@@ -11,7 +11,7 @@
  * state averaged over the sequence). Attention is computed head by head with
  * MatMul/Transpose/Softmax, so the graph needs only opset-17 core operators.
  */
-import { mulberry32 } from '../../util/prng.ts';
+import { seededRandom } from '../../util/prng.ts';
 import { encodeModel, OnnxGraphBuilder } from '../onnx-writer.ts';
 
 export interface TinyLmConfig {
@@ -91,7 +91,7 @@ export interface TinyLmWeights {
  * makes other bytes rare), so sampled text is readable noise rather than invalid UTF-8.
  */
 export function tinyLmWeights(seed: number, config: TinyLmConfig = TINY_LM_CONFIG): TinyLmWeights {
-  const rng = mulberry32(seed);
+  const rng = seededRandom(seed);
   const { vocabSize: v, dModel: d, heads, ffn } = config;
   if (d % heads !== 0) throw new RangeError(`dModel ${d} is not a multiple of heads ${heads}`);
   const hd = d / heads;

@@ -8,7 +8,7 @@
  * until it is known not to be. Joined, the deltas equal the final text, so a
  * streamed and a whole answer with the same seed are the same.
  */
-import { mulberry32 } from '../../util/prng.ts';
+import { seededRandom } from '../../util/prng.ts';
 import { OpenAIRequestError } from '../../api/openai-errors.ts';
 import type { LanguageModel } from './language-model.ts';
 import type { ChatMessage, SamplingRequest } from './requests.ts';
@@ -82,7 +82,7 @@ export interface GenerateOptions {
 export async function generate(lm: LanguageModel, options: GenerateOptions): Promise<Generation> {
   const { bos, eos } = lm.info;
   const { stop } = options.request;
-  const random = options.request.seed === undefined ? (options.random ?? Math.random) : mulberry32(options.request.seed).next;
+  const random = options.request.seed === undefined ? (options.random ?? Math.random) : seededRandom(options.request.seed).next;
   // Only real bytes and EOS may be sampled; BOS and any unused ids never are.
   const allowed = Math.max(256, eos + 1);
   const tokens = [...options.prompt];

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mulberry32 } from '../../util/prng.ts';
+import { seededRandom } from '../../util/prng.ts';
 import { argMax, sampleToken } from './sampling.ts';
 
 const logits = Float32Array.from([0, 3, 1, 3, -2, 9]);
@@ -17,11 +17,11 @@ test('top_p keeps only the most likely tokens', () => {
 
 test('sampling follows the distribution and the same seed gives the same draws', () => {
   const counts = new Array<number>(3).fill(0);
-  const rng = mulberry32(1).next;
+  const rng = seededRandom(1).next;
   const flat = Float32Array.from([0, 0, Math.log(2)]); // probabilities 1/4, 1/4, 1/2
   for (let i = 0; i < 4000; i++) counts[sampleToken(flat, 3, { temperature: 1, topP: 1 }, rng)]!++;
   assert.ok(Math.abs(counts[2]! / 4000 - 0.5) < 0.04, `share of the likeliest token: ${counts[2]! / 4000}`);
-  const a = mulberry32(9).next;
-  const b = mulberry32(9).next;
+  const a = seededRandom(9).next;
+  const b = seededRandom(9).next;
   for (let i = 0; i < 50; i++) assert.equal(sampleToken(flat, 3, { temperature: 0.7, topP: 0.9 }, a), sampleToken(flat, 3, { temperature: 0.7, topP: 0.9 }, b));
 });
