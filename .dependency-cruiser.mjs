@@ -50,8 +50,6 @@ function layer(name, from, allowed, comment) {
  * [from, to, rule]
  */
 const KNOWN_BACK_EDGES = [
-  // observability's windows produce the autoscaler's Signals type; the type belongs with what measures.
-  ['src/observability/windows.ts', 'src/autoscaler/types.ts', 'observability-imports-only-api'],
   // the standalone gateway's control-plane client returns the edge's KeyRecord.
   ['src/gateway/discovery/control-feed.ts', 'src/gateway/edge/keys.ts', 'gateway-discovery-is-a-source'],
   // gateway tests build keys with the control plane's SQLite key store instead of an in-memory key source.

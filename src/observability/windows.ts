@@ -21,7 +21,7 @@
  * that signal is absent from it. A request rate of 0 is data: it needs the
  * recorder to have been observing (any sample, or `startedAt`).
  */
-import type { PodSignal, Signals, WindowSignals } from '../autoscaler/types.ts';
+import type { PodSignal, Signals, WindowSignals } from './signals.ts';
 import { isErrorStatus } from './error-status.ts';
 import { LATENCY_BINS, binMiddle, histogramQuantile, latencyBin } from './latency-histogram.ts';
 
