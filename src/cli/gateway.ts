@@ -17,7 +17,7 @@ import { RemoteKeyResolver } from '../gateway/edge/key-resolver.ts';
 import { edgeOptions } from '../gateway/edge/options.ts';
 import { EDGE_FLAG_OPTIONS, edgeFlagsFrom } from './edge-flags.ts';
 import { systemClock } from '../util/clock.ts';
-import { jsonLogger } from '../util/log.ts';
+import { jsonLogger, type Log } from '../util/log.ts';
 import { resolveAdminToken } from './client.ts';
 import { UsageError } from '../errors.ts';
 import { numberFlag, parseFlags, portFlag } from '../util/flags.ts';
@@ -129,7 +129,7 @@ export async function gatewayCommand(args: string[]): Promise<number> {
 }
 
 /** Activation requests to the control plane, at most one per service per second (every held request asks). */
-function activator(feed: ControlFeed, log: ReturnType<typeof jsonLogger>): (route: Route) => void {
+function activator(feed: ControlFeed, log: Log): (route: Route) => void {
   const last = new Map<string, number>();
   return (route) => {
     const key = `${route.namespace}/${route.service}`;

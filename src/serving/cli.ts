@@ -1,13 +1,13 @@
 /**
  * `karb serve`: load one ONNX model and serve it over OIP v2 until SIGTERM/SIGINT,
- * then drain. Prints one JSON line `{"level":"info","msg":"listening","port":...}`
+ * then drain. Prints one JSON line `{"time":...,"level":"info","msg":"listening","port":...}`
  * to stdout once it takes traffic (the embedded runtime reads the port from it).
  * Exit codes: 0 after a clean drain, 1 on failure (model cannot load, port busy,
  * drain cut short), 2 on a usage error.
  */
 import path from 'node:path';
 import { SERVING_DEFAULTS } from './defaults.ts';
-import { jsonLogger, type Logger } from './log.ts';
+import { jsonLogger, type Logger } from '../util/log.ts';
 import type { ModelSession } from './onnx-model.ts';
 import { UsageError } from '../errors.ts';
 import { numberFlag, parseFlags } from '../util/flags.ts';
@@ -121,7 +121,8 @@ export async function runServeCommand(args: string[]): Promise<number> {
     return 0;
   }
 
-  const logger = jsonLogger((line) => process.stdout.write(line));
+  // Always at info, whatever KARB_LOG_LEVEL says: tools and tests read the port from the `listening` line.
+  const logger = jsonLogger({ level: 'info' });
   // Loaded here, not at the top: every `karb` command imports this file, and only
   // `serve` needs ONNX Runtime and the metrics library.
   const { loadOnnxModel } = await import('./onnx-model.ts');

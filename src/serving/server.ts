@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { InvalidRequestError, KarbError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnavailableError } from '../errors.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import { Batcher, type BatchRunner } from './batcher.ts';
-import { silentLogger, type Logger } from './log.ts';
+import { silentLogger, type Logger } from '../util/log.ts';
 import { SERVING_DEFAULTS } from './defaults.ts';
 import { createServingMetrics, type ServingMetrics } from './metrics.ts';
 import { clip, encodeInferResponse, modelMetadata, parseInferRequest } from './oip.ts';

@@ -176,13 +176,16 @@ export class Exchange {
     const service = this.route?.service ?? '';
     const revision = this.revision?.revision ?? '';
     if (counted) this.ctx.metrics.requestFinished(service, revision, status, seconds);
-    if (this.ctx.log !== undefined) {
+    const log = this.ctx.log;
+    const level = status >= 500 ? 'warn' : 'info';
+    // No record is built, and no failure-log budget spent, for a level that is off.
+    if (log !== undefined && log.enabled?.(level) !== false) {
       // Failures are logged within a budget (failure-log.ts); the counts above are never sampled.
       const unloggedBefore = status >= 400 && this.ctx.failureLog !== undefined ? this.ctx.failureLog.take(status, this.ctx.clock.now()) : 0;
       if (unloggedBefore === -1) return;
-      this.ctx.log({
+      log({
         time: new Date(this.ctx.clock.now()).toISOString(),
-        level: status >= 500 ? 'warn' : 'info',
+        level,
         msg: 'request',
         requestId: this.requestId,
         method: this.req.method,

@@ -4,7 +4,7 @@
  * embedded runtime reads, drain on SIGTERM/SIGINT.
  */
 import { runUntilStopped, type ServeConfig } from '../cli.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../util/log.ts';
 import type { ModelSession } from '../onnx-model.ts';
 import { describeLanguageModel, LanguageModel } from './language-model.ts';
 import { startOpenAIServer } from './server.ts';

@@ -6,6 +6,7 @@ import { startOpenAIServer, type OpenAIServer } from './server.ts';
 import { SseReader } from './sse.ts';
 import { loadTinyLm } from './test-support.ts';
 import { metricValue } from '../test-helpers.ts';
+import { jsonLogger } from '../../util/log.ts';
 
 let lm: LanguageModel;
 let closeModel: () => Promise<void>;
@@ -171,7 +172,7 @@ test('health and readiness answer for probes; a draining server is not ready and
 
 test('a client that leaves mid-stream stops its generation', async () => {
   const logged: Array<Record<string, unknown>> = [];
-  const logger = { log: (_level: string, msg: string, fields?: Record<string, unknown>) => void logged.push({ msg, ...fields }) };
+  const logger = jsonLogger({ write: (line) => void logged.push(JSON.parse(line) as Record<string, unknown>), level: 'debug' });
   const other = await startOpenAIServer({ lm, name: 'tiny-lm', port: 0, logger });
   const abort = new AbortController();
   const res = await fetch(`${other.url}/v1/chat/completions`, {

@@ -20,7 +20,7 @@ import { isKarbError, KarbError, MethodNotAllowedError, UnavailableError } from 
 import { systemClock, type Clock } from '../../util/clock.ts';
 import { listen, readBody } from '../../util/http.ts';
 import { SERVING_DEFAULTS } from '../defaults.ts';
-import { silentLogger, type Logger } from '../log.ts';
+import { silentLogger, type Logger } from '../../util/log.ts';
 import { chatPrompt, encodePrompt, generate, promptTokenCount, tokenBudget, type FinishReason, type Generation } from './generate.ts';
 import type { LanguageModel } from './language-model.ts';
 import { createOpenAIMetrics, type OpenAIMetrics, type OpenAIRoute } from './metrics.ts';
@@ -208,14 +208,14 @@ export async function startOpenAIServer(options: OpenAIServerOptions): Promise<O
     const now = performance.now();
     const perToken = firstText !== undefined && result.completionTokens > 1 ? (now - firstText) / 1000 / (result.completionTokens - 1) : undefined;
     metrics.observeGeneration(result.promptTokens, result.completionTokens, firstText === undefined ? undefined : (firstText - started) / 1000, perToken);
-    logger.log('debug', 'generated', {
+    logger.log('debug', 'generated', () => ({
       kind,
       stream,
       promptTokens: result.promptTokens,
       completionTokens: result.completionTokens,
       finishReason: result.finishReason,
       durationMs: now - started,
-    });
+    }));
   }
 
   function sendError(res: http.ServerResponse, err: unknown): void {
