@@ -59,8 +59,6 @@ const KNOWN_BACK_EDGES = [
   ['src/gateway/buffer/jobs/async-jobs.test.ts', 'src/control/key-store.ts', 'gateway-is-the-data-plane-in-tests'],
   // `karb load` reads the admin token through the CLI's client.
   ['src/loadgen/cli.ts', 'src/cli/client.ts', 'loadgen-is-a-tool'],
-  // the flag parser reads durations with the resource's parser; a duration reader belongs in util (or flags above api).
-  ['src/util/flags.ts', 'src/api/quantity.ts', 'foundation-imports-only-foundation'],
 ];
 
 export default {

@@ -2,16 +2,18 @@
  * Kubernetes-style quantities and karb durations, parsed once for comparisons.
  * Specs keep the user's spelling ("500m", "1Gi", "30s"); code compares numbers.
  */
+import { parseDuration } from '../util/duration.ts';
+
+/** Durations have one grammar for specs and flags alike; it lives in src/util so that flags can read it too. */
+export { parseDuration };
 
 const CPU = /^(\d+(\.\d+)?)(m)?$/;
 const MEMORY = /^(\d+(\.\d+)?)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/;
-const DURATION = /^(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d)?$/;
 
 const MEMORY_FACTORS: Record<string, number> = {
   '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15,
   Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4, Pi: 1024 ** 5,
 };
-const DURATION_FACTORS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** CPU cores: "2" → 2, "500m" → 0.5, 1.5 → 1.5. Undefined when the text is not a CPU quantity. */
 export function parseCpu(value: string | number): number | undefined {
@@ -28,22 +30,6 @@ export function parseMemory(value: string | number): number | undefined {
   const m = MEMORY.exec(value.trim());
   if (!m) return undefined;
   return Number(m[1]) * MEMORY_FACTORS[m[3] ?? '']!;
-}
-
-/**
- * Milliseconds from karb's one duration grammar, used by specs, scenario files and
- * every command-line flag: a number (`30`, `1.5`, `.5`), optional spaces, and a unit
- * of ms, s, m, h or d — "30s" → 30000, "1.5m" → 90000, "250 ms" → 250. A bare number
- * is a duration only where `bareSeconds` says it means seconds (`karb load`'s flags);
- * in a spec "30" could mean anything, so there it is no duration. Undefined when the
- * text is not a duration.
- */
-export function parseDuration(value: string, options: { bareSeconds?: boolean } = {}): number | undefined {
-  const m = DURATION.exec(value.trim());
-  if (!m) return undefined;
-  const unit = m[2] ?? (options.bareSeconds === true ? 's' : undefined);
-  if (unit === undefined) return undefined;
-  return Number(m[1]) * DURATION_FACTORS[unit]!;
 }
 
 /** Like parseDuration, for values the schema already validated. */

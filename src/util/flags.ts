@@ -6,7 +6,7 @@
  * `--port must be a whole number, got "http"`.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { parseDuration } from '../api/quantity.ts';
+import { parseDuration } from './duration.ts';
 import { UsageError } from '../errors.ts';
 
 /** parseArgs, whose own messages ("Unknown option '--bogus'") become UsageErrors. Pass `strict: true`. */
