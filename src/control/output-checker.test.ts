@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ManualClock } from '../util/clock.ts';
+import { waitFor } from '../util/wait-for.ts';
 import { OutputChecker } from './output-checker.ts';
 
 const answer = (data: unknown[], name = 'probability', shape = [2, 1]) => ({ model_name: 'm', outputs: [{ name, datatype: 'FP32', shape, data }] });
@@ -26,11 +27,6 @@ describe('OutputChecker', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
   }
-
-  const waitFor = async (what: string, ok: () => boolean) => {
-    for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
-    assert.ok(ok(), what);
-  };
 
   it('sends the same request to both revisions and records the comparison, once per interval', async () => {
     const stable = await replica(200, answer([0.1, 0.9]));

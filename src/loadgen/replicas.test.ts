@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManualClock } from '../util/clock.ts';
+import { waitFor } from '../util/wait-for.ts';
 import { countReady, replicasUrl, startReplicaPoller } from './replicas.ts';
 import { startTestServer } from './test-server.ts';
 
@@ -34,21 +35,17 @@ test('the poller records samples from a real endpoint and counts failed polls wi
   const clock = new ManualClock(1000);
   const poller = startReplicaPoller({ url: replicasUrl(server.url), clock, intervalMs: 1000 });
   try {
-    const waitFor = async (check: () => boolean): Promise<void> => {
-      for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-      assert.ok(check());
-    };
-    await waitFor(() => poller.samples.length === 1);
+    await waitFor('the first sample', () => poller.samples.length === 1);
     assert.deepEqual(poller.samples[0], { at: 1000, ready: { fraud: 1 } });
     fail = true;
-    await waitFor(() => clock.pendingTimers() === 1);
+    await waitFor('the next poll to be scheduled', () => clock.pendingTimers() === 1);
     clock.advance(1000);
-    await waitFor(() => poller.failures.count === 1);
+    await waitFor('the failed poll to be counted', () => poller.failures.count === 1);
     assert.match(poller.failures.last ?? '', /answered 500/);
     fail = false;
-    await waitFor(() => clock.pendingTimers() === 1);
+    await waitFor('the next poll to be scheduled again', () => clock.pendingTimers() === 1);
     clock.advance(1000);
-    await waitFor(() => poller.samples.length === 2);
+    await waitFor('the second sample', () => poller.samples.length === 2);
     assert.equal(poller.samples[1]!.at, 3000);
   } finally {
     await poller.stop();

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { isKarbError } from '../errors.ts';
-import { waitFor } from './test-wait.ts';
+import { waitFor } from '../util/wait-for.ts';
 import type { RevisionTemplate, Runtime, RuntimeEvent } from './types.ts';
 
 export interface RuntimeFactory {

@@ -5,7 +5,8 @@ import { createInterface } from 'node:readline';
 import { before, describe, it } from 'node:test';
 import { UsageError } from '../errors.ts';
 import { parseServeArgs } from './cli.ts';
-import { CLI, ensureModels, metricValue, MODELS, NODE, REPO_ROOT, waitFor } from './test-helpers.ts';
+import { CLI, ensureModels, metricValue, MODELS, NODE, REPO_ROOT } from './test-helpers.ts';
+import { waitFor } from '../util/wait-for.ts';
 
 describe('parseServeArgs', () => {
   it('applies the defaults and names the model after its file', () => {
@@ -72,7 +73,7 @@ function startServe(t: { after(fn: () => void): void }, args: string[]) {
 }
 
 async function listeningPort(proc: { lines: Array<Record<string, unknown>>; child: ChildProcess }): Promise<number> {
-  await waitFor(() => proc.lines.some((l) => l.msg === 'listening') || proc.child.exitCode !== null, 'the listening log line');
+  await waitFor('the listening log line', () => proc.lines.some((l) => l.msg === 'listening') || proc.child.exitCode !== null);
   const line = proc.lines.find((l) => l.msg === 'listening');
   assert.ok(line, 'the server printed its listening line');
   assert.equal(line.level, 'info');
@@ -128,10 +129,10 @@ describe('karb serve (child process)', () => {
     // One request is still uploading its body when the signal arrives, so the drain must wait for it.
     const slow = postJson(`${base}/v2/models/fraud-v1/infer`, rowsBody(0, 3), { holdBody: true });
     const busy = Array.from({ length: 6 }, (_, k) => postJson(`${base}/v2/models/fraud-v1/infer`, rowsBody(k + 1, 1)));
-    await waitFor(async () => metricValue(await (await fetch(`${base}/metrics`)).text(), 'karb_serving_inflight_requests') === 7, '7 requests in flight');
+    await waitFor('7 requests in flight', async () => metricValue(await (await fetch(`${base}/metrics`)).text(), 'karb_serving_inflight_requests') === 7);
 
     proc.child.kill('SIGTERM');
-    await waitFor(async () => (await fetch(`${base}/v2/health/ready`)).status === 503, 'readiness to turn 503');
+    await waitFor('readiness to turn 503', async () => (await fetch(`${base}/v2/health/ready`)).status === 503);
     const refused = await postJson(`${base}/v2/models/fraud-v1/infer`, rowsBody(99, 1)).reply;
     assert.equal(refused.status, 503);
     assert.equal(refused.headers['retry-after'], '1');

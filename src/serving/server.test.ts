@@ -4,7 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { loadOnnxModel, type ModelSession } from './onnx-model.ts';
 import { startModelServer, type ModelServer, type ModelServerOptions } from './server.ts';
-import { ensureModels, metricValue, MODELS, waitFor } from './test-helpers.ts';
+import { ensureModels, metricValue, MODELS } from './test-helpers.ts';
+import { waitFor } from '../util/wait-for.ts';
 
 /** Feature rows unique to request `k`: no two requests (or rows) share values. */
 function featureRows(k: number, rows: number): number[][] {
@@ -299,7 +300,7 @@ describe('model server over HTTP (fraud-v1, real ONNX Runtime)', () => {
     const partial = openPartialRequest(`${server.url}/v2/models/fraud-v1/infer`, inferBody(partialRows));
     const busyRows = Array.from({ length: 6 }, (_, k) => featureRows(310 + k, 1));
     const busy = busyRows.map((rows) => post(`${server.url}/v2/models/fraud-v1/infer`, inferBody(rows)));
-    await waitFor(async () => (await inflightNow()) === 7, '7 requests in flight');
+    await waitFor('7 requests in flight', async () => (await inflightNow()) === 7);
 
     const drained = server.drain(10_000);
     assert.equal(server.draining, true);
@@ -326,7 +327,7 @@ describe('model server over HTTP (fraud-v1, real ONNX Runtime)', () => {
     const server = await start();
     const stuck = openPartialRequest(`${server.url}/v2/models/fraud-v1/infer`, inferBody(featureRows(400, 1)));
     const stuckReply = stuck.reply.catch((err: unknown) => err);
-    await waitFor(async () => (metricValue(await server.metrics.registry.metrics(), 'karb_serving_inflight_requests') ?? 0) === 1, 'the open request');
+    await waitFor('the open request', async () => (metricValue(await server.metrics.registry.metrics(), 'karb_serving_inflight_requests') ?? 0) === 1);
     assert.deepEqual(await server.drain(100), { timedOut: true });
     assert.ok((await stuckReply) instanceof Error, 'the unfinished request was cut');
   });

@@ -1,6 +1,6 @@
 /**
  * Shared by the model server's tests and benchmark: paths of the example models
- * (generated once by scripts/make-models.ts when missing) and a wait-for-condition helper.
+ * (generated once by scripts/make-models.ts when missing) and a Prometheus sample reader.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -28,16 +28,6 @@ export function ensureModels(): Promise<void> {
     await promisify(execFile)(NODE, [path.join(REPO_ROOT, 'scripts/make-models.ts'), '--if-missing'], { cwd: REPO_ROOT });
   })();
   return ensured;
-}
-
-/** Polls `check` until it returns true; fails with `what` after `timeoutMs` (generous: this is not a timing assertion). */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** Reads one Prometheus sample value (first match) from exposition text. */

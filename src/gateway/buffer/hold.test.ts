@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { ManualClock } from '../../util/clock.ts';
 import { startGateway, type Gateway } from '../server/gateway.ts';
 import { ObservableRoutingTable } from '../discovery/observable-routing-table.ts';
-import { answerWithName, httpClient, revision, route, startReplica, waitFor, type FakeReplica } from '../server/test-support.ts';
+import { answerWithName, httpClient, revision, route, startReplica, type FakeReplica } from '../server/test-support.ts';
+import { waitFor } from '../../util/wait-for.ts';
 import type { Route } from '../discovery/routing-table.ts';
 
 async function setup(options: { maxHeld?: number; timeoutMs?: number } = {}) {
@@ -51,7 +52,7 @@ describe('hold-while-cold', () => {
     const replies = [];
     for (const i of [0, 1, 2]) {
       replies.push(client.send(`${gateway.url}/v2/models/cold/infer`, { method: 'POST', body: `{"i":${i}}` }));
-      await waitFor(() => cold.length === i + 1, `request ${i} to be held`);
+      await waitFor(`request ${i} to be held`, () => cold.length === i + 1);
     }
     assert.equal(await heldGauge(gateway), '3');
     assert.equal(cold[0]!.service, 'cold');
@@ -67,7 +68,7 @@ describe('hold-while-cold', () => {
     const { clock, cold, gateway } = await setup({ timeoutMs: 2_000 });
     cleanups.push(() => gateway.close());
     const reply = client.send(`${gateway.url}/v2/models/cold/infer`, { method: 'POST', body: '{}' });
-    await waitFor(() => cold.length === 1, 'the request to be held');
+    await waitFor('the request to be held', () => cold.length === 1);
     clock.advance(1_999);
     assert.equal(await heldGauge(gateway), '1');
     clock.advance(1);
@@ -81,7 +82,7 @@ describe('hold-while-cold', () => {
     const { cold, gateway } = await setup({ maxHeld: 2 });
     cleanups.push(() => gateway.close());
     const held = [0, 1].map(() => client.send(`${gateway.url}/v2/models/cold/infer`, { method: 'POST', body: '{}' }));
-    await waitFor(() => cold.length === 2, 'two held requests');
+    await waitFor('two held requests', () => cold.length === 2);
     const third = await client.send(`${gateway.url}/v2/models/cold/infer`, { method: 'POST', body: '{}' });
     assert.equal(third.status, 503);
     assert.ok(third.headers['retry-after']);
@@ -138,7 +139,7 @@ describe('hold-while-cold after the edge checks', () => {
     const key = keys.create({ namespace: 'payments', rps: 1, burst: 1 }).key;
     const auth = { authorization: `Bearer ${key}` };
     const first = client.send(`${gateway.url}/v2/models/cold/infer`, { method: 'POST', headers: auth, body: '{}' });
-    await waitFor(() => cold.length === 1, 'the first request to be held');
+    await waitFor('the first request to be held', () => cold.length === 1);
     const second = await client.send(`${gateway.url}/v2/models/cold/infer`, { method: 'POST', headers: auth, body: '{}' });
     assert.equal(second.status, 429);
     assert.equal(cold.length, 1, 'the limited request did not ask for a replica');
@@ -154,12 +155,12 @@ describe('hold-while-cold after the edge checks', () => {
     const auth = { authorization: `Bearer ${key}` };
     const accepted = await client.send(`${gateway.url}/v2/models/cold/infer`, { method: 'POST', headers: { ...auth, prefer: 'respond-async', 'content-type': 'application/json' }, body: '{"x":1}' });
     assert.equal(accepted.status, 202);
-    await waitFor(() => cold.length >= 1, 'the job dispatch to ask for a replica');
+    await waitFor('the job dispatch to ask for a replica', () => cold.length >= 1);
     const replica = await startReplica(answerWithName('r1'));
     t.after(() => replica.close());
     table.replace([{ ...route('cold', [revision('cold-00001', 100, [replica.url])]), namespace: 'payments', asyncEnabled: true, asyncMaxQueued: 10, asyncTtlMs: 60_000 }]);
     const location = String(accepted.headers.location);
-    await waitFor(async () => ((await client.send(`${gateway.url}${location}`, { headers: auth })).json() as { status: string }).status === 'succeeded', 'the job to succeed');
+    await waitFor('the job to succeed', async () => ((await client.send(`${gateway.url}${location}`, { headers: auth })).json() as { status: string }).status === 'succeeded');
     assert.equal(replica.seen.length, 1);
     assert.equal(replica.seen[0]!.body.toString(), '{"x":1}');
   });

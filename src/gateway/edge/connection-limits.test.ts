@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { defaultMaxConnections, serverTimeouts } from './connection-limits.ts';
 import { openFileLimit, parseOpenFileLimit } from '../../util/fd-limit.ts';
-import { answerWithName, gatewayFor, httpClient, replica, revision, route, waitFor } from '../server/test-support.ts';
+import { answerWithName, gatewayFor, httpClient, replica, revision, route } from '../server/test-support.ts';
+import { waitFor } from '../../util/wait-for.ts';
 
 test('the default cap leaves half of what is past a fixed reserve for upstream connections', () => {
   const cases: Array<[number | undefined, number]> = [
@@ -72,8 +73,8 @@ test('past the cap, new connections are closed on arrival and counted; connected
   t.after(() => slow.forEach((s) => s.socket.destroy()));
   // Four fit beside the client's connection; the other four are closed without an answer.
   const dropped = async () => Number(/^karb_gateway_connections_dropped_total (\d+)$/m.exec(await gw.metrics())?.[1] ?? 0);
-  await waitFor(async () => (await dropped()) === 4, 'four connections to be dropped');
-  await waitFor(() => slow.filter((s) => s.socket.destroyed).length === 4, 'the dropped connections to close');
+  await waitFor('four connections to be dropped', async () => (await dropped()) === 4);
+  await waitFor('the dropped connections to close', () => slow.filter((s) => s.socket.destroyed).length === 4);
   assert.ok(slow.every((s) => s.received() === ''), 'nothing is sent to a dropped connection');
   assert.equal((await client.send(`${gw.url}/v2/models/m/infer`, INFER)).status, 200, 'the connected client is served');
 });

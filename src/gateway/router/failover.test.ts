@@ -9,7 +9,8 @@ import { generatedSchedule } from '../../loadgen/schedule.ts';
 import { CLI, MODELS, NODE, REPO_ROOT, ensureModels } from '../../serving/test-helpers.ts';
 import { startGateway } from '../server/gateway.ts';
 import { InMemoryRoutingTable } from '../discovery/routing-table.ts';
-import { revision, route, waitFor } from '../server/test-support.ts';
+import { revision, route } from '../server/test-support.ts';
+import { waitFor } from '../../util/wait-for.ts';
 
 interface Serve {
   child: ChildProcess;
@@ -49,10 +50,10 @@ test('SIGKILL of one of three real replicas under 200 req/s: every request succe
   });
   const ports = await Promise.all(replicas.map((r) => r.port));
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
-  await waitFor(async () => {
+  await waitFor('three ready replicas', async () => {
     const states = await Promise.all(urls.map((u) => fetch(`${u}/v2/health/ready`).then((r) => r.status, () => 0)));
     return states.every((s) => s === 200);
-  }, 'three ready replicas', 30_000);
+  }, 30_000);
 
   const table = new InMemoryRoutingTable();
   table.replace([route('fraud-v1', [revision('fraud-v1-00001', 100, urls)])]);

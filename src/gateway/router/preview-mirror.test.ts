@@ -19,9 +19,9 @@ import {
   route,
   seededRandom,
   unusedPort,
-  waitFor,
   type ReplicaHandler,
 } from '../server/test-support.ts';
+import { waitFor } from '../../util/wait-for.ts';
 
 const client = httpClient();
 test.after(() => client.close());
@@ -60,7 +60,7 @@ function recordingSink() {
   const startedFor = (rev: string) => started.filter((s) => s.revision === rev).length;
   const finishedFor = (rev: string) => finished.filter((s) => s.revision === rev);
   /** Every copy sent has finished (sends are reported synchronously, before the caller's answer). */
-  const settled = (rev: string) => waitFor(() => finishedFor(rev).length === startedFor(rev), `copies to ${rev} to finish`);
+  const settled = (rev: string) => waitFor(`copies to ${rev} to finish`, () => finishedFor(rev).length === startedFor(rev));
   return { sink, started, finished, startedFor, finishedFor, settled };
 }
 
@@ -410,7 +410,7 @@ test('copies in flight per service are bounded; past the bound they are skipped 
   assert.equal(signals.startedFor('m-2'), 2);
   let text = await gw.metrics();
   assert.equal(metricValue(text, 'karb_gateway_mirrored_requests_total', 'service="m",revision="m-2",outcome="skipped"'), 3);
-  await waitFor(() => held.length === 2, 'two copies at the mirror');
+  await waitFor('two copies at the mirror', () => held.length === 2);
   for (const res of held.splice(0)) {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end('{}');
@@ -420,7 +420,7 @@ test('copies in flight per service are bounded; past the bound they are skipped 
   // Room again once they finished.
   assert.equal((await infer(gw, 'm')).status, 200);
   assert.equal(signals.startedFor('m-2'), 3);
-  await waitFor(() => held.length === 1, 'the next copy at the mirror');
+  await waitFor('the next copy at the mirror', () => held.length === 1);
   held[0]!.end();
   await signals.settled('m-2');
   text = await gw.metrics();

@@ -11,12 +11,12 @@ import {
   route,
   runConcurrently,
   unusedPort,
-  waitFor,
   type ReplicaHandler,
   gatewayFor,
   replica,
   metricValue,
 } from '../server/test-support.ts';
+import { waitFor } from '../../util/wait-for.ts';
 
 const client = httpClient();
 test.after(() => client.close());
@@ -99,10 +99,10 @@ test('consecutive failures eject an endpoint, never more than half of them', asy
   const { gw } = await gatewayFor(t, [route('m', [revision('m-1', 100, [bad.url, ...goods.map((g) => g.url)])])], {
     routing: { outlier: { consecutiveFailures: 3 } },
   });
-  await waitFor(async () => {
+  await waitFor('three failures at the bad replica', async () => {
     await infer(gw, 'm');
     return bad.seen.length >= 3;
-  }, 'three failures at the bad replica');
+  });
   const before = bad.seen.length;
   for (let i = 0; i < 60; i++) assert.equal((await infer(gw, 'm')).status, 200, 'an ejected endpoint gets no traffic');
   assert.equal(bad.seen.length, before);
@@ -224,7 +224,7 @@ test('backpressure: requests wait for a free slot in order; past the bound 503, 
     { ...route('a', [revision('a-1', 100, [slowToo.url])]), ...target, asyncEnabled: true },
   ], { routing: { queueBound: 3 } });
   const replies = [0, 1, 2, 3, 4].map((n) => tagged(gw, 'm', String(n)));
-  await waitFor(() => held.length === 2 && gw.queueDepth('m') === 3, 'two in flight and three waiting');
+  await waitFor('two in flight and three waiting', () => held.length === 2 && gw.queueDepth('m') === 3);
   assert.match(await gw.metrics(), /karb_gateway_queue_depth\{service="m"\} 3/);
 
   const over = await tagged(gw, 'm', 'over');
@@ -233,20 +233,20 @@ test('backpressure: requests wait for a free slot in order; past the bound 503, 
   assert.match((over.json() as { error: string }).error, /wait queue is full/);
 
   const asyncReplies = [0, 1, 2, 3, 4].map((n) => tagged(gw, 'a', `a${n}`));
-  await waitFor(() => held.length === 4 && gw.queueDepth('a') === 3, 'the async service queue to fill');
+  await waitFor('the async service queue to fill', () => held.length === 4 && gw.queueDepth('a') === 3);
   const hinted = await tagged(gw, 'a', 'a-over');
   assert.equal(hinted.status, 429);
   assert.match((hinted.json() as { error: string }).error, /Prefer: respond-async/);
 
   // Free the slots as they fill: the waiting requests go in arrival order.
-  await waitFor(() => {
+  await waitFor('every queued request to reach its replica', () => {
     while (held.length > 0) {
       const res = held.shift()!;
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{}');
     }
     return order.length === 10;
-  }, 'every queued request to reach its replica');
+  });
   for (const r of [...(await Promise.all(replies)), ...(await Promise.all(asyncReplies))]) assert.equal(r.status, 200);
   assert.deepEqual(order.filter((n) => !n.startsWith('a')), ['0', '1', '2', '3', '4']);
   assert.deepEqual(order.filter((n) => n.startsWith('a')), ['a0', 'a1', 'a2', 'a3', 'a4']);

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { FailureLog, LogLineBucket } from './failure-log.ts';
 import { ManualClock } from '../../util/clock.ts';
-import { answerWithName, gatewayFor, httpClient, replica, revision, route, waitFor } from './test-support.ts';
+import { answerWithName, gatewayFor, httpClient, replica, revision, route } from './test-support.ts';
+import { waitFor } from '../../util/wait-for.ts';
 
 const client = httpClient();
 test.after(() => client.close());
@@ -41,10 +42,10 @@ test('a flood of bad requests is counted in full but logged within the budget; g
   for (let i = 0; i < 200; i++) await client.send(`${gw.url}/v2/models/m/infer`, { method: 'GET' });
   for (let i = 0; i < 5; i++) await client.send(`${gw.url}/v2/models/m/infer`, { method: 'POST', body: INFER_BODY });
   // Lines are written when each response closes: wait for the accounting before the clock moves.
-  await waitFor(async () => /code="405"\} 200/.test(await gw.metrics()) && /code="200"\} 5/.test(await gw.metrics()), 'every request to be counted');
+  await waitFor('every request to be counted', async () => /code="405"\} 200/.test(await gw.metrics()) && /code="200"\} 5/.test(await gw.metrics()));
   clock.advance(1000);
   await client.send(`${gw.url}/nowhere`);
-  await waitFor(() => records.some((r) => r.status === 404), 'the 404 to be logged');
+  await waitFor('the 404 to be logged', () => records.some((r) => r.status === 404));
 
   const lines = records.filter((r) => r.msg === 'request');
   const failed = lines.filter((r) => r.status === 405);

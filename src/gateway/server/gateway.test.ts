@@ -11,10 +11,10 @@ import {
   runConcurrently,
   seededRandom,
   unusedPort,
-  waitFor,
   gatewayFor,
   replica,
 } from './test-support.ts';
+import { waitFor } from '../../util/wait-for.ts';
 
 const client = httpClient();
 test.after(() => client.close());
@@ -326,7 +326,7 @@ test('an endpoint removed from the table stops getting traffic and its pool is c
   assert.equal(b.seen.length, bBefore, 'no request reaches a removed endpoint');
 
   clock.advance(1000);
-  await waitFor(() => b.openSockets() === 0, "the gateway's connections to the removed endpoint to close");
+  await waitFor("the gateway's connections to the removed endpoint to close", () => b.openSockets() === 0);
   assert.ok(a.openSockets() > 0, 'connections to the remaining endpoint stay open');
   assert.equal((await infer(gw, 'm')).status, 200);
 });
@@ -357,16 +357,16 @@ test('the gateway survives clients that abort mid-body and mid-response', async 
   s2.on('error', () => {});
   await new Promise<void>((resolve) => s2.once('connect', () => resolve()));
   s2.write(`POST /v2/models/hang/infer HTTP/1.1\r\nhost: x\r\ncontent-length: ${INFER_BODY.length}\r\n\r\n${INFER_BODY}`);
-  await waitFor(() => answer !== undefined, 'the request to reach the replica');
+  await waitFor('the request to reach the replica', () => answer !== undefined);
   s2.destroy();
-  await waitFor(() => upstreamSawClose, 'the gateway to abandon the upstream request');
+  await waitFor('the gateway to abandon the upstream request', () => upstreamSawClose);
   answer!();
 
   let text = '';
-  await waitFor(async () => {
+  await waitFor('both aborted requests to be counted as 499', async () => {
     text = await gw.metrics();
     return text.includes('code="499"} 1') && text.split('code="499"').length === 3;
-  }, 'both aborted requests to be counted as 499');
+  });
   assert.match(text, /karb_gateway_requests_total\{service="m",revision="",code="499"\} 1/);
   assert.match(text, /karb_gateway_requests_total\{service="hang",revision="hang-00001",code="499"\} 1/);
   assert.match(text, /karb_gateway_upstream_inflight\{service="hang"\} 0/);
@@ -386,7 +386,7 @@ test('GET /metrics on the metrics listener serves the gateway metrics in Prometh
   });
   await infer(gw, 'm', { 'x-request-id': 'log-me' });
   await infer(gw, 'unknown');
-  await waitFor(() => records.filter((r) => r.msg === 'request').length === 2, 'both requests to be logged');
+  await waitFor('both requests to be logged', () => records.filter((r) => r.msg === 'request').length === 2);
   const [ok, missing] = records.filter((r) => r.msg === 'request');
   assert.equal(ok!.time, '2030-01-01T00:00:00.000Z', 'log time comes from the injected clock');
   assert.equal(ok!.requestId, 'log-me');

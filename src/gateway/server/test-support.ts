@@ -130,19 +130,6 @@ export function httpClient(): {
   };
 }
 
-/** Polls `condition` until it holds; fails after `timeoutMs` (generous: this waits on real I/O). */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** Runs `count` calls of `fn` with at most `concurrency` in flight. */
 export async function runConcurrently(count: number, concurrency: number, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0;

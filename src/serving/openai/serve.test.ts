@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { before, test } from 'node:test';
 import { parseServeArgs } from '../cli.ts';
-import { CLI, ensureModels, MODELS, NODE, REPO_ROOT, waitFor } from '../test-helpers.ts';
+import { CLI, ensureModels, MODELS, NODE, REPO_ROOT } from '../test-helpers.ts';
+import { waitFor } from '../../util/wait-for.ts';
 import { loadTinyLm } from './test-support.ts';
 
 before(async () => {
@@ -34,7 +35,7 @@ test('--openai is a flag; without it the mode is chosen from the model', () => {
 
 test('karb serve picks the OpenAI API for the tiny LM by itself, answers, and drains on SIGTERM', async (t) => {
   const proc = serve(t, ['--model', MODELS.tinyLm]);
-  await waitFor(() => proc.lines.some((l) => l.msg === 'listening') || proc.child.exitCode !== null, 'the listening line');
+  await waitFor('the listening line', () => proc.lines.some((l) => l.msg === 'listening') || proc.child.exitCode !== null);
   const listening = proc.lines.find((l) => l.msg === 'listening');
   assert.ok(listening, proc.stderr());
   assert.equal(listening.protocol, 'openai');

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
 import { startGateway, type GatewayOptions } from '../../server/gateway.ts';
 import { InMemoryRoutingTable, type Route } from '../../discovery/routing-table.ts';
-import { httpClient, revision, route, startReplica, unusedPort, waitFor, type ReplicaHandler } from '../../server/test-support.ts';
+import { httpClient, revision, route, startReplica, unusedPort, type ReplicaHandler } from '../../server/test-support.ts';
+import { waitFor } from '../../../util/wait-for.ts';
 import { KeyStore } from '../../../control/key-store.ts';
 import { StoreKeyResolver } from '../../edge/key-resolver.ts';
 import { systemClock } from '../../../util/clock.ts';
@@ -73,11 +74,11 @@ async function setup(
   });
   const poll = async (location: string, headers: Record<string, string> = {}) => {
     let last: { status: string; result?: { status: number; body: unknown } } | undefined;
-    await waitFor(async () => {
+    await waitFor(`job ${location} to finish`, async () => {
       const r = await http.send(gw.url + location, { headers });
       last = r.json() as typeof last;
       return last!.status !== 'queued' && last!.status !== 'running';
-    }, `job ${location} to finish`);
+    });
     return last!;
   };
   const newKey = () => ({ authorization: `Bearer ${keys.create({ namespace: 'default' }).key}` });
@@ -190,7 +191,7 @@ for (const kind of ['sqlite', 'redis'] as const) {
     assert.ok(Number(full.headers['retry-after']) > 0);
     assert.match((full.json() as { error: string }).error, /maxQueued/);
 
-    await waitFor(() => waiting.length === 2, 'both jobs to reach the replica');
+    await waitFor('both jobs to reach the replica', () => waiting.length === 2);
     hold = false;
     for (const res of waiting) res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
     for (const r of [a, b]) assert.equal((await poll(r.headers.location as string)).status, 'succeeded');
@@ -284,7 +285,7 @@ for (const kind of ['sqlite', 'redis'] as const) {
     const { gw, http, poll, replica } = await setup(kind, t, { handler: held.handler, concurrency: 1 });
     const send = (body: string) => http.send(gw.url + INFER, { method: 'POST', headers: ASYNC, body });
     const busy = await send('first');
-    await waitFor(() => held.waiting.length === 1, 'the first job to reach the replica');
+    await waitFor('the first job to reach the replica', () => held.waiting.length === 1);
     // The one worker slot is taken, so this one waits in the queue.
     const queued = (await send('second')).headers.location as string;
     assert.equal(((await http.send(gw.url + queued)).json() as JobView).status, 'queued');
@@ -313,7 +314,7 @@ for (const kind of ['sqlite', 'redis'] as const) {
     const { gw, http, poll } = await setup(kind, t, { handler: held.handler, concurrency: 1 });
     const send = (body: string) => http.send(gw.url + INFER, { method: 'POST', headers: ASYNC, body });
     const running = (await send('slow')).headers.location as string;
-    await waitFor(() => held.waiting.length === 1, 'the job to reach the replica');
+    await waitFor('the job to reach the replica', () => held.waiting.length === 1);
     assert.equal(((await http.send(gw.url + running)).json() as JobView).status, 'running');
 
     const cancel = await http.send(gw.url + running, { method: 'DELETE' });
@@ -336,7 +337,7 @@ for (const kind of ['sqlite', 'redis'] as const) {
     const { gw, http, poll, newKey } = await setup(kind, t, { auth: true, handler: held.handler });
     const [alice, bob] = [newKey(), newKey()];
     const job = (await http.send(gw.url + INFER, { method: 'POST', headers: { ...ASYNC, ...alice }, body: '{}' })).headers.location as string;
-    await waitFor(() => held.waiting.length === 1, 'the job to reach the replica');
+    await waitFor('the job to reach the replica', () => held.waiting.length === 1);
 
     const asBob = await http.send(gw.url + job, { method: 'DELETE', headers: bob });
     const unknown = await http.send(gw.url + '/v1/jobs/AAAAAAAAAAAAAAAAAAAAAA', { method: 'DELETE', headers: alice });

@@ -9,7 +9,7 @@ import type { LocalRuntime } from '../local-runtime.ts';
 import { isProcessAlive, matchProcess, signalReplica } from '../process-identity.ts';
 import { ReplicaRecordStore } from '../replica-record.ts';
 
-export { waitFor } from '../../test-wait.ts';
+export { waitFor } from '../../../util/wait-for.ts';
 
 export const fixturePath = fileURLToPath(new URL('./replica.ts', import.meta.url));
 export const karbHostPath = fileURLToPath(new URL('./karb-host.ts', import.meta.url));
