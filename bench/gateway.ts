@@ -20,8 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
-import { startGateway } from '../src/gateway/gateway.ts';
-import { InMemoryRoutingTable } from '../src/gateway/routing-table.ts';
+import { startGateway } from '../src/gateway/server/gateway.ts';
+import { InMemoryRoutingTable } from '../src/gateway/discovery/routing-table.ts';
 
 const MODEL = 'bench';
 const INFER_PATH = `/v2/models/${MODEL}/infer`;

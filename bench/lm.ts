@@ -17,8 +17,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
-import { startGateway } from '../src/gateway/gateway.ts';
-import { InMemoryRoutingTable } from '../src/gateway/routing-table.ts';
+import { startGateway } from '../src/gateway/server/gateway.ts';
+import { InMemoryRoutingTable } from '../src/gateway/discovery/routing-table.ts';
 import { SseReader } from '../src/serving/openai/sse.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -15,7 +15,7 @@
  */
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { AUTOSCALER_PERIOD_MS } from '../src/autoscaler/loop.ts';
+import { AUTOSCALER_PERIOD_MS } from '../src/control/autoscaling-loop.ts';
 import { createHttpSender, runOpenLoop, type RunResult } from '../src/loadgen/runner.ts';
 import { generatedSchedule } from '../src/loadgen/schedule.ts';
 import { startKarbUp, waitFor, workDir } from '../test/helpers.ts';

@@ -12,8 +12,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fraudRequest, isAlive, karb, startKarbUp, waitFor, workDir, type KarbUp } from './helpers.ts';
-import { startRedis, type TestRedis } from '../src/edge/test-redis.ts';
-import { RedisJobStore } from '../src/gateway/jobs/redis-store.ts';
+import { startRedis, type TestRedis } from '../src/gateway/edge/test-redis.ts';
+import { RedisJobStore } from '../src/gateway/buffer/jobs/redis-store.ts';
 import { systemClock } from '../src/util/clock.ts';
 
 const JOBS = 1_000;

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fraudRequest, karb, ROOT, startGatewayProcess, startKarbUp, waitFor, workDir, type GatewayProcess, type KarbUp } from './helpers.ts';
-import { startRedis, type TestRedis } from '../src/edge/test-redis.ts';
+import { startRedis, type TestRedis } from '../src/gateway/edge/test-redis.ts';
 
 const ROW = [42.5, 14, 0.1, 3.2, 1, 0, 1, 1200];
 const RATE = 10;
