@@ -50,8 +50,6 @@ function layer(name, from, allowed, comment) {
  * [from, to, rule]
  */
 const KNOWN_BACK_EDGES = [
-  // the standalone gateway's control-plane client returns the edge's KeyRecord.
-  ['src/gateway/discovery/control-feed.ts', 'src/gateway/edge/keys.ts', 'gateway-discovery-is-a-source'],
   // gateway tests build keys with the control plane's SQLite key store instead of an in-memory key source.
   ['src/gateway/edge/edge.test.ts', 'src/control/key-store.ts', 'gateway-is-the-data-plane-in-tests'],
   ['src/gateway/edge/key-resolver.test.ts', 'src/control/key-store.ts', 'gateway-is-the-data-plane-in-tests'],

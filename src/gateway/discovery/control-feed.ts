@@ -6,7 +6,7 @@
 import type { Clock, TimerHandle } from '../../util/clock.ts';
 import type { Log } from '../../util/log.ts';
 import type { Route, RoutingTable } from './routing-table.ts';
-import type { KeyRecord } from '../edge/keys.ts';
+import type { KeyRecord } from '../../api/api-key.ts';
 import type { SignalReport } from '../../observability/signal-report.ts';
 import type { SignalReporter } from '../../observability/signal-reporter.ts';
 

@@ -20,28 +20,8 @@ const KEY_LENGTH = KEY_PREFIX.length + ID_LENGTH + 1 + SECRET_LENGTH;
 const ID_PATTERN = /^[0-9a-f]{16}$/;
 const SECRET_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
-/** What is stored about a key: never the key or its secret. */
-export interface KeyRecord {
-  id: string;
-  name: string;
-  namespace: string;
-  /** Service allowlist; null: every service of the namespace. */
-  services: string[] | null;
-  /** Requests per second for this key; null: no per-key limit. */
-  rps: number | null;
-  /** Bucket size; null: twice `rps`. */
-  burst: number | null;
-  /** ISO time; null: never expires. */
-  expiresAt: string | null;
-  createdAt: string;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-  /** Hex SHA-256 of the secret. */
-  hash: string;
-}
-
-/** A key record as listed to an operator: no hash. */
-export type KeySummary = Omit<KeyRecord, 'hash'>;
+export type { KeyRecord, KeySummary } from '../../api/api-key.ts';
+import type { KeyRecord } from '../../api/api-key.ts';
 
 export interface NewKey {
   id: string;
