@@ -55,8 +55,6 @@ const KNOWN_BACK_EDGES = [
   ['src/gateway/edge/key-resolver.test.ts', 'src/control/key-store.ts', 'gateway-is-the-data-plane-in-tests'],
   ['src/gateway/buffer/hold.test.ts', 'src/control/key-store.ts', 'gateway-is-the-data-plane-in-tests'],
   ['src/gateway/buffer/jobs/async-jobs.test.ts', 'src/control/key-store.ts', 'gateway-is-the-data-plane-in-tests'],
-  // `karb load` reads the admin token through the CLI's client.
-  ['src/loadgen/cli.ts', 'src/cli/client.ts', 'loadgen-is-a-tool'],
 ];
 
 export default {

@@ -28,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
     case 'serve':
       return (await import('../serving/cli.ts')).runServeCommand(rest);
     case 'load':
-      return (await import('../loadgen/cli.ts')).runLoadCommand(rest);
+      return (await import('./load.ts')).runLoadCommand(rest);
     case 'simulate':
       return (await import('../sim/cli.ts')).runSimulateCommand(rest);
     case 'version':

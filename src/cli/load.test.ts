@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, test } from 'node:test';
-import { parseLoadArgs, runLoadCommand, type LoadReport } from './cli.ts';
-import { answerAfter, closedPort, startTestServer } from './test-server.ts';
+import { parseLoadArgs, runLoadCommand, type LoadReport } from './load.ts';
+import { answerAfter, closedPort, startTestServer } from '../loadgen/test-server.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'karb-load-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

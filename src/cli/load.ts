@@ -8,14 +8,14 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { isKarbError, UsageError } from '../errors.ts';
 import { durationFlag, httpUrlFlag, numberFlag, parseFlags } from '../util/flags.ts';
-import type { LatencySummary } from './histogram.ts';
-import { renderLoadSvg } from './plot.ts';
-import type { RunTotals, SecondStats } from './recorder.ts';
-import { replicasUrl, startReplicaPoller } from './replicas.ts';
-import { resolveAdminToken } from '../cli/client.ts';
-import { createHttpSender, preciseClock, probeTarget, runOpenLoop, RUNNER_DEFAULTS, type HttpTarget, type Progress, type RunResult } from './runner.ts';
-import { formatMs, generatedSchedule, replaySchedule, SHAPES, type ArrivalProcess, type Schedule, type ShapeName, type ShapeSpec } from './schedule.ts';
-import { parseArrivalCsv } from './trace.ts';
+import type { LatencySummary } from '../loadgen/histogram.ts';
+import { renderLoadSvg } from '../loadgen/plot.ts';
+import type { RunTotals, SecondStats } from '../loadgen/recorder.ts';
+import { replicasUrl, startReplicaPoller } from '../loadgen/replicas.ts';
+import { resolveAdminToken } from './client.ts';
+import { createHttpSender, preciseClock, probeTarget, runOpenLoop, RUNNER_DEFAULTS, type HttpTarget, type Progress, type RunResult } from '../loadgen/runner.ts';
+import { formatMs, generatedSchedule, replaySchedule, SHAPES, type ArrivalProcess, type Schedule, type ShapeName, type ShapeSpec } from '../loadgen/schedule.ts';
+import { parseArrivalCsv } from '../loadgen/trace.ts';
 
 const DEFAULT_GATEWAY = 'http://127.0.0.1:8080';
 const DEFAULTS = { rate: 10, durationMs: 60_000, seed: 1, connections: 256, timeoutMs: 30_000, burstFactor: 5 };
