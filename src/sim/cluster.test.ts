@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { simulate } from './cluster.ts';
+import type { Signals, WindowSignals } from '../autoscaler/types.ts';
+import { SignalRecorder } from '../observability/windows.ts';
+import { SIM_EPOCH_MS, simulate, type ClusterView, type ScaleAction, type ScaleController } from './cluster.ts';
 import { summarizeRun } from './report.ts';
 import { ScriptedController, smallScenario } from './test-support.ts';
 
@@ -141,4 +143,108 @@ test('one run is a pure function of scenario and controller', () => {
   const b = summarizeRun(simulate(sc, new ScriptedController(script), { initialReplicas: 2 }), 250);
   assert.deepEqual(a, b);
   assert.ok(a.requests > 3000);
+});
+
+/** Reads the deciders' signals every second and changes nothing. */
+class SignalsWatcher implements ScaleController {
+  readonly policy = 'watcher';
+  readonly periodMs = 1000;
+  readonly nodeManagement = 'cluster-autoscaler';
+  readonly seen: Array<{ timeMs: number; signals: Signals }> = [];
+
+  decide(view: ClusterView): ScaleAction | undefined {
+    this.seen.push({ timeMs: view.timeMs, signals: view.signals() });
+    return undefined;
+  }
+}
+
+/** The signals the traffic decides (CPU and GPU come from the simulated replicas, not the requests). */
+const TRAFFIC_SIGNALS = ['windowSeconds', 'requestRate', 'errorRate', 'p50Ms', 'p95Ms', 'concurrency', 'queueDepth', 'queueGrowthPerSec'] as const;
+
+function assertSameWindow(actual: WindowSignals, expected: WindowSignals, where: string): void {
+  for (const key of TRAFFIC_SIGNALS) {
+    const a = actual[key];
+    const e = expected[key];
+    if (a === undefined || e === undefined) assert.equal(a, e, `${where} ${key}`);
+    // Gauges are integrated in different pieces (the simulator also records each second), so the last bits may differ.
+    else assert.ok(Math.abs(a - e) <= 1e-9 * Math.max(1, Math.abs(e)), `${where} ${key}: ${a} vs ${e}`);
+  }
+}
+
+test('the deciders read what observability\'s windows compute for the same requests, as in the real loop', () => {
+  // A scripted stream: no queueing (plenty of slots) and no service-time noise (p95 = mean),
+  // so each request finishes exactly meanMs × work after it arrives.
+  const times: number[] = [];
+  const work: number[] = [];
+  const add = (fromMs: number, toMs: number, everyMs: number): void => {
+    for (let t = fromMs + 0.37; t < toMs; t += everyMs) {
+      times.push(t);
+      work.push(0.5 + (times.length % 7) * 0.5); // 20 to 140 ms
+    }
+  };
+  add(0, 40_000, 100); // 10 requests/s
+  add(40_000, 70_000, 25); // 40 requests/s
+  add(90_000, 120_000, 200); // 5 requests/s after 20 s of silence
+  const sc = smallScenario({
+    duration: '2m',
+    pools: [{ name: 'pool', replicasPerNode: 2, costPerHour: 1, minNodes: 1, maxNodes: 1 }],
+    service: { serviceTime: { meanMs: 40, p95Ms: 40 }, concurrency: 16 },
+    scaling: { minReplicas: 2, maxReplicas: 2, initialReplicas: 2 },
+  });
+  sc.traffic = { kind: 'replay', times: Float64Array.from(times), work: Float64Array.from(work), source: 'test', timeScale: 1 };
+  const watcher = new SignalsWatcher();
+  const run = simulate(sc, watcher, { initialReplicas: 2 });
+  assert.equal(run.succeeded, times.length, 'every request served, none queued');
+  assert.equal(run.maxQueueDepth, 0);
+
+  // The same requests, reported to a recorder the way the gateway reports them to the signal hub.
+  const recorder = new SignalRecorder({ stableWindowMs: 60_000, panicWindowMs: 6_000, startedAt: SIM_EPOCH_MS });
+  const events = times.flatMap((t, i) => [
+    { at: t, latencyMs: undefined },
+    { at: t + 40 * work[i]!, latencyMs: 40 * work[i]! },
+  ]);
+  events.sort((a, b) => a.at - b.at);
+  let next = 0;
+  let inFlight = 0;
+  recorder.recordConcurrency(SIM_EPOCH_MS, 0);
+  recorder.recordQueueDepth(SIM_EPOCH_MS, 0);
+  assert.equal(watcher.seen.length, 120);
+  for (const { timeMs, signals } of watcher.seen) {
+    for (; next < events.length && events[next]!.at < timeMs; next++) {
+      const { at, latencyMs } = events[next]!;
+      if (latencyMs === undefined) inFlight++;
+      else {
+        inFlight--;
+        recorder.recordRequest(SIM_EPOCH_MS + at, latencyMs, 200);
+      }
+      recorder.recordConcurrency(SIM_EPOCH_MS + at, inFlight);
+      recorder.recordQueueDepth(SIM_EPOCH_MS + at, 0);
+    }
+    const expected = recorder.windows(SIM_EPOCH_MS + timeMs);
+    assertSameWindow(signals.stable, expected.stable, `stable at ${timeMs} ms`);
+    assertSameWindow(signals.panic, expected.panic, `panic at ${timeMs} ms`);
+    assert.equal(signals.lastRequestAt, recorder.lastRequestAt, `last request at ${timeMs} ms`);
+  }
+  const at = (sec: number) => watcher.seen[sec - 1]!.signals;
+  assert.ok(Math.abs(at(60).stable.requestRate! - (40 * 10 + 19 * 40) / 59) < 1, `stable rate ${at(60).stable.requestRate}`);
+  assert.equal(at(85).panic.requestRate, 0, 'silence is a rate of 0, not missing data');
+  assert.equal(at(85).panic.p95Ms, undefined, 'and no latency');
+});
+
+test('a request turned away at a full queue never reaches the windows: the deciders see it as queue depth, as in the real gateway', () => {
+  const sc = smallScenario({
+    pools: [{ name: 'pool', replicasPerNode: 1, costPerHour: 1, minNodes: 1, maxNodes: 1 }],
+    service: { serviceTime: { meanMs: 100, p95Ms: 200 }, concurrency: 1 },
+    gateway: { maxQueue: 10, timeout: '60s' },
+    scaling: { minReplicas: 1, maxReplicas: 1, initialReplicas: 1 },
+    traffic: { shape: { kind: 'constant', rps: 50 } }, // 5× what one slot serves
+  });
+  const watcher = new SignalsWatcher();
+  const run = simulate(sc, watcher, { initialReplicas: 1 });
+  assert.ok(run.rejected > run.arrivals * 0.7);
+  const { stable } = watcher.seen[119]!.signals;
+  assert.ok(Math.abs(stable.requestRate! - 10) < 1.5, `served about 10/s, not the 50/s offered: ${stable.requestRate}`);
+  assert.equal(stable.errorRate, 0, 'every request a replica answered succeeded');
+  assert.ok(stable.queueDepth! > 9, `the queue stays near its bound: ${stable.queueDepth}`);
+  assert.ok(stable.concurrency! > 10, `one in service plus those waiting: ${stable.concurrency}`);
 });

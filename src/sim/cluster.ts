@@ -18,14 +18,26 @@
  *   decision names none.
  * - On scale-down, pods that are not ready go first, then ready pods on the
  *   emptiest nodes of the last-listed pools (so elastic nodes empty out).
+ * - Signals: the simulated gateway reports to observability's signal windows
+ *   (src/observability/windows.ts) what karb's gateway reports to its signal
+ *   hub: each request a replica served, when it finished, with its latency
+ *   since it reached the gateway; the requests at replicas plus those waiting
+ *   in the queue (concurrency) and those waiting (queue depth) whenever they
+ *   change; each replica's cold start when it becomes ready; and at each
+ *   decision every ready replica's CPU (and GPU) use since the previous one.
+ *   A request refused at a full queue or timed out in it never reached a
+ *   replica, so, as in karb's gateway, the deciders see it only through the
+ *   queue. Deciders read the windows at the decision's instant, so simulated
+ *   and real deciders see the same numbers for the same traffic.
  *
  * Everything is deterministic for a scenario and controller: arrivals, service
  * times (one draw per arrival, in arrival order), cold starts and provisioning
  * delays all come from seeded streams.
  */
-import type { PodSignal, Signals, WindowSignals } from '../autoscaler/types.ts';
+import type { PodSignal, Signals } from '../autoscaler/types.ts';
+import { SignalRecorder } from '../observability/windows.ts';
 import { EventQueue, runEvents, type PoppedEvent } from './engine.ts';
-import { RunMetrics, type Series, type MinuteResult } from './metrics.ts';
+import { QUEUE_FULL, QUEUE_TIMEOUT, RunMetrics, SERVED, type MinuteResult, type Series } from './metrics.ts';
 import { BinnedHistogram } from './histogram.ts';
 import { capacityRps } from './queueing.ts';
 import { lognormalFromMeanP95, seededRandom, type Random } from './random.ts';
@@ -162,6 +174,8 @@ class ClusterRun implements ClusterView {
   readonly #rng: Random;
   readonly #serviceRng: Random;
   readonly #metrics: RunMetrics;
+  /** What the deciders read, fed as karb's gateway feeds its signal hub (times in ms since the epoch). */
+  readonly #signals: SignalRecorder;
   readonly #slots: number;
   readonly #pools: PoolState[];
   /** Every pod ever created, by id (completion events name pods by id). */
@@ -189,7 +203,11 @@ class ClusterRun implements ClusterView {
   #busy = 0;
   #ready = 0;
   #replicas = 0;
-  #cum = { busySlotMs: 0, inFlightMs: 0, queueMs: 0, readyReplicaMs: 0 };
+  /** Integrals (level × ms) for the report's utilization. */
+  #cum = { busySlotMs: 0, readyReplicaMs: 0 };
+  /** The gauges as last recorded in the signal windows. */
+  #reportedInFlight = 0;
+  #reportedWaiting = 0;
 
   #target: number;
   #lastDirection = 0;
@@ -199,7 +217,6 @@ class ClusterRun implements ClusterView {
   #nodeScaleEvents = 0;
   #nodesWanted: number | undefined;
   #arrivals = 0;
-  #lastArrivalAt = NaN;
   #maxQueue = 0;
   #coldStarts = 0;
   #coldStartTotalMs = 0;
@@ -214,7 +231,9 @@ class ClusterRun implements ClusterView {
     this.#rng = seededRandom((scenario.seed ^ 0x1b873593) >>> 0);
     this.#serviceRng = seededRandom((scenario.seed ^ 0x2f6b1e3d) >>> 0);
     const durationSec = Math.ceil(scenario.durationMs / 1000);
-    this.#metrics = new RunMetrics({ stableSec: scenario.windows.stableMs / 1000, panicSec: scenario.windows.panicMs / 1000, durationSec });
+    this.#metrics = new RunMetrics({ durationSec });
+    const { stableMs, panicMs } = scenario.windows;
+    this.#signals = new SignalRecorder({ stableWindowMs: stableMs, panicWindowMs: Math.min(panicMs, stableMs), startedAt: SIM_EPOCH_MS });
     this.#slots = scenario.service.concurrency;
     this.#buckets = new Array<Pod | null>(this.#slots + 1).fill(null);
     const st = scenario.service.serviceTime;
@@ -254,8 +273,7 @@ class ClusterRun implements ClusterView {
   }
 
   signals(): Signals {
-    const stable = this.#windowSignals(this.#sc.windows.stableMs / 1000);
-    const panic = this.#windowSignals(this.#sc.windows.panicMs / 1000);
+    const at = SIM_EPOCH_MS + this.#now;
     const pods: PodSignal[] = [];
     const { idle, atFullLoad } = this.#sc.service.cpu;
     for (const pod of this.#live) {
@@ -269,46 +287,19 @@ class ClusterRun implements ClusterView {
         this.#accruePod(pod);
         const span = this.#now - Math.max(pod.markAt, pod.readyAt);
         if (span > 0) {
-          signal.cpuUtilization = idle + (atFullLoad - idle) * ((pod.busyMs - pod.markBusyMs) / (span * this.#slots));
-          signal.cpuSampledAt = SIM_EPOCH_MS + this.#now;
+          // Sampled at each decision, as the control loop samples each replica's process.
+          const busyFraction = (pod.busyMs - pod.markBusyMs) / (span * this.#slots);
+          signal.cpuUtilization = idle + (atFullLoad - idle) * busyFraction;
+          signal.cpuSampledAt = at;
+          this.#signals.recordCpu(at, signal.name, signal.cpuUtilization);
+          if (this.#gpu) this.#signals.recordGpu(at, signal.name, busyFraction);
         }
         pod.markBusyMs = pod.busyMs;
         pod.markAt = this.#now;
       }
       pods.push(signal);
     }
-    const signals: Signals = {
-      stable,
-      panic,
-      readyReplicas: this.#ready,
-      currentReplicas: this.#replicas,
-      pods,
-      replicaCapacityRps: this.#replicaCapacityRps,
-    };
-    if (this.#coldStartsDone > 0) signals.coldStartMs = this.#coldStartTotalMs / this.#coldStartsDone;
-    if (!Number.isNaN(this.#lastArrivalAt)) signals.lastRequestAt = SIM_EPOCH_MS + this.#lastArrivalAt;
-    return signals;
-  }
-
-  #windowSignals(windowSec: number): WindowSignals {
-    const w = this.#metrics.window(windowSec);
-    const out: WindowSignals = { windowSeconds: w.seconds };
-    if (w.seconds <= 0) return out;
-    const spanMs = w.seconds * 1000;
-    out.requestRate = w.completions / w.seconds;
-    out.concurrency = w.inFlightMs / spanMs;
-    out.queueDepth = w.queueMs / spanMs;
-    if (w.queueGrowthPerSec !== undefined) out.queueGrowthPerSec = w.queueGrowthPerSec;
-    if (w.p50Ms !== undefined) out.p50Ms = w.p50Ms;
-    if (w.p95Ms !== undefined) out.p95Ms = w.p95Ms;
-    if (w.completions + w.failures > 0) out.errorRate = w.failures / (w.completions + w.failures);
-    if (w.readyReplicaMs > 0) {
-      const busyFraction = w.busySlotMs / (w.readyReplicaMs * this.#slots);
-      const { idle, atFullLoad } = this.#sc.service.cpu;
-      out.cpuUtilization = idle + (atFullLoad - idle) * busyFraction;
-      if (this.#gpu) out.gpuUtilization = busyFraction;
-    }
-    return out;
+    return this.#signals.signals(at, { ready: this.#ready, current: this.#replicas, pods, replicaCapacityRps: this.#replicaCapacityRps });
   }
 
   // ---- setup ----
@@ -377,10 +368,28 @@ class ClusterRun implements ClusterView {
     if (dt > 0) {
       const c = this.#cum;
       c.busySlotMs += this.#busy * dt;
-      c.inFlightMs += (this.#busy + this.#qLen) * dt;
-      c.queueMs += this.#qLen * dt;
       c.readyReplicaMs += this.#ready * dt;
       this.#lastAccrue = this.#now;
+    }
+  }
+
+  /**
+   * The gauges karb's signal hub records (hub.ts): requests at replicas plus
+   * those waiting at the gateway, and those waiting. Checked after every event,
+   * so each change is recorded at its instant and the windows' time-weighted
+   * averages are exact; recorded every second as well (`always`), as the hub
+   * samples on every loop tick, so a level that holds stays fresh.
+   */
+  #reportLoad(always = false): void {
+    const at = SIM_EPOCH_MS + this.#now;
+    const inFlight = this.#busy + this.#qLen;
+    if (always || inFlight !== this.#reportedInFlight) {
+      this.#signals.recordConcurrency(at, inFlight);
+      this.#reportedInFlight = inFlight;
+    }
+    if (always || this.#qLen !== this.#reportedWaiting) {
+      this.#signals.recordQueueDepth(at, this.#qLen);
+      this.#reportedWaiting = this.#qLen;
     }
   }
 
@@ -442,7 +451,6 @@ class ClusterRun implements ClusterView {
 
   #onArrival(work: number): void {
     this.#arrivals++;
-    this.#lastArrivalAt = this.#now;
     const serviceMs = this.#serviceTimeMs(work);
     if (this.#qLen === 0) {
       const pod = this.#freestPod();
@@ -452,7 +460,7 @@ class ClusterRun implements ClusterView {
       }
     }
     if (this.#qLen >= this.#sc.gateway.maxQueue) {
-      this.#metrics.recordReject();
+      this.#metrics.recordFinished(QUEUE_FULL, 0);
       return;
     }
     this.#accrue();
@@ -470,7 +478,7 @@ class ClusterRun implements ClusterView {
     const cap = this.#qArrival.length;
     while (this.#qLen > 0 && this.#now - this.#qArrival[this.#qHead]! >= timeout) {
       this.#accrue();
-      this.#metrics.recordTimeout(this.#now - this.#qArrival[this.#qHead]!);
+      this.#metrics.recordFinished(QUEUE_TIMEOUT, this.#now - this.#qArrival[this.#qHead]!);
       this.#qHead = (this.#qHead + 1) % cap;
       this.#qLen--;
     }
@@ -500,7 +508,9 @@ class ClusterRun implements ClusterView {
     this.#bucketRemove(pod);
     pod.busy--;
     this.#busy--;
-    this.#metrics.recordSuccess(this.#now - arrivedAt);
+    const latencyMs = this.#now - arrivedAt;
+    this.#metrics.recordFinished(SERVED, latencyMs);
+    this.#signals.recordRequest(SIM_EPOCH_MS + this.#now, latencyMs, SERVED);
     if (pod.state === READY) {
       this.#bucketInsert(pod);
       this.#drainQueue();
@@ -560,6 +570,7 @@ class ClusterRun implements ClusterView {
     if (pod.state !== STARTING) return; // removed while starting
     this.#coldStartTotalMs += this.#now - pod.startedAt;
     this.#coldStartsDone++;
+    this.#signals.recordColdStart(SIM_EPOCH_MS + this.#now, this.#now - pod.startedAt);
     this.#makeReady(pod);
     this.#drainQueue();
   }
@@ -726,7 +737,7 @@ class ClusterRun implements ClusterView {
     this.#accrue();
     this.#expireQueue();
     const sec = Math.round(this.#now / 1000);
-    this.#metrics.closeSecond(sec, this.#cum, { readyReplicas: this.#ready, replicas: this.#replicas, queueDepth: this.#qLen, nodes: this.nodes });
+    this.#metrics.closeSecond(sec, { readyReplicas: this.#ready, replicas: this.#replicas, queueDepth: this.#qLen, nodes: this.nodes });
     if (this.#now % this.#ctl.periodMs === 0) {
       const action = this.#ctl.decide(this);
       if (action) {
@@ -745,6 +756,7 @@ class ClusterRun implements ClusterView {
     const arrivals = openArrivals(sc.traffic, sc.durationMs, sc.seed);
     this.#metrics.start({ readyReplicas: this.#ready, replicas: this.#replicas, queueDepth: 0, nodes: this.nodes });
     this.#events.push(1000, EV_TICK);
+    this.#reportLoad(true);
     const onEvent = (ev: PoppedEvent): void => {
       this.#now = ev.time;
       switch (ev.type) {
@@ -753,6 +765,7 @@ class ClusterRun implements ClusterView {
           break;
         case EV_TICK:
           this.#tick();
+          this.#reportLoad(true);
           break;
         case EV_POD_READY:
           this.#podReady(ev.a);
@@ -761,10 +774,12 @@ class ClusterRun implements ClusterView {
           this.#nodeReady(ev.a, ev.b);
           break;
       }
+      this.#reportLoad();
     };
     const onArrival = (time: number): void => {
       this.#now = time;
       this.#onArrival(arrivals.work);
+      this.#reportLoad();
     };
     runEvents(this.#events, arrivals, sc.durationMs, onEvent, onArrival);
     this.#now = sc.durationMs;
