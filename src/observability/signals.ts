@@ -1,8 +1,9 @@
 /**
  * What the observe stage hands to the deciders: a revision's signals over the
- * stable and panic windows, and its pods. Produced here (windows.ts, from the
- * gateway's and the runtime's samples) and by the simulator; read by the
- * deciders in src/autoscaler, which re-exports these types. Missing means
+ * stable and panic windows, and its pods. Produced here (windows.ts), from the
+ * gateway's and the runtime's samples in the real loop and from the simulated
+ * cluster's in src/sim, so both feed the deciders the same numbers; read by
+ * the deciders in src/autoscaler, which re-exports these types. Missing means
  * "no data", never zero.
  */
 
