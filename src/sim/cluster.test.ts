@@ -48,14 +48,19 @@ test('a new node takes its provisioning delay, then pulls the image once; later 
   assert.ok(Math.abs(run.costUsd - (179 / 3600) * 10) < 1e-9);
 });
 
-test('the gateway queue is bounded: beyond maxQueue requests are rejected', () => {
-  const sc = smallScenario({
+/** One replica of one slot offered 5× what it serves, behind a gateway queue of 10. */
+function overloadedOneSlot() {
+  return smallScenario({
     pools: [{ name: 'pool', replicasPerNode: 1, costPerHour: 1, minNodes: 1, maxNodes: 1 }],
     service: { serviceTime: { meanMs: 100, p95Ms: 200 }, concurrency: 1 },
     gateway: { maxQueue: 10, timeout: '60s' },
     scaling: { minReplicas: 1, maxReplicas: 1, initialReplicas: 1 },
     traffic: { shape: { kind: 'constant', rps: 50 } }, // 5× what one slot serves
   });
+}
+
+test('the gateway queue is bounded: beyond maxQueue requests are rejected', () => {
+  const sc = overloadedOneSlot();
   const run = simulate(sc, new ScriptedController([]), { initialReplicas: 1 });
   assert.equal(run.maxQueueDepth, 10);
   assert.ok(run.rejected > run.arrivals * 0.7, `rejected ${run.rejected} of ${run.arrivals}`);
@@ -232,13 +237,7 @@ test('the deciders read what observability\'s windows compute for the same reque
 });
 
 test('a request turned away at a full queue never reaches the windows: the deciders see it as queue depth, as in the real gateway', () => {
-  const sc = smallScenario({
-    pools: [{ name: 'pool', replicasPerNode: 1, costPerHour: 1, minNodes: 1, maxNodes: 1 }],
-    service: { serviceTime: { meanMs: 100, p95Ms: 200 }, concurrency: 1 },
-    gateway: { maxQueue: 10, timeout: '60s' },
-    scaling: { minReplicas: 1, maxReplicas: 1, initialReplicas: 1 },
-    traffic: { shape: { kind: 'constant', rps: 50 } }, // 5× what one slot serves
-  });
+  const sc = overloadedOneSlot();
   const watcher = new SignalsWatcher();
   const run = simulate(sc, watcher, { initialReplicas: 1 });
   assert.ok(run.rejected > run.arrivals * 0.7);
