@@ -44,6 +44,11 @@ function layer(name, from, allowed, comment, alsoInTests = []) {
   ];
 }
 
+/** A rule inside one layer: production code under `from` never imports `to`; tests may. */
+function forbid(name, from, to, comment) {
+  return { name, comment, severity: 'error', from: { path: from, pathNot: TEST }, to: { path: to } };
+}
+
 export default {
   forbidden: [
     ...layer('foundation-imports-only-foundation', '^src/(errors\\.ts$|util/)', [],
@@ -72,34 +77,14 @@ export default {
       'The control plane acts on the deciders and drives runtime and gateway; only the CLI (and the simulator, loadgen) sit above it.'),
 
     // Inside the gateway: rooms follow the request. Production code only; tests may import any room.
-    {
-      name: 'gateway-edge-runs-first',
-      comment: 'L1 runs before routing and buffering and knows nothing of where a request goes next.',
-      severity: 'error',
-      from: { path: '^src/gateway/edge/', pathNot: TEST },
-      to: { path: '^src/gateway/(router|buffer)/' },
-    },
-    {
-      name: 'gateway-buffer-below-router',
-      comment: 'The router places requests in the buffer (admission queue, hold); the buffer reaches the router only through the job dispatch server, never by import.',
-      severity: 'error',
-      from: { path: '^src/gateway/buffer/', pathNot: TEST },
-      to: { path: '^src/gateway/router/' },
-    },
-    {
-      name: 'gateway-discovery-is-a-source',
-      comment: 'Discovery says where routes and endpoints are; it is read by the rooms and imports none of them.',
-      severity: 'error',
-      from: { path: '^src/gateway/discovery/', pathNot: TEST },
-      to: { path: '^src/gateway/(edge|router|buffer|server)/' },
-    },
-    {
-      name: 'gateway-only-the-shell-assembles',
-      comment: 'server/gateway.ts assembles the rooms into startGateway; a room that imported it would import every other room.',
-      severity: 'error',
-      from: { path: '^src/gateway/(edge|router|buffer|discovery)/', pathNot: TEST },
-      to: { path: '^src/gateway/server/(gateway|metrics-listener)\\.ts$' },
-    },
+    forbid('gateway-edge-runs-first', '^src/gateway/edge/', '^src/gateway/(router|buffer)/',
+      'L1 runs before routing and buffering and knows nothing of where a request goes next.'),
+    forbid('gateway-buffer-below-router', '^src/gateway/buffer/', '^src/gateway/router/',
+      'The router places requests in the buffer (admission queue, hold); the buffer reaches the router only through the job dispatch server, never by import.'),
+    forbid('gateway-discovery-is-a-source', '^src/gateway/discovery/', '^src/gateway/(edge|router|buffer|server)/',
+      'Discovery says where routes and endpoints are; it is read by the rooms and imports none of them.'),
+    forbid('gateway-only-the-shell-assembles', '^src/gateway/(edge|router|buffer|discovery)/', '^src/gateway/server/(gateway|metrics-listener)\\.ts$',
+      'server/gateway.ts assembles the rooms into startGateway; a room that imported it would import every other room.'),
 
     {
       name: 'production-never-imports-test-code',
