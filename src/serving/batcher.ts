@@ -1,12 +1,26 @@
 /**
- * Dynamic batcher: requests queue their rows; a batch runs when `maxBatchSize`
- * rows are waiting or `maxDelayMs` after the oldest waiting row arrived, whichever
- * comes first. Rows from different callers are stacked into one typed array per
- * input, run as one model call, and the outputs are handed back as views at each
- * caller's row offset. One batch runs at a time (the runtime already uses the cores);
- * with `pipelineDepth` 2 a full next batch is handed over while one computes, so a
- * model in another thread never waits for this thread between batches. A partial
- * batch keeps filling while the model is busy.
+ * Adaptive dynamic batcher: a request never waits for company while the model is
+ * idle. Rows from different callers are stacked into one typed array per input, run
+ * as one model call, and the outputs are handed back as views at each caller's row
+ * offset. When is a batch started?
+ *
+ * | model state | what happens to a request that arrives |
+ * |---|---|
+ * | idle (nothing running) | runs at once, with whatever else is queued (up to `maxBatchSize` rows) |
+ * | a batch runs | its rows gather into the next batch, which starts when the running batch ends |
+ * | a batch runs, `maxBatchSize` rows wait, a pipeline slot is free | the full batch is handed to the runner now |
+ * | a batch runs, the oldest waiting row has waited `maxDelayMs`, a pipeline slot is free | the partial batch is handed to the runner now and stops gathering |
+ * | draining (`flush`) or the model cannot batch | whatever is queued goes as soon as a slot is free |
+ *
+ * So batches form only from load the model cannot keep up with: a lone request costs
+ * no delay, and under load each batch holds what arrived while the one before ran.
+ * `maxDelayMs` is the longest a row gathers company while the model is busy; it only
+ * matters with `pipelineDepth` 2 or more (with depth 1 nothing can start before the
+ * running batch ends anyway), and 0 means a free slot takes whatever is queued at once.
+ * Handing a batch over early lets a model in another thread start it the moment the
+ * running one ends, without waiting for this thread to notice; gathering longer makes
+ * bigger batches. One batch computes at a time (the runtime already uses the cores);
+ * pipelined batches wait their turn at the runner.
  *
  * Batches are made of whole requests in arrival order; a request larger than
  * `maxBatchSize` runs alone as one batch. Time comes from the injected `Clock`.
@@ -39,6 +53,7 @@ export interface BatchStats {
 
 export interface BatcherOptions {
   maxBatchSize: number;
+  /** While a batch runs: the longest the next batch gathers rows before it takes a free pipeline slot (0 = at once). Never a wait when the model is idle. */
   maxDelayMs: number;
   /** Rows allowed to wait; past it `submit` fails with QueueFullError. An empty queue always admits one request. */
   maxQueueRows: number;
@@ -91,9 +106,9 @@ export class Batcher {
   #queuedRows = 0;
   #running = 0;
   #timer: TimerHandle | undefined;
-  /** The waiting request the delay timer was armed for. */
+  /** The waiting request the gathering timer was armed for. */
   #timerFor: Pending | undefined;
-  /** Set by `flush`: run everything queued without waiting for the delay. */
+  /** Set by `flush`: hand everything queued to free slots without gathering. */
   #flushing = false;
   #idleWaiters: Array<() => void> = [];
   #lastFinished = -Infinity;
@@ -142,8 +157,8 @@ export class Batcher {
   }
 
   /**
-   * Runs everything queued now and from here on without waiting for the delay
-   * (used while draining); resolves once nothing is queued or running.
+   * Hands everything queued now and from here on to the runner as soon as a slot is
+   * free, without gathering (used while draining); resolves once nothing is queued or running.
    */
   flush(): Promise<void> {
     this.#flushing = true;
@@ -156,21 +171,20 @@ export class Batcher {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  /** Decides whether to start batches now, arm the delay timer, or wait for a running batch. */
+  /** Decides whether to start batches now, arm the gathering timer, or wait for a running batch to end. */
   #schedule(): void {
     while (this.#running < this.#pipelineDepth) {
       const oldest = this.#queue[this.#head];
-      if (oldest === undefined) {
-        this.#disarm();
-        return;
-      }
-      const full = this.#flushing || !this.#runner.batchable || this.#queuedRows >= this.#maxBatchSize;
-      if (!full && this.#running > 0) {
-        // A partial batch keeps filling while the model is busy; it is considered again when the run ends.
-        this.#disarm();
-        return;
-      }
-      if (!full && this.#clock.now() < oldest.arrivedAt + this.#maxDelayMs) {
+      if (oldest === undefined) break;
+      const ready =
+        this.#running === 0 ||
+        this.#flushing ||
+        !this.#runner.batchable ||
+        this.#queuedRows >= this.#maxBatchSize ||
+        this.#clock.now() >= oldest.arrivedAt + this.#maxDelayMs;
+      if (!ready) {
+        // The model is busy and the next batch is still gathering: hand it over when its oldest row
+        // has waited maxDelayMs, unless the running batch ends (or the batch fills) first.
         if (this.#timerFor === oldest) return;
         this.#disarm();
         this.#timerFor = oldest;
@@ -184,6 +198,8 @@ export class Batcher {
       this.#disarm();
       this.#runBatch();
     }
+    // Nothing waits, or every slot is taken: the end of a running batch schedules again.
+    this.#disarm();
   }
 
   #disarm(): void {

@@ -232,8 +232,9 @@ describe('model server over HTTP (fraud-v1, real ONNX Runtime)', () => {
   });
 
   it('batches concurrent clients into shared runs and gives each client exactly its own rows', async () => {
-    // A generous delay so the 40 requests, sent together, meet in the queue; batches go out as 16 rows gather.
-    const server = await start({ maxBatchSize: 16, maxDelayMs: 500 });
+    // The first request runs at once (the model is idle); each run takes 20 ms, so the 40 requests, sent
+    // together, meet in the queue behind it, and batches are handed over as 16 rows gather.
+    const server = await start({ maxBatchSize: 16, maxDelayMs: 500, injectLatencyMs: 20 });
     const requests = Array.from({ length: 40 }, (_, k) => featureRows(100 + k, 1 + (k % 3)));
     const wants = await Promise.all(requests.map((rows) => expected(rows)));
     const replies = await Promise.all(requests.map((rows, k) => post(`${server.url}/v2/models/fraud-v1/infer`, inferBody(rows, { id: `client-${k}` }))));
