@@ -23,7 +23,8 @@ or a causal language model (input_ids → logits, like models/tiny-lm.onnx) over
   --host HOST               address to bind (default ${SERVING_DEFAULTS.host})
   --name NAME               model name in /v2/models/{name} (default: the file name without extension)
   --max-batch-size N        most rows per model run (default ${SERVING_DEFAULTS.maxBatchSize})
-  --max-delay-ms N          longest wait for a batch to fill (default ${SERVING_DEFAULTS.maxDelayMs})
+  --max-delay-ms N          while a batch runs, longest the next one gathers rows (default ${SERVING_DEFAULTS.maxDelayMs});
+                            a request to an idle model never waits
   --max-queue N             rows allowed to wait; beyond it requests get 503 + Retry-After (default ${SERVING_DEFAULTS.maxQueueRows})
   --body-limit BYTES        largest request body; larger ones get 413 (default ${SERVING_DEFAULTS.bodyLimitBytes})
   --intra-op-threads N      ONNX Runtime threads per operator (default: all cores)
