@@ -105,7 +105,7 @@ if __name__ == "__main__":
     import onnxruntime as ort
 
     probe = ort.InferenceSession(opts.model, providers=["CPUExecutionProvider"]).get_inputs()[0]
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False, configure_logging=False)
     serve.start(http_options={"host": "127.0.0.1", "port": opts.port}, logging_config={"log_level": "WARNING", "enable_access_log": False})
     serve.run(
         OnnxDeployment.bind(opts.model, opts.name, opts.threads, opts.max_batch_size, opts.batch_wait_ms / 1000),
