@@ -1,6 +1,6 @@
 /**
  * Model server benchmark:
- *   node bench/model-server.ts [--json] [--seconds N] [--warmup N] [--threads N]
+ *   node bench/model-server.ts [--json] [--quick] [--rounds N] [--seconds N] [--warmup N] [--threads N]
  *
  * 1. Compute-bound, models/wide-mlp.onnx: rows/s of raw in-process ONNX Runtime
  *    running batches of 32 back to back, vs `karb serve --max-batch-size 32` over
@@ -17,8 +17,10 @@
  *
  * Servers run as child processes, as the embedded runtime starts them. The load
  * comes from this process: one undici Pool, one keep-alive connection per
- * concurrent request, closed loop. Raw ONNX Runtime runs in this process while no
- * server is running. On a small machine the client competes with the server for
+ * concurrent request, closed loop. Raw ONNX Runtime runs in this process while the
+ * server idles; each wide-mlp case takes `--rounds` turns of raw then server, the
+ * order alternating, so a busy machine weighs on both sides of the ratio alike.
+ * Defaults: 3 rounds of 4 s (~2 min in all); `--quick`: 2 rounds of 2 s. On a small machine the client competes with the server for
  * the same cores; the CPU columns show how much of the gap that is.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -40,13 +42,17 @@ const MODELS = { wide: path.join(REPO, 'models/wide-mlp.onnx'), fraud: path.join
 const { values: flags } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
-    seconds: { type: 'string', default: '4' },
-    warmup: { type: 'string', default: '1' },
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    seconds: { type: 'string' },
+    warmup: { type: 'string' },
     threads: { type: 'string' },
   },
 });
-const SECONDS = Number(flags.seconds);
-const WARMUP = Number(flags.warmup);
+/** Per wide-mlp case, rounds of raw ONNX Runtime and karb serve, alternating which goes first (default 3; --quick 2). */
+const ROUNDS = Number(flags.rounds ?? (flags.quick ? 2 : 3));
+const SECONDS = Number(flags.seconds ?? (flags.quick ? 2 : 4));
+const WARMUP = Number(flags.warmup ?? (flags.quick ? 0.5 : 1));
 const THREADS = Number(flags.threads ?? os.availableParallelism());
 const BATCH = 32;
 const CLIENT = 'undici Pool in the benchmark process (closed loop, keep-alive, one connection per concurrent request); servers are child processes';
@@ -242,6 +248,33 @@ async function closedLoop(server: Child, requestPath: string, bodies: readonly B
   };
 }
 
+/** Rounds of equal length pooled: mean rates and CPU, median percentiles. */
+function pooledRaw(rounds: readonly RawResult[]): RawResult {
+  return { rowsPerSecond: mean(rounds.map((r) => r.rowsPerSecond)), cpuMicrosPerRow: mean(rounds.map((r) => r.cpuMicrosPerRow)) };
+}
+
+function pooledLoad(rounds: readonly LoadResult[]): LoadResult {
+  const serverCores = rounds.every((r) => r.serverCores !== undefined) ? mean(rounds.map((r) => r.serverCores!)) : undefined;
+  return {
+    requestsPerSecond: mean(rounds.map((r) => r.requestsPerSecond)),
+    errors: rounds.reduce((sum, r) => sum + r.errors, 0),
+    p50Ms: median(rounds.map((r) => r.p50Ms)),
+    p99Ms: median(rounds.map((r) => r.p99Ms)),
+    serverCores,
+    clientCores: mean(rounds.map((r) => r.clientCores)),
+  };
+}
+
+function mean(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = values.slice().sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 // ---------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -252,13 +285,26 @@ async function main(): Promise<void> {
   // so both sides of each ratio see the same machine conditions.
   const raw = await rawOrt();
   const wideServer = await startChild([CLI, 'serve', '--model', MODELS.wide, '--port', '0', '--max-batch-size', String(BATCH), '--intra-op-threads', String(THREADS)]);
-  const wide: Array<WideCase & LoadResult & { raw: RawResult; rowsPerSecond: number; ratio: number; serverCpuMicrosPerRow: number | undefined; cpuEfficiency: number | undefined }> = [];
+  const wide: Array<
+    WideCase & LoadResult & { raw: RawResult; rowsPerSecond: number; ratio: number; serverCpuMicrosPerRow: number | undefined; cpuEfficiency: number | undefined; roundRatios: number[] }
+  > = [];
   try {
     for (const c of WIDE_CASES) {
-      log(`wide-mlp: raw ONNX Runtime (batch ${BATCH}, ${THREADS} threads), then karb serve with ${c.name}, ${c.concurrency} concurrent requests…`);
-      const rawNow = await raw.measure(Math.min(SECONDS, 2));
+      log(`wide-mlp: raw ONNX Runtime (batch ${BATCH}, ${THREADS} threads) and karb serve with ${c.name}, ${c.concurrency} concurrent requests, ${ROUNDS} alternating rounds…`);
       const bodies = Array.from({ length: 64 }, (_, k) => inferBody('x', rows(c.rowsPerRequest, 256, 1000 + k), 256, c.binary));
-      const load = await closedLoop(wideServer, '/v2/models/wide-mlp/infer', bodies, c.concurrency);
+      // Raw and server take turns (raw first, then server first, ...) so that both see the same machine.
+      const rounds: Array<{ raw: RawResult; load: LoadResult }> = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        if (r % 2 === 0) {
+          const rawRound = await raw.measure(SECONDS);
+          rounds.push({ raw: rawRound, load: await closedLoop(wideServer, '/v2/models/wide-mlp/infer', bodies, c.concurrency) });
+        } else {
+          const load = await closedLoop(wideServer, '/v2/models/wide-mlp/infer', bodies, c.concurrency);
+          rounds.push({ raw: await raw.measure(SECONDS), load });
+        }
+      }
+      const rawNow = pooledRaw(rounds.map((r) => r.raw));
+      const load = pooledLoad(rounds.map((r) => r.load));
       const rowsPerSecond = load.requestsPerSecond * c.rowsPerRequest;
       const serverCpuMicrosPerRow = load.serverCores === undefined ? undefined : (load.serverCores * 1e6) / rowsPerSecond;
       wide.push({
@@ -269,6 +315,7 @@ async function main(): Promise<void> {
         ratio: rowsPerSecond / rawNow.rowsPerSecond,
         serverCpuMicrosPerRow,
         cpuEfficiency: serverCpuMicrosPerRow === undefined ? undefined : rawNow.cpuMicrosPerRow / serverCpuMicrosPerRow,
+        roundRatios: rounds.map((r) => (r.load.requestsPerSecond * c.rowsPerRequest) / r.raw.rowsPerSecond),
       });
     }
   } finally {
@@ -303,7 +350,7 @@ async function main(): Promise<void> {
 
   const result = {
     machine: { cpus, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version },
-    settings: { seconds: SECONDS, warmupSeconds: WARMUP, maxBatchSize: BATCH, intraOpThreads: THREADS, client: CLIENT },
+    settings: { rounds: ROUNDS, seconds: SECONDS, warmupSeconds: WARMUP, maxBatchSize: BATCH, intraOpThreads: THREADS, client: CLIENT },
     wideMlp: { target: 0.85, cases: wide.map((w) => ({ ...w, pass: w.ratio >= 0.85 })) },
     fraud: { target: 0.5, ratio: fraudRatio, pass: fraudRatio >= 0.5, concurrency: FRAUD_CONCURRENCY, server: fraudLoad, bare: bareLoad },
   };
@@ -317,15 +364,15 @@ async function main(): Promise<void> {
   const us = (v: number | undefined) => (v === undefined ? 'n/a' : `${v.toFixed(0)} µs`);
   const perRequest = (l: LoadResult) => (l.serverCores === undefined ? undefined : (l.serverCores * 1e6) / l.requestsPerSecond);
   const lines = [
-    `Model server benchmark: ${cpus} CPUs (${result.machine.cpuModel}), Node ${process.version}, ${SECONDS} s per measurement after ${WARMUP} s warm-up, ${THREADS} intra-op threads`,
+    `Model server benchmark: ${cpus} CPUs (${result.machine.cpuModel}), Node ${process.version}, ${SECONDS} s per measurement after ${WARMUP} s warm-up, ${ROUNDS} alternating rounds per wide-mlp case, ${THREADS} intra-op threads`,
     '',
-    `wide-mlp (compute-bound), rows/s, max batch ${BATCH}; raw = in-process ONNX Runtime, batches of ${BATCH}, measured just before each case`,
+    `wide-mlp (compute-bound), rows/s, max batch ${BATCH}; raw = in-process ONNX Runtime, batches of ${BATCH}, in rounds alternating with the server's (rates are the rounds' mean)`,
     '',
     '| requests | concurrency | karb serve rows/s | raw rows/s | ratio (≥ 85%) | p50 / p99 ms | server CPU/row | raw CPU/row | CPU efficiency | client CPU |',
     '|---|---|---|---|---|---|---|---|---|---|',
     ...wide.map(
       (w) =>
-        `| ${w.name} | ${w.concurrency} | ${n(w.rowsPerSecond)} | ${n(w.raw.rowsPerSecond)} | ${pct(w.ratio)} ${w.ratio >= 0.85 ? '✓' : '✗'} | ${n(w.p50Ms)} / ${n(w.p99Ms)} | ${us(w.serverCpuMicrosPerRow)} | ${us(w.raw.cpuMicrosPerRow)} | ${pct(w.cpuEfficiency)} | ${w.clientCores.toFixed(2)} cores |`,
+        `| ${w.name} | ${w.concurrency} | ${n(w.rowsPerSecond)} | ${n(w.raw.rowsPerSecond)} | ${pct(w.ratio)} ${w.ratio >= 0.85 ? '✓' : '✗'} (rounds ${w.roundRatios.map((r) => pct(r)).join(', ')}) | ${n(w.p50Ms)} / ${n(w.p99Ms)} | ${us(w.serverCpuMicrosPerRow)} | ${us(w.raw.cpuMicrosPerRow)} | ${pct(w.cpuEfficiency)} | ${w.clientCores.toFixed(2)} cores |`,
     ),
     '',
     `fraud-v1 (HTTP-bound), requests/s, one row per JSON request, concurrency ${FRAUD_CONCURRENCY}`,
