@@ -1,14 +1,15 @@
 /**
  * Autoscaling end to end on a real `karb up`: open-loop load makes one replica
- * too few (targetConcurrency 1, a batcher that waits 100 ms for company, a
- * 250 ms p95 SLO that the gateway's queueing soon threatens), the
+ * too few (targetConcurrency 1, model runs slowed to 50 ms each by the server's
+ * fault injection, a 250 ms p95 SLO that the gateway's queueing soon threatens), the
  * autoscaler adds replicas, takes them away once the load is gone and the
  * service is idle, down to zero; the next request is held at the gateway
  * while a replica starts, and answered.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { fraudRequest, karb, startKarbUp, waitFor, workDir, type KarbUp } from './helpers.ts';
+import { join } from 'node:path';
+import { fraudRequest, karb, KARB, ROOT, startKarbUp, waitFor, workDir, type KarbUp } from './helpers.ts';
 import { createHttpSender, runOpenLoop } from '../src/loadgen/runner.ts';
 import { generatedSchedule } from '../src/loadgen/schedule.ts';
 
@@ -18,9 +19,9 @@ kind: InferenceService
 metadata: { name: scaler }
 spec:
   model:
-    format: onnx
-    uri: file://models/fraud-v1.onnx
-    batching: { maxBatchSize: 32, maxDelayMs: 100 }
+    format: oip
+    command: ${JSON.stringify([process.execPath, KARB, 'serve', '--model', join(ROOT, 'models/fraud-v1.onnx'), '--name', 'scaler', '--port', '$PORT', '--inject-latency-ms', '50'])}
+    readinessPath: /v2/models/scaler/ready
   resources: { requests: { cpu: "0.5", memory: 256Mi }, limits: { cpu: "1", memory: 512Mi } }
   slo: { latencyP95Ms: 250, coldStartMs: 15000 }
   scaling:
