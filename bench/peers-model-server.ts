@@ -22,7 +22,7 @@
  * tree's (Ray runs several processes), memory is the tree's proportional set size.
  *
  * Goals: karb ≥ 3× KServe's throughput on the small model; karb's p99 below both
- * peers' at the fixed rates. `--json` prints everything, ratios included.
+ * peers' at the fixed rates. `--json` prints everything, ratios included (and the table on stderr).
  * Defaults take about 5 minutes; `--quick` about 1.5 (most of it starting Ray).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -475,7 +475,9 @@ async function main(): Promise<void> {
     ratios,
     goals,
   };
+  // With --json the table still goes to stderr, so one run gives both.
   if (flags.json) {
+    process.stderr.write(report(result, byModel) + '\n');
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     return;
   }
@@ -492,7 +494,7 @@ function report(result: { machine: { cpus: number; cpuModel: string }; versions:
   for (const model of MODELS) {
     const rows = byModel[model.key] ?? [];
     lines.push('', `### ${model.name}`, '');
-    lines.push(`| server | req/s at saturation | p50 / p99 ms at saturation | server CPU (cores) | CPU ms/request | memory (Pss, MiB; processes) | idle CPU (cores) | ${model.rates.map((r) => `p50 / p99 ms at ${r} req/s`).join(' | ')} | errors |`);
+    lines.push(`| server | req/s at saturation | p50 / p99 ms at saturation | server CPU (cores) | CPU ms/request | memory (Pss, MiB; processes) | idle CPU (cores) | ${model.rates.map((r) => `p50 / p99 ms at ${r} req/s`).join(' | ')} | errors + dropped |`);
     lines.push(`|---|---:|---:|---:|---:|---:|---:|${model.rates.map(() => '---:|').join('')}---:|`);
     for (const s of rows) {
       const errors = s.errors + s.rates.reduce((k, r) => k + r.errors + r.dropped, 0);
