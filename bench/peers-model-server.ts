@@ -23,7 +23,7 @@
  *
  * Goals: karb ≥ 3× KServe's throughput on the small model; karb's p99 below both
  * peers' at the fixed rates. `--json` prints everything, ratios included (and the table on stderr).
- * Defaults take about 5 minutes; `--quick` about 1.5 (most of it starting Ray).
+ * Defaults take about 5½ minutes; `--quick` about 2 (most of it starting and stopping Ray).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
