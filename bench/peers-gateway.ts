@@ -33,6 +33,10 @@
  *   node bench/peers-gateway.ts [--json] [--quick] [--rounds 3] [--seconds 3] [--open-seconds 3]
  *                               [--rates 25,100,500] [--stream-rate 20] [--warmup 6] [--concurrency 32]
  *
+ * --quick: one round of 2 s, 3 s warm-up, rates 25 and 100 (about a minute once installed); the
+ * default run takes about five minutes on two shared cores, most of it LiteLLM answering the
+ * queue it builds at 500 req/s.
+ *
  * First run: installs LiteLLM's proxy into ~/.cache/karb-peers (pip, from PyPI; a
  * few minutes). If it cannot be installed or started, the script says why and
  * measures karb against the upstream alone.
@@ -291,7 +295,7 @@ async function runOrchestrator(): Promise<void> {
       rounds: { type: 'string' },
       seconds: { type: 'string' },
       'open-seconds': { type: 'string' },
-      rates: { type: 'string', default: '25,100,500' },
+      rates: { type: 'string' },
       'stream-rate': { type: 'string', default: '20' },
       warmup: { type: 'string' },
       concurrency: { type: 'string', default: '32' },
@@ -302,7 +306,7 @@ async function runOrchestrator(): Promise<void> {
   const closedMs = Number(values.seconds ?? (quick ? 2 : 3)) * 1000;
   const openMs = Number(values['open-seconds'] ?? (quick ? 2 : 3)) * 1000;
   const warmupMs = Number(values.warmup ?? (quick ? 3 : 6)) * 1000;
-  const rates = values.rates.split(',').map(Number);
+  const rates = (values.rates ?? (quick ? '25,100' : '25,100,500')).split(',').map(Number);
   const streamRate = Number(values['stream-rate']);
   const concurrency = Number(values.concurrency);
   const startedAt = performance.now();
