@@ -34,9 +34,9 @@ export function pythonEnv(name: string, requirements: readonly string[], python 
   if (existsSync(done)) return { ok: true, python: venvPython, dir };
   mkdirSync(peersCacheDir(), { recursive: true });
   const venv = spawnSync(python, ['-m', 'venv', dir], { encoding: 'utf8' });
-  if (venv.status !== 0) return { ok: false, why: `${python} -m venv failed: ${lastLines(venv.stderr || venv.stdout)}` };
+  if (venv.status !== 0) return { ok: false, why: `${python} -m venv failed: ${lastLines(venv.stderr || venv.stdout, 5, venv.error)}` };
   const pip = spawnSync(venvPython, ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', ...requirements], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (pip.status !== 0) return { ok: false, why: `pip install ${requirements.join(' ')} failed: ${lastLines(pip.stderr || pip.stdout)}` };
+  if (pip.status !== 0) return { ok: false, why: `pip install ${requirements.join(' ')} failed: ${lastLines(pip.stderr || pip.stdout, 5, pip.error)}` };
   writeFileSync(done, `${requirements.join('\n')}\n`);
   return { ok: true, python: venvPython, dir };
 }
@@ -47,6 +47,8 @@ export function installedVersion(env: { python: string }, pkg: string): string |
   return /^Version: (.+)$/m.exec(r.stdout ?? '')?.[1]?.trim();
 }
 
-function lastLines(text: string, n = 5): string {
+/** The last lines of a child's output; a child that never started (no such interpreter) has none, so its spawn error stands in. */
+function lastLines(text: string | null | undefined, n = 5, error?: Error): string {
+  if (!text) return error?.message ?? '(no output)';
   return text.trim().split('\n').slice(-n).join(' | ');
 }
