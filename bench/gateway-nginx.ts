@@ -33,14 +33,15 @@
  * with apt-get when it is missing.
  */
 import { execFileSync, fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort, machineBusySeconds, median, otherWorkShare, percentile, stopChild } from './support.ts';
 import { Pool, type Dispatcher } from 'undici';
 import { startGateway, type Gateway } from '../src/gateway/server/gateway.ts';
 import { ObservableRoutingTable } from '../src/gateway/discovery/observable-routing-table.ts';
@@ -50,7 +51,7 @@ import { KeyStore } from '../src/control/key-store.ts';
 import { edgeOptions } from '../src/gateway/edge/options.ts';
 import { StoreKeyResolver } from '../src/gateway/edge/key-resolver.ts';
 import { systemClock } from '../src/util/clock.ts';
-import { CLOCK_TICKS_PER_SECOND, readProcessCpuSeconds, readProcStat } from '../src/runtime/local/proc-stat.ts';
+import { readProcessCpuSeconds, readProcStat } from '../src/runtime/local/proc-stat.ts';
 import { createHttpSender, preciseClock, runOpenLoop, type Sender } from '../src/loadgen/runner.ts';
 import { generatedSchedule } from '../src/loadgen/schedule.ts';
 
@@ -421,29 +422,12 @@ function childPids(pid: number): number[] {
   return out;
 }
 
-/**
- * CPU seconds all cores spent in processes (user, nice, system) since boot, from /proc/stat.
- * Interrupt time is left out: it is mostly this benchmark's own loopback traffic and is
- * not charged to any process, so it could not be told apart from other work.
- */
-function machineBusySeconds(): number {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return (fields[0]! + fields[1]! + fields[2]!) / CLOCK_TICKS_PER_SECOND;
-}
 
 /** User + system CPU seconds of one process, from /proc; 0 when it is gone. */
 function processCpuSeconds(pid: number): number {
   return readProcessCpuSeconds(pid) ?? 0;
 }
 
-/** The share of the machine's CPU time since `busyBefore` that went to processes other than this one and its children. */
-function otherWorkShare(busyBefore: number, seconds: number, children: ChildProcess[]): number {
-  const busy = machineBusySeconds() - busyBefore;
-  const self = process.cpuUsage();
-  let ours = (self.user + self.system) / 1e6;
-  for (const c of children) if (c.pid !== undefined) ours += processCpuSeconds(c.pid) + childrenCpuSeconds(c.pid);
-  return Math.max(0, busy - ours) / (seconds * availableParallelism());
-}
 
 /** User + system CPU of the direct children of `pid` (nginx's workers), from /proc. */
 function childrenCpuSeconds(pid: number): number {
@@ -460,16 +444,6 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server: Server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // ---------------------------------------------------------------- orchestrator
 interface TargetRow {
@@ -635,16 +609,7 @@ function medianOfRounds(rounds: OpenRound[]): OpenResult {
   return { ok: sum('ok'), errors: sum('errors'), dropped: sum('dropped'), p50: median(p50Rounds), p99: median(p99Rounds), p50Rounds, p99Rounds };
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
-function percentile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
 
 /** Creates `count` keys in a fresh store; returns the key of the one scoped to service `useIndex`. */
 function createKeys(stateDir: string, count: number, services: number, useIndex: number): string {
@@ -745,15 +710,6 @@ function printReport(report: Report): void {
   process.stdout.write(lines.join('\n'));
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  if (child.connected) child.disconnect();
-  else child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(timer);
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

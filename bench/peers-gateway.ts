@@ -42,14 +42,13 @@
  * measures karb against the upstream alone.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort, machineBusySeconds, median, otherWorkShare, percentile, stopChild } from './support.ts';
 import { Pool } from 'undici';
 import { startGateway, type Gateway } from '../src/gateway/server/gateway.ts';
 import { ObservableRoutingTable } from '../src/gateway/discovery/observable-routing-table.ts';
@@ -58,7 +57,6 @@ import { KeyStore } from '../src/control/key-store.ts';
 import { edgeOptions } from '../src/gateway/edge/options.ts';
 import { StoreKeyResolver } from '../src/gateway/edge/key-resolver.ts';
 import { systemClock } from '../src/util/clock.ts';
-import { CLOCK_TICKS_PER_SECOND } from '../src/runtime/local/proc-stat.ts';
 import { createHttpSender, preciseClock, runOpenLoop, type Sender } from '../src/loadgen/runner.ts';
 import { generatedSchedule } from '../src/loadgen/schedule.ts';
 import { startOpenAIUpstream, STREAM_EVENTS, UPSTREAM_MODEL } from './peers/openai-upstream.ts';
@@ -571,54 +569,11 @@ function printReport(report: Report): string {
   return lines.join('\n');
 }
 
-function median(values: readonly number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
-function percentile(values: readonly number[], q: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = Float64Array.from(values).sort();
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
 
 // ---------------------------------------------------------------- machine
-/** CPU seconds all cores spent in processes (user, nice, system) since boot, from /proc/stat. */
-function machineBusySeconds(): number {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return (fields[0]! + fields[1]! + fields[2]!) / CLOCK_TICKS_PER_SECOND;
-}
 
-/** The share of the machine's CPU time since `busyBefore` that went to processes other than this one and its process trees. */
-function otherWorkShare(busyBefore: number, seconds: number, children: ChildProcess[]): number {
-  const busy = machineBusySeconds() - busyBefore;
-  const self = process.cpuUsage();
-  let ours = (self.user + self.system) / 1e6;
-  for (const c of children) if (c.pid !== undefined) ours += treeCpuSeconds(c.pid);
-  return Math.max(0, busy - ours) / (seconds * availableParallelism());
-}
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  if (child.connected) child.disconnect();
-  else child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
 
 function noop(): void {}

@@ -1,0 +1,68 @@
+/**
+ * Helpers the benchmarks share: free ports, stopping child processes, medians
+ * and percentiles, and how busy the machine was with work that is not the
+ * benchmark's own (so a result can say it shared the cores).
+ */
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { CLOCK_TICKS_PER_SECOND } from '../src/runtime/local/proc-stat.ts';
+import { treeCpuSeconds } from './peers/proc-tree.ts';
+
+/** A port free on loopback now (another process may take it before it is used). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Asks a child to stop (disconnect if it has an IPC channel, else SIGTERM); SIGKILL after `graceMs`. */
+export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  if (child.connected) child.disconnect();
+  else child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** The `q` quantile (0..1) of `values`, nearest rank; NaN for none. */
+export function percentile(values: ArrayLike<number>, q: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/** CPU seconds the whole machine has spent busy (user, nice, system) since boot. */
+export function machineBusySeconds(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return (fields[0]! + fields[1]! + fields[2]!) / CLOCK_TICKS_PER_SECOND;
+}
+
+/**
+ * The share of the machine's cores that other work used over `seconds` since
+ * `busyBefore` (a `machineBusySeconds()` reading): busy time minus this
+ * process's and its `children`'s (with their descendants).
+ */
+export function otherWorkShare(busyBefore: number, seconds: number, children: ChildProcess[]): number {
+  const busy = machineBusySeconds() - busyBefore;
+  const self = process.cpuUsage();
+  let ours = (self.user + self.system) / 1e6;
+  for (const c of children) if (c.pid !== undefined) ours += treeCpuSeconds(c.pid);
+  return Math.max(0, busy - ours) / (seconds * availableParallelism());
+}
