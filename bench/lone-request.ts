@@ -19,14 +19,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createHttpSender, runOpenLoop, type Sender } from '../src/loadgen/runner.ts';
 import { generatedSchedule } from '../src/loadgen/schedule.ts';
+import { CLI, ensureModels, NODE, REPO } from './support.ts';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const NODE = path.join(REPO, 'node_modules/.bin/node');
-const CLI = path.join(REPO, 'src/cli/main.ts');
 const MODEL = path.join(REPO, 'models/fraud-v1.onnx');
 const TARGET_MS = 0.3;
 
@@ -81,12 +78,6 @@ async function startServe(extra: string[]): Promise<Child> {
   };
 }
 
-async function ensureModels(): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(NODE, [path.join(REPO, 'scripts/make-models.ts'), '--if-missing'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`make-models exited ${code}`))));
-  });
-}
 
 interface System {
   name: string;

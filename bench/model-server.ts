@@ -28,15 +28,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { Pool } from 'undici';
 import { readProcessCpuSeconds } from '../src/runtime/local/proc-stat.ts';
+import { CLI, ensureModels, NODE, REPO } from './support.ts';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const NODE = path.join(REPO, 'node_modules/.bin/node');
-const CLI = path.join(REPO, 'src/cli/main.ts');
 const MODELS = { wide: path.join(REPO, 'models/wide-mlp.onnx'), fraud: path.join(REPO, 'models/fraud-v1.onnx') };
 
 const { values: flags } = parseArgs({
@@ -109,12 +106,6 @@ function ownCpuSeconds(): number {
   return (u.user + u.system) / 1e6;
 }
 
-async function ensureModels(): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(NODE, [path.join(REPO, 'scripts/make-models.ts'), '--if-missing'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`make-models exited ${code}`))));
-  });
-}
 
 // ---------------------------------------------------------------------------
 

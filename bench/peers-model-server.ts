@@ -31,7 +31,6 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { createHttpSender, preciseClock, runOpenLoop } from '../src/loadgen/runner.ts';
@@ -40,10 +39,8 @@ import { MODEL_SERVER_PEERS, peerEnv, type ModelServerPeer } from './peers/model
 import { installedVersion } from './peers/python-env.ts';
 import { processTree, treeCpuSeconds } from './peers/proc-tree.ts';
 import { treePssMiB } from './peers/tree-memory.ts';
+import { CLI, NODE, REPO } from './support.ts';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const NODE = path.join(REPO, 'node_modules/.bin/node');
-const CLI = path.join(REPO, 'src/cli/main.ts');
 
 const { values: flags } = parseArgs({
   options: {

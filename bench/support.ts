@@ -1,15 +1,30 @@
 /**
- * Helpers the benchmarks share: free ports, stopping child processes, medians
+ * Helpers the benchmarks share: where karb is, the example models, free ports, stopping child processes, medians
  * and percentiles, and how busy the machine was with work that is not the
  * benchmark's own (so a result can say it shared the cores).
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CLOCK_TICKS_PER_SECOND } from '../src/runtime/local/proc-stat.ts';
 import { treeCpuSeconds } from './peers/proc-tree.ts';
+
+/** The repository, the pinned Node that runs karb, and karb's CLI entry. */
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const NODE = path.join(REPO, 'node_modules/.bin/node');
+export const CLI = path.join(REPO, 'src/cli/main.ts');
+
+/** Generates the example models when they are missing (scripts/make-models.ts --if-missing). */
+export async function ensureModels(): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(NODE, [path.join(REPO, 'scripts/make-models.ts'), '--if-missing'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`make-models exited ${code}`))));
+  });
+}
 
 /** A port free on loopback now (another process may take it before it is used). */
 export function freePort(): Promise<number> {
