@@ -27,7 +27,9 @@
  * event loop, so both proxies get one core's worth of event loop.
  *
  *   node bench/gateway-nginx.ts [--json] [--seconds 2] [--rounds 2] [--open-seconds 2.5] [--rate 2000]
- *                               [--warmup 8] [--keys 10000] [--services 1000]
+ *                               [--warmup 8] [--keys 10000] [--services 1000] [--pin]
+ *
+ * --pin (8 cores or more): client, upstream and proxy on cores of their own (cpuPins).
  *
  * Needs the Debian nginx-light package; run as root, the script installs it
  * with apt-get when it is missing.
@@ -361,7 +363,7 @@ interface Nginx {
   version: string;
 }
 
-async function startNginx(binary: string, dir: string, upstream: string, workers: '1' | 'auto'): Promise<Nginx> {
+async function startNginx(binary: string, dir: string, upstream: string, workers: '1' | 'auto', cpus?: string): Promise<Nginx> {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const upstreamHost = new URL(upstream).host;
@@ -397,7 +399,9 @@ http {
 `;
   const file = join(dir, 'nginx.conf');
   writeFileSync(file, config);
-  const child = spawn(binary, ['-p', dir, '-e', join(dir, 'error.log'), '-c', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const args = ['-p', dir, '-e', join(dir, 'error.log'), '-c', file];
+  // Pinned, its workers inherit the cores (and `worker_processes auto` counts only those).
+  const child = cpus === undefined ? spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn('taskset', ['-c', cpus, binary, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = `http://127.0.0.1:${port}`;
@@ -456,6 +460,17 @@ interface TargetRow {
   cpuMicrosPerRequest?: number | undefined;
 }
 
+/**
+ * `--pin` on a machine with cores to spare: the load client, the upstream and the proxy under test
+ * each on cores of their own (taskset), so a proxy is measured without the client or the upstream
+ * taking its core. Proxies are measured one at a time, so they share theirs: one core for each
+ * one-event-loop proxy (karb, bare Node, nginx ×1), up to four for nginx auto.
+ */
+function cpuPins(cores: number): { client: string; upstream: string; proxy: string; proxies: string } {
+  if (cores < 8) throw new Error(`--pin needs at least 8 cores (4 for the client, 2 for the upstream, 2 for the proxies); this machine has ${cores}`);
+  return { client: '0-3', upstream: '4-5', proxy: '6', proxies: `6-${Math.min(cores - 1, 9)}` };
+}
+
 async function runOrchestrator(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -467,8 +482,10 @@ async function runOrchestrator(): Promise<void> {
       rate: { type: 'string', default: '2000' },
       keys: { type: 'string', default: '10000' },
       services: { type: 'string', default: '1000' },
+      pin: { type: 'boolean', default: false },
     },
   });
+  const pins = values.pin ? cpuPins(availableParallelism()) : undefined;
   const measureMs = Number(values.seconds) * 1000;
   const rounds = Number(values.rounds);
   const openMs = Number(values['open-seconds']) * 1000;
@@ -486,7 +503,12 @@ async function runOrchestrator(): Promise<void> {
   const scratch = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'karb-bench-'));
   const children: ChildProcess[] = [];
   const fork_ = (r: string, execArgv: string[] = []): ChildProcess => {
-    const child = fork(self, [r], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+    // With --pin, taskset runs node on the role's cores; it execs node, so the IPC channel is node's.
+    const cpus = pins?.[r === 'client' ? 'client' : r === 'upstream' ? 'upstream' : 'proxy'];
+    const child = fork(self, [r], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      ...(cpus === undefined ? { execArgv } : { execPath: 'taskset', execArgv: ['-c', cpus, process.execPath, ...execArgv] }),
+    });
     children.push(child);
     return child;
   };
@@ -525,9 +547,9 @@ async function runOrchestrator(): Promise<void> {
 
     const bareProcess = fork_('bare');
     const bare = await ask<{ url: string }>(bareProcess, { upstream: origin });
-    const nginx1 = await startNginx(binary, join(scratch, 'nginx-1'), origin, '1');
+    const nginx1 = await startNginx(binary, join(scratch, 'nginx-1'), origin, '1', pins?.proxy);
     children.push(nginx1.process);
-    const nginxAuto = await startNginx(binary, join(scratch, 'nginx-auto'), origin, 'auto');
+    const nginxAuto = await startNginx(binary, join(scratch, 'nginx-auto'), origin, 'auto', pins?.proxies);
     children.push(nginxAuto.process);
 
     const smallPath = `/v2/models/${serviceName(0)}/infer`;
