@@ -47,3 +47,30 @@ test('cached lookups follow create and revoke at once', () => {
   assert.equal(store.get('k_unknown'), undefined, 'a miss is cached as a miss');
   store.close();
 });
+
+test("a looked-up key id does not keep the caller's Authorization header, secret included, in the cache", async () => {
+  // --expose-gc set at run time: once nothing else holds the header, the heap is searched for its secret.
+  const { setFlagsFromString, getHeapSnapshot } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const { randomBytes } = await import('node:crypto');
+  const store = new KeyStore(':memory:', { clock: new ManualClock(0) });
+  try {
+    // The secret lives only in the header string (and as bytes here), so the heap holds it as text only through the header.
+    const secretBytes = randomBytes(32);
+    // As the gateway does: the id is a slice of the header, and only the store may keep anything after the call.
+    const present = (): unknown => {
+      const header = `Bearer karb_0123456789abcdef_${secretBytes.toString('base64url')}`;
+      return store.get(header.slice('Bearer karb_'.length, 'Bearer karb_'.length + 16));
+    };
+    assert.equal(present(), undefined, 'a key the store has never seen: a miss, cached too');
+    gc();
+    const chunks: string[] = [];
+    for await (const chunk of getHeapSnapshot()) chunks.push(String(chunk));
+    const heap = chunks.join('');
+    assert.ok(!heap.includes(secretBytes.toString('base64url')), 'the secret is still on the heap: the cache holds the header it was sliced from');
+  } finally {
+    store.close();
+  }
+});
