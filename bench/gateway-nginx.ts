@@ -54,8 +54,7 @@ import { edgeOptions } from '../src/gateway/edge/options.ts';
 import { StoreKeyResolver } from '../src/gateway/edge/key-resolver.ts';
 import { systemClock } from '../src/util/clock.ts';
 import { readProcessCpuSeconds, readProcStat } from '../src/runtime/local/proc-stat.ts';
-import { createHttpSender, preciseClock, runOpenLoop, type Sender } from '../src/loadgen/runner.ts';
-import { generatedSchedule } from '../src/loadgen/schedule.ts';
+import { OPEN_CONNECTIONS, runLoadClient, type ClosedJob, type ClosedResult, type OpenJob, type OpenRound } from './load-client.ts';
 
 const NAMESPACE = 'default';
 const REQUEST_BODY = JSON.stringify({
@@ -67,7 +66,6 @@ const RESPONSE_BODY = Buffer.from(
 /** Far above any rate two cores can reach: the buckets are checked on every request but never refuse. */
 const UNBINDING_RPS = 1_000_000;
 const CLOSED_CONCURRENCY = 32;
-const OPEN_CONNECTIONS = 64;
 /** Each open-loop round starts with this much load on fresh connections, not measured. */
 const OPEN_WARMUP_MS = 500;
 
@@ -85,34 +83,6 @@ interface Memory {
   rssMiB: number;
   heapUsedMiB: number;
 }
-interface ClosedJob {
-  kind: 'closed';
-  url: string;
-  headers: Record<string, string>;
-  concurrency: number;
-  warmupMs: number;
-  measureMs: number;
-}
-interface OpenJob {
-  kind: 'open';
-  url: string;
-  headers: Record<string, string>;
-  rate: number;
-  warmupMs: number;
-  measureMs: number;
-  seed: number;
-}
-interface ClosedResult {
-  requests: number;
-  errors: number;
-  seconds: number;
-}
-interface OpenRound {
-  ok: number;
-  errors: number;
-  dropped: number;
-  latencies: number[];
-}
 interface OpenResult {
   ok: number;
   errors: number;
@@ -126,7 +96,7 @@ interface OpenResult {
 
 const role = process.argv[2];
 if (role === 'upstream') runUpstream();
-else if (role === 'client') runClient();
+else if (role === 'client') runLoadClient();
 else if (role === 'gateway') runGatewayProcess();
 else if (role === 'bare') runBareProxy();
 else
@@ -261,77 +231,6 @@ function memoryNow(): Memory {
   (globalThis as { gc?: () => void }).gc?.();
   const m = process.memoryUsage();
   return { rssMiB: m.rss / 2 ** 20, heapUsedMiB: m.heapUsed / 2 ** 20 };
-}
-
-// ---------------------------------------------------------------- load client
-function runClient(): void {
-  process.on('message', (job: ClosedJob | OpenJob) => {
-    const run = job.kind === 'closed' ? closedLoop(job) : openLoop(job);
-    run.then(
-      (result) => process.send!(result),
-      (err: unknown) => {
-        process.stderr.write(`bench client: ${String(err)}\n`);
-        process.exit(1);
-      },
-    );
-  });
-  process.on('disconnect', () => process.exit(0));
-}
-
-/** `concurrency` loops, each sending the next request as soon as the last one is read: the most the target serves. */
-async function closedLoop(job: ClosedJob): Promise<ClosedResult> {
-  const url = new URL(job.url);
-  const pool = new Pool(url.origin, { connections: job.concurrency, pipelining: 1 });
-  let requests = 0;
-  let errors = 0;
-  const run = async (durationMs: number, record: boolean): Promise<void> => {
-    const stopAt = performance.now() + durationMs;
-    const loop = async (): Promise<void> => {
-      while (performance.now() < stopAt) {
-        const r = await pool.request({ path: url.pathname, method: 'POST', headers: job.headers, body: REQUEST_BODY });
-        await r.body.dump();
-        if (!record) continue;
-        requests++;
-        if (r.statusCode !== 200) errors++;
-      }
-    };
-    await Promise.all(Array.from({ length: job.concurrency }, loop));
-  };
-  if (job.warmupMs > 0) await run(job.warmupMs, false);
-  const started = performance.now();
-  await run(job.measureMs, true);
-  const seconds = (performance.now() - started) / 1000;
-  await pool.close();
-  return { requests, errors, seconds };
-}
-
-/** src/loadgen's open loop: Poisson arrivals at `rate`, the same seed for every target. */
-async function openLoop(job: OpenJob): Promise<OpenRound> {
-  const sender = createHttpSender(
-    { url: job.url, method: 'POST', headers: job.headers, body: REQUEST_BODY },
-    { connections: OPEN_CONNECTIONS, timeoutMs: 10_000 },
-  );
-  try {
-    const schedule = (durationMs: number, seed: number) => generatedSchedule({ shape: 'constant', rate: job.rate }, { durationMs, seed, arrivals: 'poisson' });
-    await runOpenLoop({ schedule: schedule(job.warmupMs, job.seed + 1000), send: sender.send });
-    // The runner reports percentiles per run; the raw latencies (the runner's definition:
-    // scheduled time → last byte) are kept here so the rounds of a target can be pooled.
-    const done: { atMs: number; endedAt: number }[] = [];
-    const send: Sender = (arrival) =>
-      sender.send(arrival).then((result) => {
-        if (result.status === 200) done.push({ atMs: arrival.atMs, endedAt: preciseClock.now() });
-        return result;
-      });
-    const r = await runOpenLoop({ schedule: schedule(job.measureMs, job.seed), send, clock: preciseClock });
-    return {
-      ok: r.totals.ok,
-      errors: r.totals.errors,
-      dropped: r.totals.dropped,
-      latencies: done.map((d) => d.endedAt - (r.startedAt + d.atMs)),
-    };
-  } finally {
-    await sender.close();
-  }
 }
 
 // ---------------------------------------------------------------- nginx
@@ -575,8 +474,8 @@ async function runOrchestrator(): Promise<void> {
       kind: 'closed',
       url: t.url,
       headers: t.headers,
+      body: REQUEST_BODY,
       concurrency: CLOSED_CONCURRENCY,
-      warmupMs: 0,
       measureMs: ms,
     });
     const cpuMicros = targets.map(() => 0);
@@ -596,7 +495,7 @@ async function runOrchestrator(): Promise<void> {
     const openRounds = targets.map((): OpenRound[] => []);
     for (let round = 0; round < rounds; round++) {
       for (const [i, t] of targets.entries()) {
-        const job: OpenJob = { kind: 'open', url: t.url, headers: t.headers, rate, warmupMs: OPEN_WARMUP_MS, measureMs: openMs, seed: round + 1 };
+        const job: OpenJob = { kind: 'open', url: t.url, headers: t.headers, body: REQUEST_BODY, rate, warmupMs: OPEN_WARMUP_MS, measureMs: openMs, seed: round + 1, timeoutMs: 10_000 };
         openRounds[i]!.push(await ask<OpenRound>(client, job));
       }
     }

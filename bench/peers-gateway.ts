@@ -57,8 +57,8 @@ import { KeyStore } from '../src/control/key-store.ts';
 import { edgeOptions } from '../src/gateway/edge/options.ts';
 import { StoreKeyResolver } from '../src/gateway/edge/key-resolver.ts';
 import { systemClock } from '../src/util/clock.ts';
-import { createHttpSender, preciseClock, runOpenLoop, type Sender } from '../src/loadgen/runner.ts';
-import { generatedSchedule } from '../src/loadgen/schedule.ts';
+import { preciseClock } from '../src/loadgen/runner.ts';
+import { OPEN_CONNECTIONS, runLoadClient, type ClosableSender, type ClosedJob, type ClosedResult, type OpenJob, type OpenRound } from './load-client.ts';
 import { startOpenAIUpstream, STREAM_EVENTS, UPSTREAM_MODEL } from './peers/openai-upstream.ts';
 import { startLiteLLM, type LiteLLMProxy } from './peers/litellm.ts';
 import { treeCpuSeconds, treeRssMiB } from './peers/proc-tree.ts';
@@ -69,7 +69,6 @@ const BODY = JSON.stringify({ model: UPSTREAM_MODEL, messages: [{ role: 'user', 
 const STREAM_BODY = JSON.stringify({ model: UPSTREAM_MODEL, messages: [{ role: 'user', content: 'Say hello.' }], max_tokens: 16, stream: true });
 /** Far above any rate two cores reach: the limits are checked on every request but never refuse. */
 const UNBINDING_RPS = 1_000_000;
-const OPEN_CONNECTIONS = 64;
 const OPEN_WARMUP_MS = 500;
 /**
  * A target over its maximum (LiteLLM at the higher rates) queues the open loop's arrivals and
@@ -80,40 +79,9 @@ const REQUEST_TIMEOUT_MS = 90_000;
 const STREAM_DONE = 'data: [DONE]';
 const STREAM_MIN_EVENTS = STREAM_EVENTS.length - 1;
 
-// ---------------------------------------------------------------- messages between processes
-interface ClosedJob {
-  kind: 'closed';
-  url: string;
-  headers: Record<string, string>;
-  concurrency: number;
-  measureMs: number;
-}
-interface OpenJob {
-  kind: 'open' | 'stream';
-  url: string;
-  headers: Record<string, string>;
-  rate: number;
-  measureMs: number;
-  seed: number;
-}
-interface ClosedResult {
-  requests: number;
-  errors: number;
-  seconds: number;
-}
-interface OpenRound {
-  ok: number;
-  errors: number;
-  dropped: number;
-  /** Scheduled time → last byte, ms, of each successful request. */
-  latencies: number[];
-  /** Streams only: scheduled time → first `data:` event, ms. */
-  firstToken: number[];
-}
-
 const role = process.argv[2];
 if (role === 'upstream') runUpstream();
-else if (role === 'client') runClient();
+else if (role === 'client') runLoadClient({ stream: (job) => streamSender(job.url, job.headers) });
 else if (role === 'gateway') runGatewayProcess();
 else
   await runOrchestrator().catch((err: unknown) => {
@@ -171,80 +139,11 @@ function runGatewayProcess(): void {
   });
 }
 
-// ---------------------------------------------------------------- load client
-function runClient(): void {
-  process.on('message', (job: ClosedJob | OpenJob) => {
-    const run = job.kind === 'closed' ? closedLoop(job) : openLoop(job);
-    run.then(
-      (result) => process.send!(result),
-      (err: unknown) => {
-        process.stderr.write(`bench client: ${String(err)}\n`);
-        process.exit(1);
-      },
-    );
-  });
-  process.on('disconnect', () => process.exit(0));
-}
-
-/** `concurrency` loops, each sending the next request as soon as the last one is read: the most the target serves. */
-async function closedLoop(job: ClosedJob): Promise<ClosedResult> {
-  const url = new URL(job.url);
-  const pool = new Pool(url.origin, { connections: job.concurrency, pipelining: 1 });
-  let requests = 0;
-  let errors = 0;
-  const stopAt = performance.now() + job.measureMs;
-  const started = performance.now();
-  const loop = async (): Promise<void> => {
-    while (performance.now() < stopAt) {
-      try {
-        const r = await pool.request({ path: url.pathname, method: 'POST', headers: job.headers, body: BODY });
-        await r.body.dump();
-        requests++;
-        if (r.statusCode !== 200) errors++;
-      } catch {
-        requests++;
-        errors++;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: job.concurrency }, loop));
-  const seconds = (performance.now() - started) / 1000;
-  await pool.close();
-  return { requests, errors, seconds };
-}
-
-/** src/loadgen's open loop at `rate`, the same seed for every target; streams record the first event's time too. */
-async function openLoop(job: OpenJob): Promise<OpenRound> {
-  const streamed = job.kind === 'stream';
-  const http = streamed ? undefined : createHttpSender({ url: job.url, method: 'POST', headers: job.headers, body: BODY }, { connections: OPEN_CONNECTIONS, timeoutMs: REQUEST_TIMEOUT_MS });
-  const stream = streamed ? streamSender(job.url, job.headers) : undefined;
-  const base: Sender = http?.send ?? stream!.send;
-  try {
-    const schedule = (durationMs: number, seed: number) => generatedSchedule({ shape: 'constant', rate: job.rate }, { durationMs, seed, arrivals: 'poisson' });
-    await runOpenLoop({ schedule: schedule(OPEN_WARMUP_MS, job.seed + 1000), send: base, drainTimeoutMs: REQUEST_TIMEOUT_MS });
-    const done: { atMs: number; endedAt: number; firstAt: number | undefined }[] = [];
-    const send: Sender = (arrival) =>
-      base(arrival).then((result) => {
-        if (result.status === 200) done.push({ atMs: arrival.atMs, endedAt: preciseClock.now(), firstAt: (result as StreamResult).firstAt });
-        return result;
-      });
-    const r = await runOpenLoop({ schedule: schedule(job.measureMs, job.seed), send, clock: preciseClock, drainTimeoutMs: REQUEST_TIMEOUT_MS });
-    return {
-      ok: r.totals.ok,
-      errors: r.totals.errors,
-      dropped: r.totals.dropped,
-      latencies: done.map((d) => d.endedAt - (r.startedAt + d.atMs)),
-      firstToken: streamed ? done.map((d) => d.firstAt! - (r.startedAt + d.atMs)) : [],
-    };
-  } finally {
-    await (http ?? stream!).close();
-  }
-}
-
+// ---------------------------------------------------------------- streams for the load client
 type StreamResult = { status?: number; errorCode?: string; sentAt?: number; firstAt?: number };
 
 /** Sends a streamed chat completion and reads the SSE answer; a stream without its end marker is an error. */
-function streamSender(target: string, headers: Record<string, string>): { send: Sender; close: () => Promise<void> } {
+function streamSender(target: string, headers: Record<string, string>): ClosableSender {
   const url = new URL(target);
   const pool = new Pool(url.origin, { connections: OPEN_CONNECTIONS, pipelining: 1, headersTimeout: REQUEST_TIMEOUT_MS, bodyTimeout: REQUEST_TIMEOUT_MS });
   const send = async (): Promise<StreamResult> => {
@@ -368,7 +267,17 @@ async function runOrchestrator(): Promise<void> {
     for (const t of targets) t.rssAtStartMiB = t.rss?.();
 
     const client = fork_('client');
-    const closed = (t: Target, ms: number) => ask<ClosedResult>(client, { kind: 'closed', url: t.url, headers: t.headers, concurrency, measureMs: ms } satisfies ClosedJob);
+    const closed = (t: Target, ms: number) => ask<ClosedResult>(client, { kind: 'closed', url: t.url, headers: t.headers, body: BODY, concurrency, measureMs: ms } satisfies ClosedJob);
+    const openJob = (t: Target, round: number) => ({
+      url: t.url,
+      headers: t.headers,
+      body: BODY,
+      warmupMs: OPEN_WARMUP_MS,
+      measureMs: openMs,
+      seed: round + 1,
+      timeoutMs: REQUEST_TIMEOUT_MS,
+      drainTimeoutMs: REQUEST_TIMEOUT_MS,
+    });
     const log = (s: string) => {
       if (!values.json) process.stderr.write(s);
     };
@@ -384,7 +293,7 @@ async function runOrchestrator(): Promise<void> {
       for (const rate of rates) {
         log(`, ${rate} req/s`);
         for (const t of targets) {
-          const job: OpenJob = { kind: 'open', url: t.url, headers: t.headers, rate, measureMs: openMs, seed: round + 1 };
+          const job: OpenJob = { kind: 'open', ...openJob(t, round), rate };
           const list = t.open.get(rate) ?? [];
           list.push(await ask<OpenRound>(client, job));
           t.open.set(rate, list);
@@ -392,7 +301,7 @@ async function runOrchestrator(): Promise<void> {
       }
       log(`, streams at ${streamRate} req/s\n`);
       for (const t of targets) {
-        const job: OpenJob = { kind: 'stream', url: t.url, headers: t.headers, rate: streamRate, measureMs: openMs, seed: round + 1 };
+        const job: OpenJob = { kind: 'stream', ...openJob(t, round), rate: streamRate };
         t.stream.push(await ask<OpenRound>(client, job));
       }
     }
