@@ -15,14 +15,12 @@
  * bucketed) so that the rounds can be pooled.
  * Defaults: 8 rounds of 15 s per server (~4 min); `--quick`: 4 rounds of 6 s (~1 min).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createHttpSender, runOpenLoop, type Sender } from '../src/loadgen/runner.ts';
 import { generatedSchedule } from '../src/loadgen/schedule.ts';
-import { CLI, ensureModels, NODE, REPO } from './support.ts';
+import { CLI, ensureModels, REPO, startChild, type Child } from './support.ts';
 
 const MODEL = path.join(REPO, 'models/fraud-v1.onnx');
 const TARGET_MS = 0.3;
@@ -45,39 +43,6 @@ const BODY = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', sha
 function log(msg: string): void {
   process.stderr.write(`${msg}\n`);
 }
-
-interface Child {
-  process: ChildProcess;
-  url: string;
-  stop(): Promise<void>;
-}
-
-async function startServe(extra: string[]): Promise<Child> {
-  const child = spawn(NODE, [CLI, 'serve', '--model', MODEL, '--port', '0', ...extra], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; port?: number };
-        if (entry.msg === 'listening' && typeof entry.port === 'number') resolve(entry.port);
-      } catch {
-        // not a log line
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`karb serve ${extra.join(' ')} exited ${code} before listening`)));
-  });
-  return {
-    process: child,
-    url: `http://127.0.0.1:${port}`,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
 
 interface System {
   name: string;
@@ -124,7 +89,7 @@ async function main(): Promise<void> {
     { name: 'batching off (--max-batch-size 1)', flags: ['--max-batch-size', '1'], latencies: [], roundP50s: [], errors: 0 },
   ];
   try {
-    for (const s of systems) s.server = await startServe(s.flags);
+    for (const s of systems) s.server = await startChild([CLI, 'serve', '--model', MODEL, '--port', '0', ...s.flags]);
     // Warm-up: JIT, the worker thread, keep-alive connections.
     for (const s of systems) await round(s, 999, Math.min(3, SECONDS), false);
     for (let r = 0; r < ROUNDS; r++) {

@@ -23,16 +23,14 @@
  * Defaults: 3 rounds of 4 s (~2 min in all); `--quick`: 2 rounds of 2 s. On a small machine the client competes with the server for
  * the same cores; the CPU columns show how much of the gap that is.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { Pool } from 'undici';
 import { readProcessCpuSeconds } from '../src/runtime/local/proc-stat.ts';
-import { CLI, ensureModels, NODE, REPO } from './support.ts';
+import { CLI, ensureModels, REPO, startChild, type Child } from './support.ts';
 
 const MODELS = { wide: path.join(REPO, 'models/wide-mlp.onnx'), fraud: path.join(REPO, 'models/fraud-v1.onnx') };
 
@@ -140,38 +138,6 @@ async function rawOrt(): Promise<{ measure(seconds: number): Promise<RawResult>;
   };
   await measure(WARMUP);
   return { measure, close: () => session.release() };
-}
-
-interface Child {
-  process: ChildProcess;
-  url: string;
-  stop(): Promise<void>;
-}
-
-async function startChild(args: string[]): Promise<Child> {
-  const child = spawn(NODE, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; port?: number };
-        if (entry.msg === 'listening' && typeof entry.port === 'number') resolve(entry.port);
-      } catch {
-        // not a log line
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code} before listening`)));
-  });
-  return {
-    process: child,
-    url: `http://127.0.0.1:${port}`,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
 }
 
 interface LoadResult {

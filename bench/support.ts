@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -24,6 +25,40 @@ export async function ensureModels(): Promise<void> {
     const child = spawn(NODE, [path.join(REPO, 'scripts/make-models.ts'), '--if-missing'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`make-models exited ${code}`))));
   });
+}
+
+/** A server the benchmark started: where it listens, and how to stop it. */
+export interface Child {
+  process: ChildProcess;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Runs the pinned Node with `args` and waits for its `listening` log line (karb serve's, and the bare server's). */
+export async function startChild(args: string[]): Promise<Child> {
+  const child = spawn(NODE, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; port?: number };
+        if (entry.msg === 'listening' && typeof entry.port === 'number') resolve(entry.port);
+      } catch {
+        // not a log line
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code} before listening`)));
+  });
+  return {
+    process: child,
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
 }
 
 /** A port free on loopback now (another process may take it before it is used). */
