@@ -37,13 +37,11 @@
  * 2,000 connections need as many file descriptors in this process and in karb
  * up: check `ulimit -n`.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
 import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fraudRequest, freePort, KARB, waitFor, workDir } from '../test/helpers.ts';
+import { fraudRequest, startKarbUp, waitFor, workDir } from '../test/helpers.ts';
 
 const { values } = parseArgs({
   options: {
@@ -81,33 +79,18 @@ interface Reading {
 
 // ---------------------------------------------------------------- karb up with an inspector
 const work = workDir('karb-bench-connections-');
-const controlPort = await freePort();
-let gatewayPort = await freePort();
-while (gatewayPort === controlPort) gatewayPort = await freePort();
-const child = spawn(process.execPath, ['--expose-gc', '--inspect=127.0.0.1:0', ...values['karb-node-flags'].split(' ').filter(Boolean), KARB, 'up', '--port', String(controlPort), '--gateway-port', String(gatewayPort)], {
-  cwd: work.dir,
-  stdio: ['ignore', 'pipe', 'pipe'],
-  env: { ...process.env, KARB_LOG_LEVEL: 'warn' },
+const up = await startKarbUp(work.dir, {}, [], {
+  nodeFlags: ['--expose-gc', '--inspect=127.0.0.1:0', ...values['karb-node-flags'].split(' ').filter(Boolean)],
+  logLevel: 'warn',
 });
-let output = '';
-child.stdout!.on('data', (d) => (output += d));
-child.stderr!.on('data', (d) => (output += d));
-const controlUrl = `http://127.0.0.1:${controlPort}`;
-const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+const { controlUrl, gatewayUrl, admin, adminToken, apiKey } = up;
+const karbPid = up.process.pid!;
 
 try {
-  await waitFor('karb up to answer', async () => {
-    if (child.exitCode !== null) throw new Error(`karb up exited ${child.exitCode}: ${output}`);
-    return (await fetch(`${controlUrl}/healthz`)).ok;
-  });
-  const inspectorUrl = /Debugger listening on (ws:\/\/\S+)/.exec(output)?.[1];
-  if (!inspectorUrl) throw new Error(`no inspector URL in karb up's output:\n${output}`);
+  const inspectorUrl = /Debugger listening on (ws:\/\/\S+)/.exec(up.output())?.[1];
+  if (!inspectorUrl) throw new Error(`no inspector URL in karb up's output:\n${up.output()}`);
   const inspector = await connectInspector(inspectorUrl);
 
-  const adminToken = readFileSync(join(work.dir, '.karb', 'admin-token'), 'utf8').trim();
-  const admin = { authorization: `Bearer ${adminToken}` };
-  const created = await fetch(`${controlUrl}/api/v1/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ namespace: 'default', name: 'bench' }) });
-  const apiKey = ((await created.json()) as { key: string }).key;
   const manifest = {
     apiVersion: 'karb.dev/v1alpha1',
     kind: 'InferenceService',
@@ -122,25 +105,24 @@ try {
   }, 60_000);
 
   const plan = connectionPlan({ apiKey, adminToken });
-  const readings: Reading[] = [{ label: 'started, service ready', ...(await measure(inspector, child.pid!)) }];
+  const readings: Reading[] = [{ label: 'started, service ready', ...(await measure(inspector, karbPid)) }];
   let firstHeap: Map<string, { count: number; bytes: number }> | undefined;
   for (let round = 1; round <= ROUNDS; round++) {
     const started = performance.now();
     const statuses = await runRound(plan, round);
     const roundSeconds = Number(((performance.now() - started) / 1000).toFixed(1));
     await new Promise((r) => setTimeout(r, 1000));
-    readings.push({ label: `after round ${round}`, ...(await measure(inspector, child.pid!)), statuses, roundSeconds });
+    readings.push({ label: `after round ${round}`, ...(await measure(inspector, karbPid)), statuses, roundSeconds });
     if (!values.json) process.stderr.write(`${JSON.stringify(readings.at(-1))}\n`);
     if (values['diff-heap'] && round === 1) firstHeap = await heapCensus(inspector);
   }
   if (firstHeap) printHeapGrowth(firstHeap, await heapCensus(inspector));
   await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
-  readings.push({ label: `after ${IDLE_SECONDS} s idle`, ...(await measure(inspector, child.pid!)) });
+  readings.push({ label: `after ${IDLE_SECONDS} s idle`, ...(await measure(inspector, karbPid)) });
   inspector.close();
   report(readings);
 } finally {
-  if (child.exitCode === null) child.kill('SIGTERM');
-  await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(undefined)));
+  await up.stop();
   work.cleanup();
 }
 

@@ -53,14 +53,17 @@ export async function startKarbUp(
   cwd: string,
   ports: { control?: number; gateway?: number } = {},
   extraArgs: string[] = [],
-  /** `openFileLimit`: run karb up with this limit on open files (soft and hard, so Node cannot raise it). */
-  limits: { openFileLimit?: number } = {},
+  /**
+   * `openFileLimit`: run karb up with this limit on open files (soft and hard, so Node cannot raise it);
+   * `nodeFlags`: flags for the Node that runs it (e.g. --expose-gc); `logLevel`: KARB_LOG_LEVEL (default info).
+   */
+  limits: { openFileLimit?: number; nodeFlags?: string[]; logLevel?: string } = {},
 ): Promise<KarbUp> {
   const controlPort = ports.control ?? (await freePort());
   // A port just released can be handed out again at once: the two must differ.
   let gatewayPort = ports.gateway ?? (await freePort());
   while (gatewayPort === controlPort) gatewayPort = await freePort();
-  const argv = [KARB, 'up', '--port', String(controlPort), '--gateway-port', String(gatewayPort), ...extraArgs];
+  const argv = [...(limits.nodeFlags ?? []), KARB, 'up', '--port', String(controlPort), '--gateway-port', String(gatewayPort), ...extraArgs];
   const [command, args] =
     limits.openFileLimit === undefined
       ? [process.execPath, argv]
@@ -68,7 +71,7 @@ export async function startKarbUp(
   const child = spawn(command, args, {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, KARB_LOG_LEVEL: 'info' },
+    env: { ...process.env, KARB_LOG_LEVEL: limits.logLevel ?? 'info' },
   });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
