@@ -37,8 +37,7 @@ import { createHttpSender, preciseClock, runOpenLoop } from '../src/loadgen/runn
 import { generatedSchedule } from '../src/loadgen/schedule.ts';
 import { MODEL_SERVER_PEERS, peerEnv, type ModelServerPeer } from './peers/model-server-peers.ts';
 import { installedVersion } from './peers/python-env.ts';
-import { processTree, treeCpuSeconds } from './peers/proc-tree.ts';
-import { treePssMiB } from './peers/tree-memory.ts';
+import { processTree, treeCpuSeconds, treePssMiB } from './peers/proc-tree.ts';
 import { CLI, NODE, REPO } from './support.ts';
 
 

@@ -35,18 +35,41 @@ export function treeCpuSeconds(pid: number): number {
   return processTree(pid).reduce((sum, p) => sum + (readProcessCpuSeconds(p) ?? 0), 0);
 }
 
+/** A `<field>: N kB` line of `/proc/<pid>/<file>`, in KiB; undefined when it cannot be read (gone, another user's). */
+function procKiB(pid: number, file: string, field: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/${file}`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
 /** Resident memory (VmRSS) of `pid` and its live descendants, in MiB; shared pages are counted once per process. */
 export function treeRssMiB(pid: number): number {
   let kib = 0;
-  for (const p of processTree(pid)) {
-    let status: string;
-    try {
-      status = readFileSync(`/proc/${p}/status`, 'utf8');
-    } catch {
-      continue;
-    }
-    const m = /^VmRSS:\s+(\d+) kB$/m.exec(status);
-    if (m) kib += Number(m[1]);
-  }
+  for (const p of processTree(pid)) kib += procKiB(p, 'status', 'VmRSS') ?? 0;
   return kib / 1024;
+}
+
+/**
+ * Memory of a process tree counted fairly across many processes: proportional
+ * set size (Pss, /proc/<pid>/smaps_rollup), which splits each shared page among
+ * the processes that map it. Summing RSS instead would count the Python
+ * runtime and ONNX Runtime's libraries once per Ray worker and overstate a
+ * server that runs as many processes. Returns the MiB with how many processes
+ * could be read.
+ */
+export function treePssMiB(pid: number): { mib: number; processes: number } {
+  let kib = 0;
+  let processes = 0;
+  for (const p of processTree(pid)) {
+    const v = procKiB(p, 'smaps_rollup', 'Pss');
+    if (v === undefined) continue;
+    kib += v;
+    processes++;
+  }
+  return { mib: kib / 1024, processes };
 }
