@@ -181,10 +181,11 @@ export class Exchange {
     // No record is built, and no failure-log budget spent, for a level that is off.
     if (log !== undefined && log.enabled?.(level) !== false) {
       // Failures are logged within a budget (failure-log.ts); the counts above are never sampled.
-      const unloggedBefore = status >= 400 && this.ctx.failureLog !== undefined ? this.ctx.failureLog.take(status, this.ctx.clock.now()) : 0;
+      const now = this.ctx.clock.now();
+      const unloggedBefore = status >= 400 && this.ctx.failureLog !== undefined ? this.ctx.failureLog.take(status, now) : 0;
       if (unloggedBefore === -1) return;
       log({
-        time: new Date(this.ctx.clock.now()).toISOString(),
+        time: new Date(now).toISOString(),
         level,
         msg: 'request',
         requestId: this.requestId,

@@ -76,7 +76,7 @@ export class FailureLog {
 
   /** For a failed request (status >= 400): -1 to leave it out, else the count of lines left out before it. */
   take(status: number, now: number): number {
-    const cls: FailureClass = status >= 500 && status !== 499 ? 'server_error' : 'client_error';
+    const cls: FailureClass = status >= 500 ? 'server_error' : 'client_error';
     const dropped = (cls === 'server_error' ? this.#server : this.#client).take(now);
     if (dropped === -1) this.#dropped.inc({ class: cls });
     return dropped;
