@@ -71,6 +71,11 @@ export interface ScaleController {
   readonly policy: string;
   readonly periodMs: number;
   readonly nodeManagement: 'cluster-autoscaler' | 'direct';
+  /**
+   * false: the controller never calls `view.signals()` (the oracle follows its plan), so the run
+   * records no signals for it; recording every request is most of a run's cost. Default true.
+   */
+  readonly readsSignals?: boolean;
   decide(view: ClusterView): ScaleAction | undefined;
 }
 
@@ -175,7 +180,8 @@ class ClusterRun implements ClusterView {
   readonly #serviceRng: Random;
   readonly #metrics: RunMetrics;
   /** What the deciders read, fed as karb's gateway feeds its signal hub (times in ms since the epoch). */
-  readonly #signals: SignalRecorder;
+  /** Undefined for a controller that reads no signals. */
+  readonly #signals: SignalRecorder | undefined;
   readonly #slots: number;
   readonly #pools: PoolState[];
   /** Every pod ever created, by id (completion events name pods by id). */
@@ -233,7 +239,8 @@ class ClusterRun implements ClusterView {
     const durationSec = Math.ceil(scenario.durationMs / 1000);
     this.#metrics = new RunMetrics({ durationSec });
     const { stableMs, panicMs } = scenario.windows;
-    this.#signals = new SignalRecorder({ stableWindowMs: stableMs, panicWindowMs: Math.min(panicMs, stableMs), startedAt: SIM_EPOCH_MS });
+    this.#signals =
+      controller.readsSignals === false ? undefined : new SignalRecorder({ stableWindowMs: stableMs, panicWindowMs: Math.min(panicMs, stableMs), startedAt: SIM_EPOCH_MS });
     this.#slots = scenario.service.concurrency;
     this.#buckets = new Array<Pod | null>(this.#slots + 1).fill(null);
     const st = scenario.service.serviceTime;
@@ -273,6 +280,8 @@ class ClusterRun implements ClusterView {
   }
 
   signals(): Signals {
+    const recorder = this.#signals;
+    if (recorder === undefined) throw new Error(`controller ${this.#ctl.policy} declared readsSignals: false but asked for signals`);
     const at = SIM_EPOCH_MS + this.#now;
     const pods: PodSignal[] = [];
     const { idle, atFullLoad } = this.#sc.service.cpu;
@@ -291,15 +300,15 @@ class ClusterRun implements ClusterView {
           const busyFraction = (pod.busyMs - pod.markBusyMs) / (span * this.#slots);
           signal.cpuUtilization = idle + (atFullLoad - idle) * busyFraction;
           signal.cpuSampledAt = at;
-          this.#signals.recordCpu(at, signal.name, signal.cpuUtilization);
-          if (this.#gpu) this.#signals.recordGpu(at, signal.name, busyFraction);
+          recorder.recordCpu(at, signal.name, signal.cpuUtilization);
+          if (this.#gpu) recorder.recordGpu(at, signal.name, busyFraction);
         }
         pod.markBusyMs = pod.busyMs;
         pod.markAt = this.#now;
       }
       pods.push(signal);
     }
-    return this.#signals.signals(at, { ready: this.#ready, current: this.#replicas, pods, replicaCapacityRps: this.#replicaCapacityRps });
+    return recorder.signals(at, { ready: this.#ready, current: this.#replicas, pods, replicaCapacityRps: this.#replicaCapacityRps });
   }
 
   // ---- setup ----
@@ -384,11 +393,11 @@ class ClusterRun implements ClusterView {
     const at = SIM_EPOCH_MS + this.#now;
     const inFlight = this.#busy + this.#qLen;
     if (always || inFlight !== this.#reportedInFlight) {
-      this.#signals.recordConcurrency(at, inFlight);
+      this.#signals?.recordConcurrency(at, inFlight);
       this.#reportedInFlight = inFlight;
     }
     if (always || this.#qLen !== this.#reportedWaiting) {
-      this.#signals.recordQueueDepth(at, this.#qLen);
+      this.#signals?.recordQueueDepth(at, this.#qLen);
       this.#reportedWaiting = this.#qLen;
     }
   }
@@ -510,7 +519,7 @@ class ClusterRun implements ClusterView {
     this.#busy--;
     const latencyMs = this.#now - arrivedAt;
     this.#metrics.recordFinished(SERVED, latencyMs);
-    this.#signals.recordRequest(SIM_EPOCH_MS + this.#now, latencyMs, SERVED);
+    this.#signals?.recordRequest(SIM_EPOCH_MS + this.#now, latencyMs, SERVED);
     if (pod.state === READY) {
       this.#bucketInsert(pod);
       this.#drainQueue();
@@ -570,7 +579,7 @@ class ClusterRun implements ClusterView {
     if (pod.state !== STARTING) return; // removed while starting
     this.#coldStartTotalMs += this.#now - pod.startedAt;
     this.#coldStartsDone++;
-    this.#signals.recordColdStart(SIM_EPOCH_MS + this.#now, this.#now - pod.startedAt);
+    this.#signals?.recordColdStart(SIM_EPOCH_MS + this.#now, this.#now - pod.startedAt);
     this.#makeReady(pod);
     this.#drainQueue();
   }

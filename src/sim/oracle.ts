@@ -77,6 +77,8 @@ export class OracleController implements ScaleController {
   readonly policy = ORACLE_POLICY;
   readonly periodMs = 1000;
   readonly nodeManagement = 'direct' as const;
+  /** It follows its plan: nothing is recorded for it. */
+  readonly readsSignals = false;
   readonly #plan: Int32Array;
   readonly #scenario: Scenario;
   readonly #podLeadMs: number;
