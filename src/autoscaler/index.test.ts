@@ -52,3 +52,17 @@ test('scalingInputFromSpec: the resource’s defaults and durations', () => {
     capacity: { replicasPerNode: 4, currentNodes: 1, maxNodes: 8 },
   });
 });
+
+test('spec.scaling.replicas fixes the decision within min and max, whatever the signals, and keeps the decider’s state', () => {
+  const busy = signalsOf({ ready: 2 }, { concurrency: 400, queueDepth: 900, requestRate: 4000, p50Ms: 200, p95Ms: 900 });
+  const first = decide(busy, baseSpec({ policy: 'gascl' }), undefined, 0);
+  const pinned = decide(busy, { ...baseSpec({ policy: 'gascl' }), replicas: 3 }, first.next, 1_000);
+  assert.deepEqual(pinned.result, { valid: true, desiredReplicas: 3, reason: 'ReplicasPinned', message: '2→3: spec.scaling.replicas', panic: false });
+  assert.equal(pinned.next, first.next);
+  assert.notDeepEqual(first.result, pinned.result, 'without replicas, gascl decides otherwise');
+  const clamped = decide(busy, { ...baseSpec({ policy: 'hpa-service', minReplicas: 1, maxReplicas: 5 }), replicas: 50 }, undefined, 0);
+  assert.ok(clamped.result.valid);
+  assert.equal(clamped.result.desiredReplicas, 5);
+  assert.match(clamped.result.message, /50 kept within 1\.\.5/);
+  assert.equal(scalingInputFromSpec(service({ replicas: 4 })).replicas, 4);
+});

@@ -28,8 +28,19 @@ export function deciderFor(policy: ScalingPolicyName): Decider {
   return DECIDERS[policy];
 }
 
-/** Decides with the decider `spec.policy` names. */
+/**
+ * Decides with the decider `spec.policy` names, unless `spec.replicas` fixes the count: then that
+ * count (within min and max) is the decision, and the decider's state is kept for when it is removed.
+ */
 export function decide(signals: Signals, spec: ScalingInput, state: DeciderState | undefined, now: number): Decision {
+  if (spec.replicas !== undefined) {
+    const desiredReplicas = Math.max(spec.minReplicas, Math.min(spec.maxReplicas, spec.replicas));
+    const within = desiredReplicas === spec.replicas ? '' : ` (${spec.replicas} kept within ${spec.minReplicas}..${spec.maxReplicas})`;
+    return {
+      result: { valid: true, desiredReplicas, reason: 'ReplicasPinned', message: `${signals.currentReplicas}→${desiredReplicas}: spec.scaling.replicas${within}`, panic: false },
+      next: state ?? {},
+    };
+  }
   return DECIDERS[spec.policy](signals, spec, state, now);
 }
 
@@ -46,5 +57,6 @@ export function scalingInputFromSpec(spec: InferenceServiceSpec, capacity?: Scal
     slo: { latencyP95Ms: slo.latencyP95Ms, coldStartMs: slo.coldStartMs },
   };
   if (capacity) input.capacity = { ...capacity };
+  if (scaling.replicas !== undefined) input.replicas = scaling.replicas;
   return input;
 }

@@ -26,6 +26,8 @@ export interface ScalingInput {
   targetCpuUtilization?: number;
   /** Pool limits for node requests (gascl); replicas per node. */
   capacity?: { replicasPerNode: number; currentNodes: number; maxNodes: number };
+  /** spec.scaling.replicas: a fixed count (kubectl scale, an HPA on the service) that replaces the policy. */
+  replicas?: number;
 }
 
 /** Stable reason codes; they become status conditions and events. */
@@ -49,6 +51,8 @@ export type ScaleReason =
   | 'MinReplicas'
   | 'MaxReplicas'
   | 'NodeLimit'
+  /** spec.scaling.replicas fixes the count; the policy's decider is not asked. */
+  | 'ReplicasPinned'
   /** Set by the control plane's loop, not a decider: no scale-down while a rollout is in progress. */
   | 'RolloutHold';
 
