@@ -9,3 +9,5 @@ export * from './load.ts';
 export * from './revision.ts';
 export * from './quantity.ts';
 export * from './json-schema.ts';
+export * from './crd.ts';
+export * from './status-summary.ts';

@@ -4,13 +4,16 @@
  * Everything else imports the types from here; nothing redeclares them.
  */
 import { z } from 'zod';
-import { parseCpu, parseDuration, parseMemory } from './quantity.ts';
+import { CPU_PATTERN, DURATION_PATTERN, MEMORY_PATTERN, parseCpu, parseDuration, parseMemory } from './quantity.ts';
 
 export const API_VERSION = 'karb.dev/v1alpha1';
 export const KIND = 'InferenceService';
 
 /** Revision names append `-00001`, so service names leave room for six characters. */
-const MAX_NAME_LENGTH = 57;
+export const MAX_NAME_LENGTH = 57;
+// Bounds on lists keep the API server's cost estimate of the CRD's CEL rules within its budget.
+const MAX_ROLLOUT_STEPS = 20;
+const MAX_FALLBACKS = 16;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 const name = z
@@ -19,17 +22,23 @@ const name = z
   .max(MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters`)
   .regex(DNS_LABEL, 'must be lowercase letters, digits and "-", starting and ending with a letter or digit (e.g. fraud-detector)');
 
+// The patterns travel as metadata into the JSON Schema (and so into the CRD, where the API server
+// checks them); the refinements are what karb itself checks, with its own messages.
 const duration = z
   .string()
-  .refine((v) => parseDuration(v) !== undefined, { message: 'must be a duration such as 500ms, 30s, 5m or 1h' });
+  .refine((v) => parseDuration(v) !== undefined, { message: 'must be a duration such as 500ms, 30s, 5m or 1h' })
+  .meta({ pattern: DURATION_PATTERN.source });
 
+/** A quantity may be written as a number; in the CRD it is an int-or-string, as Kubernetes writes quantities. */
 const cpu = z
   .union([z.string(), z.number()])
-  .refine((v) => parseCpu(v) !== undefined, { message: 'must be a CPU quantity such as "1", "2.5" or "500m"' });
+  .refine((v) => parseCpu(v) !== undefined, { message: 'must be a CPU quantity such as "1", "2.5" or "500m"' })
+  .meta({ pattern: CPU_PATTERN.source, 'x-kubernetes-int-or-string': true });
 
 const memory = z
   .union([z.string(), z.number()])
-  .refine((v) => parseMemory(v) !== undefined, { message: 'must be a memory quantity such as "512Mi" or "2Gi"' });
+  .refine((v) => parseMemory(v) !== undefined, { message: 'must be a memory quantity such as "512Mi" or "2Gi"' })
+  .meta({ pattern: MEMORY_PATTERN.source, 'x-kubernetes-int-or-string': true });
 
 const labels = z.record(
   z.string().regex(/^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'must be a valid label key (e.g. team or karb.dev/tier)'),
@@ -101,6 +110,12 @@ const scaling = z.strictObject({
   policy: ScalingPolicy.default('gascl'),
   minReplicas: z.int().min(0).max(1000).default(1),
   maxReplicas: z.int().min(1).max(1000).default(10),
+  /**
+   * A fixed replica count that replaces the policy's decisions (kept within min and max): what
+   * `kubectl scale` or an HPA aimed at the InferenceService writes through its scale subresource.
+   * Remove it to hand scaling back to the policy.
+   */
+  replicas: z.int().min(0).max(1000).optional(),
   targetConcurrency: z.number().positive().max(10_000).default(8),
   scaleToZeroAfter: duration.default('5m'),
   stabilization: z
@@ -143,6 +158,7 @@ const rollout = z.strictObject({
   /** Canary: the new revision's traffic weight at each step and how long it is judged there. */
   steps: z
     .array(rolloutStep)
+    .max(MAX_ROLLOUT_STEPS, `must have at most ${MAX_ROLLOUT_STEPS} steps`)
     .default([
       { weight: 10, pause: '30s' },
       { weight: 50, pause: '60s' },
@@ -174,7 +190,7 @@ const traffic = z.strictObject({
       ttl: duration.default('10m'),
     })
     .prefault({}),
-  fallback: z.array(name).default([]),
+  fallback: z.array(name).max(MAX_FALLBACKS, `must name at most ${MAX_FALLBACKS} services`).default([]),
 });
 
 const condition = z.strictObject({

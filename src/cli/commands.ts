@@ -1,7 +1,7 @@
 /** `karb apply | get | delete`: thin clients of the control plane API. */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseManifestText, validateInferenceService, SpecValidationError, type InferenceServiceStatus } from '../api/index.ts';
+import { parseManifestText, readyOf, replicasOf, rolloutOf, trafficOf, validateInferenceService, SpecValidationError } from '../api/index.ts';
 import { ManifestParseError } from '../api/load.ts';
 import type { ReplicaStatus } from '../runtime/types.ts';
 import type { EventRecord, RevisionRecord, StoredService } from '../control/store.ts';
@@ -215,24 +215,3 @@ function write(out: NodeJS.WritableStream, value: unknown, format: 'yaml' | 'jso
   return 0;
 }
 
-function readyOf(status: InferenceServiceStatus): string {
-  const c = status.conditions?.find((x) => x.type === 'Ready');
-  return c ? c.status : 'Unknown';
-}
-
-function replicasOf(status: InferenceServiceStatus): string {
-  const stable = status.revisions?.find((r) => r.name === status.stableRevision);
-  return stable ? `${stable.ready}/${stable.desired}` : '-';
-}
-
-/** The rollout phase while it matters: in progress (with its step), or how the last one ended badly. */
-function rolloutOf(status: InferenceServiceStatus): string {
-  const r = status.rollout as { phase?: string; step?: string; paused?: boolean } | undefined;
-  if (r?.phase === undefined || r.phase === 'Succeeded') return '-';
-  return `${r.phase}${r.step !== undefined && r.phase === 'Progressing' ? ` ${r.step}` : ''}${r.paused ? ' (paused)' : ''}`;
-}
-
-function trafficOf(status: InferenceServiceStatus): string {
-  const parts = (status.revisions ?? []).filter((r) => r.traffic > 0).map((r) => `${r.name.slice(r.name.lastIndexOf('-') + 1)}=${r.traffic}%`);
-  return parts.length ? parts.join(',') : '-';
-}

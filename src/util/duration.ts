@@ -4,6 +4,8 @@
  */
 
 const DURATION = /^(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d)?$/;
+/** A duration with its unit, as a spec must write it (the JSON Schema's and the CRD's pattern). */
+export const DURATION_PATTERN = /^(\d+(\.\d+)?|\.\d+)\s*(ms|s|m|h|d)$/;
 const DURATION_FACTORS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /**
