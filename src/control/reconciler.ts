@@ -7,16 +7,14 @@
 import { canonicalJson, type Condition, type InferenceServiceStatus } from '../api/index.ts';
 import { durationMs } from '../api/quantity.ts';
 import { perTryTimeoutForSlo, type Route, type RoutingTable } from '../gateway/discovery/routing-table.ts';
-import type { RevisionTemplate, Runtime } from '../runtime/types.ts';
+import type { Runtime } from '../runtime/types.ts';
 import { planService, replicaTarget, type ServicePlan } from './plan.ts';
+import { revisionTemplate } from './revision-template.ts';
 import type { AutoscalerRecord, RevisionRecord, Store, StoredService } from './store.ts';
 import type { RolloutTracker } from './rollout-tracker.ts';
 import { unref, type Clock, type TimerHandle } from '../util/clock.ts';
 import { rolloutStatus } from '../rollout/status.ts';
 import type { RolloutState } from '../rollout/types.ts';
-
-/** Seconds a stopping replica gets before SIGKILL. */
-const DRAIN_SECONDS = 30;
 
 export type Action =
   | { kind: 'scale'; revision: string; from: number; to: number }
@@ -124,7 +122,7 @@ export class Reconciler {
         const record = revisions.find((r) => r.name === revision)!;
         const current = runtime.replicas({ namespace, revision }).filter((r) => r.phase !== 'Stopped' && r.phase !== 'Draining').length;
         if (current !== replicas) {
-          await runtime.ensureRevision(this.#template(service, record), replicas);
+          await runtime.ensureRevision(revisionTemplate(service, record), replicas);
           actions.push({ kind: 'scale', revision, from: current, to: replicas });
         }
       }
@@ -182,28 +180,6 @@ export class Reconciler {
    * revision's model and resources, the service's placement, and the drain
    * grace. How it becomes a process or a Deployment is the runtime's business.
    */
-  #template(service: StoredService, revision: RevisionRecord): RevisionTemplate {
-    const { model, resources } = revision.template;
-    return {
-      revision: revision.name,
-      service: service.metadata.name,
-      namespace: service.metadata.namespace,
-      model: {
-        format: model.format,
-        name: service.metadata.name,
-        ...(model.uri ? { uri: model.uri } : {}),
-        ...(model.image ? { image: model.image } : {}),
-        ...(model.command ? { command: model.command } : {}),
-        ...(model.env ? { env: model.env } : {}),
-        ...(model.readinessPath ? { readinessPath: model.readinessPath } : {}),
-        batching: model.batching,
-      },
-      resources,
-      placement: service.spec.placement,
-      drainSeconds: DRAIN_SECONDS,
-    };
-  }
-
   #route(service: StoredService, plan: ServicePlan): Route {
     const { namespace, name } = service.metadata;
     return {

@@ -1,0 +1,155 @@
+/**
+ * A revision as a Deployment: pure, from the runtime's RevisionTemplate (the same one the local
+ * runtime turns into processes) and a replica count. A revision is immutable, so its pod template
+ * never changes once applied; only `replicas` moves.
+ */
+import { InvalidRequestError } from '../../errors.ts';
+import type { RevisionTemplate } from '../types.ts';
+import { LABEL_POOL, revisionLabels, revisionSelector } from './labels.ts';
+import { modelSource, type ModelSource } from './model-source.ts';
+import { PRE_STOP_SECONDS, SERVING_PORT, type ClusterOptions } from './options.ts';
+import { restrictedContainerSecurity, restrictedPodSecurity } from './security.ts';
+
+type Obj = Record<string, unknown>;
+
+const DEFAULT_DRAIN_SECONDS = 30;
+const BUILTIN_READINESS_PATH = '/v2/health/ready';
+const BUILTIN_LIVENESS_PATH = '/v2/health/live';
+
+/** The Secret an `s3://` fetcher reads its credentials from: `<service>-model-credentials`. */
+export function modelCredentialsSecret(service: string): string {
+  return `${service}-model-credentials`;
+}
+
+/** The extended resource an accelerator request becomes: the whole device, its time-sliced share, or a MIG profile. */
+export function acceleratorResource(accelerator: { kind: string; sharing: string }): string {
+  if (accelerator.sharing === 'none') return accelerator.kind;
+  if (accelerator.sharing === 'time-slice') return `${accelerator.kind}.shared`;
+  const domain = accelerator.kind.includes('/') ? accelerator.kind.slice(0, accelerator.kind.indexOf('/')) : 'nvidia.com';
+  return `${domain}/${accelerator.sharing}`;
+}
+
+export function buildDeployment(t: RevisionTemplate, replicas: number, options: ClusterOptions, userLabels: Record<string, string> = {}): Obj {
+  const labels = revisionLabels(t.service, t.revision, userLabels);
+  const security = restrictedContainerSecurity();
+  const source: ModelSource = t.model.uri
+    ? modelSource(t.model.uri, { fetcherImage: options.modelFetcherImage, credentialsSecret: modelCredentialsSecret(t.service), securityContext: security })
+    : { path: '', volumes: [], volumeMounts: [], initContainers: [] };
+  const builtin = t.model.command === undefined;
+  if (!builtin && !t.model.image) {
+    throw new InvalidRequestError(
+      `spec.model.image: a custom command needs the image it runs in on Kubernetes (e.g. image: ghcr.io/acme/my-server:1.0)`,
+      { code: 'MODEL_IMAGE_REQUIRED', status: 422 },
+    );
+  }
+  if (builtin && !t.model.uri) {
+    throw new InvalidRequestError('spec.model.uri: the built-in server needs the model, e.g. uri: pvc://models/fraud-v1.onnx', { code: 'MODEL_URI_REQUIRED', status: 422 });
+  }
+  const drainSeconds = t.drainSeconds ?? DEFAULT_DRAIN_SECONDS;
+  const readinessPath = t.model.readinessPath ?? BUILTIN_READINESS_PATH;
+
+  const container: Obj = {
+    name: 'model-server',
+    image: t.model.image ?? options.image,
+    ...(builtin ? { args: builtinArgs(t, source.path) } : { command: t.model.command!.map((a) => a.replaceAll('${PORT}', String(SERVING_PORT)).replaceAll('$PORT', String(SERVING_PORT))) }),
+    ports: [{ name: 'http', containerPort: SERVING_PORT, protocol: 'TCP' }],
+    env: containerEnv(t),
+    resources: containerResources(t),
+    readinessProbe: { httpGet: { path: readinessPath, port: 'http' }, periodSeconds: 2, failureThreshold: 2, timeoutSeconds: 2 },
+    // A model loads before it listens: the startup probe gives it two minutes before liveness counts.
+    startupProbe: { ...liveness(builtin), periodSeconds: 2, failureThreshold: 60 },
+    livenessProbe: { ...liveness(builtin), periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
+    lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
+    volumeMounts: [...source.volumeMounts, { name: 'tmp', mountPath: '/tmp' }],
+    securityContext: security,
+  };
+
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: t.revision, namespace: t.namespace, labels },
+    spec: {
+      replicas,
+      revisionHistoryLimit: 1,
+      selector: { matchLabels: revisionSelector(t.revision) },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: 0 } },
+      template: {
+        metadata: { labels },
+        spec: {
+          serviceAccountName: t.service,
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: restrictedPodSecurity(),
+          terminationGracePeriodSeconds: drainSeconds + PRE_STOP_SECONDS,
+          ...placement(t),
+          ...(source.initContainers.length ? { initContainers: source.initContainers } : {}),
+          containers: [container],
+          volumes: [...source.volumes, { name: 'tmp', emptyDir: {} }],
+        },
+      },
+    },
+  };
+}
+
+function builtinArgs(t: RevisionTemplate, modelPath: string): string[] {
+  const args = ['serve', '--model', modelPath, '--name', t.model.name, '--port', String(SERVING_PORT), '--host', '0.0.0.0'];
+  if (t.model.format === 'openai') args.push('--openai');
+  else if (t.model.batching) args.push('--max-batch-size', String(t.model.batching.maxBatchSize), '--max-delay-ms', String(t.model.batching.maxDelayMs));
+  return args;
+}
+
+function liveness(builtin: boolean): Obj {
+  return builtin ? { httpGet: { path: BUILTIN_LIVENESS_PATH, port: 'http' } } : { tcpSocket: { port: 'http' } };
+}
+
+/** karb's identity variables, then the spec's own env in name order (so the object is the same on every build). */
+function containerEnv(t: RevisionTemplate): Obj[] {
+  const env: Obj[] = [
+    { name: 'PORT', value: String(SERVING_PORT) },
+    { name: 'KARB_NAMESPACE', value: t.namespace },
+    { name: 'KARB_SERVICE', value: t.service },
+    { name: 'KARB_REVISION', value: t.revision },
+    { name: 'KARB_REPLICA', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+  ];
+  const reserved = new Set(env.map((e) => e.name));
+  for (const [name, value] of Object.entries(t.model.env ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (!reserved.has(name)) env.push({ name, value });
+  }
+  return env;
+}
+
+function containerResources(t: RevisionTemplate): Obj {
+  const { requests, limits, accelerator } = t.resources;
+  const req: Record<string, string> = {};
+  const lim: Record<string, string> = {};
+  for (const kind of ['cpu', 'memory'] as const) {
+    if (requests[kind] !== undefined) req[kind] = String(requests[kind]);
+    if (limits[kind] !== undefined) lim[kind] = String(limits[kind]);
+  }
+  if (accelerator) {
+    // Extended resources are requested in limits; the scheduler takes requests equal to them.
+    const name = acceleratorResource(accelerator);
+    req[name] = String(accelerator.count);
+    lim[name] = String(accelerator.count);
+  }
+  return { requests: req, limits: lim };
+}
+
+/** Pools become a required node affinity on karb.dev/pool; an accelerator tolerates its device's taint. */
+function placement(t: RevisionTemplate): Obj {
+  const out: Obj = {};
+  const p = t.placement;
+  if (p && Object.keys(p.nodeSelector).length > 0) out.nodeSelector = { ...p.nodeSelector };
+  if (p && p.pools.length > 0) {
+    out.affinity = {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: LABEL_POOL, operator: 'In', values: [...p.pools] }] }] },
+      },
+    };
+  }
+  const tolerations: Obj[] = (p?.tolerations ?? []).map((x) => Object.fromEntries(Object.entries(x).filter(([, v]) => v !== undefined)));
+  const accelerator = t.resources.accelerator;
+  if (accelerator && !tolerations.some((x) => x.key === accelerator.kind)) tolerations.push({ key: accelerator.kind, operator: 'Exists', effect: 'NoSchedule' });
+  if (tolerations.length > 0) out.tolerations = tolerations;
+  return out;
+}
