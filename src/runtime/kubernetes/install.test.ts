@@ -1,0 +1,172 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CRD_NAME } from '../../api/index.ts';
+import { buildInstallObjects, RBAC_RULES, type PolicyRule } from './install.ts';
+import { CONTROLLER_POD_LABELS, GATEWAY_POD_LABELS } from './labels.ts';
+import { DEFAULT_CLUSTER_OPTIONS } from './options.ts';
+
+type Any = Record<string, any>;
+
+const objects = (systemNamespace = 'karb-system', image = DEFAULT_CLUSTER_OPTIONS.image): Any[] => buildInstallObjects({ systemNamespace, image });
+const find = (list: Any[], kind: string, name: string): Any => {
+  const found = list.find((o) => o.kind === kind && o.metadata.name === name);
+  assert.ok(found, `${kind}/${name} is installed`);
+  return found;
+};
+
+/**
+ * Why a pod spec falls short of Pod Security "restricted" (the checks this test relies on), or
+ * nothing when it meets them: non-root, RuntimeDefault seccomp, every capability dropped, no
+ * privilege escalation, in every container and init container.
+ */
+function restrictedViolations(pod: Any): string[] {
+  const problems: string[] = [];
+  const podSecurity = pod.securityContext ?? {};
+  const containers: Any[] = [...(pod.initContainers ?? []), ...(pod.containers ?? [])];
+  for (const c of containers) {
+    const s = c.securityContext ?? {};
+    const at = `container ${c.name}`;
+    if (s.runAsNonRoot !== true && podSecurity.runAsNonRoot !== true) problems.push(`${at}: runAsNonRoot is not true`);
+    if (s.runAsUser === 0 || (s.runAsUser === undefined && podSecurity.runAsUser === 0)) problems.push(`${at}: runs as user 0`);
+    const seccomp = s.seccompProfile?.type ?? podSecurity.seccompProfile?.type;
+    if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') problems.push(`${at}: seccompProfile is ${seccomp ?? 'unset'}, not RuntimeDefault`);
+    if (!(s.capabilities?.drop ?? []).includes('ALL')) problems.push(`${at}: capabilities do not drop ALL`);
+    const added = (s.capabilities?.add ?? []).filter((c: string) => c !== 'NET_BIND_SERVICE');
+    if (added.length > 0) problems.push(`${at}: adds capabilities ${added.join(', ')}`);
+    if (s.allowPrivilegeEscalation !== false) problems.push(`${at}: allowPrivilegeEscalation is not false`);
+    if (s.privileged === true) problems.push(`${at}: privileged`);
+  }
+  if (pod.hostNetwork || pod.hostPID || pod.hostIPC) problems.push('shares a host namespace');
+  for (const v of pod.volumes ?? []) if (v.hostPath) problems.push(`volume ${v.name}: hostPath`);
+  return problems;
+}
+
+test('the restricted checker itself: a pod missing each piece is refused with the reason', () => {
+  const pod = (security: Any, podSecurity: Any = {}) => ({ securityContext: podSecurity, containers: [{ name: 'c', securityContext: security }] });
+  const good = { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } };
+  assert.deepEqual(restrictedViolations(pod(good)), []);
+  assert.match(restrictedViolations(pod({ ...good, runAsNonRoot: undefined }))[0]!, /runAsNonRoot/);
+  assert.match(restrictedViolations(pod({ ...good, seccompProfile: undefined }))[0]!, /seccompProfile is unset/);
+  assert.match(restrictedViolations(pod({ ...good, capabilities: { drop: ['NET_RAW'] } }))[0]!, /drop ALL/);
+  assert.match(restrictedViolations(pod({ ...good, allowPrivilegeEscalation: undefined }))[0]!, /allowPrivilegeEscalation/);
+});
+
+test('install: namespace first, then the CRD, identities, RBAC, the gateway Service and both Deployments', () => {
+  assert.deepEqual(
+    objects().map((o) => `${o.kind}/${o.metadata.name}`),
+    [
+      'Namespace/karb-system',
+      `CustomResourceDefinition/${CRD_NAME}`,
+      'ServiceAccount/karb-controller',
+      'ServiceAccount/karb-gateway',
+      'ClusterRole/karb-controller',
+      'ClusterRoleBinding/karb-controller',
+      'Role/karb-controller-leader-election',
+      'RoleBinding/karb-controller-leader-election',
+      'ClusterRole/karb-gateway',
+      'ClusterRoleBinding/karb-gateway',
+      'Service/karb-gateway',
+      'Deployment/karb-controller',
+      'Deployment/karb-gateway',
+    ],
+  );
+});
+
+test('the system namespace enforces, warns and audits Pod Security "restricted"', () => {
+  const ns = find(objects(), 'Namespace', 'karb-system');
+  for (const mode of ['enforce', 'warn', 'audit']) {
+    assert.equal(ns.metadata.labels[`pod-security.kubernetes.io/${mode}`], 'restricted');
+    assert.equal(ns.metadata.labels[`pod-security.kubernetes.io/${mode}-version`], 'latest');
+  }
+});
+
+test('RBAC: no wildcard anywhere, and exactly the permissions the controller and gateway need', () => {
+  const all = objects();
+  for (const o of all.filter((x) => x.kind === 'ClusterRole' || x.kind === 'Role')) {
+    for (const rule of o.rules as Any[]) {
+      for (const field of ['apiGroups', 'resources', 'verbs', 'resourceNames', 'nonResourceURLs']) {
+        for (const value of rule[field] ?? []) assert.ok(!String(value).includes('*'), `${o.kind}/${o.metadata.name} ${field} has a wildcard: ${value}`);
+      }
+    }
+  }
+  const grants = (rules: readonly PolicyRule[]) => rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.map((res) => `${g || 'core'}/${res}: ${[...r.verbs].sort().join(',')}`))).sort();
+  assert.deepEqual(grants(RBAC_RULES.controller), [
+    'apps/controllerrevisions: create,delete,get,list,patch,watch',
+    'apps/deployments: create,delete,get,list,patch,update,watch',
+    'autoscaling/horizontalpodautoscalers: create,delete,get,list,patch,update,watch',
+    'core/events: create,patch',
+    'core/pods: get,list,watch',
+    'core/serviceaccounts: create,delete,get,list,patch,update,watch',
+    'core/services: create,delete,get,list,patch,update,watch',
+    'discovery.k8s.io/endpointslices: get,list,watch',
+    'events.k8s.io/events: create,patch',
+    'karb.dev/inferenceservices/finalizers: update',
+    'karb.dev/inferenceservices/status: get,patch,update',
+    'karb.dev/inferenceservices: get,list,patch,update,watch',
+    'keda.sh/scaledobjects: create,delete,get,list,patch,update,watch',
+    'networking.k8s.io/networkpolicies: create,delete,get,list,patch,update,watch',
+    'policy/poddisruptionbudgets: create,delete,get,list,patch,update,watch',
+  ]);
+  assert.deepEqual(grants(RBAC_RULES.controllerLeases), ['coordination.k8s.io/leases: create,get,list,patch,update,watch']);
+  assert.deepEqual(grants(RBAC_RULES.gateway), ['core/pods: get,list,watch', 'discovery.k8s.io/endpointslices: get,list,watch', 'karb.dev/inferenceservices: get,list,watch']);
+  // The objects carry the same rules as the data.
+  assert.deepEqual(find(all, 'ClusterRole', 'karb-controller').rules, JSON.parse(JSON.stringify(RBAC_RULES.controller)));
+  assert.deepEqual(find(all, 'Role', 'karb-controller-leader-election').rules, JSON.parse(JSON.stringify(RBAC_RULES.controllerLeases)));
+  assert.deepEqual(find(all, 'ClusterRole', 'karb-gateway').rules, JSON.parse(JSON.stringify(RBAC_RULES.gateway)));
+  // Leases only in the system namespace: a Role, never part of a ClusterRole.
+  assert.ok(!RBAC_RULES.controller.some((r) => r.resources.includes('leases')));
+});
+
+test('every pod karb installs meets Pod Security "restricted" and runs as its own service account', () => {
+  const deployments = objects().filter((o) => o.kind === 'Deployment');
+  assert.equal(deployments.length, 2);
+  for (const d of deployments) {
+    assert.deepEqual(restrictedViolations(d.spec.template.spec), [], d.metadata.name);
+    assert.equal(d.spec.template.spec.serviceAccountName, d.metadata.name);
+    for (const c of d.spec.template.spec.containers) {
+      assert.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.cpu && c.resources.limits.memory, `${d.metadata.name}: requests and limits`);
+      assert.ok(c.readinessProbe && c.livenessProbe, `${d.metadata.name}: probed`);
+    }
+  }
+});
+
+test('controller: two replicas with leader election, image from the options, health probes on :8081/healthz', () => {
+  const d = find(objects('karb-system', 'registry.example/karb:dev'), 'Deployment', 'karb-controller');
+  const c = d.spec.template.spec.containers[0];
+  assert.equal(d.spec.replicas, 2);
+  assert.equal(c.image, 'registry.example/karb:dev');
+  assert.deepEqual(c.args, ['controller', '--leader-elect', '--health-port', '8081']);
+  assert.deepEqual(c.ports, [{ name: 'health', containerPort: 8081, protocol: 'TCP' }]);
+  assert.deepEqual(c.readinessProbe.httpGet, { path: '/healthz', port: 'health' });
+  assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'health' });
+  assert.deepEqual(d.spec.template.metadata.labels, { ...CONTROLLER_POD_LABELS });
+  assert.deepEqual(d.spec.selector.matchLabels, { ...CONTROLLER_POD_LABELS });
+});
+
+test('gateway: two replicas, http and metrics ports, ready on /v2/health/ready, a ClusterIP Service 80→http and 9464→metrics', () => {
+  const all = objects();
+  const d = find(all, 'Deployment', 'karb-gateway');
+  const c = d.spec.template.spec.containers[0];
+  assert.equal(d.spec.replicas, 2);
+  assert.deepEqual(c.args.slice(0, 2), ['gateway', '--kubernetes']);
+  assert.deepEqual(c.ports.map((p: Any) => [p.name, p.containerPort]), [['http', 8080], ['metrics', 9464]]);
+  assert.deepEqual(c.readinessProbe.httpGet, { path: '/v2/health/ready', port: 'http' });
+  assert.deepEqual(d.spec.template.metadata.labels, { ...GATEWAY_POD_LABELS }, 'the model pods’ NetworkPolicy admits exactly these labels');
+  const svc = find(all, 'Service', 'karb-gateway');
+  assert.equal(svc.spec.type, 'ClusterIP');
+  assert.deepEqual(svc.spec.selector, { ...GATEWAY_POD_LABELS });
+  assert.deepEqual(svc.spec.ports.map((p: Any) => [p.name, p.port, p.targetPort]), [['http', 80, 'http'], ['metrics', 9464, 'metrics']]);
+});
+
+test('another system namespace moves every namespaced object and every binding’s subjects', () => {
+  const all = objects('ml-platform');
+  const clusterScoped = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
+  assert.equal(find(all, 'Namespace', 'ml-platform').kind, 'Namespace');
+  for (const o of all) {
+    if (clusterScoped.has(o.kind)) assert.equal(o.metadata.namespace, undefined, `${o.kind}/${o.metadata.name} is cluster-scoped`);
+    else assert.equal(o.metadata.namespace, 'ml-platform', `${o.kind}/${o.metadata.name}`);
+    for (const s of o.subjects ?? []) assert.equal(s.namespace, 'ml-platform', `${o.kind}/${o.metadata.name} subject ${s.name}`);
+  }
+  assert.ok(!JSON.stringify(all).includes('karb-system'), 'no object still names the default namespace');
+});
+

@@ -1,0 +1,218 @@
+/**
+ * What installs karb on a cluster, as pure builders (`karb install` prints them): a namespace that
+ * enforces Pod Security "restricted", the InferenceService CRD, one identity each for the
+ * controller and the gateway with least-privilege RBAC (no wildcards), and their Deployments.
+ * The RBAC rules are data (`RBAC_RULES`), so tests and docs read the same list the cluster gets.
+ */
+import { inferenceServiceCrd } from '../../api/index.ts';
+import { CONTROLLER_POD_LABELS, GATEWAY_POD_LABELS } from './labels.ts';
+import type { KubernetesObject } from './objects.ts';
+import type { ClusterOptions } from './options.ts';
+import { restrictedContainerSecurity, restrictedPodSecurity } from './security.ts';
+
+export const CONTROLLER_NAME = 'karb-controller';
+export const GATEWAY_NAME = 'karb-gateway';
+/** The Role (and its binding) that lets the controller hold its leader-election Lease. */
+export const LEADER_ELECTION_NAME = 'karb-controller-leader-election';
+/** The controller's health server: `GET /healthz` on this port (`karb controller --health-port`). */
+export const CONTROLLER_HEALTH_PORT = 8081;
+export const GATEWAY_HTTP_PORT = 8080;
+export const GATEWAY_METRICS_PORT = 9464;
+
+export interface PolicyRule {
+  readonly apiGroups: readonly string[];
+  readonly resources: readonly string[];
+  readonly verbs: readonly string[];
+}
+
+const READ = ['get', 'list', 'watch'] as const;
+const OWN = ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'] as const;
+
+/**
+ * Every permission karb's components hold, and nothing more. `controller` is cluster-wide
+ * (InferenceServices live in any namespace, and so do the objects they become);
+ * `controllerLeases` is granted only in the system namespace; `gateway` only reads.
+ */
+export const RBAC_RULES: {
+  readonly controller: readonly PolicyRule[];
+  readonly controllerLeases: readonly PolicyRule[];
+  readonly gateway: readonly PolicyRule[];
+} = Object.freeze({
+  controller: [
+    { apiGroups: ['karb.dev'], resources: ['inferenceservices'], verbs: ['get', 'list', 'watch', 'patch', 'update'] },
+    { apiGroups: ['karb.dev'], resources: ['inferenceservices/status'], verbs: ['get', 'patch', 'update'] },
+    { apiGroups: ['karb.dev'], resources: ['inferenceservices/finalizers'], verbs: ['update'] },
+    { apiGroups: ['apps'], resources: ['deployments'], verbs: OWN },
+    { apiGroups: ['apps'], resources: ['controllerrevisions'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
+    { apiGroups: [''], resources: ['services', 'serviceaccounts'], verbs: OWN },
+    { apiGroups: [''], resources: ['pods'], verbs: READ },
+    { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: READ },
+    { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: OWN },
+    { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: OWN },
+    { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: OWN },
+    { apiGroups: ['keda.sh'], resources: ['scaledobjects'], verbs: OWN },
+    { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+    { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+  ],
+  controllerLeases: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] }],
+  gateway: [
+    { apiGroups: ['karb.dev'], resources: ['inferenceservices'], verbs: READ },
+    { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: READ },
+    { apiGroups: [''], resources: ['pods'], verbs: READ },
+  ],
+});
+
+type Obj = Record<string, unknown>;
+
+/** Everything `karb install` applies, in an order `kubectl apply -f -` can follow (namespace first, workloads last). */
+export function buildInstallObjects(options: Pick<ClusterOptions, 'image' | 'systemNamespace'>): KubernetesObject[] {
+  const ns = options.systemNamespace;
+  const objects: Obj[] = [
+    buildSystemNamespace(ns),
+    inferenceServiceCrd(),
+    serviceAccount(CONTROLLER_NAME, ns, CONTROLLER_POD_LABELS),
+    serviceAccount(GATEWAY_NAME, ns, GATEWAY_POD_LABELS),
+    clusterRole(CONTROLLER_NAME, RBAC_RULES.controller, CONTROLLER_POD_LABELS),
+    clusterRoleBinding(CONTROLLER_NAME, ns, CONTROLLER_POD_LABELS),
+    role(LEADER_ELECTION_NAME, ns, RBAC_RULES.controllerLeases, CONTROLLER_POD_LABELS),
+    roleBinding(LEADER_ELECTION_NAME, CONTROLLER_NAME, ns, CONTROLLER_POD_LABELS),
+    clusterRole(GATEWAY_NAME, RBAC_RULES.gateway, GATEWAY_POD_LABELS),
+    clusterRoleBinding(GATEWAY_NAME, ns, GATEWAY_POD_LABELS),
+    buildGatewayService(ns),
+    buildControllerDeployment(options),
+    buildGatewayDeployment(options),
+  ];
+  return objects as KubernetesObject[];
+}
+
+/** The system namespace: Pod Security "restricted" enforced, and warned and audited at the same level. */
+export function buildSystemNamespace(name: string): Obj {
+  const labels: Record<string, string> = { 'app.kubernetes.io/name': 'karb' };
+  for (const mode of ['enforce', 'warn', 'audit']) {
+    labels[`pod-security.kubernetes.io/${mode}`] = 'restricted';
+    labels[`pod-security.kubernetes.io/${mode}-version`] = 'latest';
+  }
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } };
+}
+
+function serviceAccount(name: string, namespace: string, labels: Readonly<Record<string, string>>): Obj {
+  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace, labels: { ...labels } } };
+}
+
+/** Fresh arrays for every object, so the YAML never shares a node between two documents. */
+function rules(list: readonly PolicyRule[]): Obj[] {
+  return list.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] }));
+}
+
+function clusterRole(name: string, list: readonly PolicyRule[], labels: Readonly<Record<string, string>>): Obj {
+  return { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name, labels: { ...labels } }, rules: rules(list) };
+}
+
+function clusterRoleBinding(name: string, namespace: string, labels: Readonly<Record<string, string>>): Obj {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name, labels: { ...labels } },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+    subjects: [{ kind: 'ServiceAccount', name, namespace }],
+  };
+}
+
+function role(name: string, namespace: string, list: readonly PolicyRule[], labels: Readonly<Record<string, string>>): Obj {
+  return { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace, labels: { ...labels } }, rules: rules(list) };
+}
+
+function roleBinding(name: string, account: string, namespace: string, labels: Readonly<Record<string, string>>): Obj {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name, namespace, labels: { ...labels } },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+    subjects: [{ kind: 'ServiceAccount', name: account, namespace }],
+  };
+}
+
+/** The gateway's address inside the cluster: port 80 for requests, 9464 for Prometheus. */
+export function buildGatewayService(namespace: string): Obj {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: GATEWAY_NAME, namespace, labels: { ...GATEWAY_POD_LABELS } },
+    spec: {
+      type: 'ClusterIP',
+      selector: { ...GATEWAY_POD_LABELS },
+      ports: [
+        { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' },
+        { name: 'metrics', port: GATEWAY_METRICS_PORT, targetPort: 'metrics', protocol: 'TCP', appProtocol: 'http' },
+      ],
+    },
+  };
+}
+
+/**
+ * Two replicas: one leads (holds the Lease) and reconciles, the other waits to take over, so a
+ * node drain or a crash costs one lease period rather than a reschedule.
+ */
+export function buildControllerDeployment(options: Pick<ClusterOptions, 'image' | 'systemNamespace'>): Obj {
+  const health = { httpGet: { path: '/healthz', port: 'health' } };
+  return deployment(CONTROLLER_NAME, options.systemNamespace, CONTROLLER_POD_LABELS, 2, {
+    name: 'controller',
+    image: options.image,
+    args: ['controller', '--leader-elect', '--health-port', String(CONTROLLER_HEALTH_PORT)],
+    env: podIdentityEnv(),
+    ports: [{ name: 'health', containerPort: CONTROLLER_HEALTH_PORT, protocol: 'TCP' }],
+    readinessProbe: { ...health, periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 2 },
+    livenessProbe: { ...health, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+  });
+}
+
+/** The gateway listens on every address of its pod (a pod's loopback is its own). */
+export function buildGatewayDeployment(options: Pick<ClusterOptions, 'image' | 'systemNamespace'>): Obj {
+  return deployment(GATEWAY_NAME, options.systemNamespace, GATEWAY_POD_LABELS, 2, {
+    name: 'gateway',
+    image: options.image,
+    args: ['gateway', '--kubernetes', '--host', '0.0.0.0', '--port', String(GATEWAY_HTTP_PORT), '--metrics-port', String(GATEWAY_METRICS_PORT)],
+    env: podIdentityEnv(),
+    ports: [
+      { name: 'http', containerPort: GATEWAY_HTTP_PORT, protocol: 'TCP' },
+      { name: 'metrics', containerPort: GATEWAY_METRICS_PORT, protocol: 'TCP' },
+    ],
+    readinessProbe: { httpGet: { path: '/v2/health/ready', port: 'http' }, periodSeconds: 2, failureThreshold: 2, timeoutSeconds: 2 },
+    livenessProbe: { tcpSocket: { port: 'http' }, initialDelaySeconds: 5, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
+    resources: { requests: { cpu: '500m', memory: '256Mi' }, limits: { cpu: '2', memory: '1Gi' } },
+  });
+}
+
+/** Where a pod of karb's own runs: its namespace (where its Lease lives) and name (its leader identity). */
+function podIdentityEnv(): Obj[] {
+  return [
+    { name: 'KARB_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    { name: 'KARB_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+  ];
+}
+
+function deployment(name: string, namespace: string, podLabels: Readonly<Record<string, string>>, replicas: number, container: Obj): Obj {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace, labels: { ...podLabels } },
+    spec: {
+      replicas,
+      revisionHistoryLimit: 3,
+      selector: { matchLabels: { ...podLabels } },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      template: {
+        metadata: { labels: { ...podLabels } },
+        spec: {
+          serviceAccountName: name,
+          automountServiceAccountToken: true,
+          enableServiceLinks: false,
+          securityContext: restrictedPodSecurity(),
+          containers: [{ ...container, volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }], securityContext: restrictedContainerSecurity() }],
+          volumes: [{ name: 'tmp', emptyDir: {} }],
+        },
+      },
+    },
+  };
+}
