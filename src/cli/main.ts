@@ -31,6 +31,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./load.ts')).runLoadCommand(rest);
     case 'simulate':
       return (await import('../sim/cli.ts')).runSimulateCommand(rest);
+    case 'install':
+      return (await import('./install.ts')).installCommand(rest, process.stdout);
+    case 'render':
+      return (await import('./render.ts')).renderCommand(rest, process.stdout);
     case 'version':
     case '--version':
       process.stdout.write(`karb ${JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version}\n`);

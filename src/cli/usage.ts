@@ -25,6 +25,8 @@ Commands:
   serve --model FILE      run the built-in ONNX model server (one replica)
   load --model NAME       open-loop traffic: constant, step, burst, ramp, sine, CSV replay
   simulate                the KARB evaluation plan: scaling policies on a simulated cluster
+  install                 print what installs karb on a cluster (karb install | kubectl apply -f -)
+  render -f F --out DIR   write services as Kubernetes manifests: a Kustomize base and overlays
   version                 print the version
 
 Common flags:

@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+import { CRD_NAME } from '../api/index.ts';
+import { CLI, NODE, REPO_ROOT } from '../serving/test-helpers.ts';
+
+type Any = Record<string, any>;
+
+async function karb(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(NODE, [CLI, ...args], { cwd: REPO_ROOT });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const documents = (yaml: string): Any[] => parseAllDocuments(yaml).map((d) => d.toJS());
+
+test('karb install prints the same bytes on every run: namespace, CRD, RBAC and workloads as YAML documents', async () => {
+  const first = await karb(['install']);
+  const second = await karb(['install']);
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(first.stdout, second.stdout);
+  const docs = documents(first.stdout);
+  assert.equal(docs.length, 13);
+  assert.equal(docs[0]!.kind, 'Namespace');
+  assert.equal(docs[0]!.metadata.name, 'karb-system');
+  assert.equal(docs[1]!.metadata.name, CRD_NAME);
+  for (const role of docs.filter((o) => o.kind.endsWith('Role'))) assert.ok(!JSON.stringify(role.rules).includes('*'), `${role.metadata.name}: no wildcard`);
+  assert.ok(!/[&*]a\d/.test(first.stdout), 'no YAML anchors or aliases');
+});
+
+test('karb install --namespace --image: every namespaced object and binding subject moves, every workload runs the image', async () => {
+  const r = await karb(['install', '--namespace', 'ml-platform', '--image', 'registry.example/karb:dev']);
+  assert.equal(r.code, 0, r.stderr);
+  const docs = documents(r.stdout);
+  const clusterScoped = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
+  for (const o of docs) {
+    if (!clusterScoped.has(o.kind)) assert.equal(o.metadata.namespace, 'ml-platform', `${o.kind}/${o.metadata.name}`);
+    for (const s of o.subjects ?? []) assert.equal(s.namespace, 'ml-platform');
+  }
+  const images = docs.filter((o) => o.kind === 'Deployment').flatMap((d) => d.spec.template.spec.containers.map((c: Any) => c.image));
+  assert.deepEqual(images, ['registry.example/karb:dev', 'registry.example/karb:dev']);
+});
+
+test('karb install: usage mistakes exit 2 with what was expected', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['install', '--bogus'], /Unknown option '--bogus'/],
+    [['install', '--namespace', 'Karb_System'], /--namespace must be a namespace name .*got "Karb_System"/],
+    [['install', '--namespace', 'a'.repeat(64)], /--namespace must be a namespace name/],
+    [['install', '--namespace=-karb'], /--namespace must be a namespace name/],
+    [['install', '--image', 'has space'], /--image must be an image reference/],
+    [['install', 'karb-system'], /install takes no arguments/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await karb(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.equal(r.stdout, '');
+  }
+});
