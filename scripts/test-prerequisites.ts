@@ -5,10 +5,15 @@
  * fail and the suites around them are cancelled, which reads like a karb bug. So this step either
  * installs what is missing (as root, from Debian's packages with apt-get, as CI does) or prints
  * one line naming what is missing and how to get it, and exits 1. Exit 0 when all is there.
+ *
+ * Then it builds the Kubernetes control plane the cluster tests start (test/cluster, with Go), so
+ * that the build (about ten minutes on two cores, the first time on a machine; cached after) runs
+ * before the tests rather than beside them, and once rather than per test file.
  */
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
+import { ensureBinary } from '../test/cluster/build.ts';
 
 /** A program some test spawns, and where a person gets it. */
 export interface Prerequisite {
@@ -24,7 +29,7 @@ export interface Prerequisite {
 
 export const PREREQUISITES: readonly Prerequisite[] = [
   { command: 'redis-server', neededBy: 'the Redis rate-limit and async-job store tests', debian: 'redis-server', brew: 'redis' },
-  { command: 'openssl', neededBy: "the gateway's TLS test", debian: 'openssl', brew: 'openssl' },
+  { command: 'openssl', neededBy: "the gateway's TLS test and the test cluster's certificates", debian: 'openssl', brew: 'openssl' },
 ];
 
 /** What to do about the missing prerequisites; `install` only where apt-get can do it here. */
@@ -79,13 +84,24 @@ function aptGetInstall(packages: readonly string[]): number {
   return install.status ?? 1;
 }
 
-function main(): number {
+/** Builds the test cluster's binary unless the cache has it; 1 with one line on a failure. */
+async function buildTestCluster(): Promise<number> {
+  try {
+    await ensureBinary((line) => console.error(`npm test: ${line}`));
+    return 0;
+  } catch (err) {
+    console.error(`npm test: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}
+
+async function main(): Promise<number> {
   const missingNow = () => PREREQUISITES.filter((p) => !onPath(p.command, process.env.PATH));
   const missing = missingNow();
   const plan = planPrerequisites(missing, { root: process.getuid?.() === 0, aptGet: onPath('apt-get', process.env.PATH) });
   switch (plan.action) {
     case 'none':
-      return 0;
+      return buildTestCluster();
     case 'explain':
       console.error(plan.message);
       return 1;
@@ -93,7 +109,7 @@ function main(): number {
       console.error(`npm test: installing ${plan.packages.join(' ')} from Debian's packages, for the tests that run ${plan.packages.length === 1 ? 'it' : 'them'}`);
       const status = aptGetInstall(plan.packages);
       const stillMissing = missingNow();
-      if (status === 0 && stillMissing.length === 0) return 0;
+      if (status === 0 && stillMissing.length === 0) return buildTestCluster();
       const what = status === 0 ? 'apt-get ran, but they are still not on PATH' : `apt-get failed (exit ${status})`;
       console.error(`${what}. ${missingMessage(stillMissing.length > 0 ? stillMissing : missing)}`);
       return 1;
@@ -105,4 +121,4 @@ function main(): number {
   }
 }
 
-if (import.meta.main) process.exitCode = main();
+if (import.meta.main) process.exitCode = await main();
