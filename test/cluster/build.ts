@@ -110,7 +110,7 @@ function runBuild(dir: string, version: string, log: Log): Promise<void> {
   const logFile = path.join(dir, 'build.log');
   const out = path.join(dir, 'bin', `.karb-cluster.${process.pid}`);
   mkdirSync(path.dirname(out), { recursive: true });
-  const args = ['build', '-trimpath', '-p', '2', `-ldflags=${ldflags(version)}`, '-o', out, './cmd/karb-cluster'];
+  const args = ['build', '-trimpath', '-buildvcs=false', '-p', '2', `-ldflags=${ldflags(version)}`, '-o', out, './cmd/karb-cluster'];
   log(`building the test cluster (Kubernetes ${version}): go ${args.join(' ')} in ${MODULE_DIR}; a first build takes about ten minutes, log: ${logFile}`);
   const fd = openSync(logFile, 'w');
   const started = Date.now();
