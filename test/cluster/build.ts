@@ -1,7 +1,7 @@
 /**
  * The control plane's one binary (test/cluster/cmd/karb-cluster: etcd, kube-apiserver,
  * kube-controller-manager, kube-scheduler, kubectl), built once per machine into a cache keyed
- * by what decides its content: go.mod, go.sum, the Go source and `go version`.
+ * by what decides its content: go.mod, go.sum, the Go sources and `go version`.
  *
  *   <cache>/<key>/bin/karb-cluster      cache = $KARB_CLUSTER_CACHE, else ~/.cache/karb-cluster
  *
@@ -17,7 +17,7 @@ import path from 'node:path';
 
 /** The Go module (go.mod, go.sum, cmd/karb-cluster). */
 export const MODULE_DIR = import.meta.dirname;
-const SOURCES = ['go.mod', 'go.sum', 'cmd/karb-cluster/main.go'];
+const SOURCES = ['go.mod', 'go.sum', 'cmd/karb-cluster/main.go', 'cmd/karb-cluster/parent_linux.go'];
 
 export type Log = (line: string) => void;
 

@@ -296,6 +296,8 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
     const child = spawn(binary, [component, ...componentArgs(component, dir, pki, ports)], {
       cwd: dir,
       detached,
+      // not detached: killed when this process ends, even by SIGKILL (Linux; see parent_linux.go)
+      env: detached ? process.env : { ...process.env, KARB_CLUSTER_DIE_WITH_PARENT: String(process.pid) },
       stdio: ['ignore', out, out],
     });
     closeSync(out);
