@@ -24,9 +24,12 @@ export type Log = (line: string) => void;
 /** A failure a person acts on: one line, and the log that says more. */
 export class ClusterError extends Error {
   readonly log: string | undefined;
-  constructor(message: string, log?: string) {
+  /** A component exited because its port was taken: another try on other ports may do. */
+  readonly portTaken: boolean;
+  constructor(message: string, log?: string, portTaken = false) {
     super(log === undefined ? message : `${message} (log: ${log})`);
     this.log = log;
+    this.portTaken = portTaken;
   }
 }
 

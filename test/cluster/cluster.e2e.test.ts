@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -213,5 +213,24 @@ test('scripts/cluster.ts: bad usage exits 2; up prints the KUBECONFIG export las
     const state = readState(dir);
     if (state) await runScript(['down', '--dir', dir]);
     rmSync(parent, { recursive: true, force: true });
+  }
+});
+
+test('scripts/cluster.ts up: a component that exits fails up with exit 1, one line naming it and its log, and nothing left running', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'karb-cluster-cli-'));
+  try {
+    // etcd's data folder is a file: etcd exits at once
+    writeFileSync(path.join(dir, 'etcd'), 'not a folder\n');
+    const up = await runScript(['up', '--dir', dir]);
+    assert.equal(up.code, 1, up.stderr);
+    assert.equal(up.stdout, '');
+    const last = up.stderr.trim().split('\n').at(-1) ?? '';
+    assert.match(last, /^cluster up: etcd exited \(exit 1\): .*not a directory.*\(log: .*\/logs\/etcd\.log\)$/);
+    const state = readState(dir);
+    assert.ok(state?.pids.etcd);
+    assert.equal(running(state.pids.etcd, state.binary), false);
+    assert.equal(state.pids['kube-apiserver'], undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -13,7 +13,7 @@
  *
  * There is no kubelet: Pods are scheduled nowhere and stay Pending.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
@@ -271,28 +271,47 @@ export interface ControlPlane {
  * failure it stops whatever it started and throws a ClusterError naming the log to read.
  */
 export async function startControlPlane(options: StartOptions): Promise<ControlPlane> {
-  const { binary, dir, detached } = options;
+  const { binary, dir } = options;
   const log = options.log ?? (() => {});
-  const timeoutMs = options.timeoutMs ?? 180_000;
   mkdirSync(path.join(dir, 'logs'), { recursive: true, mode: 0o700 });
   mkdirSync(path.join(dir, 'bin'), { recursive: true });
   const pki = makePki(path.join(dir, 'pki'));
-  const [etcd, etcdPeer, apiserver, controllerManager, scheduler] = (await freePorts(5)) as [number, number, number, number, number];
-  const ports = { etcd, etcdPeer, apiserver, controllerManager, scheduler };
-  const server = `https://127.0.0.1:${apiserver}`;
-  const admin = kubeconfig(path.join(dir, 'admin.kubeconfig'), server, pki.ca.cert, pki.admin, 'karb-admin');
-  kubeconfig(path.join(dir, 'controller-manager.kubeconfig'), server, pki.ca.cert, pki.controllerManager, 'system:kube-controller-manager');
-  kubeconfig(path.join(dir, 'scheduler.kubeconfig'), server, pki.ca.cert, pki.scheduler, 'system:kube-scheduler');
   const kubectl = path.join(dir, 'bin', 'kubectl');
   rmSync(kubectl, { force: true });
   symlinkSync(binary, kubectl);
+  // A free port can be taken by another process (another test's cluster) before a component
+  // binds it: then start over on new ports, a few times.
+  for (let attempt = 1; ; attempt++) {
+    const [etcd, etcdPeer, apiserver, controllerManager, scheduler] = (await freePorts(5)) as [number, number, number, number, number];
+    const ports = { etcd, etcdPeer, apiserver, controllerManager, scheduler };
+    try {
+      return await startOnPorts(options, pki, ports, kubectl, log);
+    } catch (err) {
+      if (!(err instanceof ClusterError && err.portTaken) || attempt === 3) throw err;
+      log(`a port was taken meanwhile (${err.message}); starting again on other ports`);
+      rmSync(path.join(dir, 'etcd'), { recursive: true, force: true });
+    }
+  }
+}
+
+async function startOnPorts(options: StartOptions, pki: Pki, ports: ClusterState['ports'], kubectl: string, log: Log): Promise<ControlPlane> {
+  const { binary, dir, detached } = options;
+  const timeoutMs = options.timeoutMs ?? 180_000;
+  const server = `https://127.0.0.1:${ports.apiserver}`;
+  const admin = kubeconfig(path.join(dir, 'admin.kubeconfig'), server, pki.ca.cert, pki.admin, 'karb-admin');
+  kubeconfig(path.join(dir, 'controller-manager.kubeconfig'), server, pki.ca.cert, pki.controllerManager, 'system:kube-controller-manager');
+  kubeconfig(path.join(dir, 'scheduler.kubeconfig'), server, pki.ca.cert, pki.scheduler, 'system:kube-scheduler');
   const state: ClusterState = { binary, dir, server, kubeconfig: admin, kubectl, ports, pids: {} };
 
-  const children = new Map<Component, ChildProcess>();
   let failure: ClusterError | undefined;
   let stopping = false;
+  // Resolves when a component fails, so a check that hangs (a port some other process holds
+  // accepts and never answers) does not delay the failure.
+  let failed!: () => void;
+  const failedSeen = new Promise<false>((resolve) => (failed = () => resolve(false)));
   const start = (component: Component) => {
-    const out = openSync(logFile(dir, component), 'a');
+    const file = logFile(dir, component);
+    const out = openSync(file, 'a');
     const child = spawn(binary, [component, ...componentArgs(component, dir, pki, ports)], {
       cwd: dir,
       detached,
@@ -302,15 +321,17 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
     });
     closeSync(out);
     if (detached) child.unref();
-    children.set(component, child);
     state.pids[component] = child.pid;
     writeState(state);
     child.once('exit', (code, sig) => {
       if (stopping || failure) return;
-      failure = new ClusterError(`${component} exited (${sig ?? `exit ${code}`})${whyFromLog(logFile(dir, component))}`, logFile(dir, component));
+      const tail = logTail(file);
+      failure = new ClusterError(`${component} exited (${sig ?? `exit ${code}`})${whyFromLog(tail)}`, file, tail.some((l) => /address already in use/.test(l)));
+      failed();
     });
     child.once('error', (err) => {
-      failure ??= new ClusterError(`${component} could not start: ${err.message}`, logFile(dir, component));
+      failure ??= new ClusterError(`${component} could not start: ${err.message}`, file);
+      failed();
     });
   };
   const stop = async () => {
@@ -318,34 +339,36 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
     await stopProcesses(state);
   };
   /** Waits for `check`, failing at once if a process exits meanwhile. */
-  const until = async <T>(what: string, component: Component, check: () => Promise<T | undefined>): Promise<T> => {
+  const until = async (what: string, component: Component, check: () => Promise<boolean>): Promise<void> => {
     try {
-      return await waitFor(what, async () => {
-        if (failure) return { failed: failure } as const;
-        const value = await check();
-        return value === undefined ? undefined : ({ value } as const);
-      }, timeoutMs, 250).then((r) => {
-        if ('failed' in r) throw r.failed;
-        return r.value;
-      });
+      const outcome = await waitFor(
+        what,
+        async () => {
+          const ok = await Promise.race([check(), failedSeen]);
+          return failure ? { failed: failure } : ok ? { failed: undefined } : undefined;
+        },
+        timeoutMs,
+        250,
+      );
+      if (outcome.failed) throw outcome.failed;
     } catch (err) {
       if (err instanceof ClusterError) throw err;
-      throw new ClusterError(`${(err as Error).message}`, logFile(dir, component));
+      throw new ClusterError((err as Error).message, logFile(dir, component));
     }
   };
   const asAdmin = { ca: pki.ca.cert, cert: pki.admin.cert, key: pki.admin.key };
   try {
-    log(`starting etcd on 127.0.0.1:${etcd}`);
+    log(`starting etcd on 127.0.0.1:${ports.etcd}`);
     start('etcd');
     await until('etcd to answer /health', 'etcd', async () => {
-      const res = await httpsGet(`https://127.0.0.1:${etcd}/health`, { ca: pki.ca.cert, cert: pki.etcdClient.cert, key: pki.etcdClient.key });
-      return res.status === 200 && /"health":\s*"true"/.test(res.body) ? true : undefined;
+      const res = await httpsGet(`https://127.0.0.1:${ports.etcd}/health`, { ca: pki.ca.cert, cert: pki.etcdClient.cert, key: pki.etcdClient.key });
+      return res.status === 200 && /"health":\s*"true"/.test(res.body);
     });
     log(`starting kube-apiserver on ${server}`);
     start('kube-apiserver');
     await until('kube-apiserver to answer /readyz with ok', 'kube-apiserver', async () => {
       const res = await httpsGet(`${server}/readyz`, asAdmin);
-      return res.status === 200 && res.body.trim() === 'ok' ? true : undefined;
+      return res.status === 200 && res.body.trim() === 'ok';
     });
     log('starting kube-controller-manager and kube-scheduler');
     start('kube-controller-manager');
@@ -353,12 +376,12 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
     await until('namespace default and its ServiceAccount default', 'kube-controller-manager', async () => {
       const ns = await httpsGet(`${server}/api/v1/namespaces/default`, asAdmin);
       const sa = ns.status === 200 ? await httpsGet(`${server}/api/v1/namespaces/default/serviceaccounts/default`, asAdmin) : ns;
-      return sa.status === 200 ? true : undefined;
+      return sa.status === 200;
     });
-    for (const [component, port] of [['kube-controller-manager', controllerManager], ['kube-scheduler', scheduler]] as const) {
+    for (const [component, port] of [['kube-controller-manager', ports.controllerManager], ['kube-scheduler', ports.scheduler]] as const) {
       await until(`${component} to answer /healthz with ok`, component, async () => {
         const res = await httpsGet(`https://127.0.0.1:${port}/healthz`, { ca: pki.ca.cert });
-        return res.status === 200 ? true : undefined;
+        return res.status === 200;
       });
     }
   } catch (err) {
@@ -368,15 +391,17 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
   return { state, stop };
 }
 
-/** The last error-looking line of a component's log, to say why it exited. */
-function whyFromLog(file: string): string {
-  let text = '';
+/** The last lines of a component's log. */
+function logTail(file: string): string[] {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-40);
   } catch {
-    return '';
+    return [];
   }
-  const lines = text.trim().split('\n').slice(-40);
+}
+
+/** The last error-looking line of a log's tail, to say why its component exited. */
+function whyFromLog(lines: string[]): string {
   const line = [...lines].reverse().find((l) => /^(E|F)\d{4} |error|fatal|failed|address already in use/i.test(l)) ?? lines.at(-1) ?? '';
   return line.length > 300 ? `: ${line.slice(0, 300)}…` : line ? `: ${line}` : '';
 }
