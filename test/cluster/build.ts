@@ -114,8 +114,9 @@ function runBuild(dir: string, version: string, log: Log): Promise<void> {
   const out = path.join(dir, 'bin', `.karb-cluster.${process.pid}`);
   mkdirSync(path.dirname(out), { recursive: true });
   const args = ['build', '-trimpath', '-buildvcs=false', '-p', '2', `-ldflags=${ldflags(version)}`, '-o', out, './cmd/karb-cluster'];
-  log(`building the test cluster (Kubernetes ${version}): go ${args.join(' ')} in ${MODULE_DIR}; a first build takes about ten minutes, log: ${logFile}`);
+  log(`building the test cluster (Kubernetes ${version}, go build in ${MODULE_DIR}); a first build on a machine takes about ten minutes on two cores; log: ${logFile}`);
   const fd = openSync(logFile, 'w');
+  writeSync(fd, `cd ${MODULE_DIR} && go ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}\n`);
   const started = Date.now();
   return new Promise<void>((resolve, reject) => {
     const child = spawn('go', args, { cwd: MODULE_DIR, stdio: ['ignore', fd, fd] });
