@@ -75,10 +75,14 @@ interface Rule {
   reason?: 'FieldValueInvalid' | 'FieldValueRequired';
 }
 
-/** The zod schema's superRefine rules, as the API server checks them (CEL). */
+/**
+ * The zod schema's superRefine rules, as the API server checks them (CEL). Each guards its fields
+ * with has(): the API server also checks the rules against the objects' defaults (`{}`), before
+ * nested defaults are filled in.
+ */
 const RULES: Record<string, Rule[]> = {
   scaling: [
-    { rule: 'self.maxReplicas >= self.minReplicas', message: 'must be >= minReplicas', fieldPath: '.maxReplicas' },
+    { rule: '!has(self.minReplicas) || !has(self.maxReplicas) || self.maxReplicas >= self.minReplicas', message: 'must be >= minReplicas', fieldPath: '.maxReplicas' },
   ],
   model: [
     {
@@ -97,13 +101,13 @@ const RULES: Record<string, Rule[]> = {
   rollout: [
     {
       // Strictly increasing: sorted, and no weight twice.
-      rule: 'self.steps.map(s, s.weight).isSorted() && self.steps.all(a, self.steps.exists_one(b, b.weight == a.weight))',
+      rule: '!has(self.steps) || (self.steps.map(s, s.weight).isSorted() && self.steps.all(a, self.steps.exists_one(b, b.weight == a.weight)))',
       message: "each step's weight must be greater than the previous step's",
       fieldPath: '.steps',
     },
   ],
   resources: (['cpu', 'memory'] as const).map((kind) => ({
-    rule: `!has(self.requests.${kind}) || !has(self.limits.${kind}) || quantity(string(self.requests.${kind})).compareTo(quantity(string(self.limits.${kind}))) <= 0`,
+    rule: `!has(self.requests) || !has(self.limits) || !has(self.requests.${kind}) || !has(self.limits.${kind}) || quantity(string(self.requests.${kind})).compareTo(quantity(string(self.limits.${kind}))) <= 0`,
     message: `must be >= resources.requests.${kind}`,
     fieldPath: `.limits.${kind}`,
   })),

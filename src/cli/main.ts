@@ -25,6 +25,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./keys.ts')).keysCommand(rest, process.stdout, process.stderr);
     case 'gateway':
       return (await import('./gateway.ts')).gatewayCommand(rest);
+    case 'controller':
+      return (await import('./controller.ts')).controllerCommand(rest);
     case 'serve':
       return (await import('../serving/cli.ts')).runServeCommand(rest);
     case 'load':

@@ -22,6 +22,7 @@ Commands:
                           watch or steer a canary or blue-green rollout
   keys create|list|revoke gateway API keys (create prints the key once)
   gateway                 a standalone gateway fed by a control plane (--redis to share limits)
+  controller              reconcile InferenceServices on a Kubernetes cluster (--kubeconfig, --leader-elect)
   serve --model FILE      run the built-in ONNX model server (one replica)
   load --model NAME       open-loop traffic: constant, step, burst, ramp, sine, CSV replay
   simulate                the KARB evaluation plan: scaling policies on a simulated cluster

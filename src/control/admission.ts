@@ -57,10 +57,17 @@ export function admitEmbedded(svc: InferenceService, store: Store, baseDir: stri
       });
     }
   }
+  errors.push(...fallbackErrors(svc));
+  if (errors.length > 0) throw new SpecValidationError(errors);
+}
+
+/** Checks every runtime makes: a service cannot fall back to itself. */
+export function fallbackErrors(svc: InferenceService): FieldError[] {
+  const errors: FieldError[] = [];
   for (const [i, name] of svc.spec.traffic.fallback.entries()) {
     if (name === svc.metadata.name) errors.push({ path: `spec.traffic.fallback[${i}]`, message: 'a service cannot fall back to itself' });
   }
-  if (errors.length > 0) throw new SpecValidationError(errors);
+  return errors;
 }
 
 /** What is wrong with a model URI for embedded karb, or undefined. */

@@ -115,7 +115,12 @@ export class AutoscalerLoop {
     this.#timer = unref(
       this.#o.clock.setTimeout(() => {
         if (!this.#running) return;
-        this.tick();
+        try {
+          this.tick();
+        } catch (err) {
+          // One failed tick must not end the loop.
+          this.#o.log?.({ level: 'error', msg: 'autoscaler tick failed', error: err instanceof Error ? err.message : String(err) });
+        }
         this.#schedule();
       }, this.#periodMs),
     );

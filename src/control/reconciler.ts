@@ -121,10 +121,10 @@ export class Reconciler {
         wanted.add(`${namespace}/${revision}`);
         const record = revisions.find((r) => r.name === revision)!;
         const current = runtime.replicas({ namespace, revision }).filter((r) => r.phase !== 'Stopped' && r.phase !== 'Draining').length;
-        if (current !== replicas) {
-          await runtime.ensureRevision(revisionTemplate(service, record), replicas);
-          actions.push({ kind: 'scale', revision, from: current, to: replicas });
-        }
+        // Every pass: the runtime is level-triggered and a no-op when nothing differs, and only it
+        // knows what "differs" means (a Deployment can be at another count than its pods).
+        await runtime.ensureRevision(revisionTemplate(service, record), replicas);
+        if (current !== replicas) actions.push({ kind: 'scale', revision, from: current, to: replicas });
       }
       if (rollout === undefined && service.status.stableRevision !== plan.stableRevision) {
         store.addEvent({ type: 'Normal', reason: 'TrafficShifted', message: `${plan.stableRevision} serves 100% of traffic`, namespace, service: name, revision: plan.stableRevision });

@@ -9,7 +9,7 @@ import type { RevisionRecord, StoredService } from './store.ts';
 /** Seconds a stopping replica gets to finish its in-flight work. */
 export const DRAIN_SECONDS = 30;
 
-export function revisionTemplate(service: Pick<StoredService, 'metadata' | 'spec'>, revision: Pick<RevisionRecord, 'name' | 'template'>): RevisionTemplate {
+export function revisionTemplate(service: { metadata: Pick<StoredService['metadata'], 'name' | 'namespace'>; spec: StoredService['spec'] }, revision: Pick<RevisionRecord, 'name' | 'template'>): RevisionTemplate {
   const { model, resources } = revision.template;
   return {
     revision: revision.name,

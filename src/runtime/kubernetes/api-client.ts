@@ -35,25 +35,31 @@ export class KubeClient {
   readonly #server: string;
   readonly #agent: Agent;
   readonly #calls = new Map<Verb, number>();
+  readonly #log: (record: Record<string, unknown>) => void;
 
-  private constructor(config: KubeConfig, server: string, agent: Agent) {
+  private constructor(config: KubeConfig, server: string, agent: Agent, log: (record: Record<string, unknown>) => void) {
     this.config = config;
     this.#server = server;
     this.#agent = agent;
+    this.#log = log;
   }
 
   /** From a kubeconfig file, or else $KUBECONFIG, ~/.kube/config or the pod's service account. */
-  static async connect(kubeconfig?: string): Promise<KubeClient> {
+  static async connect(kubeconfig?: string, log: (record: Record<string, unknown>) => void = () => {}): Promise<KubeClient> {
     const config = new KubeConfig();
-    if (kubeconfig) config.loadFromFile(kubeconfig);
-    else config.loadFromDefault();
+    try {
+      if (kubeconfig) config.loadFromFile(kubeconfig);
+      else config.loadFromDefault();
+    } catch (err) {
+      throw new KarbError('KUBECONFIG_UNREADABLE', `cannot read the kubeconfig ${kubeconfig ?? '(default)'}: ${err instanceof Error ? err.message : String(err)}`, { status: 400 });
+    }
     const cluster = config.getCurrentCluster();
     if (!cluster) throw new KarbError('KUBECONFIG_NO_CLUSTER', `the kubeconfig${kubeconfig ? ` ${kubeconfig}` : ''} names no current cluster; set current-context or pass --kubeconfig`, { status: 400 });
     const tls: Record<string, unknown> = {};
     await config.applyToHTTPSOptions(tls);
     const connect: Record<string, unknown> = {};
     for (const key of ['ca', 'cert', 'key', 'servername', 'rejectUnauthorized'] as const) if (tls[key] !== undefined) connect[key] = tls[key];
-    return new KubeClient(config, cluster.server.replace(/\/$/, ''), new Agent({ connect, keepAliveTimeout: 30_000 }));
+    return new KubeClient(config, cluster.server.replace(/\/$/, ''), new Agent({ connect, keepAliveTimeout: 30_000 }), log);
   }
 
   /** Requests made so far, by verb; `writes` sums create, update, patch, apply and delete. */
@@ -126,7 +132,25 @@ export class KubeClient {
         return watch.watch(...args);
       },
     });
-    return new ListWatch<T & KubernetesObject>(path, counted, () => this.list<T>(r, options.namespace, options.labelSelector), false, options.labelSelector);
+    const informer = new ListWatch<T & KubernetesObject>(path, counted, () => this.list<T>(r, options.namespace, options.labelSelector), false, options.labelSelector);
+    // A list or watch that fails stops the informer (client-node leaves restarting to its user):
+    // start it again, backing off while the failures go on, so the cache never silently freezes.
+    let failures = 0;
+    let stopped = false;
+    informer.on('add', () => (failures = 0));
+    informer.on('update', () => (failures = 0));
+    informer.on('error', (err: unknown) => {
+      if (stopped) return;
+      failures++;
+      this.#log({ level: 'warn', msg: 'watch failed; restarting it', path, error: err instanceof Error ? err.message : String(err) });
+      setTimeout(() => void (stopped ? undefined : informer.start()), Math.min(30_000, 250 * 2 ** Math.min(failures, 7))).unref();
+    });
+    const stop = informer.stop.bind(informer);
+    informer.stop = async () => {
+      stopped = true;
+      await stop();
+    };
+    return informer;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,86 @@
+/**
+ * `karb controller`: reconciles the InferenceServices of a Kubernetes cluster into Deployments,
+ * Services, PDBs, NetworkPolicies and autoscalers (src/control/kubernetes). Serves /healthz and
+ * /readyz for the kubelet on --health-port; exits 1 when it loses the Lease, so its pod restarts
+ * and rejoins the election.
+ */
+import { createServer } from 'node:http';
+import { startController } from '../control/kubernetes/controller.ts';
+import { UsageError } from '../errors.ts';
+import { durationFlag, parseFlags, portFlag } from '../util/flags.ts';
+import { jsonLogger } from '../util/log.ts';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+const USAGE = `Usage: karb controller [flags]
+
+  --kubeconfig FILE      credentials (default $KUBECONFIG, ~/.kube/config, or the pod's service account)
+  --namespace NS         watch one namespace only (default: all)
+  --leader-elect         act only while holding the Lease karb-controller (run several for failover)
+  --lease-namespace NS   where the Lease lives (default karb-system)
+  --lease-duration D     a Lease unrenewed this long is taken over (default 15s)
+  --image IMAGE          karb's image, which runs the built-in model server (default ghcr.io/karb-dev/karb:<version>)
+  --system-namespace NS  where karb's gateway runs: model pods admit traffic from there (default karb-system)
+  --health-port N        serve /healthz and /readyz on this port (default 8081; 0 for none)
+  --identity NAME        this controller in the Lease and in Events (default: host name and a random suffix)
+`;
+
+export async function controllerCommand(args: string[]): Promise<number> {
+  const { values } = parseFlags({
+    args,
+    options: {
+      kubeconfig: { type: 'string' },
+      namespace: { type: 'string' },
+      'leader-elect': { type: 'boolean' },
+      'lease-namespace': { type: 'string' },
+      'lease-duration': { type: 'string' },
+      image: { type: 'string' },
+      'system-namespace': { type: 'string' },
+      'health-port': { type: 'string' },
+      identity: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  for (const flag of ['namespace', 'lease-namespace', 'system-namespace'] as const) {
+    const v = values[flag];
+    if (v !== undefined && !DNS_LABEL.test(v)) throw new UsageError(`--${flag} ${JSON.stringify(v)} is not a namespace name (lowercase letters, digits and "-", e.g. karb-system)`);
+  }
+  const leaseDurationMs = durationFlag('--lease-duration', values['lease-duration'], undefined, { min: 2000, minText: '2s' });
+  const healthPort = portFlag('--health-port', values['health-port'], 8081);
+  const log = jsonLogger();
+
+  const controller = await startController({
+    ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+    ...(values.namespace ? { namespace: values.namespace } : {}),
+    ...(values.identity ? { identity: values.identity } : {}),
+    leaderElect: values['leader-elect'] === true,
+    ...(values['lease-namespace'] ? { leaseNamespace: values['lease-namespace'] } : {}),
+    ...(leaseDurationMs ? { leaseDurationMs, renewMs: Math.max(500, Math.floor(leaseDurationMs / 3)) } : {}),
+    cluster: { ...(values.image ? { image: values.image } : {}), ...(values['system-namespace'] ? { systemNamespace: values['system-namespace'] } : {}) },
+    log,
+  });
+  const health = healthPort === 0 ? undefined : createServer((req, res) => {
+    const ok = req.url === '/healthz' || req.url === '/readyz';
+    res.writeHead(ok ? 200 : 404, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not found\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    if (!health) return resolve();
+    health.once('error', reject).listen(healthPort, resolve);
+  });
+  process.stderr.write(`karb controller is up${values.namespace ? ` in namespace ${values.namespace}` : ''}${values['leader-elect'] ? ', leading' : ''}\n`);
+
+  const code = await new Promise<number>((resolve) => {
+    process.once('SIGINT', () => resolve(0));
+    process.once('SIGTERM', () => resolve(0));
+    void controller.lost.then(() => resolve(1));
+  });
+  health?.close();
+  await controller.close();
+  if (code !== 0) process.stderr.write('karb controller: lost the Lease; exiting so a fresh start rejoins the election\n');
+  return code;
+}

@@ -1,0 +1,195 @@
+/**
+ * `karb controller`: the control plane of a cluster. The same reconciler, plan, rollout tracker
+ * and revision identity as `karb up`, over the Kubernetes Store (the API server) and the
+ * Kubernetes Runtime (Deployments and pods). Level-triggered: a change of a watched object or a
+ * resync asks for a pass, a pass closes every gap it finds, and a pass that finds none writes
+ * nothing. With `leaderElect`, only the holder of the Lease acts.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { FieldError } from '../../api/index.ts';
+import { InMemoryRoutingTable } from '../../gateway/discovery/routing-table.ts';
+import { RevisionCounters } from '../../observability/revision-counters.ts';
+import { SignalHub } from '../../observability/hub.ts';
+import { KubeClient } from '../../runtime/kubernetes/api-client.ts';
+import { DEFAULT_CLUSTER_OPTIONS, type ClusterOptions } from '../../runtime/kubernetes/options.ts';
+import { KubernetesRuntime } from '../../runtime/kubernetes/kubernetes-runtime.ts';
+import { systemClock, unref, type Clock, type TimerHandle } from '../../util/clock.ts';
+import { AutoscalerLoop } from '../autoscaling-loop.ts';
+import { Reconciler } from '../reconciler.ts';
+import { RolloutTracker } from '../rollout-tracker.ts';
+import type { StoredService } from '../store.ts';
+import { KubernetesStore, type InferenceServiceObject } from './kubernetes-store.ts';
+import { LeaderElector } from './leader-election.ts';
+import { admitKubernetes } from './admission.ts';
+import { ServiceObjectsSync } from './service-objects-sync.ts';
+
+export interface ControllerOptions {
+  kubeconfig?: string;
+  /** Watch one namespace only; all by default. */
+  namespace?: string;
+  cluster?: Partial<ClusterOptions>;
+  /** Act only while holding the Lease `karb-controller` in `leaseNamespace`. */
+  leaderElect?: boolean;
+  leaseNamespace?: string;
+  /** This controller in the Lease and in Events (default: the host name, a pod's name, and a random suffix). */
+  identity?: string;
+  leaseDurationMs?: number;
+  renewMs?: number;
+  /** A pass runs at least this often, reading only the watch caches (default 10 s). */
+  resyncMs?: number;
+  clock?: Clock;
+  log?: (record: Record<string, unknown>) => void;
+}
+
+export interface RunningController {
+  client: KubeClient;
+  store: KubernetesStore;
+  runtime: KubernetesRuntime;
+  reconciler: Reconciler;
+  /** Runs one pass now and waits for its writes to reach the API server. */
+  sync(): Promise<void>;
+  /** Stops acting, hands the Lease back and closes the watches; what runs in the cluster keeps running. */
+  close(): Promise<void>;
+  /** Resolves when leadership is lost (the process should exit so a fresh start rejoins the election). */
+  lost: Promise<void>;
+}
+
+export const LEASE_NAME = 'karb-controller';
+
+export async function startController(options: ControllerOptions = {}): Promise<RunningController> {
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? (() => {});
+  const identity = options.identity ?? `${hostname()}_${randomUUID().slice(0, 8)}`;
+  const cluster: ClusterOptions = { ...DEFAULT_CLUSTER_OPTIONS, ...options.cluster };
+  const client = await KubeClient.connect(options.kubeconfig, log);
+
+  let signalLost: () => void = () => {};
+  const lost = new Promise<void>((resolve) => (signalLost = resolve));
+  let elector: LeaderElector | undefined;
+  if (options.leaderElect) {
+    elector = new LeaderElector({
+      client,
+      namespace: options.leaseNamespace ?? cluster.systemNamespace,
+      name: LEASE_NAME,
+      identity,
+      clock,
+      ...(options.leaseDurationMs ? { leaseDurationMs: options.leaseDurationMs } : {}),
+      ...(options.renewMs ? { renewMs: options.renewMs } : {}),
+      log,
+    });
+    await elector.acquire(() => signalLost());
+  }
+
+  const scope = options.namespace ? { namespace: options.namespace } : {};
+  const store = await KubernetesStore.start({ client, clock, instance: identity, log, admit: (svc) => admitKubernetes(svc, cluster), ...scope });
+  const runtime = await KubernetesRuntime.start({
+    client,
+    cluster,
+    log,
+    ...scope,
+    owner: (namespace, service) => {
+      const obj = store.resource(namespace, service);
+      return obj?.metadata.uid && !obj.metadata.deletionTimestamp ? { uid: obj.metadata.uid, labels: obj.metadata.labels ?? {} } : undefined;
+    },
+  });
+  const rollouts = new RolloutTracker({ store, counters: new RevisionCounters(), clock });
+  const reconciler = new Reconciler({ store, runtime, routingTable: new InMemoryRoutingTable(), rollouts, clock, log });
+  const warn = (service: StoredService, reason: string, message: string) =>
+    store.addEvent({ type: 'Warning', reason, message, namespace: service.metadata.namespace, service: service.metadata.name });
+  const serviceObjects = new ServiceObjectsSync({ client, cluster, log, warn });
+  // The same autoscaling loop as karb up. Gateways' signals reach its hub in the data plane; until
+  // then a policy without data keeps its count, and spec.scaling.replicas (kubectl scale) is obeyed.
+  const autoscaler = new AutoscalerLoop({ store, runtime, hub: new SignalHub({ clock }), clock, log, onDesiredChanged: () => void requestPass() });
+  const refusedReported = new Map<string, string>();
+
+  const pass = async (): Promise<void> => {
+    for (const revision of store.syncRevisions()) {
+      store.addEvent({ type: 'Normal', reason: 'RevisionCreated', message: `revision ${revision.name} created`, namespace: revision.namespace, service: revision.service, revision: revision.name });
+    }
+    await serviceObjects.sync(store.listServices());
+    await reconciler.reconcile();
+    for (const { object, errors } of store.refused()) reportRefused(object, errors);
+  };
+
+  // A spec the CRD admits but karb refuses: Ready=False saying how to fix it, and a Warning event, once per generation.
+  const reportRefused = (object: InferenceServiceObject, errors: FieldError[]) => {
+    const { namespace, name } = object.metadata;
+    const k = `${namespace}/${name}@${object.metadata.generation ?? 0}`;
+    const message = errors.map((e) => `spec${e.path === '(root)' ? '' : `.${e.path.replace(/^spec\./, '')}`}: ${e.message}`).join('; ');
+    if (refusedReported.get(`${namespace}/${name}`) === k) return;
+    refusedReported.set(`${namespace}/${name}`, k);
+    store.addEvent({ type: 'Warning', reason: 'InvalidSpec', message, namespace: namespace!, service: name });
+    const status = {
+      ...(object.status ?? {}),
+      observedGeneration: object.metadata.generation,
+      conditions: [{ type: 'Ready', status: 'False', reason: 'InvalidSpec', message: `karb refuses this spec: ${message}`, lastTransitionTime: new Date(clock.now()).toISOString(), observedGeneration: object.metadata.generation }],
+    };
+    void client
+      .apply({ apiVersion: object.apiVersion, kind: object.kind, metadata: { name, namespace }, status }, { subresource: 'status' })
+      .catch((err) => log({ level: 'error', msg: 'writing the refusal failed', service: `${namespace}/${name}`, error: (err as Error).message }));
+  };
+
+  // One pass at a time; asks during a pass make one more.
+  let running: Promise<void> | undefined;
+  let again = false;
+  let closed = false;
+  const requestPass = (): Promise<void> => {
+    if (closed) return Promise.resolve();
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        try {
+          await pass();
+        } catch (err) {
+          log({ level: 'error', msg: 'reconcile pass failed', component: 'controller', error: err instanceof Error ? err.message : String(err) });
+        }
+      } while (again && !closed);
+    })().finally(() => (running = undefined));
+    return running;
+  };
+
+  store.services.on('change', () => void requestPass());
+  runtime.onEvent(() => void requestPass());
+  const resyncMs = options.resyncMs ?? 10_000;
+  let timer: TimerHandle | undefined;
+  const tick = () => {
+    timer = unref(clock.setTimeout(tick, resyncMs));
+    void requestPass();
+  };
+  timer = unref(clock.setTimeout(tick, resyncMs));
+  await requestPass();
+  autoscaler.start();
+  log({ level: 'info', msg: 'controller started', component: 'controller', identity, namespace: options.namespace ?? '(all)', leaderElect: options.leaderElect === true });
+
+  void lost.then(() => {
+    closed = true;
+  });
+
+  return {
+    client,
+    store,
+    runtime,
+    reconciler,
+    lost,
+    async sync() {
+      await requestPass();
+      await store.flush();
+    },
+    async close() {
+      closed = true;
+      autoscaler.stop();
+      if (timer !== undefined) clock.clearTimeout(timer);
+      await running;
+      await store.flush();
+      store.close();
+      await runtime.close();
+      await elector?.release();
+      await client.close();
+    },
+  };
+}

@@ -1,0 +1,208 @@
+/**
+ * The `Runtime` (../types.ts) of `karb controller`: a revision is a Deployment (and a headless
+ * Service) applied with server-side apply; replicas are its pods, ready endpoints its ready pods'
+ * addresses, all read from watch caches. A Deployment karb applied is compared with what karb
+ * would apply whenever it changes, so a human edit of a field karb owns (replicas, image, …) is
+ * put back at once, while fields karb does not set are left alone. Nothing is written while the
+ * cluster already matches.
+ */
+import type { KubernetesObject, ListWatch } from '@kubernetes/client-node';
+import type { Endpoint, ReplicaPhase, ReplicaStatus, ReplicaUsage, RevisionTemplate, Runtime, RuntimeEvent } from '../types.ts';
+import type { KubeClient, ObjectLike } from './api-client.ts';
+import { buildDeployment } from './deployment.ts';
+import { LABEL_REVISION, LABEL_SERVICE, MANAGED_BY, selectorText } from './labels.ts';
+import { SERVING_PORT, type ClusterOptions } from './options.ts';
+import { DEPLOYMENTS, PODS, SERVICES } from './resources.ts';
+import { buildRevisionService } from './service-objects.ts';
+import { containsDesired } from './contains.ts';
+
+export interface OwnerInfo {
+  uid: string;
+  labels: Record<string, string>;
+}
+
+export interface KubernetesRuntimeOptions {
+  client: KubeClient;
+  /** Watch one namespace only; all by default. */
+  namespace?: string;
+  cluster: ClusterOptions;
+  /** The owning InferenceService (owner references, labels); undefined once it is gone. */
+  owner(namespace: string, service: string): OwnerInfo | undefined;
+  log?: (record: Record<string, unknown>) => void;
+}
+
+type Obj = ObjectLike & KubernetesObject & Record<string, any>;
+
+const key = (namespace: string, name: string) => `${namespace}/${name}`;
+
+export class KubernetesRuntime implements Runtime {
+  readonly #o: KubernetesRuntimeOptions;
+  readonly #deployments: ListWatch<Obj>;
+  readonly #pods: ListWatch<Obj>;
+  /** What karb last asked for, by namespace/revision: compared with every change of the Deployment. */
+  readonly #desired = new Map<string, { deployment: Obj; service: Obj }>();
+  readonly #appliedServices = new Set<string>();
+  readonly #phases = new Map<string, ReplicaPhase>();
+  readonly #listeners = new Set<(event: RuntimeEvent) => void>();
+  readonly #restoring = new Set<string>();
+
+  private constructor(options: KubernetesRuntimeOptions) {
+    this.#o = options;
+    const scope = options.namespace ? { namespace: options.namespace } : {};
+    this.#deployments = options.client.informer<Obj>(DEPLOYMENTS, { ...scope, labelSelector: selectorText(MANAGED_BY) });
+    this.#pods = options.client.informer<Obj>(PODS, { ...scope, labelSelector: LABEL_REVISION });
+    this.#deployments.on('update', (d) => this.#restoreIfEdited(d));
+    this.#deployments.on('delete', (d) => this.#restoreIfEdited(d, true));
+    this.#pods.on('add', (p) => this.#podChanged(p));
+    this.#pods.on('update', (p) => this.#podChanged(p));
+    this.#pods.on('delete', (p) => this.#podChanged(p, true));
+  }
+
+  static async start(options: KubernetesRuntimeOptions): Promise<KubernetesRuntime> {
+    const runtime = new KubernetesRuntime(options);
+    await Promise.all([runtime.#deployments.start(), runtime.#pods.start()]);
+    return runtime;
+  }
+
+  async ensureRevision(template: RevisionTemplate, replicas: number): Promise<void> {
+    const owner = this.#o.owner(template.namespace, template.service);
+    if (owner === undefined) return; // the service is being deleted: its objects go with it
+    const ownerReferences = [{ apiVersion: 'karb.dev/v1alpha1', kind: 'InferenceService', name: template.service, uid: owner.uid, controller: true, blockOwnerDeletion: true }];
+    const deployment = buildDeployment(template, replicas, this.#o.cluster, owner.labels) as Obj;
+    deployment.metadata.ownerReferences = ownerReferences;
+    const service = buildRevisionService({ name: template.service, namespace: template.namespace, labels: owner.labels }, template.revision) as Obj;
+    service.metadata.ownerReferences = ownerReferences;
+    const k = key(template.namespace, template.revision);
+    this.#desired.set(k, { deployment, service });
+    if (!this.#appliedServices.has(k)) {
+      await this.#o.client.apply(service);
+      this.#appliedServices.add(k);
+    }
+    const live = this.#deployments.get(template.revision, template.namespace);
+    if (live === undefined || !containsDesired(live, deployment)) await this.#o.client.apply(deployment);
+  }
+
+  async removeRevision(namespace: string, revision: string): Promise<void> {
+    const k = key(namespace, revision);
+    this.#desired.delete(k);
+    this.#appliedServices.delete(k);
+    await this.#o.client.delete(DEPLOYMENTS, namespace, revision);
+    await this.#o.client.delete(SERVICES, namespace, revision);
+  }
+
+  revisions(): Array<{ namespace: string; service: string; revision: string; replicas: number }> {
+    return this.#deployments
+      .list()
+      .filter((d) => !d.metadata.deletionTimestamp && d.metadata.labels?.[LABEL_REVISION] !== undefined)
+      .map((d) => ({ namespace: d.metadata.namespace!, service: d.metadata.labels![LABEL_SERVICE]!, revision: d.metadata.name, replicas: d.spec?.replicas ?? 0 }));
+  }
+
+  replicas(filter: { namespace?: string; service?: string; revision?: string } = {}): ReplicaStatus[] {
+    return this.#matching(filter).map(replicaOf);
+  }
+
+  endpoints(filter: { namespace?: string; service?: string; revision?: string } = {}): Endpoint[] {
+    const out: Endpoint[] = [];
+    for (const pod of this.#matching(filter)) {
+      if (phaseOf(pod) !== 'Ready' || !pod.status?.podIP) continue;
+      const labels = pod.metadata.labels!;
+      out.push({ replica: pod.metadata.name, revision: labels[LABEL_REVISION]!, service: labels[LABEL_SERVICE]!, namespace: pod.metadata.namespace!, url: `http://${urlHost(pod.status.podIP)}:${SERVING_PORT}` });
+    }
+    return out;
+  }
+
+  /** Nothing is measured here yet (a metrics API would be): a missing figure means "not measured". */
+  usage(): ReplicaUsage[] {
+    return [];
+  }
+
+  onEvent(listener: (event: RuntimeEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Pods belong to the cluster: closing stops watching, it never stops replicas. */
+  async close(): Promise<void> {
+    await Promise.all([this.#deployments.stop(), this.#pods.stop()]);
+  }
+
+  #matching(filter: { namespace?: string; service?: string; revision?: string }): Obj[] {
+    return this.#pods.list(filter.namespace).filter((p) => {
+      const labels = p.metadata.labels ?? {};
+      return (filter.service === undefined || labels[LABEL_SERVICE] === filter.service) && (filter.revision === undefined || labels[LABEL_REVISION] === filter.revision);
+    });
+  }
+
+  #restoreIfEdited(live: Obj, deleted = false): void {
+    const k = key(live.metadata.namespace!, live.metadata.name);
+    const desired = this.#desired.get(k);
+    if (desired === undefined || this.#restoring.has(k)) return;
+    if (!deleted && containsDesired(live, desired.deployment)) return;
+    this.#restoring.add(k);
+    this.#o.log?.({ level: 'info', msg: deleted ? 'deployment deleted; applying it again' : 'deployment edited; putting back the fields karb owns', component: 'runtime', deployment: k });
+    void this.#o.client
+      .apply(desired.deployment)
+      .catch((err) => this.#o.log?.({ level: 'error', msg: 'restoring a deployment failed', deployment: k, error: err instanceof Error ? err.message : String(err) }))
+      .finally(() => this.#restoring.delete(k));
+  }
+
+  #podChanged(pod: Obj, deleted = false): void {
+    const k = key(pod.metadata.namespace!, pod.metadata.name);
+    const before = this.#phases.get(k);
+    const phase: ReplicaPhase = deleted ? 'Stopped' : phaseOf(pod);
+    if (deleted) this.#phases.delete(k);
+    else this.#phases.set(k, phase);
+    if (before === phase) return;
+    const reason = ({ Starting: before === 'Ready' ? 'ReplicaNotReady' : 'ReplicaStarted', Ready: 'ReplicaReady', Draining: 'ReplicaDraining', Crashed: 'ReplicaCrashed', Stopped: 'ReplicaStopped' } as const)[phase];
+    const labels = pod.metadata.labels ?? {};
+    const event: RuntimeEvent = {
+      time: Date.now(),
+      type: phase === 'Crashed' ? 'Warning' : 'Normal',
+      reason,
+      message: `${pod.metadata.name}: ${phase}`,
+      namespace: pod.metadata.namespace!,
+      service: labels[LABEL_SERVICE] ?? '',
+      revision: labels[LABEL_REVISION] ?? '',
+      replica: pod.metadata.name,
+    };
+    for (const listener of this.#listeners) listener(event);
+  }
+}
+
+function phaseOf(pod: Obj): ReplicaPhase {
+  if (pod.metadata.deletionTimestamp) return 'Draining';
+  const status = pod.status ?? {};
+  if (status.phase === 'Succeeded') return 'Stopped';
+  if (status.phase === 'Failed') return 'Crashed';
+  const waiting = (status.containerStatuses ?? []).find((c: any) => c.state?.waiting?.reason === 'CrashLoopBackOff' || c.state?.waiting?.reason === 'ImagePullBackOff' || c.state?.waiting?.reason === 'ErrImagePull');
+  if (waiting) return 'Crashed';
+  const ready = (status.conditions ?? []).find((c: any) => c.type === 'Ready');
+  return ready?.status === 'True' ? 'Ready' : 'Starting';
+}
+
+function replicaOf(pod: Obj): ReplicaStatus {
+  const labels = pod.metadata.labels ?? {};
+  const status = pod.status ?? {};
+  const ready = (status.conditions ?? []).find((c: any) => c.type === 'Ready' && c.status === 'True');
+  const containers: any[] = status.containerStatuses ?? [];
+  const waiting = containers.find((c) => c.state?.waiting?.message || c.state?.waiting?.reason)?.state?.waiting;
+  const unschedulable = (status.conditions ?? []).find((c: any) => c.type === 'PodScheduled' && c.status === 'False');
+  const message = waiting ? `${waiting.reason ?? ''}${waiting.message ? `: ${waiting.message}` : ''}` : unschedulable?.message;
+  return {
+    name: pod.metadata.name,
+    revision: labels[LABEL_REVISION] ?? '',
+    service: labels[LABEL_SERVICE] ?? '',
+    namespace: pod.metadata.namespace!,
+    phase: phaseOf(pod),
+    ...(status.podIP ? { url: `http://${urlHost(status.podIP)}:${SERVING_PORT}` } : {}),
+    restarts: containers.reduce((n, c) => n + (c.restartCount ?? 0), 0),
+    startedAt: Date.parse(String(pod.metadata.creationTimestamp ?? '')) || 0,
+    ...(ready?.lastTransitionTime ? { readyAt: Date.parse(ready.lastTransitionTime) } : {}),
+    ...(message ? { message } : {}),
+  };
+}
+
+function urlHost(ip: string): string {
+  return ip.includes(':') ? `[${ip}]` : ip;
+}
+

@@ -1,0 +1,75 @@
+/**
+ * Karb on the test cluster: install what `karb install` installs (CRD, namespace, identities,
+ * RBAC; not the Deployments, which need a kubelet), give the controller a kubeconfig with its
+ * own service-account token — so every test runs with exactly the RBAC karb ships — and make
+ * namespaces that enforce Pod Security "restricted".
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { buildInstallObjects, CONTROLLER_NAME } from '../../src/runtime/kubernetes/install.ts';
+import { DEFAULT_CLUSTER_OPTIONS } from '../../src/runtime/kubernetes/options.ts';
+import { waitFor } from '../../src/util/wait-for.ts';
+import type { TestCluster } from '../cluster/harness.ts';
+
+export const SYSTEM_NAMESPACE = DEFAULT_CLUSTER_OPTIONS.systemNamespace;
+
+export async function kubectlOk(cluster: TestCluster, args: string[], input?: string): Promise<string> {
+  const r = await cluster.kubectl(args, input === undefined ? {} : { input });
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+/** The CRD, the system namespace, the service accounts and RBAC; the CRD is Established when this resolves. */
+export async function installKarb(cluster: TestCluster): Promise<void> {
+  const objects = buildInstallObjects(DEFAULT_CLUSTER_OPTIONS).filter((o) => o.kind !== 'Deployment' && o.kind !== 'Service');
+  await kubectlOk(cluster, ['apply', '-f', '-'], objects.map((o) => stringify(o)).join('---\n'));
+  await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/inferenceservices.karb.dev']);
+}
+
+/** A kubeconfig that authenticates as the controller's service account (a token, not the admin's certificate). */
+export async function controllerKubeconfig(cluster: TestCluster, dir: string): Promise<string> {
+  const token = (await kubectlOk(cluster, ['create', 'token', CONTROLLER_NAME, '-n', SYSTEM_NAMESPACE, '--duration=2h'])).trim();
+  const admin = parse(await kubectlOk(cluster, ['config', 'view', '--raw', '--minify'])) as { clusters: Array<{ cluster: Record<string, string> }> };
+  const { server, 'certificate-authority-data': caData, 'certificate-authority': caFile } = admin.clusters[0]!.cluster;
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'test', cluster: { server, ...(caData ? { 'certificate-authority-data': caData } : { 'certificate-authority': caFile }) } }],
+    users: [{ name: CONTROLLER_NAME, user: { token } }],
+    contexts: [{ name: 'controller', context: { cluster: 'test', user: CONTROLLER_NAME } }],
+    'current-context': 'controller',
+  };
+  const path = join(dir, 'controller.kubeconfig');
+  writeFileSync(path, stringify(config), { mode: 0o600 });
+  return path;
+}
+
+/** A namespace whose pods must meet Pod Security "restricted" (refused at admission otherwise). */
+export async function restrictedNamespace(cluster: TestCluster, name: string): Promise<void> {
+  await kubectlOk(cluster, ['create', 'namespace', name]);
+  await kubectlOk(cluster, ['label', 'namespace', name, 'pod-security.kubernetes.io/enforce=restricted', 'pod-security.kubernetes.io/enforce-version=latest']);
+}
+
+export async function getJson<T = any>(cluster: TestCluster, args: string[]): Promise<T> {
+  return JSON.parse(await kubectlOk(cluster, ['get', ...args, '-o', 'json'])) as T;
+}
+
+/** Waits for `kubectl get` to show what `check` wants; the timeout bounds a hang, it is no timing. */
+export function waitForObject<T = any>(cluster: TestCluster, what: string, args: string[], check: (obj: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  return waitFor(
+    what,
+    async () => {
+      const r = await cluster.kubectl(['get', ...args, '-o', 'json']);
+      if (r.code !== 0) return undefined;
+      const obj = JSON.parse(r.stdout) as T;
+      return check(obj) ? obj : undefined;
+    },
+    timeoutMs,
+    250,
+  );
+}
+
+export function inferenceService(name: string, namespace: string, spec: Record<string, unknown>): string {
+  return stringify({ apiVersion: 'karb.dev/v1alpha1', kind: 'InferenceService', metadata: { name, namespace }, spec });
+}
