@@ -6,14 +6,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { parseAllDocuments } from 'yaml';
+import { containsDesired } from '../../src/runtime/kubernetes/contains.ts';
+import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startController, type RunningController } from '../../src/control/kubernetes/controller.ts';
 import { waitFor } from '../../src/util/wait-for.ts';
 import { startTestCluster, type TestCluster } from '../cluster/harness.ts';
-import { controllerKubeconfig, getJson, inferenceService, installKarb, kubectlOk, restrictedNamespace, SYSTEM_NAMESPACE, waitForObject } from './support.ts';
+import { controllerKubeconfig, getJson, inferenceService, installKarb, installKedaCrd, kubectlOk, restrictedNamespace, SYSTEM_NAMESPACE, waitForObject } from './support.ts';
 
 const NS = 'ml';
 const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
@@ -91,6 +93,22 @@ describe('karb controller on a real API server', { timeout: 600_000 }, () => {
     assert.match(columns, /fraud\s+False\s+0\/2\s+00001=100%\s+-\s+250/);
   });
 
+  test('karb render writes exactly what the controller applied: the same objects, every rendered field as it is live', async () => {
+    const manifest = join(dir, 'fraud.yaml');
+    writeFileSync(manifest, fraud('pvc://models/fraud-v1.onnx'));
+    const out = join(dir, 'rendered');
+    const render = spawnSync(process.execPath, [CLI, 'render', '-f', manifest, '--out', out], { encoding: 'utf8' });
+    assert.equal(render.status, 0, render.stderr);
+    const rendered = parseAllDocuments(readFileSync(join(out, 'base', `${NS}.fraud.yaml`), 'utf8')).map((d) => d.toJS() as any).filter((o) => o.kind !== 'InferenceService');
+    const live = await getJson(cluster, ['serviceaccounts,services,deployments,poddisruptionbudgets,networkpolicies,horizontalpodautoscalers', '-n', NS, '-l', 'karb.dev/service=fraud']);
+    const name = (o: any) => `${o.kind}/${o.metadata.name}`;
+    assert.deepEqual(live.items.map(name).sort(), rendered.map(name).sort(), 'the same objects');
+    for (const obj of rendered) {
+      const match = live.items.find((l: any) => name(l) === name(obj));
+      assert.ok(containsDesired(match, obj), `${name(obj)}: a rendered field differs from the live object`);
+    }
+  });
+
   test('a human edit of a field karb owns is put back; a field karb does not own is left alone', async () => {
     await kubectlOk(cluster, ['scale', 'deployment', 'fraud-00001', '-n', NS, '--replicas=5']);
     await kubectlOk(cluster, ['annotate', 'deployment', 'fraud-00001', '-n', NS, 'team.example/owner=payments']);
@@ -135,6 +153,22 @@ describe('karb controller on a real API server', { timeout: 600_000 }, () => {
     assert.equal(isvc.status.stableRevision, 'fraud-00001');
     assert.equal(isvc.status.rollout.revision, 'fraud-00002');
     assert.ok(isvc.status.controllerState.rollout, 'the rollout’s state is in status, for a restarted controller');
+  });
+
+  test('the policy’s autoscaler objects pass the API server’s validation (KEDA’s own CRD for keda-queue); a policy change removes them', async () => {
+    await installKedaCrd(cluster);
+    const svc = (policy: string) => inferenceService('scaler', NS, { model: { uri: 'pvc://models/fraud-v1.onnx' }, scaling: { policy, minReplicas: 0, maxReplicas: 4 } });
+    await kubectlOk(cluster, ['apply', '-f', '-'], svc('keda-queue'));
+    const scaled = await waitForObject(cluster, 'the ScaledObject', ['scaledobject', 'scaler', '-n', NS], () => true);
+    assert.equal(scaled.spec.scaleTargetRef.kind, 'InferenceService');
+    assert.equal(scaled.spec.minReplicaCount, 0);
+    await kubectlOk(cluster, ['apply', '-f', '-'], svc('hpa-service'));
+    const hpa = await waitForObject(cluster, 'the HPA', ['hpa', 'scaler', '-n', NS], () => true);
+    assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: 'karb.dev/v1alpha1', kind: 'InferenceService', name: 'scaler' });
+    await waitFor('the ScaledObject gone', async () => (await cluster.kubectl(['get', 'scaledobject', 'scaler', '-n', NS])).code !== 0, 60_000, 250);
+    await kubectlOk(cluster, ['apply', '-f', '-'], svc('gascl'));
+    await waitFor('the HPA gone', async () => (await cluster.kubectl(['get', 'hpa', 'scaler', '-n', NS])).code !== 0, 60_000, 250);
+    await kubectlOk(cluster, ['delete', 'inferenceservice', 'scaler', '-n', NS]);
   });
 
   test('a spec the CRD admits but karb refuses gets Ready=False saying how to fix it and a Warning event; nothing is created, nothing else disturbed', async () => {

@@ -4,7 +4,9 @@
  * own service-account token — so every test runs with exactly the RBAC karb ships — and make
  * namespaces that enforce Pod Security "restricted".
  */
-import { writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { buildInstallObjects, CONTROLLER_NAME } from '../../src/runtime/kubernetes/install.ts';
@@ -72,4 +74,19 @@ export function waitForObject<T = any>(cluster: TestCluster, what: string, args:
 
 export function inferenceService(name: string, namespace: string, spec: Record<string, unknown>): string {
   return stringify({ apiVersion: 'karb.dev/v1alpha1', kind: 'InferenceService', metadata: { name, namespace }, spec });
+}
+
+/**
+ * KEDA's own ScaledObject CRD, from KEDA's published Go module (the module proxy serves the
+ * repository's files, its CRDs among them), so the API server validates karb's ScaledObjects
+ * against KEDA's real schema. Pinned: the version is part of what the test checks.
+ */
+export const KEDA_MODULE = 'github.com/kedacore/keda/v2@v2.20.2';
+
+export async function installKedaCrd(cluster: TestCluster): Promise<void> {
+  const { stdout } = await promisify(execFile)('go', ['mod', 'download', '-json', KEDA_MODULE], { maxBuffer: 1 << 20 });
+  const { Dir, Error: error } = JSON.parse(stdout) as { Dir?: string; Error?: string };
+  if (!Dir) throw new Error(`go mod download ${KEDA_MODULE}: ${error ?? 'no directory'}`);
+  await kubectlOk(cluster, ['apply', '--server-side', '-f', '-'], readFileSync(join(Dir, 'config', 'crd', 'bases', 'keda.sh_scaledobjects.yaml'), 'utf8'));
+  await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/scaledobjects.keda.sh']);
 }
