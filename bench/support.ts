@@ -6,13 +6,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLOCK_TICKS_PER_SECOND } from '../src/runtime/local/proc-stat.ts';
 import { treeCpuSeconds } from './peers/proc-tree.ts';
+import { freePort } from '../src/util/free-port.ts';
+export { freePort };
 
 /** The repository, the pinned Node that runs karb, and karb's CLI entry. */
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -59,18 +59,6 @@ export async function startChild(args: string[]): Promise<Child> {
       clearTimeout(timer);
     },
   };
-}
-
-/** A port free on loopback now (another process may take it before it is used). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Asks a child to stop (disconnect if it has an IPC channel, else SIGTERM); SIGKILL after `graceMs`. */

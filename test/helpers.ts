@@ -2,28 +2,18 @@
  * Helpers for end-to-end tests that run karb as real processes on loopback.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { waitFor } from '../src/util/wait-for.ts';
+import { freePort } from '../src/util/free-port.ts';
+export { freePort };
 
 /** karb's one wait-until helper, for the e2e tests and benchmarks that import it from here. */
 export { waitFor };
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const KARB = join(ROOT, 'src/cli/main.ts');
-
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
 
 /** A scratch working directory with `models/` linked to the repository's generated models. */
 export function workDir(prefix = 'karb-e2e-'): { dir: string; cleanup(): void } {

@@ -6,16 +6,14 @@
  * that enforces "restricted".
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { readManifests } from '../src/cli/commands.ts';
 import { renderOverlayObjects } from '../src/cli/render-plan.ts';
-import { CLI, NODE, REPO_ROOT } from '../src/serving/test-helpers.ts';
+import { REPO_ROOT, runKarb } from '../src/serving/test-helpers.ts';
 import { waitFor } from '../src/util/wait-for.ts';
 import { startTestCluster, type TestCluster } from './cluster/harness.ts';
 
@@ -38,15 +36,6 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function karb(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(NODE, [CLI, ...args], { cwd: REPO_ROOT });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 async function kubectl(args: string[], input?: string): Promise<{ stdout: string; stderr: string }> {
   const r = await cluster.kubectl(args, input === undefined ? {} : { input });
@@ -75,7 +64,7 @@ async function podsCreated(namespace: string, deployment: string, replicas: numb
 }
 
 test('karb install | kubectl apply -f -: the CRD becomes Established and karb’s own pods pass Pod Security "restricted"', async () => {
-  const install = await karb(['install']);
+  const install = await runKarb(['install']);
   assert.equal(install.code, 0, install.stderr);
   const applied = await kubectl(['apply', '-f', '-'], install.stdout);
   assert.doesNotMatch(applied.stderr, /PodSecurity/, 'no Pod Security warning for the workloads');
@@ -113,7 +102,7 @@ test('karb render of the examples and a staging overlay: kustomize gives the ren
     ].join('\n'),
   );
   const out = path.join(dir, 'deploy');
-  const rendered = await karb(['render', '-f', input, '--out', out, '--overlay', `staging=${staging}`, '--namespace', MODELS_NS]);
+  const rendered = await runKarb(['render', '-f', input, '--out', out, '--overlay', `staging=${staging}`, '--namespace', MODELS_NS]);
   assert.equal(rendered.code, 0, rendered.stderr);
   assert.deepEqual(readdirSync(path.join(out, 'base')).sort(), ['kustomization.yaml', `${MODELS_NS}.fraud-detector.yaml`, `${MODELS_NS}.tiny-lm.yaml`]);
 
@@ -147,7 +136,7 @@ test('karb render of the examples and a staging overlay: kustomize gives the ren
 test('the API server refuses what karb render would: a spec the CRD’s rules reject never reaches a base', async () => {
   const bad = path.join(dir, 'bad.yaml');
   writeFileSync(bad, readFileSync(path.join(REPO_ROOT, 'examples', 'fraud-detector.yaml'), 'utf8').replace('file://models/', 'pvc://models/').replace('maxReplicas: 4', 'maxReplicas: 0'));
-  const r = await karb(['render', '-f', bad, '--out', path.join(dir, 'bad-out')]);
+  const r = await runKarb(['render', '-f', bad, '--out', path.join(dir, 'bad-out')]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /spec\.scaling\.maxReplicas/);
   // The same document straight to the API server: its CEL rule says the same.

@@ -1,28 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { CRD_NAME } from '../api/index.ts';
-import { CLI, NODE, REPO_ROOT } from '../serving/test-helpers.ts';
+import { runKarb } from '../serving/test-helpers.ts';
 
 type Any = Record<string, any>;
 
-async function karb(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(NODE, [CLI, ...args], { cwd: REPO_ROOT });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 const documents = (yaml: string): Any[] => parseAllDocuments(yaml).map((d) => d.toJS());
 
 test('karb install prints the same bytes on every run: namespace, CRD, RBAC and workloads as YAML documents', async () => {
-  const first = await karb(['install']);
-  const second = await karb(['install']);
+  const first = await runKarb(['install']);
+  const second = await runKarb(['install']);
   assert.equal(first.code, 0, first.stderr);
   assert.equal(first.stdout, second.stdout);
   const docs = documents(first.stdout);
@@ -35,7 +24,7 @@ test('karb install prints the same bytes on every run: namespace, CRD, RBAC and 
 });
 
 test('karb install --namespace --image: every namespaced object and binding subject moves, every workload runs the image', async () => {
-  const r = await karb(['install', '--namespace', 'ml-platform', '--image', 'registry.example/karb:dev']);
+  const r = await runKarb(['install', '--namespace', 'ml-platform', '--image', 'registry.example/karb:dev']);
   assert.equal(r.code, 0, r.stderr);
   const docs = documents(r.stdout);
   const clusterScoped = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
@@ -57,7 +46,7 @@ test('karb install: usage mistakes exit 2 with what was expected', async () => {
     [['install', 'karb-system'], /install takes no arguments/],
   ];
   for (const [args, message] of cases) {
-    const r = await karb(args);
+    const r = await runKarb(args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message);
     assert.equal(r.stdout, '');

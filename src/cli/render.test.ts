@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { parseInferenceService } from '../api/index.ts';
 import { buildServiceObjects, type KubernetesObject } from '../runtime/kubernetes/objects.ts';
 import { DEFAULT_CLUSTER_OPTIONS } from '../runtime/kubernetes/options.ts';
-import { CLI, NODE, REPO_ROOT } from '../serving/test-helpers.ts';
+import { REPO_ROOT, runKarb } from '../serving/test-helpers.ts';
+import { ensureBinary } from '../../test/cluster/build.ts';
 import { GENERATED_HEADER, RenderError, applyMergePatch, asKustomizePatch, mergePatch, planRender, renderOverlayObjects, serviceObjects, type ManifestDocument, type OverlayInput, type RenderedFile } from './render-plan.ts';
 
 type Any = Record<string, any>;
@@ -228,15 +228,6 @@ test('overlay: a change to the model or resources is a new revision, refused wit
 
 // ---------------------------------------------------------------- the command
 
-async function karb(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(NODE, [CLI, ...args], { cwd: REPO_ROOT });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 function tree(root: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -272,16 +263,16 @@ test('karb render writes the same tree on every run, and a later render removes 
   const staging = w.write('staging.yaml', 'spec: { scaling: { minReplicas: 2 } }\n');
   const out = path.join(w.dir, 'out');
   const args = ['render', '-f', path.join(w.dir, 'in'), '--out', out, '--overlay', `staging=${staging}`];
-  const first = await karb(args);
+  const first = await runKarb(args);
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stdout, /^wrote .*out\/base \(2 services\)\nwrote .*out\/overlays\/staging \(\d+ files besides its kustomization\)\n$/);
   const before = tree(out);
-  assert.equal((await karb(args)).code, 0);
+  assert.equal((await runKarb(args)).code, 0);
   assert.deepEqual(tree(out), before, 'byte-identical');
 
   writeFileSync(path.join(out, 'base', 'notes.yaml'), 'mine: true\n');
   rmSync(path.join(w.dir, 'in', 'scorer.json'));
-  assert.equal((await karb(['render', '-f', path.join(w.dir, 'in'), '--out', out])).code, 0);
+  assert.equal((await runKarb(['render', '-f', path.join(w.dir, 'in'), '--out', out])).code, 0);
   assert.deepEqual(Object.keys(tree(out)).sort(), ['base/default.fraud-detector.yaml', 'base/kustomization.yaml', 'base/notes.yaml'], 'the dropped service and overlay are gone; the user’s own file stays');
 });
 
@@ -289,16 +280,16 @@ test('karb render: file:// models and invalid specs exit 1 naming the field, and
   const w = workspace(t);
   const out = path.join(w.dir, 'out');
   const local = w.write('local.yaml', readFileSync(path.join(REPO_ROOT, 'examples/fraud-detector.yaml'), 'utf8'));
-  const r = await karb(['render', '-f', local, '--out', out]);
+  const r = await runKarb(['render', '-f', local, '--out', out]);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /^karb: .*local\.yaml: default\/fraud-detector: spec\.model\.uri: file:\/\/models\/fraud-v1\.onnx is a file on the machine karb up runs on; on Kubernetes put the model in a volume claim \(pvc:\/\/claim\/path\), a bucket \(s3:\/\/bucket\/key\) or an OCI artifact/);
   const invalid = w.write('invalid.json', { ...FRAUD, spec: { ...FRAUD.spec, scaling: { minReplicas: 5, maxReplicas: 2 } } });
-  const r2 = await karb(['render', '-f', invalid, '--out', out]);
+  const r2 = await runKarb(['render', '-f', invalid, '--out', out]);
   assert.equal(r2.code, 1);
   assert.match(r2.stderr, /spec\.scaling\.maxReplicas: must be >= minReplicas/);
   const fine = w.write('fine.json', FRAUD);
   const v2 = w.write('v2.yaml', 'spec: { model: { uri: pvc://models/fraud-v2.onnx } }\n');
-  const r3 = await karb(['render', '-f', fine, '--out', out, '--overlay', `v2=${v2}`]);
+  const r3 = await runKarb(['render', '-f', fine, '--out', out, '--overlay', `v2=${v2}`]);
   assert.equal(r3.code, 1);
   assert.match(r3.stderr, /makes a new revision .* put the model change in the base manifest/);
   assert.deepEqual(tree(out), {}, 'nothing written');
@@ -315,7 +306,7 @@ test('karb render: usage mistakes exit 2 with what was expected', async () => {
     [['render', '-f', 'examples', '--out', '/tmp/x', '--namespace', 'Not_A_Label'], /--namespace must be a namespace name/],
   ];
   for (const [args, message] of cases) {
-    const r = await karb(args);
+    const r = await runKarb(args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message);
   }
@@ -323,19 +314,14 @@ test('karb render: usage mistakes exit 2 with what was expected', async () => {
 
 // ---------------------------------------------------------------- kustomize itself
 
-const kubectl = (() => {
-  try {
-    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+// kubectl from the test cluster's build (test/cluster): the same release the API server runs.
+const kubectlBinary = await ensureBinary();
+const kubectlKustomize = (dir: string): string => execFileSync(kubectlBinary, ['kubectl', 'kustomize', dir], { encoding: 'utf8' });
 
 const identity = (o: Any) => `${o.apiVersion}|${o.kind}|${o.metadata.namespace}|${o.metadata.name}`;
 const sorted = (objects: Any[]) => [...objects].sort((a, b) => (identity(a) < identity(b) ? -1 : 1));
 
-test('kubectl kustomize of the base and of each overlay gives exactly the fully rendered objects', { skip: kubectl ? false : 'kubectl is not installed' }, async (t) => {
+test('kubectl kustomize of the base and of each overlay gives exactly the fully rendered objects', async (t) => {
   const w = workspace(t);
   const input = docs(FRAUD, SCORER);
   const overlays = [
@@ -346,7 +332,7 @@ test('kubectl kustomize of the base and of each overlay gives exactly the fully 
   const out = path.join(w.dir, 'out');
   const { writeTree } = await import('./render.ts');
   writeTree(out, planRender(input, overlays));
-  const kustomize = (dir: string) => parse(execFileSync('kubectl', ['kustomize', path.join(out, dir)], { encoding: 'utf8' }));
+  const kustomize = (dir: string) => parse(kubectlKustomize(path.join(out, dir)));
   const base = planRender(input, []).filter((f) => !f.path.endsWith('kustomization.yaml')).flatMap((f) => parse(f.content));
   assert.deepEqual(sorted(kustomize('base')), sorted(base));
   for (const o of overlays) {
@@ -354,7 +340,7 @@ test('kubectl kustomize of the base and of each overlay gives exactly the fully 
   }
 });
 
-test('kubectl kustomize applies asKustomizePatch’s patches as merge patches, lists a strategic merge would merge included', { skip: kubectl ? false : 'kubectl is not installed' }, (t) => {
+test('kubectl kustomize applies asKustomizePatch’s patches as merge patches, lists a strategic merge would merge included', (t) => {
   const w = workspace(t);
   const from: KubernetesObject[] = [
     {
@@ -388,6 +374,6 @@ test('kubectl kustomize applies asKustomizePatch’s patches as merge patches, l
   const patches = from.map((o, i) => ({ path: `p${i}.yaml`, content: { apiVersion: o.apiVersion, kind: o.kind, metadata: o.metadata, ...asKustomizePatch(o, mergePatch(o, to[i]) as Any) } }));
   for (const p of patches) writeFileSync(path.join(over, p.path), JSON.stringify(p.content));
   writeFileSync(path.join(over, 'kustomization.yaml'), JSON.stringify({ resources: ['../base'], patches: patches.map((p) => ({ path: p.path })) }));
-  const out = parse(execFileSync('kubectl', ['kustomize', over], { encoding: 'utf8' }));
+  const out = parse(kubectlKustomize(over));
   assert.deepEqual(sorted(out), sorted(to));
 });

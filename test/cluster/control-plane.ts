@@ -16,11 +16,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { waitFor } from '../../src/util/wait-for.ts';
 import { ClusterError, type Log } from './build.ts';
 import { makePki, SERVICE_CIDR, type Pki } from './pki.ts';
+import { freePort } from '../../src/util/free-port.ts';
 
 export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
 export type Component = (typeof COMPONENTS)[number];
@@ -47,17 +47,6 @@ export interface StartOptions {
 }
 
 const STATE_FILE = 'state.json';
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function freePorts(count: number): Promise<number[]> {
   const ports = new Set<number>();

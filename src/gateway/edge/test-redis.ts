@@ -3,7 +3,9 @@
  * persistence, stopped by `close()`. Imported only by tests.
  */
 import { spawn } from 'node:child_process';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
+import { freePort } from '../../util/free-port.ts';
+export { freePort };
 
 export interface TestRedis {
   url: string;
@@ -11,16 +13,6 @@ export interface TestRedis {
   close(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startRedis(): Promise<TestRedis> {
   const port = await freePort();
