@@ -17,12 +17,12 @@ const USAGE = `Usage: karb controller [flags]
   --kubeconfig FILE      credentials (default $KUBECONFIG, ~/.kube/config, or the pod's service account)
   --namespace NS         watch one namespace only (default: all)
   --leader-elect         act only while holding the Lease karb-controller (run several for failover)
-  --lease-namespace NS   where the Lease lives (default karb-system)
+  --lease-namespace NS   where the Lease lives (default $KARB_NAMESPACE, the pod's namespace, or karb-system)
   --lease-duration D     a Lease unrenewed this long is taken over (default 15s)
   --image IMAGE          karb's image, which runs the built-in model server (default ghcr.io/karb-dev/karb:<version>)
-  --system-namespace NS  where karb's gateway runs: model pods admit traffic from there (default karb-system)
+  --system-namespace NS  where karb's gateway runs: model pods admit traffic from there (default $KARB_NAMESPACE or karb-system)
   --health-port N        serve /healthz and /readyz on this port (default 8081; 0 for none)
-  --identity NAME        this controller in the Lease and in Events (default: host name and a random suffix)
+  --identity NAME        this controller in the Lease and in Events (default $KARB_POD_NAME, else host name and a random suffix)
 `;
 
 export async function controllerCommand(args: string[]): Promise<number> {
@@ -52,16 +52,21 @@ export async function controllerCommand(args: string[]): Promise<number> {
   }
   const leaseDurationMs = durationFlag('--lease-duration', values['lease-duration'], undefined, { min: 2000, minText: '2s' });
   const healthPort = portFlag('--health-port', values['health-port'], 8081);
+  // In its pod (karb install), the controller's namespace is the system namespace and its pod name its identity.
+  const podNamespace = process.env.KARB_NAMESPACE && DNS_LABEL.test(process.env.KARB_NAMESPACE) ? process.env.KARB_NAMESPACE : undefined;
+  const systemNamespace = values['system-namespace'] ?? podNamespace;
+  const leaseNamespace = values['lease-namespace'] ?? podNamespace;
+  const identity = values.identity ?? process.env.KARB_POD_NAME;
   const log = jsonLogger();
 
   const controller = await startController({
     ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
     ...(values.namespace ? { namespace: values.namespace } : {}),
-    ...(values.identity ? { identity: values.identity } : {}),
+    ...(identity ? { identity } : {}),
     leaderElect: values['leader-elect'] === true,
-    ...(values['lease-namespace'] ? { leaseNamespace: values['lease-namespace'] } : {}),
+    ...(leaseNamespace ? { leaseNamespace } : {}),
     ...(leaseDurationMs ? { leaseDurationMs, renewMs: Math.max(500, Math.floor(leaseDurationMs / 3)) } : {}),
-    cluster: { ...(values.image ? { image: values.image } : {}), ...(values['system-namespace'] ? { systemNamespace: values['system-namespace'] } : {}) },
+    cluster: { ...(values.image ? { image: values.image } : {}), ...(systemNamespace ? { systemNamespace } : {}) },
     log,
   });
   const health = healthPort === 0 ? undefined : createServer((req, res) => {

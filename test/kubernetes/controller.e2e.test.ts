@@ -215,8 +215,11 @@ describe('karb controller with leader election, as processes', { timeout: 600_00
   const startProcess = (identity: string): ChildProcess => {
     // Its log goes to a file (a pipe nobody reads would fill and stop it).
     const logFd = openSync(join(dir, `${identity}.log`), 'a');
-    const child = spawn(process.execPath, [CLI, 'controller', '--kubeconfig', kubeconfig, '--namespace', NS2, '--leader-elect', '--lease-duration', '3s', '--health-port', '0', '--identity', identity], {
+    // controller-a is named by flag; controller-b as in its pod, by the environment karb install gives it.
+    const byFlag = identity === 'controller-a';
+    const child = spawn(process.execPath, [CLI, 'controller', '--kubeconfig', kubeconfig, '--namespace', NS2, '--leader-elect', '--lease-duration', '3s', '--health-port', '0', ...(byFlag ? ['--identity', identity] : [])], {
       stdio: ['ignore', logFd, logFd],
+      env: byFlag ? process.env : { ...process.env, KARB_POD_NAME: identity, KARB_NAMESPACE: SYSTEM_NAMESPACE },
     });
     closeSync(logFd);
     procs.push(child);

@@ -135,7 +135,7 @@ test('controller: two replicas with leader election, image from the options, hea
   const c = d.spec.template.spec.containers[0];
   assert.equal(d.spec.replicas, 2);
   assert.equal(c.image, 'registry.example/karb:dev');
-  assert.deepEqual(c.args, ['controller', '--leader-elect', '--health-port', '8081']);
+  assert.deepEqual(c.args, ['controller', '--leader-elect', '--health-port', '8081', '--image', 'registry.example/karb:dev'], 'the model pods it makes run the same image');
   assert.deepEqual(c.ports, [{ name: 'health', containerPort: 8081, protocol: 'TCP' }]);
   assert.deepEqual(c.readinessProbe.httpGet, { path: '/healthz', port: 'health' });
   assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'health' });

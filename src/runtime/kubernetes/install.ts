@@ -158,7 +158,8 @@ export function buildControllerDeployment(options: Pick<ClusterOptions, 'image' 
   return deployment(CONTROLLER_NAME, options.systemNamespace, CONTROLLER_POD_LABELS, 2, {
     name: 'controller',
     image: options.image,
-    args: ['controller', '--leader-elect', '--health-port', String(CONTROLLER_HEALTH_PORT)],
+    // The model pods it makes run the same image; its namespace and name come from the pod (podIdentityEnv).
+    args: ['controller', '--leader-elect', '--health-port', String(CONTROLLER_HEALTH_PORT), '--image', options.image],
     env: podIdentityEnv(),
     ports: [{ name: 'health', containerPort: CONTROLLER_HEALTH_PORT, protocol: 'TCP' }],
     readinessProbe: { ...health, periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 2 },
