@@ -15,6 +15,7 @@ import { SERVING_PORT, type ClusterOptions } from './options.ts';
 import { DEPLOYMENTS, PODS, SERVICES } from './resources.ts';
 import { buildRevisionService } from './service-objects.ts';
 import { containsDesired } from './contains.ts';
+import { checkReplicaCount, RuntimeClosedError } from '../errors.ts';
 
 export interface OwnerInfo {
   uid: string;
@@ -45,6 +46,7 @@ export class KubernetesRuntime implements Runtime {
   readonly #phases = new Map<string, ReplicaPhase>();
   readonly #listeners = new Set<(event: RuntimeEvent) => void>();
   readonly #restoring = new Set<string>();
+  #closed = false;
 
   private constructor(options: KubernetesRuntimeOptions) {
     this.#o = options;
@@ -65,6 +67,8 @@ export class KubernetesRuntime implements Runtime {
   }
 
   async ensureRevision(template: RevisionTemplate, replicas: number): Promise<void> {
+    checkReplicaCount(template, replicas);
+    if (this.#closed) throw new RuntimeClosedError('kubernetes');
     const owner = this.#o.owner(template.namespace, template.service);
     if (owner === undefined) return; // the service is being deleted: its objects go with it
     const ownerReferences = [{ apiVersion: 'karb.dev/v1alpha1', kind: 'InferenceService', name: template.service, uid: owner.uid, controller: true, blockOwnerDeletion: true }];
@@ -83,6 +87,7 @@ export class KubernetesRuntime implements Runtime {
   }
 
   async removeRevision(namespace: string, revision: string): Promise<void> {
+    if (this.#closed) throw new RuntimeClosedError('kubernetes');
     const k = key(namespace, revision);
     this.#desired.delete(k);
     this.#appliedServices.delete(k);
@@ -123,6 +128,7 @@ export class KubernetesRuntime implements Runtime {
 
   /** Pods belong to the cluster: closing stops watching, it never stops replicas. */
   async close(): Promise<void> {
+    this.#closed = true;
     await Promise.all([this.#deployments.stop(), this.#pods.stop()]);
   }
 

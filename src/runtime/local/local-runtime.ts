@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InvalidRequestError, KarbError } from '../../errors.ts';
+import { checkReplicaCount, RuntimeClosedError } from '../errors.ts';
 import { systemClock, type Clock } from '../../util/clock.ts';
 import type { Endpoint, ReplicaUsage, RevisionTemplate, Runtime, RuntimeEvent } from '../types.ts';
 import { defaultBackoffPolicy, type BackoffPolicy } from './backoff.ts';
@@ -56,12 +56,6 @@ export interface LocalRuntimeOptions {
 }
 
 type Filter = { namespace?: string; service?: string; revision?: string };
-
-export class RuntimeClosedError extends KarbError {
-  constructor() {
-    super('RUNTIME_CLOSED', 'the local runtime is closed; no replicas can be started or stopped through it', { status: 503 });
-  }
-}
 
 export const defaultKarbEntry = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 
@@ -110,15 +104,11 @@ export class LocalRuntime implements Runtime {
   }
 
   async ensureRevision(template: RevisionTemplate, replicas: number): Promise<void> {
-    if (!Number.isInteger(replicas) || replicas < 0) {
-      throw new InvalidRequestError(`replicas for revision ${template.namespace}/${template.revision} must be a whole number ≥ 0, got ${replicas}`, {
-        code: 'RUNTIME_INVALID_REPLICAS',
-      });
-    }
+    checkReplicaCount(template, replicas);
     const spec = localProcessSpec(template, this.modelsRoot);
     validateProcessSpec(spec);
     await this.#recovery;
-    if (this.#closing) throw new RuntimeClosedError();
+    if (this.#closing) throw new RuntimeClosedError('local');
 
     const hash = processSpecHash(spec);
     const current = this.#select({ namespace: template.namespace, revision: template.revision }).filter((r) => !r.stopping);
@@ -143,7 +133,7 @@ export class LocalRuntime implements Runtime {
   /** Starts draining every replica of the revision; resolves once they are out of the endpoints and signalled, not when they exit (see `settled`). */
   async removeRevision(namespace: string, revision: string): Promise<void> {
     await this.#recovery;
-    if (this.#closing) throw new RuntimeClosedError();
+    if (this.#closing) throw new RuntimeClosedError('local');
     for (const r of this.#select({ namespace, revision })) if (!r.stopping) this.#stop(r, `revision ${revision} removed`);
   }
 
