@@ -166,7 +166,10 @@ describe('karb controller on a real API server', { timeout: 600_000 }, () => {
     const hpa = await waitForObject(cluster, 'the HPA', ['hpa', 'scaler', '-n', NS], () => true);
     assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: 'karb.dev/v1alpha1', kind: 'InferenceService', name: 'scaler' });
     await waitFor('the ScaledObject gone', async () => (await cluster.kubectl(['get', 'scaledobject', 'scaler', '-n', NS])).code !== 0, 60_000, 250);
+    // The policy changes while no controller runs: the next one finds the HPA and removes it.
+    await controller.close();
     await kubectlOk(cluster, ['apply', '-f', '-'], svc('gascl'));
+    controller = await startController({ kubeconfig, namespace: NS, resyncMs: 500, identity: 'controller-restarted', log: (r) => appendFileSync(join(dir, 'controller.log'), `${JSON.stringify(r)}\n`) });
     await waitFor('the HPA gone', async () => (await cluster.kubectl(['get', 'hpa', 'scaler', '-n', NS])).code !== 0, 60_000, 250);
     await kubectlOk(cluster, ['delete', 'inferenceservice', 'scaler', '-n', NS]);
   });

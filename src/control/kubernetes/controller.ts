@@ -97,7 +97,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
   const reconciler = new Reconciler({ store, runtime, routingTable: new InMemoryRoutingTable(), rollouts, clock, log });
   const warn = (service: StoredService, reason: string, message: string) =>
     store.addEvent({ type: 'Warning', reason, message, namespace: service.metadata.namespace, service: service.metadata.name });
-  const serviceObjects = new ServiceObjectsSync({ client, cluster, log, warn });
+  const serviceObjects = new ServiceObjectsSync({ client, cluster, log, warn, ...scope });
   // The same autoscaling loop as karb up. Gateways' signals reach its hub in the data plane; until
   // then a policy without data keeps its count, and spec.scaling.replicas (kubectl scale) is obeyed.
   const autoscaler = new AutoscalerLoop({ store, runtime, hub: new SignalHub({ clock }), clock, log, onDesiredChanged: () => void requestPass() });

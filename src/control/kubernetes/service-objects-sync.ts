@@ -2,7 +2,8 @@
  * Keeps the objects an InferenceService has once (ServiceAccount, Service, PDB, NetworkPolicy, the
  * HPA or ScaledObject of its policy) as the builders say, by server-side apply, owned by the
  * service so they go with it. An object is applied when what the builders make for it changes
- * (and once after a start); an autoscaler object the policy no longer has is deleted. The
+ * (and once after a start); an autoscaler object the policy no longer has is deleted (those there
+ * before a start are listed once, so a start deletes only what is there). The
  * revisions' Deployments are the runtime's.
  */
 import { canonicalJson } from '../../api/index.ts';
@@ -10,6 +11,7 @@ import type { KubeClient, ObjectLike } from '../../runtime/kubernetes/api-client
 import { buildServiceObjects, type KubernetesObject } from '../../runtime/kubernetes/objects.ts';
 import type { ClusterOptions } from '../../runtime/kubernetes/options.ts';
 import { HORIZONTAL_POD_AUTOSCALERS, SCALED_OBJECTS } from '../../runtime/kubernetes/resources.ts';
+import { MANAGED_BY, selectorText } from '../../runtime/kubernetes/labels.ts';
 import type { StoredService } from '../store.ts';
 import { ownerReference } from './kubernetes-store.ts';
 
@@ -18,6 +20,8 @@ const AUTOSCALER_TYPES = [HORIZONTAL_POD_AUTOSCALERS, SCALED_OBJECTS];
 
 export interface ServiceObjectsSyncOptions {
   client: KubeClient;
+  /** The namespace the controller watches; all by default. */
+  namespace?: string;
   cluster: ClusterOptions;
   log?: (record: Record<string, unknown>) => void;
   /** A Warning event on the service (an object the API server refused). */
@@ -28,6 +32,8 @@ export class ServiceObjectsSync {
   readonly #o: ServiceObjectsSyncOptions;
   /** By service (namespace/name): each object's key and the canonical form last applied. */
   readonly #applied = new Map<string, Map<string, string>>();
+  /** Autoscaler objects of karb's found in the cluster at start (`Kind/namespace/name`), listed once. */
+  #found: Set<string> | undefined;
 
   constructor(options: ServiceObjectsSyncOptions) {
     this.#o = options;
@@ -43,6 +49,7 @@ export class ServiceObjectsSync {
 
   async sync(services: StoredService[]): Promise<number> {
     let writes = 0;
+    this.#found ??= await this.#listAutoscalers();
     const seen = new Set<string>();
     for (const service of services) {
       const sk = `${service.metadata.namespace}/${service.metadata.name}`;
@@ -66,10 +73,11 @@ export class ServiceObjectsSync {
           this.#o.warn(service, 'ObjectRefused', `${k} could not be applied: ${message}${obj.kind === 'ScaledObject' ? ' (is KEDA installed? policy keda-queue needs its ScaledObject CRD)' : ''}`);
         }
       }
-      // An autoscaler the policy no longer has: known from this process, or (after a start) any there may be.
+      // An autoscaler the policy no longer has: one this process applied, or (after a start) one found then.
       for (const type of AUTOSCALER_TYPES) {
         const k = `${type.kind}/${service.metadata.name}`;
-        if (keys.has(k) || (!first && !applied.has(k))) continue;
+        const found = first && this.#found.has(`${type.kind}/${service.metadata.namespace}/${service.metadata.name}`);
+        if (keys.has(k) || (!found && !applied.has(k))) continue;
         applied.delete(k);
         try {
           if (await this.#o.client.delete(type, service.metadata.namespace, service.metadata.name)) writes++;
@@ -80,5 +88,18 @@ export class ServiceObjectsSync {
     }
     for (const sk of [...this.#applied.keys()]) if (!seen.has(sk)) this.#applied.delete(sk);
     return writes;
+  }
+
+  async #listAutoscalers(): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (const type of AUTOSCALER_TYPES) {
+      try {
+        const list = await this.#o.client.list(type, this.#o.namespace, selectorText(MANAGED_BY));
+        for (const item of list.items) found.add(`${type.kind}/${item.metadata?.namespace}/${item.metadata?.name}`);
+      } catch {
+        // No such API (KEDA not installed): none of karb's there.
+      }
+    }
+    return found;
   }
 }
