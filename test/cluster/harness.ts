@@ -7,7 +7,9 @@
  *
  * It builds the binary on first use (once per machine: see build.ts), starts the control plane
  * in a temporary folder on free loopback ports (so test files running at once each have their
- * own), and `stop()` ends every process and removes the folder. No kubelet: Pods stay Pending.
+ * own), and `stop()` ends every process and removes the folder. No kubelet: Pods stay Pending,
+ * unless the test node agent stands in for one (`startTestCluster({ nodeAgent: true })`:
+ * node-agent.ts), which runs karb's pods as local processes.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +17,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ensureBinary, type Log } from './build.ts';
 import { startControlPlane, stopProcesses, type ClusterState } from './control-plane.ts';
+import { startNodeAgent, type NodeAgent, type TestNodeSpec } from './node-agent.ts';
+import type { PodNetwork } from './pod-addresses.ts';
 
 export interface KubectlResult {
   code: number | null;
@@ -39,6 +43,8 @@ export interface TestCluster {
   /** Everything the cluster wrote: certificates, logs/, state.json. */
   dir: string;
   state: ClusterState;
+  /** The test node agent, when asked for: its nodes, pod processes and logs. */
+  nodeAgent?: NodeAgent;
   /** Runs the matching kubectl against this cluster; never throws on a non-zero exit. */
   kubectl(args: string[], opts?: KubectlOptions): Promise<KubectlResult>;
   /** Stops every process and removes the folder. */
@@ -48,6 +54,12 @@ export interface TestCluster {
 export interface TestClusterOptions {
   /** Progress lines (the build, each start); default: stderr. */
   log?: Log;
+  /**
+   * Start the test node agent too (it stands in for a kubelet: see node-agent.ts): `true` for
+   * one node, `node-1`; or the nodes to register, e.g. `{ nodes: [{ name: 'node-1' }, { name: 'gpu-1', gpus: 1 }] }`,
+   * and `podNetwork: 'routable'` for pod IPs that EndpointSlices can hold (needs root or CAP_NET_ADMIN).
+   */
+  nodeAgent?: boolean | { nodes?: TestNodeSpec[]; podNetwork?: PodNetwork };
 }
 
 export async function startTestCluster(options: TestClusterOptions = {}): Promise<TestCluster> {
@@ -76,6 +88,21 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
   }
   state = plane.state;
   const started = plane.state;
+  let nodeAgent: NodeAgent | undefined;
+  if (options.nodeAgent) {
+    try {
+      nodeAgent = await startNodeAgent({
+        kubeconfig: started.kubeconfig,
+        dir: path.join(dir, 'node-agent'),
+        ...(options.nodeAgent === true ? {} : options.nodeAgent),
+        log: (line) => log(`node agent: ${line}`),
+      });
+    } catch (err) {
+      await plane.stop();
+      process.off('exit', killOnExit);
+      throw err;
+    }
+  }
   let stopped: Promise<void> | undefined;
   return {
     kubeconfig: started.kubeconfig,
@@ -83,9 +110,11 @@ export async function startTestCluster(options: TestClusterOptions = {}): Promis
     caFile: path.join(dir, 'pki', 'ca.crt'),
     dir,
     state: started,
+    ...(nodeAgent ? { nodeAgent } : {}),
     kubectl: (args, opts = {}) => runKubectl(binary, args, opts.kubeconfig ?? started.kubeconfig, opts.input),
     stop() {
-      stopped ??= stopProcesses(started).then(() => {
+      // the agent first: it ends the pods' processes while the API server still answers
+      stopped ??= (nodeAgent?.stop() ?? Promise.resolve()).then(() => stopProcesses(started)).then(() => {
         process.off('exit', killOnExit);
         rmSync(dir, { recursive: true, force: true });
       });
