@@ -78,14 +78,19 @@ export class ContainerRun {
     const gen = ++this.#generation;
     const { plan } = this.#o;
     const argv = ['--import', this.#o.guard, ...plan.args];
-    const log = openSync(this.#o.logFile, 'a');
+    let log: number | 'ignore' = 'ignore';
     let child: ChildProcess;
     try {
+      log = openSync(this.#o.logFile, 'a');
       writeSync(log, logLine('starting container', { container: plan.name, restartCount: this.obs.restartCount, argv: [plan.command, ...argv], cwd: plan.cwd }));
+    } catch {
+      // the log's folder is gone (the agent's folder removed under it): run without a log
+    }
+    try {
       // Its own process group, so a stop reaches whatever it starts; output straight to the log.
       child = spawn(plan.command, argv, { cwd: plan.cwd, env: plan.env, detached: true, stdio: ['ignore', log, log] });
     } finally {
-      closeSync(log);
+      if (log !== 'ignore') closeSync(log);
     }
     this.#child = child;
     this.#startedAtMs = Date.now();
