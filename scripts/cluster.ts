@@ -4,6 +4,10 @@
  *   npm run cluster:up [-- --dir DIR]     build once (cached), start, wait until ready
  *   npm run cluster:down [-- --dir DIR]   stop and remove the state folder
  *
+ *   npm run cluster:up -- --nodes node-1,gpu-1:gpus=1 [--pod-network routable]
+ *                                         also the test node agent (stands in for a kubelet:
+ *                                         karb's pods run as local processes; docs/cluster.md)
+ *
  * `up` starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler (Kubernetes as
  * test/cluster/go.mod pins it) in the background, in DIR (default ~/.cache/karb-cluster/run),
  * prints progress on stderr and, as the last lines of stdout,
@@ -19,8 +23,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cacheRoot, ClusterError, ensureBinary } from '../test/cluster/build.ts';
 import { readState, running, startControlPlane, stopProcesses, type ClusterState } from '../test/cluster/control-plane.ts';
+import { nodeAgentLog, startNodeAgentProcess, stopNodeAgentProcess } from '../test/cluster/node-agent-process.ts';
+import { parseNodeSpecs } from '../test/cluster/node-agent.ts';
 
-const USAGE = 'usage: node scripts/cluster.ts up|down [--dir DIR]';
+const USAGE = 'usage: node scripts/cluster.ts up|down [--dir DIR] [--nodes node-1,gpu-1:gpus=1:mig-1g.10gb=7] [--pod-network loopback|routable]';
 
 const log = (line: string) => console.error(`cluster: ${line}`);
 
@@ -32,7 +38,7 @@ function allRunning(state: ClusterState): boolean {
   return Object.values(state.pids).length === 4 && Object.values(state.pids).every((pid) => pid !== undefined && running(pid, state.binary));
 }
 
-async function up(dir: string): Promise<number> {
+async function up(dir: string, agent: { nodes: string; podNetwork?: string } | undefined): Promise<number> {
   const previous = readState(dir);
   if (previous && allRunning(previous)) {
     log(`already up in ${dir} (${previous.server}); kubectl: ${previous.kubectl}`);
@@ -41,6 +47,7 @@ async function up(dir: string): Promise<number> {
   }
   if (previous) {
     log(`stopping what is left of an earlier cluster in ${dir}`);
+    await stopNodeAgentProcess(dir);
     await stopProcesses(previous);
   }
   if (previous || existsSync(path.join(dir, 'pki'))) rmSync(dir, { recursive: true, force: true });
@@ -49,11 +56,22 @@ async function up(dir: string): Promise<number> {
   // Ctrl-C while starting: stop what was started rather than leave it behind.
   const interrupted = () => {
     const state = readState(dir);
-    void (state ? stopProcesses(state) : Promise.resolve()).finally(() => process.exit(130));
+    void stopNodeAgentProcess(dir)
+      .then(() => (state ? stopProcesses(state) : undefined))
+      .finally(() => process.exit(130));
   };
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   const { state } = await startControlPlane({ binary, dir, detached: true, log });
+  if (agent) {
+    log(`starting the test node agent (nodes ${agent.nodes}), log in ${nodeAgentLog(dir)}`);
+    try {
+      await startNodeAgentProcess({ dir, kubeconfig: state.kubeconfig, ...agent });
+    } catch (err) {
+      await stopProcesses(state);
+      throw err;
+    }
+  }
   process.off('SIGINT', interrupted);
   process.off('SIGTERM', interrupted);
   log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s: ${state.server}, logs in ${path.join(dir, 'logs')}, kubectl: ${state.kubectl}`);
@@ -71,6 +89,7 @@ async function down(dir: string): Promise<number> {
     // Never remove a folder this script did not make.
     throw new ClusterError(`${dir} is not a test cluster's state folder (no state.json): not removing it`);
   }
+  await stopNodeAgentProcess(dir);
   await stopProcesses(state);
   rmSync(dir, { recursive: true, force: true });
   log(`stopped the cluster and removed ${dir}`);
@@ -80,19 +99,28 @@ async function down(dir: string): Promise<number> {
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { dir: { type: 'string' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options: { dir: { type: 'string' }, nodes: { type: 'string' }, 'pod-network': { type: 'string' } }, allowPositionals: true, strict: true });
   } catch (err) {
     console.error(`${(err as Error).message}\n${USAGE}`);
     return 2;
   }
   const [command, ...extra] = parsed.positionals;
-  if ((command !== 'up' && command !== 'down') || extra.length > 0 || parsed.values.dir === '') {
+  const { nodes, 'pod-network': podNetwork } = parsed.values;
+  const agentFlags = nodes !== undefined || podNetwork !== undefined;
+  if ((command !== 'up' && command !== 'down') || extra.length > 0 || parsed.values.dir === '' || (agentFlags && command !== 'up') || nodes === '' || (podNetwork !== undefined && podNetwork !== 'loopback' && podNetwork !== 'routable')) {
     console.error(USAGE);
+    return 2;
+  }
+  try {
+    if (nodes !== undefined) parseNodeSpecs(nodes);
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
     return 2;
   }
   const dir = path.resolve(parsed.values.dir ?? path.join(cacheRoot(), 'run'));
   try {
-    return command === 'up' ? await up(dir) : await down(dir);
+    const agent = agentFlags ? { nodes: nodes ?? 'node-1', ...(podNetwork ? { podNetwork } : {}) } : undefined;
+    return command === 'up' ? await up(dir, agent) : await down(dir);
   } catch (err) {
     console.error(`cluster ${command}: ${err instanceof Error ? err.message : String(err)}`);
     return 1;

@@ -340,3 +340,63 @@ function findLog(dir: string, namespace: string, pod: string, container: string)
     return undefined;
   }
 }
+
+/**
+ * Nodes from a command line: `node-1,gpu-1:gpus=2:mig-1g.10gb=7:pool=gpu:taint=nvidia.com/gpu`
+ * (a name, then any of gpus=N, mig-PROFILE=N, pool=NAME for the karb.dev/pool label, and
+ * taint=KEY for a NoSchedule taint). Throws a message for the user on anything else.
+ */
+export function parseNodeSpecs(text: string): TestNodeSpec[] {
+  return text.split(',').map((item) => {
+    const [name, ...parts] = item.trim().split(':');
+    if (!name || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name)) throw new Error(`--nodes: "${item}" does not start with a node name such as node-1`);
+    const spec: TestNodeSpec = { name };
+    for (const part of parts) {
+      const eq = part.indexOf('=');
+      const key = part.slice(0, eq);
+      const value = part.slice(eq + 1);
+      const count = Number(value);
+      if (key === 'gpus' && Number.isInteger(count) && count > 0) spec.gpus = count;
+      else if (key.startsWith('mig-') && key.length > 4 && Number.isInteger(count) && count > 0) spec.mig = { ...spec.mig, [key.slice(4)]: count };
+      else if (key === 'pool' && value) spec.labels = { ...spec.labels, 'karb.dev/pool': value };
+      else if (key === 'taint' && value) spec.taints = [...(spec.taints ?? []), { key: value, effect: 'NoSchedule' }];
+      else throw new Error(`--nodes: "${part}" in "${item}" is none of gpus=N, mig-PROFILE=N, pool=NAME, taint=KEY`);
+    }
+    return spec;
+  });
+}
+
+/** `node test/cluster/node-agent.ts --kubeconfig FILE --dir DIR [--nodes SPEC] [--pod-network loopback|routable]`: runs until SIGTERM or SIGINT. */
+async function main(argv: string[]): Promise<number> {
+  const usage = 'usage: node test/cluster/node-agent.ts --kubeconfig FILE --dir DIR [--nodes node-1,gpu-1:gpus=1] [--pod-network loopback|routable]';
+  let options: NodeAgentOptions;
+  try {
+    const { values } = parseArgs({ args: argv, strict: true, options: { kubeconfig: { type: 'string' }, dir: { type: 'string' }, nodes: { type: 'string' }, 'pod-network': { type: 'string' } } });
+    const network = values['pod-network'] ?? 'loopback';
+    if (!values.kubeconfig || !values.dir || (network !== 'loopback' && network !== 'routable')) throw new Error(usage);
+    options = { kubeconfig: values.kubeconfig, dir: values.dir, podNetwork: network, ...(values.nodes ? { nodes: parseNodeSpecs(values.nodes) } : {}) };
+  } catch (err) {
+    console.error((err as Error).message === usage ? usage : `${(err as Error).message}\n${usage}`);
+    return 2;
+  }
+  const log = (line: string) => console.error(`${new Date().toISOString()} node agent: ${line}`);
+  const agent = await startNodeAgent({ ...options, log });
+  console.log(`ready: nodes ${agent.nodes.join(', ')}, pid ${process.pid}`);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  log(`${signal}: stopping the pods' processes`);
+  await agent.stop();
+  return 0;
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(`node agent: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );
+}
