@@ -14,8 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startController, type RunningController } from '../../src/control/kubernetes/controller.ts';
 import { waitFor } from '../../src/util/wait-for.ts';
+import { ensureModels } from '../../src/serving/test-helpers.ts';
 import { startTestCluster, type TestCluster } from '../cluster/harness.ts';
-import { controllerKubeconfig, getJson, inferenceService, installKarb, installKedaCrd, kubectlOk, restrictedNamespace, SYSTEM_NAMESPACE, waitForObject } from './support.ts';
+import { controllerKubeconfig, getJson, inferenceService, installKarb, installKedaCrd, kubectlOk, modelsVolume, restrictedNamespace, SYSTEM_NAMESPACE, waitForObject } from './support.ts';
 
 const NS = 'ml';
 const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
@@ -287,5 +288,59 @@ describe('karb controller with leader election, as processes', { timeout: 600_00
     await new Promise((resolve) => b.once('exit', resolve));
     const released = await getJson(cluster, ['lease', 'karb-controller', '-n', SYSTEM_NAMESPACE]);
     assert.equal(released.spec.holderIdentity ?? '', '', 'a controller stopped cleanly hands the lease back');
+  });
+});
+
+describe('karb controller with the test node agent: a service becomes Ready and its pods answer', { timeout: 600_000 }, () => {
+  let cluster: TestCluster;
+  let dir: string;
+  let controller: RunningController;
+  const NS3 = 'serving';
+
+  before(async () => {
+    await ensureModels();
+    dir = mkdtempSync(join(tmpdir(), 'karb-serving-'));
+    // The node agent stands in for a kubelet: it runs karb's pods as processes of this checkout.
+    cluster = await startTestCluster({ nodeAgent: true });
+    await installKarb(cluster);
+    const kubeconfig = await controllerKubeconfig(cluster, dir);
+    await restrictedNamespace(cluster, NS3);
+    await modelsVolume(cluster, NS3);
+    controller = await startController({ kubeconfig, namespace: NS3, resyncMs: 500, identity: 'controller-serving' });
+  });
+
+  after(async () => {
+    await controller?.close();
+    await cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('apply → revision → Deployment → pods ready → Ready=True, and an OIP v2 request to a replica is answered by the model', async () => {
+    await kubectlOk(cluster, ['apply', '-f', '-'], inferenceService('fraud', NS3, { model: { uri: 'pvc://models/fraud-v1.onnx' }, scaling: { minReplicas: 2, maxReplicas: 4 } }));
+    const isvc = await waitForObject(
+      cluster,
+      'Ready=True with 2/2 replicas',
+      ['inferenceservice', 'fraud', '-n', NS3],
+      (o: any) => o.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') && o.status.summary?.replicas === '2/2',
+      180_000,
+    );
+    assert.equal(isvc.status.conditions.find((c: any) => c.type === 'RevisionsReady').status, 'True');
+    assert.equal(isvc.status.replicas, 2, 'the scale subresource’s ready count');
+    const columns = await kubectlOk(cluster, ['get', 'kis', 'fraud', '-n', NS3]);
+    assert.match(columns, /fraud\s+True\s+2\/2\s+00001=100%/);
+
+    const endpoints = controller.runtime.endpoints({ namespace: NS3, service: 'fraud' });
+    assert.equal(endpoints.length, 2);
+    const request = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'examples', 'fraud-request.json'), 'utf8'));
+    const answers = [];
+    for (const e of endpoints) {
+      const res = await fetch(`${e.url}/v2/models/fraud/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+      assert.equal(res.status, 200, `${e.replica} answers`);
+      const body = (await res.json()) as { model_name: string; outputs: Array<{ data: number[] }> };
+      assert.equal(body.model_name, 'fraud');
+      answers.push(body.outputs.map((o) => o.data));
+    }
+    assert.deepEqual(answers[0], answers[1], 'both replicas run the same model');
+    assert.ok(answers[0]!.flat().every((v) => Number.isFinite(v)));
   });
 });
