@@ -7,9 +7,12 @@
  * kubelet. No controller: plain objects only. No GPU either: a GPU node only advertises one.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { buildDeployment } from '../../src/runtime/kubernetes/deployment.ts';
 import { DEFAULT_CLUSTER_OPTIONS } from '../../src/runtime/kubernetes/options.ts';
 import type { RevisionTemplate } from '../../src/runtime/types.ts';
@@ -364,5 +367,51 @@ describe('the test node agent', { timeout: 600_000 }, () => {
     await cluster.nodeAgent!.stop();
     for (const p of procs) assert.equal(alive(p.pid), false, `${p.pod}/${p.container} (pid ${p.pid}) has exited`);
     assert.deepEqual(cluster.nodeAgent!.processes(), []);
+  });
+
+  test('scripts/cluster.ts up --nodes runs the agent in the background: its node is Ready and runs a pod; down stops the agent and the pod’s process', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'karb-cluster-up-'));
+    const script = path.join(REPO_ROOT, 'scripts', 'cluster.ts');
+    const run = (args: string[]) => promisify(execFile)(process.execPath, [script, ...args, '--dir', dir]);
+    try {
+      await run(['up', '--nodes', 'solo-1:gpus=1']);
+      const kubeconfig = path.join(dir, 'admin.kubeconfig');
+      const k = (args: string[], input?: string) => cluster.kubectl(args, { kubeconfig, ...(input === undefined ? {} : { input }) });
+      const node = JSON.parse((await k(['get', 'node', 'solo-1', '-o', 'json'])).stdout) as Obj;
+      assert.equal(node.status.allocatable['nvidia.com/gpu'], '1');
+      const pod = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'solo', namespace: 'default' },
+        spec: { automountServiceAccountToken: false, containers: [{ name: 'c', image: DEFAULT_CLUSTER_OPTIONS.image, args: ['serve', '--model', path.join(REPO_ROOT, 'models', 'fraud-v1.onnx'), '--name', 'fraud', '--port', '8080', '--host', '0.0.0.0'], readinessProbe: { httpGet: { path: '/v2/health/ready', port: 8080 }, periodSeconds: 1 } }] },
+      };
+      assert.equal((await k(['apply', '-f', '-'], JSON.stringify(pod))).code, 0);
+      const ip = await waitFor(
+        'the pod to be Ready',
+        async () => {
+          const p = JSON.parse((await k(['get', 'pod', 'solo', '-o', 'json'])).stdout) as Obj;
+          return isReady(p) ? (p.status.podIP as string) : undefined;
+        },
+        WAIT_MS,
+        250,
+      );
+      assert.equal((await infer(ip)).status, 200);
+      const agentPid = Number(readFileSync(path.join(dir, 'node-agent.pid'), 'utf8'));
+      const podPids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`--host\0${ip}\0`);
+        } catch {
+          return false;
+        }
+      });
+      assert.equal(podPids.length, 1, 'one process serves the pod');
+      await run(['down']);
+      assert.equal(alive(agentPid), false, 'the agent has stopped');
+      assert.equal(alive(podPids[0]!), false, 'the pod’s process has stopped');
+      assert.equal(existsSync(dir), false);
+    } finally {
+      await run(['down']).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
