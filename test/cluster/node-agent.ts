@@ -299,8 +299,11 @@ async function registerNode(api: KubeHttp, node: Obj): Promise<void> {
   await api.request('PATCH', `/api/v1/nodes/${node.metadata.name}/status`, { status: node.status }, 'application/strategic-merge-patch+json');
 }
 
+/** The conditions' heartbeat (they merge by type, so their status and transition times stay). */
 async function patchNodeStatus(api: KubeHttp, name: string): Promise<void> {
-  await api.request('PATCH', `/api/v1/nodes/${name}/status`, { status: { conditions: nodeConditions() } }, 'application/strategic-merge-patch+json');
+  const lastHeartbeatTime = seconds();
+  const conditions = ['MemoryPressure', 'DiskPressure', 'PIDPressure', 'Ready'].map((type) => ({ type, lastHeartbeatTime }));
+  await api.request('PATCH', `/api/v1/nodes/${name}/status`, { status: { conditions } }, 'application/strategic-merge-patch+json');
 }
 
 /** Creates or renews the node's Lease in kube-node-lease, owned by the Node (as a kubelet's is). */
