@@ -69,10 +69,10 @@ describe('the test node agent', { timeout: 600_000 }, () => {
     const res = await fetch(`http://${ip}:8080/v2/models/fraud/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: REQUEST });
     return { status: res.status, body: (await res.json()) as Obj };
   };
+  /** Running, not merely a zombie waiting for a parent to reap it (a detached process's new parent may be slow to). */
   const alive = (pid: number) => {
     try {
-      process.kill(pid, 0);
-      return true;
+      return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
     } catch {
       return false;
     }
