@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { isProcessAlive } from '../../src/runtime/local/process-identity.ts';
 
 /** The Go module (go.mod, go.sum, cmd/karb-cluster). */
 export const MODULE_DIR = import.meta.dirname;
@@ -75,14 +76,6 @@ function ldflags(version: string): string {
   return flags.join(' ');
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -104,7 +97,7 @@ function tryLock(lock: string): number | 'taken' {
       continue; // released between the two calls
     }
     // A holder that died (killed mid-build) leaves its lock behind; an empty file is one still being written.
-    if (Number.isInteger(holder) && holder > 0 && !alive(holder)) rmSync(lock, { force: true });
+    if (Number.isInteger(holder) && holder > 0 && !isProcessAlive(holder)) rmSync(lock, { force: true });
     else return Number.isInteger(holder) && holder > 0 ? holder : 0;
   }
 }

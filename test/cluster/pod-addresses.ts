@@ -22,6 +22,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { isProcessAlive } from '../../src/runtime/local/process-identity.ts';
 
 export type PodNetwork = 'loopback' | 'routable';
 
@@ -155,7 +156,7 @@ function tryLock(lock: string): boolean {
   } catch {
     return false; // removed meanwhile: another block will do
   }
-  if (Number.isInteger(holder) && holder > 0 && alive(holder)) return false;
+  if (Number.isInteger(holder) && holder > 0 && isProcessAlive(holder)) return false;
   // Left by a process that is gone: take it over, under a second exclusive file so that two
   // processes finding the same stale lock cannot both win. (One that dies inside these few lines
   // leaves the block skipped, not shared.)
@@ -167,7 +168,7 @@ function tryLock(lock: string): boolean {
   }
   try {
     const now = Number(readFileSync(lock, 'utf8').trim());
-    if (now !== holder && Number.isInteger(now) && alive(now)) return false;
+    if (now !== holder && Number.isInteger(now) && isProcessAlive(now)) return false;
     writeFileSync(lock, String(process.pid));
     return true;
   } catch {
@@ -177,11 +178,3 @@ function tryLock(lock: string): boolean {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
