@@ -132,11 +132,24 @@ describe('karb controller on a real API server', { timeout: 600_000 }, () => {
   });
 
   test('a controller with nothing to do writes nothing and reads only its watch caches', async () => {
-    await controller.sync();
-    await controller.sync();
+    // Settled first: what the earlier tests changed (a pin, pods the scheduler leaves Pending) has
+    // been written once a second and a half passes without a write.
+    let last = controller.client.calls().writes;
+    await waitFor(
+      'a settled controller',
+      async () => {
+        await new Promise((r) => setTimeout(r, 1_500));
+        await controller.sync();
+        const now = controller.client.calls().writes;
+        const quiet = now === last;
+        last = now;
+        return quiet;
+      },
+      120_000,
+    );
     const before = controller.client.calls();
-    // Several resync periods, each a full pass over every service.
-    await new Promise((r) => setTimeout(r, 3_000));
+    // Ten resync periods, each a full pass over every service.
+    await new Promise((r) => setTimeout(r, 5_000));
     await controller.sync();
     const after = controller.client.calls();
     assert.equal(after.writes - before.writes, 0, `writes while idle: ${JSON.stringify(after.byVerb)} vs ${JSON.stringify(before.byVerb)}`);

@@ -46,6 +46,8 @@ export class KubernetesRuntime implements Runtime {
   readonly #phases = new Map<string, ReplicaPhase>();
   readonly #listeners = new Set<(event: RuntimeEvent) => void>();
   readonly #restoring = new Set<string>();
+  /** Revisions removed here whose Deployment the watch has not yet reported gone. */
+  readonly #removed = new Set<string>();
   #closed = false;
 
   private constructor(options: KubernetesRuntimeOptions) {
@@ -54,7 +56,10 @@ export class KubernetesRuntime implements Runtime {
     this.#deployments = options.client.informer<Obj>(DEPLOYMENTS, { ...scope, labelSelector: selectorText(MANAGED_BY) });
     this.#pods = options.client.informer<Obj>(PODS, { ...scope, labelSelector: LABEL_REVISION });
     this.#deployments.on('update', (d) => this.#restoreIfEdited(d));
-    this.#deployments.on('delete', (d) => this.#restoreIfEdited(d, true));
+    this.#deployments.on('delete', (d) => {
+      this.#removed.delete(key(d.metadata.namespace!, d.metadata.name));
+      this.#restoreIfEdited(d, true);
+    });
     this.#pods.on('add', (p) => this.#podChanged(p));
     this.#pods.on('update', (p) => this.#podChanged(p));
     this.#pods.on('delete', (p) => this.#podChanged(p, true));
@@ -78,6 +83,7 @@ export class KubernetesRuntime implements Runtime {
     service.metadata.ownerReferences = ownerReferences;
     const k = key(template.namespace, template.revision);
     this.#desired.set(k, { deployment, service });
+    this.#removed.delete(k);
     if (!this.#appliedServices.has(k)) {
       await this.#o.client.apply(service);
       this.#appliedServices.add(k);
@@ -91,6 +97,8 @@ export class KubernetesRuntime implements Runtime {
     const k = key(namespace, revision);
     this.#desired.delete(k);
     this.#appliedServices.delete(k);
+    // Not listed again while the watch still shows it, so the next pass does not delete it twice.
+    this.#removed.add(k);
     await this.#o.client.delete(DEPLOYMENTS, namespace, revision);
     await this.#o.client.delete(SERVICES, namespace, revision);
   }
@@ -98,7 +106,7 @@ export class KubernetesRuntime implements Runtime {
   revisions(): Array<{ namespace: string; service: string; revision: string; replicas: number }> {
     return this.#deployments
       .list()
-      .filter((d) => !d.metadata.deletionTimestamp && d.metadata.labels?.[LABEL_REVISION] !== undefined)
+      .filter((d) => !d.metadata.deletionTimestamp && d.metadata.labels?.[LABEL_REVISION] !== undefined && !this.#removed.has(key(d.metadata.namespace!, d.metadata.name)))
       .map((d) => ({ namespace: d.metadata.namespace!, service: d.metadata.labels![LABEL_SERVICE]!, revision: d.metadata.name, replicas: d.spec?.replicas ?? 0 }));
   }
 
