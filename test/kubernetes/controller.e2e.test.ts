@@ -201,6 +201,22 @@ describe('karb controller on a real API server', { timeout: 600_000 }, () => {
     const fraudDeployment = await getJson(cluster, ['deployment', 'fraud-00001', '-n', NS]);
     assert.equal(fraudDeployment.spec.replicas, 2);
     await kubectlOk(cluster, ['delete', 'inferenceservice', 'local-file', '-n', NS]);
+
+    // A running service updated to a spec karb refuses: what runs stays as it is until the spec is fixed.
+    const before = await getJson(cluster, ['deployments', '-n', NS, '-l', 'karb.dev/service=fraud']);
+    await kubectlOk(cluster, ['apply', '-f', '-'], fraud('file://models/fraud-v3.onnx'));
+    await waitForObject(cluster, 'fraud refused', ['inferenceservice', 'fraud', '-n', NS], (o: any) => o.status?.conditions?.some((c: any) => c.type === 'Ready' && c.reason === 'InvalidSpec'));
+    await controller.sync();
+    await controller.sync();
+    const held = await getJson(cluster, ['deployments', '-n', NS, '-l', 'karb.dev/service=fraud']);
+    assert.deepEqual(
+      held.items.map((d: any) => [d.metadata.name, d.spec.replicas]).sort(),
+      before.items.map((d: any) => [d.metadata.name, d.spec.replicas]).sort(),
+      'no revision removed or rescaled',
+    );
+    assert.equal((await getJson(cluster, ['controllerrevisions', '-n', NS, '-l', 'karb.dev/service=fraud'])).items.length, 2, 'no revision made of the refused spec');
+    await kubectlOk(cluster, ['apply', '-f', '-'], fraud('pvc://models/fraud-v2.onnx'));
+    await waitForObject(cluster, 'fraud reconciled again', ['inferenceservice', 'fraud', '-n', NS], (o: any) => o.status?.observedGeneration === o.metadata.generation && o.status.conditions.some((c: any) => c.type === 'Ready' && c.reason !== 'InvalidSpec'));
   });
 
   test('an edited image is put back (the revision is immutable)', async () => {

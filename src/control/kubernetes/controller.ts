@@ -88,6 +88,8 @@ export async function startController(options: ControllerOptions = {}): Promise<
     cluster,
     log,
     ...scope,
+    // A service whose current spec karb refuses keeps what runs as it is until the spec is fixed.
+    holds: (namespace, service) => store.isRefused(namespace, service),
     owner: (namespace, service) => {
       const obj = store.resource(namespace, service);
       return obj?.metadata.uid && !obj.metadata.deletionTimestamp ? { uid: obj.metadata.uid, labels: obj.metadata.labels ?? {} } : undefined;
@@ -116,7 +118,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
   const reportRefused = (object: InferenceServiceObject, errors: FieldError[]) => {
     const { namespace, name } = object.metadata;
     const k = `${namespace}/${name}@${object.metadata.generation ?? 0}`;
-    const message = errors.map((e) => `spec${e.path === '(root)' ? '' : `.${e.path.replace(/^spec\./, '')}`}: ${e.message}`).join('; ');
+    const message = errors.map((e) => `${e.path}: ${e.message}`).join('; ');
     if (refusedReported.get(`${namespace}/${name}`) === k) return;
     refusedReported.set(`${namespace}/${name}`, k);
     store.addEvent({ type: 'Warning', reason: 'InvalidSpec', message, namespace: namespace!, service: name });

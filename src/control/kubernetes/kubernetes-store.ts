@@ -117,6 +117,12 @@ export class KubernetesStore implements Store {
     return out;
   }
 
+  /** Whether the service exists and karb refuses its current spec. */
+  isRefused(namespace: string, name: string): boolean {
+    const obj = this.#services.get(name, namespace);
+    return obj !== undefined && !obj.metadata.deletionTimestamp && !this.#parse(obj).ok;
+  }
+
   /** The live resource of a service (uid, finalizers, deletion), from the watch cache. */
   resource(namespace: string, name: string): InferenceServiceObject | undefined {
     return this.#services.get(name, namespace);

@@ -29,6 +29,11 @@ export interface KubernetesRuntimeOptions {
   cluster: ClusterOptions;
   /** The owning InferenceService (owner references, labels); undefined once it is gone. */
   owner(namespace: string, service: string): OwnerInfo | undefined;
+  /**
+   * A service whose revisions are held as they are: not listed by `revisions()`, so no pass removes
+   * or rescales them (the controller holds a service whose current spec it refuses).
+   */
+  holds?(namespace: string, service: string): boolean;
   log?: (record: Record<string, unknown>) => void;
 }
 
@@ -107,6 +112,7 @@ export class KubernetesRuntime implements Runtime {
     return this.#deployments
       .list()
       .filter((d) => !d.metadata.deletionTimestamp && d.metadata.labels?.[LABEL_REVISION] !== undefined && !this.#removed.has(key(d.metadata.namespace!, d.metadata.name)))
+      .filter((d) => !this.#o.holds?.(d.metadata.namespace!, d.metadata.labels![LABEL_SERVICE]!))
       .map((d) => ({ namespace: d.metadata.namespace!, service: d.metadata.labels![LABEL_SERVICE]!, revision: d.metadata.name, replicas: d.spec?.replicas ?? 0 }));
   }
 
