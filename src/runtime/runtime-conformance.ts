@@ -4,7 +4,8 @@
  * `ensureRevision` is level-triggered and idempotent, `endpoints()` lists
  * ready replicas only and drops a stopping one before it is told to drain,
  * events name their replica and revision, `removeRevision` and `close` drain,
- * a closed runtime refuses work, and `usage()` reports each running replica.
+ * a closed runtime refuses work, and `usage()` reports each running replica. A runtime whose
+ * nature differs (a cluster's pods outlive it; no metrics to read) declares it in `RuntimeTraits`.
  * What a runtime does beneath (processes, records, logs) is its own test's.
  */
 import assert from 'node:assert/strict';
@@ -24,7 +25,17 @@ export interface RuntimeFactory {
   }>;
 }
 
-export function describeRuntime(name: string, factory: RuntimeFactory): void {
+/** Where a runtime's nature differs from the embedded one's, declared rather than skipped. */
+export interface RuntimeTraits {
+  /** `close()` stops every replica (default); a cluster's runtime leaves its pods to the cluster. */
+  closeStopsReplicas?: boolean;
+  /** `usage()` measures each running replica (default); false: it reports none ("not measured", never zero). */
+  measuresUsage?: boolean;
+}
+
+export function describeRuntime(name: string, factory: RuntimeFactory, traits: RuntimeTraits = {}): void {
+  const closeStopsReplicas = traits.closeStopsReplicas ?? true;
+  const measuresUsage = traits.measuresUsage ?? true;
   describe(`Runtime conformance: ${name}`, () => {
     const open = async (t: TestContext) => {
       const made = await factory.create(t);
@@ -128,11 +139,15 @@ export function describeRuntime(name: string, factory: RuntimeFactory): void {
       assert.deepEqual(runtime.replicas(), []);
     });
 
-    it('usage reports each running replica, filtered like replicas', async (t) => {
+    it(measuresUsage ? 'usage reports each running replica, filtered like replicas' : 'usage reports nothing it has not measured', async (t) => {
       const { runtime, template } = await open(t);
       await runtime.ensureRevision(template('echo-00001'), 2);
       await runtime.ensureRevision(template('echo-00002'), 1);
       await waitFor('3 endpoints', () => runtime.endpoints().length === 3);
+      if (!measuresUsage) {
+        assert.deepEqual(runtime.usage(), [], 'no figure rather than a zero');
+        return;
+      }
       const usage = runtime.usage({ revision: 'echo-00001' });
       assert.deepEqual(usage.map((u) => u.replica).sort(), names(runtime, { revision: 'echo-00001' }));
       for (const u of usage) {
@@ -147,14 +162,18 @@ export function describeRuntime(name: string, factory: RuntimeFactory): void {
       assert.deepEqual(runtime.usage({ revision: 'echo-00002' }), [], 'a replica being stopped is not reported');
     });
 
-    it('close drains every replica, and the closed runtime refuses new work', async (t) => {
+    it(closeStopsReplicas ? 'close drains every replica, and the closed runtime refuses new work' : 'close leaves the replicas to the cluster, and the closed runtime refuses new work', async (t) => {
       const { runtime, template } = await open(t);
       await runtime.ensureRevision(template('echo-00001'), 1);
       await runtime.ensureRevision(template('echo-00002'), 1);
       await waitFor('2 endpoints', () => runtime.endpoints().length === 2);
       await runtime.close();
-      assert.deepEqual(runtime.endpoints(), []);
-      assert.deepEqual(runtime.replicas(), []);
+      if (closeStopsReplicas) {
+        assert.deepEqual(runtime.endpoints(), []);
+        assert.deepEqual(runtime.replicas(), []);
+      } else {
+        assert.equal(runtime.endpoints().length, 2, 'still running, as the runtime last saw them');
+      }
       const closed = (err: unknown) => isKarbError(err) && err.code === 'RUNTIME_CLOSED' && err.status === 503;
       await assert.rejects(runtime.ensureRevision(template('echo-00001'), 1), closed);
       await assert.rejects(runtime.removeRevision('default', 'echo-00001'), closed);

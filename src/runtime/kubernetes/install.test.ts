@@ -95,7 +95,7 @@ test('RBAC: no wildcard anywhere, and exactly the permissions the controller and
     'apps/deployments: create,delete,get,list,patch,update,watch',
     'autoscaling/horizontalpodautoscalers: create,delete,get,list,patch,update,watch',
     'core/events: create,patch',
-    'core/pods: get,list,watch',
+    'core/pods: get,list,patch,watch',
     'core/serviceaccounts: create,delete,get,list,patch,update,watch',
     'core/services: create,delete,get,list,patch,update,watch',
     'discovery.k8s.io/endpointslices: get,list,watch',

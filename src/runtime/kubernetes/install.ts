@@ -45,7 +45,8 @@ export const RBAC_RULES: {
     { apiGroups: ['apps'], resources: ['deployments'], verbs: OWN },
     { apiGroups: ['apps'], resources: ['controllerrevisions'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
     { apiGroups: [''], resources: ['services', 'serviceaccounts'], verbs: OWN },
-    { apiGroups: [''], resources: ['pods'], verbs: READ },
+    // patch: the pod-deletion-cost annotation that names which pods a scale-down stops.
+    { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'patch'] },
     { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: READ },
     { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: OWN },
     { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: OWN },

@@ -40,6 +40,8 @@ export interface KubernetesRuntimeOptions {
 type Obj = ObjectLike & KubernetesObject & Record<string, any>;
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
+/** The ReplicaSet controller deletes pods with the lowest cost first. */
+const DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
 
 export class KubernetesRuntime implements Runtime {
   readonly #o: KubernetesRuntimeOptions;
@@ -53,6 +55,8 @@ export class KubernetesRuntime implements Runtime {
   readonly #restoring = new Set<string>();
   /** Revisions removed here whose Deployment the watch has not yet reported gone. */
   readonly #removed = new Set<string>();
+  /** Pods chosen to stop (namespace/name): out of the endpoints at once, Draining until they are gone. */
+  readonly #withdrawn = new Set<string>();
   #closed = false;
 
   private constructor(options: KubernetesRuntimeOptions) {
@@ -87,6 +91,12 @@ export class KubernetesRuntime implements Runtime {
     const service = buildRevisionService({ name: template.service, namespace: template.namespace, labels: owner.labels }, template.revision) as Obj;
     service.metadata.ownerReferences = ownerReferences;
     const k = key(template.namespace, template.revision);
+    // No replicas, no Deployment: a revision at zero is removed and made again when it scales up.
+    if (replicas === 0) {
+      if (this.#desired.has(k) || this.#deployments.get(template.revision, template.namespace)) await this.removeRevision(template.namespace, template.revision);
+      return;
+    }
+    await this.#withdrawSurplus(template.namespace, template.revision, replicas);
     this.#desired.set(k, { deployment, service });
     this.#removed.delete(k);
     if (!this.#appliedServices.has(k)) {
@@ -104,6 +114,7 @@ export class KubernetesRuntime implements Runtime {
     this.#appliedServices.delete(k);
     // Not listed again while the watch still shows it, so the next pass does not delete it twice.
     this.#removed.add(k);
+    for (const pod of this.#matching({ namespace, revision })) this.#withdraw(pod);
     await this.#o.client.delete(DEPLOYMENTS, namespace, revision);
     await this.#o.client.delete(SERVICES, namespace, revision);
   }
@@ -113,17 +124,22 @@ export class KubernetesRuntime implements Runtime {
       .list()
       .filter((d) => !d.metadata.deletionTimestamp && d.metadata.labels?.[LABEL_REVISION] !== undefined && !this.#removed.has(key(d.metadata.namespace!, d.metadata.name)))
       .filter((d) => !this.#o.holds?.(d.metadata.namespace!, d.metadata.labels![LABEL_SERVICE]!))
-      .map((d) => ({ namespace: d.metadata.namespace!, service: d.metadata.labels![LABEL_SERVICE]!, revision: d.metadata.name, replicas: d.spec?.replicas ?? 0 }));
+      .map((d) => {
+        // What karb last asked for, before the watch reports it.
+        const desired = this.#desired.get(key(d.metadata.namespace!, d.metadata.name))?.deployment.spec as { replicas?: number } | undefined;
+        return { namespace: d.metadata.namespace!, service: d.metadata.labels![LABEL_SERVICE]!, revision: d.metadata.name, replicas: desired?.replicas ?? d.spec?.replicas ?? 0 };
+      })
+      .filter((r) => r.replicas > 0);
   }
 
   replicas(filter: { namespace?: string; service?: string; revision?: string } = {}): ReplicaStatus[] {
-    return this.#matching(filter).map(replicaOf);
+    return this.#matching(filter).map((pod) => ({ ...replicaOf(pod), phase: this.#phaseOf(pod) }));
   }
 
   endpoints(filter: { namespace?: string; service?: string; revision?: string } = {}): Endpoint[] {
     const out: Endpoint[] = [];
     for (const pod of this.#matching(filter)) {
-      if (phaseOf(pod) !== 'Ready' || !pod.status?.podIP) continue;
+      if (this.#phaseOf(pod) !== 'Ready' || !pod.status?.podIP) continue;
       const labels = pod.metadata.labels!;
       out.push({ replica: pod.metadata.name, revision: labels[LABEL_REVISION]!, service: labels[LABEL_SERVICE]!, namespace: pod.metadata.namespace!, url: `http://${urlHost(pod.status.podIP)}:${SERVING_PORT}` });
     }
@@ -153,6 +169,37 @@ export class KubernetesRuntime implements Runtime {
     });
   }
 
+  #phaseOf(pod: Obj): ReplicaPhase {
+    return this.#withdrawn.has(key(pod.metadata.namespace!, pod.metadata.name)) ? 'Draining' : phaseOf(pod);
+  }
+
+  /**
+   * Scaling down, karb picks the pods that go (pending first, then not ready, then the newest, as
+   * the ReplicaSet controller would among equals) and tells the ReplicaSet through the
+   * pod-deletion-cost annotation, so they are the ones deleted; they leave the endpoints now.
+   */
+  async #withdrawSurplus(namespace: string, revision: string, replicas: number): Promise<void> {
+    const running = this.#matching({ namespace, revision }).filter((p) => this.#phaseOf(p) !== 'Draining');
+    if (running.length <= replicas) return;
+    const rank = (p: Obj) => (!p.spec?.nodeName ? 0 : this.#phaseOf(p) === 'Ready' ? 2 : 1);
+    const victims = [...running]
+      .sort((a, b) => rank(a) - rank(b) || String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)))
+      .slice(0, running.length - replicas);
+    for (const pod of victims) {
+      this.#withdraw(pod);
+      await this.#o.client
+        .mergePatch(PODS, namespace, pod.metadata.name, { metadata: { annotations: { [DELETION_COST]: String(-(2 ** 31)) } } })
+        .catch((err) => this.#o.log?.({ level: 'warn', msg: 'could not mark a pod to go first', pod: pod.metadata.name, error: err instanceof Error ? err.message : String(err) }));
+    }
+  }
+
+  #withdraw(pod: Obj): void {
+    const k = key(pod.metadata.namespace!, pod.metadata.name);
+    if (this.#withdrawn.has(k)) return;
+    this.#withdrawn.add(k);
+    this.#podChanged(pod);
+  }
+
   #restoreIfEdited(live: Obj, deleted = false): void {
     const k = key(live.metadata.namespace!, live.metadata.name);
     const desired = this.#desired.get(k);
@@ -169,9 +216,11 @@ export class KubernetesRuntime implements Runtime {
   #podChanged(pod: Obj, deleted = false): void {
     const k = key(pod.metadata.namespace!, pod.metadata.name);
     const before = this.#phases.get(k);
-    const phase: ReplicaPhase = deleted ? 'Stopped' : phaseOf(pod);
-    if (deleted) this.#phases.delete(k);
-    else this.#phases.set(k, phase);
+    const phase: ReplicaPhase = deleted ? 'Stopped' : this.#phaseOf(pod);
+    if (deleted) {
+      this.#phases.delete(k);
+      this.#withdrawn.delete(k);
+    } else this.#phases.set(k, phase);
     if (before === phase) return;
     const reason = ({ Starting: before === 'Ready' ? 'ReplicaNotReady' : 'ReplicaStarted', Ready: 'ReplicaReady', Draining: 'ReplicaDraining', Crashed: 'ReplicaCrashed', Stopped: 'ReplicaStopped' } as const)[phase];
     const labels = pod.metadata.labels ?? {};
