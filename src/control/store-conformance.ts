@@ -12,8 +12,8 @@ import { ManualClock } from '../util/clock.ts';
 import type { AutoscalerRecord, Store } from './store.ts';
 
 export interface StoreFactory {
-  /** A fresh, empty store whose timestamps come from `clock`. */
-  create(clock: ManualClock): { store: Store; cleanup(): void };
+  /** A fresh, empty store whose timestamps come from `clock`; `cleanup` leaves nothing behind for the next one. */
+  create(clock: ManualClock): { store: Store; cleanup(): void | Promise<void> } | Promise<{ store: Store; cleanup(): void | Promise<void> }>;
 }
 
 const START = Date.UTC(2030, 0, 2, 3, 4, 5);
@@ -28,22 +28,22 @@ export const serviceFixture = (spec: Record<string, unknown> = {}, name = 'fraud
 
 export function describeStore(name: string, factory: StoreFactory): void {
   describe(`Store conformance: ${name}`, () => {
-    const cleanups: Array<() => void> = [];
-    afterEach(() => {
-      for (const c of cleanups.splice(0)) c();
+    const cleanups: Array<() => void | Promise<void>> = [];
+    afterEach(async () => {
+      for (const c of cleanups.splice(0)) await c();
     });
-    const open = () => {
+    const open = async () => {
       const clock = new ManualClock(START);
-      const made = factory.create(clock);
-      cleanups.push(() => {
+      const made = await factory.create(clock);
+      cleanups.push(async () => {
         made.store.close();
-        made.cleanup();
+        await made.cleanup();
       });
       return { clock, store: made.store };
     };
 
-    it('creates a service at generation 1 with its first revision, stamped by the clock', () => {
-      const { store } = open();
+    it('creates a service at generation 1 with its first revision, stamped by the clock', async () => {
+      const { store } = await open();
       const r = store.apply(serviceFixture());
       assert.equal(r.created, true);
       assert.equal(r.changed, true);
@@ -57,8 +57,8 @@ export function describeStore(name: string, factory: StoreFactory): void {
       assert.ok(r.service.metadata.uid.length > 0);
     });
 
-    it('gives back the spec it was given and the revision template of model and resources', () => {
-      const { store } = open();
+    it('gives back the spec it was given and the revision template of model and resources', async () => {
+      const { store } = await open();
       const applied = serviceFixture({ scaling: { maxReplicas: 4 }, resources: { requests: { cpu: '2' }, limits: { cpu: '4' } } });
       store.apply(applied);
       const got = store.getService('default', 'fraud-detector')!;
@@ -70,8 +70,8 @@ export function describeStore(name: string, factory: StoreFactory): void {
       assert.equal(store.getService('default', 'nothing'), undefined);
     });
 
-    it('re-applying the same spec changes nothing', () => {
-      const { store } = open();
+    it('re-applying the same spec changes nothing', async () => {
+      const { store } = await open();
       store.apply(serviceFixture());
       const r = store.apply(serviceFixture());
       assert.equal(r.created, false);
@@ -80,8 +80,8 @@ export function describeStore(name: string, factory: StoreFactory): void {
       assert.equal(r.service.metadata.generation, 1);
     });
 
-    it('a scaling change bumps the generation but makes no revision', () => {
-      const { store } = open();
+    it('a scaling change bumps the generation but makes no revision', async () => {
+      const { store } = await open();
       store.apply(serviceFixture());
       const r = store.apply(serviceFixture({ scaling: { maxReplicas: 4 } }));
       assert.equal(r.changed, true);
@@ -90,8 +90,8 @@ export function describeStore(name: string, factory: StoreFactory): void {
       assert.equal(store.listRevisions('default', 'fraud-detector').length, 1);
     });
 
-    it('a model change makes the next revision and keeps the old one', () => {
-      const { store } = open();
+    it('a model change makes the next revision and keeps the old one', async () => {
+      const { store } = await open();
       store.apply(serviceFixture());
       const r = store.apply(serviceFixture({ model: { uri: 'file://models/fraud-v2.onnx' } }));
       assert.equal(r.newRevision?.name, 'fraud-detector-00002');
@@ -100,8 +100,8 @@ export function describeStore(name: string, factory: StoreFactory): void {
       assert.deepEqual(store.listRevisions('default', 'fraud-detector').map((x) => x.number), [1, 2]);
     });
 
-    it('lists services by namespace and name, and finds a name across namespaces', () => {
-      const { store } = open();
+    it('lists services by namespace and name, and finds a name across namespaces', async () => {
+      const { store } = await open();
       store.apply(serviceFixture({}, 'b', 'team-x'));
       store.apply(serviceFixture({}, 'a', 'team-x'));
       store.apply(serviceFixture({}, 'b', 'default'));
@@ -112,8 +112,8 @@ export function describeStore(name: string, factory: StoreFactory): void {
       assert.deepEqual(store.findByName('c'), []);
     });
 
-    it('writes status only when it differs', () => {
-      const { store } = open();
+    it('writes status only when it differs', async () => {
+      const { store } = await open();
       store.apply(serviceFixture());
       assert.equal(store.setStatus('default', 'fraud-detector', { observedGeneration: 1 }), true);
       assert.equal(store.setStatus('default', 'fraud-detector', { observedGeneration: 1 }), false);
@@ -123,8 +123,8 @@ export function describeStore(name: string, factory: StoreFactory): void {
       assert.equal(store.getService('default', 'fraud-detector')?.status.observedGeneration, 1, 'an apply keeps the status karb wrote');
     });
 
-    it('deletes a service with its revisions, rollout and autoscaler record', () => {
-      const { store } = open();
+    it('deletes a service with its revisions, rollout and autoscaler record', async () => {
+      const { store } = await open();
       store.apply(serviceFixture());
       store.setRollout('default', 'fraud-detector', { phase: 'Starting' });
       store.setAutoscaler('default', 'fraud-detector', autoscalerRecord(2));
@@ -136,8 +136,8 @@ export function describeStore(name: string, factory: StoreFactory): void {
       assert.equal(store.deleteService('default', 'fraud-detector'), false);
     });
 
-    it('prunes revision history beyond the limit, oldest first, never a running one or the latest', () => {
-      const { store } = open();
+    it('prunes revision history beyond the limit, oldest first, never a running one or the latest', async () => {
+      const { store } = await open();
       for (let i = 1; i <= 6; i++) store.apply(serviceFixture({ model: { uri: `file://models/m${i}.onnx` } }));
       const numbers = () => store.listRevisions('default', 'fraud-detector').map((r) => r.number);
       assert.deepEqual(store.pruneRevisions('default', 'fraud-detector', 2, new Set(['fraud-detector-00001'])), ['fraud-detector-00002', 'fraud-detector-00003']);
@@ -149,8 +149,8 @@ export function describeStore(name: string, factory: StoreFactory): void {
       assert.deepEqual(numbers(), [1, 5, 6, 7]);
     });
 
-    it('keeps a rollout record, writes it only when it changed, and deletes it with the service', () => {
-      const { store } = open();
+    it('keeps a rollout record, writes it only when it changed, and deletes it with the service', async () => {
+      const { store } = await open();
       store.apply(serviceFixture());
       assert.equal(store.getRollout('default', 'fraud-detector'), undefined);
       assert.equal(store.setRollout('default', 'fraud-detector', { phase: 'Starting', weight: 0 }), true);
@@ -162,8 +162,8 @@ export function describeStore(name: string, factory: StoreFactory): void {
       assert.equal(store.getRollout('default', 'fraud-detector'), undefined);
     });
 
-    it("keeps each service's autoscaler record, its decider state included, and replaces it whole", () => {
-      const { store } = open();
+    it("keeps each service's autoscaler record, its decider state included, and replaces it whole", async () => {
+      const { store } = await open();
       store.apply(serviceFixture());
       store.apply(serviceFixture({}, 'other'));
       assert.equal(store.getAutoscaler('default', 'fraud-detector'), undefined);
@@ -176,8 +176,8 @@ export function describeStore(name: string, factory: StoreFactory): void {
       assert.deepEqual(store.getAutoscaler('default', 'fraud-detector'), second, 'no state left from the first record');
     });
 
-    it('numbers events in the order they are added, stamps them with the clock, and lists them after an id', () => {
-      const { store, clock } = open();
+    it('numbers events in the order they are added, stamps them with the clock, and lists them after an id', async () => {
+      const { store, clock } = await open();
       const a = store.addEvent({ type: 'Normal', reason: 'A', message: 'first', namespace: 'default', service: 's' });
       clock.advance(1_500);
       const b = store.addEvent({ type: 'Warning', reason: 'B', message: 'second', namespace: 'default', service: 's', revision: 's-00001', replica: 's-00001-abcde' });
@@ -192,8 +192,8 @@ export function describeStore(name: string, factory: StoreFactory): void {
       assert.deepEqual(store.listEvents(c.id), []);
     });
 
-    it('notifies subscribers of new events in order', () => {
-      const { store } = open();
+    it('notifies subscribers of new events in order', async () => {
+      const { store } = await open();
       const seen: string[] = [];
       const off = store.subscribe((e) => seen.push(e.reason));
       const first = store.addEvent({ type: 'Normal', reason: 'A', message: '', namespace: 'default', service: 's' });

@@ -9,7 +9,7 @@
  * Specs the CRD admits but karb refuses are not services here; `refused()` lists them with the
  * errors that say how to fix them.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { KubernetesObject, ListWatch } from '@kubernetes/client-node';
 import {
   API_VERSION,
@@ -77,6 +77,14 @@ export class KubernetesStore implements Store {
   readonly #deletedRevisions = new Set<string>();
   /** Parsed specs by uid and generation: a spec is validated once per change. */
   readonly #parsed = new Map<string, { generation: number; result: { ok: true; value: InferenceService } | { ok: false; errors: FieldError[] } }>();
+  /** Services applied here, read back as written until the watch shows them (read-your-writes). */
+  readonly #pending = new Map<string, StoredService>();
+  /** Services deleted here and still in the watch cache. */
+  readonly #deleted = new Set<string>();
+  /** The API server's uid of a service applied here, from its answer. */
+  readonly #uids = new Map<string, string>();
+  /** The highest revision number each service has had, so pruned numbers are never reused. */
+  readonly #highest = new Map<string, number>();
   readonly #events: EventRecord[] = [];
   readonly #listeners = new Set<(event: EventRecord) => void>();
   #nextEventId = 1;
@@ -130,26 +138,56 @@ export class KubernetesStore implements Store {
 
   // ---- services ----
 
-  /** The user applies resources with kubectl; this writes one the same way (server-side apply of its spec). */
+  /**
+   * Writes a service the way `kubectl apply` does (server-side apply of its spec), and reads it
+   * back at once as the embedded store would: the next generation when the spec changed, the next
+   * revision when its model or resources did. What the watch later reports (the API server's uid
+   * and times) replaces the prediction once it has caught up with that generation.
+   */
   apply(svc: InferenceService): ApplyResult {
     const { namespace, name } = svc.metadata;
+    const k = key(namespace, name);
     const before = this.getService(namespace, name);
-    const body = { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace, labels: svc.metadata.labels, annotations: svc.metadata.annotations }, spec: svc.spec };
-    this.#writes.schedule(`spec:${key(namespace, name)}`, () => this.#o.client.apply(body));
     const changed = before === undefined || canonicalJson(before.spec) !== canonicalJson(svc.spec);
     const service: StoredService = {
       apiVersion: API_VERSION,
       kind: KIND,
-      metadata: before?.metadata ?? { name, namespace, uid: '', generation: 1, labels: svc.metadata.labels, annotations: svc.metadata.annotations, creationTimestamp: this.#isoNow() },
+      metadata: {
+        name,
+        namespace,
+        uid: before?.metadata.uid || randomUUID(),
+        generation: before === undefined ? 1 : before.metadata.generation + (changed ? 1 : 0),
+        labels: svc.metadata.labels,
+        annotations: svc.metadata.annotations,
+        creationTimestamp: before?.metadata.creationTimestamp || this.#isoNow(),
+      },
       spec: svc.spec,
       status: before?.status ?? {},
     };
-    return { service, created: before === undefined, changed };
+    this.#pending.set(k, service);
+    this.#deleted.delete(k);
+    const body = { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace, labels: svc.metadata.labels, annotations: svc.metadata.annotations }, spec: svc.spec };
+    this.#writes.schedule(`spec:${k}`, async () => {
+      const written = await this.#o.client.apply(body);
+      const uid = (written.metadata as { uid?: string }).uid;
+      if (uid) this.#uids.set(k, uid);
+    });
+    const newRevision = this.#nextRevision(service);
+    return { service, created: before === undefined, changed, ...(newRevision ? { newRevision } : {}) };
   }
 
   getService(namespace: string, name: string): StoredService | undefined {
+    const k = key(namespace, name);
+    if (this.#deleted.has(k)) return undefined;
     const obj = this.#services.get(name, namespace);
-    return obj ? this.#stored(obj) : undefined;
+    const pending = this.#pending.get(k);
+    if (pending) {
+      // The watch has caught up once it shows this generation of this spec.
+      const caughtUp = obj !== undefined && (obj.metadata.generation ?? 0) >= pending.metadata.generation && this.#parse(obj).ok;
+      if (!caughtUp) return { ...pending, status: this.#currentStatus(k) };
+      this.#pending.delete(k);
+    }
+    return obj && !obj.metadata.deletionTimestamp ? this.#stored(obj) : undefined;
   }
 
   findByName(name: string): StoredService[] {
@@ -157,9 +195,13 @@ export class KubernetesStore implements Store {
   }
 
   listServices(namespace?: string): StoredService[] {
+    const keys = new Set<string>();
+    for (const obj of this.#services.list(namespace)) keys.add(key(obj.metadata.namespace!, obj.metadata.name));
+    for (const s of this.#pending.values()) if (namespace === undefined || s.metadata.namespace === namespace) keys.add(key(s.metadata.namespace, s.metadata.name));
     const out: StoredService[] = [];
-    for (const obj of this.#live(namespace)) {
-      const s = this.#stored(obj);
+    for (const k of keys) {
+      const slash = k.indexOf('/');
+      const s = this.getService(k.slice(0, slash), k.slice(slash + 1));
       if (s) out.push(s);
     }
     return out.sort((a, b) => (a.metadata.namespace === b.metadata.namespace ? cmp(a.metadata.name, b.metadata.name) : cmp(a.metadata.namespace, b.metadata.namespace)));
@@ -167,22 +209,28 @@ export class KubernetesStore implements Store {
 
   setStatus(namespace: string, name: string, status: InferenceServiceStatus): boolean {
     const k = key(namespace, name);
-    if (!this.#services.get(name, namespace)) return false;
+    if (!this.getService(namespace, name)) return false;
     if (canonicalJson(this.#currentStatus(k)) === canonicalJson(status)) return false;
     this.#status.set(k, status);
     this.#writeStatus(namespace, name);
     return true;
   }
 
+  /** Deletes the service; the API server's garbage collector takes its revisions and everything else it owns. */
   deleteService(namespace: string, name: string): boolean {
-    if (!this.#services.get(name, namespace)) return false;
-    this.#writes.schedule(`delete:${key(namespace, name)}`, () => this.#o.client.delete(INFERENCE_SERVICES, namespace, name));
+    const k = key(namespace, name);
+    if (!this.getService(namespace, name)) return false;
+    const uid = this.#services.get(name, namespace)?.metadata.uid;
+    this.#forget(namespace, name, uid);
+    this.#deleted.add(k);
+    this.#writes.schedule(`spec:${k}`, () => this.#o.client.delete(INFERENCE_SERVICES, namespace, name));
     return true;
   }
 
   // ---- revisions ----
 
   listRevisions(namespace: string, service: string): RevisionRecord[] {
+    if (this.#deleted.has(key(namespace, service))) return [];
     const byName = new Map<string, RevisionRecord>();
     for (const obj of this.#revisions.list(namespace)) {
       if (obj.metadata.labels?.[LABEL_SERVICE_KEY] !== service || obj.metadata.deletionTimestamp) continue;
@@ -195,20 +243,34 @@ export class KubernetesStore implements Store {
   }
 
   /**
-   * Makes the next revision when a service's model or resources changed since its latest one
-   * (what `apply` does in one transaction in the embedded store); returns the revisions made.
+   * Makes the next revision of every service whose model or resources changed since its latest
+   * one (`apply` does it for the service it writes); returns the revisions made.
    */
   syncRevisions(): RevisionRecord[] {
     const made: RevisionRecord[] = [];
     for (const service of this.listServices()) {
-      const { namespace, name, uid } = service.metadata;
-      const revisions = this.listRevisions(namespace, name);
-      const latest = revisions[revisions.length - 1];
-      const hash = revisionHash(service.spec);
-      if (latest?.hash === hash) continue;
-      const number = (latest?.number ?? 0) + 1;
-      const record: RevisionRecord = { name: revisionName(name, number), namespace, service: name, number, hash, template: revisionTemplateOf(service.spec), createdAt: this.#isoNow() };
-      this.#createdRevisions.set(key(namespace, record.name), record);
+      const record = this.#nextRevision(service);
+      if (record) made.push(record);
+    }
+    return made;
+  }
+
+  /** The service's next revision as a ControllerRevision it owns, when its template changed; else undefined. */
+  #nextRevision(service: StoredService): RevisionRecord | undefined {
+    const { namespace, name } = service.metadata;
+    const k = key(namespace, name);
+    const revisions = this.listRevisions(namespace, name);
+    const latest = revisions[revisions.length - 1];
+    const hash = revisionHash(service.spec);
+    if (latest?.hash === hash) return undefined;
+    // Numbers are never reused: past the highest number this store has seen for the service.
+    const number = Math.max(latest?.number ?? 0, this.#highest.get(k) ?? 0) + 1;
+    this.#highest.set(k, number);
+    const record: RevisionRecord = { name: revisionName(name, number), namespace, service: name, number, hash, template: revisionTemplateOf(service.spec), createdAt: this.#isoNow() };
+    this.#createdRevisions.set(key(namespace, record.name), record);
+    this.#writes.schedule(`revision:${key(namespace, record.name)}`, () => {
+      // Written after the service's own apply (writes go in order), so its uid is known by now.
+      const uid = this.#services.get(name, namespace)?.metadata.uid ?? this.#uids.get(k) ?? service.metadata.uid;
       const body: ControllerRevisionObject = {
         apiVersion: 'apps/v1',
         kind: 'ControllerRevision',
@@ -216,10 +278,9 @@ export class KubernetesStore implements Store {
         revision: number,
         data: { hash, template: record.template },
       };
-      this.#writes.schedule(`revision:${key(namespace, record.name)}`, () => this.#o.client.create(body));
-      made.push(record);
-    }
-    return made;
+      return this.#o.client.create(body);
+    });
+    return record;
   }
 
   deleteRevision(namespace: string, name: string): void {
@@ -378,6 +439,10 @@ export class KubernetesStore implements Store {
 
   #forget(namespace: string, name: string, uid: string | undefined): void {
     const k = key(namespace, name);
+    this.#pending.delete(k);
+    this.#deleted.delete(k);
+    this.#uids.delete(k);
+    this.#highest.delete(k);
     this.#status.delete(k);
     this.#state.delete(k);
     this.#written.delete(k);
