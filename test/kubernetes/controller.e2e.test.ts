@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { startController, type RunningController } from '../../src/control/kubernetes/controller.ts';
 import { waitFor } from '../../src/util/wait-for.ts';
 import { ensureModels } from '../../src/serving/test-helpers.ts';
+import { freePort } from '../../src/util/free-port.ts';
 import { startTestCluster, type TestCluster } from '../cluster/harness.ts';
 import { controllerKubeconfig, getJson, inferenceService, installKarb, installKedaCrd, kubectlOk, modelsVolume, restrictedNamespace, SYSTEM_NAMESPACE, waitForObject } from './support.ts';
 
@@ -293,6 +294,14 @@ describe('karb controller with leader election, as processes', { timeout: 600_00
     assert.equal(missing.code, 1);
     assert.equal(missing.stderr.trim().split('\n').length, 1, missing.stderr);
     assert.match(missing.stderr, /missing\.kubeconfig/);
+    // The same credentials aimed at a port nobody listens on: one line saying so, exit 1, not a silent retry.
+    const port = await freePort();
+    const nowhere = join(dir, 'nowhere.kubeconfig');
+    writeFileSync(nowhere, readFileSync(kubeconfig, 'utf8').replace(/server: https:\/\/127\.0\.0\.1:\d+/, `server: https://127.0.0.1:${port}`));
+    const unreachable = await run(['--kubeconfig', nowhere, '--health-port', '0']);
+    assert.equal(unreachable.code, 1);
+    assert.equal(unreachable.stderr.trim().split('\n').length, 1, unreachable.stderr);
+    assert.match(unreachable.stderr, new RegExp(`cannot reach the API server at https://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`));
   });
 
   test('two controllers: one acts; killed, the other takes over within the lease, with no duplicate objects', async () => {

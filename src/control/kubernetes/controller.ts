@@ -22,6 +22,7 @@ import type { StoredService } from '../store.ts';
 import { KubernetesStore, type InferenceServiceObject } from './kubernetes-store.ts';
 import { LeaderElector } from './leader-election.ts';
 import { admitKubernetes } from './admission.ts';
+import { preflight } from './preflight.ts';
 import { ServiceObjectsSync } from './service-objects-sync.ts';
 
 export interface ControllerOptions {
@@ -63,6 +64,12 @@ export async function startController(options: ControllerOptions = {}): Promise<
   const identity = options.identity ?? `${hostname()}_${randomUUID().slice(0, 8)}`;
   const cluster: ClusterOptions = { ...DEFAULT_CLUSTER_OPTIONS, ...options.cluster };
   const client = await KubeClient.connect(options.kubeconfig, log);
+  try {
+    await preflight(client, options.namespace);
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
 
   let signalLost: () => void = () => {};
   const lost = new Promise<void>((resolve) => (signalLost = resolve));

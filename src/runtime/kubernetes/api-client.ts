@@ -62,6 +62,11 @@ export class KubeClient {
     return new KubeClient(config, cluster.server.replace(/\/$/, ''), new Agent({ connect, keepAliveTimeout: 30_000 }), log);
   }
 
+  /** The API server's URL, as the kubeconfig names it. */
+  get server(): string {
+    return this.#server;
+  }
+
   /** Requests made so far, by verb; `writes` sums create, update, patch, apply and delete. */
   calls(): { byVerb: Record<string, number>; writes: number; total: number } {
     let writes = 0;
