@@ -1,10 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseInferenceService, type InferenceService } from '../../api/index.ts';
 import type { RevisionTemplate } from '../types.ts';
 import { buildDeployment, acceleratorResource } from './deployment.ts';
 import { buildServiceObjects, type KubernetesObject } from './objects.ts';
-import { DEFAULT_CLUSTER_OPTIONS } from './options.ts';
+import { DEFAULT_CLUSTER_OPTIONS, KARB_VERSION } from './options.ts';
 import { modelSource } from './model-source.ts';
 import { restrictedContainerSecurity } from './security.ts';
 
@@ -140,4 +141,10 @@ test('a service’s objects: identity, Services, a Deployment per running revisi
   assert.equal(keda.spec.minReplicaCount, 0);
   assert.equal(keda.spec.cooldownPeriod, 120);
   assert.equal(keda.spec.triggers[0].metadata.query, 'sum(karb_gateway_queue_depth{service="fraud"})');
+});
+
+test('the image the builders name is the release of this checkout', () => {
+  const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  assert.equal(KARB_VERSION, version, 'options.ts KARB_VERSION follows package.json');
+  assert.equal(DEFAULT_CLUSTER_OPTIONS.image, `ghcr.io/karb-dev/karb:${version}`);
 });

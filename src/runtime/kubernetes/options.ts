@@ -15,6 +15,7 @@ export interface ClusterOptions {
   prometheusUrl: string;
 }
 
+/** This release, as package.json names it (a test keeps them equal): the tag of the image the builders name. */
 export const KARB_VERSION = '0.1.0';
 
 export const DEFAULT_CLUSTER_OPTIONS: Readonly<ClusterOptions> = Object.freeze({
