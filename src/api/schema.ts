@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { CPU_PATTERN, DURATION_PATTERN, MEMORY_PATTERN, parseCpu, parseDuration, parseMemory } from './quantity.ts';
+import { DNS_LABEL_PATTERN } from '../util/flags.ts';
 
 export const API_VERSION = 'karb.dev/v1alpha1';
 export const KIND = 'InferenceService';
@@ -14,13 +15,12 @@ export const MAX_NAME_LENGTH = 57;
 // Bounds on lists keep the API server's cost estimate of the CRD's CEL rules within its budget.
 const MAX_ROLLOUT_STEPS = 20;
 const MAX_FALLBACKS = 16;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 const name = z
   .string()
   .min(1, 'must not be empty')
   .max(MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters`)
-  .regex(DNS_LABEL, 'must be lowercase letters, digits and "-", starting and ending with a letter or digit (e.g. fraud-detector)');
+  .regex(DNS_LABEL_PATTERN, 'must be lowercase letters, digits and "-", starting and ending with a letter or digit (e.g. fraud-detector)');
 
 // The patterns travel as metadata into the JSON Schema (and so into the CRD, where the API server
 // checks them); the refinements are what karb itself checks, with its own messages.

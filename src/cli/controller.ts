@@ -6,11 +6,8 @@
  */
 import { createServer } from 'node:http';
 import { startController } from '../control/kubernetes/controller.ts';
-import { UsageError } from '../errors.ts';
-import { durationFlag, parseFlags, portFlag } from '../util/flags.ts';
+import { DNS_LABEL_PATTERN, durationFlag, namespaceFlag, parseFlags, portFlag } from '../util/flags.ts';
 import { jsonLogger } from '../util/log.ts';
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 const USAGE = `Usage: karb controller [flags]
 
@@ -46,22 +43,19 @@ export async function controllerCommand(args: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  for (const flag of ['namespace', 'lease-namespace', 'system-namespace'] as const) {
-    const v = values[flag];
-    if (v !== undefined && !DNS_LABEL.test(v)) throw new UsageError(`--${flag} ${JSON.stringify(v)} is not a namespace name (lowercase letters, digits and "-", e.g. karb-system)`);
-  }
+  const namespace = namespaceFlag('--namespace', values.namespace, undefined);
   const leaseDurationMs = durationFlag('--lease-duration', values['lease-duration'], undefined, { min: 2000, minText: '2s' });
   const healthPort = portFlag('--health-port', values['health-port'], 8081);
   // In its pod (karb install), the controller's namespace is the system namespace and its pod name its identity.
-  const podNamespace = process.env.KARB_NAMESPACE && DNS_LABEL.test(process.env.KARB_NAMESPACE) ? process.env.KARB_NAMESPACE : undefined;
-  const systemNamespace = values['system-namespace'] ?? podNamespace;
-  const leaseNamespace = values['lease-namespace'] ?? podNamespace;
+  const podNamespace = process.env.KARB_NAMESPACE && DNS_LABEL_PATTERN.test(process.env.KARB_NAMESPACE) ? process.env.KARB_NAMESPACE : undefined;
+  const systemNamespace = namespaceFlag('--system-namespace', values['system-namespace'], podNamespace);
+  const leaseNamespace = namespaceFlag('--lease-namespace', values['lease-namespace'], podNamespace);
   const identity = values.identity ?? process.env.KARB_POD_NAME;
   const log = jsonLogger();
 
   const controller = await startController({
     ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
-    ...(values.namespace ? { namespace: values.namespace } : {}),
+    ...(namespace ? { namespace } : {}),
     ...(identity ? { identity } : {}),
     leaderElect: values['leader-elect'] === true,
     ...(leaseNamespace ? { leaseNamespace } : {}),
@@ -77,7 +71,7 @@ export async function controllerCommand(args: string[]): Promise<number> {
     if (!health) return resolve();
     health.once('error', reject).listen(healthPort, resolve);
   });
-  process.stderr.write(`karb controller is up${values.namespace ? ` in namespace ${values.namespace}` : ''}${values['leader-elect'] ? ', leading' : ''}\n`);
+  process.stderr.write(`karb controller is up${namespace ? ` in namespace ${namespace}` : ''}${values['leader-elect'] ? ', leading' : ''}\n`);
 
   const code = await new Promise<number>((resolve) => {
     process.once('SIGINT', () => resolve(0));

@@ -2,7 +2,7 @@
 import { UsageError } from '../errors.ts';
 import { buildInstallObjects } from '../runtime/kubernetes/install.ts';
 import { DEFAULT_CLUSTER_OPTIONS } from '../runtime/kubernetes/options.ts';
-import { flagError, parseFlags } from '../util/flags.ts';
+import { flagError, namespaceFlag, parseFlags } from '../util/flags.ts';
 import { manifestYaml } from './render-plan.ts';
 
 export const INSTALL_USAGE = `Usage: karb install [--namespace NS] [--image IMAGE]
@@ -14,15 +14,6 @@ InferenceService CRD, the controller and gateway with their least-privilege RBAC
   -n, --namespace NS   namespace of karb's controller and gateway (default ${DEFAULT_CLUSTER_OPTIONS.systemNamespace})
   --image IMAGE        karb's image (default ${DEFAULT_CLUSTER_OPTIONS.image})
 `;
-
-/** A namespace name: an RFC 1123 DNS label. */
-export const NAMESPACE_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-export function namespaceFlag(raw: string | undefined, fallback: string): string {
-  if (raw === undefined) return fallback;
-  if (raw.length > 63 || !NAMESPACE_PATTERN.test(raw)) throw flagError('--namespace', 'a namespace name (lowercase letters, digits and "-", at most 63, e.g. karb-system)', raw);
-  return raw;
-}
 
 export function installCommand(args: string[], out: NodeJS.WritableStream): number {
   const { values, positionals } = parseFlags({
@@ -36,7 +27,7 @@ export function installCommand(args: string[], out: NodeJS.WritableStream): numb
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`install takes no arguments, got '${positionals[0]}' (try: karb install --namespace ${positionals[0]})`);
-  const systemNamespace = namespaceFlag(values.namespace, DEFAULT_CLUSTER_OPTIONS.systemNamespace);
+  const systemNamespace = namespaceFlag('--namespace', values.namespace, DEFAULT_CLUSTER_OPTIONS.systemNamespace);
   const image = values.image ?? DEFAULT_CLUSTER_OPTIONS.image;
   if (image.trim() === '' || /\s/.test(image)) throw flagError('--image', 'an image reference such as ghcr.io/karb-dev/karb:0.1.0', image);
   out.write(manifestYaml(buildInstallObjects({ systemNamespace, image })));

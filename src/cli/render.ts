@@ -9,9 +9,8 @@ import { mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, unlinkSync, 
 import { dirname, join } from 'node:path';
 import { ManifestParseError, parseManifestText } from '../api/load.ts';
 import { UsageError } from '../errors.ts';
-import { flagError, parseFlags } from '../util/flags.ts';
+import { flagError, namespaceFlag, parseFlags } from '../util/flags.ts';
 import { readManifests } from './commands.ts';
-import { namespaceFlag } from './install.ts';
 import { GENERATED_HEADER, planRender, type OverlayInput, type RenderedFile } from './render-plan.ts';
 import { CliError } from './usage.ts';
 
@@ -76,7 +75,7 @@ export function renderCommand(args: string[], out: NodeJS.WritableStream): numbe
   if (positionals.length > 0) throw new UsageError(`render takes files with -f, not '${positionals[0]}' (try: karb render -f ${positionals[0]} --out deploy)`);
   if (!values.filename?.length) throw new UsageError('render needs -f FILE, a directory, or - for stdin');
   if (values.out === undefined || values.out === '') throw new UsageError('render needs --out DIR, the directory to write the base and overlays to');
-  const namespace = namespaceFlag(values.namespace, 'default');
+  const namespace = namespaceFlag('--namespace', values.namespace, 'default');
   const overlays = (values.overlay ?? []).map(overlayFlag);
   const names = new Set<string>();
   for (const o of overlays) {

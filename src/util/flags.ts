@@ -97,6 +97,18 @@ export function listFlag(raw: string | undefined): string[] | undefined {
 }
 
 /** `--flag must be <expected>, got "<raw>"`: the one shape of a bad flag value. */
+/** An RFC 1123 DNS label: a Kubernetes namespace, and the name of an InferenceService. */
+export const DNS_LABEL_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** A namespace flag (`--namespace karb-system`); `fallback` when the flag was not given. */
+export function namespaceFlag(flag: string, raw: string | undefined, fallback: string): string;
+export function namespaceFlag(flag: string, raw: string | undefined, fallback: string | undefined): string | undefined;
+export function namespaceFlag(flag: string, raw: string | undefined, fallback: string | undefined): string | undefined {
+  if (raw === undefined) return fallback;
+  if (raw.length > 63 || !DNS_LABEL_PATTERN.test(raw)) throw flagError(flag, 'a namespace name (lowercase letters, digits and "-", at most 63, e.g. karb-system)', raw);
+  return raw;
+}
+
 export function flagError(flag: string, expected: string, raw: string): UsageError {
   return new UsageError(`${flag} must be ${expected}, got "${raw}"`);
 }

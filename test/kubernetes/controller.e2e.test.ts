@@ -286,7 +286,7 @@ describe('karb controller with leader election, as processes', { timeout: 600_00
       });
     const badNs = await run(['--namespace', 'Not_A_Namespace']);
     assert.equal(badNs.code, 2);
-    assert.match(badNs.stderr, /--namespace "Not_A_Namespace" is not a namespace name/);
+    assert.match(badNs.stderr, /--namespace must be a namespace name \(lowercase letters, digits and "-", at most 63, e\.g\. karb-system\), got "Not_A_Namespace"/);
     const badLease = await run(['--lease-duration', '1s']);
     assert.equal(badLease.code, 2);
     assert.match(badLease.stderr, /--lease-duration/);
