@@ -32,6 +32,7 @@ import { credentialsFromKubeconfig, KubeHttp, KubeHttpError, type KubeObject } f
 import { PodAddresses, type PodNetwork } from './pod-addresses.ts';
 import { PodWorker } from './pod-worker.ts';
 import { signalGroup } from './container-run.ts';
+import { microTime } from '../../src/runtime/kubernetes/micro-time.ts';
 
 type Obj = Record<string, any>;
 
@@ -98,7 +99,6 @@ export interface NodeAgent {
 
 export const DEFAULT_NODES: readonly TestNodeSpec[] = [{ name: 'node-1' }];
 
-const microTime = (d = new Date()) => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 const seconds = (d = new Date()) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /** The Node object a spec registers: labels, taints, capacity; status Ready. Pure but for the clock. */
@@ -310,7 +310,7 @@ async function patchNodeStatus(api: KubeHttp, name: string): Promise<void> {
 async function renewLease(api: KubeHttp, name: string): Promise<void> {
   const leasePath = `/apis/coordination.k8s.io/v1/namespaces/${LEASE_NAMESPACE}/leases/${name}`;
   try {
-    await api.request('PATCH', leasePath, { spec: { holderIdentity: name, renewTime: microTime() } }, 'application/merge-patch+json');
+    await api.request('PATCH', leasePath, { spec: { holderIdentity: name, renewTime: microTime(Date.now()) } }, 'application/merge-patch+json');
   } catch (err) {
     if (!(err instanceof KubeHttpError && err.status === 404)) throw err;
     const node = await api.request<Obj>('GET', `/api/v1/nodes/${name}`);
@@ -318,7 +318,7 @@ async function renewLease(api: KubeHttp, name: string): Promise<void> {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
       metadata: { name, namespace: LEASE_NAMESPACE, ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name, uid: node.metadata.uid }] },
-      spec: { holderIdentity: name, leaseDurationSeconds: LEASE_SECONDS, renewTime: microTime() },
+      spec: { holderIdentity: name, leaseDurationSeconds: LEASE_SECONDS, renewTime: microTime(Date.now()) },
     });
   }
 }

@@ -26,6 +26,8 @@ import {
 import type { KubeClient, ObjectLike } from '../../runtime/kubernetes/api-client.ts';
 import { MANAGED_BY, revisionLabels, selectorText } from '../../runtime/kubernetes/labels.ts';
 import { CONTROLLER_REVISIONS, INFERENCE_SERVICES } from '../../runtime/kubernetes/resources.ts';
+import { ownerReference } from '../../runtime/kubernetes/objects.ts';
+import { microTime } from '../../runtime/kubernetes/micro-time.ts';
 import type { Clock } from '../../util/clock.ts';
 import type { ApplyResult, AutoscalerRecord, EventRecord, RevisionRecord, Store, StoredService } from '../store.ts';
 import { fromResourceStatus, toResourceStatus, type ControllerState } from './resource-status.ts';
@@ -455,11 +457,6 @@ export class KubernetesStore implements Store {
   }
 }
 
-/** Owned objects go with their service (the garbage collector deletes them). */
-export function ownerReference(service: string, uid: string): Record<string, unknown> {
-  return { apiVersion: API_VERSION, kind: KIND, name: service, uid, controller: true, blockOwnerDeletion: true };
-}
-
 function visible(record: AutoscalerRecord | undefined): unknown {
   return record && { desiredReplicas: record.desiredReplicas, reason: record.reason, message: record.message, panic: record.panic };
 }
@@ -468,10 +465,6 @@ function toRevision(obj: ControllerRevisionObject, namespace: string, service: s
   return { name: obj.metadata.name, namespace, service, number: obj.revision, hash: obj.data.hash, template: obj.data.template, createdAt: obj.metadata.creationTimestamp ?? '' };
 }
 
-/** events.k8s.io wants a MicroTime: six fractional digits. */
-function microTime(iso: string): string {
-  return iso.replace(/\.(\d{3})Z$/, '.$1000Z');
-}
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

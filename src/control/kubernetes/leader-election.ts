@@ -8,6 +8,7 @@
 import type { KubeClient, ObjectLike } from '../../runtime/kubernetes/api-client.ts';
 import { KubeApiError } from '../../runtime/kubernetes/api-client.ts';
 import { LEASES } from '../../runtime/kubernetes/resources.ts';
+import { microTime } from '../../runtime/kubernetes/micro-time.ts';
 import { unref, type Clock, type TimerHandle } from '../../util/clock.ts';
 
 export interface LeaseSpec {
@@ -30,7 +31,7 @@ export type LeaseDecision =
 
 /** What a candidate does with the lease as it finds it (undefined: no lease yet). */
 export function decideLease(lease: LeaseSpec | undefined, identity: string, now: number, leaseDurationMs: number): LeaseDecision {
-  const time = new Date(now).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+  const time = microTime(now);
   const fresh: LeaseSpec = { holderIdentity: identity, leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000), acquireTime: time, renewTime: time };
   if (lease === undefined) return { action: 'create', spec: { ...fresh, leaseTransitions: 0 } };
   if (lease.holderIdentity === identity) return { action: 'update', spec: { ...lease, renewTime: time }, acquired: false };

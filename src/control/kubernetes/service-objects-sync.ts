@@ -8,12 +8,11 @@
  */
 import { canonicalJson } from '../../api/index.ts';
 import type { KubeClient, ObjectLike } from '../../runtime/kubernetes/api-client.ts';
-import { buildServiceObjects, type KubernetesObject } from '../../runtime/kubernetes/objects.ts';
+import { buildServiceObjects, ownerReference, type KubernetesObject } from '../../runtime/kubernetes/objects.ts';
 import type { ClusterOptions } from '../../runtime/kubernetes/options.ts';
 import { HORIZONTAL_POD_AUTOSCALERS, SCALED_OBJECTS } from '../../runtime/kubernetes/resources.ts';
 import { MANAGED_BY, selectorText } from '../../runtime/kubernetes/labels.ts';
 import type { StoredService } from '../store.ts';
-import { ownerReference } from './kubernetes-store.ts';
 
 const REVISION_KINDS = new Set(['Deployment']);
 const AUTOSCALER_TYPES = [HORIZONTAL_POD_AUTOSCALERS, SCALED_OBJECTS];

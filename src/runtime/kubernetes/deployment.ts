@@ -5,6 +5,7 @@
  */
 import { InvalidRequestError } from '../../errors.ts';
 import type { RevisionTemplate } from '../types.ts';
+import { fillPort } from '../port.ts';
 import { LABEL_POOL, revisionLabels, revisionSelector } from './labels.ts';
 import { modelSource, type ModelSource } from './model-source.ts';
 import { PRE_STOP_SECONDS, SERVING_PORT, type ClusterOptions } from './options.ts';
@@ -51,7 +52,7 @@ export function buildDeployment(t: RevisionTemplate, replicas: number, options: 
   const container: Obj = {
     name: 'model-server',
     image: t.model.image ?? options.image,
-    ...(builtin ? { args: builtinArgs(t, source.path) } : { command: t.model.command!.map((a) => a.replaceAll('${PORT}', String(SERVING_PORT)).replaceAll('$PORT', String(SERVING_PORT))) }),
+    ...(builtin ? { args: builtinArgs(t, source.path) } : { command: fillPort(t.model.command!, SERVING_PORT) }),
     ports: [{ name: 'http', containerPort: SERVING_PORT, protocol: 'TCP' }],
     env: containerEnv(t),
     resources: containerResources(t),

@@ -14,6 +14,7 @@ import { LABEL_REVISION, LABEL_SERVICE, MANAGED_BY, selectorText } from './label
 import { SERVING_PORT, type ClusterOptions } from './options.ts';
 import { DEPLOYMENTS, PODS, SERVICES } from './resources.ts';
 import { buildRevisionService } from './service-objects.ts';
+import { ownerReference } from './objects.ts';
 import { containsDesired } from './contains.ts';
 import { checkReplicaCount, RuntimeClosedError } from '../errors.ts';
 
@@ -85,7 +86,7 @@ export class KubernetesRuntime implements Runtime {
     if (this.#closed) throw new RuntimeClosedError('kubernetes');
     const owner = this.#o.owner(template.namespace, template.service);
     if (owner === undefined) return; // the service is being deleted: its objects go with it
-    const ownerReferences = [{ apiVersion: 'karb.dev/v1alpha1', kind: 'InferenceService', name: template.service, uid: owner.uid, controller: true, blockOwnerDeletion: true }];
+    const ownerReferences = [ownerReference(template.service, owner.uid)];
     const deployment = buildDeployment(template, replicas, this.#o.cluster, owner.labels) as Obj;
     deployment.metadata.ownerReferences = ownerReferences;
     const service = buildRevisionService({ name: template.service, namespace: template.namespace, labels: owner.labels }, template.revision) as Obj;

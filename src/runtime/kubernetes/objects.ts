@@ -3,7 +3,7 @@
  * applies and `karb render` writes, so the two cannot drift. Listed in the order they are applied
  * (identities and Services before the Deployments whose pods use them).
  */
-import type { InferenceService } from '../../api/index.ts';
+import { API_VERSION, KIND, type InferenceService } from '../../api/index.ts';
 import type { RevisionTemplate } from '../types.ts';
 import { buildAutoscaler } from './autoscaling.ts';
 import { buildDeployment } from './deployment.ts';
@@ -15,6 +15,11 @@ export type KubernetesObject = Record<string, unknown> & {
   kind: string;
   metadata: { name: string; namespace?: string; labels?: Record<string, string> } & Record<string, unknown>;
 };
+
+/** What karb makes for a service is owned by it: the cluster's garbage collector deletes it with the service. */
+export function ownerReference(service: string, uid: string): { apiVersion: string; kind: string; name: string; uid: string; controller: boolean; blockOwnerDeletion: boolean } {
+  return { apiVersion: API_VERSION, kind: KIND, name: service, uid, controller: true, blockOwnerDeletion: true };
+}
 
 export interface RunningRevision {
   template: RevisionTemplate;

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../api/revision.ts';
 import { InvalidRequestError } from '../../errors.ts';
 import type { LocalProcessSpec } from './process-spec.ts';
+import { fillPort } from '../port.ts';
 
 export interface ReplicaCommand {
   command: string;
@@ -90,7 +91,7 @@ export function buildReplicaCommand(template: LocalProcessSpec, ctx: ReplicaComm
   });
 
   if (template.command) {
-    const [command, ...args] = template.command.map((a) => a.replaceAll('${PORT}', port).replaceAll('$PORT', port));
+    const [command, ...args] = fillPort(template.command, ctx.port);
     return { command: command!, args, env };
   }
 
