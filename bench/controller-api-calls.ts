@@ -7,15 +7,11 @@
  *
  *   node bench/controller-api-calls.ts [--services 20] [--idle 30s] [--json]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startController } from '../src/control/kubernetes/controller.ts';
 import { durationFlag, numberFlag } from '../src/util/flags.ts';
 import { waitFor } from '../src/util/wait-for.ts';
-import { startTestCluster } from '../test/cluster/harness.ts';
-import { controllerKubeconfig, inferenceService, installKarb, kubectlOk, restrictedNamespace } from '../test/kubernetes/support.ts';
+import { inferenceService, kubectlOk, restrictedNamespace, startKarbTestCluster } from '../test/kubernetes/support.ts';
 
 const { values } = parseArgs({ options: { services: { type: 'string' }, idle: { type: 'string' }, json: { type: 'boolean' } } });
 const services = numberFlag('--services', values.services, 20, { whole: true, min: 1, max: 500, expected: 'a number of services from 1 to 500' });
@@ -23,11 +19,8 @@ const idleMs = durationFlag('--idle', values.idle, 30_000, { min: 1000, minText:
 const RESYNC_MS = 1000;
 const NS = 'bench';
 
-const dir = mkdtempSync(join(tmpdir(), 'karb-bench-controller-'));
-const cluster = await startTestCluster({ log: () => {} });
+const { cluster, kubeconfig, stop } = await startKarbTestCluster({ log: () => {} });
 try {
-  await installKarb(cluster);
-  const kubeconfig = await controllerKubeconfig(cluster, dir);
   await restrictedNamespace(cluster, NS);
   const controller = await startController({ kubeconfig, namespace: NS, resyncMs: RESYNC_MS, identity: 'bench' });
   const atStart = controller.client.calls();
@@ -80,6 +73,5 @@ try {
     process.stdout.write(`idle for ${idleMs / 1000} s (${report.idle.passes} passes): ${JSON.stringify(idle)} — writes ${report.idle.writes}\n`);
   }
 } finally {
-  await cluster.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await stop();
 }

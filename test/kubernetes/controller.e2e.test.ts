@@ -9,15 +9,14 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
 import { containsDesired } from '../../src/runtime/kubernetes/contains.ts';
-import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startController, type RunningController } from '../../src/control/kubernetes/controller.ts';
 import { waitFor } from '../../src/util/wait-for.ts';
 import { ensureModels } from '../../src/serving/test-helpers.ts';
 import { freePort } from '../../src/util/free-port.ts';
-import { startTestCluster, type TestCluster } from '../cluster/harness.ts';
-import { controllerKubeconfig, getJson, inferenceService, installKarb, installKedaCrd, kubectlOk, modelsVolume, restrictedNamespace, SYSTEM_NAMESPACE, waitForObject } from './support.ts';
+import type { TestCluster } from '../cluster/harness.ts';
+import { getJson, inferenceService, installKedaCrd, kubectlOk, modelsVolume, restrictedNamespace, startKarbTestCluster, SYSTEM_NAMESPACE, waitForObject, type KarbTestCluster } from './support.ts';
 
 const NS = 'ml';
 const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
@@ -28,16 +27,15 @@ const fraud = (uri: string, extra: Record<string, unknown> = {}) =>
 const owned = (obj: any, uid: string) => obj.metadata.ownerReferences?.some((r: any) => r.uid === uid && r.controller === true && r.kind === 'InferenceService');
 
 describe('karb controller on a real API server', { timeout: 600_000 }, () => {
+  let karb: KarbTestCluster;
   let cluster: TestCluster;
   let dir: string;
   let kubeconfig: string;
   let controller: RunningController;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'karb-controller-'));
-    cluster = await startTestCluster();
-    await installKarb(cluster);
-    kubeconfig = await controllerKubeconfig(cluster, dir);
+    karb = await startKarbTestCluster();
+    ({ cluster, dir, kubeconfig } = karb);
     await restrictedNamespace(cluster, NS);
     // Its log goes to the test's folder; a failing test shows where.
     const logFile = join(dir, 'controller.log');
@@ -46,9 +44,7 @@ describe('karb controller on a real API server', { timeout: 600_000 }, () => {
 
   after(async () => {
     await controller?.close();
-    await cluster?.stop();
-    if (process.env.KARB_KEEP_TEST_DIR) process.stderr.write(`controller log kept: ${join(dir, 'controller.log')}\n`);
-    else rmSync(dir, { recursive: true, force: true });
+    await karb?.stop();
   });
 
   test('the API server itself refuses an invalid spec with the field’s path, and an unknown field', async () => {
@@ -240,6 +236,7 @@ describe('karb controller on a real API server', { timeout: 600_000 }, () => {
 });
 
 describe('karb controller with leader election, as processes', { timeout: 600_000 }, () => {
+  let karb: KarbTestCluster;
   let cluster: TestCluster;
   let dir: string;
   let kubeconfig: string;
@@ -262,18 +259,14 @@ describe('karb controller with leader election, as processes', { timeout: 600_00
   const holder = async () => (await getJson(cluster, ['lease', 'karb-controller', '-n', SYSTEM_NAMESPACE])).spec.holderIdentity as string;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'karb-ha-'));
-    cluster = await startTestCluster();
-    await installKarb(cluster);
-    kubeconfig = await controllerKubeconfig(cluster, dir);
+    karb = await startKarbTestCluster();
+    ({ cluster, dir, kubeconfig } = karb);
     await restrictedNamespace(cluster, NS2);
   });
 
   after(async () => {
     for (const p of procs) p.kill('SIGKILL');
-    await cluster?.stop();
-    if (process.env.KARB_KEEP_TEST_DIR) process.stderr.write(`controller logs kept in ${dir}\n`);
-    else rmSync(dir, { recursive: true, force: true });
+    await karb?.stop();
   });
 
   test('usage errors exit 2 with the flag named; an unreadable kubeconfig exits 1 in one line', async () => {
@@ -330,18 +323,17 @@ describe('karb controller with leader election, as processes', { timeout: 600_00
 });
 
 describe('karb controller with the test node agent: a service becomes Ready and its pods answer', { timeout: 600_000 }, () => {
+  let karb: KarbTestCluster;
   let cluster: TestCluster;
-  let dir: string;
   let controller: RunningController;
   const NS3 = 'serving';
 
   before(async () => {
     await ensureModels();
-    dir = mkdtempSync(join(tmpdir(), 'karb-serving-'));
     // The node agent stands in for a kubelet: it runs karb's pods as processes of this checkout.
-    cluster = await startTestCluster({ nodeAgent: true });
-    await installKarb(cluster);
-    const kubeconfig = await controllerKubeconfig(cluster, dir);
+    karb = await startKarbTestCluster({ nodeAgent: true });
+    cluster = karb.cluster;
+    const kubeconfig = karb.kubeconfig;
     await restrictedNamespace(cluster, NS3);
     await modelsVolume(cluster, NS3);
     controller = await startController({ kubeconfig, namespace: NS3, resyncMs: 500, identity: 'controller-serving' });
@@ -349,8 +341,7 @@ describe('karb controller with the test node agent: a service becomes Ready and 
 
   after(async () => {
     await controller?.close();
-    await cluster?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await karb?.stop();
   });
 
   test('apply → revision → Deployment → pods ready → Ready=True, and an OIP v2 request to a replica is answered by the model', async () => {

@@ -5,30 +5,26 @@
  * metrics API: both declared as traits.
  */
 import { after, before } from 'node:test';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { KubeClient } from '../../src/runtime/kubernetes/api-client.ts';
 import { KubernetesRuntime } from '../../src/runtime/kubernetes/kubernetes-runtime.ts';
 import { DEFAULT_CLUSTER_OPTIONS } from '../../src/runtime/kubernetes/options.ts';
 import { describeRuntime } from '../../src/runtime/runtime-conformance.ts';
 import { ensureModels } from '../../src/serving/test-helpers.ts';
 import { waitFor } from '../../src/util/wait-for.ts';
-import { startTestCluster, type TestCluster } from '../cluster/harness.ts';
-import { controllerKubeconfig, getJson, inferenceService, installKarb, kubectlOk, modelsVolume } from './support.ts';
+import type { TestCluster } from '../cluster/harness.ts';
+import { getJson, inferenceService, kubectlOk, modelsVolume, startKarbTestCluster, type KarbTestCluster } from './support.ts';
 
 const NS = 'default';
+let karb: KarbTestCluster;
 let cluster: TestCluster;
-let dir: string;
 let client: KubeClient;
 let owner: { uid: string; labels: Record<string, string> };
 
 before(async () => {
   await ensureModels();
-  dir = mkdtempSync(join(tmpdir(), 'karb-runtime-conformance-'));
-  cluster = await startTestCluster({ nodeAgent: true });
-  await installKarb(cluster);
-  client = await KubeClient.connect(await controllerKubeconfig(cluster, dir));
+  karb = await startKarbTestCluster({ nodeAgent: true });
+  cluster = karb.cluster;
+  client = await KubeClient.connect(karb.kubeconfig);
   await modelsVolume(cluster, NS);
   // The suite's service `echo`: its pods' identity, and the owner of what the runtime applies.
   await kubectlOk(cluster, ['create', 'serviceaccount', 'echo', '-n', NS]);
@@ -38,8 +34,7 @@ before(async () => {
 
 after(async () => {
   await client?.close();
-  await cluster?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await karb?.stop();
 });
 
 const pods = async () => (await getJson(cluster, ['pods', '-n', NS, '-l', 'karb.dev/service=echo'])).items as Array<{ metadata: { deletionTimestamp?: string } }>;

@@ -4,34 +4,29 @@
  * read back at once, as from SQLite, while its writes reach the API server behind.
  */
 import { after, before } from 'node:test';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { KubernetesStore } from '../../src/control/kubernetes/kubernetes-store.ts';
 import { describeStore } from '../../src/control/store-conformance.ts';
 import type { Store } from '../../src/control/store.ts';
 import { KubeClient } from '../../src/runtime/kubernetes/api-client.ts';
 import { waitFor } from '../../src/util/wait-for.ts';
-import { startTestCluster, type TestCluster } from '../cluster/harness.ts';
-import { controllerKubeconfig, installKarb, kubectlOk } from './support.ts';
+import type { TestCluster } from '../cluster/harness.ts';
+import { kubectlOk, startKarbTestCluster, type KarbTestCluster } from './support.ts';
 
 const NAMESPACES = ['default', 'team-x'];
+let karb: KarbTestCluster;
 let cluster: TestCluster;
-let dir: string;
 let client: KubeClient;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'karb-store-conformance-'));
-  cluster = await startTestCluster();
-  await installKarb(cluster);
-  client = await KubeClient.connect(await controllerKubeconfig(cluster, dir));
+  karb = await startKarbTestCluster();
+  cluster = karb.cluster;
+  client = await KubeClient.connect(karb.kubeconfig);
   await kubectlOk(cluster, ['create', 'namespace', 'team-x']);
 });
 
 after(async () => {
   await client?.close();
-  await cluster?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await karb?.stop();
 });
 
 /** Nothing of karb's left in the test's namespaces: services deleted, their revisions collected. */

@@ -5,14 +5,15 @@
  * namespaces that enforce Pod Security "restricted".
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { buildInstallObjects, CONTROLLER_NAME } from '../../src/runtime/kubernetes/install.ts';
 import { DEFAULT_CLUSTER_OPTIONS } from '../../src/runtime/kubernetes/options.ts';
 import { waitFor } from '../../src/util/wait-for.ts';
-import type { TestCluster } from '../cluster/harness.ts';
+import { startTestCluster, type TestCluster, type TestClusterOptions } from '../cluster/harness.ts';
 
 export const SYSTEM_NAMESPACE = DEFAULT_CLUSTER_OPTIONS.systemNamespace;
 
@@ -45,6 +46,44 @@ export async function controllerKubeconfig(cluster: TestCluster, dir: string): P
   const path = join(dir, 'controller.kubeconfig');
   writeFileSync(path, stringify(config), { mode: 0o600 });
   return path;
+}
+
+/** A test cluster with karb installed, a scratch folder, and the controller's own credentials. */
+export interface KarbTestCluster {
+  cluster: TestCluster;
+  /** Scratch folder for logs and files; kept (and named on stderr) with KARB_KEEP_TEST_DIR set. */
+  dir: string;
+  /** Authenticates as the controller's service account, with the RBAC karb install ships. */
+  kubeconfig: string;
+  stop(): Promise<void>;
+}
+
+export async function startKarbTestCluster(options: TestClusterOptions = {}): Promise<KarbTestCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'karb-k8s-'));
+  const removeDir = () => {
+    if (process.env.KARB_KEEP_TEST_DIR) process.stderr.write(`test folder kept: ${dir}\n`);
+    else rmSync(dir, { recursive: true, force: true });
+  };
+  let cluster: TestCluster | undefined;
+  try {
+    cluster = await startTestCluster(options);
+    await installKarb(cluster);
+    const kubeconfig = await controllerKubeconfig(cluster, dir);
+    const started = cluster;
+    return {
+      cluster: started,
+      dir,
+      kubeconfig,
+      async stop() {
+        await started.stop();
+        removeDir();
+      },
+    };
+  } catch (err) {
+    await cluster?.stop();
+    removeDir();
+    throw err;
+  }
 }
 
 /** A namespace whose pods must meet Pod Security "restricted" (refused at admission otherwise). */
