@@ -24,8 +24,8 @@ const FOUNDATION = '^src/(errors\\.ts$|util/)';
  * `allowed` (folder names under src/, regular expressions) and the foundation; test code may
  * also import test support and the load generator.
  */
-function layer(name, from, allowed, comment, alsoInTests = []) {
-  const allowedPaths = allowed.length > 0 ? [`^src/(${allowed.join('|')})/`] : [];
+function layer(name, from, allowed, comment, alsoInTests = [], allowedFiles = []) {
+  const allowedPaths = [...(allowed.length > 0 ? [`^src/(${allowed.join('|')})/`] : []), ...allowedFiles];
   return [
     {
       name,
@@ -62,7 +62,10 @@ export default {
     ...layer('gateway-is-the-data-plane', '^src/gateway/', ['gateway', 'observability', 'api'],
       'The gateway reads only its routing table and reports to observability; the control plane, runtimes and deciders are above it and reach it through discovery.',
       // The edge's tests verify keys the real key store made (SQLite in memory), as karb up does.
-      ['^src/control/key-store\\.ts$']),
+      ['^src/control/key-store\\.ts$'],
+      // On a cluster, discovery watches the API server through the runtime's client, resource
+      // table and labels (data flows runtime → endpoints → discovery); nothing else of the runtime.
+      ['^src/runtime/kubernetes/(api-client|resources|labels)\\.ts$']),
     ...layer('serving-stands-alone', '^src/serving/', ['serving', 'api'],
       'L4 model server: runs as its own process (karb serve), so it imports nothing of the platform but the shared vocabulary (api).'),
     ...layer('runtime-imports-only-api-and-observability', '^src/runtime/', ['runtime', 'api', 'observability'],

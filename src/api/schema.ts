@@ -208,6 +208,8 @@ const status = z
     revisions: z
       .array(z.object({ name: z.string(), ready: z.number(), desired: z.number(), traffic: z.number() }))
       .optional(),
+    /** Rollout mirroring: this share of the other revisions' requests is copied to `revision`. */
+    mirror: z.object({ revision: z.string(), percent: z.number() }).optional(),
     latestRevision: z.string().optional(),
     stableRevision: z.string().optional(),
     rollout: z.record(z.string(), z.unknown()).optional(),

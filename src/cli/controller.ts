@@ -1,11 +1,11 @@
 /**
  * `karb controller`: reconciles the InferenceServices of a Kubernetes cluster into Deployments,
- * Services, PDBs, NetworkPolicies and autoscalers (src/control/kubernetes). Serves /healthz and
- * /readyz for the kubelet on --health-port; exits 1 when it loses the Lease, so its pod restarts
- * and rejoins the election.
+ * Services, PDBs, NetworkPolicies and autoscalers (src/control/kubernetes). Serves /healthz,
+ * /readyz (ready while leading) and the gateways' API on --port; exits 1 when it loses the Lease,
+ * so its pod restarts and rejoins the election.
  */
-import { createServer } from 'node:http';
 import { startController } from '../control/kubernetes/controller.ts';
+import { CONTROLLER_PORT } from '../runtime/kubernetes/install.ts';
 import { DNS_LABEL_PATTERN, durationFlag, namespaceFlag, parseFlags, portFlag } from '../util/flags.ts';
 import { jsonLogger } from '../util/log.ts';
 
@@ -18,7 +18,9 @@ const USAGE = `Usage: karb controller [flags]
   --lease-duration D     a Lease unrenewed this long is taken over (default 15s)
   --image IMAGE          karb's image, which runs the built-in model server (default ghcr.io/karb-dev/karb:<version>)
   --system-namespace NS  where karb's gateway runs: model pods admit traffic from there (default $KARB_NAMESPACE or karb-system)
-  --health-port N        serve /healthz and /readyz on this port (default 8081; 0 for none)
+  --port N               serve /healthz, /readyz (ready while leading) and the gateways' signal
+                         reports and activations on this port (default 8081)
+  --host ADDR            address of that port (default 0.0.0.0, every address of the pod)
   --identity NAME        this controller in the Lease and in Events (default $KARB_POD_NAME, else host name and a random suffix)
 `;
 
@@ -33,7 +35,8 @@ export async function controllerCommand(args: string[]): Promise<number> {
       'lease-duration': { type: 'string' },
       image: { type: 'string' },
       'system-namespace': { type: 'string' },
-      'health-port': { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
       identity: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -45,7 +48,7 @@ export async function controllerCommand(args: string[]): Promise<number> {
   }
   const namespace = namespaceFlag('--namespace', values.namespace, undefined);
   const leaseDurationMs = durationFlag('--lease-duration', values['lease-duration'], undefined, { min: 2000, minText: '2s' });
-  const healthPort = portFlag('--health-port', values['health-port'], 8081);
+  const port = portFlag('--port', values.port, CONTROLLER_PORT);
   // In its pod (karb install), the controller's namespace is the system namespace and its pod name its identity.
   const podNamespace = process.env.KARB_NAMESPACE && DNS_LABEL_PATTERN.test(process.env.KARB_NAMESPACE) ? process.env.KARB_NAMESPACE : undefined;
   const systemNamespace = namespaceFlag('--system-namespace', values['system-namespace'], podNamespace);
@@ -61,24 +64,17 @@ export async function controllerCommand(args: string[]): Promise<number> {
     ...(leaseNamespace ? { leaseNamespace } : {}),
     ...(leaseDurationMs ? { leaseDurationMs, renewMs: Math.max(500, Math.floor(leaseDurationMs / 3)) } : {}),
     cluster: { ...(values.image ? { image: values.image } : {}), ...(systemNamespace ? { systemNamespace } : {}) },
+    port,
+    ...(values.host ? { host: values.host } : {}),
     log,
   });
-  const health = healthPort === 0 ? undefined : createServer((req, res) => {
-    const ok = req.url === '/healthz' || req.url === '/readyz';
-    res.writeHead(ok ? 200 : 404, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not found\n');
-  });
-  await new Promise<void>((resolve, reject) => {
-    if (!health) return resolve();
-    health.once('error', reject).listen(healthPort, resolve);
-  });
-  process.stderr.write(`karb controller is up${namespace ? ` in namespace ${namespace}` : ''}${values['leader-elect'] ? ', leading' : ''}\n`);
+  process.stderr.write(`karb controller is up${namespace ? ` in namespace ${namespace}` : ''}${values['leader-elect'] ? ', leading' : ''}, on ${controller.url}\n`);
 
   const code = await new Promise<number>((resolve) => {
     process.once('SIGINT', () => resolve(0));
     process.once('SIGTERM', () => resolve(0));
     void controller.lost.then(() => resolve(1));
   });
-  health?.close();
   await controller.close();
   if (code !== 0) process.stderr.write('karb controller: lost the Lease; exiting so a fresh start rejoins the election\n');
   return code;

@@ -15,7 +15,7 @@ test('karb install prints the same bytes on every run: namespace, CRD, RBAC and 
   assert.equal(first.code, 0, first.stderr);
   assert.equal(first.stdout, second.stdout);
   const docs = documents(first.stdout);
-  assert.equal(docs.length, 13);
+  assert.equal(docs.length, 16);
   assert.equal(docs[0]!.kind, 'Namespace');
   assert.equal(docs[0]!.metadata.name, 'karb-system');
   assert.equal(docs[1]!.metadata.name, CRD_NAME);

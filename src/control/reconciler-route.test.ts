@@ -59,7 +59,7 @@ test("a route's per-try timeout is 4 × its SLO's p95 target, at least 1 s, and 
   });
   await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
   t.after(() => api.close());
-  const feed = new ControlFeed({ controlPlaneUrl: `http://127.0.0.1:${(api.address() as AddressInfo).port}`, adminToken: 't' });
+  const feed = new ControlFeed({ controlPlaneUrl: `http://127.0.0.1:${(api.address() as AddressInfo).port}`, authorization: () => 'Bearer t' });
   const standalone = new InMemoryRoutingTable();
   standalone.replace(await feed.routes());
   assert.equal(standalone.lookup('slow')?.perTryTimeoutMs, 8_000);

@@ -5,8 +5,8 @@
  * apply, on a runtime event, on a timer, after a restart.
  */
 import { canonicalJson, type Condition, type InferenceServiceStatus } from '../api/index.ts';
-import { durationMs } from '../api/quantity.ts';
-import { perTryTimeoutForSlo, type Route, type RoutingTable } from '../gateway/discovery/routing-table.ts';
+import type { Route, RoutingTable } from '../gateway/discovery/routing-table.ts';
+import { serviceRoute } from '../gateway/discovery/service-route.ts';
 import type { Runtime } from '../runtime/types.ts';
 import { planService, replicaTarget, type ServicePlan } from './plan.ts';
 import { revisionTemplate } from './revision-template.ts';
@@ -175,37 +175,10 @@ export class Reconciler {
     if (changed) this.#o.routingTable.replace(routes);
   }
 
-  /**
-   * What the runtime runs for a revision, in the resource's terms: the stored
-   * revision's model and resources, the service's placement, and the drain
-   * grace. How it becomes a process or a Deployment is the runtime's business.
-   */
   #route(service: StoredService, plan: ServicePlan): Route {
     const { namespace, name } = service.metadata;
-    return {
-      model: name,
-      namespace,
-      service: name,
-      format: service.spec.model.format,
-      revisions: plan.traffic.map(({ revision, weight }) => ({
-        revision,
-        weight,
-        endpoints: this.#o.runtime
-          .endpoints({ namespace, revision })
-          .map((e) => ({ replica: e.replica, url: e.url }))
-          .sort((a, b) => (a.replica < b.replica ? -1 : 1)),
-      })),
-      ...(service.spec.traffic.rateLimit ? { rateLimit: { ...service.spec.traffic.rateLimit } } : {}),
-      ...(service.spec.traffic.fallback?.length ? { fallback: [...service.spec.traffic.fallback] } : {}),
-      ...(plan.mirror ? { mirror: { ...plan.mirror } } : {}),
-      concurrencyLimit: concurrencyLimit(service),
-      coldStartMs: service.spec.slo.coldStartMs,
-      // A hung replica costs a request one try of a few times the p95 target, not its whole deadline.
-      perTryTimeoutMs: perTryTimeoutForSlo(service.spec.slo.latencyP95Ms),
-      ...(service.spec.traffic.async?.enabled
-        ? { asyncEnabled: true, asyncMaxQueued: service.spec.traffic.async.maxQueued, asyncTtlMs: durationMs(service.spec.traffic.async.ttl) }
-        : {}),
-    };
+    const runtime = this.#o.runtime;
+    return serviceRoute({ namespace, name, spec: service.spec, traffic: plan.traffic, mirror: plan.mirror, endpoints: (revision) => runtime.endpoints({ namespace, revision }) });
   }
 
   #status(service: StoredService, plan: ServicePlan, revisions: RevisionRecord[], scaleMessage: string, autoscaler: AutoscalerRecord | undefined, rollout: RolloutState | undefined): InferenceServiceStatus {
@@ -242,6 +215,8 @@ export class Reconciler {
       stableRevision: plan.stableRevision,
       ...(this.#o.gatewayUrl ? { url: `${this.#o.gatewayUrl}/v2/models/${name}` } : {}),
       revisions: statusRevisions,
+      // Where a gateway that reads status (karb gateway --kubernetes) learns of rollout mirroring.
+      ...(plan.mirror ? { mirror: { ...plan.mirror } } : {}),
       ...(rollout ? { rollout: rolloutStatus(rollout, service.spec) } : {}),
       ...(autoscaler ? { autoscaler: { desiredReplicas: autoscaler.desiredReplicas, reason: autoscaler.reason, message: autoscaler.message, panic: autoscaler.panic } } : {}),
       conditions: [ready, latest, ...(autoscaler ? [scalingCondition(autoscaler)] : [])].map((c) => withTransitionTime(c, service.status.conditions, this.#now())),
@@ -258,14 +233,6 @@ function scalingCondition(a: AutoscalerRecord): Omit<Condition, 'lastTransitionT
   return a.reason === 'NoData'
     ? { type: 'ScalingActive', status: 'False', reason: a.reason, message: a.message }
     : { type: 'ScalingActive', status: 'True', reason: a.reason, message: a.message };
-}
-
-/**
- * The gateway's hard per-replica limit: well above the autoscaler's soft target (the
- * autoscaler adds replicas long before it binds) and never below two full batches.
- */
-export function concurrencyLimit(service: StoredService): number {
-  return Math.max(4 * service.spec.scaling.targetConcurrency, 2 * service.spec.model.batching.maxBatchSize);
 }
 
 /** Keeps a condition's lastTransitionTime while its status stays the same. */

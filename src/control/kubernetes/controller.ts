@@ -24,6 +24,9 @@ import { LeaderElector } from './leader-election.ts';
 import { admitKubernetes } from './admission.ts';
 import { preflight } from './preflight.ts';
 import { ServiceObjectsSync } from './service-objects-sync.ts';
+import { startControllerServer, type ControllerServer } from './controller-server.ts';
+import { TokenReviewer } from './token-review.ts';
+import { GATEWAY_NAME } from '../../runtime/kubernetes/install.ts';
 
 export interface ControllerOptions {
   kubeconfig?: string;
@@ -39,6 +42,14 @@ export interface ControllerOptions {
   renewMs?: number;
   /** A pass runs at least this often, reading only the watch caches (default 10 s). */
   resyncMs?: number;
+  /**
+   * Serve /healthz, /readyz and the gateways' API (controller-server.ts) on this port from the
+   * start, standby included (0: any free port; absent: none).
+   */
+  port?: number;
+  host?: string;
+  /** Who may report signals and ask for replicas (default: karb's gateway service account). */
+  gatewayUsers?: string[];
   clock?: Clock;
   log?: (record: Record<string, unknown>) => void;
 }
@@ -54,6 +65,8 @@ export interface RunningController {
   close(): Promise<void>;
   /** Resolves when leadership is lost (the process should exit so a fresh start rejoins the election). */
   lost: Promise<void>;
+  /** The controller's HTTP port, when `port` was given. */
+  url?: string;
 }
 
 export const LEASE_NAME = 'karb-controller';
@@ -73,6 +86,37 @@ export async function startController(options: ControllerOptions = {}): Promise<
 
   let signalLost: () => void = () => {};
   const lost = new Promise<void>((resolve) => (signalLost = resolve));
+  // What gateways report feeds the autoscaler (hub) and rollout analysis (counters), as with karb up.
+  const hub = new SignalHub({ clock });
+  const counters = new RevisionCounters();
+  let leading = false;
+  let autoscaler: AutoscalerLoop | undefined;
+  let store: KubernetesStore | undefined;
+  let server: ControllerServer | undefined;
+  if (options.port !== undefined) {
+    try {
+      server = await startControllerServer({
+        port: options.port,
+        ...(options.host ? { host: options.host } : {}),
+        ready: () => leading,
+        reviewer: new TokenReviewer(client, clock),
+        callers: options.gatewayUsers ?? [`system:serviceaccount:${cluster.systemNamespace}:${GATEWAY_NAME}`],
+        onSignals: (report) => {
+          hub.ingest(report);
+          counters.ingest(report);
+        },
+        onActivate: (namespace, service) => {
+          if (store?.getService(namespace, service) === undefined) return false;
+          autoscaler?.activate(namespace, service);
+          return true;
+        },
+        log,
+      });
+    } catch (err) {
+      await client.close();
+      throw err;
+    }
+  }
   let elector: LeaderElector | undefined;
   if (options.leaderElect) {
     elector = new LeaderElector({
@@ -89,7 +133,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
   }
 
   const scope = options.namespace ? { namespace: options.namespace } : {};
-  const store = await KubernetesStore.start({ client, clock, instance: identity, log, admit: (svc) => admitKubernetes(svc, cluster), ...scope });
+  store = await KubernetesStore.start({ client, clock, instance: identity, log, admit: (svc) => admitKubernetes(svc, cluster), ...scope });
   const runtime = await KubernetesRuntime.start({
     client,
     cluster,
@@ -102,14 +146,13 @@ export async function startController(options: ControllerOptions = {}): Promise<
       return obj?.metadata.uid && !obj.metadata.deletionTimestamp ? { uid: obj.metadata.uid, labels: obj.metadata.labels ?? {} } : undefined;
     },
   });
-  const rollouts = new RolloutTracker({ store, counters: new RevisionCounters(), clock });
+  const rollouts = new RolloutTracker({ store, counters, clock });
   const reconciler = new Reconciler({ store, runtime, routingTable: new InMemoryRoutingTable(), rollouts, clock, log });
   const warn = (service: StoredService, reason: string, message: string) =>
     store.addEvent({ type: 'Warning', reason, message, namespace: service.metadata.namespace, service: service.metadata.name });
   const serviceObjects = new ServiceObjectsSync({ client, cluster, log, warn, ...scope });
-  // The same autoscaling loop as karb up. Gateways' signals reach its hub in the data plane; until
-  // then a policy without data keeps its count, and spec.scaling.replicas (kubectl scale) is obeyed.
-  const autoscaler = new AutoscalerLoop({ store, runtime, hub: new SignalHub({ clock }), clock, log, onDesiredChanged: () => void requestPass() });
+  // The same autoscaling loop as karb up, on the gateways' reports; spec.scaling.replicas (kubectl scale, an HPA) is obeyed.
+  autoscaler = new AutoscalerLoop({ store, runtime, hub, clock, log, onDesiredChanged: () => void requestPass() });
   const refusedReported = new Map<string, string>();
 
   const pass = async (): Promise<void> => {
@@ -173,10 +216,12 @@ export async function startController(options: ControllerOptions = {}): Promise<
   timer = unref(clock.setTimeout(tick, resyncMs));
   await requestPass();
   autoscaler.start();
+  leading = true;
   log({ level: 'info', msg: 'controller started', component: 'controller', identity, namespace: options.namespace ?? '(all)', leaderElect: options.leaderElect === true });
 
   void lost.then(() => {
     closed = true;
+    leading = false;
   });
 
   return {
@@ -185,19 +230,22 @@ export async function startController(options: ControllerOptions = {}): Promise<
     runtime,
     reconciler,
     lost,
+    ...(server ? { url: server.url } : {}),
     async sync() {
       await requestPass();
       await store.flush();
     },
     async close() {
       closed = true;
-      autoscaler.stop();
+      leading = false;
+      autoscaler?.stop();
       if (timer !== undefined) clock.clearTimeout(timer);
       await running;
       await store.flush();
       store.close();
       await runtime.close();
       await elector?.release();
+      await server?.close();
       await client.close();
     },
   };

@@ -1,7 +1,10 @@
 /**
  * What a standalone gateway (`karb gateway`) reads from the control plane's
  * admin API: the routing table (polled) and API key records (on demand, cached
- * by RemoteKeyResolver). Uses the admin token; the key's secret never travels.
+ * by RemoteKeyResolver), and where it reports signals and asks for replicas.
+ * Uses the admin token (karb up) or, on a cluster, the gateway's
+ * service-account token (karb controller reviews it); the key's secret never
+ * travels.
  */
 import type { Clock, TimerHandle } from '../../util/clock.ts';
 import type { Log } from '../../util/log.ts';
@@ -12,20 +15,30 @@ import type { SignalReporter } from '../../observability/signal-reporter.ts';
 
 export interface ControlFeedOptions {
   controlPlaneUrl: string;
-  adminToken: string;
+  /** The `Authorization` header of every call, asked for each time (a service-account token rotates). */
+  authorization: () => string | Promise<string>;
   /** Per call. Default 2 s. */
   timeoutMs?: number;
 }
 
 export class ControlFeed {
   readonly #base: string;
-  readonly #headers: Record<string, string>;
+  readonly #authorization: () => string | Promise<string>;
   readonly #timeoutMs: number;
 
   constructor(options: ControlFeedOptions) {
     this.#base = options.controlPlaneUrl.replace(/\/+$/, '');
-    this.#headers = { authorization: `Bearer ${options.adminToken}` };
+    this.#authorization = options.authorization;
     this.#timeoutMs = options.timeoutMs ?? 2000;
+  }
+
+  /** Where the reports go (for messages). */
+  get url(): string {
+    return this.#base;
+  }
+
+  async #headers(): Promise<Record<string, string>> {
+    return { authorization: await this.#authorization() };
   }
 
   async routes(): Promise<Route[]> {
@@ -49,7 +62,7 @@ export class ControlFeed {
   async activate(namespace: string, service: string): Promise<void> {
     const res = await fetch(`${this.#base}/api/v1/services/${encodeURIComponent(service)}/activate?namespace=${encodeURIComponent(namespace)}`, {
       method: 'POST',
-      headers: this.#headers,
+      headers: await this.#headers(),
       signal: AbortSignal.timeout(this.#timeoutMs),
     });
     await res.body?.cancel();
@@ -60,7 +73,7 @@ export class ControlFeed {
   async report(report: SignalReport): Promise<void> {
     const res = await fetch(`${this.#base}/api/v1/signals`, {
       method: 'POST',
-      headers: { ...this.#headers, 'content-type': 'application/json' },
+      headers: { ...(await this.#headers()), 'content-type': 'application/json' },
       body: JSON.stringify(report),
       signal: AbortSignal.timeout(this.#timeoutMs),
     });
@@ -68,8 +81,8 @@ export class ControlFeed {
     if (!res.ok) throw new Error(`POST /api/v1/signals answered ${res.status}`);
   }
 
-  #get(path: string): Promise<Response> {
-    return fetch(`${this.#base}${path}`, { headers: this.#headers, signal: AbortSignal.timeout(this.#timeoutMs) });
+  async #get(path: string): Promise<Response> {
+    return fetch(`${this.#base}${path}`, { headers: await this.#headers(), signal: AbortSignal.timeout(this.#timeoutMs) });
   }
 }
 

@@ -67,6 +67,19 @@ export class KubeClient {
     return this.#server;
   }
 
+  /**
+   * The `Authorization` header these credentials send (a bearer token: a service account's, or
+   * the kubeconfig's); read each time, since a mounted service-account token rotates. Throws
+   * when the credentials are no token (a client certificate).
+   */
+  async authorization(): Promise<string> {
+    const options: { headers: Record<string, string> } = { headers: {} };
+    await this.config.applyToHTTPSOptions(options);
+    const header = options.headers.Authorization ?? options.headers.authorization;
+    if (header === undefined) throw new KarbError('KUBECONFIG_NO_TOKEN', 'these credentials hold no bearer token; karb controller accepts a service account’s token (use the gateway’s service account)', { status: 400 });
+    return header;
+  }
+
   /** Requests made so far, by verb; `writes` sums create, update, patch, apply and delete. */
   calls(): { byVerb: Record<string, number>; writes: number; total: number } {
     let writes = 0;

@@ -51,7 +51,7 @@ test('the restricted checker itself: a pod missing each piece is refused with th
   assert.match(restrictedViolations(pod({ ...good, allowPrivilegeEscalation: undefined }))[0]!, /allowPrivilegeEscalation/);
 });
 
-test('install: namespace first, then the CRD, identities, RBAC, the gateway Service and both Deployments', () => {
+test('install: namespace first, then the CRD, identities, RBAC, the gateway and controller Services and both Deployments', () => {
   assert.deepEqual(
     objects().map((o) => `${o.kind}/${o.metadata.name}`),
     [
@@ -65,7 +65,10 @@ test('install: namespace first, then the CRD, identities, RBAC, the gateway Serv
       'RoleBinding/karb-controller-leader-election',
       'ClusterRole/karb-gateway',
       'ClusterRoleBinding/karb-gateway',
+      'Role/karb-gateway-keys',
+      'RoleBinding/karb-gateway-keys',
       'Service/karb-gateway',
+      'Service/karb-controller',
       'Deployment/karb-controller',
       'Deployment/karb-gateway',
     ],
@@ -93,6 +96,7 @@ test('RBAC: no wildcard anywhere, and exactly the permissions the controller and
   assert.deepEqual(grants(RBAC_RULES.controller), [
     'apps/controllerrevisions: create,delete,get,list,patch,watch',
     'apps/deployments: create,delete,get,list,patch,update,watch',
+    'authentication.k8s.io/tokenreviews: create',
     'autoscaling/horizontalpodautoscalers: create,delete,get,list,patch,update,watch',
     'core/events: create,patch',
     'core/pods: get,list,patch,watch',
@@ -108,11 +112,14 @@ test('RBAC: no wildcard anywhere, and exactly the permissions the controller and
     'policy/poddisruptionbudgets: create,delete,get,list,patch,update,watch',
   ]);
   assert.deepEqual(grants(RBAC_RULES.controllerLeases), ['coordination.k8s.io/leases: create,get,list,patch,update,watch']);
-  assert.deepEqual(grants(RBAC_RULES.gateway), ['core/pods: get,list,watch', 'discovery.k8s.io/endpointslices: get,list,watch', 'karb.dev/inferenceservices: get,list,watch']);
+  assert.deepEqual(grants(RBAC_RULES.gateway), ['discovery.k8s.io/endpointslices: get,list,watch', 'karb.dev/inferenceservices: get,list,watch']);
   // The objects carry the same rules as the data.
   assert.deepEqual(find(all, 'ClusterRole', 'karb-controller').rules, JSON.parse(JSON.stringify(RBAC_RULES.controller)));
   assert.deepEqual(find(all, 'Role', 'karb-controller-leader-election').rules, JSON.parse(JSON.stringify(RBAC_RULES.controllerLeases)));
   assert.deepEqual(find(all, 'ClusterRole', 'karb-gateway').rules, JSON.parse(JSON.stringify(RBAC_RULES.gateway)));
+  assert.deepEqual(grants(RBAC_RULES.gatewayKeys), ['core/secrets: get'], 'key Secrets are read by name, never listed or watched');
+  assert.equal(find(all, 'Role', 'karb-gateway-keys').metadata.namespace, 'karb-system', 'secrets only in the system namespace');
+  assert.ok(!RBAC_RULES.gateway.some((r) => r.resources.includes('secrets')));
   // Leases only in the system namespace: a Role, never part of a ClusterRole.
   assert.ok(!RBAC_RULES.controller.some((r) => r.resources.includes('leases')));
 });
@@ -130,15 +137,15 @@ test('every pod karb installs meets Pod Security "restricted" and runs as its ow
   }
 });
 
-test('controller: two replicas with leader election, image from the options, health probes on :8081/healthz', () => {
+test('controller: two replicas with leader election, image from the options, probes on :8081 (ready on /readyz while leading, alive on /healthz)', () => {
   const d = find(objects('karb-system', 'registry.example/karb:dev'), 'Deployment', 'karb-controller');
   const c = d.spec.template.spec.containers[0];
   assert.equal(d.spec.replicas, 2);
   assert.equal(c.image, 'registry.example/karb:dev');
-  assert.deepEqual(c.args, ['controller', '--leader-elect', '--health-port', '8081', '--image', 'registry.example/karb:dev'], 'the model pods it makes run the same image');
-  assert.deepEqual(c.ports, [{ name: 'health', containerPort: 8081, protocol: 'TCP' }]);
-  assert.deepEqual(c.readinessProbe.httpGet, { path: '/healthz', port: 'health' });
-  assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'health' });
+  assert.deepEqual(c.args, ['controller', '--leader-elect', '--port', '8081', '--image', 'registry.example/karb:dev'], 'the model pods it makes run the same image');
+  assert.deepEqual(c.ports, [{ name: 'http', containerPort: 8081, protocol: 'TCP' }]);
+  assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'http' }, 'ready while leading, so the Service karb-controller reaches the leader');
+  assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'http' });
   assert.deepEqual(d.spec.template.metadata.labels, { ...CONTROLLER_POD_LABELS });
   assert.deepEqual(d.spec.selector.matchLabels, { ...CONTROLLER_POD_LABELS });
 });

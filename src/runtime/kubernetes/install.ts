@@ -12,10 +12,16 @@ import { restrictedContainerSecurity, restrictedPodSecurity } from './security.t
 
 export const CONTROLLER_NAME = 'karb-controller';
 export const GATEWAY_NAME = 'karb-gateway';
+/** The gateway's Role in the system namespace: reading API key Secrets. */
+export const GATEWAY_KEYS_NAME = 'karb-gateway-keys';
 /** The Role (and its binding) that lets the controller hold its leader-election Lease. */
 export const LEADER_ELECTION_NAME = 'karb-controller-leader-election';
-/** The controller's health server: `GET /healthz` on this port (`karb controller --health-port`). */
-export const CONTROLLER_HEALTH_PORT = 8081;
+/**
+ * The controller's HTTP port (`karb controller --port`): /healthz, /readyz (ready while it
+ * leads) and the gateways' signal reports and activations, reached through the Service
+ * `karb-controller`, which therefore routes to the leader only.
+ */
+export const CONTROLLER_PORT = 8081;
 export const GATEWAY_HTTP_PORT = 8080;
 export const GATEWAY_METRICS_PORT = 9464;
 
@@ -31,12 +37,14 @@ const OWN = ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'] as c
 /**
  * Every permission karb's components hold, and nothing more. `controller` is cluster-wide
  * (InferenceServices live in any namespace, and so do the objects they become);
- * `controllerLeases` is granted only in the system namespace; `gateway` only reads.
+ * `controllerLeases` is granted only in the system namespace; `gateway` only reads, and
+ * `gatewayKeys` (reading the API key Secrets) holds only in the system namespace.
  */
 export const RBAC_RULES: {
   readonly controller: readonly PolicyRule[];
   readonly controllerLeases: readonly PolicyRule[];
   readonly gateway: readonly PolicyRule[];
+  readonly gatewayKeys: readonly PolicyRule[];
 } = Object.freeze({
   controller: [
     { apiGroups: ['karb.dev'], resources: ['inferenceservices'], verbs: ['get', 'list', 'watch', 'patch', 'update'] },
@@ -54,13 +62,16 @@ export const RBAC_RULES: {
     { apiGroups: ['keda.sh'], resources: ['scaledobjects'], verbs: OWN },
     { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
     { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+    // Gateways calling its port prove who they are with their service-account token.
+    { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
   ],
   controllerLeases: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] }],
   gateway: [
     { apiGroups: ['karb.dev'], resources: ['inferenceservices'], verbs: READ },
     { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: READ },
-    { apiGroups: [''], resources: ['pods'], verbs: READ },
   ],
+  // API key records (Secrets karb-key-<id>), read one by one by name, in the system namespace only.
+  gatewayKeys: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }],
 });
 
 type Obj = Record<string, unknown>;
@@ -79,7 +90,10 @@ export function buildInstallObjects(options: Pick<ClusterOptions, 'image' | 'sys
     roleBinding(LEADER_ELECTION_NAME, CONTROLLER_NAME, ns, CONTROLLER_POD_LABELS),
     clusterRole(GATEWAY_NAME, RBAC_RULES.gateway, GATEWAY_POD_LABELS),
     clusterRoleBinding(GATEWAY_NAME, ns, GATEWAY_POD_LABELS),
+    role(GATEWAY_KEYS_NAME, ns, RBAC_RULES.gatewayKeys, GATEWAY_POD_LABELS),
+    roleBinding(GATEWAY_KEYS_NAME, GATEWAY_NAME, ns, GATEWAY_POD_LABELS),
     buildGatewayService(ns),
+    buildControllerService(ns),
     buildControllerDeployment(options),
     buildGatewayDeployment(options),
   ];
@@ -150,21 +164,41 @@ export function buildGatewayService(namespace: string): Obj {
   };
 }
 
+/** Where gateways report their signals: the controller that leads (the only ready one). */
+export function buildControllerService(namespace: string): Obj {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: CONTROLLER_NAME, namespace, labels: { ...CONTROLLER_POD_LABELS } },
+    spec: {
+      type: 'ClusterIP',
+      selector: { ...CONTROLLER_POD_LABELS },
+      ports: [{ name: 'http', port: CONTROLLER_PORT, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' }],
+    },
+  };
+}
+
+/** The controller's address as gateways in the cluster reach it. */
+export function controllerUrl(systemNamespace: string): string {
+  return `http://${CONTROLLER_NAME}.${systemNamespace}.svc:${CONTROLLER_PORT}`;
+}
+
 /**
  * Two replicas: one leads (holds the Lease) and reconciles, the other waits to take over, so a
  * node drain or a crash costs one lease period rather than a reschedule.
  */
 export function buildControllerDeployment(options: Pick<ClusterOptions, 'image' | 'systemNamespace'>): Obj {
-  const health = { httpGet: { path: '/healthz', port: 'health' } };
+  const probe = (path: string) => ({ httpGet: { path, port: 'http' } });
   return deployment(CONTROLLER_NAME, options.systemNamespace, CONTROLLER_POD_LABELS, 2, {
     name: 'controller',
     image: options.image,
     // The model pods it makes run the same image; its namespace and name come from the pod (podIdentityEnv).
-    args: ['controller', '--leader-elect', '--health-port', String(CONTROLLER_HEALTH_PORT), '--image', options.image],
+    args: ['controller', '--leader-elect', '--port', String(CONTROLLER_PORT), '--image', options.image],
     env: podIdentityEnv(),
-    ports: [{ name: 'health', containerPort: CONTROLLER_HEALTH_PORT, protocol: 'TCP' }],
-    readinessProbe: { ...health, periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 2 },
-    livenessProbe: { ...health, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
+    ports: [{ name: 'http', containerPort: CONTROLLER_PORT, protocol: 'TCP' }],
+    // Ready only while leading: the standby stays out of the Service's endpoints, alive.
+    readinessProbe: { ...probe('/readyz'), periodSeconds: 2, failureThreshold: 1, timeoutSeconds: 2 },
+    livenessProbe: { ...probe('/healthz'), initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
     resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
   });
 }

@@ -18,6 +18,7 @@ export const DEPLOYMENTS = resource('apps/v1', 'Deployment', 'deployments');
 export const CONTROLLER_REVISIONS = resource('apps/v1', 'ControllerRevision', 'controllerrevisions');
 export const SERVICES = resource('v1', 'Service', 'services');
 export const SERVICE_ACCOUNTS = resource('v1', 'ServiceAccount', 'serviceaccounts');
+export const SECRETS = resource('v1', 'Secret', 'secrets');
 export const PODS = resource('v1', 'Pod', 'pods');
 export const NAMESPACES = resource('v1', 'Namespace', 'namespaces', false);
 export const ENDPOINT_SLICES = resource('discovery.k8s.io/v1', 'EndpointSlice', 'endpointslices');
@@ -27,9 +28,10 @@ export const HORIZONTAL_POD_AUTOSCALERS = resource('autoscaling/v2', 'Horizontal
 export const SCALED_OBJECTS = resource('keda.sh/v1alpha1', 'ScaledObject', 'scaledobjects');
 export const LEASES = resource('coordination.k8s.io/v1', 'Lease', 'leases');
 export const EVENTS = resource('events.k8s.io/v1', 'Event', 'events');
+export const TOKEN_REVIEWS = resource('authentication.k8s.io/v1', 'TokenReview', 'tokenreviews', false);
 
 const BY_KIND = new Map(
-  [INFERENCE_SERVICES, DEPLOYMENTS, CONTROLLER_REVISIONS, SERVICES, SERVICE_ACCOUNTS, PODS, NAMESPACES, ENDPOINT_SLICES, POD_DISRUPTION_BUDGETS, NETWORK_POLICIES, HORIZONTAL_POD_AUTOSCALERS, SCALED_OBJECTS, LEASES, EVENTS].map(
+  [INFERENCE_SERVICES, DEPLOYMENTS, CONTROLLER_REVISIONS, SERVICES, SERVICE_ACCOUNTS, SECRETS, PODS, NAMESPACES, ENDPOINT_SLICES, POD_DISRUPTION_BUDGETS, NETWORK_POLICIES, HORIZONTAL_POD_AUTOSCALERS, SCALED_OBJECTS, LEASES, EVENTS, TOKEN_REVIEWS].map(
     (r) => [`${r.apiVersion}/${r.kind}`, r],
   ),
 );

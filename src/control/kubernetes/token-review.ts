@@ -1,0 +1,58 @@
+/**
+ * Who is calling the controller: the caller's bearer token, checked by the API server itself (a
+ * `TokenReview`, as kube-rbac-proxy and metrics adapters do), so gateways prove who they are
+ * with their service account's token and the controller keeps no secret of its own. Answers are
+ * cached by the token's SHA-256 (never the token) for a minute; a refused token is not cached,
+ * so a gateway whose token was just mounted is let in on its next try.
+ */
+import { createHash } from 'node:crypto';
+import { KarbError } from '../../errors.ts';
+import type { KubeClient, ObjectLike } from '../../runtime/kubernetes/api-client.ts';
+import type { Clock } from '../../util/clock.ts';
+
+export class UnauthenticatedError extends KarbError {
+  constructor(message = 'send the gateway’s service-account token as Authorization: Bearer <token>') {
+    super('UNAUTHENTICATED', message, { status: 401 });
+  }
+}
+
+export class ForbiddenCallerError extends KarbError {
+  constructor(who: string, allowed: string[]) {
+    super('FORBIDDEN', `${who} may not call this API; only ${allowed.join(', ')} may`, { status: 403 });
+  }
+}
+
+const CACHE_MS = 60_000;
+const MAX_CACHED = 1024;
+
+interface TokenReviewAnswer {
+  status?: { authenticated?: boolean; user?: { username?: string }; error?: string };
+}
+
+export class TokenReviewer {
+  readonly #client: KubeClient;
+  readonly #clock: Clock;
+  readonly #cache = new Map<string, { username: string; until: number }>();
+
+  constructor(client: KubeClient, clock: Clock) {
+    this.#client = client;
+    this.#clock = clock;
+  }
+
+  /** The user an `Authorization` header authenticates as; throws UnauthenticatedError otherwise. */
+  async username(authorization: string | undefined): Promise<string> {
+    if (authorization === undefined || authorization.slice(0, 7).toLowerCase() !== 'bearer ') throw new UnauthenticatedError();
+    const token = authorization.slice(7).trim();
+    if (token === '') throw new UnauthenticatedError();
+    const digest = createHash('sha256').update(token).digest('base64');
+    const now = this.#clock.now();
+    const cached = this.#cache.get(digest);
+    if (cached && cached.until > now) return cached.username;
+    const review = await this.#client.create<ObjectLike & TokenReviewAnswer>({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', metadata: { name: '' }, spec: { token } });
+    const username = review.status?.authenticated ? review.status.user?.username : undefined;
+    if (!username) throw new UnauthenticatedError('the API server does not accept this token; use the gateway’s service-account token');
+    if (this.#cache.size >= MAX_CACHED) this.#cache.clear();
+    this.#cache.set(digest, { username, until: now + CACHE_MS });
+    return username;
+  }
+}
