@@ -187,12 +187,17 @@ export interface GatewayProcess {
 }
 
 /** A standalone `karb gateway` fed by the control plane at `controlUrl`, on a free port; `extra` flags after. */
-export async function startGatewayProcess(cwd: string, controlUrl: string, token: string, extra: string[]): Promise<GatewayProcess> {
+export function startGatewayProcess(cwd: string, controlUrl: string, token: string, extra: string[]): Promise<GatewayProcess> {
+  return startGateway(cwd, ['--control-plane', controlUrl, ...extra], { KARB_TOKEN: token });
+}
+
+/** A standalone `karb gateway` with `args` for its source of routes (`--control-plane …` or `--kubernetes …`), on free ports. */
+export async function startGateway(cwd: string, args: string[], env: Record<string, string> = {}): Promise<GatewayProcess> {
   const port = await freePort();
   const metricsPort = await freePort();
-  const child = spawn(process.execPath, [KARB, 'gateway', '--port', String(port), '--metrics-port', String(metricsPort), '--control-plane', controlUrl, ...extra], {
+  const child = spawn(process.execPath, [KARB, 'gateway', '--port', String(port), '--metrics-port', String(metricsPort), ...args], {
     cwd,
-    env: { ...process.env, KARB_TOKEN: token },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -30,22 +30,27 @@ export async function installKarb(cluster: TestCluster): Promise<void> {
   await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/inferenceservices.karb.dev']);
 }
 
-/** A kubeconfig that authenticates as the controller's service account (a token, not the admin's certificate). */
-export async function controllerKubeconfig(cluster: TestCluster, dir: string): Promise<string> {
-  const token = (await kubectlOk(cluster, ['create', 'token', CONTROLLER_NAME, '-n', SYSTEM_NAMESPACE, '--duration=2h'])).trim();
+/** A kubeconfig that authenticates as one of karb's service accounts (a token, not the admin's certificate). */
+export async function serviceAccountKubeconfig(cluster: TestCluster, dir: string, account: string): Promise<string> {
+  const token = (await kubectlOk(cluster, ['create', 'token', account, '-n', SYSTEM_NAMESPACE, '--duration=2h'])).trim();
   const admin = parse(await kubectlOk(cluster, ['config', 'view', '--raw', '--minify'])) as { clusters: Array<{ cluster: Record<string, string> }> };
   const { server, 'certificate-authority-data': caData, 'certificate-authority': caFile } = admin.clusters[0]!.cluster;
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'test', cluster: { server, ...(caData ? { 'certificate-authority-data': caData } : { 'certificate-authority': caFile }) } }],
-    users: [{ name: CONTROLLER_NAME, user: { token } }],
-    contexts: [{ name: 'controller', context: { cluster: 'test', user: CONTROLLER_NAME } }],
-    'current-context': 'controller',
+    users: [{ name: account, user: { token } }],
+    contexts: [{ name: account, context: { cluster: 'test', user: account } }],
+    'current-context': account,
   };
-  const path = join(dir, 'controller.kubeconfig');
+  const path = join(dir, `${account}.kubeconfig`);
   writeFileSync(path, stringify(config), { mode: 0o600 });
   return path;
+}
+
+/** The controller's own credentials, with the RBAC karb install ships. */
+export function controllerKubeconfig(cluster: TestCluster, dir: string): Promise<string> {
+  return serviceAccountKubeconfig(cluster, dir, CONTROLLER_NAME);
 }
 
 /** A test cluster with karb installed, a scratch folder, and the controller's own credentials. */
