@@ -138,6 +138,86 @@ describe('karb on a cluster serves: gateways on EndpointSlices, scaling and roll
     assert.match(events, /RolloutFailed/);
   });
 
+  test('the controller’s port takes reports only from the gateway’s service account, only while it leads', async () => {
+    const post = (path: string, token?: string) =>
+      fetch(`${controller.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify({ gateway: 'x', revisions: [], services: [] }) });
+    const anonymous = await post('/api/v1/signals');
+    assert.equal(anonymous.status, 401);
+    assert.equal(((await anonymous.json()) as any).error.code, 'UNAUTHENTICATED');
+    const bogus = await post('/api/v1/signals', 'not-a-token');
+    assert.equal(bogus.status, 401, 'the API server’s TokenReview refuses it');
+    await bogus.arrayBuffer();
+    // The controller's own account is authenticated, but it is not a gateway.
+    const controllerToken = (await kubectlOk(cluster, ['create', 'token', 'karb-controller', '-n', 'karb-system', '--duration=10m'])).trim();
+    const forbidden = await post('/api/v1/signals', controllerToken);
+    assert.equal(forbidden.status, 403);
+    assert.match(((await forbidden.json()) as any).error.message, /system:serviceaccount:karb-system:karb-controller may not call this API; only system:serviceaccount:karb-system:karb-gateway may/);
+    const gatewayToken = (await kubectlOk(cluster, ['create', 'token', GATEWAY_NAME, '-n', 'karb-system', '--duration=10m'])).trim();
+    const unknown = await post(`/api/v1/services/nope/activate?namespace=${NS}`, gatewayToken);
+    assert.equal(unknown.status, 404);
+    await unknown.arrayBuffer();
+    const badReport = await fetch(`${controller.url}/api/v1/signals`, { method: 'POST', headers: { authorization: `Bearer ${gatewayToken}` }, body: '{"gateway":' });
+    assert.equal(badReport.status, 400);
+    assert.equal(((await badReport.json()) as any).error.code, 'INVALID_SIGNAL_REPORT');
+    assert.equal((await fetch(`${controller.url}/readyz`)).status, 200, 'ready: it leads');
+  });
+
+  test('a revoked key (karb keys revoke --kubernetes) is refused by the gateways once their cached record expires; karb keys list shows it revoked', async () => {
+    const created = await karb(['keys', 'create', '--kubernetes', '--kubeconfig', cluster.kubeconfig, '--namespace', NS, '--services', 'fraud', '--name', 'short-lived']);
+    assert.equal(created.code, 0, created.stderr);
+    const shortLived = created.stdout.trim();
+    const id = /^karb_([0-9a-f]{16})_/.exec(shortLived)![1]!;
+    assert.equal((await infer(gateways[0]!, 'fraud', [ROW], { authorization: `Bearer ${shortLived}` })).status, 200);
+    const outOfScope = await infer(gateways[0]!, 'canary', [ROW], { authorization: `Bearer ${shortLived}` });
+    assert.equal(outOfScope.status, 403, 'its service allowlist holds on the cluster too');
+    const revoked = await karb(['keys', 'revoke', id, '--kubernetes', '--kubeconfig', cluster.kubeconfig]);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    await waitFor('the gateways to refuse the revoked key', async () => {
+      const statuses = await Promise.all(gateways.map(async (g) => (await infer(g, 'fraud', [ROW], { authorization: `Bearer ${shortLived}` })).status));
+      return statuses.every((status) => status === 401) ? true : undefined;
+    }, 30_000, 250);
+    const listed = await karb(['keys', 'list', '--kubernetes', '--kubeconfig', cluster.kubeconfig]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, new RegExp(`${id}\\s+short-lived\\s+${NS}\\s+fraud\\s.*revoked`));
+    const secret = await getJson(cluster, ['secret', `karb-key-${id}`, '-n', 'karb-system']);
+    assert.ok(!JSON.stringify(secret).includes(shortLived.split('_')[2]!), 'the Secret holds the hash, never the key');
+  });
+
+  test('a rollout survives a controller restart mid-way, and the gateways keep serving its split while no controller runs', async () => {
+    const rollout = { steps: [{ weight: 50, pause: '6s' }], analysis: { ...TEST_ANALYSIS, minRequests: 10 } };
+    const spec = (file: string) => ({ model: { uri: `pvc://models/${file}` }, scaling: { minReplicas: 1, maxReplicas: 2 }, rollout });
+    await kubectlOk(cluster, ['apply', '-f', '-'], inferenceService('restart', NS, spec('fraud-v1.onnx')));
+    await waitForObject(cluster, 'restart Ready', ['inferenceservice', 'restart', '-n', NS], (o: any) => o.status?.summary?.replicas === '1/1', 180_000);
+    await waitFor('the gateway to route restart', async () => (await infer(gateways[0]!, 'restart', [ROW])).status === 200, 30_000, 200);
+    const probe = startProbe(`${gateways[0]!.url}/v2/models/restart/infer`, { headers: { authorization: `Bearer ${key}` }, body: fraudRequest([ROW]) }, 20);
+    try {
+      await kubectlOk(cluster, ['apply', '-f', '-'], inferenceService('restart', NS, spec('fraud-v2.onnx')));
+      await waitForObject(cluster, 'the canary at 50%', ['inferenceservice', 'restart', '-n', NS], (o: any) => o.status?.rollout?.phase === 'Progressing' && o.status.revisions?.find((r: any) => r.name === 'restart-00002')?.traffic === 50, 120_000);
+      const port = Number(new URL(controller.url!).port);
+      await controller.close();
+      // No controller: the gateways route by what the cluster holds, both revisions answering.
+      const meanwhile = startProbe(`${gateways[1]!.url}/v2/models/restart/infer`, { headers: { authorization: `Bearer ${key}` }, body: fraudRequest([ROW]) }, 20);
+      await new Promise((r) => setTimeout(r, 2000));
+      const down = await meanwhile.stop();
+      assert.equal(errorsOf(down), 0, JSON.stringify([...down.statuses]));
+      assert.ok((down.revisions.get('restart-00001') ?? 0) > 0 && (down.revisions.get('restart-00002') ?? 0) > 0, JSON.stringify([...down.revisions]));
+      const logFile = join(karbCluster.dir, 'controller.log');
+      controller = await startController({ kubeconfig: karbCluster.kubeconfig, namespace: NS, resyncMs: 500, identity: 'controller-restarted', port, host: '127.0.0.1', log: (r) => appendFileSync(logFile, `${JSON.stringify(r)}\n`) });
+      const done = await waitForObject(cluster, 'the rollout to finish', ['inferenceservice', 'restart', '-n', NS], (o: any) => ['Succeeded', 'Failed'].includes(o.status?.rollout?.phase), 180_000);
+      assert.equal(done.status.rollout.phase, 'Succeeded', JSON.stringify(done.status.rollout));
+      assert.equal(done.status.stableRevision, 'restart-00002');
+    } finally {
+      const report = await probe.stop();
+      assert.equal(errorsOf(report), 0, `no request failed across the restart: ${JSON.stringify([...report.statuses])}`);
+    }
+    await waitFor('only the new revision answers', async () => {
+      const q = startProbe(`${gateways[1]!.url}/v2/models/restart/infer`, { headers: { authorization: `Bearer ${key}` }, body: fraudRequest([ROW]) }, 20);
+      await new Promise((r) => setTimeout(r, 500));
+      const after = await q.stop();
+      return after.sent > 0 && (after.revisions.get('restart-00002') ?? 0) === after.sent ? true : undefined;
+    }, 30_000, 0);
+  });
+
   test('open-loop load → GASCL adds replicas through the Deployment → load stops → scale to zero → a request is held while a pod starts, and answered', async (t) => {
     await kubectlOk(
       cluster,
