@@ -47,3 +47,20 @@ test('read back, the status is the reconciler’s again and the state is the con
   assert.deepEqual(back.state, state);
   assert.deepEqual(fromResourceStatus(undefined), { status: {}, state: {} });
 });
+
+test('RolloutProgressing is True in every active phase (a blue-green preview, a promotion) and False once the rollout ended', () => {
+  const phases: Array<[string, string]> = [
+    ['Starting', 'True'],
+    ['Progressing', 'True'],
+    ['Previewing', 'True'],
+    ['Promoting', 'True'],
+    ['Succeeded', 'False'],
+    ['Failed', 'False'],
+    ['Aborted', 'False'],
+    ['RolledBack', 'False'],
+  ];
+  for (const [phase, want] of phases) {
+    const out = toResourceStatus({ ...reconciled, rollout: { phase, reason: 'R', message: 'm' } }, {}, 3, undefined, NOW) as Record<string, any>;
+    assert.equal(out.conditions.find((c: any) => c.type === 'RolloutProgressing').status, want, phase);
+  }
+});

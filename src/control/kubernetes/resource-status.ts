@@ -8,6 +8,7 @@
 import { statusSummary, type Condition, type InferenceServiceStatus } from '../../api/index.ts';
 import { revisionSelector, selectorText } from '../../runtime/kubernetes/labels.ts';
 import type { AutoscalerRecord } from '../store.ts';
+import { ACTIVE_PHASES, type RolloutPhase } from '../../rollout/types.ts';
 
 /** What the embedded store keeps in tables of its own; on a cluster it lives in status. */
 export interface ControllerState {
@@ -17,7 +18,6 @@ export interface ControllerState {
 
 const KUBERNETES_ONLY_FIELDS = ['replicas', 'selector', 'summary', 'controllerState'] as const;
 const KUBERNETES_ONLY_CONDITIONS = new Set(['RevisionsReady', 'RolloutProgressing']);
-const ACTIVE_ROLLOUT_PHASES = new Set(['Progressing', 'Paused', 'Preview']);
 
 type KubeCondition = Condition & { observedGeneration?: number };
 
@@ -35,7 +35,7 @@ export function toResourceStatus(status: InferenceServiceStatus, state: Controll
     behind.length === 0
       ? { type: 'RevisionsReady', status: 'True', reason: 'AllRevisionsReady', message: revisions.map((r) => `${r.name} ${r.ready}/${r.desired}`).join(', ') || 'no revisions' }
       : { type: 'RevisionsReady', status: 'False', reason: 'RevisionsNotReady', message: behind.map((r) => `${r.name} ${r.ready}/${r.desired} ready`).join(', ') },
-    rollout?.phase !== undefined && ACTIVE_ROLLOUT_PHASES.has(rollout.phase)
+    rollout?.phase !== undefined && ACTIVE_PHASES.has(rollout.phase as RolloutPhase)
       ? { type: 'RolloutProgressing', status: 'True', reason: rollout.reason ?? rollout.phase, message: rollout.message ?? rollout.phase }
       : { type: 'RolloutProgressing', status: 'False', reason: rollout?.phase ?? 'NoRollout', message: rollout?.message ?? 'no rollout in progress' },
   ];
