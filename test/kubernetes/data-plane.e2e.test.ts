@@ -138,6 +138,41 @@ describe('karb on a cluster serves: gateways on EndpointSlices, scaling and roll
     assert.match(events, /RolloutFailed/);
   });
 
+  test('blue-green: green is reachable by its preview header only, judged on the traffic the gateways mirror to it, then switched to at once', async () => {
+    const rollout = { strategy: 'blue-green', previewFor: '3s', mirrorPercent: 100, scaleDownDelay: '60s', analysis: { ...TEST_ANALYSIS, minRequests: 20 } };
+    const spec = (file: string) => ({ model: { uri: `pvc://models/${file}` }, scaling: { minReplicas: 1, maxReplicas: 2 }, rollout });
+    await kubectlOk(cluster, ['apply', '-f', '-'], inferenceService('bg', NS, spec('fraud-v1.onnx')));
+    await waitForObject(cluster, 'bg Ready', ['inferenceservice', 'bg', '-n', NS], (o: any) => o.status?.summary?.replicas === '1/1', 180_000);
+    await waitFor('the gateway to route bg', async () => (await infer(gateways[0]!, 'bg', [ROW])).status === 200, 30_000, 200);
+    const probe = startProbe(`${gateways[0]!.url}/v2/models/bg/infer`, { headers: { authorization: `Bearer ${key}` }, body: fraudRequest([ROW]) }, 20);
+    let report: ProbeReport;
+    let switched: any;
+    try {
+      await kubectlOk(cluster, ['apply', '-f', '-'], inferenceService('bg', NS, spec('fraud-v2.onnx')));
+      const previewing = await waitForObject(cluster, 'bg previewing green', ['inferenceservice', 'bg', '-n', NS], (o: any) => o.status?.rollout?.phase === 'Previewing' && o.status?.mirror?.revision === 'bg-00002', 120_000);
+      assert.deepEqual(previewing.status.mirror, { revision: 'bg-00002', percent: 100 });
+      assert.deepEqual(previewing.status.conditions.find((c: any) => c.type === 'RolloutProgressing')?.status, 'True', 'kubectl wait --for=condition=RolloutProgressing sees a preview as progress');
+      const preview = await waitFor('the preview route to reach green', async () => {
+        const res = await infer(gateways[1]!, 'bg', [ROW], { authorization: `Bearer ${key}`, 'x-karb-revision': 'bg-00002' });
+        await res.arrayBuffer();
+        return res.status === 200 ? res : undefined;
+      }, 30_000, 200);
+      assert.equal(preview.headers.get('x-karb-revision'), 'bg-00002');
+      assert.equal(probe.report().revisions.get('bg-00002') ?? 0, 0, 'no client request reached green before the switch');
+      switched = await waitForObject(cluster, 'the switch', ['inferenceservice', 'bg', '-n', NS], (o: any) => ['Succeeded', 'Failed'].includes(o.status?.rollout?.phase), 120_000);
+      await waitFor('green to serve clients', async () => ((probe.report().revisions.get('bg-00002') ?? 0) > 20 ? true : undefined), 30_000);
+    } finally {
+      report = await probe.stop();
+    }
+    assert.equal(switched.status.rollout.phase, 'Succeeded', JSON.stringify(switched.status.rollout));
+    assert.equal(switched.status.stableRevision, 'bg-00002');
+    const judged = switched.status.rollout.lastAnalysis;
+    assert.ok(judged && judged.canary.requests >= 20, `green was judged on mirrored requests: ${JSON.stringify(judged)}`);
+    assert.ok(switched.status.revisions.some((r: any) => r.name === 'bg-00001' && r.traffic === 0), 'blue stays warm, without traffic');
+    assert.equal(switched.status.mirror, undefined, 'no mirror once switched');
+    assert.equal(errorsOf(report), 0, `every request answered: ${JSON.stringify([...report.statuses])}`);
+  });
+
   test('the controller’s port takes reports only from the gateway’s service account, only while it leads', async () => {
     const post = (path: string, token?: string) =>
       fetch(`${controller.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify({ gateway: 'x', revisions: [], services: [] }) });
