@@ -7,7 +7,7 @@ import { SqliteStore } from './sqlite-store.ts';
 import type { Endpoint, ReplicaStatus, ReplicaUsage, Runtime } from '../runtime/types.ts';
 import { ManualClock } from '../util/clock.ts';
 import { SignalHub } from '../observability/hub.ts';
-import { AutoscalerLoop, holdDuringRollout, windowsFor } from './autoscaling-loop.ts';
+import { AutoscalerLoop, holdDuringRollout, serviceWindows, windowsFor, type AutoscalerLoopOptions } from './autoscaling-loop.ts';
 import type { AutoscalerRecord } from './store.ts';
 import { startRollout } from '../rollout/machine.ts';
 import type { RolloutState } from '../rollout/types.ts';
@@ -42,24 +42,19 @@ class ReadyReplicas implements Runtime {
   async close(): Promise<void> {}
 }
 
-function setup() {
+const GASCL_SCALING = { policy: 'gascl', minReplicas: 0, maxReplicas: 3, targetConcurrency: 1, scaleToZeroAfter: '10s', stabilization: { upSeconds: 0, downSeconds: 5 } };
+
+const service = (scaling: Record<string, unknown>) =>
+  parseInferenceService({ apiVersion: 'karb.dev/v1alpha1', kind: 'InferenceService', metadata: { name: 'svc' }, spec: { model: { uri: 'file://m.onnx' }, scaling } });
+
+function setup(scaling: Record<string, unknown> = GASCL_SCALING, options: Pick<AutoscalerLoopOptions, 'decidedElsewhere'> = {}) {
   const clock = new ManualClock(1_700_000_000_000);
   const store = new SqliteStore(':memory:', { clock });
-  store.apply(
-    parseInferenceService({
-      apiVersion: 'karb.dev/v1alpha1',
-      kind: 'InferenceService',
-      metadata: { name: 'svc' },
-      spec: {
-        model: { uri: 'file://m.onnx' },
-        scaling: { policy: 'gascl', minReplicas: 0, maxReplicas: 3, targetConcurrency: 1, scaleToZeroAfter: '10s', stabilization: { upSeconds: 0, downSeconds: 5 } },
-      },
-    }),
-  );
+  store.apply(service(scaling));
   const runtime = new ReadyReplicas();
   const hub = new SignalHub({ clock });
   const changed: string[] = [];
-  const loop = new AutoscalerLoop({ store, runtime, hub, clock, onDesiredChanged: (_ns, name) => changed.push(name) });
+  const loop = new AutoscalerLoop({ store, runtime, hub, clock, onDesiredChanged: (_ns, name) => changed.push(name), ...options });
   /** Advances time by whole periods, ticking as the started loop would. */
   const run = (ms: number) => clock.advance(ms);
   return { clock, store, runtime, hub, loop, changed, run };
@@ -147,6 +142,36 @@ describe('AutoscalerLoop', () => {
     runtime.used = new Map([['svc-00002-r0', { cpuCores: 1.5 }]]);
     loop.tick();
     assert.equal(hub.recorder('svc-00002')!.podCpu(clock.now()).get('svc-00002-r0'), 0.75, '1.5 cores of a 2-core request');
+  });
+});
+
+describe('AutoscalerLoop with a service another autoscaler decides (a cluster’s HPA)', () => {
+  it('asks no decider: the count stays until spec.scaling.replicas is set, which is obeyed; the windows fill as ever', () => {
+    const scaling = { policy: 'hpa-service', minReplicas: 1, maxReplicas: 3, targetConcurrency: 1, stabilization: { upSeconds: 0, downSeconds: 5 } };
+    const HPA = 'the HorizontalPodAutoscaler svc decides';
+    const { clock, store, hub, loop, changed, run } = setup(scaling, { decidedElsewhere: (s) => (s.spec.scaling.policy === 'hpa-service' ? HPA : undefined) });
+    loop.start();
+    for (let i = 0; i < 3; i++) hub.requestStarted('svc', 'svc-00001');
+    run(20_000);
+    assert.equal(desired(store), undefined, 'nothing decided: the reconciler keeps its floor (karb’s own hpa-service would have asked for 3)');
+    assert.deepEqual(changed, []);
+    const windows = serviceWindows(store, hub, store.getService('default', 'svc')!, clock.now());
+    assert.equal(windows?.stable.concurrency, 3, 'what the HPA reads through the custom metrics API');
+
+    store.apply(service({ ...scaling, replicas: 2 }));
+    run(2_000);
+    assert.equal(desired(store), 2);
+    assert.equal(store.getAutoscaler('default', 'svc')!.reason, 'ReplicasPinned');
+    assert.deepEqual(changed, ['svc']);
+
+    // Unpinned (the HPA removed): the count stays, and the reason says who decides it.
+    store.apply(service(scaling));
+    run(20_000);
+    const record = store.getAutoscaler('default', 'svc')!;
+    assert.equal(record.desiredReplicas, 2);
+    assert.equal(record.reason, 'NoData');
+    assert.equal(record.message, `kept at 2: ${HPA}`);
+    loop.stop();
   });
 });
 

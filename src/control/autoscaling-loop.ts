@@ -14,11 +14,12 @@
  * runtime runs it.
  */
 import { parseCpu } from '../api/index.ts';
-import type { AutoscalerRecord, Store, StoredService } from './store.ts';
+import type { AutoscalerRecord, RevisionRecord, Store, StoredService } from './store.ts';
 import type { Runtime } from '../runtime/types.ts';
 import { unref, type Clock, type TimerHandle } from '../util/clock.ts';
 import type { Log } from '../util/log.ts';
 import type { SignalHub } from '../observability/hub.ts';
+import type { WindowPair } from '../observability/windows.ts';
 import { decide, scalingInputFromSpec } from '../autoscaler/index.ts';
 import type { PodSignal, ScaleReason, ScalingInput } from '../autoscaler/types.ts';
 import { isActive } from '../rollout/machine.ts';
@@ -36,7 +37,31 @@ export interface AutoscalerLoopOptions {
   periodMs?: number;
   /** Called when a service's desired replica count changed; the platform reconciles. */
   onDesiredChanged: (namespace: string, service: string) => void;
+  /**
+   * Whether another autoscaler decides this service (a cluster's HorizontalPodAutoscaler on the
+   * custom metrics the controller serves): then the loop asks no decider. It still obeys
+   * spec.scaling.replicas (which that autoscaler writes) and otherwise keeps the count, with
+   * this sentence as the reason; the signal windows are kept as ever.
+   */
+  decidedElsewhere?: (service: StoredService) => string | undefined;
   log?: Log;
+}
+
+/** The revision a service's autoscaling decides for: the stable one while it exists, else the latest. */
+export function servingRevision(service: StoredService, revisions: readonly RevisionRecord[]): string | undefined {
+  const latest = revisions[revisions.length - 1];
+  if (latest === undefined) return undefined;
+  return revisions.some((r) => r.name === service.status.stableRevision) ? service.status.stableRevision! : latest.name;
+}
+
+/**
+ * The signal windows a service's decider reads at `now` (those of its serving revision), or
+ * undefined while the hub has heard nothing of it. What the hpa-service decider compares with
+ * its targets is `stable.p95Ms` and `stable.concurrency`.
+ */
+export function serviceWindows(store: Store, hub: SignalHub, service: StoredService, now: number): WindowPair | undefined {
+  const serving = servingRevision(service, store.listRevisions(service.metadata.namespace, service.metadata.name));
+  return serving === undefined ? undefined : hub.recorder(serving)?.windows(now);
 }
 
 /**
@@ -129,10 +154,8 @@ export class AutoscalerLoop {
   #decide(service: StoredService, now: number): void {
     const { store, runtime, hub } = this.#o;
     const { namespace, name } = service.metadata;
-    const revisions = store.listRevisions(namespace, name);
-    const latest = revisions[revisions.length - 1];
-    if (latest === undefined) return;
-    const serving = revisions.some((r) => r.name === service.status.stableRevision) ? service.status.stableRevision! : latest.name;
+    const serving = servingRevision(service, store.listRevisions(namespace, name));
+    if (serving === undefined) return;
     const input = scalingInputFromSpec(service.spec);
     this.#coldStartMs.set(`${namespace}/${name}`, service.spec.slo.coldStartMs);
 
@@ -166,7 +189,9 @@ export class AutoscalerLoop {
     const signals = recorder.signals(now, { ready, current: replicas.length, pods });
 
     const prev = store.getAutoscaler(namespace, name);
-    const { result, next } = decide(signals, input, prev?.state, now);
+    const elsewhere = input.replicas === undefined ? this.#o.decidedElsewhere?.(service) : undefined;
+    const { result, next } =
+      elsewhere === undefined ? decide(signals, input, prev?.state, now) : { result: { valid: false as const, reason: 'NoData' as const, message: elsewhere }, next: prev?.state ?? {} };
     let record: AutoscalerRecord;
     if (result.valid) {
       // The same decision keeps its first message, so status (and its writes) stay put while nothing changes.

@@ -27,6 +27,10 @@ import { ServiceObjectsSync } from './service-objects-sync.ts';
 import { startControllerServer, type ControllerServer } from './controller-server.ts';
 import { TokenReviewer } from './token-review.ts';
 import { GATEWAY_NAME } from '../../runtime/kubernetes/install.ts';
+import { serviceWindows } from '../autoscaling-loop.ts';
+import { AccessReviewer } from './access-review.ts';
+import { startCustomMetricsServer, type CustomMetricsServer } from './custom-metrics-server.ts';
+import { readRequestHeaderConfig } from './request-header.ts';
 
 export interface ControllerOptions {
   kubeconfig?: string;
@@ -50,6 +54,12 @@ export interface ControllerOptions {
   host?: string;
   /** Who may report signals and ask for replicas (default: karb's gateway service account). */
   gatewayUsers?: string[];
+  /**
+   * Serve the custom metrics API (custom-metrics-server.ts) over HTTPS with this certificate and
+   * key, for the APIService v1beta2.custom.metrics.k8s.io: the cluster's HPA then runs each
+   * hpa-service policy on it, and karb's own loop only obeys the spec.scaling.replicas it sets.
+   */
+  customMetrics?: { port: number; host?: string; certFile: string; keyFile: string };
   clock?: Clock;
   log?: (record: Record<string, unknown>) => void;
 }
@@ -67,7 +77,12 @@ export interface RunningController {
   lost: Promise<void>;
   /** The controller's HTTP port, when `port` was given. */
   url?: string;
+  /** The custom metrics API, when `customMetrics` was given. */
+  customMetricsUrl?: string;
 }
+
+/** How often the custom metrics API rereads its certificate, key and the API server's request-header CA. */
+const METRICS_API_RELOAD_MS = 5 * 60_000;
 
 export const LEASE_NAME = 'karb-controller';
 
@@ -117,6 +132,42 @@ export async function startController(options: ControllerOptions = {}): Promise<
       throw err;
     }
   }
+  let metricsApi: CustomMetricsServer | undefined;
+  let metricsApiReload: TimerHandle | undefined;
+  if (options.customMetrics) {
+    const m = options.customMetrics;
+    try {
+      const reviewer = new AccessReviewer(client, clock);
+      metricsApi = await startCustomMetricsServer({
+        port: m.port,
+        ...(m.host ? { host: m.host } : {}),
+        certFile: m.certFile,
+        keyFile: m.keyFile,
+        requestHeader: () => readRequestHeaderConfig(client),
+        authorize: (user, access) => reviewer.review(user, access),
+        // The very windows karb's hpa-service decider would read, of the revision it would decide for.
+        source: {
+          services: (namespace) => (store?.listServices() ?? []).filter((s) => s.metadata.namespace === namespace).map((s) => s.metadata.name),
+          service: (namespace, name) => {
+            const service = store?.getService(namespace, name);
+            return service === undefined ? undefined : { stable: serviceWindows(store!, hub, service, clock.now())?.stable };
+          },
+        },
+        ready: () => leading,
+        clock,
+        log,
+      });
+    } catch (err) {
+      await server?.close();
+      await client.close();
+      throw err;
+    }
+    const reload = () => {
+      metricsApiReload = unref(clock.setTimeout(reload, METRICS_API_RELOAD_MS));
+      metricsApi!.reload().catch((err) => log({ level: 'warn', msg: 'rereading the custom metrics API’s certificate or the request-header CA failed; keeping the last', error: (err as Error).message }));
+    };
+    metricsApiReload = unref(clock.setTimeout(reload, METRICS_API_RELOAD_MS));
+  }
   let elector: LeaderElector | undefined;
   if (options.leaderElect) {
     elector = new LeaderElector({
@@ -152,7 +203,18 @@ export async function startController(options: ControllerOptions = {}): Promise<
     store.addEvent({ type: 'Warning', reason, message, namespace: service.metadata.namespace, service: service.metadata.name });
   const serviceObjects = new ServiceObjectsSync({ client, cluster, log, warn, ...scope });
   // The same autoscaling loop as karb up, on the gateways' reports; spec.scaling.replicas (kubectl scale, an HPA) is obeyed.
-  autoscaler = new AutoscalerLoop({ store, runtime, hub, clock, log, onDesiredChanged: () => void requestPass() });
+  autoscaler = new AutoscalerLoop({
+    store,
+    runtime,
+    hub,
+    clock,
+    log,
+    onDesiredChanged: () => void requestPass(),
+    // With the custom metrics API served, the cluster's HPA runs hpa-service (it writes spec.scaling.replicas).
+    ...(metricsApi
+      ? { decidedElsewhere: (s: StoredService) => (s.spec.scaling.policy === 'hpa-service' ? `the HorizontalPodAutoscaler ${s.metadata.name} decides, on karb's custom metrics API, and sets spec.scaling.replicas` : undefined) }
+      : {}),
+  });
   const refusedReported = new Map<string, string>();
 
   const pass = async (): Promise<void> => {
@@ -231,6 +293,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
     reconciler,
     lost,
     ...(server ? { url: server.url } : {}),
+    ...(metricsApi ? { customMetricsUrl: metricsApi.url } : {}),
     async sync() {
       await requestPass();
       await store.flush();
@@ -245,6 +308,8 @@ export async function startController(options: ControllerOptions = {}): Promise<
       store.close();
       await runtime.close();
       await elector?.release();
+      if (metricsApiReload !== undefined) clock.clearTimeout(metricsApiReload);
+      await metricsApi?.close();
       await server?.close();
       await client.close();
     },

@@ -29,9 +29,11 @@ export const SCALED_OBJECTS = resource('keda.sh/v1alpha1', 'ScaledObject', 'scal
 export const LEASES = resource('coordination.k8s.io/v1', 'Lease', 'leases');
 export const EVENTS = resource('events.k8s.io/v1', 'Event', 'events');
 export const TOKEN_REVIEWS = resource('authentication.k8s.io/v1', 'TokenReview', 'tokenreviews', false);
+export const SUBJECT_ACCESS_REVIEWS = resource('authorization.k8s.io/v1', 'SubjectAccessReview', 'subjectaccessreviews', false);
+export const CONFIG_MAPS = resource('v1', 'ConfigMap', 'configmaps');
 
 const BY_KIND = new Map(
-  [INFERENCE_SERVICES, DEPLOYMENTS, CONTROLLER_REVISIONS, SERVICES, SERVICE_ACCOUNTS, SECRETS, PODS, NAMESPACES, ENDPOINT_SLICES, POD_DISRUPTION_BUDGETS, NETWORK_POLICIES, HORIZONTAL_POD_AUTOSCALERS, SCALED_OBJECTS, LEASES, EVENTS, TOKEN_REVIEWS].map(
+  [INFERENCE_SERVICES, DEPLOYMENTS, CONTROLLER_REVISIONS, SERVICES, SERVICE_ACCOUNTS, SECRETS, PODS, NAMESPACES, ENDPOINT_SLICES, POD_DISRUPTION_BUDGETS, NETWORK_POLICIES, HORIZONTAL_POD_AUTOSCALERS, SCALED_OBJECTS, LEASES, EVENTS, TOKEN_REVIEWS, SUBJECT_ACCESS_REVIEWS, CONFIG_MAPS].map(
     (r) => [`${r.apiVersion}/${r.kind}`, r],
   ),
 );
