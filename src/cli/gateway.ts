@@ -26,10 +26,11 @@ import { jsonLogger, type Log } from '../util/log.ts';
 import { resolveAdminToken } from './client.ts';
 import { UsageError } from '../errors.ts';
 import { DNS_LABEL_PATTERN, namespaceFlag, numberFlag, parseFlags, portFlag } from '../util/flags.ts';
-import { watchClusterRoutes } from '../gateway/discovery/kubernetes-feed.ts';
+import { watchClusterRoutes, type ClusterRoutes } from '../gateway/discovery/kubernetes-feed.ts';
+import { watchControllerEndpoint, type ControllerEndpoint } from '../gateway/discovery/controller-endpoint.ts';
 import { readKeySecret } from '../gateway/discovery/kubernetes-keys.ts';
 import { KubeClient } from '../runtime/kubernetes/api-client.ts';
-import { controllerUrl } from '../runtime/kubernetes/install.ts';
+import { CONTROLLER_NAME, CONTROLLER_PORT } from '../runtime/kubernetes/install.ts';
 import { DEFAULT_CLUSTER_OPTIONS } from '../runtime/kubernetes/options.ts';
 import type { KeyRecord } from '../api/api-key.ts';
 
@@ -49,7 +50,8 @@ const USAGE = `Usage: karb gateway --control-plane URL [flags]
                         pod's service account)
   --namespace NS        with --kubernetes: route one namespace's services only (default: all)
   --controller URL      with --kubernetes: karb controller's port, where signals and activations go
-                        (default http://karb-controller.<$KARB_NAMESPACE or karb-system>.svc:8081)
+                        (default: the ready endpoint of Service karb-controller in $KARB_NAMESPACE
+                        or karb-system, which is the leading controller, found by watch)
   --auth MODE           API keys required (default) or off
   --redis URL           keep rate-limit buckets and async jobs in Redis, shared with other gateways
   --redis-failure M     when Redis is unreachable: open (admit, default) or closed (503)
@@ -189,25 +191,31 @@ async function clusterSource(values: GatewayFlagValues, log: Log): Promise<Route
   }
   const namespace = namespaceFlag('--namespace', values.namespace, undefined);
   const systemNamespace = process.env.KARB_NAMESPACE && DNS_LABEL_PATTERN.test(process.env.KARB_NAMESPACE) ? process.env.KARB_NAMESPACE : DEFAULT_CLUSTER_OPTIONS.systemNamespace;
-  const controller = values.controller ?? controllerUrl(systemNamespace);
-  if (!/^https?:\/\/[^/]+/.test(controller)) throw new UsageError(`--controller must be an http(s) URL such as ${controllerUrl(systemNamespace)} (got ${values.controller})`);
+  if (values.controller !== undefined && !/^https?:\/\/[^/]+/.test(values.controller)) throw new UsageError(`--controller must be an http(s) URL such as http://karb-controller.${systemNamespace}.svc:${CONTROLLER_PORT} (got ${values.controller})`);
   const client = await KubeClient.connect(values.kubeconfig, log);
   const routingTable = new ObservableRoutingTable();
-  let routes;
+  let routes: ClusterRoutes | undefined;
+  let leader: ControllerEndpoint | undefined;
   try {
     routes = await watchClusterRoutes({ client, table: routingTable, ...(namespace ? { namespace } : {}), log });
+    // Without --controller: the ready endpoint of Service karb-controller, which is the leader.
+    if (values.controller === undefined) leader = await watchControllerEndpoint({ client, systemNamespace, service: CONTROLLER_NAME });
   } catch (err) {
+    await routes?.stop();
     await client.close();
     throw err;
   }
+  const controller = values.controller ?? (() => leader!.url());
   const feed = new ControlFeed({ controlPlaneUrl: controller, authorization: () => client.authorization() });
+  const stopRoutes = routes;
   return {
     routingTable,
     feed,
     keyRecord: (id) => readKeySecret(client, systemNamespace, id),
-    describe: `routes from the cluster at ${client.server}${namespace ? ` (namespace ${namespace})` : ''}, reports to ${controller}`,
+    describe: `routes from the cluster at ${client.server}${namespace ? ` (namespace ${namespace})` : ''}, reports to ${values.controller ?? `the leading controller (Service ${systemNamespace}/${CONTROLLER_NAME})`}`,
     async stop() {
-      await routes.stop();
+      await stopRoutes.stop();
+      await leader?.stop();
       await client.close();
     },
   };

@@ -72,6 +72,11 @@ export class KubeHttp {
     this.#agent = new Agent({ keepAlive: true, ca: creds.ca, cert: creds.cert, key: creds.key });
   }
 
+  /** https://127.0.0.1:<port> */
+  get server(): string {
+    return this.#creds.server;
+  }
+
   /** A request; resolves with the parsed body, throws KubeHttpError for an answer other than 2xx. */
   request<T>(method: string, urlPath: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     return new Promise((resolve, reject) => {

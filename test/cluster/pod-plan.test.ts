@@ -170,3 +170,14 @@ test('commands: node and karb run as the image would; the first refused containe
   assert.equal(fine.refused, false);
   assert.deepEqual(!fine.refused && [fine.init.length, fine.containers.length], [1, 1]);
 });
+
+test('a container with the service-account volume gets KUBECONFIG pointing at its stand-in for in-cluster configuration; one set in the spec wins', () => {
+  const withToken = { ...ctx, volumes: { ...ctx.volumes, 'kube-api-access-x1': '/agent/pods/p/volumes/kube-api-access-x1' } };
+  const mount = { name: 'kube-api-access-x1', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true };
+  const plan = ok(planContainer(pod([karb({ args: ['gateway', '--kubernetes'], volumeMounts: [mount] })]), karb({ args: ['gateway', '--kubernetes'], volumeMounts: [mount] }), withToken));
+  assert.equal(plan.env.KUBECONFIG, '/agent/pods/p/volumes/kube-api-access-x1/kubeconfig');
+  const own = karb({ args: ['gateway'], volumeMounts: [mount], env: [{ name: 'KUBECONFIG', value: '/var/run/secrets/kubernetes.io/serviceaccount/other' }] });
+  assert.equal(ok(planContainer(pod([own]), own, withToken)).env.KUBECONFIG, '/agent/pods/p/volumes/kube-api-access-x1/other');
+  const none = karb({ args: ['serve'] });
+  assert.equal(ok(planContainer(pod([none]), none, ctx)).env.KUBECONFIG, undefined, 'no token mounted (automountServiceAccountToken: false), no credentials');
+});

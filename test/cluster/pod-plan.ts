@@ -14,6 +14,10 @@
  */
 
 export const KARB_IMAGE_REPOSITORY = 'ghcr.io/karb-dev/karb';
+/** Where a pod's service-account token and CA are mounted (ServiceAccount admission puts them there). */
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** The file of that volume that stands in for in-cluster configuration (pod-volumes.ts). */
+export const IN_CLUSTER_KUBECONFIG = 'kubeconfig';
 /** karb's image: WORKDIR /app, ENTRYPOINT ["node", "/app/src/cli/main.ts"]. */
 export const IMAGE_APP_DIR = '/app';
 export const IMAGE_ENTRYPOINT = ['node', '/app/src/cli/main.ts'] as const;
@@ -251,6 +255,9 @@ export function planContainer(pod: Obj, container: Obj, ctx: PlanContext): Proce
   const tmp = map.find(([from]) => from === '/tmp');
   const env: Record<string, string> = { ...ctx.baseEnv, HOSTNAME: pod.metadata.name, HOME: tmp ? tmp[1] : ctx.podDir, ...(tmp ? { TMPDIR: tmp[1] } : {}) };
   for (const [k, v] of Object.entries(specEnv)) env[k] = rewritePath(v, map);
+  // In-cluster credentials: the service-account volume's kubeconfig (pod-volumes.ts says why).
+  const serviceAccount = map.find(([from]) => from === SERVICE_ACCOUNT_DIR);
+  if (serviceAccount && env.KUBECONFIG === undefined) env.KUBECONFIG = `${serviceAccount[1]}/${IN_CLUSTER_KUBECONFIG}`;
 
   const command = ((container.command ?? [...IMAGE_ENTRYPOINT]) as string[]).map((a) => expand(a, specEnv));
   const args = ((container.args ?? []) as string[]).map((a) => expand(a, specEnv));

@@ -11,13 +11,20 @@
  * | downwardAPI, projected | the same: fieldRef items, configMap/secret keys, and a service-     |
  * |                        | account token from the TokenRequest API                             |
  *
+ * A projected volume holding a service-account token and the cluster's CA (the one the
+ * ServiceAccount admission plugin adds, mounted at /var/run/secrets/kubernetes.io/serviceaccount)
+ * also gets a `kubeconfig` naming the API server, that CA and the token file: with no mount
+ * namespace a process cannot find them at the fixed path in-cluster clients read, so pod-plan.ts
+ * points KUBECONFIG at it — the stand-in for a kubelet's in-cluster configuration (the
+ * KUBERNETES_SERVICE_HOST/PORT variables and that path).
+ *
  * Anything else (image, csi, nfs, ephemeral, …) is refused. A claim not yet bound, or a
  * ConfigMap or Secret not there yet, is waited for, as a kubelet waits to mount.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { KubeHttp } from './kube-http.ts';
-import { fieldValue } from './pod-plan.ts';
+import { fieldValue, IN_CLUSTER_KUBECONFIG } from './pod-plan.ts';
 
 type Obj = Record<string, any>;
 
@@ -67,6 +74,17 @@ export async function envSources(api: KubeHttp, pod: Obj): Promise<{ configMaps:
     if (data) out.secrets[name] = data;
   }
   return out;
+}
+
+function inClusterKubeconfig(server: string, dir: string): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'in-cluster', cluster: { server, 'certificate-authority': path.join(dir, 'ca.crt') } }],
+    users: [{ name: 'service-account', user: { 'token-file': path.join(dir, 'token') } }],
+    contexts: [{ name: 'in-cluster', context: { cluster: 'in-cluster', user: 'service-account' } }],
+    'current-context': 'in-cluster',
+  });
 }
 
 /** Writes `files` (relative path → content) under `dir`. */
@@ -168,6 +186,7 @@ export async function prepareVolumes(api: KubeHttp, pod: Obj, ctx: VolumeContext
           return { kind: 'refused', message: `volume "${v.name}": projected source ${Object.keys(s)[0]} is not supported by the test node` };
         }
       }
+      if (files.token !== undefined && files['ca.crt'] !== undefined) files[IN_CLUSTER_KUBECONFIG] = inClusterKubeconfig(api.server, own);
       writeFiles(own, files);
       volumes[v.name] = own;
     } else {

@@ -14,7 +14,8 @@ import type { SignalReport } from '../../observability/signal-report.ts';
 import type { SignalReporter } from '../../observability/signal-reporter.ts';
 
 export interface ControlFeedOptions {
-  controlPlaneUrl: string;
+  /** Where to call: a fixed URL, or asked for each call (on a cluster, the controller that leads now; undefined: none is ready). */
+  controlPlaneUrl: string | (() => string | undefined);
   /** The `Authorization` header of every call, asked for each time (a service-account token rotates). */
   authorization: () => string | Promise<string>;
   /** Per call. Default 2 s. */
@@ -22,19 +23,21 @@ export interface ControlFeedOptions {
 }
 
 export class ControlFeed {
-  readonly #base: string;
+  readonly #url: () => string | undefined;
   readonly #authorization: () => string | Promise<string>;
   readonly #timeoutMs: number;
 
   constructor(options: ControlFeedOptions) {
-    this.#base = options.controlPlaneUrl.replace(/\/+$/, '');
+    const url = options.controlPlaneUrl;
+    this.#url = typeof url === 'string' ? () => url : url;
     this.#authorization = options.authorization;
     this.#timeoutMs = options.timeoutMs ?? 2000;
   }
 
-  /** Where the reports go (for messages). */
-  get url(): string {
-    return this.#base;
+  get #base(): string {
+    const url = this.#url();
+    if (url === undefined) throw new Error('no controller is ready to take calls (none leads, or none runs)');
+    return url.replace(/\/+$/, '');
   }
 
   async #headers(): Promise<Record<string, string>> {
