@@ -5,7 +5,8 @@
  * so its pod restarts and rejoins the election.
  */
 import { startController } from '../control/kubernetes/controller.ts';
-import { CONTROLLER_PORT } from '../runtime/kubernetes/install.ts';
+import { UsageError } from '../errors.ts';
+import { CONTROLLER_PORT, METRICS_API_PORT } from '../runtime/kubernetes/install.ts';
 import { DNS_LABEL_PATTERN, durationFlag, namespaceFlag, parseFlags, portFlag } from '../util/flags.ts';
 import { jsonLogger } from '../util/log.ts';
 
@@ -22,6 +23,14 @@ const USAGE = `Usage: karb controller [flags]
                          reports and activations on this port (default 8081)
   --host ADDR            address of that port (default 0.0.0.0, every address of the pod)
   --identity NAME        this controller in the Lease and in Events (default $KARB_POD_NAME, else host name and a random suffix)
+
+  The custom metrics API (custom.metrics.k8s.io/v1beta2), through which the cluster's HPA runs
+  the hpa-service policy; served over HTTPS when a certificate is given (karb install
+  --metrics-api-ca registers it with the API server):
+  --metrics-api-cert FILE  PEM serving certificate, for karb-controller.<system namespace>.svc
+  --metrics-api-key FILE   its PEM private key
+  --metrics-api-port N     its port (default ${METRICS_API_PORT})
+  --metrics-api-host ADDR  its address (default 0.0.0.0)
 `;
 
 export async function controllerCommand(args: string[]): Promise<number> {
@@ -38,6 +47,10 @@ export async function controllerCommand(args: string[]): Promise<number> {
       port: { type: 'string' },
       host: { type: 'string' },
       identity: { type: 'string' },
+      'metrics-api-cert': { type: 'string' },
+      'metrics-api-key': { type: 'string' },
+      'metrics-api-port': { type: 'string' },
+      'metrics-api-host': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -54,6 +67,7 @@ export async function controllerCommand(args: string[]): Promise<number> {
   const systemNamespace = namespaceFlag('--system-namespace', values['system-namespace'], podNamespace);
   const leaseNamespace = namespaceFlag('--lease-namespace', values['lease-namespace'], podNamespace);
   const identity = values.identity ?? process.env.KARB_POD_NAME;
+  const customMetrics = metricsApiFlags(values);
   const log = jsonLogger();
 
   const controller = await startController({
@@ -66,9 +80,12 @@ export async function controllerCommand(args: string[]): Promise<number> {
     cluster: { ...(values.image ? { image: values.image } : {}), ...(systemNamespace ? { systemNamespace } : {}) },
     port,
     ...(values.host ? { host: values.host } : {}),
+    ...(customMetrics ? { customMetrics } : {}),
     log,
   });
-  process.stderr.write(`karb controller is up${namespace ? ` in namespace ${namespace}` : ''}${values['leader-elect'] ? ', leading' : ''}, on ${controller.url}\n`);
+  process.stderr.write(
+    `karb controller is up${namespace ? ` in namespace ${namespace}` : ''}${values['leader-elect'] ? ', leading' : ''}, on ${controller.url}${controller.customMetricsUrl ? `; custom metrics API on ${controller.customMetricsUrl}` : ''}\n`,
+  );
 
   const code = await new Promise<number>((resolve) => {
     process.once('SIGINT', () => resolve(0));
@@ -78,4 +95,19 @@ export async function controllerCommand(args: string[]): Promise<number> {
   await controller.close();
   if (code !== 0) process.stderr.write('karb controller: lost the Lease; exiting so a fresh start rejoins the election\n');
   return code;
+}
+
+/** The custom metrics API's flags: a certificate and its key turn it on; port and host only go with them. */
+function metricsApiFlags(values: Record<string, string | boolean | undefined>): { port: number; host?: string; certFile: string; keyFile: string } | undefined {
+  const cert = values['metrics-api-cert'] as string | undefined;
+  const key = values['metrics-api-key'] as string | undefined;
+  const port = values['metrics-api-port'] as string | undefined;
+  const host = values['metrics-api-host'] as string | undefined;
+  if (cert === undefined && key === undefined) {
+    const stray = port !== undefined ? '--metrics-api-port' : host !== undefined ? '--metrics-api-host' : undefined;
+    if (stray) throw new UsageError(`${stray} goes with --metrics-api-cert and --metrics-api-key: the custom metrics API is served over HTTPS only`);
+    return undefined;
+  }
+  if (cert === undefined || key === undefined) throw new UsageError(`the custom metrics API needs both --metrics-api-cert and --metrics-api-key (got only ${cert === undefined ? '--metrics-api-key' : '--metrics-api-cert'})`);
+  return { port: portFlag('--metrics-api-port', port, METRICS_API_PORT), certFile: cert, keyFile: key, ...(host ? { host } : {}) };
 }

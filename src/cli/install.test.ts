@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { CRD_NAME } from '../api/index.ts';
 import { runKarb } from '../serving/test-helpers.ts';
@@ -15,7 +18,7 @@ test('karb install prints the same bytes on every run: namespace, CRD, RBAC and 
   assert.equal(first.code, 0, first.stderr);
   assert.equal(first.stdout, second.stdout);
   const docs = documents(first.stdout);
-  assert.equal(docs.length, 16);
+  assert.equal(docs.length, 17);
   assert.equal(docs[0]!.kind, 'Namespace');
   assert.equal(docs[0]!.metadata.name, 'karb-system');
   assert.equal(docs[1]!.metadata.name, CRD_NAME);
@@ -29,11 +32,41 @@ test('karb install --namespace --image: every namespaced object and binding subj
   const docs = documents(r.stdout);
   const clusterScoped = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
   for (const o of docs) {
-    if (!clusterScoped.has(o.kind)) assert.equal(o.metadata.namespace, 'ml-platform', `${o.kind}/${o.metadata.name}`);
+    if (o.metadata.name === 'karb-controller-auth-reader') assert.equal(o.metadata.namespace, 'kube-system', 'reads the API server’s front-proxy CA there');
+    else if (!clusterScoped.has(o.kind)) assert.equal(o.metadata.namespace, 'ml-platform', `${o.kind}/${o.metadata.name}`);
     for (const s of o.subjects ?? []) assert.equal(s.namespace, 'ml-platform');
   }
   const images = docs.filter((o) => o.kind === 'Deployment').flatMap((d) => d.spec.template.spec.containers.map((c: Any) => c.image));
   assert.deepEqual(images, ['registry.example/karb:dev', 'registry.example/karb:dev']);
+});
+
+test('karb install --metrics-api-ca: the APIService for the controller’s custom metrics API, its caBundle that file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'karb-install-'));
+  try {
+    const ca = join(dir, 'ca.crt');
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    writeFileSync(ca, pem);
+    const r = await runKarb(['install', '--metrics-api-ca', ca]);
+    assert.equal(r.code, 0, r.stderr);
+    const docs = documents(r.stdout);
+    assert.equal(docs.length, 18);
+    const api = docs.at(-1)!;
+    assert.equal(api.kind, 'APIService');
+    assert.equal(api.metadata.name, 'v1beta2.custom.metrics.k8s.io');
+    assert.equal(Buffer.from(api.spec.caBundle, 'base64').toString(), pem);
+    const controller = docs.find((o) => o.kind === 'Deployment' && o.metadata.name === 'karb-controller')!;
+    assert.ok(controller.spec.template.spec.containers[0].args.includes('--metrics-api-cert'));
+
+    writeFileSync(join(dir, 'not-a-ca'), 'hello');
+    const bad = await runKarb(['install', '--metrics-api-ca', join(dir, 'not-a-ca')]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--metrics-api-ca must be a PEM certificate file/);
+    const missing = await runKarb(['install', '--metrics-api-ca', join(dir, 'nope.crt')]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--metrics-api-ca: cannot read .*nope\.crt \(ENOENT\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('karb install: usage mistakes exit 2 with what was expected', async () => {

@@ -19,6 +19,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { KarbError } from '../../errors.ts';
 import { listen } from '../../util/http.ts';
 import type { Clock } from '../../util/clock.ts';
 import { accessFor, answerCustomMetrics, kubeStatus, parseCustomMetricsRequest, type AccessAttributes, type CustomMetricsSource } from './custom-metrics.ts';
@@ -66,7 +67,14 @@ function forbidden(user: RemoteUser, access: AccessAttributes, reason: string | 
 export async function startCustomMetricsServer(o: CustomMetricsServerOptions): Promise<CustomMetricsServer> {
   const host = o.host ?? '0.0.0.0';
   let requestHeader = await o.requestHeader();
-  const context = async () => ({ cert: await readFile(o.certFile), key: await readFile(o.keyFile), ca: requestHeader.clientCa });
+  const read = async (file: string, what: string) => {
+    try {
+      return await readFile(file);
+    } catch (err) {
+      throw new KarbError('METRICS_API_TLS', `cannot read the custom metrics API's ${what} ${file}: ${(err as Error).message}`, { status: 400, cause: err });
+    }
+  };
+  const context = async () => ({ cert: await read(o.certFile, 'certificate'), key: await read(o.keyFile, 'key'), ca: requestHeader.clientCa });
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const socket = req.socket as TLSSocket;

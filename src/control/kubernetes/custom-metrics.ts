@@ -29,10 +29,9 @@
  */
 import { API_VERSION, CRD_NAME, KIND } from '../../api/index.ts';
 import type { WindowSignals } from '../../observability/signals.ts';
-import { CONCURRENCY_METRIC, LATENCY_P95_METRIC } from '../../runtime/kubernetes/autoscaling.ts';
+import { CONCURRENCY_METRIC, CUSTOM_METRICS_GROUP, CUSTOM_METRICS_VERSION, LATENCY_P95_METRIC } from '../../runtime/kubernetes/autoscaling.ts';
 
-export const CUSTOM_METRICS_GROUP = 'custom.metrics.k8s.io';
-export const CUSTOM_METRICS_VERSION = 'v1beta2';
+export { CUSTOM_METRICS_GROUP, CUSTOM_METRICS_VERSION };
 const GROUP_VERSION = `${CUSTOM_METRICS_GROUP}/${CUSTOM_METRICS_VERSION}`;
 /** The resource as the custom metrics API names it: `<plural>.<group>`. */
 export const METRIC_RESOURCE = CRD_NAME;

@@ -15,6 +15,9 @@ type Obj = Record<string, unknown>;
 /** The metrics karb's custom metrics API serves for hpa-service, described on the InferenceService. */
 export const LATENCY_P95_METRIC = 'karb_service_latency_p95_milliseconds';
 export const CONCURRENCY_METRIC = 'karb_service_concurrency';
+/** That API (karb controller serves it: src/control/kubernetes/custom-metrics.ts; karb install registers it). */
+export const CUSTOM_METRICS_GROUP = 'custom.metrics.k8s.io';
+export const CUSTOM_METRICS_VERSION = 'v1beta2';
 /** The HPA's default CPU target, as karb's hpa-cpu decider uses it. */
 const CPU_TARGET_PERCENT = 80;
 const KEDA_POLLING_SECONDS = 30;

@@ -2,12 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CRD_NAME } from '../../api/index.ts';
 import { buildInstallObjects, RBAC_RULES, type PolicyRule } from './install.ts';
+import { CONCURRENCY_METRIC } from './autoscaling.ts';
 import { CONTROLLER_POD_LABELS, GATEWAY_POD_LABELS } from './labels.ts';
 import { DEFAULT_CLUSTER_OPTIONS } from './options.ts';
 
 type Any = Record<string, any>;
 
-const objects = (systemNamespace = 'karb-system', image = DEFAULT_CLUSTER_OPTIONS.image): Any[] => buildInstallObjects({ systemNamespace, image });
+const objects = (systemNamespace = 'karb-system', image = DEFAULT_CLUSTER_OPTIONS.image, metricsApiCa?: string): Any[] =>
+  buildInstallObjects({ systemNamespace, image, ...(metricsApiCa !== undefined ? { metricsApiCa } : {}) });
+const CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 const find = (list: Any[], kind: string, name: string): Any => {
   const found = list.find((o) => o.kind === kind && o.metadata.name === name);
   assert.ok(found, `${kind}/${name} is installed`);
@@ -63,6 +66,7 @@ test('install: namespace first, then the CRD, identities, RBAC, the gateway and 
       'ClusterRoleBinding/karb-controller',
       'Role/karb-controller-leader-election',
       'RoleBinding/karb-controller-leader-election',
+      'RoleBinding/karb-controller-auth-reader',
       'ClusterRole/karb-gateway',
       'ClusterRoleBinding/karb-gateway',
       'Role/karb-gateway-keys',
@@ -97,6 +101,7 @@ test('RBAC: no wildcard anywhere, and exactly the permissions the controller and
     'apps/controllerrevisions: create,delete,get,list,patch,watch',
     'apps/deployments: create,delete,get,list,patch,update,watch',
     'authentication.k8s.io/tokenreviews: create',
+    'authorization.k8s.io/subjectaccessreviews: create',
     'autoscaling/horizontalpodautoscalers: create,delete,get,list,patch,update,watch',
     'core/events: create,patch',
     'core/pods: get,list,patch,watch',
@@ -122,6 +127,45 @@ test('RBAC: no wildcard anywhere, and exactly the permissions the controller and
   assert.ok(!RBAC_RULES.gateway.some((r) => r.resources.includes('secrets')));
   // Leases only in the system namespace: a Role, never part of a ClusterRole.
   assert.ok(!RBAC_RULES.controller.some((r) => r.resources.includes('leases')));
+  // The API server's front-proxy CA: the built-in Role every aggregated API server is bound to, in kube-system.
+  const reader = find(all, 'RoleBinding', 'karb-controller-auth-reader');
+  assert.equal(reader.metadata.namespace, 'kube-system');
+  assert.deepEqual(reader.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'extension-apiserver-authentication-reader' });
+  assert.deepEqual(reader.subjects, [{ kind: 'ServiceAccount', name: 'karb-controller', namespace: 'karb-system' }]);
+});
+
+test('without --metrics-api-ca no custom metrics API: no APIService, no port for it, no Secret mounted', () => {
+  const all = objects();
+  assert.ok(!all.some((o) => o.kind === 'APIService'));
+  assert.deepEqual(find(all, 'Service', 'karb-controller').spec.ports.map((p: Any) => p.name), ['http']);
+  const c = find(all, 'Deployment', 'karb-controller').spec.template.spec.containers[0];
+  assert.ok(!c.args.some((a: string) => a.startsWith('--metrics-api')));
+});
+
+test('with the metrics API CA: the APIService v1beta2.custom.metrics.k8s.io verifies the controller against it, on Service port 443 → the controller’s HTTPS port with the Secret’s certificate', () => {
+  const all = objects('karb-system', DEFAULT_CLUSTER_OPTIONS.image, CA);
+  assert.equal(all.at(-1)!.kind, 'APIService', 'registered last, once what it points at exists');
+  const api = find(all, 'APIService', 'v1beta2.custom.metrics.k8s.io');
+  assert.deepEqual(api.spec, {
+    group: 'custom.metrics.k8s.io',
+    version: 'v1beta2',
+    service: { namespace: 'karb-system', name: 'karb-controller', port: 443 },
+    caBundle: Buffer.from(CA).toString('base64'),
+    groupPriorityMinimum: 100,
+    versionPriority: 200,
+  }, 'the API server verifies the controller: no insecureSkipTLSVerify');
+  const svc = find(all, 'Service', 'karb-controller');
+  assert.deepEqual(svc.spec.ports.map((p: Any) => [p.name, p.port, p.targetPort]), [['http', 8081, 'http'], ['metrics-api', 443, 'metrics-api']]);
+  const d = find(all, 'Deployment', 'karb-controller');
+  const pod = d.spec.template.spec;
+  const c = pod.containers[0];
+  assert.deepEqual(c.args.slice(-6), ['--metrics-api-port', '6443', '--metrics-api-cert', '/etc/karb/metrics-api/tls.crt', '--metrics-api-key', '/etc/karb/metrics-api/tls.key']);
+  assert.deepEqual(c.ports.map((p: Any) => [p.name, p.containerPort]), [['http', 8081], ['metrics-api', 6443]]);
+  assert.deepEqual(c.volumeMounts.at(-1), { name: 'metrics-api-tls', mountPath: '/etc/karb/metrics-api', readOnly: true });
+  assert.deepEqual(pod.volumes.at(-1), { name: 'metrics-api-tls', secret: { secretName: 'karb-controller-metrics-api' } });
+  assert.deepEqual(restrictedViolations(pod), []);
+  // The HPA karb renders for hpa-service names exactly the metrics this API serves.
+  assert.equal(CONCURRENCY_METRIC, 'karb_service_concurrency');
 });
 
 test('every pod karb installs meets Pod Security "restricted" and runs as its own service account', () => {
@@ -166,11 +210,14 @@ test('gateway: two replicas, http and metrics ports, ready on /v2/health/ready, 
 });
 
 test('another system namespace moves every namespaced object and every binding’s subjects', () => {
-  const all = objects('ml-platform');
-  const clusterScoped = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
+  const all = objects('ml-platform', DEFAULT_CLUSTER_OPTIONS.image, CA);
+  const clusterScoped = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'APIService']);
   assert.equal(find(all, 'Namespace', 'ml-platform').kind, 'Namespace');
+  assert.equal(find(all, 'APIService', 'v1beta2.custom.metrics.k8s.io').spec.service.namespace, 'ml-platform');
   for (const o of all) {
     if (clusterScoped.has(o.kind)) assert.equal(o.metadata.namespace, undefined, `${o.kind}/${o.metadata.name} is cluster-scoped`);
+    // The one binding outside it: reading the API server's front-proxy CA, which lives in kube-system.
+    else if (o.metadata.name === 'karb-controller-auth-reader') assert.equal(o.metadata.namespace, 'kube-system');
     else assert.equal(o.metadata.namespace, 'ml-platform', `${o.kind}/${o.metadata.name}`);
     for (const s of o.subjects ?? []) assert.equal(s.namespace, 'ml-platform', `${o.kind}/${o.metadata.name} subject ${s.name}`);
   }

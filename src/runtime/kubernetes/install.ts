@@ -3,8 +3,16 @@
  * enforces Pod Security "restricted", the InferenceService CRD, one identity each for the
  * controller and the gateway with least-privilege RBAC (no wildcards), and their Deployments.
  * The RBAC rules are data (`RBAC_RULES`), so tests and docs read the same list the cluster gets.
+ *
+ * With `metricsApiCa` (the CA that signed the controller's serving certificate, which lives in
+ * Secret `karb-controller-metrics-api`), also the custom metrics API that hpa-service's HPA reads:
+ * the APIService `v1beta2.custom.metrics.k8s.io` (its caBundle that CA, so the API server verifies
+ * the controller; never insecureSkipTLSVerify), the controller's HTTPS port for it, and the Secret
+ * mounted. A certificate cannot be made at install time without a library, so without the CA
+ * there is no APIService, and hpa-service's HPA finds no metrics.
  */
 import { inferenceServiceCrd } from '../../api/index.ts';
+import { CUSTOM_METRICS_GROUP, CUSTOM_METRICS_VERSION } from './autoscaling.ts';
 import { CONTROLLER_POD_LABELS, GATEWAY_POD_LABELS } from './labels.ts';
 import type { KubernetesObject } from './objects.ts';
 import type { ClusterOptions } from './options.ts';
@@ -22,6 +30,16 @@ export const LEADER_ELECTION_NAME = 'karb-controller-leader-election';
  * `karb-controller`, which therefore routes to the leader only.
  */
 export const CONTROLLER_PORT = 8081;
+/** The controller's custom metrics API (`karb controller --metrics-api-port`), HTTPS, behind Service port 443. */
+export const METRICS_API_PORT = 6443;
+export const METRICS_API_SERVICE_PORT = 443;
+/** The controller's serving certificate for it (a kubernetes.io/tls Secret: tls.crt, tls.key), made by its operator. */
+export const METRICS_API_SECRET = 'karb-controller-metrics-api';
+const METRICS_API_MOUNT = '/etc/karb/metrics-api';
+/** The APIService that registers it with the API server's aggregation layer. */
+export const METRICS_API_SERVICE_NAME = `${CUSTOM_METRICS_VERSION}.${CUSTOM_METRICS_GROUP}`;
+/** The binding in kube-system that lets the controller read the API server's front-proxy CA. */
+export const AUTH_READER_NAME = 'karb-controller-auth-reader';
 export const GATEWAY_HTTP_PORT = 8080;
 export const GATEWAY_METRICS_PORT = 9464;
 
@@ -64,6 +82,8 @@ export const RBAC_RULES: {
     { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
     // Gateways calling its port prove who they are with their service-account token.
     { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+    // Who may read its custom metrics API is the cluster's RBAC's to say.
+    { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
   ],
   controllerLeases: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] }],
   gateway: [
@@ -76,8 +96,13 @@ export const RBAC_RULES: {
 
 type Obj = Record<string, unknown>;
 
+export interface InstallOptions extends Pick<ClusterOptions, 'image' | 'systemNamespace'> {
+  /** PEM: the CA of the controller's metrics API certificate; given, the custom metrics API is installed. */
+  metricsApiCa?: string;
+}
+
 /** Everything `karb install` applies, in an order `kubectl apply -f -` can follow (namespace first, workloads last). */
-export function buildInstallObjects(options: Pick<ClusterOptions, 'image' | 'systemNamespace'>): KubernetesObject[] {
+export function buildInstallObjects(options: InstallOptions): KubernetesObject[] {
   const ns = options.systemNamespace;
   const objects: Obj[] = [
     buildSystemNamespace(ns),
@@ -88,16 +113,54 @@ export function buildInstallObjects(options: Pick<ClusterOptions, 'image' | 'sys
     clusterRoleBinding(CONTROLLER_NAME, ns, CONTROLLER_POD_LABELS),
     role(LEADER_ELECTION_NAME, ns, RBAC_RULES.controllerLeases, CONTROLLER_POD_LABELS),
     roleBinding(LEADER_ELECTION_NAME, CONTROLLER_NAME, ns, CONTROLLER_POD_LABELS),
+    buildAuthReaderBinding(ns),
     clusterRole(GATEWAY_NAME, RBAC_RULES.gateway, GATEWAY_POD_LABELS),
     clusterRoleBinding(GATEWAY_NAME, ns, GATEWAY_POD_LABELS),
     role(GATEWAY_KEYS_NAME, ns, RBAC_RULES.gatewayKeys, GATEWAY_POD_LABELS),
     roleBinding(GATEWAY_KEYS_NAME, GATEWAY_NAME, ns, GATEWAY_POD_LABELS),
     buildGatewayService(ns),
-    buildControllerService(ns),
-    buildControllerDeployment(options),
+    buildControllerService(ns, options.metricsApiCa !== undefined),
+    buildControllerDeployment(options, options.metricsApiCa !== undefined),
     buildGatewayDeployment(options),
+    ...(options.metricsApiCa !== undefined ? [buildMetricsApiService(ns, options.metricsApiCa)] : []),
   ];
   return objects as KubernetesObject[];
+}
+
+/**
+ * The controller may read ConfigMap kube-system/extension-apiserver-authentication (the API
+ * server's front-proxy CA and header names), through the built-in Role every aggregated API
+ * server is bound to.
+ */
+export function buildAuthReaderBinding(namespace: string): Obj {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: AUTH_READER_NAME, namespace: 'kube-system', labels: { ...CONTROLLER_POD_LABELS } },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'extension-apiserver-authentication-reader' },
+    subjects: [{ kind: 'ServiceAccount', name: CONTROLLER_NAME, namespace }],
+  };
+}
+
+/**
+ * The APIService through which the API server proxies custom.metrics.k8s.io/v1beta2 to the
+ * controller that leads (the only ready one behind Service karb-controller), verifying its
+ * certificate against `caPem`.
+ */
+export function buildMetricsApiService(namespace: string, caPem: string): Obj {
+  return {
+    apiVersion: 'apiregistration.k8s.io/v1',
+    kind: 'APIService',
+    metadata: { name: METRICS_API_SERVICE_NAME, labels: { ...CONTROLLER_POD_LABELS } },
+    spec: {
+      group: CUSTOM_METRICS_GROUP,
+      version: CUSTOM_METRICS_VERSION,
+      service: { namespace, name: CONTROLLER_NAME, port: METRICS_API_SERVICE_PORT },
+      caBundle: Buffer.from(caPem).toString('base64'),
+      groupPriorityMinimum: 100,
+      versionPriority: 200,
+    },
+  };
 }
 
 /** The system namespace: Pod Security "restricted" enforced, and warned and audited at the same level. */
@@ -164,8 +227,8 @@ export function buildGatewayService(namespace: string): Obj {
   };
 }
 
-/** Where gateways report their signals: the controller that leads (the only ready one). */
-export function buildControllerService(namespace: string): Obj {
+/** Where gateways report their signals, and the API server reads custom metrics: the controller that leads (the only ready one). */
+export function buildControllerService(namespace: string, metricsApi = false): Obj {
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -173,34 +236,34 @@ export function buildControllerService(namespace: string): Obj {
     spec: {
       type: 'ClusterIP',
       selector: { ...CONTROLLER_POD_LABELS },
-      ports: [{ name: 'http', port: CONTROLLER_PORT, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' }],
+      ports: [
+        { name: 'http', port: CONTROLLER_PORT, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' },
+        ...(metricsApi ? [{ name: 'metrics-api', port: METRICS_API_SERVICE_PORT, targetPort: 'metrics-api', protocol: 'TCP', appProtocol: 'https' }] : []),
+      ],
     },
   };
-}
-
-/** The controller's address as gateways in the cluster reach it. */
-export function controllerUrl(systemNamespace: string): string {
-  return `http://${CONTROLLER_NAME}.${systemNamespace}.svc:${CONTROLLER_PORT}`;
 }
 
 /**
  * Two replicas: one leads (holds the Lease) and reconciles, the other waits to take over, so a
  * node drain or a crash costs one lease period rather than a reschedule.
  */
-export function buildControllerDeployment(options: Pick<ClusterOptions, 'image' | 'systemNamespace'>): Obj {
+export function buildControllerDeployment(options: Pick<ClusterOptions, 'image' | 'systemNamespace'>, metricsApi = false): Obj {
   const probe = (path: string) => ({ httpGet: { path, port: 'http' } });
+  const metricsArgs = ['--metrics-api-port', String(METRICS_API_PORT), '--metrics-api-cert', `${METRICS_API_MOUNT}/tls.crt`, '--metrics-api-key', `${METRICS_API_MOUNT}/tls.key`];
+  const volumes = metricsApi ? [{ volume: { name: 'metrics-api-tls', secret: { secretName: METRICS_API_SECRET } }, mount: { name: 'metrics-api-tls', mountPath: METRICS_API_MOUNT, readOnly: true } }] : [];
   return deployment(CONTROLLER_NAME, options.systemNamespace, CONTROLLER_POD_LABELS, 2, {
     name: 'controller',
     image: options.image,
     // The model pods it makes run the same image; its namespace and name come from the pod (podIdentityEnv).
-    args: ['controller', '--leader-elect', '--port', String(CONTROLLER_PORT), '--image', options.image],
+    args: ['controller', '--leader-elect', '--port', String(CONTROLLER_PORT), '--image', options.image, ...(metricsApi ? metricsArgs : [])],
     env: podIdentityEnv(),
-    ports: [{ name: 'http', containerPort: CONTROLLER_PORT, protocol: 'TCP' }],
+    ports: [{ name: 'http', containerPort: CONTROLLER_PORT, protocol: 'TCP' }, ...(metricsApi ? [{ name: 'metrics-api', containerPort: METRICS_API_PORT, protocol: 'TCP' }] : [])],
     // Ready only while leading: the standby stays out of the Service's endpoints, alive.
     readinessProbe: { ...probe('/readyz'), periodSeconds: 2, failureThreshold: 1, timeoutSeconds: 2 },
     livenessProbe: { ...probe('/healthz'), initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
     resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
-  });
+  }, volumes);
 }
 
 /** The gateway listens on every address of its pod (a pod's loopback is its own). */
@@ -228,7 +291,7 @@ function podIdentityEnv(): Obj[] {
   ];
 }
 
-function deployment(name: string, namespace: string, podLabels: Readonly<Record<string, string>>, replicas: number, container: Obj): Obj {
+function deployment(name: string, namespace: string, podLabels: Readonly<Record<string, string>>, replicas: number, container: Obj, extra: { volume: Obj; mount: Obj }[] = []): Obj {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -245,8 +308,8 @@ function deployment(name: string, namespace: string, podLabels: Readonly<Record<
           automountServiceAccountToken: true,
           enableServiceLinks: false,
           securityContext: restrictedPodSecurity(),
-          containers: [{ ...container, volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }], securityContext: restrictedContainerSecurity() }],
-          volumes: [{ name: 'tmp', emptyDir: {} }],
+          containers: [{ ...container, volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...extra.map((e) => e.mount)], securityContext: restrictedContainerSecurity() }],
+          volumes: [{ name: 'tmp', emptyDir: {} }, ...extra.map((e) => e.volume)],
         },
       },
     },
