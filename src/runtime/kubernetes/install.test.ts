@@ -186,7 +186,7 @@ test('controller: two replicas with leader election, image from the options, pro
   const c = d.spec.template.spec.containers[0];
   assert.equal(d.spec.replicas, 2);
   assert.equal(c.image, 'registry.example/karb:dev');
-  assert.deepEqual(c.args, ['controller', '--leader-elect', '--port', '8081', '--image', 'registry.example/karb:dev'], 'the model pods it makes run the same image');
+  assert.deepEqual(c.args, ['controller', '--leader-elect', '--host', '0.0.0.0', '--port', '8081', '--image', 'registry.example/karb:dev'], 'the model pods it makes run the same image');
   assert.deepEqual(c.ports, [{ name: 'http', containerPort: 8081, protocol: 'TCP' }]);
   assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'http' }, 'ready while leading, so the Service karb-controller reaches the leader');
   assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'http' });

@@ -256,7 +256,7 @@ export function buildControllerDeployment(options: Pick<ClusterOptions, 'image' 
     name: 'controller',
     image: options.image,
     // The model pods it makes run the same image; its namespace and name come from the pod (podIdentityEnv).
-    args: ['controller', '--leader-elect', '--port', String(CONTROLLER_PORT), '--image', options.image, ...(metricsApi ? metricsArgs : [])],
+    args: ['controller', '--leader-elect', '--host', '0.0.0.0', '--port', String(CONTROLLER_PORT), '--image', options.image, ...(metricsApi ? metricsArgs : [])],
     env: podIdentityEnv(),
     ports: [{ name: 'http', containerPort: CONTROLLER_PORT, protocol: 'TCP' }, ...(metricsApi ? [{ name: 'metrics-api', containerPort: METRICS_API_PORT, protocol: 'TCP' }] : [])],
     // Ready only while leading: the standby stays out of the Service's endpoints, alive.
