@@ -31,6 +31,8 @@ import { serviceWindows } from '../autoscaling-loop.ts';
 import { AccessReviewer } from './access-review.ts';
 import { startCustomMetricsServer, type CustomMetricsServer } from './custom-metrics-server.ts';
 import { readRequestHeaderConfig } from './request-header.ts';
+import { replicaTarget } from '../plan.ts';
+import { INFERENCE_SERVICES } from '../../runtime/kubernetes/resources.ts';
 
 export interface ControllerOptions {
   kubeconfig?: string;
@@ -203,18 +205,33 @@ export async function startController(options: ControllerOptions = {}): Promise<
     store.addEvent({ type: 'Warning', reason, message, namespace: service.metadata.namespace, service: service.metadata.name });
   const serviceObjects = new ServiceObjectsSync({ client, cluster, log, warn, ...scope });
   // The same autoscaling loop as karb up, on the gateways' reports; spec.scaling.replicas (kubectl scale, an HPA) is obeyed.
-  autoscaler = new AutoscalerLoop({
-    store,
-    runtime,
-    hub,
-    clock,
-    log,
-    onDesiredChanged: () => void requestPass(),
-    // With the custom metrics API served, the cluster's HPA runs hpa-service (it writes spec.scaling.replicas).
-    ...(metricsApi
-      ? { decidedElsewhere: (s: StoredService) => (s.spec.scaling.policy === 'hpa-service' ? `the HorizontalPodAutoscaler ${s.metadata.name} decides, on karb's custom metrics API, and sets spec.scaling.replicas` : undefined) }
-      : {}),
-  });
+  // With the custom metrics API served, the cluster's HPA runs hpa-service (it writes spec.scaling.replicas).
+  const decidedElsewhere = (s: StoredService): string | undefined =>
+    metricsApi && s.spec.scaling.policy === 'hpa-service' ? `the HorizontalPodAutoscaler ${s.metadata.name} decides, on karb's custom metrics API, and sets spec.scaling.replicas` : undefined;
+  autoscaler = new AutoscalerLoop({ store, runtime, hub, clock, log, onDesiredChanged: () => void requestPass(), decidedElsewhere });
+
+  // The HPA scales from the count in spec.scaling.replicas, the scale subresource's spec path: while
+  // it is unset the API server cannot even read the service's scale ("the spec replicas field
+  // does not exist") and the HPA never acts. As a Deployment's spec.replicas defaults to 1, karb
+  // writes the count that runs now, once, for each service the HPA decides; the HPA owns it after.
+  const seeded = new Set<string>();
+  const seedScale = async (services: StoredService[]): Promise<void> => {
+    for (const s of services) {
+      const { namespace, name, generation } = s.metadata;
+      if (s.spec.scaling.replicas !== undefined || decidedElsewhere(s) === undefined || store.isRefused(namespace, name)) continue;
+      const key = `${namespace}/${name}@${generation}`;
+      if (seeded.has(key)) continue;
+      seeded.add(key);
+      const replicas = Math.max(1, replicaTarget(s, store.getAutoscaler(namespace, name)).replicas);
+      try {
+        await client.mergePatch(INFERENCE_SERVICES, namespace, name, { spec: { scaling: { replicas } } });
+        store.addEvent({ type: 'Normal', reason: 'ScaleSeeded', message: `spec.scaling.replicas set to ${replicas}, the count running, for the HorizontalPodAutoscaler to scale from`, namespace, service: name });
+      } catch (err) {
+        seeded.delete(key);
+        log({ level: 'warn', msg: 'setting spec.scaling.replicas for the HPA failed; the next pass tries again', service: `${namespace}/${name}`, error: (err as Error).message });
+      }
+    }
+  };
   const refusedReported = new Map<string, string>();
 
   const pass = async (): Promise<void> => {
@@ -222,6 +239,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
       store.addEvent({ type: 'Normal', reason: 'RevisionCreated', message: `revision ${revision.name} created`, namespace: revision.namespace, service: revision.service, revision: revision.name });
     }
     await serviceObjects.sync(store.listServices());
+    if (metricsApi) await seedScale(store.listServices());
     await reconciler.reconcile();
     for (const { object, errors } of store.refused()) reportRefused(object, errors);
   };
