@@ -248,7 +248,7 @@ describe('karb controller with leader election, as processes', { timeout: 600_00
     const logFd = openSync(join(dir, `${identity}.log`), 'a');
     // controller-a is named by flag; controller-b as in its pod, by the environment karb install gives it.
     const byFlag = identity === 'controller-a';
-    const child = spawn(process.execPath, [CLI, 'controller', '--kubeconfig', kubeconfig, '--namespace', NS2, '--leader-elect', '--lease-duration', '3s', '--health-port', '0', ...(byFlag ? ['--identity', identity] : [])], {
+    const child = spawn(process.execPath, [CLI, 'controller', '--kubeconfig', kubeconfig, '--namespace', NS2, '--leader-elect', '--lease-duration', '3s', '--port', '0', ...(byFlag ? ['--identity', identity] : [])], {
       stdio: ['ignore', logFd, logFd],
       env: byFlag ? process.env : { ...process.env, KARB_POD_NAME: identity, KARB_NAMESPACE: SYSTEM_NAMESPACE },
     });
@@ -283,7 +283,7 @@ describe('karb controller with leader election, as processes', { timeout: 600_00
     const badLease = await run(['--lease-duration', '1s']);
     assert.equal(badLease.code, 2);
     assert.match(badLease.stderr, /--lease-duration/);
-    const missing = await run(['--kubeconfig', join(dir, 'missing.kubeconfig'), '--health-port', '0']);
+    const missing = await run(['--kubeconfig', join(dir, 'missing.kubeconfig'), '--port', '0']);
     assert.equal(missing.code, 1);
     assert.equal(missing.stderr.trim().split('\n').length, 1, missing.stderr);
     assert.match(missing.stderr, /missing\.kubeconfig/);
@@ -291,7 +291,7 @@ describe('karb controller with leader election, as processes', { timeout: 600_00
     const port = await freePort();
     const nowhere = join(dir, 'nowhere.kubeconfig');
     writeFileSync(nowhere, readFileSync(kubeconfig, 'utf8').replace(/server: https:\/\/127\.0\.0\.1:\d+/, `server: https://127.0.0.1:${port}`));
-    const unreachable = await run(['--kubeconfig', nowhere, '--health-port', '0']);
+    const unreachable = await run(['--kubeconfig', nowhere, '--port', '0']);
     assert.equal(unreachable.code, 1);
     assert.equal(unreachable.stderr.trim().split('\n').length, 1, unreachable.stderr);
     assert.match(unreachable.stderr, new RegExp(`cannot reach the API server at https://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`));
