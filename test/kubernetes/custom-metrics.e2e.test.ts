@@ -20,14 +20,13 @@ import { startController, type RunningController } from '../../src/control/kuber
 import { MODEL_MOUNT_PATH } from '../../src/runtime/kubernetes/model-source.ts';
 import { buildControllerService, buildMetricsApiService, CONTROLLER_NAME, GATEWAY_NAME, METRICS_API_SERVICE_NAME } from '../../src/runtime/kubernetes/install.ts';
 import { DEFAULT_CLUSTER_OPTIONS } from '../../src/runtime/kubernetes/options.ts';
-import { ensureModels } from '../../src/serving/test-helpers.ts';
 import { createHttpSender, runOpenLoop } from '../../src/loadgen/runner.ts';
 import { generatedSchedule } from '../../src/loadgen/schedule.ts';
 import type { TestCluster } from '../cluster/harness.ts';
 import { PodAddresses } from '../cluster/pod-addresses.ts';
 import { makeServingCertificate } from '../cluster/pki.ts';
 import { fraudRequest, karb, startGateway, waitFor, type GatewayProcess } from '../helpers.ts';
-import { getJson, inferenceService, kubectlOk, modelsVolume, restrictedNamespace, serviceAccountKubeconfig, startKarbTestCluster, SYSTEM_NAMESPACE, waitForObject, type KarbTestCluster } from './support.ts';
+import { getJson, inferenceService, kubectlOk, serviceAccountKubeconfig, startServingCluster, SYSTEM_NAMESPACE, waitForObject, type KarbTestCluster } from './support.ts';
 
 const NS = 'metrics';
 const SERVICE = 'scaled';
@@ -46,11 +45,8 @@ describe('hpa-service on kube-controller-manager’s HPA, reading karb’s custo
   let ip = '';
 
   before(async () => {
-    await ensureModels();
-    karbCluster = await startKarbTestCluster({ nodeAgent: { podNetwork: 'routable', nodes: [{ name: 'node-1' }] } });
+    karbCluster = await startServingCluster(NS);
     cluster = karbCluster.cluster;
-    await restrictedNamespace(cluster, NS);
-    await modelsVolume(cluster, NS);
 
     // The controller's own address, as its pod would have one: a block of the routable network of its own.
     addresses = PodAddresses.claim('routable');

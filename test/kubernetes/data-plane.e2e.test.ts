@@ -15,13 +15,12 @@ import { startController, type RunningController } from '../../src/control/kuber
 import { MODEL_MOUNT_PATH } from '../../src/runtime/kubernetes/model-source.ts';
 import { GATEWAY_NAME } from '../../src/runtime/kubernetes/install.ts';
 import { DEFAULT_CLUSTER_OPTIONS } from '../../src/runtime/kubernetes/options.ts';
-import { ensureModels } from '../../src/serving/test-helpers.ts';
 import { createHttpSender, runOpenLoop } from '../../src/loadgen/runner.ts';
 import { generatedSchedule } from '../../src/loadgen/schedule.ts';
 import type { TestCluster } from '../cluster/harness.ts';
 import { fraudRequest, karb, startGateway, startProbe, waitFor, type GatewayProcess, type ProbeReport } from '../helpers.ts';
 import { errorsOf, TEST_ANALYSIS } from '../rollout-support.ts';
-import { getJson, inferenceService, kubectlOk, modelsVolume, restrictedNamespace, serviceAccountKubeconfig, startKarbTestCluster, waitForObject, type KarbTestCluster } from './support.ts';
+import { getJson, inferenceService, kubectlOk, serviceAccountKubeconfig, startServingCluster, waitForObject, type KarbTestCluster } from './support.ts';
 
 const NS = 'serving';
 const ROW = [42.5, 14, 0.1, 3.2, 1, 0, 1, 1200];
@@ -48,11 +47,8 @@ describe('karb on a cluster serves: gateways on EndpointSlices, scaling and roll
   const service = (name: string) => getJson(cluster, ['inferenceservice', name, '-n', NS]);
 
   before(async () => {
-    await ensureModels();
-    karbCluster = await startKarbTestCluster({ nodeAgent: { podNetwork: 'routable', nodes: [{ name: 'node-1' }] } });
+    karbCluster = await startServingCluster(NS);
     cluster = karbCluster.cluster;
-    await restrictedNamespace(cluster, NS);
-    await modelsVolume(cluster, NS);
     const logFile = join(karbCluster.dir, 'controller.log');
     // Its port on loopback: the gateways reach it by address (the test cluster runs no kube-proxy).
     controller = await startController({ kubeconfig: karbCluster.kubeconfig, namespace: NS, resyncMs: 500, identity: 'controller-data-plane', port: 0, host: '127.0.0.1', log: (r) => appendFileSync(logFile, `${JSON.stringify(r)}\n`) });

@@ -12,10 +12,9 @@ import assert from 'node:assert/strict';
 import { stringify } from 'yaml';
 import { buildInstallObjects, CONTROLLER_NAME } from '../../src/runtime/kubernetes/install.ts';
 import { DEFAULT_CLUSTER_OPTIONS } from '../../src/runtime/kubernetes/options.ts';
-import { ensureModels } from '../../src/serving/test-helpers.ts';
 import type { TestCluster } from '../cluster/harness.ts';
 import { fraudRequest, karb, waitFor } from '../helpers.ts';
-import { getJson, inferenceService, kubectlOk, modelsVolume, restrictedNamespace, startKarbTestCluster, SYSTEM_NAMESPACE, waitForObject, type KarbTestCluster } from './support.ts';
+import { getJson, inferenceService, kubectlOk, startServingCluster, SYSTEM_NAMESPACE, waitForObject, type KarbTestCluster } from './support.ts';
 
 const NS = 'ml';
 const ROW = [42.5, 14, 0.1, 3.2, 1, 0, 1, 1200];
@@ -38,14 +37,11 @@ describe('karb install, whole, on the test node: controllers elect a leader, gat
   const leaderOf = async (): Promise<string> => (await getJson(cluster, ['lease', 'karb-controller', '-n', SYSTEM_NAMESPACE])).spec.holderIdentity;
 
   before(async () => {
-    await ensureModels();
-    karbCluster = await startKarbTestCluster({ nodeAgent: { podNetwork: 'routable', nodes: [{ name: 'node-1' }] } });
+    karbCluster = await startServingCluster(NS);
     cluster = karbCluster.cluster;
     // What startKarbTestCluster leaves out: the workloads and their Services.
     const workloads = buildInstallObjects(DEFAULT_CLUSTER_OPTIONS).filter((o) => o.kind === 'Deployment' || o.kind === 'Service');
     await kubectlOk(cluster, ['apply', '-f', '-'], workloads.map((o) => stringify(o)).join('---\n'));
-    await restrictedNamespace(cluster, NS);
-    await modelsVolume(cluster, NS);
     const created = await karb(['keys', 'create', '--kubernetes', '--kubeconfig', cluster.kubeconfig, '--namespace', NS]);
     assert.equal(created.code, 0, created.stderr);
     key = created.stdout.trim();

@@ -13,6 +13,7 @@ import { parse, stringify } from 'yaml';
 import { buildInstallObjects, CONTROLLER_NAME } from '../../src/runtime/kubernetes/install.ts';
 import { DEFAULT_CLUSTER_OPTIONS } from '../../src/runtime/kubernetes/options.ts';
 import { waitFor } from '../../src/util/wait-for.ts';
+import { ensureModels } from '../../src/serving/test-helpers.ts';
 import { startTestCluster, type TestCluster, type TestClusterOptions } from '../cluster/harness.ts';
 
 export const SYSTEM_NAMESPACE = DEFAULT_CLUSTER_OPTIONS.systemNamespace;
@@ -89,6 +90,24 @@ export async function startKarbTestCluster(options: TestClusterOptions = {}): Pr
     removeDir();
     throw err;
   }
+}
+
+/**
+ * A cluster that serves: karb installed, the test node agent running karb's pods on the routable
+ * pod network (addresses EndpointSlices hold, so gateways find them), and `namespace` enforcing
+ * Pod Security "restricted" with the model volume pvc://models/… names.
+ */
+export async function startServingCluster(namespace: string): Promise<KarbTestCluster> {
+  await ensureModels();
+  const karb = await startKarbTestCluster({ nodeAgent: { podNetwork: 'routable', nodes: [{ name: 'node-1' }] } });
+  try {
+    await restrictedNamespace(karb.cluster, namespace);
+    await modelsVolume(karb.cluster, namespace);
+  } catch (err) {
+    await karb.stop();
+    throw err;
+  }
+  return karb;
 }
 
 /** A namespace whose pods must meet Pod Security "restricted" (refused at admission otherwise). */

@@ -35,6 +35,8 @@ export class KubeClient {
   readonly #server: string;
   readonly #agent: Agent;
   readonly #calls = new Map<Verb, number>();
+  /** The last writes, `VERB path`, for saying which object a write went to. */
+  readonly #recentWrites: string[] = [];
   readonly #log: (record: Record<string, unknown>) => void;
 
   private constructor(config: KubeConfig, server: string, agent: Agent, log: (record: Record<string, unknown>) => void) {
@@ -80,15 +82,18 @@ export class KubeClient {
     return header;
   }
 
-  /** Requests made so far, by verb; `writes` sums create, update, patch, apply and delete. */
-  calls(): { byVerb: Record<string, number>; writes: number; total: number } {
+  /**
+   * Requests made so far, by verb; `writes` sums create, update, patch, apply and delete;
+   * `recentWrites` names the last 20 (`apply /apis/apps/v1/namespaces/ml/deployments/x`).
+   */
+  calls(): { byVerb: Record<string, number>; writes: number; total: number; recentWrites: string[] } {
     let writes = 0;
     let total = 0;
     for (const [verb, n] of this.#calls) {
       total += n;
       if (WRITES.has(verb)) writes += n;
     }
-    return { byVerb: Object.fromEntries(this.#calls), writes, total };
+    return { byVerb: Object.fromEntries(this.#calls), writes, total, recentWrites: [...this.#recentWrites] };
   }
 
   /** Server-side apply of a whole object (or of one subresource, e.g. `status`), as field manager `karb`. */
@@ -181,6 +186,10 @@ export class KubeClient {
 
   async #request<T>(verb: Verb, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     this.#count(verb);
+    if (WRITES.has(verb)) {
+      this.#recentWrites.push(`${verb} ${path.split('?')[0]}`);
+      if (this.#recentWrites.length > 20) this.#recentWrites.shift();
+    }
     const auth: { headers: Record<string, string> } = { headers: {} };
     await this.config.applyToHTTPSOptions(auth);
     const res = await request(this.#server + path, {
