@@ -68,8 +68,9 @@ export async function watchClusterRoutes(options: ClusterRoutesOptions): Promise
     scheduled = true;
     setImmediate(recompute);
   };
-  for (const informer of [services, slices] as const) {
-    for (const event of ['add', 'update', 'delete'] as const) (informer as { on(e: string, f: () => void): void }).on(event, changed);
+  for (const event of ['add', 'update', 'delete'] as const) {
+    services.on(event, changed);
+    slices.on(event, changed);
   }
   await Promise.all([services.start(), slices.start()]);
   started = true;
