@@ -30,6 +30,12 @@ export interface ClusterRoutes {
 
 type Obj<T> = T & ObjectLike;
 
+/** What of an InferenceService its route is made of: the spec (by generation) and the traffic in status. */
+function routeInputs(obj: InferenceServiceObject): string {
+  const { uid, generation, creationTimestamp } = obj.metadata;
+  return JSON.stringify([uid, generation, creationTimestamp, obj.status?.revisions?.map((r) => [r.name, r.traffic]), obj.status?.mirror]);
+}
+
 /** Resolves once both caches are filled and the first table is in place. */
 export async function watchClusterRoutes(options: ClusterRoutesOptions): Promise<ClusterRoutes> {
   const { client, table, log } = options;
@@ -68,10 +74,27 @@ export async function watchClusterRoutes(options: ClusterRoutesOptions): Promise
     scheduled = true;
     setImmediate(recompute);
   };
-  for (const event of ['add', 'update', 'delete'] as const) {
-    services.on(event, changed);
-    slices.on(event, changed);
-  }
+  // Most writes to a service's status (an autoscaler decision, a condition's message) and to a
+  // slice (a pod that is not ready yet) change no route: only what a route is made of counts, so
+  // a thousand services' status traffic costs the gateway a string per write, not a new table.
+  const seen = new Map<string, string>();
+  const watchRelevant = <T extends ObjectLike>(kind: string, informer: { on(event: 'add' | 'update' | 'delete', cb: (obj: T) => void): void }, signature: (obj: T) => string): void => {
+    const key = (obj: T) => `${kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
+    const onChange = (obj: T): void => {
+      const sig = signature(obj);
+      if (seen.get(key(obj)) === sig) return;
+      seen.set(key(obj), sig);
+      changed();
+    };
+    informer.on('add', onChange);
+    informer.on('update', onChange);
+    informer.on('delete', (obj) => {
+      seen.delete(key(obj));
+      changed();
+    });
+  };
+  watchRelevant(INFERENCE_SERVICES.kind, services, routeInputs);
+  watchRelevant(ENDPOINT_SLICES.kind, slices, (slice) => JSON.stringify([...endpointsFromSlices([slice])]));
   await Promise.all([services.start(), slices.start()]);
   started = true;
   recompute();
