@@ -292,7 +292,9 @@ describe('model server over HTTP (fraud-v1, real ONNX Runtime)', () => {
   });
 
   it('drains: readiness and new requests get 503 at once, in-flight and queued requests finish, then it closes', async () => {
-    const server = await start({ maxDelayMs: 1, injectLatencyMs: 50 });
+    // Each model run takes a second, so all seven are in flight together for long enough to be
+    // seen even on a busy machine (at 50 ms the window could pass between two polls).
+    const server = await start({ maxDelayMs: 1, injectLatencyMs: 1000 });
     const readRegistry = async () => server.metrics.registry.metrics();
     const inflightNow = async () => metricValue(await readRegistry(), 'karb_serving_inflight_requests') ?? 0;
 
