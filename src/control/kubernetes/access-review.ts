@@ -7,6 +7,7 @@
  */
 import type { KubeClient, ObjectLike } from '../../runtime/kubernetes/api-client.ts';
 import type { Clock } from '../../util/clock.ts';
+import { ExpiringCache } from '../../util/expiring-cache.ts';
 import type { AccessAttributes } from './custom-metrics.ts';
 import type { RemoteUser } from './request-header.ts';
 
@@ -25,19 +26,17 @@ export interface AccessDecision {
 
 export class AccessReviewer {
   readonly #client: KubeClient;
-  readonly #clock: Clock;
-  readonly #cache = new Map<string, { decision: AccessDecision; until: number }>();
+  readonly #cache: ExpiringCache<AccessDecision>;
 
   constructor(client: KubeClient, clock: Clock) {
     this.#client = client;
-    this.#clock = clock;
+    this.#cache = new ExpiringCache({ ttlMs: CACHE_MS, maxEntries: MAX_CACHED, clock });
   }
 
   async review(user: RemoteUser, access: AccessAttributes): Promise<AccessDecision> {
     const key = JSON.stringify([user.name, user.uid ?? '', [...user.groups].sort(), Object.entries(user.extra).sort(), access]);
-    const now = this.#clock.now();
     const cached = this.#cache.get(key);
-    if (cached && cached.until > now) return cached.decision;
+    if (cached !== undefined) return cached;
     const spec = {
       user: user.name,
       groups: user.groups,
@@ -48,8 +47,7 @@ export class AccessReviewer {
     const answer = await this.#client.create<ObjectLike & SubjectAccessReviewAnswer>({ apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', metadata: { name: '' }, spec });
     const reason = answer.status?.reason || answer.status?.evaluationError;
     const decision: AccessDecision = { allowed: answer.status?.allowed === true, ...(reason ? { reason } : {}) };
-    if (this.#cache.size >= MAX_CACHED) this.#cache.clear();
-    this.#cache.set(key, { decision, until: now + CACHE_MS });
+    this.#cache.set(key, decision);
     return decision;
   }
 }

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { KarbError } from '../../errors.ts';
 import type { KubeClient, ObjectLike } from '../../runtime/kubernetes/api-client.ts';
 import type { Clock } from '../../util/clock.ts';
+import { ExpiringCache } from '../../util/expiring-cache.ts';
 
 export class UnauthenticatedError extends KarbError {
   constructor(message = 'send the gateway’s service-account token as Authorization: Bearer <token>') {
@@ -31,12 +32,11 @@ interface TokenReviewAnswer {
 
 export class TokenReviewer {
   readonly #client: KubeClient;
-  readonly #clock: Clock;
-  readonly #cache = new Map<string, { username: string; until: number }>();
+  readonly #cache: ExpiringCache<string>;
 
   constructor(client: KubeClient, clock: Clock) {
     this.#client = client;
-    this.#clock = clock;
+    this.#cache = new ExpiringCache({ ttlMs: CACHE_MS, maxEntries: MAX_CACHED, clock });
   }
 
   /** The user an `Authorization` header authenticates as; throws UnauthenticatedError otherwise. */
@@ -45,14 +45,12 @@ export class TokenReviewer {
     const token = authorization.slice(7).trim();
     if (token === '') throw new UnauthenticatedError();
     const digest = createHash('sha256').update(token).digest('base64');
-    const now = this.#clock.now();
     const cached = this.#cache.get(digest);
-    if (cached && cached.until > now) return cached.username;
+    if (cached !== undefined) return cached;
     const review = await this.#client.create<ObjectLike & TokenReviewAnswer>({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', metadata: { name: '' }, spec: { token } });
     const username = review.status?.authenticated ? review.status.user?.username : undefined;
     if (!username) throw new UnauthenticatedError('the API server does not accept this token; use the gateway’s service-account token');
-    if (this.#cache.size >= MAX_CACHED) this.#cache.clear();
-    this.#cache.set(digest, { username, until: now + CACHE_MS });
+    this.#cache.set(digest, username);
     return username;
   }
 }
