@@ -284,10 +284,7 @@ async function inProcess(cluster: TestCluster, kubeconfig: string, n: number): P
         writesPerService: Math.round(((idleStart.writes - atStart.writes) / n) * 100) / 100,
       },
       idle: { seconds: IDLE_MS / 1000, passes: Math.floor(IDLE_MS / RESYNC_MS), byVerb: idle, writes: idleWrites, reads: idleEnd.total - idleStart.total - idleWrites },
-      writesSeen: {
-        bringUp: seenAtSettle,
-        idle: { statuses: view.writes.statuses - seenAtSettle.statuses, events: view.writes.events - seenAtSettle.events, deployments: view.writes.deployments - seenAtSettle.deployments },
-      },
+      writesSeen: { bringUp: seenAtSettle, idle: writesSince(view.writes, seenAtSettle) },
       log: tally.toJSON(),
     };
   } finally {
@@ -391,10 +388,7 @@ async function childProcess(cluster: TestCluster, kubeconfig: string, n: number,
       rssMiB: { empty: mib(empty), idle: mib(idle), idleMin: mib(Math.min(...samples)), idleMax: mib(Math.max(...samples)), peak: mib(procStatusKiB(pid, 'VmHWM')) },
       rssGrowthKiBPerService: empty === undefined || idle === undefined ? NaN : Math.round(((idle - empty) / n) * 10) / 10,
       cpuSeconds: { bringUp: Math.round((cpu1 - cpu0) * 100) / 100, idle: Math.round((cpu2 - cpu1) * 100) / 100 },
-      writesSeen: {
-        bringUp: seenAtSettle,
-        idle: { statuses: view.writes.statuses - seenAtSettle.statuses, events: view.writes.events - seenAtSettle.events, deployments: view.writes.deployments - seenAtSettle.deployments },
-      },
+      writesSeen: { bringUp: seenAtSettle, idle: writesSince(view.writes, seenAtSettle) },
       log: tally.toJSON(),
     };
   } finally {
@@ -470,4 +464,9 @@ else {
     for (const [k, v] of Object.entries(r.childProcess.log)) out(`  ${r.services}, child: ${k} ×${v}`);
   }
   out('(a / b: the controller in this process / karb controller as a child process)');
+}
+
+/** The writes the API server's watches saw since `before`, by kind. */
+function writesSince(now: { statuses: number; events: number; deployments: number }, before: { statuses: number; events: number; deployments: number }) {
+  return { statuses: now.statuses - before.statuses, events: now.events - before.events, deployments: now.deployments - before.deployments };
 }

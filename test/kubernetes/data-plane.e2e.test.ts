@@ -45,6 +45,12 @@ describe('karb on a cluster serves: gateways on EndpointSlices, scaling and roll
   const infer = (gateway: GatewayProcess, name: string, rows: number[][], headers: Record<string, string> = { authorization: `Bearer ${key}` }) =>
     fetch(`${gateway.url}/v2/models/${name}/infer`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: fraudRequest(rows) });
   const service = (name: string) => getJson(cluster, ['inferenceservice', name, '-n', NS]);
+  /** Applies a service and waits until its one replica is ready and a gateway routes to it. */
+  const deploy = async (name: string, spec: Record<string, unknown>): Promise<void> => {
+    await kubectlOk(cluster, ['apply', '-f', '-'], inferenceService(name, NS, spec));
+    await waitForObject(cluster, `${name} Ready`, ['inferenceservice', name, '-n', NS], (o: any) => o.status?.summary?.replicas === '1/1', 180_000);
+    await waitFor(`the gateway to route ${name}`, async () => (await infer(gateways[0]!, name, [ROW])).status === 200, 30_000, 200);
+  };
 
   before(async () => {
     karbCluster = await startServingCluster(NS);
@@ -98,9 +104,7 @@ describe('karb on a cluster serves: gateways on EndpointSlices, scaling and roll
   test('a canary with 20% injected errors is rolled back by analysis on the gateways’ reports; clients see no more errors than its share', async (t) => {
     const rollout = { steps: [{ weight: 20, pause: '60s' }], analysis: TEST_ANALYSIS };
     const spec = (flags: string[]) => ({ model: servedBy('canary', flags), scaling: { minReplicas: 1, maxReplicas: 2 }, rollout });
-    await kubectlOk(cluster, ['apply', '-f', '-'], inferenceService('canary', NS, spec([])));
-    await waitForObject(cluster, 'canary Ready', ['inferenceservice', 'canary', '-n', NS], (o: any) => o.status?.summary?.replicas === '1/1', 180_000);
-    await waitFor('the gateway to route canary', async () => (await infer(gateways[0]!, 'canary', [ROW])).status === 200, 30_000, 200);
+    await deploy('canary', spec([]));
 
     const probe = startProbe(`${gateways[0]!.url}/v2/models/canary/infer`, { headers: { authorization: `Bearer ${key}` }, body: fraudRequest([ROW]) }, 20);
     let report: ProbeReport;
@@ -137,9 +141,7 @@ describe('karb on a cluster serves: gateways on EndpointSlices, scaling and roll
   test('blue-green: green is reachable by its preview header only, judged on the traffic the gateways mirror to it, then switched to at once', async () => {
     const rollout = { strategy: 'blue-green', previewFor: '3s', mirrorPercent: 100, scaleDownDelay: '60s', analysis: { ...TEST_ANALYSIS, minRequests: 20 } };
     const spec = (file: string) => ({ model: { uri: `pvc://models/${file}` }, scaling: { minReplicas: 1, maxReplicas: 2 }, rollout });
-    await kubectlOk(cluster, ['apply', '-f', '-'], inferenceService('bg', NS, spec('fraud-v1.onnx')));
-    await waitForObject(cluster, 'bg Ready', ['inferenceservice', 'bg', '-n', NS], (o: any) => o.status?.summary?.replicas === '1/1', 180_000);
-    await waitFor('the gateway to route bg', async () => (await infer(gateways[0]!, 'bg', [ROW])).status === 200, 30_000, 200);
+    await deploy('bg', spec('fraud-v1.onnx'));
     const probe = startProbe(`${gateways[0]!.url}/v2/models/bg/infer`, { headers: { authorization: `Bearer ${key}` }, body: fraudRequest([ROW]) }, 20);
     let report: ProbeReport;
     let switched: any;
@@ -217,9 +219,7 @@ describe('karb on a cluster serves: gateways on EndpointSlices, scaling and roll
   test('a rollout survives a controller restart mid-way, and the gateways keep serving its split while no controller runs', async () => {
     const rollout = { steps: [{ weight: 50, pause: '6s' }], analysis: { ...TEST_ANALYSIS, minRequests: 10 } };
     const spec = (file: string) => ({ model: { uri: `pvc://models/${file}` }, scaling: { minReplicas: 1, maxReplicas: 2 }, rollout });
-    await kubectlOk(cluster, ['apply', '-f', '-'], inferenceService('restart', NS, spec('fraud-v1.onnx')));
-    await waitForObject(cluster, 'restart Ready', ['inferenceservice', 'restart', '-n', NS], (o: any) => o.status?.summary?.replicas === '1/1', 180_000);
-    await waitFor('the gateway to route restart', async () => (await infer(gateways[0]!, 'restart', [ROW])).status === 200, 30_000, 200);
+    await deploy('restart', spec('fraud-v1.onnx'));
     const probe = startProbe(`${gateways[0]!.url}/v2/models/restart/infer`, { headers: { authorization: `Bearer ${key}` }, body: fraudRequest([ROW]) }, 20);
     try {
       await kubectlOk(cluster, ['apply', '-f', '-'], inferenceService('restart', NS, spec('fraud-v2.onnx')));
@@ -250,17 +250,12 @@ describe('karb on a cluster serves: gateways on EndpointSlices, scaling and roll
   });
 
   test('open-loop load → GASCL adds replicas through the Deployment → load stops → scale to zero → a request is held while a pod starts, and answered', async (t) => {
-    await kubectlOk(
-      cluster,
-      ['apply', '-f', '-'],
-      inferenceService('scaler', NS, {
-        model: servedBy('scaler', ['--inject-latency-ms', '50']),
-        slo: { latencyP95Ms: 250, coldStartMs: 60000 },
-        scaling: { policy: 'gascl', minReplicas: 0, maxReplicas: 3, targetConcurrency: 1, scaleToZeroAfter: '10s', stabilization: { upSeconds: 0, downSeconds: 5 } },
-      }),
-    );
-    await waitForObject(cluster, 'scaler warm', ['inferenceservice', 'scaler', '-n', NS], (o: any) => o.status?.summary?.replicas === '1/1', 180_000);
-    await waitFor('the gateway to route scaler', async () => (await infer(gateways[0]!, 'scaler', [ROW])).status === 200, 30_000, 200);
+    // minReplicas 0: one replica is kept warm until the autoscaler's first decision.
+    await deploy('scaler', {
+      model: servedBy('scaler', ['--inject-latency-ms', '50']),
+      slo: { latencyP95Ms: 250, coldStartMs: 60000 },
+      scaling: { policy: 'gascl', minReplicas: 0, maxReplicas: 3, targetConcurrency: 1, scaleToZeroAfter: '10s', stabilization: { upSeconds: 0, downSeconds: 5 } },
+    });
 
     const sender = createHttpSender(
       { url: `${gateways[0]!.url}/v2/models/scaler/infer`, method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: fraudRequest([ROW]) },
