@@ -7,7 +7,7 @@
 import { startController } from '../control/kubernetes/controller.ts';
 import { UsageError } from '../errors.ts';
 import { CONTROLLER_PORT, METRICS_API_PORT } from '../runtime/kubernetes/install.ts';
-import { DNS_LABEL_PATTERN, durationFlag, namespaceFlag, parseFlags, portFlag } from '../util/flags.ts';
+import { durationFlag, namespaceFlag, parseFlags, podNamespace, portFlag } from '../util/flags.ts';
 import { jsonLogger } from '../util/log.ts';
 
 const USAGE = `Usage: karb controller [flags]
@@ -63,9 +63,9 @@ export async function controllerCommand(args: string[]): Promise<number> {
   const leaseDurationMs = durationFlag('--lease-duration', values['lease-duration'], undefined, { min: 2000, minText: '2s' });
   const port = portFlag('--port', values.port, CONTROLLER_PORT);
   // In its pod (karb install), the controller's namespace is the system namespace and its pod name its identity.
-  const podNamespace = process.env.KARB_NAMESPACE && DNS_LABEL_PATTERN.test(process.env.KARB_NAMESPACE) ? process.env.KARB_NAMESPACE : undefined;
-  const systemNamespace = namespaceFlag('--system-namespace', values['system-namespace'], podNamespace);
-  const leaseNamespace = namespaceFlag('--lease-namespace', values['lease-namespace'], podNamespace);
+  const inPod = podNamespace();
+  const systemNamespace = namespaceFlag('--system-namespace', values['system-namespace'], inPod);
+  const leaseNamespace = namespaceFlag('--lease-namespace', values['lease-namespace'], inPod);
   const identity = values.identity ?? process.env.KARB_POD_NAME;
   const customMetrics = metricsApiFlags(values);
   const log = jsonLogger();

@@ -25,7 +25,7 @@ import { systemClock } from '../util/clock.ts';
 import { jsonLogger, type Log } from '../util/log.ts';
 import { resolveAdminToken } from './client.ts';
 import { UsageError } from '../errors.ts';
-import { DNS_LABEL_PATTERN, namespaceFlag, numberFlag, parseFlags, portFlag } from '../util/flags.ts';
+import { namespaceFlag, numberFlag, parseFlags, podNamespace, portFlag } from '../util/flags.ts';
 import { watchClusterRoutes, type ClusterRoutes } from '../gateway/discovery/kubernetes-feed.ts';
 import { watchControllerEndpoint, type ControllerEndpoint } from '../gateway/discovery/controller-endpoint.ts';
 import { readKeySecret } from '../gateway/discovery/kubernetes-keys.ts';
@@ -190,7 +190,7 @@ async function clusterSource(values: GatewayFlagValues, log: Log): Promise<Route
     if (values[flag] !== undefined) throw new UsageError(`--${flag} names a karb up; with --kubernetes the gateway reads the cluster and reports to --controller`);
   }
   const namespace = namespaceFlag('--namespace', values.namespace, undefined);
-  const systemNamespace = process.env.KARB_NAMESPACE && DNS_LABEL_PATTERN.test(process.env.KARB_NAMESPACE) ? process.env.KARB_NAMESPACE : DEFAULT_CLUSTER_OPTIONS.systemNamespace;
+  const systemNamespace = podNamespace() ?? DEFAULT_CLUSTER_OPTIONS.systemNamespace;
   if (values.controller !== undefined && !/^https?:\/\/[^/]+/.test(values.controller)) throw new UsageError(`--controller must be an http(s) URL such as http://karb-controller.${systemNamespace}.svc:${CONTROLLER_PORT} (got ${values.controller})`);
   const client = await KubeClient.connect(values.kubeconfig, log);
   const routingTable = new ObservableRoutingTable();

@@ -96,7 +96,6 @@ export function listFlag(raw: string | undefined): string[] | undefined {
     .filter((s) => s !== '');
 }
 
-/** `--flag must be <expected>, got "<raw>"`: the one shape of a bad flag value. */
 /** An RFC 1123 DNS label: a Kubernetes namespace, and the name of an InferenceService. */
 export const DNS_LABEL_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -109,6 +108,16 @@ export function namespaceFlag(flag: string, raw: string | undefined, fallback: s
   return raw;
 }
 
+/**
+ * The namespace a pod of karb's own runs in, from `$KARB_NAMESPACE` (karb install sets it from the
+ * pod's metadata); undefined outside a pod or when it is not a namespace name.
+ */
+export function podNamespace(): string | undefined {
+  const ns = process.env.KARB_NAMESPACE;
+  return ns !== undefined && ns.length <= 63 && DNS_LABEL_PATTERN.test(ns) ? ns : undefined;
+}
+
+/** `--flag must be <expected>, got "<raw>"`: the one shape of a bad flag value. */
 export function flagError(flag: string, expected: string, raw: string): UsageError {
   return new UsageError(`${flag} must be ${expected}, got "${raw}"`);
 }
