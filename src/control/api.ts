@@ -27,11 +27,9 @@ import type { EventRecord, Store, StoredService } from './store.ts';
 import { AdminAuthError, adminTokenChecker } from './admin-token.ts';
 import { handleKeysApi, type KeysApiDeps } from './keys-api.ts';
 import type { RolloutCommand } from '../rollout/types.ts';
-import { parseSignalReport, type SignalReport } from '../observability/signal-report.ts';
+import { parseSignalReport, SIGNAL_REPORT_LIMIT_BYTES, type SignalReport } from '../observability/signal-report.ts';
 
 const MANIFEST_LIMIT = 1024 * 1024;
-/** A report names each revision the gateway routed in the last second: far below this. */
-const SIGNALS_LIMIT = 1024 * 1024;
 
 export interface ControlApiOptions {
   store: Store;
@@ -160,7 +158,7 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
     if (resource === 'signals' && !name) {
       allow(method, ['POST']);
       if (o.onSignals === undefined) throw new NotFoundError('this control plane takes no gateway reports', 'SIGNALS_NOT_TAKEN');
-      o.onSignals(parseSignalReport((await readBody(req, SIGNALS_LIMIT)).toString('utf8')));
+      o.onSignals(parseSignalReport((await readBody(req, SIGNAL_REPORT_LIMIT_BYTES)).toString('utf8')));
       res.writeHead(204).end();
       return;
     }

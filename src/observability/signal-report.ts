@@ -39,6 +39,9 @@ export const SignalReportSchema = z.strictObject({
 /** One gateway's report, as sent to the control plane. */
 export type SignalReport = z.output<typeof SignalReportSchema>;
 
+/** The largest report body a control plane reads: a report names each revision routed in the last second, far below this. */
+export const SIGNAL_REPORT_LIMIT_BYTES = 1024 * 1024;
+
 /** The report in `text`, or a 400 naming the first field that is wrong. */
 export function parseSignalReport(text: string): SignalReport {
   let raw: unknown;

@@ -13,12 +13,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NotFoundError, UnavailableError, MethodNotAllowedError } from '../../errors.ts';
-import { parseSignalReport, type SignalReport } from '../../observability/signal-report.ts';
+import { parseSignalReport, SIGNAL_REPORT_LIMIT_BYTES, type SignalReport } from '../../observability/signal-report.ts';
 import { listen, readBody, sendError, sendJson } from '../../util/http.ts';
 import { ForbiddenCallerError, type TokenReviewer } from './token-review.ts';
 
-/** A report names each revision the gateway routed in the last second: far below this. */
-const SIGNALS_LIMIT = 1024 * 1024;
 
 export interface ControllerServerOptions {
   port: number;
@@ -56,7 +54,7 @@ export async function startControllerServer(o: ControllerServerOptions): Promise
     // A standby's hub feeds nothing: say so, so a gateway pointed at one by address learns why.
     if (!o.ready()) throw new UnavailableError('this controller is on standby; report to the one that leads (the Service karb-controller routes to it)', { code: 'NOT_LEADER', retryAfterSeconds: 1 });
     if (signals) {
-      o.onSignals(parseSignalReport((await readBody(req, SIGNALS_LIMIT)).toString('utf8')));
+      o.onSignals(parseSignalReport((await readBody(req, SIGNAL_REPORT_LIMIT_BYTES)).toString('utf8')));
     } else {
       const name = decodeURIComponent(parts[3]!);
       const namespace = url.searchParams.get('namespace') ?? 'default';
