@@ -24,7 +24,8 @@ import {
   type InferenceServiceStatus,
 } from '../../api/index.ts';
 import type { KubeClient, ObjectLike } from '../../runtime/kubernetes/api-client.ts';
-import { MANAGED_BY, revisionLabels, selectorText } from '../../runtime/kubernetes/labels.ts';
+import { LABEL_SERVICE, MANAGED_BY, revisionLabels, selectorText } from '../../runtime/kubernetes/labels.ts';
+import { LabelIndex } from '../../runtime/kubernetes/label-index.ts';
 import { CONTROLLER_REVISIONS, INFERENCE_SERVICES } from '../../runtime/kubernetes/resources.ts';
 import { ownerReference } from '../../runtime/kubernetes/objects.ts';
 import { microTime } from '../../runtime/kubernetes/micro-time.ts';
@@ -60,7 +61,6 @@ export interface KubernetesStoreOptions {
 }
 
 export const REPORTING_CONTROLLER = 'karb.dev/controller';
-const LABEL_SERVICE_KEY = 'karb.dev/service';
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
 
@@ -68,14 +68,15 @@ export class KubernetesStore implements Store {
   readonly #o: KubernetesStoreOptions;
   readonly #services: ListWatch<InferenceServiceObject & KubernetesObject>;
   readonly #revisions: ListWatch<ControllerRevisionObject & KubernetesObject>;
+  readonly #revisionsByService: LabelIndex<ControllerRevisionObject & KubernetesObject>;
   readonly #writes: WriteBehind;
   /** The reconciler's status and the controller's state as this process last set them (karb is their only writer). */
   readonly #status = new Map<string, InferenceServiceStatus>();
   readonly #state = new Map<string, ControllerState>();
   /** The resource status as last written, for the derived conditions' transition times. */
   readonly #written = new Map<string, Record<string, unknown>>();
-  /** Revisions created here and not yet seen in the watch; and revisions deleted here and still seen. */
-  readonly #createdRevisions = new Map<string, RevisionRecord>();
+  /** Revisions created here and not yet seen in the watch (by service, then name); and revisions deleted here and still seen. */
+  readonly #createdRevisions = new Map<string, Map<string, RevisionRecord>>();
   readonly #deletedRevisions = new Set<string>();
   /** Parsed specs by uid and generation: a spec is validated once per change. */
   readonly #parsed = new Map<string, { generation: number; result: { ok: true; value: InferenceService } | { ok: false; errors: FieldError[] } }>();
@@ -93,10 +94,11 @@ export class KubernetesStore implements Store {
 
   private constructor(options: KubernetesStoreOptions) {
     this.#o = options;
-    this.#writes = new WriteBehind(options.log);
+    this.#writes = new WriteBehind({ ...(options.log ? { log: options.log } : {}) });
     const scope = options.namespace ? { namespace: options.namespace } : {};
     this.#services = options.client.informer<InferenceServiceObject>(INFERENCE_SERVICES, scope);
     this.#revisions = options.client.informer<ControllerRevisionObject>(CONTROLLER_REVISIONS, { ...scope, labelSelector: selectorText(MANAGED_BY) });
+    this.#revisionsByService = new LabelIndex(this.#revisions, LABEL_SERVICE);
     this.#services.on('delete', (obj) => this.#forget(obj.metadata.namespace!, obj.metadata.name!, obj.metadata.uid));
   }
 
@@ -107,9 +109,26 @@ export class KubernetesStore implements Store {
     return store;
   }
 
-  /** The watch cache of InferenceServices, for other watchers (`on('change', …)`). */
-  get services(): ListWatch<InferenceServiceObject & KubernetesObject> {
-    return this.#services;
+  /**
+   * Calls `listener` when a service is added or deleted, or changes anything but its status. The
+   * status is karb's alone, so its own writes echoing back through the watch ask for no pass.
+   */
+  onChange(listener: () => void): void {
+    const seen = new Map<string, string>();
+    const changed = (obj: InferenceServiceObject): boolean => {
+      const k = key(obj.metadata.namespace!, obj.metadata.name);
+      const { uid, generation, labels, annotations, deletionTimestamp, finalizers } = obj.metadata;
+      const fingerprint = canonicalJson({ uid, generation, labels, annotations, deletionTimestamp, finalizers });
+      if (seen.get(k) === fingerprint) return false;
+      seen.set(k, fingerprint);
+      return true;
+    };
+    this.#services.on('add', (obj) => void (changed(obj) && listener()));
+    this.#services.on('update', (obj) => void (changed(obj) && listener()));
+    this.#services.on('delete', (obj) => {
+      seen.delete(key(obj.metadata.namespace!, obj.metadata.name));
+      listener();
+    });
   }
 
   /** Resolves once every write made so far has reached the API server (or was dropped). */
@@ -169,7 +188,7 @@ export class KubernetesStore implements Store {
     this.#pending.set(k, service);
     this.#deleted.delete(k);
     const body = { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace, labels: svc.metadata.labels, annotations: svc.metadata.annotations }, spec: svc.spec };
-    this.#writes.schedule(`spec:${k}`, async () => {
+    this.#writes.schedule(`spec:${k}`, k, async () => {
       const written = await this.#o.client.apply(body);
       const uid = (written.metadata as { uid?: string }).uid;
       if (uid) this.#uids.set(k, uid);
@@ -225,22 +244,24 @@ export class KubernetesStore implements Store {
     const uid = this.#services.get(name, namespace)?.metadata.uid;
     this.#forget(namespace, name, uid);
     this.#deleted.add(k);
-    this.#writes.schedule(`spec:${k}`, () => this.#o.client.delete(INFERENCE_SERVICES, namespace, name));
+    this.#writes.schedule(`spec:${k}`, k, () => this.#o.client.delete(INFERENCE_SERVICES, namespace, name));
     return true;
   }
 
   // ---- revisions ----
 
   listRevisions(namespace: string, service: string): RevisionRecord[] {
-    if (this.#deleted.has(key(namespace, service))) return [];
+    const sk = key(namespace, service);
+    if (this.#deleted.has(sk)) return [];
     const byName = new Map<string, RevisionRecord>();
-    for (const obj of this.#revisions.list(namespace)) {
-      if (obj.metadata.labels?.[LABEL_SERVICE_KEY] !== service || obj.metadata.deletionTimestamp) continue;
-      if (this.#deletedRevisions.has(key(namespace, obj.metadata.name))) continue;
+    const created = this.#createdRevisions.get(sk);
+    for (const obj of this.#revisionsByService.list(namespace, service)) {
+      if (obj.metadata.deletionTimestamp || this.#deletedRevisions.has(key(namespace, obj.metadata.name))) continue;
       byName.set(obj.metadata.name, toRevision(obj, namespace, service));
-      this.#createdRevisions.delete(key(namespace, obj.metadata.name));
+      created?.delete(obj.metadata.name);
     }
-    for (const r of this.#createdRevisions.values()) if (r.namespace === namespace && r.service === service && !byName.has(r.name)) byName.set(r.name, r);
+    if (created?.size === 0) this.#createdRevisions.delete(sk);
+    for (const r of created?.values() ?? []) if (!byName.has(r.name)) byName.set(r.name, r);
     return [...byName.values()].sort((a, b) => a.number - b.number);
   }
 
@@ -269,9 +290,10 @@ export class KubernetesStore implements Store {
     const number = Math.max(latest?.number ?? 0, this.#highest.get(k) ?? 0) + 1;
     this.#highest.set(k, number);
     const record: RevisionRecord = { name: revisionName(name, number), namespace, service: name, number, hash, template: revisionTemplateOf(service.spec), createdAt: this.#isoNow() };
-    this.#createdRevisions.set(key(namespace, record.name), record);
-    this.#writes.schedule(`revision:${key(namespace, record.name)}`, () => {
-      // Written after the service's own apply (writes go in order), so its uid is known by now.
+    if (!this.#createdRevisions.has(k)) this.#createdRevisions.set(k, new Map());
+    this.#createdRevisions.get(k)!.set(record.name, record);
+    this.#writes.schedule(`revision:${key(namespace, record.name)}`, k, () => {
+      // Written after the service's own apply (a service's writes go in order), so its uid is known by now.
       const uid = this.#services.get(name, namespace)?.metadata.uid ?? this.#uids.get(k) ?? service.metadata.uid;
       const body: ControllerRevisionObject = {
         apiVersion: 'apps/v1',
@@ -287,9 +309,16 @@ export class KubernetesStore implements Store {
 
   deleteRevision(namespace: string, name: string): void {
     const k = key(namespace, name);
-    this.#createdRevisions.delete(k);
+    let service = this.#revisions.get(name, namespace)?.metadata.labels?.[LABEL_SERVICE];
+    for (const created of this.#createdRevisions.values()) {
+      const record = created.get(name);
+      if (record?.namespace !== namespace) continue;
+      service = record.service;
+      created.delete(name);
+    }
     this.#deletedRevisions.add(k);
-    this.#writes.schedule(`revision:${k}`, async () => {
+    // In its service's lane, after that revision's creation; a revision of no known service gets a lane of its own.
+    this.#writes.schedule(`revision:${k}`, service === undefined ? k : key(namespace, service), async () => {
       await this.#o.client.delete(CONTROLLER_REVISIONS, namespace, name);
       this.#deletedRevisions.delete(k);
     });
@@ -358,7 +387,7 @@ export class KubernetesStore implements Store {
       regarding: { apiVersion: API_VERSION, kind: KIND, namespace: event.namespace, name: event.service, ...(owner?.metadata.uid ? { uid: owner.metadata.uid } : {}) },
       ...(event.revision ? { related: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: event.namespace, name: event.revision } } : {}),
     };
-    this.#writes.schedule(`event:${record.id}`, () => this.#o.client.create(body));
+    this.#writes.schedule(`event:${record.id}`, key(event.namespace, event.service), () => this.#o.client.create(body));
     return record;
   }
 
@@ -428,7 +457,7 @@ export class KubernetesStore implements Store {
 
   #writeStatus(namespace: string, name: string): void {
     const k = key(namespace, name);
-    this.#writes.schedule(`status:${k}`, async () => {
+    this.#writes.schedule(`status:${k}`, k, async () => {
       const obj = this.#services.get(name, namespace);
       if (!obj) return;
       const previous = this.#written.get(k) ?? obj.status;
@@ -449,7 +478,7 @@ export class KubernetesStore implements Store {
     this.#state.delete(k);
     this.#written.delete(k);
     if (uid) this.#parsed.delete(uid);
-    for (const [rk, r] of this.#createdRevisions) if (r.namespace === namespace && r.service === name) this.#createdRevisions.delete(rk);
+    this.#createdRevisions.delete(k);
   }
 
   #isoNow(): string {

@@ -16,6 +16,7 @@ import { DEPLOYMENTS, PODS, SERVICES } from './resources.ts';
 import { buildRevisionService } from './service-objects.ts';
 import { ownerReference } from './objects.ts';
 import { containsDesired } from './contains.ts';
+import { LabelIndex } from './label-index.ts';
 import { checkReplicaCount, RuntimeClosedError } from '../errors.ts';
 
 export interface OwnerInfo {
@@ -48,6 +49,9 @@ export class KubernetesRuntime implements Runtime {
   readonly #o: KubernetesRuntimeOptions;
   readonly #deployments: ListWatch<Obj>;
   readonly #pods: ListWatch<Obj>;
+  /** Pods by revision and by service, per namespace: a pass reads each revision's pods, not all of them. */
+  readonly #podsByRevision: LabelIndex<Obj>;
+  readonly #podsByService: LabelIndex<Obj>;
   /** What karb last asked for, by namespace/revision: compared with every change of the Deployment. */
   readonly #desired = new Map<string, { deployment: Obj; service: Obj }>();
   readonly #appliedServices = new Set<string>();
@@ -65,6 +69,8 @@ export class KubernetesRuntime implements Runtime {
     const scope = options.namespace ? { namespace: options.namespace } : {};
     this.#deployments = options.client.informer<Obj>(DEPLOYMENTS, { ...scope, labelSelector: selectorText(MANAGED_BY) });
     this.#pods = options.client.informer<Obj>(PODS, { ...scope, labelSelector: LABEL_REVISION });
+    this.#podsByRevision = new LabelIndex(this.#pods, LABEL_REVISION);
+    this.#podsByService = new LabelIndex(this.#pods, LABEL_SERVICE);
     this.#deployments.on('update', (d) => this.#restoreIfEdited(d));
     this.#deployments.on('delete', (d) => {
       this.#removed.delete(key(d.metadata.namespace!, d.metadata.name));
@@ -164,7 +170,13 @@ export class KubernetesRuntime implements Runtime {
   }
 
   #matching(filter: { namespace?: string; service?: string; revision?: string }): Obj[] {
-    return this.#pods.list(filter.namespace).filter((p) => {
+    const { namespace, service, revision } = filter;
+    if (namespace !== undefined && revision !== undefined) {
+      const pods = this.#podsByRevision.list(namespace, revision);
+      return service === undefined ? pods : pods.filter((p) => p.metadata.labels?.[LABEL_SERVICE] === service);
+    }
+    if (namespace !== undefined && service !== undefined) return this.#podsByService.list(namespace, service);
+    return this.#pods.list(namespace).filter((p) => {
       const labels = p.metadata.labels ?? {};
       return (filter.service === undefined || labels[LABEL_SERVICE] === filter.service) && (filter.revision === undefined || labels[LABEL_REVISION] === filter.revision);
     });
