@@ -262,30 +262,29 @@ export async function startController(options: ControllerOptions = {}): Promise<
       .catch((err) => log({ level: 'error', msg: 'writing the refusal failed', service: `${namespace}/${name}`, error: (err as Error).message }));
   };
 
-  // One pass at a time; asks during a pass make one more.
+  // One pass at a time; asks during a pass make one more. A pass starts on the next turn of the
+  // event loop, so the watch events that arrive together (a burst of pod updates) make one pass.
   let running: Promise<void> | undefined;
   let again = false;
   let closed = false;
   const requestPass = (): Promise<void> => {
     if (closed) return Promise.resolve();
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      do {
+    again = true;
+    running ??= (async () => {
+      while (again && !closed) {
+        await new Promise((resolve) => setImmediate(resolve));
         again = false;
         try {
           await pass();
         } catch (err) {
           log({ level: 'error', msg: 'reconcile pass failed', component: 'controller', error: err instanceof Error ? err.message : String(err) });
         }
-      } while (again && !closed);
+      }
     })().finally(() => (running = undefined));
     return running;
   };
 
-  store.services.on('change', () => void requestPass());
+  store.onChange(() => void requestPass());
   runtime.onEvent(() => void requestPass());
   const resyncMs = options.resyncMs ?? 10_000;
   let timer: TimerHandle | undefined;

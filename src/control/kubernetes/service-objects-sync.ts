@@ -13,9 +13,12 @@ import type { ClusterOptions } from '../../runtime/kubernetes/options.ts';
 import { HORIZONTAL_POD_AUTOSCALERS, SCALED_OBJECTS } from '../../runtime/kubernetes/resources.ts';
 import { MANAGED_BY, selectorText } from '../../runtime/kubernetes/labels.ts';
 import type { StoredService } from '../store.ts';
+import { eachLimited } from '../../util/each-limited.ts';
 
 const REVISION_KINDS = new Set(['Deployment']);
 const AUTOSCALER_TYPES = [HORIZONTAL_POD_AUTOSCALERS, SCALED_OBJECTS];
+/** Services whose objects are applied at once. */
+const SERVICES_IN_FLIGHT = 8;
 
 export interface ServiceObjectsSyncOptions {
   client: KubeClient;
@@ -47,45 +50,51 @@ export class ServiceObjectsSync {
   }
 
   async sync(services: StoredService[]): Promise<number> {
-    let writes = 0;
     this.#found ??= await this.#listAutoscalers();
-    const seen = new Set<string>();
-    for (const service of services) {
-      const sk = `${service.metadata.namespace}/${service.metadata.name}`;
-      seen.add(sk);
-      const first = !this.#applied.has(sk);
-      const applied = this.#applied.get(sk) ?? new Map<string, string>();
-      this.#applied.set(sk, applied);
-      const objects = this.objectsFor(service);
-      const keys = new Set<string>();
-      for (const obj of objects) {
-        const k = `${obj.kind}/${obj.metadata.name}`;
-        keys.add(k);
-        const canonical = canonicalJson(obj);
-        if (applied.get(k) === canonical) continue;
-        try {
-          await this.#o.client.apply(obj as ObjectLike);
-          applied.set(k, canonical);
-          writes++;
-        } catch (err) {
-          const message = err instanceof Error ? err.message : String(err);
-          this.#o.warn(service, 'ObjectRefused', `${k} could not be applied: ${message}${obj.kind === 'ScaledObject' ? ' (is KEDA installed? policy keda-queue needs its ScaledObject CRD)' : ''}`);
-        }
-      }
-      // An autoscaler the policy no longer has: one this process applied, or (after a start) one found then.
-      for (const type of AUTOSCALER_TYPES) {
-        const k = `${type.kind}/${service.metadata.name}`;
-        const found = first && this.#found.has(`${type.kind}/${service.metadata.namespace}/${service.metadata.name}`);
-        if (keys.has(k) || (!found && !applied.has(k))) continue;
-        applied.delete(k);
-        try {
-          if (await this.#o.client.delete(type, service.metadata.namespace, service.metadata.name)) writes++;
-        } catch {
-          // No such API (KEDA not installed) or nothing to delete: nothing of karb's is left there.
-        }
+    const seen = new Set(services.map((s) => `${s.metadata.namespace}/${s.metadata.name}`));
+    let writes = 0;
+    // Services side by side (a bring-up of many applies thousands of objects), one service's objects in order.
+    await eachLimited(services, SERVICES_IN_FLIGHT, async (service) => {
+      writes += await this.#syncService(service);
+    });
+    for (const sk of [...this.#applied.keys()]) if (!seen.has(sk)) this.#applied.delete(sk);
+    return writes;
+  }
+
+  async #syncService(service: StoredService): Promise<number> {
+    let writes = 0;
+    const sk = `${service.metadata.namespace}/${service.metadata.name}`;
+    const first = !this.#applied.has(sk);
+    const applied = this.#applied.get(sk) ?? new Map<string, string>();
+    this.#applied.set(sk, applied);
+    const objects = this.objectsFor(service);
+    const keys = new Set<string>();
+    for (const obj of objects) {
+      const k = `${obj.kind}/${obj.metadata.name}`;
+      keys.add(k);
+      const canonical = canonicalJson(obj);
+      if (applied.get(k) === canonical) continue;
+      try {
+        await this.#o.client.apply(obj as ObjectLike);
+        applied.set(k, canonical);
+        writes++;
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        this.#o.warn(service, 'ObjectRefused', `${k} could not be applied: ${message}${obj.kind === 'ScaledObject' ? ' (is KEDA installed? policy keda-queue needs its ScaledObject CRD)' : ''}`);
       }
     }
-    for (const sk of [...this.#applied.keys()]) if (!seen.has(sk)) this.#applied.delete(sk);
+    // An autoscaler the policy no longer has: one this process applied, or (after a start) one found then.
+    for (const type of AUTOSCALER_TYPES) {
+      const k = `${type.kind}/${service.metadata.name}`;
+      const found = first && this.#found!.has(`${type.kind}/${service.metadata.namespace}/${service.metadata.name}`);
+      if (keys.has(k) || (!found && !applied.has(k))) continue;
+      applied.delete(k);
+      try {
+        if (await this.#o.client.delete(type, service.metadata.namespace, service.metadata.name)) writes++;
+      } catch {
+        // No such API (KEDA not installed) or nothing to delete: nothing of karb's is left there.
+      }
+    }
     return writes;
   }
 
