@@ -30,6 +30,9 @@ export interface Prerequisite {
 export const PREREQUISITES: readonly Prerequisite[] = [
   { command: 'redis-server', neededBy: 'the Redis rate-limit and async-job store tests', debian: 'redis-server', brew: 'redis' },
   { command: 'openssl', neededBy: "the gateway's TLS test and the test cluster's certificates", debian: 'openssl', brew: 'openssl' },
+  { command: 'prometheus', neededBy: 'the test that scrapes karb with a real Prometheus and sees its SLO alerts fire', debian: 'prometheus', brew: 'prometheus' },
+  { command: 'promtool', neededBy: "the unit tests of karb's generated Prometheus rules", debian: 'prometheus', brew: 'prometheus' },
+  { command: 'chromium', neededBy: 'the dashboard tests (a real browser, driven by playwright-core)', debian: 'chromium', brew: 'chromium' },
 ];
 
 /** What to do about the missing prerequisites; `install` only where apt-get can do it here. */
@@ -58,7 +61,7 @@ export function onPath(command: string, pathVariable: string | undefined): boole
  */
 export function planPrerequisites(missing: readonly Prerequisite[], canInstall: { root: boolean; aptGet: boolean }): PrerequisitePlan {
   if (missing.length === 0) return { action: 'none' };
-  if (canInstall.root && canInstall.aptGet) return { action: 'install', packages: missing.map((p) => p.debian) };
+  if (canInstall.root && canInstall.aptGet) return { action: 'install', packages: [...new Set(missing.map((p) => p.debian))] };
   return { action: 'explain', message: missingMessage(missing) };
 }
 
@@ -67,8 +70,8 @@ export function missingMessage(missing: readonly Prerequisite[]): string {
   const commands = missing.map((p) => p.command).join(' and ');
   const why = missing.map((p) => p.neededBy).join(' and ');
   const them = missing.length === 1 ? 'it' : 'them';
-  const debian = missing.map((p) => p.debian).join(' ');
-  const brew = missing.map((p) => p.brew).join(' ');
+  const debian = [...new Set(missing.map((p) => p.debian))].join(' ');
+  const brew = [...new Set(missing.map((p) => p.brew))].join(' ');
   return (
     `npm test needs ${commands} on PATH (${why} run ${them}): install ${them} with ` +
     `"sudo apt-get install -y ${debian}" (Debian, Ubuntu) or "brew install ${brew}" (macOS), then run npm test again`
