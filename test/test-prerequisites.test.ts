@@ -56,14 +56,15 @@ test('onPath finds an executable in one of the folders and nothing in an empty P
   }
 });
 
-test('on a PATH without redis-server, openssl or apt-get the step prints the one line and exits 1', () => {
+test('on a PATH with none of the prerequisites and no apt-get the step prints the one line, naming them all, and exits 1', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'karb-prereq-'));
   try {
     symlinkSync(process.execPath, path.join(dir, 'node'));
     const run = spawnSync(process.execPath, [SCRIPT], { env: { PATH: dir, HOME: dir }, encoding: 'utf8' });
     assert.equal(run.status, 1, run.stderr);
     assert.equal(run.stdout, '');
-    assert.equal(run.stderr, `${missingMessage([redis, openssl])}\n`);
+    assert.equal(run.stderr, `${missingMessage(PREREQUISITES)}\n`);
+    assert.match(run.stderr, /apt-get install -y redis-server openssl prometheus chromium"/, 'each Debian package once');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
