@@ -83,6 +83,9 @@ export interface RunningController {
   customMetricsUrl?: string;
 }
 
+/** The longest wait between two passes (the wait matches the last pass's length, up to this). */
+const MAX_PASS_GAP_MS = 1000;
+
 /** How often the custom metrics API rereads its certificate, key and the API server's request-header CA. */
 const METRICS_API_RELOAD_MS = 5 * 60_000;
 
@@ -203,7 +206,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
   const reconciler = new Reconciler({ store, runtime, routingTable: new InMemoryRoutingTable(), rollouts, clock, log });
   const warn = (service: StoredService, reason: string, message: string) =>
     store.addEvent({ type: 'Warning', reason, message, namespace: service.metadata.namespace, service: service.metadata.name });
-  const serviceObjects = new ServiceObjectsSync({ client, cluster, log, warn, ...scope });
+  const serviceObjects = new ServiceObjectsSync({ client, cluster, log, warn, now: () => clock.now(), ...scope });
   // The same autoscaling loop as karb up, on the gateways' reports; spec.scaling.replicas (kubectl scale, an HPA) is obeyed.
   // With the custom metrics API served, the cluster's HPA runs hpa-service (it writes spec.scaling.replicas).
   const decidedElsewhere = (s: StoredService): string | undefined =>
@@ -262,8 +265,11 @@ export async function startController(options: ControllerOptions = {}): Promise<
       .catch((err) => log({ level: 'error', msg: 'writing the refusal failed', service: `${namespace}/${name}`, error: (err as Error).message }));
   };
 
-  // One pass at a time; asks during a pass make one more. A pass starts on the next turn of the
+  // One pass at a time; asks during a pass make one more. A pass starts on a later turn of the
   // event loop, so the watch events that arrive together (a burst of pod updates) make one pass.
+  // A pass is mostly synchronous work (its awaits of cached reads resolve at once), during which
+  // no answer from the API server is read and the write-behind stalls: a pass asked for during
+  // another waits as long as that one ran, so passes take at most half the loop while events pour in.
   let running: Promise<void> | undefined;
   let again = false;
   let closed = false;
@@ -271,14 +277,17 @@ export async function startController(options: ControllerOptions = {}): Promise<
     if (closed) return Promise.resolve();
     again = true;
     running ??= (async () => {
+      let lastPassMs = 0;
       while (again && !closed) {
-        await new Promise((resolve) => setImmediate(resolve));
+        await new Promise((resolve) => (lastPassMs > 0 ? setTimeout(resolve, Math.min(lastPassMs, MAX_PASS_GAP_MS)) : setImmediate(resolve)));
         again = false;
+        const started = performance.now();
         try {
           await pass();
         } catch (err) {
           log({ level: 'error', msg: 'reconcile pass failed', component: 'controller', error: err instanceof Error ? err.message : String(err) });
         }
+        lastPassMs = performance.now() - started;
       }
     })().finally(() => (running = undefined));
     return running;

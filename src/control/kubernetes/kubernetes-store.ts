@@ -72,6 +72,10 @@ export class KubernetesStore implements Store {
   readonly #writes: WriteBehind;
   /** The reconciler's status and the controller's state as this process last set them (karb is their only writer). */
   readonly #status = new Map<string, InferenceServiceStatus>();
+  /** The canonical JSON of each status in #status: a pass compares every service's status, and most are unchanged. */
+  readonly #statusJson = new Map<string, string>();
+  /** Revision hashes by spec object: the specs of the watch cache are parsed once per generation, and hashed once. */
+  readonly #hashes = new WeakMap<InferenceService['spec'], string>();
   readonly #state = new Map<string, ControllerState>();
   /** The resource status as last written, for the derived conditions' transition times. */
   readonly #written = new Map<string, Record<string, unknown>>();
@@ -231,8 +235,10 @@ export class KubernetesStore implements Store {
   setStatus(namespace: string, name: string, status: InferenceServiceStatus): boolean {
     const k = key(namespace, name);
     if (!this.getService(namespace, name)) return false;
-    if (canonicalJson(this.#currentStatus(k)) === canonicalJson(status)) return false;
+    const json = canonicalJson(status);
+    if ((this.#statusJson.get(k) ?? canonicalJson(this.#currentStatus(k))) === json) return false;
     this.#status.set(k, status);
+    this.#statusJson.set(k, json);
     this.#writeStatus(namespace, name);
     return true;
   }
@@ -284,7 +290,7 @@ export class KubernetesStore implements Store {
     const k = key(namespace, name);
     const revisions = this.listRevisions(namespace, name);
     const latest = revisions[revisions.length - 1];
-    const hash = revisionHash(service.spec);
+    const hash = this.#revisionHash(service.spec);
     if (latest?.hash === hash) return undefined;
     // Numbers are never reused: past the highest number this store has seen for the service.
     const number = Math.max(latest?.number ?? 0, this.#highest.get(k) ?? 0) + 1;
@@ -475,10 +481,17 @@ export class KubernetesStore implements Store {
     this.#uids.delete(k);
     this.#highest.delete(k);
     this.#status.delete(k);
+    this.#statusJson.delete(k);
     this.#state.delete(k);
     this.#written.delete(k);
     if (uid) this.#parsed.delete(uid);
     this.#createdRevisions.delete(k);
+  }
+
+  #revisionHash(spec: InferenceService['spec']): string {
+    let hash = this.#hashes.get(spec);
+    if (hash === undefined) this.#hashes.set(spec, (hash = revisionHash(spec)));
+    return hash;
   }
 
   #isoNow(): string {
