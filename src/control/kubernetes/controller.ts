@@ -330,7 +330,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
       autoscaler?.stop();
       if (timer !== undefined) clock.clearTimeout(timer);
       await running;
-      await store.flush();
+      await Promise.all([store.flush(), runtime.flush()]);
       store.close();
       await runtime.close();
       await elector?.release();

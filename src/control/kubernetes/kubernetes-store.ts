@@ -32,7 +32,7 @@ import { microTime } from '../../runtime/kubernetes/micro-time.ts';
 import type { Clock } from '../../util/clock.ts';
 import type { ApplyResult, AutoscalerRecord, EventRecord, RevisionRecord, Store, StoredService } from '../store.ts';
 import { fromResourceStatus, toResourceStatus, type ControllerState } from './resource-status.ts';
-import { WriteBehind } from './write-behind.ts';
+import { WriteBehind } from '../../runtime/kubernetes/write-behind.ts';
 
 export interface InferenceServiceObject extends ObjectLike {
   metadata: ObjectLike['metadata'] & { uid?: string; generation?: number; labels?: Record<string, string>; annotations?: Record<string, string>; creationTimestamp?: string; deletionTimestamp?: string; finalizers?: string[] };

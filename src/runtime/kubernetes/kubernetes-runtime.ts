@@ -17,6 +17,7 @@ import { buildRevisionService } from './service-objects.ts';
 import { ownerReference } from './objects.ts';
 import { containsDesired } from './contains.ts';
 import { LabelIndex } from './label-index.ts';
+import { WriteBehind } from './write-behind.ts';
 import { checkReplicaCount, RuntimeClosedError } from '../errors.ts';
 
 export interface OwnerInfo {
@@ -62,6 +63,13 @@ export class KubernetesRuntime implements Runtime {
   readonly #removed = new Set<string>();
   /** Pods chosen to stop (namespace/name): out of the endpoints at once, Draining until they are gone. */
   readonly #withdrawn = new Set<string>();
+  /**
+   * A revision's Service and Deployment writes, in order per revision and side by side across
+   * revisions, so a pass that brings up many revisions does not wait on each write in turn.
+   */
+  readonly #writes: WriteBehind;
+  /** The Deployment last sent per revision, until the watch reports that Deployment again (or the write fails). */
+  readonly #sent = new Map<string, Obj>();
   #closed = false;
 
   private constructor(options: KubernetesRuntimeOptions) {
@@ -69,10 +77,16 @@ export class KubernetesRuntime implements Runtime {
     const scope = options.namespace ? { namespace: options.namespace } : {};
     this.#deployments = options.client.informer<Obj>(DEPLOYMENTS, { ...scope, labelSelector: selectorText(MANAGED_BY) });
     this.#pods = options.client.informer<Obj>(PODS, { ...scope, labelSelector: LABEL_REVISION });
+    this.#writes = new WriteBehind({ ...(options.log ? { log: options.log } : {}) });
+    this.#deployments.on('add', (d) => this.#sent.delete(key(d.metadata.namespace!, d.metadata.name)));
     this.#podsByRevision = new LabelIndex(this.#pods, LABEL_REVISION);
     this.#podsByService = new LabelIndex(this.#pods, LABEL_SERVICE);
-    this.#deployments.on('update', (d) => this.#restoreIfEdited(d));
+    this.#deployments.on('update', (d) => {
+      this.#sent.delete(key(d.metadata.namespace!, d.metadata.name));
+      this.#restoreIfEdited(d);
+    });
     this.#deployments.on('delete', (d) => {
+      this.#sent.delete(key(d.metadata.namespace!, d.metadata.name));
       this.#removed.delete(key(d.metadata.namespace!, d.metadata.name));
       this.#restoreIfEdited(d, true);
     });
@@ -107,11 +121,31 @@ export class KubernetesRuntime implements Runtime {
     this.#desired.set(k, { deployment, service });
     this.#removed.delete(k);
     if (!this.#appliedServices.has(k)) {
-      await this.#o.client.apply(service);
       this.#appliedServices.add(k);
+      this.#writes.schedule(`service:${k}`, k, () =>
+        this.#o.client.apply(service).catch((err) => {
+          this.#appliedServices.delete(k);
+          throw err;
+        }),
+      );
     }
     const live = this.#deployments.get(template.revision, template.namespace);
-    if (live === undefined || !containsDesired(live, deployment)) await this.#o.client.apply(deployment);
+    if (live !== undefined && containsDesired(live, deployment)) return;
+    // Sent and not yet seen back: the watch lags the write, so the same apply is not sent again.
+    const sent = this.#sent.get(k);
+    if (sent !== undefined && containsDesired(sent, deployment)) return;
+    this.#sent.set(k, deployment);
+    this.#writes.schedule(`deployment:${k}`, k, () =>
+      this.#o.client.apply(deployment).catch((err) => {
+        if (this.#sent.get(k) === deployment) this.#sent.delete(k);
+        throw err;
+      }),
+    );
+  }
+
+  /** Resolves once every Service and Deployment write asked for so far has been sent (or dropped). */
+  flush(): Promise<void> {
+    return this.#writes.flush();
   }
 
   async removeRevision(namespace: string, revision: string): Promise<void> {
@@ -121,9 +155,11 @@ export class KubernetesRuntime implements Runtime {
     this.#appliedServices.delete(k);
     // Not listed again while the watch still shows it, so the next pass does not delete it twice.
     this.#removed.add(k);
+    this.#sent.delete(k);
     for (const pod of this.#matching({ namespace, revision })) this.#withdraw(pod);
-    await this.#o.client.delete(DEPLOYMENTS, namespace, revision);
-    await this.#o.client.delete(SERVICES, namespace, revision);
+    // In the revision's lane, replacing an apply not yet sent, so a later apply cannot be undone by it (or it by one).
+    this.#writes.schedule(`deployment:${k}`, k, () => this.#o.client.delete(DEPLOYMENTS, namespace, revision));
+    this.#writes.schedule(`service:${k}`, k, () => this.#o.client.delete(SERVICES, namespace, revision));
   }
 
   revisions(): Array<{ namespace: string; service: string; revision: string; replicas: number }> {
@@ -163,9 +199,10 @@ export class KubernetesRuntime implements Runtime {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Pods belong to the cluster: closing stops watching, it never stops replicas. */
+  /** Pods belong to the cluster: closing stops watching (and drops writes not yet sent), it never stops replicas. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#writes.close();
     await Promise.all([this.#deployments.stop(), this.#pods.stop()]);
   }
 
