@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KubeApiError } from '../../runtime/kubernetes/api-client.ts';
+import { KubeApiError } from './api-client.ts';
 import { WriteBehind } from './write-behind.ts';
 
 /** A write that waits for `open()` and records its name when it is sent and when it is done. */

@@ -8,7 +8,7 @@
  * refuses for good (a 4xx other than 408 and 429) is dropped and logged: its object is gone (the
  * deletion wins) or the write cannot succeed as it is.
  */
-import { KubeApiError } from '../../runtime/kubernetes/api-client.ts';
+import { KubeApiError } from './api-client.ts';
 
 export type Write = () => Promise<unknown>;
 
