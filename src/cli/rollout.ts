@@ -131,6 +131,11 @@ export function describe(view: RolloutView): string {
       const c = r.lastOutputCheck;
       lines.push(`  last output check (${c.at}): ${c.verdict} — ${c.message}`);
     }
+    if (r.guard) {
+      const g = r.guard;
+      const e = g.lastEvaluation;
+      lines.push(`  guard after promotion: ${g.phase} until ${g.until}${e ? ` — ${e.verdict}: ${e.message}` : ''}`);
+    }
   }
   lines.push('');
   lines.push(

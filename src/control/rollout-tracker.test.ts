@@ -169,4 +169,87 @@ describe('RolloutTracker', () => {
     t.tracker.forgetIdleRevisions();
     assert.equal(retained.size, 0, 'forgotten once the rollout is over');
   });
+
+  describe('the guard after promotion', () => {
+    const GUARDED = { strategy: 'immediate', guard: { window: '60s', minRequests: 20 } };
+    /** svc-00002 replaces svc-00001 at once (immediate) and succeeds; its guard watches for 60s (short window 5s). */
+    function promoted() {
+      const t = setup();
+      t.store.apply(doc('file://a.onnx', GUARDED));
+      t.sync({ 'svc-00001': 2 });
+      t.store.apply(doc('file://b.onnx', GUARDED));
+      const succeeded = t.sync({ 'svc-00001': 2, 'svc-00002': 2 })!;
+      assert.equal(succeeded.phase, 'Succeeded');
+      assert.equal(succeeded.guard?.phase, 'Watching');
+      t.tracker.forgetIdleRevisions();
+      return t;
+    }
+
+    it('rolls back to the previous revision when the promoted one burns its budget fast, keeping its counters meanwhile', () => {
+      const t = promoted();
+      for (let i = 0; i < 4; i++) {
+        t.advance(2_000);
+        t.traffic('svc-00002', 20, 0);
+        assert.equal(t.sync({ 'svc-00002': 2 })?.phase, 'Succeeded');
+        t.tracker.forgetIdleRevisions();
+      }
+      t.advance(2_000);
+      t.traffic('svc-00002', 50, 40); // 80% answered 500: an 80× burn against a 1% budget
+      const back = t.sync({ 'svc-00002': 2 })!;
+      assert.equal(back.phase, 'RolledBack');
+      assert.equal(back.reason, 'GuardFastBurn');
+      assert.equal(back.guard?.phase, 'Fired');
+      assert.equal(back.guard?.last?.sli, 'availability');
+      assert.equal(back.guard?.last?.long?.requests, 130, 'the long window counts every request since promotion');
+      assert.match(back.message, /^rolled back by the guard: svc-00002's availability burn rate [\d.]+× over 10s \(130 requests\) and [\d.]+× over [\d]+s \(\d+ requests\), at or above 14\.4×/);
+      assert.deepEqual(t.events().slice(-1), ['GuardRolledBack']);
+      assert.equal(t.store.listEvents().at(-1)!.type, 'Warning');
+      // Rolled back for good: more passes change nothing, and the counters go.
+      t.advance(2_000);
+      assert.deepEqual(t.sync({ 'svc-00001': 2, 'svc-00002': 2 }), back);
+      t.tracker.forgetIdleRevisions();
+      assert.equal(t.counters.sliSnapshot('svc-00002').requests, 0, 'forgotten once the guard is over');
+    });
+
+    it('stops watching when the window ends without a fast burn, and records that once', () => {
+      const t = promoted();
+      for (let i = 0; i < 31; i++) {
+        t.advance(2_000);
+        t.traffic('svc-00002', 20, 0);
+        t.sync({ 'svc-00002': 2 });
+        t.tracker.forgetIdleRevisions();
+      }
+      const passed = t.store.getRollout<RolloutState>('default', 'svc')!;
+      assert.equal(passed.phase, 'Succeeded');
+      assert.equal(passed.guard?.phase, 'Passed');
+      assert.equal(t.events().filter((e) => e === 'GuardPassed').length, 1);
+      t.traffic('svc-00002', 50, 50);
+      t.advance(2_000);
+      assert.equal(t.sync({ 'svc-00002': 2 })?.phase, 'Succeeded', 'no longer watched');
+    });
+
+    it('keeps watching across a restart: the guard is in the stored rollout, its windows count again from the next pass', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'karb-guard-'));
+      try {
+        const t = setup(join(dir, 'karb.db'));
+        t.store.apply(doc('file://a.onnx', GUARDED));
+        t.sync({ 'svc-00001': 2 });
+        t.store.apply(doc('file://b.onnx', GUARDED));
+        assert.equal(t.sync({ 'svc-00001': 2, 'svc-00002': 2 })?.guard?.phase, 'Watching');
+        t.store.close();
+
+        const again = setup(join(dir, 'karb.db'));
+        again.advance(2_000);
+        assert.equal(again.sync({ 'svc-00002': 2 })?.guard?.phase, 'Watching');
+        again.advance(2_000);
+        again.traffic('svc-00002', 30, 30);
+        const back = again.sync({ 'svc-00002': 2 })!;
+        assert.equal(back.phase, 'RolledBack');
+        assert.equal(back.guard?.last?.long?.requests, 30, 'counted from the first pass after the restart');
+        again.store.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
 });

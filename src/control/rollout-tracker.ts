@@ -1,8 +1,9 @@
 /**
  * Keeps each service's rollout in the store and moves it along: starts one
  * when a new revision appears, supersedes an unfinished one when another
- * arrives, feeds the state machine what is ready and the analysis window, and
- * records its events. The reconciler calls `sync` once per pass; the control
+ * arrives, feeds the state machine what is ready and the analysis window,
+ * watches a promoted revision's burn rates for `rollout.guard.window` (guard.ts),
+ * and records its events. The reconciler calls `sync` once per pass; the control
  * API calls `command`. Both are synchronous, so a command and a pass never
  * interleave between reading and writing a rollout.
  */
@@ -10,6 +11,7 @@ import type { RevisionRecord, Store, StoredService } from './store.ts';
 import { NotFoundError } from '../errors.ts';
 import { countsBetween, type RevisionCounters, type WindowCounts } from '../observability/revision-counters.ts';
 import { advanceRollout, applyRolloutCommand, isActive, rolloutTargets, startRollout } from '../rollout/machine.ts';
+import { applyGuard, decideGuard, type GuardSample } from '../rollout/guard.ts';
 import { rolloutEvent, type RolloutCommand, type RolloutEvent, type RolloutState } from '../rollout/types.ts';
 import { durationMs } from '../api/index.ts';
 import type { Clock } from '../util/clock.ts';
@@ -44,6 +46,10 @@ export class RolloutTracker {
   readonly #windows = new Map<string, WindowStart>();
   /** Rollouts `sync` found in progress since the last `forgetIdleRevisions`, by service. */
   readonly #inProgress = new Map<string, { key: string; checkKey: string; state: RolloutState }>();
+  /** The guard's counter snapshots, by service (lost on restart: its windows count from the next pass). */
+  readonly #guardSamples = new Map<string, { id: string; samples: GuardSample[] }>();
+  /** Revisions `sync` found guarded since the last `forgetIdleRevisions`, by service. */
+  readonly #guarded = new Map<string, string>();
 
   constructor(options: RolloutTrackerOptions) {
     this.#o = options;
@@ -93,12 +99,33 @@ export class RolloutTracker {
       this.#windows.set(key, { since: now, stable: this.#o.counters.snapshot(state.stable), canary: this.#o.counters.snapshot(state.revision) });
     }
 
+    if (state.phase === 'Succeeded' && state.guard?.phase === 'Watching') {
+      const guarded = this.#guard(key, state, service, now);
+      state = guarded.state;
+      events.push(...guarded.events);
+    }
+    if (state.phase === 'Succeeded' && state.guard?.phase === 'Watching') this.#guarded.set(key, state.revision);
+    else {
+      this.#guarded.delete(key);
+      this.#guardSamples.delete(key);
+    }
+
     store.setRollout(namespace, name, state);
     for (const e of events) store.addEvent({ ...e, namespace, service: name, revision: state.revision });
     this.#checkOutputs(service, state, checkKey);
     if (isActive(state)) this.#inProgress.set(key, { key, checkKey, state });
     else this.#inProgress.delete(key);
     return state;
+  }
+
+  /** Judges the promoted revision's burn rates (guard.ts); a fast burn rolls the rollout back. */
+  #guard(key: string, state: RolloutState, service: StoredService, now: number): { state: RolloutState; events: RolloutEvent[] } {
+    const id = `${state.revision}/${state.guard!.since}`;
+    const earlier = this.#guardSamples.get(key);
+    const samples = earlier?.id === id ? earlier.samples : [];
+    const decision = decideGuard(state.guard!, samples, this.#o.counters.sliSnapshot(state.revision), service.spec, now);
+    this.#guardSamples.set(key, { id, samples: decision.samples });
+    return applyGuard(state, decision.evaluation, service.spec, now);
   }
 
   /** Starts the rollout's output check when one is configured and due (it reports on a later pass). */
@@ -131,8 +158,8 @@ export class RolloutTracker {
   }
 
   /**
-   * Drops the counters, output checks and windows no rollout in progress
-   * needs: those of the rollouts `sync` did not find in progress since the
+   * Drops the counters, output checks and windows no rollout in progress (or
+   * guard after one) needs: those of the rollouts `sync` did not find in progress or guarded since the
    * last call (the reconciler calls this once per pass, after syncing every service).
    */
   forgetIdleRevisions(): void {
@@ -145,6 +172,9 @@ export class RolloutTracker {
       windows.add(key);
     }
     this.#inProgress.clear();
+    for (const revision of this.#guarded.values()) names.add(revision);
+    for (const key of this.#guardSamples.keys()) if (!this.#guarded.has(key)) this.#guardSamples.delete(key);
+    this.#guarded.clear();
     this.#o.counters.retain(names);
     this.#o.outputChecks?.checker.retain(checks);
     for (const key of this.#windows.keys()) if (!windows.has(key)) this.#windows.delete(key);

@@ -9,6 +9,7 @@ import type { SignalSink } from './hub.ts';
 import type { SignalReport } from './signal-report.ts';
 import { LATENCY_BINS, latencyBin } from './latency-histogram.ts';
 import { isErrorStatus } from './error-status.ts';
+import { emptySliCounts, isAnswered, isServerError, type SliCounts } from './sli.ts';
 
 /** A revision's requests over a window. */
 export interface WindowCounts {
@@ -31,6 +32,8 @@ export function countsBetween(earlier: WindowCounts, later: WindowCounts): Windo
 
 export class RevisionCounters implements SignalSink {
   readonly #byRevision = new Map<string, WindowCounts>();
+  /** The same requests counted by the SLIs (sli.ts), which the guard after promotion reads. */
+  readonly #sli = new Map<string, SliCounts>();
 
   requestStarted(): void {}
 
@@ -41,6 +44,10 @@ export class RevisionCounters implements SignalSink {
     c.requests += 1;
     if (isErrorStatus(status)) c.errors += 1;
     c.latency[latencyBin(latencyMs)]! += 1;
+    const s = this.#sliOf(revision);
+    s.requests += 1;
+    if (isServerError(status)) s.serverErrors += 1;
+    if (isAnswered(status)) s.answered[latencyBin(latencyMs)]! += 1;
   }
 
   /** What a standalone gateway reported it finished (`POST /api/v1/signals`): added to the counts. */
@@ -51,6 +58,17 @@ export class RevisionCounters implements SignalSink {
       c.requests += r.requests;
       c.errors += Math.min(r.errors, r.requests);
       for (const [bin, n] of r.latency) if (bin >= 0 && bin < LATENCY_BINS && n > 0) c.latency[bin]! += n;
+      const s = this.#sliOf(r.revision);
+      s.requests += r.requests;
+      if (r.serverErrors !== undefined && r.answered !== undefined) {
+        s.serverErrors += Math.min(r.serverErrors, r.requests);
+        for (const [bin, n] of r.answered) if (bin >= 0 && bin < LATENCY_BINS && n > 0) s.answered[bin]! += n;
+      } else {
+        // An older gateway reports only what `isErrorStatus` counts and one histogram of every
+        // request: 429s then count as server errors, and every request as answered.
+        s.serverErrors += Math.min(r.errors, r.requests);
+        for (const [bin, n] of r.latency) if (bin >= 0 && bin < LATENCY_BINS && n > 0) s.answered[bin]! += n;
+      }
     }
   }
 
@@ -60,9 +78,25 @@ export class RevisionCounters implements SignalSink {
     return c === undefined ? emptyCounts() : { requests: c.requests, errors: c.errors, latency: c.latency.slice() };
   }
 
-  /** Forgets revisions no rollout compares any more. */
+  /** A copy of the revision's SLI counts so far (all zero for a revision never seen). */
+  sliSnapshot(revision: string): SliCounts {
+    const c = this.#sli.get(revision);
+    return c === undefined ? emptySliCounts() : { requests: c.requests, serverErrors: c.serverErrors, answered: c.answered.slice() };
+  }
+
+  /** Forgets revisions no rollout (or guard after one) compares any more. */
   retain(revisions: ReadonlySet<string>): void {
     for (const name of this.#byRevision.keys()) if (!revisions.has(name)) this.#byRevision.delete(name);
+    for (const name of this.#sli.keys()) if (!revisions.has(name)) this.#sli.delete(name);
+  }
+
+  #sliOf(revision: string): SliCounts {
+    let c = this.#sli.get(revision);
+    if (c === undefined) {
+      c = emptySliCounts();
+      this.#sli.set(revision, c);
+    }
+    return c;
   }
 
   #countsOf(revision: string): WindowCounts {

@@ -22,6 +22,10 @@ const RevisionReportSchema = z.strictObject({
   errors: count,
   /** Sparse latency histogram of those requests: [bin, count] pairs (see latency-histogram.ts). */
   latency: z.array(z.tuple([z.int().min(0).max(LATENCY_BINS - 1), count])).max(LATENCY_BINS),
+  /** Of those, the ones the availability SLI counts (sli.ts `isServerError`); absent from an older gateway. */
+  serverErrors: count.optional(),
+  /** Sparse latency histogram of the answered ones (sli.ts `isAnswered`); absent from an older gateway. */
+  answered: z.array(z.tuple([z.int().min(0).max(LATENCY_BINS - 1), count])).max(LATENCY_BINS).optional(),
   /** Requests at this revision's replicas now, through this gateway. */
   inFlight: count,
   /** What its replicas last said was waiting (x-karb-queue-depth), summed. */

@@ -16,13 +16,13 @@ describe('SignalReporter', () => {
     r.heldChanged('cold', 2);
     const first = r.take();
     assert.equal(first.gateway, 'gw-1');
-    assert.deepEqual(first.revisions, [{ service: 'svc', revision: 'svc-00001', requests: 1, errors: 0, latency: [[latencyBin(12), 1]], inFlight: 1, replicaQueue: 4 }]);
+    assert.deepEqual(first.revisions, [{ service: 'svc', revision: 'svc-00001', requests: 1, errors: 0, latency: [[latencyBin(12), 1]], serverErrors: 0, answered: [[latencyBin(12), 1]], inFlight: 1, replicaQueue: 4 }]);
     assert.deepEqual(first.services.sort((a, b) => a.service.localeCompare(b.service)), [{ service: 'cold', waiting: 2 + 3 }, { service: 'svc', waiting: 3 }]);
 
     r.requestFinished('svc', 'svc-00001', 'http://a', 40, 503, -1);
     queued = 0;
     const second = r.take();
-    assert.deepEqual(second.revisions, [{ service: 'svc', revision: 'svc-00001', requests: 1, errors: 1, latency: [[latencyBin(40), 1]], inFlight: 0, replicaQueue: 0 }], 'only the request since the first report');
+    assert.deepEqual(second.revisions, [{ service: 'svc', revision: 'svc-00001', requests: 1, errors: 1, latency: [[latencyBin(40), 1]], serverErrors: 1, answered: [], inFlight: 0, replicaQueue: 0 }], 'only the request since the first report');
     r.heldChanged('cold', 0);
     assert.deepEqual(r.take(), { gateway: 'gw-1', revisions: [], services: [] }, 'an idle revision is dropped after it reported');
   });

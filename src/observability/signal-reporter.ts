@@ -12,12 +12,16 @@ import { isErrorStatus } from './error-status.ts';
 import type { SignalSink } from './hub.ts';
 import { LATENCY_BINS, latencyBin } from './latency-histogram.ts';
 import type { SignalReport } from './signal-report.ts';
+import { isAnswered, isServerError } from './sli.ts';
 
 interface RevisionTally {
   service: string;
   requests: number;
   errors: number;
   bins: Uint32Array;
+  /** The same requests as the SLIs count them (sli.ts). */
+  serverErrors: number;
+  answered: Uint32Array;
   inFlight: number;
   replicaQueue: Map<string, number>;
 }
@@ -47,6 +51,8 @@ export class SignalReporter implements SignalSink {
     t.requests += 1;
     if (isErrorStatus(status)) t.errors += 1;
     t.bins[latencyBin(latencyMs)]! += 1;
+    if (isServerError(status)) t.serverErrors += 1;
+    if (isAnswered(status)) t.answered[latencyBin(latencyMs)]! += 1;
     if (t.inFlight === 0) t.replicaQueue.clear();
     else if (replicaQueueDepth >= 0) t.replicaQueue.set(endpoint, replicaQueueDepth);
   }
@@ -64,14 +70,14 @@ export class SignalReporter implements SignalSink {
       services.add(t.service);
       let replicaQueue = 0;
       for (const d of t.replicaQueue.values()) replicaQueue += d;
-      const latency: Array<[number, number]> = [];
-      for (let i = 0; i < LATENCY_BINS; i++) if (t.bins[i]! > 0) latency.push([i, t.bins[i]!]);
-      revisions.push({ service: t.service, revision, requests: t.requests, errors: t.errors, latency, inFlight: t.inFlight, replicaQueue });
+      revisions.push({ service: t.service, revision, requests: t.requests, errors: t.errors, latency: sparse(t.bins), serverErrors: t.serverErrors, answered: sparse(t.answered), inFlight: t.inFlight, replicaQueue });
       if (t.inFlight === 0) this.#revisions.delete(revision);
       else {
         t.requests = 0;
         t.errors = 0;
         t.bins.fill(0);
+        t.serverErrors = 0;
+        t.answered.fill(0);
       }
     }
     for (const s of this.#held.keys()) services.add(s);
@@ -85,9 +91,16 @@ export class SignalReporter implements SignalSink {
   #get(service: string, revision: string): RevisionTally {
     let t = this.#revisions.get(revision);
     if (t === undefined) {
-      t = { service, requests: 0, errors: 0, bins: new Uint32Array(LATENCY_BINS), inFlight: 0, replicaQueue: new Map() };
+      t = { service, requests: 0, errors: 0, bins: new Uint32Array(LATENCY_BINS), serverErrors: 0, answered: new Uint32Array(LATENCY_BINS), inFlight: 0, replicaQueue: new Map() };
       this.#revisions.set(revision, t);
     }
     return t;
   }
+}
+
+/** A histogram as [bin, count] pairs of its non-empty bins. */
+function sparse(bins: Uint32Array): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < LATENCY_BINS; i++) if (bins[i]! > 0) out.push([i, bins[i]!]);
+  return out;
 }

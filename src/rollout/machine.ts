@@ -17,6 +17,7 @@
  * | Promoting   | every replica ready, not paused                       | Succeeded   | 100                    |
  * | Promoting   | not ready within progressDeadline                     | Failed      | 0                      |
  * | any active  | the service is at zero replicas (nothing to judge)    | Succeeded   | 100                    |
+ * | Succeeded   | the guard sees a fast SLO burn (guard.ts)             | RolledBack  | 0 at once              |
  *
  * Commands (`applyRolloutCommand`):
  *
@@ -36,6 +37,7 @@
 import { durationMs, type InferenceServiceSpec } from '../api/index.ts';
 import { KarbError } from '../errors.ts';
 import { analyze } from './analysis.ts';
+import { startGuard } from './guard.ts';
 import type { WindowCounts } from '../observability/revision-counters.ts';
 import type { OutputCheckResult } from './output-check.ts';
 import {
@@ -235,8 +237,10 @@ export function applyRolloutCommand(state: RolloutState, command: RolloutCommand
         return { state: next, event: rolloutEvent('RolloutAborted', next.message) };
       }
       if (state.phase === 'Succeeded' && state.strategy === 'blue-green' && state.scaleDownAt !== undefined && now < state.scaleDownAt) {
+        // Rolled back by hand: nothing left for the guard after promotion to watch.
+        const { guard: _watched, ...rest } = state;
         const next: RolloutState = {
-          ...state,
+          ...rest,
           phase: 'RolledBack',
           weight: 0,
           finishedAt: now,
@@ -326,8 +330,11 @@ function enterStep(s: RolloutState, step: number, now: number, spec: RolloutInpu
 
 function succeed(s: RolloutState, now: number, spec: RolloutInputSpec, reason: RolloutSuccessReason, message: string): RolloutState {
   const keepWarm = s.strategy === 'blue-green' ? durationMs(spec.rollout.scaleDownDelay) : 0;
+  const guard = startGuard(spec, now);
+  const { guard: _earlier, ...rest } = s;
   return {
-    ...s,
+    ...rest,
+    ...(guard ? { guard } : {}),
     phase: 'Succeeded',
     weight: 100,
     paused: false,
@@ -335,10 +342,11 @@ function succeed(s: RolloutState, now: number, spec: RolloutInputSpec, reason: R
     scaleDownAt: now + keepWarm,
     reason,
     message:
-      message ||
-      (keepWarm > 0
-        ? `${s.revision} serves 100% of traffic; ${s.stable} stays warm for ${spec.rollout.scaleDownDelay} (karb rollout abort switches back at once)`
-        : `${s.revision} serves 100% of traffic; ${s.stable} drains and stops`),
+      (message ||
+        (keepWarm > 0
+          ? `${s.revision} serves 100% of traffic; ${s.stable} stays warm for ${spec.rollout.scaleDownDelay} (karb rollout abort switches back at once)`
+          : `${s.revision} serves 100% of traffic; ${s.stable} drains and stops`)) +
+      (guard ? `; a fast SLO burn within ${spec.rollout.guard.window} rolls back to ${s.stable}` : ''),
   };
 }
 

@@ -6,7 +6,7 @@
 import type { AnalysisReason, AnalysisVerdict } from './analysis.ts';
 import type { RolloutInputSpec } from './machine.ts';
 import type { OutputCheckResult } from './output-check.ts';
-import type { RolloutReason, RolloutState } from './types.ts';
+import type { GuardEvaluation, GuardState, GuardWindowReading, RolloutReason, RolloutState } from './types.ts';
 
 export type RolloutStatus = {
   phase: RolloutState['phase'];
@@ -32,7 +32,24 @@ export type RolloutStatus = {
     stable: { requests: number; errorRate?: number; p95Ms?: number };
   };
   lastOutputCheck?: { at: string; verdict: OutputCheckResult['verdict']; message: string };
+  /** The guard after promotion: the promoted revision's burn rates, watched until `until`. */
+  guard?: {
+    phase: GuardState['phase'];
+    since: string;
+    until: string;
+    lastEvaluation?: {
+      at: string;
+      verdict: GuardEvaluation['verdict'];
+      sli?: GuardEvaluation['sli'];
+      message: string;
+      long?: GuardWindowStatus;
+      short?: GuardWindowStatus;
+    };
+  };
 };
+
+/** A guard window as status shows it: seconds covered, requests, burn rate per SLI. */
+export type GuardWindowStatus = { seconds: number; requests: number; burnRates: GuardWindowReading['burnRates'] };
 
 export function rolloutStatus(state: RolloutState, spec: RolloutInputSpec): RolloutStatus {
   const a = state.lastAnalysis;
@@ -54,6 +71,29 @@ export function rolloutStatus(state: RolloutState, spec: RolloutInputSpec): Roll
       : {}),
     ...(state.lastOutputCheck
       ? { lastOutputCheck: { at: new Date(state.lastOutputCheck.at).toISOString(), verdict: state.lastOutputCheck.verdict, message: state.lastOutputCheck.message } }
+      : {}),
+    ...(state.guard ? { guard: guardStatus(state.guard) } : {}),
+  };
+}
+
+function guardStatus(g: GuardState): NonNullable<RolloutStatus['guard']> {
+  const e = g.last;
+  const window = (w: GuardWindowReading): GuardWindowStatus => ({ seconds: Math.round(w.ms / 1000), requests: w.requests, burnRates: { ...w.burnRates } });
+  return {
+    phase: g.phase,
+    since: new Date(g.since).toISOString(),
+    until: new Date(g.until).toISOString(),
+    ...(e
+      ? {
+          lastEvaluation: {
+            at: new Date(e.at).toISOString(),
+            verdict: e.verdict,
+            ...(e.sli ? { sli: e.sli } : {}),
+            message: e.message,
+            ...(e.long ? { long: window(e.long) } : {}),
+            ...(e.short ? { short: window(e.short) } : {}),
+          },
+        }
       : {}),
   };
 }

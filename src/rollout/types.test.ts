@@ -16,10 +16,12 @@ describe('rollout event reasons', () => {
     RolloutPaused: 'Normal',
     RolloutResumed: 'Normal',
     RolloutRetried: 'Normal',
+    GuardPassed: 'Normal',
     // Traffic went back to the previous revision: a person should look.
     RolloutFailed: 'Warning',
     RolloutAborted: 'Warning',
     RolloutRolledBack: 'Warning',
+    GuardRolledBack: 'Warning',
   };
 
   for (const [reason, type] of Object.entries(expected) as Array<[RolloutEventReason, 'Normal' | 'Warning']>) {

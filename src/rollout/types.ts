@@ -4,6 +4,7 @@
  */
 import type { AnalysisResult } from './analysis.ts';
 import type { OutputCheckResult } from './output-check.ts';
+import type { Sli } from '../observability/sli.ts';
 
 export type RolloutStrategyName = 'canary' | 'blue-green' | 'immediate';
 
@@ -22,7 +23,7 @@ export type RolloutPhase =
   | 'Failed'
   /** Aborted by hand before it finished: the stable revision serves all traffic. */
   | 'Aborted'
-  /** Blue-green rolled back by hand after the switch: the previous revision serves all traffic again. */
+  /** Rolled back after it succeeded (by hand, or by the guard on a fast burn): the previous revision serves all traffic again. */
   | 'RolledBack';
 
 export const ACTIVE_PHASES: ReadonlySet<RolloutPhase> = new Set(['Starting', 'Progressing', 'Previewing', 'Promoting']);
@@ -59,6 +60,38 @@ export interface RolloutState {
   /** The losing revision (a failed new one, or the previous one after a switch) keeps replicas until then. */
   scaleDownAt?: number;
   finishedAt?: number;
+  /** The guard after promotion (guard.ts): set when the rollout succeeds with `rollout.guard.window` above 0. */
+  guard?: GuardState;
+}
+
+/** The guard after promotion, as stored (plain JSON: it survives a restart, in SQLite or in status). */
+export interface GuardState {
+  /** Watching the promoted revision; Passed: the window ended without a fast burn; Fired: it rolled back. */
+  phase: 'Watching' | 'Passed' | 'Fired';
+  /** When the rollout succeeded. */
+  since: number;
+  /** When the guard stops watching (`since` + `rollout.guard.window`). */
+  until: number;
+  last?: GuardEvaluation;
+}
+
+/** One judgement of the promoted revision by the guard. */
+export interface GuardEvaluation {
+  at: number;
+  verdict: 'Fire' | 'Hold' | 'NotEnoughRequests' | 'Ended';
+  /** The SLI that burned fast (Fire only). */
+  sli?: Sli;
+  message: string;
+  long?: GuardWindowReading;
+  short?: GuardWindowReading;
+}
+
+/** A window's requests and burn rates (bad share / budget) per SLI. */
+export interface GuardWindowReading {
+  /** How long the window covered (shorter than asked for right after promotion or a restart). */
+  ms: number;
+  requests: number;
+  burnRates: Partial<Record<Sli, number>>;
 }
 
 /**
@@ -91,7 +124,9 @@ export type RolloutFailureReason =
   | 'OutputsDiverged'
   | 'ProgressDeadlineExceeded'
   | 'ManualAbort'
-  | 'ManualRollback';
+  | 'ManualRollback'
+  /** The guard after promotion saw the promoted revision burn its SLO budget fast (guard.ts). */
+  | 'GuardFastBurn';
 
 /** The reasons of the events a rollout records (`karb get events`, the events stream). */
 export type RolloutEventReason =
@@ -108,7 +143,9 @@ export type RolloutEventReason =
   | 'RolloutRolledBack'
   | 'RolloutPaused'
   | 'RolloutResumed'
-  | 'RolloutRetried';
+  | 'RolloutRetried'
+  | 'GuardRolledBack'
+  | 'GuardPassed';
 
 export interface RolloutEvent {
   type: 'Normal' | 'Warning';
@@ -130,6 +167,7 @@ export function rolloutEventType(reason: RolloutEventReason): RolloutEvent['type
     case 'RolloutFailed':
     case 'RolloutAborted':
     case 'RolloutRolledBack':
+    case 'GuardRolledBack':
       return 'Warning';
     case 'RolloutStarted':
     case 'RolloutSuperseded':
@@ -142,6 +180,7 @@ export function rolloutEventType(reason: RolloutEventReason): RolloutEvent['type
     case 'RolloutPaused':
     case 'RolloutResumed':
     case 'RolloutRetried':
+    case 'GuardPassed':
       return 'Normal';
     default: {
       const never: never = reason;

@@ -64,3 +64,16 @@ test('RolloutProgressing is True in every active phase (a blue-green preview, a 
     assert.equal(out.conditions.find((c: any) => c.type === 'RolloutProgressing').status, want, phase);
   }
 });
+
+test('the guard after promotion survives in status: a restarted controller goes on watching (and knows a rollback it made)', () => {
+  const guard = {
+    phase: 'Watching',
+    since: NOW.getTime(),
+    until: NOW.getTime() + 600_000,
+    last: { at: NOW.getTime() + 10_000, verdict: 'Hold', message: 'burn rates within 14.4×', long: { ms: 10_000, requests: 80, burnRates: { availability: 0, latency: 1.25 } } },
+  };
+  const state = { rollout: { phase: 'Succeeded', revision: 'fraud-00002', stable: 'fraud-00001', scaleDownAt: NOW.getTime(), guard } };
+  // Through JSON, as the API server stores it.
+  const back = fromResourceStatus(JSON.parse(JSON.stringify(toResourceStatus(reconciled, state, 3, undefined, NOW))));
+  assert.deepEqual(back.state, state);
+});

@@ -1,0 +1,48 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { latencyBin } from './latency-histogram.ts';
+import { RevisionCounters } from './revision-counters.ts';
+import { SignalReporter } from './signal-reporter.ts';
+
+const total = (bins: Uint32Array) => bins.reduce((a, b) => a + b, 0);
+
+describe('RevisionCounters: the SLI counts the guard after promotion reads', () => {
+  it('counts as the SLIs count: 5xx and no answer are server errors; 429 is neither an error nor answered; other 4xx are answered', () => {
+    const c = new RevisionCounters();
+    for (const status of [200, 404, 429, 500, 503, 0]) c.requestFinished('svc', 'v1', 'http://a', 10, status);
+    const s = c.sliSnapshot('v1');
+    assert.equal(s.requests, 6);
+    assert.equal(s.serverErrors, 3);
+    assert.equal(total(s.answered), 2);
+    assert.equal(c.snapshot('v1').errors, 4, 'analysis keeps its own error definition (429 counts there)');
+  });
+
+  it('counts a standalone gateway’s report the same way as its own requests', () => {
+    const direct = new RevisionCounters();
+    const reported = new RevisionCounters();
+    const reporter = new SignalReporter('gw');
+    for (const [status, ms] of [[200, 5], [429, 1], [503, 40], [200, 900]] as const) {
+      direct.requestFinished('svc', 'v1', 'http://a', ms, status);
+      reporter.requestStarted('svc', 'v1');
+      reporter.requestFinished('svc', 'v1', 'http://a', ms, status, -1);
+    }
+    reported.ingest(reporter.take());
+    assert.deepEqual(reported.sliSnapshot('v1'), direct.sliSnapshot('v1'));
+  });
+
+  it('reads an older gateway’s report (no SLI fields) as an upper bound: its errors as server errors', () => {
+    const c = new RevisionCounters();
+    c.ingest({ gateway: 'old', revisions: [{ service: 'svc', revision: 'v1', requests: 10, errors: 3, latency: [[latencyBin(5), 10]], inFlight: 0, replicaQueue: 0 }], services: [] });
+    const s = c.sliSnapshot('v1');
+    assert.deepEqual([s.requests, s.serverErrors, total(s.answered)], [10, 3, 10]);
+  });
+
+  it('forgets the SLI counts of revisions it no longer retains', () => {
+    const c = new RevisionCounters();
+    c.requestFinished('svc', 'v1', 'http://a', 10, 200);
+    c.requestFinished('svc', 'v2', 'http://a', 10, 200);
+    c.retain(new Set(['v2']));
+    assert.equal(c.sliSnapshot('v1').requests, 0);
+    assert.equal(c.sliSnapshot('v2').requests, 1);
+  });
+});
