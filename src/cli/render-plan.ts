@@ -142,7 +142,7 @@ function isBuiltinKind(apiVersion: string): boolean {
 // ---------------------------------------------------------------- services
 
 /** A service as read, as written back (the user's document), and as validated. */
-interface SourceService {
+export interface SourceService {
   source: string;
   /** The manifest as written, with its namespace filled in and server-set fields and status left out. */
   manifest: Obj;
@@ -161,7 +161,8 @@ function asWritten(raw: Obj, namespace: string): Obj {
 
 const key = (s: InferenceService) => `${s.metadata.namespace}/${s.metadata.name}`;
 
-function readServices(docs: readonly ManifestDocument[], defaultNamespace: string): SourceService[] {
+/** The documents as validated services, sorted by namespace then name; every problem at once as a RenderError. */
+export function readServices(docs: readonly ManifestDocument[], defaultNamespace: string): SourceService[] {
   const problems: string[] = [];
   const services: SourceService[] = [];
   docs.forEach((d, i) => {

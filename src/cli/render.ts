@@ -9,12 +9,15 @@ import { mkdirSync, readFileSync, readdirSync, rmdirSync, statSync, unlinkSync, 
 import { dirname, join } from 'node:path';
 import { ManifestParseError, parseManifestText } from '../api/load.ts';
 import { UsageError } from '../errors.ts';
-import { flagError, namespaceFlag, parseFlags } from '../util/flags.ts';
+import { durationFlag, flagError, namespaceFlag, parseFlags } from '../util/flags.ts';
+import { MIN_SLO_PERIOD_MS, promDuration } from '../observability/slo/burn-windows.ts';
 import { readManifests } from './commands.ts';
 import { GENERATED_HEADER, planRender, type OverlayInput, type RenderedFile } from './render-plan.ts';
+import { RULES_HEADER, RULES_SUFFIX, planPrometheusRules } from './render-prometheus.ts';
 import { CliError } from './usage.ts';
 
 export const RENDER_USAGE = `Usage: karb render -f FILE|DIR [-f ...] --out DIR [--overlay NAME=FILE]... [--namespace NS]
+       karb render -f FILE|DIR [-f ...] --prometheus DIR [--slo-period 30d]
 
 Writes the Kubernetes objects of each InferenceService — what karb controller applies for a
 freshly applied service — as a Kustomize base (DIR/base) and one overlay per --overlay
@@ -25,6 +28,10 @@ freshly applied service — as a Kustomize base (DIR/base) and one overlay per -
   --overlay NAME=FILE    FILE patches every service (spec: {...}), or the ones its documents
                          name (metadata.name, metadata.namespace); repeat for more overlays
   -n, --namespace NS     namespace of services whose manifest names none (default default)
+  --prometheus DIR       also (or only) write each service's SLO recording rules and burn-rate
+                         alerts as Prometheus rule files, DIR/NAMESPACE.NAME.rules.yaml
+  --slo-period D         the SLO period the alert windows are written for (default 30d); a
+                         shorter one scales every window, for trying the alerts out (min 144m)
 `;
 
 const OVERLAY_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -63,6 +70,8 @@ export function renderCommand(args: string[], out: NodeJS.WritableStream): numbe
       out: { type: 'string' },
       overlay: { type: 'string', multiple: true },
       namespace: { type: 'string', short: 'n' },
+      prometheus: { type: 'string' },
+      'slo-period': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -74,9 +83,15 @@ export function renderCommand(args: string[], out: NodeJS.WritableStream): numbe
   }
   if (positionals.length > 0) throw new UsageError(`render takes files with -f, not '${positionals[0]}' (try: karb render -f ${positionals[0]} --out deploy)`);
   if (!values.filename?.length) throw new UsageError('render needs -f FILE, a directory, or - for stdin');
-  if (values.out === undefined || values.out === '') throw new UsageError('render needs --out DIR, the directory to write the base and overlays to');
+  const outDir = values.out === '' ? undefined : values.out;
+  const prometheusDir = values.prometheus;
+  if (prometheusDir === '') throw new UsageError('--prometheus needs a directory to write the rule files to');
+  if (outDir === undefined && prometheusDir === undefined) throw new UsageError('render needs --out DIR, the directory to write the base and overlays to (or --prometheus DIR for rule files)');
+  if (values['slo-period'] !== undefined && prometheusDir === undefined) throw new UsageError('--slo-period shapes the rule files: give --prometheus DIR too');
+  const periodMs = durationFlag('--slo-period', values['slo-period'], undefined, { min: MIN_SLO_PERIOD_MS, minText: promDuration(MIN_SLO_PERIOD_MS) });
   const namespace = namespaceFlag('--namespace', values.namespace, 'default');
   const overlays = (values.overlay ?? []).map(overlayFlag);
+  if (outDir === undefined && overlays.length > 0) throw new UsageError('--overlay needs --out DIR, where the overlays are written');
   const names = new Set<string>();
   for (const o of overlays) {
     if (names.has(o.name)) throw new UsageError(`--overlay ${o.name} is given twice; each overlay has one file`);
@@ -85,19 +100,46 @@ export function renderCommand(args: string[], out: NodeJS.WritableStream): numbe
 
   const docs = readManifests(values.filename);
   if (docs.length === 0) throw new CliError(`no InferenceService found in ${values.filename.join(', ')}`);
-  const files = planRender(
-    docs,
-    overlays.map((o) => readOverlay(o.name, o.file)),
-    { namespace },
-  );
-  writeTree(values.out, files);
-  const services = files.filter((f) => f.path.startsWith('base/') && !f.path.endsWith('/kustomization.yaml')).length;
-  out.write(`wrote ${join(values.out, 'base')} (${services} service${services === 1 ? '' : 's'})\n`);
-  for (const o of overlays) {
-    const patches = files.filter((f) => f.path.startsWith(`overlays/${o.name}/`) && !f.path.endsWith('/kustomization.yaml')).length;
-    out.write(`wrote ${join(values.out, 'overlays', o.name)} (${patches} file${patches === 1 ? '' : 's'} besides its kustomization)\n`);
+  // Both planned before either is written: nothing is written unless everything renders.
+  const files =
+    outDir === undefined
+      ? undefined
+      : planRender(
+          docs,
+          overlays.map((o) => readOverlay(o.name, o.file)),
+          { namespace },
+        );
+  const ruleFiles = prometheusDir === undefined ? undefined : planPrometheusRules(docs, { namespace, periodMs });
+  if (outDir !== undefined && files !== undefined) {
+    writeTree(outDir, files);
+    const services = files.filter((f) => f.path.startsWith('base/') && !f.path.endsWith('/kustomization.yaml')).length;
+    out.write(`wrote ${join(outDir, 'base')} (${services} service${services === 1 ? '' : 's'})\n`);
+    for (const o of overlays) {
+      const patches = files.filter((f) => f.path.startsWith(`overlays/${o.name}/`) && !f.path.endsWith('/kustomization.yaml')).length;
+      out.write(`wrote ${join(outDir, 'overlays', o.name)} (${patches} file${patches === 1 ? '' : 's'} besides its kustomization)\n`);
+    }
+  }
+  if (prometheusDir !== undefined && ruleFiles !== undefined) {
+    writeRuleFiles(prometheusDir, ruleFiles);
+    out.write(`wrote ${prometheusDir} (${ruleFiles.length} rule file${ruleFiles.length === 1 ? '' : 's'}: recording rules and burn-rate alerts of each service's SLO)\n`);
   }
   return 0;
+}
+
+/** Writes the rule files into `dir` and removes rule files an earlier render wrote there that this one does not. */
+function writeRuleFiles(dir: string, files: readonly RenderedFile[]): void {
+  try {
+    if (!statSync(dir).isDirectory()) throw new CliError(`--prometheus ${dir} is a file; name a directory`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const wanted = new Set(files.map((f) => f.path));
+  for (const name of listDir(dir)) {
+    const path = join(dir, name);
+    if (name.endsWith(RULES_SUFFIX) && !wanted.has(name) && readFileSync(path, 'utf8').startsWith(`${RULES_HEADER}\n`)) unlinkSync(path);
+  }
+  mkdirSync(dir, { recursive: true });
+  for (const f of files) writeFileSync(join(dir, f.path), f.content);
 }
 
 /** Writes the files under `root` and removes karb-written files there that this render no longer has. */

@@ -86,7 +86,7 @@ export function createServingMetrics(model: string, live: LiveCounts): ServingMe
   const registry = servingRegistry(model);
   const { countRequest, observeRequestSeconds } = createRequestMetrics(registry, () => live.inFlight());
   const batchRows = new Histogram({
-    name: 'karb_serving_batch_size',
+    name: 'karb_serving_batch_rows',
     help: 'Rows per model run (dynamic batch size).',
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
     registers: [registry],

@@ -41,6 +41,11 @@ export interface Route {
    * the gateway's `routing.perTryTimeoutMs`, when set, overrides it. Absent: only the deadline.
    */
   perTryTimeoutMs?: number;
+  /**
+   * `spec.slo.latencyP95Ms`: an answered request within it counts toward the latency SLI
+   * (`karb_gateway_requests_within_latency_target_total`). Absent: none counts as within.
+   */
+  latencyTargetMs?: number;
   /** `spec.traffic.rateLimit` of the service; absent: no per-service limit. */
   rateLimit?: { requestsPerSecond: number; burst?: number | undefined };
   /**

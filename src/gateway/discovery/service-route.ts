@@ -42,6 +42,7 @@ export function serviceRoute(input: ServiceRouteInput): Route {
     coldStartMs: spec.slo.coldStartMs,
     // A hung replica costs a request one try of a few times the p95 target, not its whole deadline.
     perTryTimeoutMs: perTryTimeoutForSlo(spec.slo.latencyP95Ms),
+    latencyTargetMs: spec.slo.latencyP95Ms,
     ...(spec.traffic.async?.enabled ? { asyncEnabled: true, asyncMaxQueued: spec.traffic.async.maxQueued, asyncTtlMs: durationMs(spec.traffic.async.ttl) } : {}),
   };
 }

@@ -191,7 +191,7 @@ test('an unreachable replica gives 502 and a silent one 504, with messages and n
   const text = await gw.metrics();
   assert.match(text, /karb_gateway_requests_total\{service="gone",revision="gone-00001",code="502"\} 1/);
   assert.match(text, /karb_gateway_requests_total\{service="slow",revision="slow-00001",code="504"\} 1/);
-  assert.match(text, /karb_gateway_upstream_inflight\{service="slow"\} 0/);
+  assert.match(text, /karb_gateway_upstream_inflight_requests\{service="slow"\} 0/);
 });
 
 test('traffic splits across revisions by weight (seeded, 1,000 requests)', async (t) => {
@@ -369,7 +369,7 @@ test('the gateway survives clients that abort mid-body and mid-response', async 
   });
   assert.match(text, /karb_gateway_requests_total\{service="m",revision="",code="499"\} 1/);
   assert.match(text, /karb_gateway_requests_total\{service="hang",revision="hang-00001",code="499"\} 1/);
-  assert.match(text, /karb_gateway_upstream_inflight\{service="hang"\} 0/);
+  assert.match(text, /karb_gateway_upstream_inflight_requests\{service="hang"\} 0/);
   assert.equal(a.seen.length, 0, 'a half-sent body is never forwarded');
 
   const ok = await infer(gw, 'm');
@@ -407,7 +407,7 @@ test('GET /metrics on the metrics listener serves the gateway metrics in Prometh
   assert.match(text, /karb_gateway_requests_total\{service="m",revision="m-00001",code="200"\} 1/);
   assert.match(text, /karb_gateway_requests_total\{service="",revision="",code="404"\} 1/);
   assert.match(text, /karb_gateway_request_duration_seconds_count\{service="m",revision="m-00001"\} 1/);
-  assert.match(text, /karb_gateway_upstream_inflight\{service="m"\} 0/);
+  assert.match(text, /karb_gateway_upstream_inflight_requests\{service="m"\} 0/);
   assert.match(text, /# TYPE karb_gateway_no_endpoint_total counter/);
   assert.doesNotMatch(text, /unknown/, 'a model name from the caller never becomes a label');
   // The port tenants call never lists the services: metrics have a listener of their own.

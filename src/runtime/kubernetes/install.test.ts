@@ -113,6 +113,8 @@ test('RBAC: no wildcard anywhere, and exactly the permissions the controller and
     'karb.dev/inferenceservices/status: get,patch,update',
     'karb.dev/inferenceservices: get,list,patch,update,watch',
     'keda.sh/scaledobjects: create,delete,get,list,patch,update,watch',
+    'monitoring.coreos.com/prometheusrules: create,delete,get,list,patch,update,watch',
+    'monitoring.coreos.com/servicemonitors: create,delete,get,list,patch,update,watch',
     'networking.k8s.io/networkpolicies: create,delete,get,list,patch,update,watch',
     'policy/poddisruptionbudgets: create,delete,get,list,patch,update,watch',
   ]);

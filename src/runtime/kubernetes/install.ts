@@ -78,6 +78,8 @@ export const RBAC_RULES: {
     { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: OWN },
     { apiGroups: ['autoscaling'], resources: ['horizontalpodautoscalers'], verbs: OWN },
     { apiGroups: ['keda.sh'], resources: ['scaledobjects'], verbs: OWN },
+    // The SLO's rules and the gateways' scrape, where the Prometheus Operator is installed.
+    { apiGroups: ['monitoring.coreos.com'], resources: ['prometheusrules', 'servicemonitors'], verbs: OWN },
     { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
     { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
     // Gateways calling its port prove who they are with their service-account token.

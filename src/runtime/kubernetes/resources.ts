@@ -26,6 +26,8 @@ export const POD_DISRUPTION_BUDGETS = resource('policy/v1', 'PodDisruptionBudget
 export const NETWORK_POLICIES = resource('networking.k8s.io/v1', 'NetworkPolicy', 'networkpolicies');
 export const HORIZONTAL_POD_AUTOSCALERS = resource('autoscaling/v2', 'HorizontalPodAutoscaler', 'horizontalpodautoscalers');
 export const SCALED_OBJECTS = resource('keda.sh/v1alpha1', 'ScaledObject', 'scaledobjects');
+export const PROMETHEUS_RULES = resource('monitoring.coreos.com/v1', 'PrometheusRule', 'prometheusrules');
+export const SERVICE_MONITORS = resource('monitoring.coreos.com/v1', 'ServiceMonitor', 'servicemonitors');
 export const LEASES = resource('coordination.k8s.io/v1', 'Lease', 'leases');
 export const EVENTS = resource('events.k8s.io/v1', 'Event', 'events');
 export const TOKEN_REVIEWS = resource('authentication.k8s.io/v1', 'TokenReview', 'tokenreviews', false);
@@ -33,7 +35,7 @@ export const SUBJECT_ACCESS_REVIEWS = resource('authorization.k8s.io/v1', 'Subje
 export const CONFIG_MAPS = resource('v1', 'ConfigMap', 'configmaps');
 
 const BY_KIND = new Map(
-  [INFERENCE_SERVICES, DEPLOYMENTS, CONTROLLER_REVISIONS, SERVICES, SERVICE_ACCOUNTS, SECRETS, PODS, NAMESPACES, ENDPOINT_SLICES, POD_DISRUPTION_BUDGETS, NETWORK_POLICIES, HORIZONTAL_POD_AUTOSCALERS, SCALED_OBJECTS, LEASES, EVENTS, TOKEN_REVIEWS, SUBJECT_ACCESS_REVIEWS, CONFIG_MAPS].map(
+  [INFERENCE_SERVICES, DEPLOYMENTS, CONTROLLER_REVISIONS, SERVICES, SERVICE_ACCOUNTS, SECRETS, PODS, NAMESPACES, ENDPOINT_SLICES, POD_DISRUPTION_BUDGETS, NETWORK_POLICIES, HORIZONTAL_POD_AUTOSCALERS, SCALED_OBJECTS, PROMETHEUS_RULES, SERVICE_MONITORS, LEASES, EVENTS, TOKEN_REVIEWS, SUBJECT_ACCESS_REVIEWS, CONFIG_MAPS].map(
     (r) => [`${r.apiVersion}/${r.kind}`, r],
   ),
 );

@@ -200,7 +200,7 @@ for (const kind of ['sqlite', 'redis'] as const) {
     const metrics = await gw.metrics();
     assert.match(metrics, /karb_gateway_async_jobs_total\{service="fraud",outcome="accepted"\} 3/);
     assert.match(metrics, /karb_gateway_async_jobs_total\{service="fraud",outcome="rejected"\} 1/);
-    assert.match(metrics, /karb_gateway_async_jobs\{state="succeeded"\} [23]/);
+    assert.match(metrics, /karb_gateway_async_jobs_stored\{state="succeeded"\} [23]/);
   });
 
   test('a replica error becomes a failed job carrying its status and body', async (t) => {
@@ -306,7 +306,7 @@ for (const kind of ['sqlite', 'redis'] as const) {
     assert.deepEqual(replica.seen.map((r) => r.body.toString()), ['first', 'third']);
     assert.equal(((await http.send(gw.url + queued)).json() as JobView).status, 'cancelled');
     assert.match(await gw.metrics(), /karb_gateway_async_jobs_total\{service="fraud",outcome="cancelled"\} 1/);
-    assert.match(await gw.metrics(), /karb_gateway_async_jobs\{state="cancelled"\} 1/);
+    assert.match(await gw.metrics(), /karb_gateway_async_jobs_stored\{state="cancelled"\} 1/);
   });
 
   test('DELETE /v1/jobs/{id} on a running job: it stays cancelled when the replica answers later', async (t) => {

@@ -3,13 +3,13 @@ import { JOB_STATES, type JobStore } from './types.ts';
 
 export type JobOutcomeLabel = 'accepted' | 'rejected' | 'succeeded' | 'failed' | 'retried' | 'cancelled';
 
-/** `karb_gateway_async_jobs{state}` (read from the store at scrape) and `karb_gateway_async_jobs_total{service,outcome}`. */
+/** `karb_gateway_async_jobs_stored{state}` (read from the store at scrape; not `karb_gateway_async_jobs`, the counter's family name in OpenMetrics) and `karb_gateway_async_jobs_total{service,outcome}`. */
 export class JobMetrics {
   readonly #total: Counter<'service' | 'outcome'>;
 
   constructor(registry: Registry, store: JobStore) {
     new Gauge({
-      name: 'karb_gateway_async_jobs',
+      name: 'karb_gateway_async_jobs_stored',
       help: 'Async jobs in the store by state',
       labelNames: ['state'],
       registers: [registry],
