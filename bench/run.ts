@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const ALL = ['model-server', 'cold-start', 'gateway', 'gateway-nginx', 'lm', 'rollback', 'step-response', 'peers-gateway', 'controller-api-calls'];
+const ALL = ['model-server', 'cold-start', 'gateway', 'gateway-nginx', 'lm', 'rollback', 'step-response', 'peers-gateway', 'controller-api-calls', 'tracing-overhead'];
 const { values } = parseArgs({ options: { only: { type: 'string' } } });
 const chosen = values.only === undefined ? ALL : values.only.split(',').map((s) => s.trim());
 const unknown = chosen.filter((name) => !ALL.includes(name));

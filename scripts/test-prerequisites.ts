@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { ensureBinary } from '../test/cluster/build.ts';
+import { ensureCollector } from '../test/tracing/collector.ts';
 
 /** A program some test spawns, and where a person gets it. */
 export interface Prerequisite {
@@ -87,10 +88,15 @@ function aptGetInstall(packages: readonly string[]): number {
   return install.status ?? 1;
 }
 
-/** Builds the test cluster's binary unless the cache has it; 1 with one line on a failure. */
-async function buildTestCluster(): Promise<number> {
+/**
+ * Builds the test cluster's binary, and the OpenTelemetry Collector the tracing test sends spans
+ * to (test/tracing, about two minutes the first time), unless the cache has them; 1 with one
+ * line on a failure.
+ */
+async function buildTestPrograms(): Promise<number> {
   try {
     await ensureBinary((line) => console.error(`npm test: ${line}`));
+    await ensureCollector((line) => console.error(`npm test: ${line}`));
     return 0;
   } catch (err) {
     console.error(`npm test: ${err instanceof Error ? err.message : String(err)}`);
@@ -104,7 +110,7 @@ async function main(): Promise<number> {
   const plan = planPrerequisites(missing, { root: process.getuid?.() === 0, aptGet: onPath('apt-get', process.env.PATH) });
   switch (plan.action) {
     case 'none':
-      return buildTestCluster();
+      return buildTestPrograms();
     case 'explain':
       console.error(plan.message);
       return 1;
@@ -112,7 +118,7 @@ async function main(): Promise<number> {
       console.error(`npm test: installing ${plan.packages.join(' ')} from Debian's packages, for the tests that run ${plan.packages.length === 1 ? 'it' : 'them'}`);
       const status = aptGetInstall(plan.packages);
       const stillMissing = missingNow();
-      if (status === 0 && stillMissing.length === 0) return buildTestCluster();
+      if (status === 0 && stillMissing.length === 0) return buildTestPrograms();
       const what = status === 0 ? 'apt-get ran, but they are still not on PATH' : `apt-get failed (exit ${status})`;
       console.error(`${what}. ${missingMessage(stillMissing.length > 0 ? stillMissing : missing)}`);
       return 1;

@@ -11,6 +11,7 @@
  * Several of them pointed at one Redis share their rate limits and async jobs.
  */
 import { startGateway } from '../gateway/server/gateway.ts';
+import { startTracing } from '../observability/tracing/start.ts';
 import { RedisJobStore } from '../gateway/buffer/jobs/redis-store.ts';
 import { ObservableRoutingTable } from '../gateway/discovery/observable-routing-table.ts';
 import type { Route } from '../gateway/discovery/routing-table.ts';
@@ -101,9 +102,12 @@ export async function gatewayCommand(args: string[]): Promise<number> {
   const jobStore = flags.redisUrl ? new RedisJobStore({ url: flags.redisUrl, clock: systemClock }) : undefined;
   // What this gateway routes counts for the control plane's autoscaler and rollout analysis.
   const reporter = new SignalReporter(`${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`);
+  // OTEL_* variables: spans per request, passed on to the replicas by traceparent.
+  const tracing = await startTracing({ serviceName: 'karb-gateway', warn: (message) => log({ level: 'warn', msg: message }) });
   let gateway;
   try {
     gateway = await startGateway({
+      ...(tracing ? { tracing } : {}),
       routingTable,
       port,
       metricsPort,
@@ -138,6 +142,7 @@ export async function gatewayCommand(args: string[]): Promise<number> {
         .close()
         .then(() => source.stop())
         .then(() => jobStore?.close())
+        .then(() => tracing?.shutdown())
         .then(resolve, resolve);
     };
     process.once('SIGINT', () => stop('SIGINT'));

@@ -394,4 +394,23 @@ describe('Batcher', () => {
     ]);
     assert.deepEqual(seen, [{ rows: 1, requests: 1, ok: true }, { rows: 3, requests: 2, ok: true }]);
   });
+
+  it("fills in a traced request's batch timing: handed over, computing, ended, and the batch's size", async () => {
+    const clock = new ManualClock(0);
+    const model = doublingRunner(clock, { runMs: 5 });
+    const batcher = new Batcher(model.runner, { maxBatchSize: 3, maxDelayMs: 10, maxQueueRows: 1024, clock, stopwatch: () => clock.now(), pipelineDepth: 2 });
+    const timing = () => ({ batchedAt: Number.NaN, runStartedAt: 0, finishedAt: 0, rows: 0, requests: 0 });
+    const [a, b, c] = [timing(), timing(), timing()];
+    const first = batcher.submit({ rows: 1, feeds: rowsFor(0, 1), timing: a });
+    // A full next batch is handed to the second slot at once; it computes only when the first ends (at 5).
+    const rest = [batcher.submit({ rows: 1, feeds: rowsFor(1, 1), timing: b }), batcher.submit({ rows: 2, feeds: rowsFor(2, 2), timing: c })];
+    await settle();
+    clock.advance(5);
+    await settle();
+    clock.advance(5);
+    await Promise.all([first, ...rest]);
+    assert.deepEqual(a, { batchedAt: 0, runStartedAt: 0, finishedAt: 5, rows: 1, requests: 1 });
+    assert.deepEqual(b, { batchedAt: 0, runStartedAt: 5, finishedAt: 10, rows: 3, requests: 2 });
+    assert.deepEqual(c, b, 'requests of one batch share its times');
+  });
 });

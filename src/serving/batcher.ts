@@ -41,6 +41,18 @@ export interface BatchRunner {
 export interface BatchRequest {
   readonly rows: number;
   readonly feeds: TensorMap;
+  /** Filled in when the request's batch ends, for a caller that traces it. */
+  readonly timing?: BatchTiming;
+}
+
+/** When a request's batch was handed to the model, began computing and ended (`stopwatch` ms), and its size. */
+export interface BatchTiming {
+  batchedAt: number;
+  /** A pipelined batch waits at the model for the one before it: computing starts when that one ends. */
+  runStartedAt: number;
+  finishedAt: number;
+  rows: number;
+  requests: number;
 }
 
 export interface BatchStats {
@@ -86,6 +98,7 @@ interface Pending {
   readonly rows: number;
   readonly feeds: TensorMap;
   readonly arrivedAt: number;
+  readonly timing: BatchTiming | undefined;
   readonly resolve: (outputs: TensorMap) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -150,7 +163,7 @@ export class Batcher {
       return Promise.reject(batchQueueFull(this.#queuedRows, rows, this.#maxQueueRows));
     }
     return new Promise<TensorMap>((resolve, reject) => {
-      this.#queue.push({ rows, feeds: request.feeds, arrivedAt: this.#clock.now(), resolve, reject });
+      this.#queue.push({ rows, feeds: request.feeds, arrivedAt: this.#clock.now(), timing: request.timing, resolve, reject });
       this.#queuedRows += rows;
       this.#schedule();
     });
@@ -263,8 +276,18 @@ export class Batcher {
     this.#running--;
     // A pipelined batch waits for the one before it; its run starts when that one ended.
     const finished = this.#stopwatch();
-    const runMs = finished - Math.max(started, this.#lastFinished);
+    const runStarted = Math.max(started, this.#lastFinished);
+    const runMs = finished - runStarted;
     this.#lastFinished = finished;
+    for (const p of batch) {
+      const t = p.timing;
+      if (t === undefined) continue;
+      t.batchedAt = started;
+      t.runStartedAt = runStarted;
+      t.finishedAt = finished;
+      t.rows = rows;
+      t.requests = batch.length;
+    }
     this.#onBatch?.({ rows, requests: batch.length, runMs, ok });
     this.#schedule();
     if (this.#running === 0 && this.queuedRequests === 0 && this.#idleWaiters.length > 0) {

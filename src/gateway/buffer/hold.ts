@@ -109,6 +109,7 @@ export function holdWhileCold(deps: {
       for (const h of items) {
         if (h.timer !== undefined) clock.clearTimeout(h.timer);
         releasedAt.set(h.exchange, now);
+        h.exchange.trace?.released();
         if (route === undefined) {
           h.exchange.fail(new ModelNotFoundError(model));
           continue;
@@ -151,6 +152,7 @@ export function holdWhileCold(deps: {
         }, timeoutMs),
       );
       queue.items.push(held);
+      exchange.trace?.held();
       changed(route.model, route.service, queue.items.length);
       options.onColdRequest?.(route);
     },

@@ -477,6 +477,7 @@ export class Router implements AttemptHooks {
     state.retries++;
     if (spent) state.wantFallback = true;
     this.#metrics.retry(service, reason);
+    exchange.trace?.retryScheduled(reason);
     const delay = Math.min(backoffMs(state.retries, this.#deps.random), Math.max(0, state.deadline - now - 1));
     state.timer = this.#deps.clock.setTimeout(() => {
       state.timer = undefined;

@@ -24,6 +24,7 @@ import type { SignalSink } from '../../observability/hub.ts';
 import { latencyOrigin } from '../buffer/hold.ts';
 import { upstreamPath } from '../server/paths.ts';
 import { performance } from 'node:perf_hooks';
+import type { Span } from '../../observability/tracing/request-trace.ts';
 
 export interface UpstreamPoolOptions {
   /** Time allowed for the replica to start answering, and between body chunks. */
@@ -114,7 +115,9 @@ export function proxyToUpstream(deps: ProxyDeps): GatewayStep {
       if (endpoint === undefined || route === undefined || exchange.revision === undefined) {
         throw new KarbError('PIPELINE_INCOMPLETE', 'the proxy step ran before an endpoint was chosen');
       }
-      const call = new UpstreamCallHandler(exchange, deps, endpoint.url, route.service);
+      const trace = exchange.trace;
+      const span = trace?.attemptStarted(exchange, endpoint.url);
+      const call = new UpstreamCallHandler(exchange, deps, endpoint.url, route.service, span);
       exchange.upstream = call;
       deps.outstanding.acquire(endpoint.url);
       deps.metrics.upstreamStarted(route.service);
@@ -123,8 +126,15 @@ export function proxyToUpstream(deps: ProxyDeps): GatewayStep {
       const h = req.headers;
       const headers: string[] = ['x-request-id', exchange.requestId];
       if (h['content-type'] !== undefined) headers.push('content-type', h['content-type']);
-      if (typeof h.traceparent === 'string') headers.push('traceparent', h.traceparent);
-      if (typeof h.tracestate === 'string') headers.push('tracestate', h.tracestate);
+      if (trace !== undefined && span !== undefined) {
+        // The replica's spans join this attempt's; the caller's tracestate came with the parent.
+        headers.push('traceparent', trace.traceparent(span));
+        const state = trace.tracestate(span);
+        if (state !== undefined) headers.push('tracestate', state);
+      } else {
+        if (typeof h.traceparent === 'string') headers.push('traceparent', h.traceparent);
+        if (typeof h.tracestate === 'string') headers.push('tracestate', h.tracestate);
+      }
       deps.attempts?.started(exchange, endpoint.url);
       deps.pools.get(endpoint.url).dispatch(
         { path: upstreamPath(req.url!), method: req.method as Dispatcher.HttpMethod, headers, body: exchange.body },
@@ -168,13 +178,16 @@ class UpstreamCallHandler implements Dispatcher.DispatchHandler, UpstreamCall {
   #queueDepth = -1;
   /** The revision this attempt went to (a retry may pick another one for the exchange). */
   readonly #revision: string;
+  /** This attempt's span, when the request is traced; `#errorType` says why it failed, if it did. */
+  readonly #span: Span | undefined;
+  #errorType: string | undefined = undefined;
 
-
-  constructor(exchange: Exchange, deps: ProxyDeps, url: string, service: string) {
+  constructor(exchange: Exchange, deps: ProxyDeps, url: string, service: string, span: Span | undefined) {
     this.#exchange = exchange;
     this.#deps = deps;
     this.#url = url;
     this.#service = service;
+    this.#span = span;
     this.#revision = exchange.revision?.revision ?? '';
   }
 
@@ -256,6 +269,7 @@ class UpstreamCallHandler implements Dispatcher.DispatchHandler, UpstreamCall {
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     this.#status = this.#clientGone ? 499 : 0;
+    if (this.#span !== undefined) this.#errorType = String(errorCode(err) ?? err.name);
     if (this.#handedOff) {
       this.#settle();
       return;
@@ -278,6 +292,7 @@ class UpstreamCallHandler implements Dispatcher.DispatchHandler, UpstreamCall {
     this.#deps.outstanding.release(this.#url);
     this.#deps.metrics.upstreamFinished(this.#service);
     this.#deps.attempts?.ended(this.#exchange, this.#url);
+    if (this.#span !== undefined) this.#exchange.trace?.attemptEnded(this.#span, this.#status, this.#errorType);
     const signals = this.#deps.signals;
     if (signals !== undefined) {
       signals.requestFinished(this.#service, this.#revision, this.#url, performance.now() - latencyOrigin(this.#exchange), this.#status, this.#queueDepth);

@@ -35,6 +35,8 @@ import { listen } from '../../util/http.ts';
 import { startMetricsListener, type MetricsListener } from './metrics-listener.ts';
 import { FailureLog, type FailureLogBudget } from './failure-log.ts';
 import { capConnections, serverTimeouts, type ConnectionLimits } from '../edge/connection-limits.ts';
+import type { Tracing } from '../../observability/tracing/start.ts';
+import { GatewayTrace, traceEdgeDone, traceRouteStarted } from './trace.ts';
 
 export interface GatewayOptions {
   routingTable: RoutingTable;
@@ -77,6 +79,8 @@ export interface GatewayOptions {
   jobs?: AsyncJobsOptions;
   /** Rollout mirroring of routes with `mirror` (mirror.ts): the bound on copies in flight per service. */
   mirror?: MirrorOptions;
+  /** Spans for each request (trace.ts), from `startTracing`; absent: none are made. */
+  tracing?: Tracing;
 }
 
 export interface Gateway {
@@ -112,6 +116,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const pools = new UpstreamPools({ timeoutMs });
   const edge = createEdge(options.edge ?? {}, { registry: metrics.registry, clock, log });
   const signals = options.signals;
+  const tracing = options.tracing;
   const hold =
     options.hold === undefined
       ? undefined
@@ -131,11 +136,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     extractOpenAIModel({ routingTable: table }),
     resolveModel({ routingTable: table, metrics, hasFallbackCapacity: (route) => router.hasFallbackCapacity(route), deferCold: hold !== undefined }),
     ...edge.afterModel,
+    ...(tracing ? [traceEdgeDone] : []),
     serveModelReady(),
     // A request that becomes an async job is queued, not held: the worker's dispatch is held instead.
     ...(hold ? [jobs ? unlessJob(hold) : hold] : []),
     readBody({ limitBytes: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES }),
     ...(jobs ? [jobs.enqueue] : []),
+    ...(tracing ? [traceRouteStarted] : []),
     router.step(),
     proxy,
   ];
@@ -144,6 +151,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   const onRequest = (req: GatewayRequest, res: GatewayResponse): void => {
     const exchange = new Exchange(req, res, ctx);
+    if (tracing !== undefined) exchange.trace = new GatewayTrace(tracing, exchange);
     req.exchange = exchange;
     res.on('close', onResponseClose);
     exchange.next();

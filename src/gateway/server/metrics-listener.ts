@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { listen } from '../../util/http.ts';
 import type { GatewayMetrics } from './metrics.ts';
+import { wantsOpenMetrics } from '../../observability/tracing/openmetrics.ts';
 
 export interface MetricsListener {
   url: string;
@@ -25,8 +26,10 @@ export async function startMetricsListener(metrics: GatewayMetrics, port: number
       res.writeHead(405, { 'content-type': 'application/json', allow: 'GET' }).end(JSON.stringify({ error: `${req.method} is not allowed on /metrics; use GET` }));
       return;
     }
-    metrics.render().then(
-      (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+    // Exemplars (trace ids) need OpenMetrics; a scraper that does not ask gets the plain text.
+    const openMetrics = wantsOpenMetrics(req.headers.accept);
+    metrics.render(openMetrics).then(
+      (text) => res.writeHead(200, { 'content-type': metrics.contentTypeFor(openMetrics) }).end(text),
       () => res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"metrics could not be rendered"}'),
     );
   });

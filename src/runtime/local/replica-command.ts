@@ -32,7 +32,7 @@ export interface ReplicaCommandContext {
  * The variables of karb's environment a replica gets, besides the spec's
  * own `env` and karb's `PORT` and `KARB_*` identity: what a process needs to
  * find programs and libraries, run Node, read text and time, and reach the GPU
- * it was meant to have. Nothing else passes — karb's environment may hold the
+ * it was meant to have (and tracing's `OTEL_*`, see `inheritedEnv`). Nothing else passes — karb's environment may hold the
  * admin token (`KARB_TOKEN`), cloud credentials (`AWS_*`) and other secrets
  * that a model server, possibly someone else's code, must not see. A replica
  * that needs more says so in `spec.model.env`.
@@ -43,10 +43,19 @@ export const INHERITED_ENV: ReadonlySet<string> = new Set([
   'NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS', 'NODE_V8_COVERAGE', 'KARB_LOG_LEVEL',
 ]);
 
-/** The inherited part of a replica's environment: `INHERITED_ENV` and the locale's `LC_*`. */
+/**
+ * OpenTelemetry's variables a replica does not inherit: its own service name (`karb serve`
+ * defaults to karb-serve), and the exporter's headers, which may hold a receiver's credentials.
+ */
+const OTEL_NOT_INHERITED: ReadonlySet<string> = new Set(['OTEL_SERVICE_NAME', 'OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS']);
+
+/** The inherited part of a replica's environment: `INHERITED_ENV`, the locale's `LC_*` and tracing's `OTEL_*` (so its spans join the gateway's). */
 export function inheritedEnv(env: Record<string, string | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && (INHERITED_ENV.has(k) || k.startsWith('LC_'))) out[k] = v;
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) continue;
+    if (INHERITED_ENV.has(k) || k.startsWith('LC_') || (k.startsWith('OTEL_') && !OTEL_NOT_INHERITED.has(k))) out[k] = v;
+  }
   return out;
 }
 

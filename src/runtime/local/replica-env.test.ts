@@ -62,3 +62,26 @@ test("what the spec's env sets reaches the replica, a variable karb has included
   assert.equal(env.PATH, '/opt/bin');
   assert.equal(env.AWS_SECRET_ACCESS_KEY, undefined);
 });
+
+test("a replica inherits tracing's OTEL_* variables, but not the exporter's headers or the gateway's service name", () => {
+  const { env } = buildReplicaCommand(template, {
+    ...ctx,
+    baseEnv: {
+      PATH: '/usr/bin',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.01',
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod',
+      OTEL_SERVICE_NAME: 'edge-gateway',
+      OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer collector-secret',
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-api-key=collector-secret',
+    },
+  });
+  const otel = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('OTEL_')));
+  assert.deepEqual(otel, {
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+    OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+    OTEL_TRACES_SAMPLER_ARG: '0.01',
+    OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod',
+  });
+});

@@ -1,0 +1,218 @@
+/**
+ * What tracing costs the gateway: the same closed-loop client at fixed concurrency calls three
+ * gateways over one upstream, alternating rounds — tracing off (no OTEL endpoint), sampled at 1%
+ * (`traceidratio` 0.01) and at 100% (`always_on`) — and prints each one's process CPU per request
+ * (from /proc, read as each of its rounds starts and ends), req/s and p50/p99, with the ratios to
+ * tracing off. The traced gateways export every sampled span over OTLP/HTTP to a sink that
+ * answers at once, so serializing and sending spans counts, and the sink's own work does not.
+ *
+ * Six processes, none sharing an event loop: this one orchestrates, children run the upstream,
+ * the span sink, the client and each gateway.
+ *
+ *   node bench/tracing-overhead.ts [--concurrency 16] [--seconds 3] [--rounds 3] [--warmup 6]
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { availableParallelism, cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { Pool } from 'undici';
+import { startGateway } from '../src/gateway/server/gateway.ts';
+import { InMemoryRoutingTable } from '../src/gateway/discovery/routing-table.ts';
+import { startTracing } from '../src/observability/tracing/start.ts';
+import { treeCpuSeconds } from './peers/proc-tree.ts';
+import { machineBusySeconds, otherWorkShare, percentile, stopChild } from './support.ts';
+
+const MODEL = 'bench';
+const INFER_PATH = `/v2/models/${MODEL}/infer`;
+const REQUEST_BODY = JSON.stringify({ inputs: [{ name: 'features', shape: [1, 8], datatype: 'FP32', data: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8] }] });
+const RESPONSE_BODY = Buffer.from(JSON.stringify({ model_name: MODEL, model_version: '1', outputs: [{ name: 'probability', shape: [1, 1], datatype: 'FP32', data: [0.0123] }] }));
+
+/** The three gateways: name, and the OTEL_* variables each runs with (the sink's URL added for the traced ones). */
+const SETTINGS: ReadonlyArray<{ name: string; env: Record<string, string> }> = [
+  { name: 'tracing off', env: {} },
+  { name: 'sampled 1%', env: { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' } },
+  { name: 'sampled 100%', env: { OTEL_TRACES_SAMPLER: 'always_on' } },
+];
+
+interface ClientJob {
+  origins: string[];
+  concurrency: number;
+  warmupMs: number;
+  measureMs: number;
+  rounds: number;
+}
+type PhaseMark = { phase: 'start' | 'end'; target: number };
+interface TargetResult {
+  requests: number;
+  errors: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+}
+
+const role = process.argv[2];
+if (role === 'upstream' || role === 'sink') runServer(role);
+else if (role === 'gateway') await runGateway();
+else if (role === 'client') runClient();
+else await runOrchestrator();
+
+// ---------------------------------------------------------------- upstream and span sink
+function runServer(kind: 'upstream' | 'sink'): void {
+  const answer = kind === 'upstream' ? RESPONSE_BODY : Buffer.from('{}');
+  const server = createServer((req, res) => {
+    req.on('data', noop);
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json', 'content-length': answer.length }).end(answer));
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () => process.send!({ origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }));
+  process.on('disconnect', () => process.exit(0));
+}
+
+// ---------------------------------------------------------------- a gateway (OTEL_* from its environment)
+async function runGateway(): Promise<void> {
+  const upstream = process.argv[3]!;
+  const tracing = await startTracing({ serviceName: 'karb-gateway', warn: (m) => process.stderr.write(`bench gateway: ${m}\n`) });
+  const table = new InMemoryRoutingTable();
+  table.replace([{ model: MODEL, namespace: 'default', service: MODEL, format: 'oip', revisions: [{ revision: `${MODEL}-00001`, weight: 100, endpoints: [{ replica: `${MODEL}-00001-a`, url: upstream }] }] }]);
+  const gateway = await startGateway({ routingTable: table, port: 0, ...(tracing ? { tracing } : {}) });
+  process.send!({ origin: gateway.url, tracing: tracing === undefined ? 'off' : `${tracing.config.sampler} ${tracing.config.ratio}` });
+  process.on('disconnect', () => void gateway.close().then(() => tracing?.shutdown()).then(() => process.exit(0)));
+}
+
+// ---------------------------------------------------------------- client
+function runClient(): void {
+  process.once('message', (job: ClientJob) => {
+    measure(job).then(
+      (results) => process.send!(results, () => process.exit(0)),
+      (err: unknown) => {
+        process.stderr.write(`bench client: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  });
+}
+
+async function measure(job: ClientJob): Promise<TargetResult[]> {
+  const pools = job.origins.map((o) => new Pool(o, { connections: job.concurrency, pipelining: 1 }));
+  const latencies = job.origins.map((): number[] => []);
+  const totals = job.origins.map(() => ({ requests: 0, errors: 0, seconds: 0 }));
+  for (const pool of pools) await load(pool, job.concurrency, job.warmupMs, null, null);
+  for (let round = 0; round < job.rounds; round++) {
+    for (let i = 0; i < pools.length; i++) {
+      const stats = { requests: 0, errors: 0 };
+      await mark({ phase: 'start', target: i });
+      const started = performance.now();
+      await load(pools[i]!, job.concurrency, job.measureMs, latencies[i]!, stats);
+      totals[i]!.seconds += (performance.now() - started) / 1000;
+      await mark({ phase: 'end', target: i });
+      totals[i]!.requests += stats.requests;
+      totals[i]!.errors += stats.errors;
+    }
+  }
+  await Promise.all(pools.map((p) => p.close()));
+  return totals.map((t, i) => ({ ...t, p50: percentile(latencies[i]!, 0.5), p99: percentile(latencies[i]!, 0.99) }));
+}
+
+function mark(m: PhaseMark): Promise<void> {
+  return new Promise((resolve) => process.send!(m, () => resolve()));
+}
+
+async function load(pool: Pool, concurrency: number, durationMs: number, latencies: number[] | null, stats: { requests: number; errors: number } | null): Promise<void> {
+  const stopAt = performance.now() + durationMs;
+  const loop = async (): Promise<void> => {
+    while (performance.now() < stopAt) {
+      const t0 = performance.now();
+      const r = await pool.request({ path: INFER_PATH, method: 'POST', headers: { 'content-type': 'application/json' }, body: REQUEST_BODY });
+      await r.body.dump();
+      latencies?.push(performance.now() - t0);
+      if (stats !== null) {
+        stats.requests++;
+        if (r.statusCode !== 200) stats.errors++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
+}
+
+// ---------------------------------------------------------------- orchestrator
+async function runOrchestrator(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      concurrency: { type: 'string', default: '16' },
+      seconds: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '3' },
+      warmup: { type: 'string', default: '6' },
+    },
+  });
+  const job = { concurrency: Number(values.concurrency), measureMs: Number(values.seconds) * 1000, rounds: Number(values.rounds), warmupMs: Number(values.warmup) * 1000 };
+  const self = fileURLToPath(import.meta.url);
+  const children: ChildProcess[] = [];
+  const start = async (args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; origin: string; tracing?: string }> => {
+    // Only the settings' own OTEL_* reach a gateway: none of the caller's.
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_')));
+    const child = fork(self, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...base, ...env } });
+    children.push(child);
+    const first = await new Promise<{ origin: string; tracing?: string }>((resolve, reject) => {
+      child.once('message', (m) => resolve(m as { origin: string }));
+      child.once('exit', (code) => reject(new Error(`bench child ${args[0]} exited with ${code} before answering`)));
+    });
+    return { child, ...first };
+  };
+  try {
+    const upstream = await start(['upstream']);
+    const sink = await start(['sink']);
+    const gateways: Array<{ child: ChildProcess; origin: string; tracing?: string }> = [];
+    for (const s of SETTINGS) {
+      const env = s.name === 'tracing off' ? {} : { ...s.env, OTEL_EXPORTER_OTLP_ENDPOINT: sink.origin };
+      gateways.push(await start(['gateway', upstream.origin], env));
+    }
+    const client = await (async () => {
+      const child = fork(self, ['client'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      children.push(child);
+      return child;
+    })();
+    const cpuAt = new Array<number>(gateways.length).fill(0);
+    const cpuSeconds = new Array<number>(gateways.length).fill(0);
+    const busyBefore = machineBusySeconds();
+    const began = performance.now();
+    const results = await new Promise<TargetResult[]>((resolve, reject) => {
+      client.on('message', (m: PhaseMark | TargetResult[]) => {
+        if (Array.isArray(m)) return resolve(m);
+        const cpu = treeCpuSeconds(gateways[m.target]!.child.pid!);
+        if (m.phase === 'start') cpuAt[m.target] = cpu;
+        else cpuSeconds[m.target]! += cpu - cpuAt[m.target]!;
+      });
+      client.once('exit', (code) => reject(new Error(`bench client exited with ${code} before answering`)));
+      client.send({ ...job, origins: gateways.map((g) => g.origin) } satisfies ClientJob);
+    });
+    const others = otherWorkShare(busyBefore, (performance.now() - began) / 1000, children);
+    report(job, results, cpuSeconds, gateways.map((g) => g.tracing ?? ''), others);
+  } finally {
+    for (const c of children) await stopChild(c);
+  }
+}
+
+function report(job: Omit<ClientJob, 'origins'>, results: TargetResult[], cpuSeconds: number[], tracing: string[], others: number): void {
+  const f = (n: number, d = 2): string => n.toFixed(d);
+  const perRequest = results.map((r, i) => (cpuSeconds[i]! * 1e6) / r.requests);
+  const rps = results.map((r) => r.requests / r.seconds);
+  const lines = [
+    `Tracing overhead — ${availableParallelism()} × ${cpus()[0]?.model ?? 'unknown cpu'}, Node ${process.version}, concurrency ${job.concurrency}, ` +
+      `${job.rounds} × ${job.measureMs / 1000} s per gateway (alternating), ${job.warmupMs / 1000} s warm-up each, POST ${INFER_PATH}; ` +
+      `other work on the machine: ${f(others * 100, 0)}% of its cores`,
+    '',
+    '| gateway | sampler | requests | errors | req/s | p50 ms | p99 ms | CPU µs/request | CPU vs off |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...results.map(
+      (r, i) =>
+        `| ${SETTINGS[i]!.name} | ${tracing[i]} | ${r.requests} | ${r.errors} | ${f(rps[i]!, 0)} | ${f(r.p50, 3)} | ${f(r.p99, 3)} | ${f(perRequest[i]!, 1)} | ×${f(perRequest[i]! / perRequest[0]!)} |`,
+    ),
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+}
+
+function noop(): void {}
