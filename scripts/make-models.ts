@@ -2,13 +2,19 @@
  * Generates karb's example ONNX models (nothing is downloaded):
  *   node scripts/make-models.ts [--out DIR] [--if-missing] [--seed N]
  * Default DIR is models/ at the repository root. With --if-missing it does nothing
- * when every example model (fraud-v1, fraud-v2, wide-mlp, tiny-lm) is there.
+ * when every example model (fraud-v1, fraud-v2, wide-mlp, tiny-lm) and the fraud models' drift
+ * references (`fraud-v1.reference.json`, `fraud-v2.reference.json`: the training data's feature
+ * and prediction distributions, which `karb serve` finds beside the model) are there.
  * Exit codes: 0 success, 1 failure, 2 usage error.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEFAULT_SEED, writeExampleModels } from '../src/models/example-models.ts';
+import { DEFAULT_SEED, writeExampleModels, type CompanionFiles } from '../src/models/example-models.ts';
+import { FRAUD_FEATURES, FRAUD_FEATURE_COUNT } from '../src/models/fraud-data.ts';
+import { FRAUD_INPUT_NAME, FRAUD_OUTPUT_NAME } from '../src/models/fraud-onnx.ts';
+import { predict, type FraudModel } from '../src/models/train.ts';
+import { referenceColumns, type DriftReference } from '../src/observability/drift/reference.ts';
 
 const USAGE = 'usage: node scripts/make-models.ts [--out DIR] [--if-missing] [--seed N]';
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -43,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
 
   const outDir = values.out === undefined ? path.join(REPO_ROOT, 'models') : path.resolve(values.out);
   const started = performance.now();
-  const result = await writeExampleModels({ outDir, ifMissing: values['if-missing'], seed });
+  const result = await writeExampleModels({ outDir, ifMissing: values['if-missing'], seed, companions: DRIFT_REFERENCES });
   if (!result.written) {
     process.stdout.write(`models: all present in ${displayPath(outDir)}, nothing to do\n`);
     return 0;
@@ -55,6 +61,33 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.write(`models: wrote ${result.models.length} files in ${((performance.now() - started) / 1000).toFixed(2)} s\n`);
   return 0;
 }
+
+/**
+ * The fraud models' drift references: the training features' distributions (named after
+ * FRAUD_FEATURES) and each model's predictions on the same rows, written beside each model.
+ */
+const DRIFT_REFERENCES: CompanionFiles = {
+  files: ['fraud-v1.reference.json', 'fraud-v2.reference.json'],
+  build(training) {
+    const { train } = training;
+    const inputs = referenceColumns(train.features, train.rows, FRAUD_FEATURE_COUNT, FRAUD_INPUT_NAME, FRAUD_FEATURES);
+    const reference = (model: FraudModel, name: string): string => {
+      const doc: DriftReference = {
+        kind: 'DriftReference',
+        version: 1,
+        rows: train.rows,
+        source: `training data of ${name} (${train.rows} rows)`,
+        inputs,
+        outputs: referenceColumns(predict(model, train.features), train.rows, 1, FRAUD_OUTPUT_NAME),
+      };
+      return `${JSON.stringify(doc, null, 1)}\n`;
+    };
+    return {
+      'fraud-v1.reference.json': reference(training.logistic.model, 'fraud-v1'),
+      'fraud-v2.reference.json': reference(training.mlp.model, 'fraud-v2'),
+    };
+  },
+};
 
 /** Relative to the working directory when inside it, absolute otherwise. */
 function displayPath(p: string): string {

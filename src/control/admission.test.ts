@@ -70,6 +70,22 @@ describe('admission confines file:// model URIs to the models root', () => {
     assert.match(refusal({ uri: 'file://models/nope.onnx' }) ?? 'admitted', new RegExp(`^no model file at ${join(root, 'models', 'nope.onnx')}`));
   });
 
+  it('confines a drift reference to the root and says when it is missing', () => {
+    const referenceRefusal = (reference: string): string | undefined => {
+      try {
+        admitEmbedded(svc({ uri: 'file://models/m.onnx', drift: { reference } }), store, root);
+        return undefined;
+      } catch (err) {
+        assert.ok(err instanceof SpecValidationError, String(err));
+        return err.errors.find((e) => e.path === 'spec.model.drift.reference')?.message;
+      }
+    };
+    writeFileSync(join(root, 'models', 'm.reference.json'), '{}');
+    assert.equal(referenceRefusal('file://models/m.reference.json'), undefined);
+    assert.match(referenceRefusal('file:///etc/ref.json') ?? 'admitted', /is outside the models root/);
+    assert.match(referenceRefusal('file://models/none.json') ?? 'admitted', /^no drift reference file at /);
+  });
+
   it('answers a URI that is no file path with a 422, not a crash', () => {
     assert.match(refusal({ uri: 'file://%E0%A4%A' }) ?? 'admitted', /is not a file path karb can read/);
   });

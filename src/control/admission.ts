@@ -49,6 +49,9 @@ export function admitEmbedded(svc: InferenceService, store: Store, baseDir: stri
   const { model } = svc.spec;
   const uriError = model.uri === undefined ? undefined : checkModelUri(model.uri, model.format, model.command !== undefined, baseDir);
   if (uriError) errors.push({ path: 'spec.model.uri', message: uriError });
+  // The drift reference is read by the built-in server, under the same root as the model.
+  const referenceError = model.drift?.reference === undefined ? undefined : checkModelUri(model.drift.reference, 'onnx', false, baseDir);
+  if (referenceError) errors.push({ path: 'spec.model.drift.reference', message: referenceError.replace('no model file at', 'no drift reference file at') });
   for (const other of store.findByName(svc.metadata.name)) {
     if (other.metadata.namespace !== svc.metadata.namespace) {
       errors.push({

@@ -34,6 +34,8 @@ export interface ReconcilerOptions {
   /** Time of status conditions and rollout plans, and the resync timer. */
   clock: Clock;
   log?: (record: Record<string, unknown>) => void;
+  /** Conditions other actors keep for a service (e.g. `Drift`, src/control/drift-watch.ts), written into its status with the reconciler's own. */
+  moreConditions?: (namespace: string, name: string) => Array<Omit<Condition, 'lastTransitionTime'>>;
 }
 
 export class Reconciler {
@@ -219,7 +221,7 @@ export class Reconciler {
       ...(plan.mirror ? { mirror: { ...plan.mirror } } : {}),
       ...(rollout ? { rollout: rolloutStatus(rollout, service.spec) } : {}),
       ...(autoscaler ? { autoscaler: { desiredReplicas: autoscaler.desiredReplicas, reason: autoscaler.reason, message: autoscaler.message, panic: autoscaler.panic } } : {}),
-      conditions: [ready, latest, ...(autoscaler ? [scalingCondition(autoscaler)] : [])].map((c) => withTransitionTime(c, service.status.conditions, this.#now())),
+      conditions: [ready, latest, ...(autoscaler ? [scalingCondition(autoscaler)] : []), ...(this.#o.moreConditions?.(namespace, name) ?? [])].map((c) => withTransitionTime(c, service.status.conditions, this.#now())),
     };
   }
 

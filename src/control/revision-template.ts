@@ -24,9 +24,19 @@ export function revisionTemplate(service: { metadata: Pick<StoredService['metada
       ...(model.env ? { env: model.env } : {}),
       ...(model.readinessPath ? { readinessPath: model.readinessPath } : {}),
       batching: model.batching,
+      ...(model.drift ? { drift: driftOfModel(model.drift) } : {}),
     },
     resources,
     placement: service.spec.placement,
     drainSeconds: DRAIN_SECONDS,
+  };
+}
+
+/** What the replica needs of `spec.model.drift`; the threshold is judged by the control plane. */
+function driftOfModel(drift: NonNullable<RevisionRecord['template']['model']['drift']>): NonNullable<RevisionTemplate['model']['drift']> {
+  return {
+    ...(drift.reference === undefined ? {} : { reference: drift.reference }),
+    ...(drift.learnRows === undefined ? {} : { learnRows: drift.learnRows }),
+    ...(drift.windowRows === undefined ? {} : { windowRows: drift.windowRows }),
   };
 }

@@ -57,13 +57,12 @@ export function trainFraudModels(seed: number = DEFAULT_SEED, rows: number = FRA
 }
 
 /** All example models in memory, in EXAMPLE_MODEL_FILES order. */
-export function buildExampleModels(seed: number = DEFAULT_SEED): BuiltModel[] {
-  return [...buildFraudModels(seed), buildWideMlp(seed), buildTinyLm(seed)];
+export function buildExampleModels(seed: number = DEFAULT_SEED, training?: FraudTraining): BuiltModel[] {
+  return [...buildFraudModels(seed, training), buildWideMlp(seed), buildTinyLm(seed)];
 }
 
 /** fraud-v1 (logistic regression) and fraud-v2 (MLP), trained on the same data. */
-export function buildFraudModels(seed: number = DEFAULT_SEED): BuiltModel[] {
-  const training = trainFraudModels(seed);
+export function buildFraudModels(seed: number = DEFAULT_SEED, training: FraudTraining = trainFraudModels(seed)): BuiltModel[] {
   const fraudRate = mean(training.train.labels);
   const common = { trainRows: training.train.rows, testRows: training.test.rows, fraudRate, seed };
   const v1 = fraudModelToOnnx(training.logistic.model, { ...common, name: 'fraud-v1', version: 1, heldoutAuc: training.logistic.heldoutAuc });
@@ -89,23 +88,46 @@ export function buildTinyLm(seed: number = DEFAULT_SEED): BuiltModel {
 
 export interface WriteOptions {
   outDir: string;
-  /** Do nothing when every example model file already exists. */
+  /** Do nothing when every example model file (and every companion file) already exists. */
   ifMissing?: boolean;
   seed?: number;
+  /** Files written beside the models from the same training run (e.g. drift references). */
+  companions?: CompanionFiles;
+}
+
+/**
+ * Files derived from the fraud models' training run, built by the caller (this folder imports
+ * nothing of the platform). A missing one makes `ifMissing` write everything again.
+ */
+export interface CompanionFiles {
+  readonly files: readonly string[];
+  /** The text of each file in `files`, by name. */
+  build(training: FraudTraining): Record<string, string>;
 }
 
 export type WriteResult =
   | { written: false; reason: 'AllPresent'; outDir: string }
-  | { written: true; outDir: string; models: Array<Omit<BuiltModel, 'bytes'> & { path: string; sizeBytes: number }> };
+  | { written: true; outDir: string; models: Array<Omit<BuiltModel, 'bytes' | 'fileName'> & { fileName: string; path: string; sizeBytes: number }> };
 
 /** Writes the example models to `outDir` (each file atomically: temp file, then rename). */
 export async function writeExampleModels(options: WriteOptions): Promise<WriteResult> {
   const outDir = path.resolve(options.outDir);
-  if (options.ifMissing === true && (await allExist(EXAMPLE_MODEL_FILES.map((f) => path.join(outDir, f))))) {
+  const expected = [...EXAMPLE_MODEL_FILES, ...(options.companions?.files ?? [])];
+  if (options.ifMissing === true && (await allExist(expected.map((f) => path.join(outDir, f))))) {
     return { written: false, reason: 'AllPresent', outDir };
   }
   await mkdir(outDir, { recursive: true });
-  const models = buildExampleModels(options.seed ?? DEFAULT_SEED);
+  const seed = options.seed ?? DEFAULT_SEED;
+  const training = trainFraudModels(seed);
+  const models: Array<{ fileName: string; bytes: Uint8Array; summary: string; heldoutAuc?: number }> = buildExampleModels(seed, training);
+  if (options.companions !== undefined) {
+    const texts = options.companions.build(training);
+    for (const fileName of options.companions.files) {
+      const text = texts[fileName];
+      if (text === undefined) throw new Error(`companion file ${fileName} was not built`);
+      models.push({ fileName, bytes: new TextEncoder().encode(text), summary: 'derived from the training data' });
+    }
+  }
   const written = [];
   for (const { bytes, ...model } of models) {
     const target = path.join(outDir, model.fileName);

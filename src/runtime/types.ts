@@ -31,6 +31,8 @@ export interface RevisionTemplate {
     /** Path answered with 200 when a replica can take traffic. */
     readinessPath?: string;
     batching?: { maxBatchSize: number; maxDelayMs: number };
+    /** Drift measurement of the built-in server (`spec.model.drift`; the threshold is the control plane's). */
+    drift?: { reference?: string; learnRows?: number; windowRows?: number };
   };
   /** What each replica requests and may use (a Deployment's requests and limits, its accelerator). */
   resources: InferenceServiceSpec['resources'];

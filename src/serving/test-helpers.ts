@@ -17,6 +17,8 @@ export const MODELS = {
   fraudV2: path.join(REPO_ROOT, 'models/fraud-v2.onnx'),
   wideMlp: path.join(REPO_ROOT, 'models/wide-mlp.onnx'),
   tinyLm: path.join(REPO_ROOT, 'models/tiny-lm.onnx'),
+  /** fraud-v1's drift reference, written beside it from its training data. */
+  fraudV1Reference: path.join(REPO_ROOT, 'models/fraud-v1.reference.json'),
 } as const;
 
 let ensured: Promise<void> | undefined;

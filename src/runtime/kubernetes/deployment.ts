@@ -96,6 +96,16 @@ function builtinArgs(t: RevisionTemplate, modelPath: string): string[] {
   const args = ['serve', '--model', modelPath, '--name', t.model.name, '--port', String(SERVING_PORT), '--host', '0.0.0.0'];
   if (t.model.format === 'openai') args.push('--openai');
   else if (t.model.batching) args.push('--max-batch-size', String(t.model.batching.maxBatchSize), '--max-delay-ms', String(t.model.batching.maxDelayMs));
+  // Drift: the reference is the one beside the model in its volume (`reference` names a file of karb up's models root).
+  const drift = t.model.drift;
+  if (drift?.reference !== undefined) {
+    throw new InvalidRequestError(
+      `spec.model.drift.reference: ${drift.reference} is a file of karb up's models root; on a cluster, put the reference beside the model in its volume (e.g. fraud-v1.reference.json next to fraud-v1.onnx), where karb serve finds it, and leave reference out`,
+      { code: 'DRIFT_REFERENCE_UNSUPPORTED', status: 422 },
+    );
+  }
+  if (drift?.learnRows !== undefined) args.push('--drift-learn-rows', String(drift.learnRows));
+  if (drift?.windowRows !== undefined) args.push('--drift-window-rows', String(drift.windowRows));
   return args;
 }
 

@@ -148,3 +148,12 @@ test('the image the builders name is the release of this checkout', () => {
   assert.equal(KARB_VERSION, version, 'options.ts KARB_VERSION follows package.json');
   assert.equal(DEFAULT_CLUSTER_OPTIONS.image, `ghcr.io/karb-dev/karb:${version}`);
 });
+
+test('spec.model.drift gives karb serve its learn and window rows; the reference is the one beside the model', () => {
+  const s = service({ model: { uri: 'pvc://models/fraud-v1.onnx', drift: { learnRows: 500, windowRows: 4000 } } });
+  const d: Any = buildDeployment({ ...template(s), model: { ...template(s).model, drift: { learnRows: 500, windowRows: 4000 } } }, 1, options);
+  assert.deepEqual(container(d).args.slice(-4), ['--drift-learn-rows', '500', '--drift-window-rows', '4000']);
+  assert.ok(!container(d).args.includes('--drift-reference'));
+  const named = { ...template(s), model: { ...template(s).model, drift: { reference: 'file://models/fraud-v1.reference.json' } } };
+  assert.throws(() => buildDeployment(named, 1, options), /^InvalidRequestError: spec\.model\.drift\.reference: .* put the reference beside the model in its volume/);
+});

@@ -60,3 +60,11 @@ test('without a drain grace the built-in server keeps its own drain timeout', ()
   assert.equal(spec.serverArgs, undefined);
   assert.equal(spec.drainSeconds, undefined);
 });
+
+test('spec.model.drift becomes the built-in server\'s drift flags, the reference under the models root', () => {
+  const spec = localProcessSpec({ ...template, model: { ...template.model, drift: { reference: 'file://models/fraud-v1.reference.json', learnRows: 500, windowRows: 4000 } } }, '/srv/karb');
+  assert.deepEqual(spec.serverArgs, ['--drain-timeout-ms', '25000', '--drift-reference', '/srv/karb/models/fraud-v1.reference.json', '--drift-learn-rows', '500', '--drift-window-rows', '4000']);
+  // A custom server gets no flags of karb serve.
+  const custom = localProcessSpec({ ...template, model: { ...template.model, command: ['srv'], drift: { learnRows: 500 } } }, '/srv/karb');
+  assert.equal(custom.serverArgs, undefined);
+});

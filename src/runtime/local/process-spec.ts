@@ -58,8 +58,21 @@ export function localProcessSpec(template: RevisionTemplate, modelsRoot: string)
     ...(model.readinessPath ? { readinessPath: model.readinessPath } : {}),
     ...(model.batching ? { batching: model.batching } : {}),
     ...(drainSeconds === undefined ? {} : { drainSeconds }),
-    ...(model.command || drainSeconds === undefined
-      ? {}
-      : { serverArgs: ['--drain-timeout-ms', String(Math.max(0, drainSeconds - BUILTIN_DRAIN_MARGIN_SECONDS) * 1000)] }),
+    ...(model.command ? {} : builtinServerArgs(template, modelsRoot)),
   };
+}
+
+/**
+ * The built-in server's flags: its drain timeout and, with `spec.model.drift`, its drift
+ * settings. None at all leaves `serverArgs` out, as older karbs recorded it.
+ */
+function builtinServerArgs(template: RevisionTemplate, modelsRoot: string): { serverArgs?: string[] } {
+  const { drainSeconds, model } = template;
+  const args: string[] = [];
+  if (drainSeconds !== undefined) args.push('--drain-timeout-ms', String(Math.max(0, drainSeconds - BUILTIN_DRAIN_MARGIN_SECONDS) * 1000));
+  const drift = model.drift;
+  if (drift?.reference !== undefined) args.push('--drift-reference', resolveModelPath(drift.reference, modelsRoot));
+  if (drift?.learnRows !== undefined) args.push('--drift-learn-rows', String(drift.learnRows));
+  if (drift?.windowRows !== undefined) args.push('--drift-window-rows', String(drift.windowRows));
+  return args.length === 0 ? {} : { serverArgs: args };
 }
