@@ -69,7 +69,7 @@ export async function upCommand(args: string[]): Promise<number> {
     modelsRoot,
     log,
   });
-  process.stderr.write(`karb is up: gateway ${platform.gatewayUrl}, control plane ${platform.controlUrl}\n`);
+  process.stderr.write(`karb is up: gateway ${platform.gatewayUrl}, control plane ${platform.controlUrl}, dashboard ${platform.controlUrl}/ (its admin token: ${resolve(values['state-dir'] ?? '.karb', 'admin-token')})\n`);
   if ((edge.auth ?? 'required') === 'required' && platform.keys.activeCount() === 0) {
     process.stderr.write(`the gateway requires API keys and none exists yet; create one: karb keys create --namespace default (or start with --auth off)\n`);
   }

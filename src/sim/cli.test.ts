@@ -140,3 +140,24 @@ test('usage errors exit 2, an unusable scenario file exits 1, both with one clea
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   });
 });
+
+test('--html writes one self-contained page with each scenario table and plots, and no script', () =>
+  withScenarioFile(async (file, dir) => {
+    const out = join(dir, 'report.html');
+    const r = await simulateCli(['--scenario', file, '--only', 'mini-step', '--seed', '3', '--jobs', '1', '--html', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /wrote .*report\.html/);
+    const html = readFileSync(out, 'utf8');
+    assert.match(html, /^<!doctype html>/);
+    assert.match(html, /<h2>mini-step<\/h2>/);
+    assert.equal((html.match(/<tr class="/g) ?? []).length, 5, 'four treatments and the oracle');
+    assert.match(html, /<td>D gascl<\/td>/);
+    assert.equal((html.match(/<svg /g) ?? []).length, 1, 'the scenario plot, inline');
+    assert.doesNotMatch(html, /<script|src=|href="http/i, 'nothing to run or fetch');
+    // The markdown on stdout is the same report.
+    assert.match(r.stdout, /### mini-step/);
+
+    const bad = await simulateCli(['--scenario', file, '--only', 'mini-step', '--jobs', '1', '--html', join(dir, 'missing', 'report.html')]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--html: cannot write .*name a file in a directory that exists/);
+  }));

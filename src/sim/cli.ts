@@ -3,16 +3,18 @@
  * prints the report (markdown, or JSON with --json); --plots writes one SVG per
  * scenario. Exit codes: 0 done, 1 a scenario file that cannot be used, 2 a usage error.
  */
+import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { stringify } from 'yaml';
 import type { ScalingPolicyName } from '../autoscaler/types.ts';
-import { isKarbError, UsageError } from '../errors.ts';
+import { isKarbError, KarbError, UsageError } from '../errors.ts';
 import { listFlag, numberFlag, parseFlags } from '../util/flags.ts';
 import { evaluateScenario, type ScenarioOutcome } from './evaluate.ts';
 import { ORACLE_POLICY } from './oracle.ts';
 import { evaluateScenarioInWorkers } from './parallel.ts';
 import { writePlots } from './plots.ts';
 import { renderMarkdown, simulationReport } from './report.ts';
+import { renderHtmlReport } from './html-report.ts';
 import type { Scenario } from './scenario-schema.ts';
 import { BUILT_IN_NAMES, BUILT_IN_SCENARIOS, builtInScenario, loadScenarioFile } from './scenarios.ts';
 import { POLICIES } from './treatments.ts';
@@ -32,6 +34,7 @@ Flags:
   --jobs N              worker threads for the runs of a scenario (default ${defaultJobs()}; 1 runs in this thread)
   --json                print the report as JSON
   --plots DIR           write DIR/<scenario>.svg: latency, replicas and queue over time
+  --html FILE           write FILE: one self-contained page with each scenario's table and plots
   --print-scenario NAME print a built-in scenario as YAML (a start for your own --scenario file)
   -h, --help            this help
 `;
@@ -72,6 +75,7 @@ async function run(args: string[], io: SimulateIo): Promise<number> {
       jobs: { type: 'string' },
       json: { type: 'boolean' },
       plots: { type: 'string' },
+      html: { type: 'string' },
       'print-scenario': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -135,6 +139,14 @@ async function run(args: string[], io: SimulateIo): Promise<number> {
   io.stdout.write(v.json ? `${JSON.stringify(report, null, 2)}\n` : renderMarkdown(report));
   if (v.plots !== undefined) {
     for (const path of writePlots(outcomes, v.plots)) io.stderr.write(`wrote ${path}\n`);
+  }
+  if (v.html !== undefined) {
+    try {
+      writeFileSync(v.html, renderHtmlReport(report, outcomes, new Date()));
+    } catch (err) {
+      throw new KarbError('HTML_NOT_WRITTEN', `--html: cannot write ${v.html}: ${(err as Error).message}; name a file in a directory that exists`, { cause: err });
+    }
+    io.stderr.write(`wrote ${v.html}\n`);
   }
   return 0;
 }

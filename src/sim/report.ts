@@ -174,6 +174,51 @@ function pct(rate: number): string {
   return p < 0.01 ? '<0.01' : p.toFixed(2);
 }
 
+/** The columns of a scenario's table, for markdown and HTML alike. */
+export const REPORT_COLUMNS = ['policy', 'p50 ms', 'p95 ms', 'minutes in SLO %', 'errors %', 'rejects %', 'max queue', 'GPU util %', 'cold starts', 'GPU node-h', '× oracle', 'cost $', 'scale events', 'oscillations', 'peak replicas'];
+
+/** One treatment's row, formatted, in the order of REPORT_COLUMNS. */
+export function treatmentCells(t: TreatmentSummary): string[] {
+  const name = LETTERS[t.policy] ? `${LETTERS[t.policy]} ${t.policy}` : t.policy;
+  return [
+    name,
+    fmt(t.p50Ms),
+    fmt(t.p95Ms),
+    `${t.sloMinutesPct.toFixed(1)} (${t.minutesOverSlo} over)`,
+    pct(t.errorRate),
+    pct(t.rejectRate),
+    String(t.maxQueueDepth),
+    (t.gpuUtilization * 100).toFixed(1),
+    String(t.coldStarts),
+    t.gpuNodeHours.toFixed(2),
+    t.nodeHoursVsOracle === undefined ? '-' : t.nodeHoursVsOracle.toFixed(2),
+    t.costUsd.toFixed(0),
+    String(t.scaleEvents),
+    String(t.oscillations),
+    String(t.peakReplicas),
+  ];
+}
+
+/** The sentences under a scenario's table: its bounds and the GASCL target's verdict. */
+export function scenarioNotes(s: ScenarioReport): string[] {
+  const out: string[] = [];
+  if (s.reactiveBound) {
+    const b = s.reactiveBound;
+    out.push(`Reacting perfectly (the oracle's plan without foresight: each minute's need provisioned the moment the minute starts) keeps ${b.sloMinutesPct.toFixed(1)}% of minutes within the SLO (${b.minutesOverSlo} over) at ${b.gpuNodeHours.toFixed(2)} GPU node-hours; beyond that, the SLO takes foresight or spare capacity paid in node-hours.`);
+  }
+  if (s.standingBound) {
+    const b = s.standingBound;
+    out.push(`Standing capacity (the oracle's peak, ${b.replicas} replicas, ready from start to end: the way to keep the SLO when a step or burst may come at any time) keeps ${b.sloMinutesPct.toFixed(1)}% of minutes within the SLO (${b.minutesOverSlo} over) at ${b.gpuNodeHours.toFixed(2)} GPU node-hours, ${b.nodeHoursVsOracle.toFixed(2)}× the oracle's.`);
+  }
+  if (s.targets) {
+    const a = s.targets.gasclSloMinutesPct;
+    const b = s.targets.gasclNodeHoursVsOracle;
+    const verdict = a.met && b.met ? 'met' : 'missed';
+    out.push(`GASCL target (p95 within SLO in ≥ ${a.target}% of minutes at ≤ ${b.target}× the oracle's GPU node-hours): ${a.actual.toFixed(1)}% of minutes, ${b.actual.toFixed(2)}× — ${verdict}.`);
+  }
+  return out;
+}
+
 /** Markdown: one table per scenario, then the GASCL target line. */
 export function renderMarkdown(report: SimulationReport): string {
   const out: string[] = [];
@@ -181,45 +226,10 @@ export function renderMarkdown(report: SimulationReport): string {
     out.push(`### ${s.name} — SLO p95 ${s.sloP95Ms} ms, ${s.durationMinutes} min, ${s.requests.toLocaleString('en-US')} requests (seed ${s.seed})`);
     if (s.description) out.push('', s.description);
     out.push('');
-    const headers = ['policy', 'p50 ms', 'p95 ms', 'minutes in SLO %', 'errors %', 'rejects %', 'max queue', 'GPU util %', 'cold starts', 'GPU node-h', '× oracle', 'cost $', 'scale events', 'oscillations', 'peak replicas'];
-    out.push(`| ${headers.join(' | ')} |`);
-    out.push(`|${headers.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`);
-    for (const t of s.treatments) {
-      const name = LETTERS[t.policy] ? `${LETTERS[t.policy]} ${t.policy}` : t.policy;
-      out.push(
-        `| ${[
-          name,
-          fmt(t.p50Ms),
-          fmt(t.p95Ms),
-          `${t.sloMinutesPct.toFixed(1)} (${t.minutesOverSlo} over)`,
-          pct(t.errorRate),
-          pct(t.rejectRate),
-          String(t.maxQueueDepth),
-          (t.gpuUtilization * 100).toFixed(1),
-          String(t.coldStarts),
-          t.gpuNodeHours.toFixed(2),
-          t.nodeHoursVsOracle === undefined ? '-' : t.nodeHoursVsOracle.toFixed(2),
-          t.costUsd.toFixed(0),
-          String(t.scaleEvents),
-          String(t.oscillations),
-          String(t.peakReplicas),
-        ].join(' | ')} |`,
-      );
-    }
-    if (s.reactiveBound) {
-      const b = s.reactiveBound;
-      out.push('', `Reacting perfectly (the oracle's plan without foresight: each minute's need provisioned the moment the minute starts) keeps ${b.sloMinutesPct.toFixed(1)}% of minutes within the SLO (${b.minutesOverSlo} over) at ${b.gpuNodeHours.toFixed(2)} GPU node-hours; beyond that, the SLO takes foresight or spare capacity paid in node-hours.`);
-    }
-    if (s.standingBound) {
-      const b = s.standingBound;
-      out.push('', `Standing capacity (the oracle's peak, ${b.replicas} replicas, ready from start to end: the way to keep the SLO when a step or burst may come at any time) keeps ${b.sloMinutesPct.toFixed(1)}% of minutes within the SLO (${b.minutesOverSlo} over) at ${b.gpuNodeHours.toFixed(2)} GPU node-hours, ${b.nodeHoursVsOracle.toFixed(2)}× the oracle's.`);
-    }
-    if (s.targets) {
-      const a = s.targets.gasclSloMinutesPct;
-      const b = s.targets.gasclNodeHoursVsOracle;
-      const verdict = a.met && b.met ? 'met' : 'missed';
-      out.push('', `GASCL target (p95 within SLO in ≥ ${a.target}% of minutes at ≤ ${b.target}× the oracle's GPU node-hours): ${a.actual.toFixed(1)}% of minutes, ${b.actual.toFixed(2)}× — ${verdict}.`);
-    }
+    out.push(`| ${REPORT_COLUMNS.join(' | ')} |`);
+    out.push(`|${REPORT_COLUMNS.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`);
+    for (const t of s.treatments) out.push(`| ${treatmentCells(t).join(' | ')} |`);
+    for (const note of scenarioNotes(s)) out.push('', note);
     out.push('');
   }
   return out.join('\n');
