@@ -67,7 +67,9 @@ export default {
       // table and labels (data flows runtime → endpoints → discovery); nothing else of the runtime.
       ['^src/runtime/kubernetes/(api-client|resources|labels)\\.ts$']),
     ...layer('serving-stands-alone', '^src/serving/', ['serving', 'api'],
-      'L4 model server: runs as its own process (karb serve), so it imports nothing of the platform but the shared vocabulary (api).'),
+      'L4 model server: runs as its own process (karb serve), so it imports nothing of the platform but the shared vocabulary (api) and the pure drift math it measures with (src/observability/drift), and its spans (src/observability/tracing).',
+      [],
+      ['^src/observability/drift/', '^src/observability/tracing/']),
     ...layer('runtime-imports-only-api-and-observability', '^src/runtime/', ['runtime', 'api', 'observability'],
       'Runtimes run revisions as replicas; the control plane drives them, so they never import it.'),
     ...layer('models-stand-alone', '^src/models/', ['models'],
@@ -76,7 +78,9 @@ export default {
       'The open-loop load generator drives any gateway from outside; the CLI and the simulator import it, never the other way.'),
     ...layer('sim-uses-the-real-deciders', '^src/sim/', ['sim', 'autoscaler', 'loadgen', 'observability', 'api'],
       'The simulator runs the same deciders and arrival schedules as the real loop, never the control plane, runtime or gateway.'),
-    ...layer('control-is-below-the-cli', '^src/control/', ['control', 'api', 'observability', 'autoscaler', 'rollout', 'placement', 'gateway', 'runtime'],
+    ...layer('dashboard-is-static', '^src/dashboard/', ['dashboard'],
+      'The web UI: files the control plane serves, and the module that lists them; it imports nothing of karb.'),
+    ...layer('control-is-below-the-cli', '^src/control/', ['control', 'api', 'observability', 'autoscaler', 'rollout', 'placement', 'gateway', 'runtime', 'dashboard'],
       'The control plane acts on the deciders and drives runtime and gateway; only the CLI (and the simulator, loadgen) sit above it.'),
 
     // Inside the gateway: rooms follow the request. Production code only; tests may import any room.

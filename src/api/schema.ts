@@ -52,6 +52,24 @@ const batching = z.strictObject({
   maxDelayMs: z.number().min(0).max(10_000).default(4),
 });
 
+/**
+ * Drift of the served model's inputs (built-in ONNX server). Every field is optional and has no
+ * default here, so a spec without `drift` keeps its revision; what applies when unset is said per field.
+ */
+const drift = z.strictObject({
+  /** Reference distribution; unset: `<model>.reference.json` beside the model, else learned from the first rows served. */
+  reference: z
+    .string()
+    .regex(/^file:\/\/.+\.json$/, 'must be a file:// URI of a drift reference JSON file, e.g. file://models/fraud-v1.reference.json (node scripts/make-models.ts writes one beside each fraud model)')
+    .optional(),
+  /** Rows to learn the reference from when there is no file (1000 when unset). */
+  learnRows: z.int('must be a whole number of rows, e.g. 1000').min(10, 'must be at least 10 rows; a reference needs enough rows to cut bins (1000 is typical)').max(1_000_000, 'must be at most 1000000 rows').optional(),
+  /** Recent rows the statistics cover at most (2000 when unset). */
+  windowRows: z.int('must be a whole number of rows, e.g. 2000').min(100, 'must be at least 100 rows; fewer make PSI noisy').max(10_000_000, 'must be at most 10000000 rows').optional(),
+  /** PSI past which a feature has drifted: the Drift condition (0.25 when unset; 0.1 is the common "watch" level). */
+  threshold: z.number('must be a number such as 0.25').gt(0, 'must be greater than 0 (0.1 watch, 0.25 drift are the common levels)').max(10, 'must be at most 10 (0.1 watch, 0.25 drift are the common levels)').optional(),
+});
+
 const model = z.strictObject({
   /** onnx: karb's built-in server; openai / oip: any server speaking that protocol, started by `command` (openai with a uri and no command: the built-in server's OpenAI mode). */
   format: ModelFormat.default('onnx'),
@@ -68,6 +86,8 @@ const model = z.strictObject({
   /** Path answering 200 once a custom server can take traffic. */
   readinessPath: z.string().startsWith('/', 'must start with "/"').optional(),
   batching: batching.prefault({}),
+  /** Drift of inputs and outputs against a reference (built-in ONNX server); see docs/observability.md. */
+  drift: drift.optional(),
 });
 
 const accelerator = z.strictObject({
@@ -153,6 +173,20 @@ const analysis = z.strictObject({
 
 export const RolloutStrategy = z.enum(['canary', 'blue-green', 'immediate']);
 
+/** The guard after promotion (src/rollout/guard.ts): the SRE workbook's fast-burn page condition, scaled to `window`. */
+const guard = z.strictObject({
+  /** How long the promoted revision stays watched; 0s turns the guard off. */
+  window: z
+    .string()
+    .refine((v) => parseDuration(v) !== undefined, { message: 'must be a duration such as 10m or 1h, or 0s to turn the guard off' })
+    .meta({ pattern: DURATION_PATTERN.source })
+    .default('10m'),
+  /** Burn rate (bad share / SLO budget) that rolls back when both the window and its last twelfth reach it. */
+  burnRate: z.number().min(1, 'must be at least 1 (1 spends the error budget exactly; 14.4 is the usual fast burn)').max(1000, 'must be at most 1000 (14.4 is the usual fast burn)').default(14.4),
+  /** Requests each window needs before the guard judges, so a handful of failures cannot roll back. */
+  minRequests: z.int().min(1, 'must be at least 1 (e.g. 50)').default(50),
+});
+
 const rollout = z.strictObject({
   strategy: RolloutStrategy.default('canary'),
   /** Canary: the new revision's traffic weight at each step and how long it is judged there. */
@@ -174,6 +208,8 @@ const rollout = z.strictObject({
   scaleDownDelay: duration.default('30s'),
   /** Revisions kept in history besides those running. */
   revisionHistoryLimit: z.int().min(1).max(1000).default(10),
+  /** After a rollout succeeds, a fast SLO burn by the new revision within `window` rolls back to the previous one. */
+  guard: guard.prefault({}),
 });
 
 const traffic = z.strictObject({
@@ -303,6 +339,7 @@ export type InferenceService = z.output<typeof InferenceServiceSchema>;
 export type InferenceServiceSpec = InferenceService['spec'];
 export type InferenceServiceStatus = NonNullable<InferenceService['status']>;
 export type ModelSpec = InferenceServiceSpec['model'];
+export type DriftSpec = NonNullable<ModelSpec['drift']>;
 export type ScalingSpec = InferenceServiceSpec['scaling'];
 export type RolloutSpec = InferenceServiceSpec['rollout'];
 export type AnalysisSpec = RolloutSpec['analysis'];

@@ -11,7 +11,7 @@ export const HELP = `karb — declare a model with its SLO once; karb serves, sc
 Usage: karb <command> [flags]
 
 Commands:
-  up                      start the embedded platform (control plane :8081, gateway :8080)
+  up                      start the embedded platform (control plane and dashboard :8081, gateway :8080)
   apply -f FILE|DIR|-     create or update services from YAML or JSON
   get services [NAME]     list services (alias: svc)
   get revisions NAME      a service's revisions
@@ -28,6 +28,7 @@ Commands:
   simulate                the KARB evaluation plan: scaling policies on a simulated cluster
   install                 print what installs karb on a cluster (karb install | kubectl apply -f -)
   render -f F --out DIR   write services as Kubernetes manifests: a Kustomize base and overlays
+                          (--prometheus DIR: their SLOs' recording rules and burn-rate alerts)
   version                 print the version
 
 Common flags:

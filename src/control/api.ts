@@ -8,10 +8,13 @@
  *   GET    /api/v1/services/{name}/rollout     the current or last rollout
  *   POST   /api/v1/services/{name}/rollout/{promote|abort|pause|resume}
  *   POST   /api/v1/services/{name}/activate    a gateway holds a request for it: start a replica if at zero
+ *   GET    /api/v1/services/{name}/drift       the last drift reading of its replicas (drift-watch.ts)
  *   GET    /api/v1/replicas                    (?service=)
  *   POST   /api/v1/signals                     a standalone gateway's report of what it routed
  *   GET    /api/v1/events                      JSON, or SSE with Accept: text/event-stream
  *   /api/v1/keys, /api/v1/routes       see keys-api.ts
+ *   /api/v1/dashboard/...                       the dashboard's data, see dashboard-api.ts
+ *   GET    /, /dashboard/*                     the dashboard's page and files (open: they hold no data)
  *   GET    /metrics, /healthz                  open (with karb up's gateway metrics); everything under /api/v1 needs the admin token
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -26,6 +29,7 @@ import type { Reconciler } from './reconciler.ts';
 import type { EventRecord, Store, StoredService } from './store.ts';
 import { AdminAuthError, adminTokenChecker } from './admin-token.ts';
 import { handleKeysApi, type KeysApiDeps } from './keys-api.ts';
+import { handleDashboardApi, serveDashboard, type DashboardDeps } from './dashboard-api.ts';
 import type { RolloutCommand } from '../rollout/types.ts';
 import { parseSignalReport, SIGNAL_REPORT_LIMIT_BYTES, type SignalReport } from '../observability/signal-report.ts';
 
@@ -49,6 +53,10 @@ export interface ControlApiOptions {
   onActivate?: (namespace: string, service: string) => void;
   /** More Prometheus text for /metrics: the in-process gateway's, which its own port never serves. */
   moreMetrics?: () => Promise<string>;
+  /** A service's last drift reading (`GET /api/v1/services/{name}/drift`); undefined when its drift is not measured. */
+  drift?: (namespace: string, name: string) => unknown;
+  /** The dashboard's history and SLO status behind /api/v1/dashboard (dashboard-api.ts); the page itself is served either way. */
+  dashboard?: DashboardDeps;
 }
 
 export interface ControlApi {
@@ -60,6 +68,9 @@ export interface ControlApi {
 export async function startControlApi(o: ControlApiOptions): Promise<ControlApi> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'karb_control_' });
+  // prom-client also names three gauges `…_total`, a suffix Prometheus keeps for counters; the
+  // same counts stay, by type, in `karb_control_nodejs_active_{resources,handles,requests}`.
+  for (const kind of ['resources', 'handles', 'requests']) registry.removeSingleMetric(`karb_control_nodejs_active_${kind}_total`);
   new Gauge({
     name: 'karb_control_services',
     help: 'InferenceServices known to the control plane',
@@ -94,6 +105,7 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
     const method = req.method ?? 'GET';
 
     if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (serveDashboard(res, method, url.pathname)) return;
     if (url.pathname === '/metrics') {
       const text = await registry.metrics();
       const more = o.moreMetrics === undefined ? '' : `\n${await o.moreMetrics()}`;
@@ -104,6 +116,7 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
     if (parts[0] !== 'api' || parts[1] !== 'v1') throw new NotFoundError(`no route ${url.pathname}; the API lives under /api/v1`);
     if (isAdmin !== undefined && !isAdmin(req.headers.authorization)) throw new AdminAuthError();
     const [, , resource, name, sub, ...extra] = parts;
+    if (resource === 'dashboard' && o.dashboard) return handleDashboardApi(o.dashboard, req, res, method, url, parts.slice(3));
     if (o.keys && (await handleKeysApi(o.keys, req, res, method, url, resource, name, sub === undefined ? [] : [sub, ...extra]))) return;
 
     if (resource === 'services' && !name) {
@@ -134,6 +147,13 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
         traffic: traffic.get(r.name) ?? 0,
       }));
       return sendJson(res, 200, { items });
+    }
+    if (resource === 'services' && name && sub === 'drift' && extra.length === 0) {
+      allow(method, ['GET']);
+      const svc = findService(name, namespace);
+      const reading = o.drift?.(svc.metadata.namespace, svc.metadata.name);
+      if (reading === undefined) throw new NotFoundError(`no drift reading for ${name} (yet): karb reads drift from replicas of the built-in ONNX server every 2 s`, 'DRIFT_NOT_MEASURED');
+      return sendJson(res, 200, reading);
     }
     if (resource === 'services' && name && sub === 'activate' && extra.length === 0) {
       allow(method, ['POST']);

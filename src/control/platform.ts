@@ -16,8 +16,12 @@ import type { JobStore } from '../gateway/buffer/jobs/types.ts';
 import { hostname } from 'node:os';
 import { SignalHub, teeSignals } from '../observability/hub.ts';
 import { RevisionCounters } from '../observability/revision-counters.ts';
+import { startTracing } from '../observability/tracing/start.ts';
+import { RequestTally } from '../observability/request-tally.ts';
+import { HistorySampler } from './history-sampler.ts';
 import { RolloutTracker } from './rollout-tracker.ts';
 import { OutputChecker } from './output-checker.ts';
+import { DriftWatch } from './drift-watch.ts';
 import { AutoscalerLoop } from './autoscaling-loop.ts';
 import { systemClock } from '../util/clock.ts';
 import { createRuntime } from '../runtime/factory.ts';
@@ -124,13 +128,19 @@ async function startParts(
   started.push(() => runtime.close());
   // Rollout analysis reads the same per-revision requests the autoscaler does.
   const counters = new RevisionCounters();
+  // The dashboard's history: what the gateway finished, sampled once a second.
+  const tally = new RequestTally();
   // Async jobs: in the state directory, or in Redis (shared with karb gateway processes) with --redis.
   const jobStore: JobStore = options.edge?.redisUrl
     ? new RedisJobStore({ url: options.edge.redisUrl, clock: systemClock, consumer: `karb-up:${hostname()}` })
     : new SqliteJobStore(join(stateDir, 'jobs.db'), systemClock);
   started.push(() => jobStore.close());
   let autoscaler: AutoscalerLoop | undefined;
+  // OTEL_* variables: the gateway's spans (the replicas inherit them: runtime/local/replica-command.ts).
+  const tracing = await startTracing({ serviceName: 'karb-gateway', warn: (message) => log({ level: 'warn', msg: message }) });
+  if (tracing) started.push(() => tracing.shutdown());
   const gateway = await startGateway({
+    ...(tracing ? { tracing } : {}),
     routingTable,
     port: options.gatewayPort ?? 8080,
     host,
@@ -138,7 +148,7 @@ async function startParts(
     edge: edgeOptions(options.edge ?? {}, new StoreKeyResolver(keys), log),
     ...(options.tls ? { tls: options.tls } : {}),
     ...(options.connections ? { connections: options.connections } : {}),
-    signals: teeSignals(hub, counters),
+    signals: teeSignals(hub, counters, tally),
     jobs: { store: jobStore },
     hold: {
       onTableChange: (listener) => routingTable.onReplace(listener),
@@ -157,7 +167,15 @@ async function startParts(
       endpointUrl: (namespace, revision) => runtime.endpoints({ namespace, revision })[0]?.url,
     },
   });
-  const reconciler = new Reconciler({ store, runtime, routingTable, gatewayUrl: gateway.url, rollouts, clock: systemClock, log });
+  // Reads the replicas' drift; its Drift condition is written by the reconciler with the others.
+  let driftWatch: DriftWatch | undefined;
+  const reconciler = new Reconciler({
+    store, runtime, routingTable, gatewayUrl: gateway.url, rollouts, clock: systemClock, log,
+    moreConditions: (namespace, name) => {
+      const drift = driftWatch?.condition(namespace, name);
+      return drift ? [drift] : [];
+    },
+  });
   const reconcile = () => reconciler.reconcile().catch((err) => log({ level: 'error', msg: 'reconcile failed', error: (err as Error).message }));
   autoscaler = new AutoscalerLoop({
     store,
@@ -185,6 +203,12 @@ async function startParts(
   await reconciler.reconcile();
   reconciler.start((options.resyncSeconds ?? 2) * 1000);
   autoscaler.start();
+  driftWatch = new DriftWatch({ store, runtime, clock: systemClock, log, onChange: () => void reconcile() });
+  driftWatch.start();
+  started.push(() => driftWatch?.stop());
+  const sampler = new HistorySampler({ store, runtime, hub, tally, clock: systemClock, log });
+  sampler.start();
+  started.push(() => sampler.stop());
   const api = await startControlApi({
     store,
     runtime,
@@ -199,10 +223,13 @@ async function startParts(
     onSignals: (report) => {
       hub.ingest(report);
       counters.ingest(report);
+      tally.ingest(report);
     },
     onActivate: (namespace, service) => autoscaler?.activate(namespace, service),
     // The gateway's port is for tenants; its metrics are scraped here with the control plane's.
     moreMetrics: () => gateway.metrics(),
+    dashboard: { store, sampler, clock: systemClock },
+    drift: (namespace, name) => driftWatch?.reading(namespace, name),
   });
   log({ level: 'info', msg: 'karb is up', control: api.url, gateway: gateway.url, stateDir, modelsRoot: baseDir });
 
@@ -219,9 +246,12 @@ async function startParts(
       closed = true;
       autoscaler?.stop();
       reconciler.stop();
+      sampler.stop();
+      driftWatch?.stop();
       await api.close();
       await runtime.close(closeOptions);
       await gateway.close();
+      await tracing?.shutdown();
       await jobStore.close();
       store.close();
       keys.close();

@@ -38,6 +38,18 @@ describe('parseServeArgs', () => {
     });
   });
 
+  it('reads --inject-while, the file whose existence turns the injected faults on', () => {
+    const config = parseServeArgs(['--model', 'm.onnx', '--inject-error-rate', '1', '--inject-while', '/tmp/faults-on']);
+    assert.ok(config !== 'help');
+    assert.equal(config.injectWhile, '/tmp/faults-on');
+  });
+
+  it('reads the drift flags', () => {
+    const config = parseServeArgs(['--model', 'm.onnx', '--drift-reference', 'm.reference.json', '--drift-learn-rows', '500', '--drift-window-rows', '4000']);
+    assert.ok(config !== 'help');
+    assert.deepEqual(config.drift, { referencePath: 'm.reference.json', learnRows: 500, windowRows: 4000 });
+  });
+
   const usageErrors: Array<{ args: string[]; error: RegExp }> = [
     { args: [], error: /--model FILE is required/ },
     { args: ['--model'], error: /--model/ },
@@ -50,6 +62,7 @@ describe('parseServeArgs', () => {
     { args: ['--model', 'm.onnx', '--max-delay-ms=-1'], error: /--max-delay-ms must be a number from 0/ },
     { args: ['--model', 'm.onnx', '--inject-error-rate', '1.5'], error: /--inject-error-rate must be a number from 0 to 1, got "1.5"/ },
     { args: ['--model', 'm.onnx', '--name', 'a/b'], error: /--name must be a non-empty name without '\/'/ },
+    { args: ['--model', 'm.onnx', '--drift-learn-rows', '5'], error: /--drift-learn-rows must be a number from 10 to 1000000, got "5"/ },
   ];
   for (const c of usageErrors) {
     it(`refuses ${JSON.stringify(c.args)}`, () => {

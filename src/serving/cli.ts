@@ -6,12 +6,14 @@
  * drain cut short), 2 on a usage error.
  */
 import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { SERVING_DEFAULTS } from './defaults.ts';
 import { jsonLogger, type Logger } from '../util/log.ts';
 import type { ModelSession } from './onnx-model.ts';
 import { UsageError } from '../errors.ts';
 import { numberFlag, parseFlags } from '../util/flags.ts';
 import { listenFailure } from '../util/http.ts';
+import { startTracing } from '../observability/tracing/start.ts';
 
 export const SERVE_USAGE = `usage: karb serve --model FILE [options]
 
@@ -29,12 +31,17 @@ or a causal language model (input_ids → logits, like models/tiny-lm.onnx) over
   --body-limit BYTES        largest request body; larger ones get 413 (default ${SERVING_DEFAULTS.bodyLimitBytes})
   --intra-op-threads N      ONNX Runtime threads per operator (default: all cores)
   --drain-timeout-ms N      on SIGTERM, longest wait for queued and in-flight requests (default ${SERVING_DEFAULTS.drainTimeoutMs})
+  --drift-reference FILE    reference distribution for drift (default: <model>.reference.json beside the
+                            model when there is one; else one is learned from the first rows served)
+  --drift-learn-rows N      rows to learn the reference from when there is no file (default 1000)
+  --drift-window-rows N     recent rows the drift statistics cover at most (default 2000)
   --openai                  serve the OpenAI API (/v1/completions, /v1/chat/completions, /v1/embeddings);
                             chosen by itself for a model with input 'input_ids' and output 'logits'
 
 Fault injection for resilience tests (off by default; never use in production):
   --inject-latency-ms N     add N ms to every model run, as a slow model would
   --inject-error-rate P     answer this share (0..1) of inference requests with 500
+  --inject-while FILE       inject the faults above only while FILE exists (turn them on and off from outside)
 `;
 
 export interface ServeConfig {
@@ -50,6 +57,10 @@ export interface ServeConfig {
   drainTimeoutMs: number;
   injectLatencyMs: number;
   injectErrorRate: number;
+  /** Inject faults only while this file exists. */
+  injectWhile?: string;
+  /** Drift flags: an explicit reference file, rows to learn one from, rows of the window (absent: none given). */
+  drift?: { referencePath?: string; learnRows?: number; windowRows?: number };
   /** Serve the OpenAI API; unset: decide from the model's inputs and outputs. */
   openai?: boolean;
 }
@@ -73,6 +84,10 @@ export function parseServeArgs(args: string[]): ServeConfig | 'help' {
       'drain-timeout-ms': { type: 'string' },
       'inject-latency-ms': { type: 'string' },
       'inject-error-rate': { type: 'string' },
+      'inject-while': { type: 'string' },
+      'drift-reference': { type: 'string' },
+      'drift-learn-rows': { type: 'string' },
+      'drift-window-rows': { type: 'string' },
       openai: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -95,6 +110,16 @@ export function parseServeArgs(args: string[]): ServeConfig | 'help' {
     drainTimeoutMs: integer('--drain-timeout-ms', values['drain-timeout-ms'], SERVING_DEFAULTS.drainTimeoutMs, 0),
     injectLatencyMs: number('--inject-latency-ms', values['inject-latency-ms'], 0, 0),
     injectErrorRate: number('--inject-error-rate', values['inject-error-rate'], 0, 0, 1),
+    ...(values['inject-while'] ? { injectWhile: values['inject-while'] } : {}),
+    ...(values['drift-reference'] === undefined && values['drift-learn-rows'] === undefined && values['drift-window-rows'] === undefined
+      ? {}
+      : {
+          drift: {
+            ...(values['drift-reference'] === undefined ? {} : { referencePath: nonEmpty('--drift-reference', values['drift-reference']) }),
+            ...(values['drift-learn-rows'] === undefined ? {} : { learnRows: integer('--drift-learn-rows', values['drift-learn-rows'], 0, 10, 1_000_000) }),
+            ...(values['drift-window-rows'] === undefined ? {} : { windowRows: integer('--drift-window-rows', values['drift-window-rows'], 0, 2, 10_000_000) }),
+          },
+        }),
     ...(values.openai === undefined ? {} : { openai: values.openai }),
   };
 }
@@ -102,6 +127,11 @@ export function parseServeArgs(args: string[]): ServeConfig | 'help' {
 /** A number flag of `karb serve`, whose messages give the range: "--max-delay-ms must be a number from 0 to any". */
 function number(flag: string, raw: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER, whole = false): number {
   return numberFlag(flag, raw, fallback, { whole, min, max, expected: `a number from ${min} to ${max === Number.MAX_SAFE_INTEGER ? 'any' : max}` });
+}
+
+function nonEmpty(flag: string, raw: string): string {
+  if (raw === '') throw new UsageError(`${flag} must name a file`);
+  return raw;
 }
 
 function integer(flag: string, raw: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -191,9 +221,24 @@ async function waitForStopSignal(logger: Logger): Promise<() => void> {
 }
 
 async function serveUntilSignalled(model: ModelSession, config: ServeConfig, logger: Logger, { startModelServer }: typeof import('./server.ts')): Promise<number> {
+  let drift;
+  try {
+    const { createDriftMonitor, referencePathFor } = await import('./drift.ts');
+    const referencePath = referencePathFor(config.modelPath, config.drift?.referencePath);
+    drift = createDriftMonitor(model, { ...config.drift, ...(referencePath === undefined ? {} : { referencePath }) });
+  } catch (err) {
+    process.stderr.write(`karb serve: ${err instanceof Error ? err.message : String(err)}\n`);
+    logger.log('error', 'drift reference refused', { model: config.name, error: err instanceof Error ? err.message : String(err) });
+    await model.close();
+    return 1;
+  }
+  // OTEL_* variables: spans per inference request, joined to the gateway's by traceparent.
+  const tracing = await startTracing({ serviceName: 'karb-serve', warn: (message) => logger.log('warn', message) });
   let server;
   try {
     server = await startModelServer({
+      ...(drift ? { drift } : {}),
+      ...(tracing ? { tracing } : {}),
       model,
       name: config.name,
       host: config.host,
@@ -204,6 +249,7 @@ async function serveUntilSignalled(model: ModelSession, config: ServeConfig, log
       bodyLimitBytes: config.bodyLimitBytes,
       injectLatencyMs: config.injectLatencyMs,
       injectErrorRate: config.injectErrorRate,
+      ...(config.injectWhile !== undefined ? { injectWhile: fileExists(config.injectWhile) } : {}),
       logger,
     });
   } catch (err) {
@@ -223,10 +269,19 @@ async function serveUntilSignalled(model: ModelSession, config: ServeConfig, log
     outputs: model.outputs,
     maxBatchSize: config.maxBatchSize,
     maxDelayMs: config.maxDelayMs,
+    drift: drift === undefined ? 'off (no 2-D float input)' : (drift.reference?.source ?? 'learning from the first rows served'),
     ...(config.injectLatencyMs > 0 || config.injectErrorRate > 0
-      ? { faultInjection: { latencyMs: config.injectLatencyMs, errorRate: config.injectErrorRate } }
+      ? { faultInjection: { latencyMs: config.injectLatencyMs, errorRate: config.injectErrorRate, ...(config.injectWhile !== undefined ? { while: config.injectWhile } : {}) } }
       : {}),
   });
 
-  return runUntilStopped(server, model, config.drainTimeoutMs, logger);
+  const code = await runUntilStopped(server, model, config.drainTimeoutMs, logger);
+  // The last spans, those of the drain, go out before the process ends.
+  await tracing?.shutdown();
+  return code;
+}
+
+/** Whether `file` exists, checked on each call (fault injection only: a syscall per request). */
+function fileExists(file: string): () => boolean {
+  return () => existsSync(file);
 }

@@ -196,7 +196,7 @@ describe('model server over HTTP (fraud-v1, real ONNX Runtime)', () => {
       assert.ok((metricValue(text, 'karb_serving_requests_total', { route: 'infer', code: '400' }) ?? 0) >= 1);
       for (const name of [
         'karb_serving_request_duration_seconds_count',
-        'karb_serving_batch_size_count',
+        'karb_serving_batch_rows_count',
         'karb_serving_inference_duration_seconds_count',
         'karb_serving_queue_rows',
         'karb_serving_queue_requests',
@@ -253,7 +253,7 @@ describe('model server over HTTP (fraud-v1, real ONNX Runtime)', () => {
     const singleRequestRuns = metricValue(text, 'karb_serving_batch_requests_bucket', { le: '1' })!;
     assert.ok(runs < 40, `40 requests ran in ${runs} model runs`);
     assert.ok(singleRequestRuns < runs, 'some runs merged requests from several clients');
-    assert.ok(metricValue(text, 'karb_serving_batch_size_bucket', { le: '1' })! < metricValue(text, 'karb_serving_batch_size_count')!, 'batch-size histogram saw batches above 1');
+    assert.ok(metricValue(text, 'karb_serving_batch_rows_bucket', { le: '1' })! < metricValue(text, 'karb_serving_batch_rows_count')!, 'batch-size histogram saw batches above 1');
   });
 
   it('answers 503 with Retry-After when the queue is full', async () => {
@@ -289,6 +289,17 @@ describe('model server over HTTP (fraud-v1, real ONNX Runtime)', () => {
       if (reply.status === 500) assert.match(reply.body.error, /injected fault/);
     }
     assert.deepEqual(statuses, [500, 200, 500, 200]);
+  });
+
+  it('injects faults only while injectWhile says so (a test turns a healthy revision bad and back)', async () => {
+    let on = false;
+    const server = await start({ injectErrorRate: 1, injectWhile: () => on });
+    const status = async () => (await post(`${server.url}/v2/models/fraud-v1/infer`, inferBody(featureRows(0, 1)))).status;
+    assert.equal(await status(), 200);
+    on = true;
+    assert.equal(await status(), 500);
+    on = false;
+    assert.equal(await status(), 200);
   });
 
   it('drains: readiness and new requests get 503 at once, in-flight and queued requests finish, then it closes', async () => {

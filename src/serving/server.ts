@@ -19,7 +19,11 @@ import { SERVING_DEFAULTS } from './defaults.ts';
 import { createServingMetrics, type ServingMetrics } from './metrics.ts';
 import { clip, encodeInferResponse, modelMetadata, parseInferRequest } from './oip.ts';
 import type { ModelSession, TensorMap } from './onnx-model.ts';
+import type { DriftMonitor } from '../observability/drift/monitor.ts';
+import { registerDriftMetrics } from './drift.ts';
 import { listen } from '../util/http.ts';
+import type { Tracing } from '../observability/tracing/start.ts';
+import { InferTrace } from './infer-trace.ts';
 
 export { SERVING_DEFAULTS };
 
@@ -42,8 +46,14 @@ export interface ModelServerOptions {
   injectLatencyMs?: number;
   /** Fault injection for resilience tests: share (0..1) of inference requests answered 500. Off (0) by default. */
   injectErrorRate?: number;
+  /** Counts each request's inputs and outputs against a reference (`GET /v2/models/{name}/drift`, `karb_serving_feature_*`). */
+  drift?: DriftMonitor;
+  /** Fault injection for resilience tests: the faults above apply only while this says so (default: always). */
+  injectWhile?: () => boolean;
   /** Random source for error injection (default Math.random). */
   random?: () => number;
+  /** Spans for each inference request (infer-trace.ts), from `startTracing`; absent: none are made. */
+  tracing?: Tracing;
   clock?: Clock;
   logger?: Logger;
 }
@@ -98,8 +108,10 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   const injectErrorRate = options.injectErrorRate ?? 0;
   const injectLatencyMs = options.injectLatencyMs ?? 0;
   const random = options.random ?? Math.random;
+  const tracing = options.tracing;
+  const injecting = options.injectWhile ?? (() => true);
 
-  const runner: BatchRunner = injectLatencyMs > 0 ? withInjectedLatency(model, injectLatencyMs, clock) : model;
+  const runner: BatchRunner = injectLatencyMs > 0 ? withInjectedLatency(model, injectLatencyMs, clock, injecting) : model;
 
   let inFlight = 0;
   let draining = false;
@@ -119,6 +131,12 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     queuedRequests: () => batcher.queuedRequests,
     inFlight: () => inFlight,
   });
+
+  const drift = options.drift;
+  if (drift !== undefined) registerDriftMetrics(metrics.registry, drift);
+  // The tensors drift watches, looked up once: per request, observing is a loop over these.
+  const driftInputs = drift === undefined ? [] : model.inputs.map((t) => t.name);
+  const driftOutputs = drift === undefined ? [] : model.outputs.map((t) => t.name);
 
   const metadataBody = JSON.stringify(modelMetadata(name, [version], model));
   const serverMetadataBody = JSON.stringify({ name: 'karb', version: KARB_VERSION, extensions: ['binary_tensor_data'] });
@@ -160,16 +178,32 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
 
   async function infer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = performance.now();
+    const trace = tracing === undefined ? undefined : new InferTrace(tracing, req, started, name);
     inFlight++;
     try {
       if (draining) throw new UnavailableError('the model server is draining and takes no new requests; retry on another replica', { code: 'DRAINING', retryAfterSeconds: 1 });
       const body = await readBody(req, bodyLimit);
       const { json, binary } = splitBody(body, req.headers['inference-header-content-length']);
       const request = parseInferRequest(json, model, binary);
-      if (injectErrorRate > 0 && random() < injectErrorRate) {
+      if (injectErrorRate > 0 && injecting() && random() < injectErrorRate) {
         throw new KarbError('INJECTED_FAULT', 'injected fault: this model server answers a share of requests with 500 (--inject-error-rate)', { status: 500 });
       }
-      const outputs = await batcher.submit({ rows: request.rows, feeds: request.feeds });
+      if (drift !== undefined) {
+        // Before submit: the feeds' buffers may move to the model's thread.
+        for (let i = 0; i < driftInputs.length; i++) {
+          const feed = request.feeds[driftInputs[i]!];
+          if (feed !== undefined) drift.observe(driftInputs[i]!, feed.data as ArrayLike<number>, request.rows);
+        }
+      }
+      trace?.submitted(request.rows);
+      const timing = trace?.timing;
+      const outputs = await batcher.submit({ rows: request.rows, feeds: request.feeds, ...(timing ? { timing } : {}) });
+      if (drift !== undefined) {
+        for (let i = 0; i < driftOutputs.length; i++) {
+          const out = outputs[driftOutputs[i]!];
+          if (out !== undefined) drift.observe(driftOutputs[i]!, out.data as ArrayLike<number>, request.rows);
+        }
+      }
       const encoded = encodeInferResponse(name, version, request, outputs, model.outputs);
       if (encoded.binary.length === 0) {
         send(res, 'infer', 200, encoded.json, queueHeader());
@@ -182,9 +216,11 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
         });
       }
     } catch (err) {
+      trace?.failed(err);
       if (err instanceof ClientGoneError) metrics.countRequest('infer', 499);
       else sendError(res, 'infer', err, queueHeader());
     } finally {
+      trace?.finish(res.headersSent ? res.statusCode : 499);
       inFlight--;
       metrics.observeRequestSeconds((performance.now() - started) / 1000);
       if (inFlight === 0 && onIdle !== undefined) onIdle();
@@ -234,8 +270,8 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
           if (modelName === name && v !== version) throw new NotFoundError(`model '${name}' has no version '${clip(v)}'; versions: ${version}`, 'VERSION_NOT_FOUND');
         }
         const action = rest.join('/');
-        route = action === '' ? 'model_metadata' : action === 'ready' ? 'model_ready' : action === 'infer' ? 'infer' : 'unknown';
-        if (route === 'unknown') throw new NotFoundError(`no route ${clip(path, 200)}; model routes are /v2/models/{name}, .../ready and .../infer`, 'ROUTE_NOT_FOUND');
+        route = action === '' ? 'model_metadata' : action === 'ready' ? 'model_ready' : action === 'infer' ? 'infer' : action === 'drift' ? 'drift' : 'unknown';
+        if (route === 'unknown') throw new NotFoundError(`no route ${clip(path, 200)}; model routes are /v2/models/{name}, .../ready, .../infer and .../drift`, 'ROUTE_NOT_FOUND');
         if (modelName !== name) throw new NotFoundError(`model '${clip(modelName)}' is not served here; this server serves '${name}'`, 'MODEL_NOT_FOUND');
         if (route === 'infer') {
           if (method !== 'POST') throw new MethodNotAllowedError(method, path, 'POST');
@@ -243,14 +279,17 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
         } else {
           if (!isGet) throw new MethodNotAllowedError(method, path, 'GET');
           if (route === 'model_metadata') send(res, route, 200, metadataBody);
-          else {
+          else if (route === 'drift') {
+            if (drift === undefined) throw new NotFoundError(`model '${name}' has no 2-D float input, so the model server measures no drift for it`, 'DRIFT_NOT_MEASURED');
+            send(res, route, 200, JSON.stringify({ model: name, ...drift.report() }));
+          } else {
             const reason = notReadyReason();
             if (reason !== undefined) send(res, route, 503, JSON.stringify({ name, ready: false, error: reason }));
             else send(res, route, 200, `{"name":${JSON.stringify(name)},"ready":true}`);
           }
         }
       } else {
-        throw new NotFoundError(`no route ${clip(path, 200)}; the model server answers /v2, /v2/health/live, /v2/health/ready, /v2/models/${name}[/ready|/infer] and /metrics`, 'ROUTE_NOT_FOUND');
+        throw new NotFoundError(`no route ${clip(path, 200)}; the model server answers /v2, /v2/health/live, /v2/health/ready, /v2/models/${name}[/ready|/infer|/drift] and /metrics`, 'ROUTE_NOT_FOUND');
       }
     } catch (err) {
       sendError(res, route, err);
@@ -379,11 +418,12 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
  * Fault injection: every run takes `ms` longer, one run after another as a slow
  * model's would (pipelined batches wait their turn rather than sleeping side by side).
  */
-function withInjectedLatency(model: BatchRunner, ms: number, clock: Clock): BatchRunner {
+function withInjectedLatency(model: BatchRunner, ms: number, clock: Clock, injecting: () => boolean): BatchRunner {
   let previous: Promise<unknown> = Promise.resolve();
   return {
     batchable: model.batchable,
     run(feeds: TensorMap) {
+      if (!injecting()) return model.run(feeds);
       const result = previous.then(() => new Promise<void>((resolve) => clock.setTimeout(resolve, ms))).then(() => model.run(feeds));
       previous = result.catch(() => undefined);
       return result;

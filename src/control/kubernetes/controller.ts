@@ -17,6 +17,7 @@ import { KubernetesRuntime } from '../../runtime/kubernetes/kubernetes-runtime.t
 import { systemClock, unref, type Clock, type TimerHandle } from '../../util/clock.ts';
 import { AutoscalerLoop } from '../autoscaling-loop.ts';
 import { Reconciler } from '../reconciler.ts';
+import { DriftWatch } from '../drift-watch.ts';
 import { RolloutTracker } from '../rollout-tracker.ts';
 import type { StoredService } from '../store.ts';
 import { KubernetesStore, type InferenceServiceObject } from './kubernetes-store.ts';
@@ -203,7 +204,15 @@ export async function startController(options: ControllerOptions = {}): Promise<
     },
   });
   const rollouts = new RolloutTracker({ store, counters, clock });
-  const reconciler = new Reconciler({ store, runtime, routingTable: new InMemoryRoutingTable(), rollouts, clock, log });
+  // Reads the pods' drift (the NetworkPolicy admits the controller); the reconciler writes its Drift condition.
+  let driftWatch: DriftWatch | undefined;
+  const reconciler = new Reconciler({
+    store, runtime, routingTable: new InMemoryRoutingTable(), rollouts, clock, log,
+    moreConditions: (namespace, name) => {
+      const drift = driftWatch?.condition(namespace, name);
+      return drift ? [drift] : [];
+    },
+  });
   const warn = (service: StoredService, reason: string, message: string) =>
     store.addEvent({ type: 'Warning', reason, message, namespace: service.metadata.namespace, service: service.metadata.name });
   const serviceObjects = new ServiceObjectsSync({ client, cluster, log, warn, now: () => clock.now(), ...scope });
@@ -304,12 +313,15 @@ export async function startController(options: ControllerOptions = {}): Promise<
   timer = unref(clock.setTimeout(tick, resyncMs));
   await requestPass();
   autoscaler.start();
+  driftWatch = new DriftWatch({ store, runtime, clock, log, onChange: () => void requestPass() });
+  driftWatch.start();
   leading = true;
   log({ level: 'info', msg: 'controller started', component: 'controller', identity, namespace: options.namespace ?? '(all)', leaderElect: options.leaderElect === true });
 
   void lost.then(() => {
     closed = true;
     leading = false;
+    driftWatch?.stop();
   });
 
   return {
@@ -322,15 +334,16 @@ export async function startController(options: ControllerOptions = {}): Promise<
     ...(metricsApi ? { customMetricsUrl: metricsApi.url } : {}),
     async sync() {
       await requestPass();
-      await store.flush();
+      await Promise.all([store.flush(), runtime.flush()]);
     },
     async close() {
       closed = true;
       leading = false;
       autoscaler?.stop();
+      driftWatch?.stop();
       if (timer !== undefined) clock.clearTimeout(timer);
       await running;
-      await Promise.all([store.flush(), runtime.flush()]);
+      await store.flush();
       store.close();
       await runtime.close();
       await elector?.release();

@@ -22,6 +22,7 @@ import type { Route, RouteEndpoint, RouteRevision } from '../discovery/routing-t
 import { isOpenAIPath } from './openai.ts';
 import { openAIErrorJson } from '../../api/openai-errors.ts';
 import type { KeyRecord as ApiKey } from '../edge/keys.ts';
+import type { GatewayTrace } from './trace.ts';
 
 /** The server's request class: carries its exchange so event listeners need no closures. */
 export class GatewayRequest extends IncomingMessage {
@@ -83,6 +84,8 @@ export class Exchange {
   deadlineAt: number | undefined = undefined;
   /** The error the caller was answered with, for the access log. */
   error: KarbError | undefined = undefined;
+  /** This request's spans; undefined when tracing is off (trace.ts). */
+  trace: GatewayTrace | undefined = undefined;
 
   #step = 0;
 
@@ -170,12 +173,14 @@ export class Exchange {
     const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED_STATUS;
     const match = this.match;
     const counted = match === undefined || !isLocalOperation(match.kind);
+    // Health checks are never traced: a root span left unended is never exported.
+    if (counted) this.trace?.finish(this, status);
     if (!counted && this.ctx.log === undefined) return;
 
     const seconds = (performance.now() - this.startedAt) / 1000;
     const service = this.route?.service ?? '';
     const revision = this.revision?.revision ?? '';
-    if (counted) this.ctx.metrics.requestFinished(service, revision, status, seconds);
+    if (counted) this.ctx.metrics.requestFinished(service, revision, status, seconds, this.route?.latencyTargetMs, this.trace?.exemplarTraceId);
     const log = this.ctx.log;
     const level = status >= 500 ? 'warn' : 'info';
     // No record is built, and no failure-log budget spent, for a level that is off.

@@ -13,6 +13,8 @@
  * written out after the registry's text in the same format.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
+import { isAnswered } from '../../observability/sli.ts';
+import { exemplarSuffix, toOpenMetrics, OPENMETRICS_CONTENT_TYPE, type Exemplar } from '../../observability/tracing/openmetrics.ts';
 
 /** Seconds; fine at the low end, where the gateway's own overhead lives. */
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -28,6 +30,10 @@ interface RevisionSeries {
   readonly buckets: Float64Array;
   sum: number;
   count: number;
+  /** Answered within the service's latency target (the latency SLI's good requests). */
+  withinTarget: number;
+  /** The last sampled trace per bucket (OpenMetrics exemplars); created on the first one. */
+  exemplars: Array<Exemplar | undefined> | undefined;
 }
 
 export class GatewayMetrics {
@@ -53,12 +59,26 @@ export class GatewayMetrics {
       },
     });
     new Gauge({
-      name: 'karb_gateway_upstream_inflight',
+      name: 'karb_gateway_upstream_inflight_requests',
       help: 'Requests sent to replicas and not yet finished, by service.',
       labelNames: ['service'],
       registers,
       collect() {
         for (const [service, n] of inflight) this.set({ service }, n);
+      },
+    });
+    // The latency SLI's good requests, counted against each service's own target as the request
+    // finishes. The histogram cannot answer this honestly: its fixed bounds do not include an
+    // arbitrary latencyP95Ms (250 ms would fall between 0.1 and 0.25 s only by luck), and
+    // interpolating inside a bucket guesses. A target change applies from the next request on.
+    new Counter({
+      name: 'karb_gateway_requests_within_latency_target_total',
+      help: "Model requests answered (not 5xx, not 429) within their service's spec.slo.latencyP95Ms, by service and revision: the latency SLI's good requests.",
+      labelNames: ['service', 'revision'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of series.values()) this.inc({ service: s.service, revision: s.revision }, s.withinTarget);
       },
     });
     this.#noEndpoint = new Counter({
@@ -69,11 +89,15 @@ export class GatewayMetrics {
     });
   }
 
-  requestFinished(service: string, revision: string, code: number, seconds: number): void {
+  /**
+   * `latencyTargetMs`: the service's `spec.slo.latencyP95Ms`, from its route (absent: no target to meet).
+   * `traceId`: the request's sampled trace, kept as its bucket's exemplar.
+   */
+  requestFinished(service: string, revision: string, code: number, seconds: number, latencyTargetMs?: number, traceId?: string): void {
     const key = `${service}\u0000${revision}`;
     let s = this.#series.get(key);
     if (s === undefined) {
-      s = { service, revision, codes: new Map(), buckets: new Float64Array(DURATION_BUCKETS.length + 1), sum: 0, count: 0 };
+      s = { service, revision, codes: new Map(), buckets: new Float64Array(DURATION_BUCKETS.length + 1), sum: 0, count: 0, withinTarget: 0, exemplars: undefined };
       this.#series.set(key, s);
     }
     s.codes.set(code, (s.codes.get(code) ?? 0) + 1);
@@ -82,6 +106,8 @@ export class GatewayMetrics {
     s.buckets[i]! += 1;
     s.sum += seconds;
     s.count += 1;
+    if (latencyTargetMs !== undefined && seconds * 1000 <= latencyTargetMs && isAnswered(code)) s.withinTarget += 1;
+    if (traceId !== undefined) (s.exemplars ??= new Array(DURATION_BUCKETS.length + 1))[i] = { traceId, value: seconds, timestamp: Date.now() / 1000 };
   }
 
   upstreamStarted(service: string): void {
@@ -100,21 +126,34 @@ export class GatewayMetrics {
     return this.registry.contentType;
   }
 
-  async render(): Promise<string> {
-    return `${await this.registry.metrics()}\n${this.#durationText()}`;
+  /**
+   * The exposition: Prometheus text, or with `openMetrics` (the scraper's Accept asked for it,
+   * `wantsOpenMetrics`) OpenMetrics with the duration buckets' exemplars; its content type is
+   * `OPENMETRICS_CONTENT_TYPE`.
+   */
+  async render(openMetrics = false): Promise<string> {
+    const text = `${await this.registry.metrics()}\n${this.#durationText(openMetrics)}`;
+    return openMetrics ? toOpenMetrics(text) : text;
   }
 
-  /** The duration histogram in the text exposition format, as prom-client writes one. */
-  #durationText(): string {
+  contentTypeFor(openMetrics: boolean): string {
+    return openMetrics ? OPENMETRICS_CONTENT_TYPE : this.registry.contentType;
+  }
+
+  /** The duration histogram in the text exposition format, as prom-client writes one (exemplars only for OpenMetrics). */
+  #durationText(openMetrics: boolean): string {
     const lines = [`# HELP ${DURATION_NAME} ${DURATION_HELP}`, `# TYPE ${DURATION_NAME} histogram`];
     for (const s of this.#series.values()) {
       const labels = `service="${escapeLabel(s.service)}",revision="${escapeLabel(s.revision)}"`;
       let cumulative = 0;
+      const exemplars = openMetrics ? s.exemplars : undefined;
       DURATION_BUCKETS.forEach((bound, i) => {
         cumulative += s.buckets[i]!;
-        lines.push(`${DURATION_NAME}_bucket{le="${bound}",${labels}} ${cumulative}`);
+        const exemplar = exemplars?.[i];
+        lines.push(`${DURATION_NAME}_bucket{le="${bound}",${labels}} ${cumulative}${exemplar ? exemplarSuffix(exemplar) : ''}`);
       });
-      lines.push(`${DURATION_NAME}_bucket{le="+Inf",${labels}} ${s.count}`);
+      const above = exemplars?.[DURATION_BUCKETS.length];
+      lines.push(`${DURATION_NAME}_bucket{le="+Inf",${labels}} ${s.count}${above ? exemplarSuffix(above) : ''}`);
       lines.push(`${DURATION_NAME}_sum{${labels}} ${s.sum}`);
       lines.push(`${DURATION_NAME}_count{${labels}} ${s.count}`);
     }
