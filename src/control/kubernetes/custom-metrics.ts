@@ -57,7 +57,7 @@ export interface CustomMetricsSource {
 /** What a caller must be allowed, checked by a SubjectAccessReview as the generic API server would. */
 export type AccessAttributes =
   | { nonResource: { path: string; verb: 'get' } }
-  | { resource: { namespace: string; verb: 'get' | 'list'; group: string; version: string; resource: string; subresource: string; name?: string } };
+  | { resource: { namespace: string; verb: 'get' | 'list' | 'patch'; group: string; version: string; resource: string; subresource: string; name?: string } };
 
 export type CustomMetricsRequest =
   | { kind: 'discovery'; path: string; body: Record<string, unknown> }
