@@ -1,14 +1,21 @@
 /**
  * Revision identity. A revision is an immutable snapshot of what runs: the
  * model and its resources. Changing them makes a new revision
- * (`<service>-0000N`); changing scaling, SLO, rollout or traffic does not.
+ * (`<service>-0000N`); changing scaling, SLO, rollout, traffic or the drift threshold does not.
  */
 import { createHash } from 'node:crypto';
 import type { InferenceServiceSpec } from './schema.ts';
 
-/** The part of the spec that defines a revision. */
+/**
+ * The part of the spec that defines a revision. `model.drift.threshold` is left out: the control
+ * plane judges drift with it and the replica never sees it, so changing it must not roll out new
+ * replicas. A `drift` holding only a threshold is left out whole, so it hashes as no `drift`.
+ */
 export function revisionTemplateOf(spec: InferenceServiceSpec): Pick<InferenceServiceSpec, 'model' | 'resources'> {
-  return { model: spec.model, resources: spec.resources };
+  const { drift, ...model } = spec.model;
+  if (drift === undefined) return { model: spec.model, resources: spec.resources };
+  const { threshold: _judgedByTheControlPlane, ...measured } = drift;
+  return { model: Object.keys(measured).length === 0 ? model : { ...model, drift: measured }, resources: spec.resources };
 }
 
 /** Stable JSON: object keys sorted, so equal specs hash equally whatever their key order. */

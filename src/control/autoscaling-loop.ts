@@ -16,7 +16,8 @@
 import { parseCpu } from '../api/index.ts';
 import type { AutoscalerRecord, RevisionRecord, Store, StoredService } from './store.ts';
 import type { Runtime } from '../runtime/types.ts';
-import { unref, type Clock, type TimerHandle } from '../util/clock.ts';
+import type { Clock } from '../util/clock.ts';
+import { PeriodicTask } from '../util/periodic-task.ts';
 import type { Log } from '../util/log.ts';
 import type { SignalHub } from '../observability/hub.ts';
 import type { WindowPair } from '../observability/windows.ts';
@@ -77,27 +78,28 @@ export function windowsFor(input: ScalingInput): { stableWindowMs: number; panic
 
 export class AutoscalerLoop {
   readonly #o: AutoscalerLoopOptions;
-  readonly #periodMs: number;
   readonly #coldStartMs = new Map<string, number>();
   readonly #coldStartSeen = new Set<string>();
-  #timer: TimerHandle | undefined;
-  #running = false;
+  readonly #task: PeriodicTask;
 
   constructor(options: AutoscalerLoopOptions) {
     this.#o = options;
-    this.#periodMs = options.periodMs ?? AUTOSCALER_PERIOD_MS;
+    this.#task = new PeriodicTask({
+      clock: options.clock,
+      periodMs: options.periodMs ?? AUTOSCALER_PERIOD_MS,
+      run: () => this.tick(),
+      // One failed tick must not end the loop.
+      onError: (err) => this.#o.log?.({ level: 'error', msg: 'autoscaler tick failed', error: err instanceof Error ? err.message : String(err) }),
+    });
   }
 
   start(): void {
-    if (this.#running) return;
-    this.#running = true;
-    this.#schedule();
+    this.#task.start();
   }
 
+  /** A tick is synchronous, so none is in flight when this runs: nothing to wait for. */
   stop(): void {
-    this.#running = false;
-    if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    void this.#task.stop();
   }
 
   /** The service's `slo.coldStartMs` as of the last tick (how long the gateway holds its requests). */
@@ -134,21 +136,6 @@ export class AutoscalerLoop {
         this.#o.log?.({ level: 'error', msg: 'autoscaler decision failed', service: service.metadata.name, error: err instanceof Error ? err.message : String(err) });
       }
     }
-  }
-
-  #schedule(): void {
-    this.#timer = unref(
-      this.#o.clock.setTimeout(() => {
-        if (!this.#running) return;
-        try {
-          this.tick();
-        } catch (err) {
-          // One failed tick must not end the loop.
-          this.#o.log?.({ level: 'error', msg: 'autoscaler tick failed', error: err instanceof Error ? err.message : String(err) });
-        }
-        this.#schedule();
-      }, this.#periodMs),
-    );
   }
 
   #decide(service: StoredService, now: number): void {

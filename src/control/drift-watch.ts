@@ -4,20 +4,31 @@
  * URLs the runtime gave, never one from a request), judges them with the pure `driftVerdict`
  * (src/observability/drift) against `spec.model.drift.threshold`, keeps the `Drift` condition the
  * reconciler writes into status, and records an event on each transition (`driftTransition`).
- * Reads never overlap; each is bounded by a timeout. Time comes from the injected clock only.
+ * Readings never overlap; services are read a few at a time, and each call is bounded by a
+ * timeout that covers connecting too, so one unreachable replica delays no other service.
+ * `stop()` cuts the reading in flight short and waits for it; a reading cut short records nothing.
+ * Time comes from the injected clock only.
  */
 import { request } from 'undici';
 import { driftVerdict, type DriftVerdict, type ReplicaDrift } from '../observability/drift/verdict.ts';
 import { PSI_DRIFT } from '../observability/drift/stats.ts';
-import type { DriftReport } from '../observability/drift/monitor.ts';
+import { judgedOnLearnedReference, type DriftReport } from '../observability/drift/monitor.ts';
 import type { Condition, InferenceService } from '../api/schema.ts';
 import type { Endpoint } from '../runtime/types.ts';
 import type { EventRecord } from './store.ts';
-import { unref, type Clock, type TimerHandle } from '../util/clock.ts';
+import type { Clock } from '../util/clock.ts';
+import { eachLimited } from '../util/each-limited.ts';
+import { PeriodicTask } from '../util/periodic-task.ts';
 
 /** How often replicas are read: the reconciler's resync period. */
 export const DRIFT_INTERVAL_MS = 2_000;
-const CALL_TIMEOUT_MS = 2_000;
+/** Longest one replica's answer may take, connecting included. */
+export const DRIFT_CALL_TIMEOUT_MS = 2_000;
+/** Services read at once. */
+const SERVICES_AT_ONCE = 8;
+/** Said with a DriftResolved judged on learned references: a replica started during the drift learned the drifted inputs. */
+export const LEARNED_CAVEAT =
+  'judged on references the replicas learned from their own first rows: a replica started during the drift learned the drifted inputs and reads them as no drift; give a reference file to be sure (docs/observability.md, "Model drift")';
 
 type Event = Pick<EventRecord, 'type' | 'reason' | 'message'>;
 
@@ -73,8 +84,8 @@ export interface DriftWatchOptions {
   /** Called when a service's Drift condition changed, so that a reconcile writes it. */
   onChange: () => void;
   intervalMs?: number;
-  /** Reads one replica's report; default: GET over HTTP. */
-  read?: (url: string, model: string) => Promise<DriftReport | undefined>;
+  /** Reads one replica's report; default: GET over HTTP. `signal` aborts when the watch stops. */
+  read?: (url: string, model: string, signal: AbortSignal) => Promise<DriftReport | undefined>;
   log?: (entry: Record<string, unknown>) => void;
 }
 
@@ -82,12 +93,19 @@ export class DriftWatch {
   readonly #o: DriftWatchOptions;
   readonly #states = new Map<string, DriftState>();
   readonly #readings = new Map<string, DriftReading>();
-  #timer: TimerHandle | undefined;
-  #running = false;
+  readonly #task: PeriodicTask;
+  /** Aborted by stop(): the replica calls in flight end at once. */
+  readonly #stopping = new AbortController();
   #reading: Promise<void> | undefined;
 
   constructor(options: DriftWatchOptions) {
     this.#o = options;
+    this.#task = new PeriodicTask({
+      clock: options.clock,
+      periodMs: options.intervalMs ?? DRIFT_INTERVAL_MS,
+      run: () => this.tick(),
+      onError: (err) => this.#o.log?.({ level: 'error', msg: 'drift reading failed', component: 'drift-watch', error: err instanceof Error ? err.message : String(err) }),
+    });
   }
 
   /** The last reading of a service: its verdict and each ready replica's report (the control API's `/drift`). */
@@ -103,50 +121,53 @@ export class DriftWatch {
     return { type: 'Drift', status, reason, message };
   }
 
+  /** Reads every interval until stopped; a stopped watch does not start again. */
   start(): void {
-    if (this.#running) return;
-    this.#running = true;
-    this.#schedule();
+    if (!this.#stopping.signal.aborted) this.#task.start();
   }
 
-  stop(): void {
-    this.#running = false;
-    if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
+  /**
+   * Stops reading: the replica calls in flight are aborted, the reading they belong to records
+   * nothing (no event, no change), and the promise resolves once it has ended, so that the store
+   * can be closed after it.
+   */
+  async stop(): Promise<void> {
+    this.#stopping.abort();
+    await this.#task.stop();
+    // Its failure, if any, was logged by the task or belongs to whoever called tick().
+    await this.#reading?.catch(() => undefined);
   }
 
   /** One reading of every measured service; a reading in progress is joined, not repeated. */
   tick(): Promise<void> {
+    if (this.#stopping.signal.aborted) return Promise.resolve();
     this.#reading ??= this.#read().finally(() => (this.#reading = undefined));
     return this.#reading;
   }
 
-  #schedule(): void {
-    this.#timer = unref(
-      this.#o.clock.setTimeout(() => {
-        if (!this.#running) return;
-        void this.tick()
-          .catch((err: unknown) => this.#o.log?.({ level: 'error', msg: 'drift reading failed', component: 'drift-watch', error: (err as Error).message }))
-          .finally(() => {
-            if (this.#running) this.#schedule();
-          });
-      }, this.#o.intervalMs ?? DRIFT_INTERVAL_MS),
-    );
-  }
-
   async #read(): Promise<void> {
     const read = this.#o.read ?? readDrift;
+    const signal = this.#stopping.signal;
+    // Only karb's built-in ONNX server measures drift.
+    const services = this.#o.store.listServices().filter(({ spec: { model } }) => model.format === 'onnx' && model.command === undefined);
+    const answered = new Map<(typeof services)[number], Array<{ endpoint: Endpoint; report: DriftReport | undefined }>>();
+    await eachLimited(services, SERVICES_AT_ONCE, async (service) => {
+      const endpoints = this.#o.runtime.endpoints({ namespace: service.metadata.namespace, service: service.metadata.name });
+      const answers = await Promise.all(
+        endpoints.map(async (e) => ({ endpoint: e, report: await read(e.url, service.metadata.name, signal).catch(() => undefined) })),
+      );
+      answered.set(service, answers);
+    });
+    // Stopped while reading: the store may be closing, and a cut-short reading is no verdict.
+    if (signal.aborted) return;
     const seen = new Set<string>();
     let changed = false;
-    for (const service of this.#o.store.listServices()) {
+    for (const service of services) {
       const { namespace, name } = service.metadata;
       const { model } = service.spec;
-      // Only karb's built-in ONNX server measures drift.
-      if (model.format !== 'onnx' || model.command !== undefined) continue;
       const key = `${namespace}/${name}`;
       seen.add(key);
-      const endpoints = this.#o.runtime.endpoints({ namespace, service: name });
-      const answers = await Promise.all(endpoints.map(async (e) => ({ endpoint: e, report: await read(e.url, name) })));
+      const answers = answered.get(service)!;
       const reports: ReplicaDrift[] = answers.flatMap((a) => (a.report === undefined ? [] : [{ source: a.endpoint.replica, report: a.report }]));
       const threshold = model.drift?.threshold ?? PSI_DRIFT;
       const verdict = driftVerdict(reports, { threshold });
@@ -159,7 +180,7 @@ export class DriftWatch {
       const before = this.#states.get(key);
       const { state, event } = driftTransition(before, verdict);
       this.#states.set(key, state);
-      if (event) this.#o.store.addEvent({ ...event, namespace, service: name });
+      if (event) this.#o.store.addEvent({ ...event, ...(event.reason === 'DriftResolved' && reports.some((r) => judgedOnLearnedReference(r.report)) ? { message: `${event.message}; ${LEARNED_CAVEAT}` } : {}), namespace, service: name });
       if (before === undefined || before.verdict.status !== verdict.status || before.verdict.reason !== verdict.reason || before.verdict.message !== verdict.message) changed = true;
     }
     for (const map of [this.#states, this.#readings]) for (const key of map.keys()) if (!seen.has(key)) map.delete(key);
@@ -167,10 +188,15 @@ export class DriftWatch {
   }
 }
 
-/** One replica's drift report, or undefined when it has none (404: a model without 2-D float input) or did not answer. */
-export async function readDrift(url: string, model: string): Promise<DriftReport | undefined> {
+/**
+ * One replica's drift report, or undefined when it has none (404: a model without 2-D float input)
+ * or did not answer within `timeoutMs`, connecting included, or before `signal` aborted.
+ */
+export async function readDrift(url: string, model: string, signal?: AbortSignal, timeoutMs = DRIFT_CALL_TIMEOUT_MS): Promise<DriftReport | undefined> {
   try {
-    const res = await request(`${url}/v2/models/${encodeURIComponent(model)}/drift`, { headersTimeout: CALL_TIMEOUT_MS, bodyTimeout: CALL_TIMEOUT_MS });
+    // headersTimeout would not cover connecting (undici waits 10 s for that): one signal bounds it all.
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const res = await request(`${url}/v2/models/${encodeURIComponent(model)}/drift`, { signal: signal === undefined ? deadline : AbortSignal.any([deadline, signal]) });
     const text = await res.body.text();
     if (res.statusCode !== 200) return undefined;
     const body = JSON.parse(text) as { state?: unknown; inputs?: unknown; outputs?: unknown; windowRows?: unknown; learnRows?: unknown };

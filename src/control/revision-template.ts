@@ -38,5 +38,6 @@ function driftOfModel(drift: NonNullable<RevisionRecord['template']['model']['dr
     ...(drift.reference === undefined ? {} : { reference: drift.reference }),
     ...(drift.learnRows === undefined ? {} : { learnRows: drift.learnRows }),
     ...(drift.windowRows === undefined ? {} : { windowRows: drift.windowRows }),
+    ...(drift.maxColumns === undefined ? {} : { maxColumns: drift.maxColumns }),
   };
 }

@@ -32,7 +32,7 @@ export interface RevisionTemplate {
     readinessPath?: string;
     batching?: { maxBatchSize: number; maxDelayMs: number };
     /** Drift measurement of the built-in server (`spec.model.drift`; the threshold is the control plane's). */
-    drift?: { reference?: string; learnRows?: number; windowRows?: number };
+    drift?: { reference?: string; learnRows?: number; windowRows?: number; maxColumns?: number };
   };
   /** What each replica requests and may use (a Deployment's requests and limits, its accelerator). */
   resources: InferenceServiceSpec['resources'];

@@ -45,9 +45,15 @@ describe('parseServeArgs', () => {
   });
 
   it('reads the drift flags', () => {
-    const config = parseServeArgs(['--model', 'm.onnx', '--drift-reference', 'm.reference.json', '--drift-learn-rows', '500', '--drift-window-rows', '4000']);
+    const config = parseServeArgs(['--model', 'm.onnx', '--drift-reference', 'm.reference.json', '--drift-learn-rows', '500', '--drift-window-rows', '4000', '--drift-max-columns', '1024']);
     assert.ok(config !== 'help');
-    assert.deepEqual(config.drift, { referencePath: 'm.reference.json', learnRows: 500, windowRows: 4000 });
+    assert.deepEqual(config.drift, { referencePath: 'm.reference.json', learnRows: 500, windowRows: 4000, maxColumns: 1024 });
+  });
+
+  it('takes a drift window of 400 rows, the smallest that is always judged once full', () => {
+    const config = parseServeArgs(['--model', 'm.onnx', '--drift-window-rows', '400']);
+    assert.ok(config !== 'help');
+    assert.equal(config.drift?.windowRows, 400);
   });
 
   const usageErrors: Array<{ args: string[]; error: RegExp }> = [
@@ -63,6 +69,8 @@ describe('parseServeArgs', () => {
     { args: ['--model', 'm.onnx', '--inject-error-rate', '1.5'], error: /--inject-error-rate must be a number from 0 to 1, got "1.5"/ },
     { args: ['--model', 'm.onnx', '--name', 'a/b'], error: /--name must be a non-empty name without '\/'/ },
     { args: ['--model', 'm.onnx', '--drift-learn-rows', '5'], error: /--drift-learn-rows must be a number from 10 to 1000000, got "5"/ },
+    { args: ['--model', 'm.onnx', '--drift-window-rows', '399'], error: /--drift-window-rows must be a whole number from 400 to 10000000 \(the window keeps as few as half its rows, and drift is judged from 200\), got "399"/ },
+    { args: ['--model', 'm.onnx', '--drift-max-columns', '0'], error: /--drift-max-columns must be a number from 1 to 65536, got "0"/ },
   ];
   for (const c of usageErrors) {
     it(`refuses ${JSON.stringify(c.args)}`, () => {

@@ -14,6 +14,11 @@ import { UsageError } from '../errors.ts';
 import { numberFlag, parseFlags } from '../util/flags.ts';
 import { listenFailure } from '../util/http.ts';
 import { startTracing } from '../observability/tracing/start.ts';
+import { DEFAULT_MIN_ROWS as MIN_DRIFT_ROWS } from '../observability/drift/verdict.ts';
+import { DEFAULT_MAX_COLUMNS } from '../observability/drift/monitor.ts';
+
+/** Most columns `--drift-max-columns` may ask for (the same bound as spec.model.drift.maxColumns). */
+const MAX_DRIFT_COLUMNS = 65_536;
 
 export const SERVE_USAGE = `usage: karb serve --model FILE [options]
 
@@ -34,7 +39,9 @@ or a causal language model (input_ids → logits, like models/tiny-lm.onnx) over
   --drift-reference FILE    reference distribution for drift (default: <model>.reference.json beside the
                             model when there is one; else one is learned from the first rows served)
   --drift-learn-rows N      rows to learn the reference from when there is no file (default 1000)
-  --drift-window-rows N     recent rows the drift statistics cover at most (default 2000)
+  --drift-window-rows N     recent rows the drift statistics cover at most, at least 400 (default 2000)
+  --drift-max-columns N     columns drift watches at most, inputs first, each costing three metric series
+                            (default ${DEFAULT_MAX_COLUMNS})
   --openai                  serve the OpenAI API (/v1/completions, /v1/chat/completions, /v1/embeddings);
                             chosen by itself for a model with input 'input_ids' and output 'logits'
 
@@ -59,8 +66,8 @@ export interface ServeConfig {
   injectErrorRate: number;
   /** Inject faults only while this file exists. */
   injectWhile?: string;
-  /** Drift flags: an explicit reference file, rows to learn one from, rows of the window (absent: none given). */
-  drift?: { referencePath?: string; learnRows?: number; windowRows?: number };
+  /** Drift flags: an explicit reference file, rows to learn one from, rows of the window, columns watched (absent: none given). */
+  drift?: { referencePath?: string; learnRows?: number; windowRows?: number; maxColumns?: number };
   /** Serve the OpenAI API; unset: decide from the model's inputs and outputs. */
   openai?: boolean;
 }
@@ -88,6 +95,7 @@ export function parseServeArgs(args: string[]): ServeConfig | 'help' {
       'drift-reference': { type: 'string' },
       'drift-learn-rows': { type: 'string' },
       'drift-window-rows': { type: 'string' },
+      'drift-max-columns': { type: 'string' },
       openai: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -111,13 +119,14 @@ export function parseServeArgs(args: string[]): ServeConfig | 'help' {
     injectLatencyMs: number('--inject-latency-ms', values['inject-latency-ms'], 0, 0),
     injectErrorRate: number('--inject-error-rate', values['inject-error-rate'], 0, 0, 1),
     ...(values['inject-while'] ? { injectWhile: values['inject-while'] } : {}),
-    ...(values['drift-reference'] === undefined && values['drift-learn-rows'] === undefined && values['drift-window-rows'] === undefined
+    ...(values['drift-reference'] === undefined && values['drift-learn-rows'] === undefined && values['drift-window-rows'] === undefined && values['drift-max-columns'] === undefined
       ? {}
       : {
           drift: {
             ...(values['drift-reference'] === undefined ? {} : { referencePath: nonEmpty('--drift-reference', values['drift-reference']) }),
             ...(values['drift-learn-rows'] === undefined ? {} : { learnRows: integer('--drift-learn-rows', values['drift-learn-rows'], 0, 10, 1_000_000) }),
-            ...(values['drift-window-rows'] === undefined ? {} : { windowRows: integer('--drift-window-rows', values['drift-window-rows'], 0, 2, 10_000_000) }),
+            ...(values['drift-window-rows'] === undefined ? {} : { windowRows: windowRowsFlag(values['drift-window-rows']) }),
+            ...(values['drift-max-columns'] === undefined ? {} : { maxColumns: integer('--drift-max-columns', values['drift-max-columns'], 0, 1, MAX_DRIFT_COLUMNS) }),
           },
         }),
     ...(values.openai === undefined ? {} : { openai: values.openai }),
@@ -136,6 +145,17 @@ function nonEmpty(flag: string, raw: string): string {
 
 function integer(flag: string, raw: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   return number(flag, raw, fallback, min, max, true);
+}
+
+/** The window keeps as few as half its rows, and drift is judged from MIN_DRIFT_ROWS: a smaller window would never, or only every other half, be judged. */
+function windowRowsFlag(raw: string): number {
+  const min = 2 * MIN_DRIFT_ROWS;
+  return numberFlag('--drift-window-rows', raw, 0, {
+    whole: true,
+    min,
+    max: 10_000_000,
+    expected: `a whole number from ${min} to 10000000 (the window keeps as few as half its rows, and drift is judged from ${MIN_DRIFT_ROWS})`,
+  });
 }
 
 export async function runServeCommand(args: string[]): Promise<number> {
@@ -226,6 +246,14 @@ async function serveUntilSignalled(model: ModelSession, config: ServeConfig, log
     const { createDriftMonitor, referencePathFor } = await import('./drift.ts');
     const referencePath = referencePathFor(config.modelPath, config.drift?.referencePath);
     drift = createDriftMonitor(model, { ...config.drift, ...(referencePath === undefined ? {} : { referencePath }) });
+    if (drift !== undefined && drift.unwatchedColumns > 0) {
+      const maxColumns = config.drift?.maxColumns ?? DEFAULT_MAX_COLUMNS;
+      logger.log('warn', `drift watches the first ${maxColumns} columns and not the other ${drift.unwatchedColumns}; set spec.model.drift.maxColumns (karb serve --drift-max-columns) to watch more, at three metric series each`, {
+        model: config.name,
+        maxColumns,
+        unwatchedColumns: drift.unwatchedColumns,
+      });
+    }
   } catch (err) {
     process.stderr.write(`karb serve: ${err instanceof Error ? err.message : String(err)}\n`);
     logger.log('error', 'drift reference refused', { model: config.name, error: err instanceof Error ? err.message : String(err) });

@@ -2,7 +2,8 @@
  * Drift in a real model server (fraud-v1 in ONNX Runtime, real HTTP): rows like the reference read
  * as no drift; shifting one feature moves exactly that feature's PSI past the threshold, in the
  * metrics and in GET /v2/models/{name}/drift. The example model's own reference fits the model,
- * and a bad reference stops `karb serve` with a message saying what is wrong.
+ * and a bad reference stops `karb serve` with a message saying what is wrong. A wide input makes
+ * gauges for its first columns only, unless more are asked for.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +12,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadOnnxModel, type ModelSession } from './onnx-model.ts';
 import { startModelServer, type ModelServer } from './server.ts';
-import { createDriftMonitor, referencePathFor } from './drift.ts';
+import { Registry } from 'prom-client';
+import { createDriftMonitor, referencePathFor, registerDriftMetrics } from './drift.ts';
+import { DEFAULT_MAX_COLUMNS } from '../observability/drift/monitor.ts';
 import { ensureModels, metricValue, MODELS, runKarb } from './test-helpers.ts';
 import { DriftReferenceError } from '../observability/drift/reference.ts';
 import { PSI_DRIFT, PSI_WARN } from '../observability/drift/stats.ts';
@@ -121,5 +124,33 @@ describe('drift references for the model server', () => {
     const result = await runKarb(['serve', '--model', MODELS.fraudV1, '--port', '0', '--drift-reference', '/nonexistent/ref.json']);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /cannot read the drift reference \/nonexistent\/ref\.json: ENOENT; name an existing file/);
+  });
+});
+
+describe('drift gauges of a wide input', () => {
+  const COLS = 4096;
+  const spec = { inputs: [{ name: 'embedding', datatype: 'FP32' as const, shape: [-1, COLS] }], outputs: [{ name: 'score', datatype: 'FP32' as const, shape: [-1, 1] }] };
+
+  /** Series per gauge after the monitor learned from 50 rows and saw 50 more. */
+  async function seriesOf(maxColumns?: number): Promise<Record<string, number>> {
+    const monitor = createDriftMonitor(spec, { learnRows: 50, ...(maxColumns === undefined ? {} : { maxColumns }) })!;
+    const registry = new Registry();
+    registerDriftMetrics(registry, monitor);
+    const rng = seededRandom(5);
+    for (let i = 0; i < 2; i++) {
+      monitor.observe('score', Float32Array.from({ length: 50 }, () => rng.uniform(0, 1)), 50);
+      monitor.observe('embedding', Float32Array.from({ length: 50 * COLS }, () => rng.normal()), 50);
+    }
+    const text = await registry.metrics();
+    const count = (name: string) => text.split('\n').filter((line) => line.startsWith(`${name}{`)).length;
+    return { psi: count('karb_serving_feature_psi'), ks: count('karb_serving_feature_ks'), output: count('karb_serving_output_psi') };
+  }
+
+  it(`makes series for the first ${DEFAULT_MAX_COLUMNS} columns only, by default`, async () => {
+    assert.deepEqual(await seriesOf(), { psi: DEFAULT_MAX_COLUMNS, ks: DEFAULT_MAX_COLUMNS, output: 0 });
+  });
+
+  it('makes series for every column when asked to watch them all', async () => {
+    assert.deepEqual(await seriesOf(COLS + 1), { psi: COLS, ks: COLS, output: 1 });
   });
 });

@@ -17,6 +17,8 @@ export interface DriftConfig {
   learnRows?: number;
   /** Rows the statistics cover at most. */
   windowRows?: number;
+  /** Columns watched at most, inputs first (DEFAULT_MAX_COLUMNS, 256, when unset): each costs three series. */
+  maxColumns?: number;
 }
 
 /** The reference file karb serve looks for beside a model: `fraud-v1.onnx` → `fraud-v1.reference.json`. */
@@ -37,6 +39,7 @@ export function createDriftMonitor(model: { inputs: readonly TensorSpec[]; outpu
     ...(reference ? { reference } : {}),
     ...(config.learnRows === undefined ? {} : { learnRows: config.learnRows }),
     ...(config.windowRows === undefined ? {} : { windowRows: config.windowRows }),
+    ...(config.maxColumns === undefined ? {} : { maxColumns: config.maxColumns }),
   });
 }
 
@@ -65,7 +68,8 @@ function readReference(path: string): ReturnType<typeof parseDriftReference> {
 
 /** The drift gauges, read from the monitor at scrape time (nothing on the request path). */
 export function registerDriftMetrics(registry: Registry, monitor: DriftMonitor): void {
-  // Each gauge reads its own report: a few columns of ten bins each, cheap next to a scrape.
+  // Each gauge reads its own report: at most maxColumns columns (256 by default) of ten bins each,
+  // so at most three series per watched column, cheap next to a scrape.
   const report = (): DriftReport => monitor.report();
   const perColumn = (name: string, help: string, label: 'feature' | 'output', read: (r: Extract<DriftReport, { state: 'monitoring' }>) => Array<{ name: string; value: number | null }>) =>
     new Gauge({

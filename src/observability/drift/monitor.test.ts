@@ -1,12 +1,15 @@
 /**
  * The drift monitor on known distributions: traffic drawn like the reference reads as no drift,
  * one shifted feature is exactly the one past the threshold, a learned reference works the same.
+ * A wide input is watched only up to maxColumns; the smallest window the spec allows, once judged,
+ * stays judged.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DriftMonitor, observableTensors, type DriftReport } from './monitor.ts';
+import { DEFAULT_MAX_COLUMNS, DriftMonitor, judgedOnLearnedReference, observableTensors, type DriftReport } from './monitor.ts';
 import { DriftReferenceError, referenceColumns, type DriftReference } from './reference.ts';
-import { driftVerdict } from './verdict.ts';
+import { DEFAULT_MIN_ROWS, driftVerdict } from './verdict.ts';
+import { validateInferenceService } from '../../api/index.ts';
 import { PSI_DRIFT, PSI_WARN } from './stats.ts';
 import { seededRandom, type Random } from '../../util/prng.ts';
 
@@ -51,6 +54,7 @@ describe('DriftMonitor', () => {
     assert.ok(report.windowRows >= 1000 && report.windowRows < 2000, `window ${report.windowRows}`);
     for (const f of report.inputs) assert.ok(f.psi! < PSI_WARN, `${f.name} PSI ${f.psi}`);
     assert.equal(report.inputs.find((f) => f.name === 'flag')!.ks, null, 'no KS for a discrete feature');
+    assert.equal(judgedOnLearnedReference(report), false, 'a given reference is not a learned one');
     assert.equal(driftVerdict([{ source: 'r1', report }]).reason, 'NoDrift');
   });
 
@@ -88,6 +92,7 @@ describe('DriftMonitor', () => {
     assert.equal(monitor.reference?.inputs.map((c) => c.name).join(), NAMES.join());
     feed(monitor, rows(rng, 1500), 8);
     const calm = monitoring(monitor.report());
+    assert.ok(judgedOnLearnedReference(calm), calm.reference.source);
     for (const f of calm.inputs) assert.ok(f.psi! < PSI_WARN, `${f.name} PSI ${f.psi}`);
     feed(monitor, rows(rng, 2000, 1.5));
     assert.deepEqual(driftVerdict([{ source: 'r1', report: monitor.report() }]).features, ['normal']);
@@ -112,6 +117,88 @@ describe('DriftMonitor', () => {
     const report = monitoring(monitor.report());
     assert.equal(report.windowRows, 1);
     assert.equal(report.inputs[0]!.psi, null);
+  });
+});
+
+describe('DriftMonitor on a wide input', () => {
+  const WIDE = 4096;
+  /** `n` rows of `cols` columns, column c drawn from N(c, 1). */
+  const wide = (rng: Random, n: number, cols: number): Float32Array => {
+    const out = new Float32Array(n * cols);
+    for (let r = 0; r < n; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = c + rng.normal();
+    return out;
+  };
+  const wideTensors = [{ name: 'x', role: 'input' as const, cols: WIDE }, { name: 'y', role: 'output' as const, cols: 2 }];
+
+  it(`watches the first ${DEFAULT_MAX_COLUMNS} columns by default, inputs first, and says how many it left`, () => {
+    const rng = seededRandom(20);
+    const monitor = new DriftMonitor({ tensors: wideTensors, learnRows: 500 });
+    assert.equal(monitor.unwatchedColumns, WIDE + 2 - DEFAULT_MAX_COLUMNS);
+    monitor.observe('y', new Float32Array(500 * 2), 500);
+    monitor.observe('x', wide(rng, 500, WIDE), 500);
+    assert.equal(monitor.reference?.inputs.length, DEFAULT_MAX_COLUMNS);
+    assert.deepEqual(monitor.reference?.outputs, [], 'the inputs took the whole budget');
+    assert.equal(monitor.reference?.inputs.at(-1)!.name, `x[${DEFAULT_MAX_COLUMNS - 1}]`);
+    // Learned from the right values: rows like the first read as no drift on every watched column.
+    monitor.observe('x', wide(rng, 1000, WIDE), 1000);
+    const report = monitoring(monitor.report());
+    assert.equal(report.inputs.length, DEFAULT_MAX_COLUMNS);
+    assert.equal(report.unwatchedColumns, WIDE + 2 - DEFAULT_MAX_COLUMNS);
+    for (const f of report.inputs) assert.ok(f.psi! < PSI_WARN, `${f.name} PSI ${f.psi}`);
+  });
+
+  it('watches more when asked', () => {
+    const monitor = new DriftMonitor({ tensors: wideTensors, learnRows: 20, maxColumns: WIDE + 2 });
+    monitor.observe('y', new Float32Array(20 * 2).map((_, i) => i), 20);
+    monitor.observe('x', wide(seededRandom(21), 20, WIDE), 20);
+    assert.equal(monitor.unwatchedColumns, 0);
+    assert.equal(monitor.reference?.inputs.length, WIDE);
+    assert.equal(monitor.reference?.outputs.length, 2);
+    assert.equal(monitoring(monitor.report()).unwatchedColumns, undefined);
+  });
+
+  it("watches a reference file's first columns too, but refuses the file whole when a later column does not fit", () => {
+    const rng = seededRandom(22);
+    const columns = referenceColumns(wide(rng, 500, 300), 500, 300, 'x');
+    const file: DriftReference = { kind: 'DriftReference', version: 1, rows: 500, inputs: columns, outputs: [] };
+    const monitor = new DriftMonitor({ tensors: [{ name: 'x', role: 'input', cols: 300 }], reference: file });
+    assert.equal(monitor.reference?.inputs.length, DEFAULT_MAX_COLUMNS);
+    assert.equal(monitor.unwatchedColumns, 300 - DEFAULT_MAX_COLUMNS);
+    assert.throws(() => new DriftMonitor({ tensors: [{ name: 'x', role: 'input', cols: 299 }], reference: file }), /column 299 of 'x', which has 299 columns/);
+  });
+});
+
+describe('the smallest drift window', () => {
+  const MIN_WINDOW = 2 * DEFAULT_MIN_ROWS;
+  const spec = (windowRows: number) => ({ apiVersion: 'karb.dev/v1alpha1', kind: 'InferenceService', metadata: { name: 'm' }, spec: { model: { uri: 'file://m.onnx', drift: { windowRows } } } });
+
+  /** Feeds rows one request at a time and returns the verdict's reason after each row, from the first judged one on. */
+  const reasonsOnceJudged = (windowRows: number): string[] => {
+    const rng = seededRandom(30);
+    const monitor = new DriftMonitor({ tensors, reference: reference(rng), windowRows });
+    const reasons: string[] = [];
+    for (let i = 0; i < 3 * windowRows; i++) {
+      monitor.observe('x', rows(rng, 1), 1);
+      const { reason } = driftVerdict([{ source: 'r1', report: monitor.report() }]);
+      if (reasons.length > 0 || reason !== 'TooFewRows') reasons.push(reason);
+    }
+    return reasons;
+  };
+
+  it(`is what the spec allows: ${MIN_WINDOW} rows, twice the rows a verdict needs`, () => {
+    assert.equal(validateInferenceService(spec(MIN_WINDOW)).ok, true);
+    const refused = validateInferenceService(spec(MIN_WINDOW - 1));
+    assert.ok(!refused.ok && refused.errors.some((e) => e.path === 'spec.model.drift.windowRows' && /at least 400 rows: the window keeps as few as half/.test(e.message)));
+  });
+
+  it('once judged, stays judged at the smallest window', () => {
+    const reasons = reasonsOnceJudged(MIN_WINDOW);
+    assert.ok(reasons.length > 2 * MIN_WINDOW, 'judged from about the 200th row on');
+    assert.ok(!reasons.includes('TooFewRows'), 'the window never fell below the rows a verdict needs');
+  });
+
+  it('would fall back to TooFewRows at each half-window with one row less (why the spec refuses it)', () => {
+    assert.ok(reasonsOnceJudged(MIN_WINDOW - 1).includes('TooFewRows'));
   });
 });
 

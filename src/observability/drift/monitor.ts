@@ -8,6 +8,11 @@
  * (a copy into a preallocated array, no allocation). Rows are counted on the first observed input.
  * `observe` is O(columns × log bins) per row and allocates nothing; `report` (a scrape, the drift
  * endpoint) does the arithmetic.
+ *
+ * At most `maxColumns` columns are watched (256 by default): the first ones, inputs before
+ * outputs, in the order of the model's tensors or the reference file's columns. Each watched
+ * column costs work per row and three metric series, so a wide input (embeddings, pixels) would
+ * otherwise cost thousands of series per replica.
  */
 import { DriftReferenceError, columnName, referenceColumn, type DriftReference, type ReferenceColumn } from './reference.ts';
 import { ksBinned, psi } from './stats.ts';
@@ -30,10 +35,15 @@ export interface MonitorOptions {
   windowRows?: number;
   /** Names of the input columns for a learned reference, by tensor (default `tensor[i]`). */
   names?: Readonly<Record<string, readonly string[]>>;
+  /** Columns watched at most, inputs first (default 256). */
+  maxColumns?: number;
 }
 
 export const DEFAULT_LEARN_ROWS = 1000;
 export const DEFAULT_WINDOW_ROWS = 2000;
+export const DEFAULT_MAX_COLUMNS = 256;
+/** How the `reference.source` of a reference learned from the rows served begins. */
+export const LEARNED_SOURCE = 'learned from the first';
 
 export interface ColumnDrift {
   name: string;
@@ -53,6 +63,8 @@ export type DriftReport =
       windowRows: number;
       inputs: ColumnDrift[];
       outputs: ColumnDrift[];
+      /** Columns past `maxColumns`, not watched; absent when every column is. */
+      unwatchedColumns?: number;
     };
 
 /**
@@ -75,6 +87,10 @@ export class DriftMonitor {
   readonly #names: Readonly<Record<string, readonly string[]>>;
   /** The tensor whose rows advance the window (the first observed input). */
   readonly #clockTensor: string | undefined;
+  readonly #maxColumns: number;
+  /** How many leading columns of each tensor a learned reference watches (within maxColumns). */
+  readonly #learnedColumns: ReadonlyMap<string, number>;
+  #unwatched = 0;
 
   #reference: DriftReference | undefined;
   #bindings = new Map<string, TensorBinding>();
@@ -83,7 +99,7 @@ export class DriftMonitor {
   #currentRows = 0;
   #previousRows = 0;
 
-  /** While learning: the first rows of each tensor, row-major. */
+  /** While learning: the first rows of each tensor, row-major, its watched columns only. */
   #learning: Map<string, { data: Float64Array; rows: number }> | undefined;
 
   constructor(options: MonitorOptions) {
@@ -92,12 +108,34 @@ export class DriftMonitor {
     this.#halfRows = Math.max(1, Math.floor((options.windowRows ?? DEFAULT_WINDOW_ROWS) / 2));
     this.#names = options.names ?? {};
     this.#clockTensor = options.tensors.find((t) => t.role === 'input')?.name;
-    if (options.reference !== undefined) this.#use(options.reference);
-    else this.#learning = new Map(options.tensors.map((t) => [t.name, { data: new Float64Array(this.#learnRows * t.cols), rows: 0 }]));
+    this.#maxColumns = Math.max(1, options.maxColumns ?? DEFAULT_MAX_COLUMNS);
+    const ordered = [...options.tensors.filter((t) => t.role === 'input'), ...options.tensors.filter((t) => t.role === 'output')];
+    let budget = this.#maxColumns;
+    const learned = new Map<string, number>();
+    for (const t of ordered) {
+      const take = Math.min(t.cols, budget);
+      learned.set(t.name, take);
+      budget -= take;
+    }
+    this.#learnedColumns = learned;
+    if (options.reference !== undefined) {
+      // Columns past the cap are checked too: a file that does not fit the model is refused whole.
+      for (const c of options.reference.inputs) this.#tensorOf(c, 'input');
+      for (const c of options.reference.outputs) this.#tensorOf(c, 'output');
+      this.#use(this.#capped(options.reference));
+    } else {
+      this.#unwatched = ordered.reduce((n, t) => n + t.cols - learned.get(t.name)!, 0);
+      this.#learning = new Map(ordered.filter((t) => learned.get(t.name)! > 0).map((t) => [t.name, { data: new Float64Array(this.#learnRows * learned.get(t.name)!), rows: 0 }]));
+    }
   }
 
   get reference(): DriftReference | undefined {
     return this.#reference;
+  }
+
+  /** Columns left unwatched by `maxColumns` (of the model's tensors, or of the reference file). */
+  get unwatchedColumns(): number {
+    return this.#unwatched;
   }
 
   /** Counts `rows` rows of `tensor` (row-major, `cols` values each); a tensor drift does not watch is ignored. */
@@ -157,7 +195,16 @@ export class DriftMonitor {
       windowRows: this.#currentRows + this.#previousRows,
       inputs: reference.inputs.map(column),
       outputs: reference.outputs.map(column),
+      ...(this.#unwatched > 0 ? { unwatchedColumns: this.#unwatched } : {}),
     };
+  }
+
+  /** A reference file's first `maxColumns` columns, inputs first. */
+  #capped(reference: DriftReference): DriftReference {
+    const inputs = reference.inputs.slice(0, this.#maxColumns);
+    const outputs = reference.outputs.slice(0, this.#maxColumns - inputs.length);
+    this.#unwatched = reference.inputs.length + reference.outputs.length - inputs.length - outputs.length;
+    return this.#unwatched === 0 ? reference : { ...reference, inputs, outputs };
   }
 
   #rotate(): void {
@@ -171,22 +218,24 @@ export class DriftMonitor {
     const buffer = this.#learning!.get(tensor);
     if (buffer === undefined) return;
     const cols = this.#tensors.find((t) => t.name === tensor)!.cols;
+    const watched = this.#learnedColumns.get(tensor)!;
     const take = Math.min(rows, this.#learnRows - buffer.rows);
-    for (let i = 0; i < take * cols; i++) buffer.data[buffer.rows * cols + i] = data[i]!;
+    for (let r = 0; r < take; r++) for (let c = 0; c < watched; c++) buffer.data[(buffer.rows + r) * watched + c] = data[r * cols + c]!;
     buffer.rows += take;
     if (tensor !== this.#clockTensor || buffer.rows < this.#learnRows) return;
     const columns = (role: ObservedTensor['role']) =>
       this.#tensors
         .filter((t) => t.role === role)
         .flatMap((t) => {
-          const b = this.#learning!.get(t.name)!;
-          if (b.rows === 0) return [];
+          const b = this.#learning!.get(t.name);
+          if (b === undefined || b.rows === 0) return [];
           const names = this.#names[t.name];
+          const watched = this.#learnedColumns.get(t.name)!;
           // A column with no finite value among the first rows cannot be binned: it is left unwatched
           // (observing must never fail the request that completed the learning).
-          return Array.from({ length: t.cols }, (_, c) => c).flatMap((c) => {
+          return Array.from({ length: watched }, (_, c) => c).flatMap((c) => {
             const values = new Float64Array(b.rows);
-            for (let r = 0; r < b.rows; r++) values[r] = b.data[r * t.cols + c]!;
+            for (let r = 0; r < b.rows; r++) values[r] = b.data[r * watched + c]!;
             try {
               return [referenceColumn(values, { name: names?.[c] ?? columnName(t.name, c, t.cols), tensor: t.name, column: c })];
             } catch {
@@ -198,12 +247,25 @@ export class DriftMonitor {
       kind: 'DriftReference',
       version: 1,
       rows: buffer.rows,
-      source: `learned from the first ${buffer.rows} rows served`,
+      source: `${LEARNED_SOURCE} ${buffer.rows} rows served`,
       inputs: columns('input'),
       outputs: columns('output'),
     };
     this.#learning = undefined;
     this.#use(reference);
+  }
+
+  /** The model's tensor a reference column reads; throws DriftReferenceError when it has no such tensor or column. */
+  #tensorOf(c: ReferenceColumn, role: ObservedTensor['role']): ObservedTensor {
+    const tensor = this.#tensors.find((t) => t.name === c.tensor);
+    if (tensor === undefined || tensor.role !== role) {
+      const known = this.#tensors.filter((t) => t.role === role).map((t) => t.name);
+      throw new DriftReferenceError(`drift reference column ${c.name} names ${role} tensor '${c.tensor}', which this model has not as a 2-D float ${role}; the model's are: ${known.join(', ') || 'none'}`);
+    }
+    if (c.column >= tensor.cols) {
+      throw new DriftReferenceError(`drift reference column ${c.name} is column ${c.column} of '${c.tensor}', which has ${tensor.cols} columns (0 to ${tensor.cols - 1})`);
+    }
+    return tensor;
   }
 
   /** Binds the reference's columns to the model's tensors and sizes the count arrays. */
@@ -212,14 +274,7 @@ export class DriftMonitor {
     let offset = 0;
     for (const [role, list] of [['input', reference.inputs], ['output', reference.outputs]] as const) {
       for (const c of list) {
-        const tensor = this.#tensors.find((t) => t.name === c.tensor);
-        if (tensor === undefined || tensor.role !== role) {
-          const known = this.#tensors.filter((t) => t.role === role).map((t) => t.name);
-          throw new DriftReferenceError(`drift reference column ${c.name} names ${role} tensor '${c.tensor}', which this model has not as a 2-D float ${role}; the model's are: ${known.join(', ') || 'none'}`);
-        }
-        if (c.column >= tensor.cols) {
-          throw new DriftReferenceError(`drift reference column ${c.name} is column ${c.column} of '${c.tensor}', which has ${tensor.cols} columns (0 to ${tensor.cols - 1})`);
-        }
+        const tensor = this.#tensorOf(c, role);
         let binding = found.get(c.tensor);
         if (binding === undefined) found.set(c.tensor, (binding = { cols: tensor.cols, columns: [] }));
         binding.columns.push({ column: c.column, offset, edges: c.edges });
@@ -245,6 +300,11 @@ export class DriftMonitor {
     this.#currentRows = 0;
     this.#previousRows = 0;
   }
+}
+
+/** Whether a report judges against a reference its replica learned from its own first rows, not a file. */
+export function judgedOnLearnedReference(report: DriftReport): boolean {
+  return report.state === 'monitoring' && report.reference.source.startsWith(LEARNED_SOURCE);
 }
 
 /** The model's tensors drift can watch: 2-D float with a fixed number of columns. */

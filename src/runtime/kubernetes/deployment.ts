@@ -106,6 +106,7 @@ function builtinArgs(t: RevisionTemplate, modelPath: string): string[] {
   }
   if (drift?.learnRows !== undefined) args.push('--drift-learn-rows', String(drift.learnRows));
   if (drift?.windowRows !== undefined) args.push('--drift-window-rows', String(drift.windowRows));
+  if (drift?.maxColumns !== undefined) args.push('--drift-max-columns', String(drift.maxColumns));
   return args;
 }
 

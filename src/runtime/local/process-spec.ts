@@ -74,5 +74,6 @@ function builtinServerArgs(template: RevisionTemplate, modelsRoot: string): { se
   if (drift?.reference !== undefined) args.push('--drift-reference', resolveModelPath(drift.reference, modelsRoot));
   if (drift?.learnRows !== undefined) args.push('--drift-learn-rows', String(drift.learnRows));
   if (drift?.windowRows !== undefined) args.push('--drift-window-rows', String(drift.windowRows));
+  if (drift?.maxColumns !== undefined) args.push('--drift-max-columns', String(drift.maxColumns));
   return args.length === 0 ? {} : { serverArgs: args };
 }
