@@ -1,5 +1,5 @@
 /**
- * Gateway overhead benchmark: the same closed-loop client at fixed concurrency
+ * Gateway overhead benchmark: the same closed-loop client (closed-loop-client.ts) at fixed concurrency
  * calls one upstream `node:http` server (a) directly and (b) through the
  * gateway, alternating rounds, and prints req/s, p50 and p99 for both with
  * the ratio and the latency the gateway adds.
@@ -18,10 +18,13 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { performance } from 'node:perf_hooks';
-import { Pool } from 'undici';
 import { startGateway } from '../src/gateway/server/gateway.ts';
 import { InMemoryRoutingTable } from '../src/gateway/discovery/routing-table.ts';
+import { closedLoop, runClosedLoopClient, type ClosedLoopJob, type TargetResult } from './closed-loop-client.ts';
+
+/** The client's targets, in its order: the upstream itself, then the gateway in front of it. */
+const TARGETS = ['direct', 'gateway'] as const;
+const GATEWAY = TARGETS.indexOf('gateway');
 
 const MODEL = 'bench';
 const INFER_PATH = `/v2/models/${MODEL}/infer`;
@@ -36,36 +39,9 @@ const RESPONSE_BODY = Buffer.from(
   }),
 );
 
-interface Target {
-  name: string;
-  origin: string;
-}
-
-interface ClientJob {
-  targets: Target[];
-  concurrency: number;
-  warmupMs: number;
-  measureMs: number;
-  rounds: number;
-}
-
-interface PhaseMark {
-  phase: 'start' | 'end';
-  target: string;
-}
-
-interface TargetResult {
-  name: string;
-  requests: number;
-  errors: number;
-  seconds: number;
-  p50: number;
-  p99: number;
-}
-
 const role = process.argv[2];
 if (role === 'upstream') runUpstream();
-else if (role === 'client') runClient();
+else if (role === 'client') runClosedLoopClient();
 else await runOrchestrator();
 
 // ---------------------------------------------------------------- upstream
@@ -84,93 +60,6 @@ function runUpstream(): void {
   process.on('disconnect', () => process.exit(0));
 }
 
-// ---------------------------------------------------------------- client
-function runClient(): void {
-  process.once('message', (job: ClientJob) => {
-    measure(job).then(
-      (results) => process.send!(results, () => process.exit(0)),
-      (err: unknown) => {
-        process.stderr.write(`bench client: ${String(err)}\n`);
-        process.exit(1);
-      },
-    );
-  });
-}
-
-async function measure(job: ClientJob): Promise<TargetResult[]> {
-  const pools = job.targets.map((t) => new Pool(t.origin, { connections: job.concurrency, pipelining: 1 }));
-  const latencies = job.targets.map((): number[] => []);
-  const requests = job.targets.map(() => 0);
-  const errors = job.targets.map(() => 0);
-  const seconds = job.targets.map(() => 0);
-
-  for (let i = 0; i < job.targets.length; i++) await load(pools[i]!, job.concurrency, job.warmupMs, null, null);
-  for (let round = 0; round < job.rounds; round++) {
-    for (let i = 0; i < job.targets.length; i++) {
-      const stats = { requests: 0, errors: 0 };
-      await mark({ phase: 'start', target: job.targets[i]!.name });
-      const started = performance.now();
-      await load(pools[i]!, job.concurrency, job.measureMs, latencies[i]!, stats);
-      seconds[i]! += (performance.now() - started) / 1000;
-      await mark({ phase: 'end', target: job.targets[i]!.name });
-      requests[i]! += stats.requests;
-      errors[i]! += stats.errors;
-    }
-  }
-  await Promise.all(pools.map((p) => p.close()));
-  return job.targets.map((t, i) => {
-    const sorted = Float64Array.from(latencies[i]!).sort();
-    return {
-      name: t.name,
-      requests: requests[i]!,
-      errors: errors[i]!,
-      seconds: seconds[i]!,
-      p50: percentile(sorted, 0.5),
-      p99: percentile(sorted, 0.99),
-    };
-  });
-}
-
-/** Tells the orchestrator a measured phase starts or ends, so it can read its own CPU time. */
-function mark(m: PhaseMark): Promise<void> {
-  return new Promise((resolve) => process.send!(m, () => resolve()));
-}
-
-/** `concurrency` loops, each sending the next request as soon as the last one is read. */
-async function load(
-  pool: Pool,
-  concurrency: number,
-  durationMs: number,
-  latencies: number[] | null,
-  stats: { requests: number; errors: number } | null,
-): Promise<void> {
-  const stopAt = performance.now() + durationMs;
-  const loop = async (): Promise<void> => {
-    while (performance.now() < stopAt) {
-      const t0 = performance.now();
-      const r = await pool.request({
-        path: INFER_PATH,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: REQUEST_BODY,
-      });
-      await r.body.dump();
-      const ms = performance.now() - t0;
-      if (stats !== null) {
-        stats.requests++;
-        if (r.statusCode !== 200) stats.errors++;
-      }
-      latencies?.push(ms);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, loop));
-}
-
-function percentile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
 // ---------------------------------------------------------------- orchestrator
 async function runOrchestrator(): Promise<void> {
   const { values } = parseArgs({
@@ -181,7 +70,9 @@ async function runOrchestrator(): Promise<void> {
       warmup: { type: 'string', default: '8' },
     },
   });
-  const job: Omit<ClientJob, 'targets'> = {
+  const job: Omit<ClosedLoopJob, 'origins'> = {
+    path: INFER_PATH,
+    body: REQUEST_BODY,
     concurrency: Number(values.concurrency),
     measureMs: Number(values.seconds) * 1000,
     rounds: Number(values.rounds),
@@ -222,26 +113,14 @@ async function runOrchestrator(): Promise<void> {
     // CPU time of this process (the gateway) while the gateway target is measured.
     let cpuAtStart = process.cpuUsage();
     let gatewayCpuMicros = 0;
-    const done = new Promise<TargetResult[]>((resolve, reject) => {
-      client.on('message', (m: PhaseMark | TargetResult[]) => {
-        if (Array.isArray(m)) return resolve(m);
-        if (m.target !== 'gateway') return;
-        if (m.phase === 'start') cpuAtStart = process.cpuUsage();
-        else {
-          const used = process.cpuUsage(cpuAtStart);
-          gatewayCpuMicros += used.user + used.system;
-        }
-      });
-      client.once('exit', (code) => reject(new Error(`bench client exited with ${code} before answering`)));
+    const results = await closedLoop(client, { ...job, origins: [origin, gateway.url] /* TARGETS' order */ }, (m) => {
+      if (m.target !== GATEWAY) return;
+      if (m.phase === 'start') cpuAtStart = process.cpuUsage();
+      else {
+        const used = process.cpuUsage(cpuAtStart);
+        gatewayCpuMicros += used.user + used.system;
+      }
     });
-    client.send({
-      ...job,
-      targets: [
-        { name: 'direct', origin },
-        { name: 'gateway', origin: gateway.url },
-      ],
-    } satisfies ClientJob);
-    const results = await done;
     printReport(job, results, gatewayCpuMicros);
   } finally {
     await gateway?.close();
@@ -249,9 +128,9 @@ async function runOrchestrator(): Promise<void> {
   }
 }
 
-function printReport(job: Omit<ClientJob, 'targets'>, results: TargetResult[], gatewayCpuMicros: number): void {
-  const direct = results.find((r) => r.name === 'direct')!;
-  const through = results.find((r) => r.name === 'gateway')!;
+function printReport(job: Omit<ClosedLoopJob, 'origins'>, results: TargetResult[], gatewayCpuMicros: number): void {
+  const direct = { name: TARGETS[0], ...results[0]! };
+  const through = { name: TARGETS[1], ...results[GATEWAY]! };
   const rps = (r: TargetResult): number => r.requests / r.seconds;
   const f = (n: number, d = 2): string => n.toFixed(d);
   const cpu = cpus()[0]?.model ?? 'unknown cpu';

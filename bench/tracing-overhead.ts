@@ -1,5 +1,5 @@
 /**
- * What tracing costs the gateway: the same closed-loop client at fixed concurrency calls three
+ * What tracing costs the gateway: the same closed-loop client (closed-loop-client.ts) at fixed concurrency calls three
  * gateways over one upstream, alternating rounds — tracing off (no OTEL endpoint), sampled at 1%
  * (`traceidratio` 0.01) and at 100% (`always_on`) — and prints each one's process CPU per request
  * (from /proc, read as each of its rounds starts and ends), req/s and p50/p99, with the ratios to
@@ -18,12 +18,12 @@ import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { Pool } from 'undici';
 import { startGateway } from '../src/gateway/server/gateway.ts';
 import { InMemoryRoutingTable } from '../src/gateway/discovery/routing-table.ts';
 import { startTracing } from '../src/observability/tracing/start.ts';
 import { treeCpuSeconds } from './peers/proc-tree.ts';
-import { machineBusySeconds, otherWorkShare, percentile, stopChild } from './support.ts';
+import { machineBusySeconds, otherWorkShare, stopChild } from './support.ts';
+import { closedLoop, runClosedLoopClient, type ClosedLoopJob, type TargetResult } from './closed-loop-client.ts';
 
 const MODEL = 'bench';
 const INFER_PATH = `/v2/models/${MODEL}/infer`;
@@ -37,26 +37,10 @@ const SETTINGS: ReadonlyArray<{ name: string; env: Record<string, string> }> = [
   { name: 'sampled 100%', env: { OTEL_TRACES_SAMPLER: 'always_on' } },
 ];
 
-interface ClientJob {
-  origins: string[];
-  concurrency: number;
-  warmupMs: number;
-  measureMs: number;
-  rounds: number;
-}
-type PhaseMark = { phase: 'start' | 'end'; target: number };
-interface TargetResult {
-  requests: number;
-  errors: number;
-  seconds: number;
-  p50: number;
-  p99: number;
-}
-
 const role = process.argv[2];
 if (role === 'upstream' || role === 'sink') runServer(role);
 else if (role === 'gateway') await runGateway();
-else if (role === 'client') runClient();
+else if (role === 'client') runClosedLoopClient();
 else await runOrchestrator();
 
 // ---------------------------------------------------------------- upstream and span sink
@@ -82,61 +66,6 @@ async function runGateway(): Promise<void> {
   process.on('disconnect', () => void gateway.close().then(() => tracing?.shutdown()).then(() => process.exit(0)));
 }
 
-// ---------------------------------------------------------------- client
-function runClient(): void {
-  process.once('message', (job: ClientJob) => {
-    measure(job).then(
-      (results) => process.send!(results, () => process.exit(0)),
-      (err: unknown) => {
-        process.stderr.write(`bench client: ${String(err)}\n`);
-        process.exit(1);
-      },
-    );
-  });
-}
-
-async function measure(job: ClientJob): Promise<TargetResult[]> {
-  const pools = job.origins.map((o) => new Pool(o, { connections: job.concurrency, pipelining: 1 }));
-  const latencies = job.origins.map((): number[] => []);
-  const totals = job.origins.map(() => ({ requests: 0, errors: 0, seconds: 0 }));
-  for (const pool of pools) await load(pool, job.concurrency, job.warmupMs, null, null);
-  for (let round = 0; round < job.rounds; round++) {
-    for (let i = 0; i < pools.length; i++) {
-      const stats = { requests: 0, errors: 0 };
-      await mark({ phase: 'start', target: i });
-      const started = performance.now();
-      await load(pools[i]!, job.concurrency, job.measureMs, latencies[i]!, stats);
-      totals[i]!.seconds += (performance.now() - started) / 1000;
-      await mark({ phase: 'end', target: i });
-      totals[i]!.requests += stats.requests;
-      totals[i]!.errors += stats.errors;
-    }
-  }
-  await Promise.all(pools.map((p) => p.close()));
-  return totals.map((t, i) => ({ ...t, p50: percentile(latencies[i]!, 0.5), p99: percentile(latencies[i]!, 0.99) }));
-}
-
-function mark(m: PhaseMark): Promise<void> {
-  return new Promise((resolve) => process.send!(m, () => resolve()));
-}
-
-async function load(pool: Pool, concurrency: number, durationMs: number, latencies: number[] | null, stats: { requests: number; errors: number } | null): Promise<void> {
-  const stopAt = performance.now() + durationMs;
-  const loop = async (): Promise<void> => {
-    while (performance.now() < stopAt) {
-      const t0 = performance.now();
-      const r = await pool.request({ path: INFER_PATH, method: 'POST', headers: { 'content-type': 'application/json' }, body: REQUEST_BODY });
-      await r.body.dump();
-      latencies?.push(performance.now() - t0);
-      if (stats !== null) {
-        stats.requests++;
-        if (r.statusCode !== 200) stats.errors++;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, loop));
-}
-
 // ---------------------------------------------------------------- orchestrator
 async function runOrchestrator(): Promise<void> {
   const { values } = parseArgs({
@@ -147,7 +76,14 @@ async function runOrchestrator(): Promise<void> {
       warmup: { type: 'string', default: '6' },
     },
   });
-  const job = { concurrency: Number(values.concurrency), measureMs: Number(values.seconds) * 1000, rounds: Number(values.rounds), warmupMs: Number(values.warmup) * 1000 };
+  const job: Omit<ClosedLoopJob, 'origins'> = {
+    path: INFER_PATH,
+    body: REQUEST_BODY,
+    concurrency: Number(values.concurrency),
+    measureMs: Number(values.seconds) * 1000,
+    rounds: Number(values.rounds),
+    warmupMs: Number(values.warmup) * 1000,
+  };
   const self = fileURLToPath(import.meta.url);
   const children: ChildProcess[] = [];
   const start = async (args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; origin: string; tracing?: string }> => {
@@ -169,24 +105,16 @@ async function runOrchestrator(): Promise<void> {
       const env = s.name === 'tracing off' ? {} : { ...s.env, OTEL_EXPORTER_OTLP_ENDPOINT: sink.origin };
       gateways.push(await start(['gateway', upstream.origin], env));
     }
-    const client = await (async () => {
-      const child = fork(self, ['client'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      children.push(child);
-      return child;
-    })();
+    const client = fork(self, ['client'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    children.push(client);
     const cpuAt = new Array<number>(gateways.length).fill(0);
     const cpuSeconds = new Array<number>(gateways.length).fill(0);
     const busyBefore = machineBusySeconds();
     const began = performance.now();
-    const results = await new Promise<TargetResult[]>((resolve, reject) => {
-      client.on('message', (m: PhaseMark | TargetResult[]) => {
-        if (Array.isArray(m)) return resolve(m);
-        const cpu = treeCpuSeconds(gateways[m.target]!.child.pid!);
-        if (m.phase === 'start') cpuAt[m.target] = cpu;
-        else cpuSeconds[m.target]! += cpu - cpuAt[m.target]!;
-      });
-      client.once('exit', (code) => reject(new Error(`bench client exited with ${code} before answering`)));
-      client.send({ ...job, origins: gateways.map((g) => g.origin) } satisfies ClientJob);
+    const results = await closedLoop(client, { ...job, origins: gateways.map((g) => g.origin) }, (m) => {
+      const cpu = treeCpuSeconds(gateways[m.target]!.child.pid!);
+      if (m.phase === 'start') cpuAt[m.target] = cpu;
+      else cpuSeconds[m.target]! += cpu - cpuAt[m.target]!;
     });
     const others = otherWorkShare(busyBefore, (performance.now() - began) / 1000, children);
     report(job, results, cpuSeconds, gateways.map((g) => g.tracing ?? ''), others);
@@ -195,7 +123,7 @@ async function runOrchestrator(): Promise<void> {
   }
 }
 
-function report(job: Omit<ClientJob, 'origins'>, results: TargetResult[], cpuSeconds: number[], tracing: string[], others: number): void {
+function report(job: Omit<ClosedLoopJob, 'origins'>, results: TargetResult[], cpuSeconds: number[], tracing: string[], others: number): void {
   const f = (n: number, d = 2): string => n.toFixed(d);
   const perRequest = results.map((r, i) => (cpuSeconds[i]! * 1e6) / r.requests);
   const rps = results.map((r) => r.requests / r.seconds);

@@ -43,7 +43,7 @@ test('karb render --prometheus alone writes only the rule files; a later render 
   writeFileSync(a, JSON.stringify(service('a', undefined, {})));
   writeFileSync(b, JSON.stringify(service('b', undefined, {})));
   const rules = path.join(dir, 'rules');
-  const first = await runKarb(['render', '-f', a, '-f', b, '--prometheus', rules, '--slo-period', '1d']);
+  const first = await runKarb(['render', '-f', a, '-f', b, '--prometheus', rules, '--slo-period', '1d', '--scrape-interval', '1s']);
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stdout, /^wrote .*rules \(2 rule files: recording rules and burn-rate alerts of each service's SLO\)\n$/);
   assert.deepEqual(readdirSync(dir).sort(), ['a.json', 'b.json', 'rules'], 'no Kustomize tree without --out');
@@ -69,7 +69,14 @@ test('karb render --prometheus: usage mistakes exit 2 with what was expected', a
   const cases: Array<[string[], RegExp]> = [
     [['render', '-f', 'examples', '--prometheus', ''], /--prometheus needs a directory/],
     [['render', '-f', 'examples', '--out', '/tmp/x', '--slo-period', '1d'], /--slo-period shapes the rule files: give --prometheus DIR too/],
-    [['render', '-f', 'examples', '--prometheus', '/tmp/x', '--slo-period', '1h'], /--slo-period must be at least 144m/],
+    [['render', '-f', 'examples', '--out', '/tmp/x', '--scrape-interval', '1s'], /--scrape-interval shapes the rule files: give --prometheus DIR too/],
+    // At the default 15 s scrapes a 1-day period's 10 s window would hold no rate.
+    [
+      ['render', '-f', 'examples', '--prometheus', '/tmp/x', '--slo-period', '1d'],
+      /--slo-period 1d is too short for scrapes every 15s: .* would be 10000 ms, which must span 4 scrapes\. Give --slo-period 6d or longer, or, if your Prometheus scrapes the gateways every 2500ms or more often, say so with --scrape-interval/,
+    ],
+    [['render', '-f', 'examples', '--prometheus', '/tmp/x', '--slo-period', '1h', '--scrape-interval', '1s'], /--slo-period 1h is too short for scrapes every 1s: .*Give --slo-period 576m or longer/],
+    [['render', '-f', 'examples', '--prometheus', '/tmp/x', '--scrape-interval', '0s'], /--scrape-interval must be at least 1ms/],
     [['render', '-f', 'examples', '--prometheus', '/tmp/x', '--slo-period', 'monthly'], /--slo-period must be a duration/],
     [['render', '-f', 'examples', '--prometheus', '/tmp/x', '--overlay', 'a=x.yaml'], /--overlay needs --out DIR/],
   ];

@@ -10,14 +10,14 @@ import { dirname, join } from 'node:path';
 import { ManifestParseError, parseManifestText } from '../api/load.ts';
 import { UsageError } from '../errors.ts';
 import { durationFlag, flagError, namespaceFlag, parseFlags } from '../util/flags.ts';
-import { MIN_SLO_PERIOD_MS, promDuration } from '../observability/slo/burn-windows.ts';
+import { DEFAULT_SCRAPE_INTERVAL_MS, RECORDED_WINDOWS, SCRAPES_PER_WINDOW, minSloPeriodMs, promDuration, scaleWindow } from '../observability/slo/burn-windows.ts';
 import { readManifests } from './commands.ts';
 import { GENERATED_HEADER, planRender, type OverlayInput, type RenderedFile } from './render-plan.ts';
 import { RULES_HEADER, RULES_SUFFIX, planPrometheusRules } from './render-prometheus.ts';
 import { CliError } from './usage.ts';
 
 export const RENDER_USAGE = `Usage: karb render -f FILE|DIR [-f ...] --out DIR [--overlay NAME=FILE]... [--namespace NS]
-       karb render -f FILE|DIR [-f ...] --prometheus DIR [--slo-period 30d]
+       karb render -f FILE|DIR [-f ...] --prometheus DIR [--slo-period 30d] [--scrape-interval 15s]
 
 Writes the Kubernetes objects of each InferenceService — what karb controller applies for a
 freshly applied service — as a Kustomize base (DIR/base) and one overlay per --overlay
@@ -31,7 +31,10 @@ freshly applied service — as a Kustomize base (DIR/base) and one overlay per -
   --prometheus DIR       also (or only) write each service's SLO recording rules and burn-rate
                          alerts as Prometheus rule files, DIR/NAMESPACE.NAME.rules.yaml
   --slo-period D         the SLO period the alert windows are written for (default 30d); a
-                         shorter one scales every window, for trying the alerts out (min 144m)
+                         shorter one scales every window, for trying the alerts out: at least
+                         6d at 15s scrapes (the shortest window must span 4 scrapes)
+  --scrape-interval D    how often your Prometheus scrapes the gateways (default 15s); a
+                         shorter one allows a shorter --slo-period (1s: 576m; 2500ms: 1d)
 `;
 
 const OVERLAY_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -42,6 +45,26 @@ function overlayFlag(raw: string): { name: string; file: string } {
   const file = eq < 0 ? '' : raw.slice(eq + 1);
   if (!OVERLAY_NAME.test(name) || name.length > 63 || file === '') throw flagError('--overlay', 'NAME=FILE with NAME lowercase letters, digits and "-" (e.g. staging=overlays/staging.yaml)', raw);
   return { name, file };
+}
+
+/**
+ * `--slo-period`: its shortest window (5m over 30 days, scaled) must span `SCRAPES_PER_WINDOW`
+ * scrapes, or its rate is empty; a period too short says the shortest one allowed at this scrape
+ * interval, and the scrape interval that would allow this period.
+ */
+function sloPeriodFlag(raw: string | undefined, scrapeIntervalMs: number): number | undefined {
+  const periodMs = durationFlag('--slo-period', raw, undefined, { positive: true });
+  if (periodMs === undefined) return undefined;
+  const minPeriodMs = minSloPeriodMs(scrapeIntervalMs);
+  if (periodMs >= minPeriodMs) return periodMs;
+  const shortestMs = scaleWindow(RECORDED_WINDOWS[0]!.ms, periodMs);
+  const fastEnough = Math.floor(shortestMs / SCRAPES_PER_WINDOW);
+  throw new UsageError(
+    `--slo-period ${raw} is too short for scrapes every ${promDuration(scrapeIntervalMs)}: its shortest window (5m over 30 days) would be ${shortestMs} ms, ` +
+      `which must span ${SCRAPES_PER_WINDOW} scrapes. Give --slo-period ${promDuration(minPeriodMs)} or longer` +
+      (fastEnough >= 1 ? `, or, if your Prometheus scrapes the gateways every ${promDuration(fastEnough)} or more often, say so with --scrape-interval` : '') +
+      ' (keep 30d in production)',
+  );
 }
 
 function readOverlay(name: string, file: string): OverlayInput {
@@ -72,6 +95,7 @@ export function renderCommand(args: string[], out: NodeJS.WritableStream): numbe
       namespace: { type: 'string', short: 'n' },
       prometheus: { type: 'string' },
       'slo-period': { type: 'string' },
+      'scrape-interval': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -87,8 +111,11 @@ export function renderCommand(args: string[], out: NodeJS.WritableStream): numbe
   const prometheusDir = values.prometheus;
   if (prometheusDir === '') throw new UsageError('--prometheus needs a directory to write the rule files to');
   if (outDir === undefined && prometheusDir === undefined) throw new UsageError('render needs --out DIR, the directory to write the base and overlays to (or --prometheus DIR for rule files)');
-  if (values['slo-period'] !== undefined && prometheusDir === undefined) throw new UsageError('--slo-period shapes the rule files: give --prometheus DIR too');
-  const periodMs = durationFlag('--slo-period', values['slo-period'], undefined, { min: MIN_SLO_PERIOD_MS, minText: promDuration(MIN_SLO_PERIOD_MS) });
+  for (const flag of ['slo-period', 'scrape-interval'] as const) {
+    if (values[flag] !== undefined && prometheusDir === undefined) throw new UsageError(`--${flag} shapes the rule files: give --prometheus DIR too`);
+  }
+  const scrapeIntervalMs = Math.round(durationFlag('--scrape-interval', values['scrape-interval'], DEFAULT_SCRAPE_INTERVAL_MS, { min: 1, minText: '1ms' }));
+  const periodMs = sloPeriodFlag(values['slo-period'], scrapeIntervalMs);
   const namespace = namespaceFlag('--namespace', values.namespace, 'default');
   const overlays = (values.overlay ?? []).map(overlayFlag);
   if (outDir === undefined && overlays.length > 0) throw new UsageError('--overlay needs --out DIR, where the overlays are written');
@@ -109,7 +136,7 @@ export function renderCommand(args: string[], out: NodeJS.WritableStream): numbe
           overlays.map((o) => readOverlay(o.name, o.file)),
           { namespace },
         );
-  const ruleFiles = prometheusDir === undefined ? undefined : planPrometheusRules(docs, { namespace, periodMs });
+  const ruleFiles = prometheusDir === undefined ? undefined : planPrometheusRules(docs, { namespace, periodMs, scrapeIntervalMs });
   if (outDir !== undefined && files !== undefined) {
     writeTree(outDir, files);
     const services = files.filter((f) => f.path.startsWith('base/') && !f.path.endsWith('/kustomization.yaml')).length;

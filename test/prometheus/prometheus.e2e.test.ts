@@ -2,22 +2,30 @@
  * A real Prometheus (Debian's) scraping `karb up`'s /metrics with the rules `karb render
  * --prometheus` writes: the recording rules' series appear in its HTTP API, and the fast-burn
  * availability alert fires while the service fails and resolves after. The rules are rendered
- * with `--slo-period 1d`, which scales every window by 1/30 (1h → 2m, 5m → 10s): the same
- * alerts, passing in seconds what takes an hour over 30 days (promtool covers the real windows:
- * rules.e2e.test.ts).
+ * with `--slo-period 1d --scrape-interval 1s`, which scales every window by 1/30 (1h → 2m,
+ * 5m → 10s, ten scrapes): the same alerts, passing in seconds what takes an hour over 30 days
+ * (promtool covers the real windows: rules.e2e.test.ts). It also scrapes a standalone `karb
+ * gateway`'s --metrics-port, which answers Prometheus in OpenMetrics (Prometheus asks for it on
+ * every scrape), and its series are ingested.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, karb, startKarbUp, waitFor, workDir, type KarbUp } from '../helpers.ts';
+import { wantsOpenMetrics } from '../../src/observability/tracing/openmetrics.ts';
+import { freePort, karb, startGatewayProcess, startKarbUp, waitFor, workDir, type GatewayProcess, type KarbUp } from '../helpers.ts';
 import { namingProblems } from './naming.ts';
 import { promtoolCheckMetrics } from './promtool.ts';
 
 const SERVICE = 'flaky';
 let work: ReturnType<typeof workDir>;
 let up: KarbUp;
+let gateway: GatewayProcess;
+/** Stands where a scrape target would, to see what Prometheus asks for. */
+let acceptProbe: Server;
+const acceptHeaders: string[] = [];
 let prometheus: ChildProcess;
 let prometheusUrl: string;
 let prometheusOutput = '';
@@ -46,8 +54,15 @@ before(async () => {
   await waitFor('the service to answer', async () => (await infer()) === 200, 60_000);
 
   const rules = join(work.dir, 'rules');
-  const rendered = await karb(['render', '-f', manifestFile, '--prometheus', rules, '--slo-period', '1d']);
+  const rendered = await karb(['render', '-f', manifestFile, '--prometheus', rules, '--slo-period', '1d', '--scrape-interval', '1s']);
   assert.equal(rendered.code, 0, rendered.stderr);
+
+  gateway = await startGatewayProcess(work.dir, up.controlUrl, up.adminToken, []);
+  acceptProbe = createServer((req, res) => {
+    acceptHeaders.push(String(req.headers.accept));
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end('');
+  });
+  await new Promise<void>((resolve) => acceptProbe.listen(0, '127.0.0.1', resolve));
 
   const port = await freePort();
   prometheusUrl = `http://127.0.0.1:${port}`;
@@ -58,7 +73,11 @@ before(async () => {
     JSON.stringify({
       global: { scrape_interval: '1s', evaluation_interval: '1s' },
       rule_files: [join(rules, '*.rules.yaml')],
-      scrape_configs: [{ job_name: 'karb', static_configs: [{ targets: [new URL(up.controlUrl).host] }] }],
+      scrape_configs: [
+        { job_name: 'karb', static_configs: [{ targets: [new URL(up.controlUrl).host] }] },
+        { job_name: 'karb-gateway', static_configs: [{ targets: [new URL(gateway.metricsUrl).host] }] },
+        { job_name: 'accept-probe', static_configs: [{ targets: [`127.0.0.1:${(acceptProbe.address() as { port: number }).port}`] }] },
+      ],
     }),
   );
   prometheus = spawn('prometheus', [`--config.file=${join(work.dir, 'prometheus.yml')}`, `--storage.tsdb.path=${data}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -75,6 +94,8 @@ after(async () => {
     prometheus.kill('SIGTERM');
     await exited;
   }
+  await gateway?.stop();
+  if (acceptProbe !== undefined) await new Promise<void>((resolve) => acceptProbe.close(() => resolve()));
   await up?.stop();
   work?.cleanup();
 });
@@ -107,6 +128,13 @@ async function query(expr: string): Promise<Array<{ metric: Record<string, strin
   const body = (await res.json()) as { status: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
   assert.equal(body.status, 'success');
   return body.data.result;
+}
+
+/** A scrape job's target as Prometheus last saw it: its health and last error (what a failed scrape says). */
+async function targetHealth(job: string): Promise<string> {
+  const body = (await (await fetch(`${prometheusUrl}/api/v1/targets`)).json()) as { data: { activeTargets: Array<{ labels: Record<string, string>; health: string; lastError: string }> } };
+  const target = body.data.activeTargets.find((t) => t.labels.job === job);
+  return target === undefined ? 'not among the targets' : `${target.health} ${target.lastError}`;
 }
 
 async function firingFastBurn(): Promise<boolean> {
@@ -143,10 +171,13 @@ test('the fast-burn page fires while every request fails, and resolves once they
   } finally {
     unlinkSync(failFile());
   }
-  await waitFor('the fast-burn page to resolve', async () => !(await firingFastBurn()), 180_000, 500);
-  // Resolved because the short window is clean again, while the long one still remembers the errors.
-  const long = await query(`service:karb_slo_availability_errors:ratio_rate1h{service="${SERVICE}"}`);
-  assert.ok(Number(long[0]!.value[1]) > 0, `the long window's error share: ${JSON.stringify(long)}`);
+  // Resolved because the short window is clean again, while the long one still remembers the errors:
+  // read at the moment it resolves, as the long window (2m) forgets them later.
+  const long = await waitFor('the fast-burn page to resolve', async () => {
+    if (await firingFastBurn()) return undefined;
+    return { ratio: await query(`service:karb_slo_availability_errors:ratio_rate1h{service="${SERVICE}"}`) };
+  }, 180_000, 500);
+  assert.ok(Number(long.ratio[0]?.value[1]) > 0, `the long window's error share: ${JSON.stringify(long.ratio)}`);
 });
 
 test('karb up’s /metrics (control plane and gateway, with traffic) follows Prometheus’ naming', async () => {
@@ -155,4 +186,29 @@ test('karb up’s /metrics (control plane and gateway, with traffic) follows Pro
   assert.deepEqual(namingProblems(text), []);
   const lint = await promtoolCheckMetrics(text);
   assert.equal(lint.code, 0, lint.output);
+});
+
+test('a standalone karb gateway’s --metrics-port, which Prometheus asks for OpenMetrics, is scraped and its series ingested', async () => {
+  // What Prometheus sends every target: OpenMetrics first, so every scrape of the gateway goes through toOpenMetrics.
+  const accept = await waitFor('a scrape of the accept probe', () => acceptHeaders[0], 60_000);
+  assert.ok(wantsOpenMetrics(accept), `Prometheus' Accept: ${accept}`);
+  const asked = await fetch(`${gateway.metricsUrl}/metrics`, { headers: { accept } });
+  assert.match(String(asked.headers.get('content-type')), /^application\/openmetrics-text/);
+  assert.match(await asked.text(), /# EOF\n$/);
+
+  await waitFor('the standalone gateway to know the service', async () => (await fetch(`${gateway.url}/v2/models/${SERVICE}/ready`, { headers: up.auth })).ok, 60_000);
+  for (let i = 0; i < 5; i++) {
+    const res = await fetch(`${gateway.url}/v2/models/${SERVICE}/infer`, { method: 'POST', headers: { ...up.auth, 'content-type': 'application/json' }, body: '{"inputs":[]}' });
+    await res.arrayBuffer();
+    assert.equal(res.status, 200);
+  }
+  const series = await waitFor('the standalone gateway’s requests in Prometheus', async () => {
+    const r = await query(`karb_gateway_requests_total{job="karb-gateway",service="${SERVICE}",revision="${SERVICE}-00001",code="200"}`);
+    if (r.length === 1 && Number(r[0]!.value[1]) >= 5) return r;
+    throw new Error(`series ${JSON.stringify(r)}; the target: ${await targetHealth('karb-gateway')}`);
+  }, 60_000);
+  assert.equal(series[0]!.metric.instance, new URL(gateway.metricsUrl).host);
+  // Every scrape since Prometheus started (the gateway was up before it) parsed.
+  const upSeries = await query('min_over_time(up{job="karb-gateway"}[10m])');
+  assert.deepEqual(upSeries.map((s) => s.value[1]), ['1'], 'every scrape of the gateway parsed');
 });

@@ -104,8 +104,19 @@ export class ServiceObjectsSync {
           : `PrometheusRules cannot be listed (${err instanceof Error ? err.message : String(err)})`;
     }
     if (installed && last !== undefined && !last.installed) this.#o.log?.({ level: 'info', msg: 'the Prometheus Operator is installed now; applying the services\' SLO rules' });
+    // Objects of the operator's kinds applied before are gone with its CRDs: apply them again once it is back.
+    if (!installed) this.#gatewayMonitor = undefined;
     this.#monitoring = { installed, checkedAt: now, why };
     return installed;
+  }
+
+  /**
+   * A PrometheusRule was refused with 404: its resource is not served, so the operator's CRDs were
+   * likely removed since they were found. The next pass looks for them again rather than trust
+   * "installed" for ever (which would re-apply every service's rule and warn on every pass).
+   */
+  #monitoringMaybeRemoved(): void {
+    if (this.#monitoring?.installed === true) this.#monitoring = undefined;
   }
 
   async #applyGatewayMonitor(): Promise<number> {
@@ -142,6 +153,8 @@ export class ServiceObjectsSync {
       );
     }
     if (monitoring) this.#toldNoMonitoring.delete(sk);
+    // Not there without the CRDs: once they are back, the rule is applied again.
+    else applied.delete(`${PROMETHEUS_RULES.kind}/${service.metadata.name}`);
     const keys = new Set<string>();
     for (const obj of objects) {
       const k = `${obj.kind}/${obj.metadata.name}`;
@@ -155,7 +168,15 @@ export class ServiceObjectsSync {
       } catch (err) {
         failed = true;
         const message = err instanceof Error ? err.message : String(err);
-        this.#o.warn(service, 'ObjectRefused', `${k} could not be applied: ${message}${obj.kind === 'ScaledObject' ? ' (is KEDA installed? policy keda-queue needs its ScaledObject CRD)' : ''}`);
+        const ruleNotServed = obj.kind === PROMETHEUS_RULES.kind && err instanceof KubeApiError && err.status === 404;
+        if (ruleNotServed) this.#monitoringMaybeRemoved();
+        const hint =
+          obj.kind === 'ScaledObject'
+            ? ' (is KEDA installed? policy keda-queue needs its ScaledObject CRD)'
+            : ruleNotServed
+              ? " (is the Prometheus Operator still installed? karb looks for its CRDs again on the next pass)"
+              : '';
+        this.#o.warn(service, 'ObjectRefused', `${k} could not be applied: ${message}${hint}`);
       }
     }
     // An autoscaler the policy no longer has: one this process applied, or (after a start) one found then.

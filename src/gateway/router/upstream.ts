@@ -270,18 +270,17 @@ class UpstreamCallHandler implements Dispatcher.DispatchHandler, UpstreamCall {
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     this.#status = this.#clientGone ? 499 : 0;
     if (this.#span !== undefined) this.#errorType = String(errorCode(err) ?? err.name);
-    if (this.#handedOff) {
+    if (this.#handedOff || this.#clientGone) {
       this.#settle();
       return;
     }
-    this.#settle();
-    if (this.#clientGone) return;
     const error = this.#toKarbError(err);
     const ex = this.#exchange;
-    if (!ex.res.headersSent && this.#deps.attempts?.failed(ex, this.#url, error, errorCode(err)) === true) {
-      return;
-    }
-    ex.fail(error);
+    // The router decides on a retry before #settle ends this attempt's span, as it does for a 503
+    // in onResponseStart: the span then carries the retry's reason (karb.retry.reason).
+    const retried = !ex.res.headersSent && this.#deps.attempts?.failed(ex, this.#url, error, errorCode(err)) === true;
+    this.#settle();
+    if (!retried) ex.fail(error);
   }
 
   #settle(): void {

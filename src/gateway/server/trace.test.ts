@@ -8,7 +8,7 @@ import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { InMemorySpanExporter, ParentBasedSampler, AlwaysOnSampler, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { tracingFrom, type Tracing } from '../../observability/tracing/tracing.ts';
-import { answerWithName, gatewayFor, httpClient, replica, revision, route } from './test-support.ts';
+import { answerWithName, gatewayFor, httpClient, replica, revision, route, unusedPort } from './test-support.ts';
 
 function memoryTracing(t: TestContext): { tracing: Tracing; exporter: InMemorySpanExporter } {
   const exporter = new InMemorySpanExporter();
@@ -84,5 +84,37 @@ describe('gateway spans', () => {
     // Each attempt's traceparent names its own span.
     const sent = r.seen.map((s) => String(s.headers.traceparent).split('-')[2]);
     assert.deepEqual(sent, spans.filter((s) => s.name === 'karb.upstream').sort((a, b) => Number(a.attributes['karb.attempt']) - Number(b.attributes['karb.attempt'])).map((s) => s.spanContext().spanId));
+  });
+
+  it('names the retry’s reason on an attempt whose connection was reset before its answer', async (t) => {
+    const { tracing, exporter } = memoryTracing(t);
+    let calls = 0;
+    const r = await replica(t, (_req, res) => {
+      if (calls++ === 0) res.socket!.destroy();
+      else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+    const { gw } = await gatewayFor(t, [route('m', [revision('m-1', 100, [r.url])])], { tracing });
+    const client = httpClient();
+    t.after(() => client.close());
+    assert.equal((await client.send(`${gw.url}/v2/models/m/infer`, { method: 'POST', body: '{}' })).status, 200);
+    await tracing.flush();
+    const attempts = exporter.getFinishedSpans().filter((s) => s.name === 'karb.upstream').sort((a, b) => Number(a.attributes['karb.attempt']) - Number(b.attributes['karb.attempt']));
+    assert.deepEqual(attempts.map((s) => [s.attributes['karb.attempt'], s.attributes['karb.retry.reason'], s.attributes['http.response.status_code']]), [[1, 'reset', undefined], [2, undefined, 200]]);
+    assert.ok(attempts[0]!.attributes['error.type'] !== undefined, 'the reset attempt says how it failed');
+  });
+
+  it('names the retry’s reason on every attempt refused a connection, and none on the last one', async (t) => {
+    const { tracing, exporter } = memoryTracing(t);
+    const dead = `http://127.0.0.1:${await unusedPort()}`;
+    const { gw } = await gatewayFor(t, [route('m', [revision('m-1', 100, [dead])])], { tracing });
+    const client = httpClient();
+    t.after(() => client.close());
+    assert.equal((await client.send(`${gw.url}/v2/models/m/infer`, { method: 'POST', body: '{}' })).status, 502);
+    await tracing.flush();
+    const attempts = exporter.getFinishedSpans().filter((s) => s.name === 'karb.upstream').sort((a, b) => Number(a.attributes['karb.attempt']) - Number(b.attributes['karb.attempt']));
+    const reasons = attempts.map((s) => s.attributes['karb.retry.reason']);
+    assert.ok(attempts.length >= 2, `retried at least once: ${attempts.length} attempts`);
+    assert.deepEqual(reasons, [...reasons.slice(0, -1).map(() => 'connect'), undefined]);
+    for (const a of attempts) assert.equal(a.attributes['error.type'], 'ECONNREFUSED');
   });
 });

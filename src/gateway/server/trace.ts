@@ -101,6 +101,8 @@ export class GatewayTrace {
   /** The attempt under `span` ended: the replica's status, 0 if none came; `errorType` when it failed. */
   attemptEnded(span: Span, status: number, errorType: string | undefined): void {
     if (span === this.#trace.root) return;
+    // An ended span takes no more attributes: a retry decided after this names no attempt.
+    if (span === this.#attempt) this.#attempt = undefined;
     if (status > 0) span.setAttribute('http.response.status_code', status);
     if (errorType !== undefined) this.#trace.fail(span, errorType);
     else {
@@ -109,7 +111,7 @@ export class GatewayTrace {
     }
   }
 
-  /** The router will place another attempt after a backoff; the last attempt is why. */
+  /** The router will place another attempt after a backoff; the last attempt, still open (upstream.ts decides before ending it), is why. */
   retryScheduled(reason: string): void {
     this.#attempt?.setAttribute('karb.retry.reason', reason);
     if (this.#trace.sampled) this.#retry = this.#trace.child('karb.retry', performance.now(), 'internal', { 'karb.retry.reason': reason });

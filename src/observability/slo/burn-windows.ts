@@ -12,9 +12,11 @@
  * Both windows must burn faster than the rate: the long one proves the spend is significant, the
  * short one that it is still going on, so an alert resolves soon after the errors stop.
  *
- * A shorter SLO period scales every window by period / 30 days (`scaledWindows`): the alerts then
+ * A shorter SLO period scales every window by period / 30 days (`scaleWindow`): the alerts then
  * fire and resolve just as they would over 30 days, in proportionally less time. That is how a
- * test (or a demo) sees a 1-hour window's alert within minutes; production keeps 30 days.
+ * test (or a demo) sees a 1-hour window's alert within minutes; production keeps 30 days. The
+ * shortest window must still span a few scrapes, so the shortest period depends on how often
+ * Prometheus scrapes (`minSloPeriodMs`).
  */
 
 const MINUTE = 60_000;
@@ -46,10 +48,26 @@ export const RECORDED_WINDOWS: ReadonlyArray<{ name: string; ms: number }> = Obj
     .sort((a, b) => a.ms - b.ms),
 );
 
-/** The shortest window a rule may be given: a rate needs a few scrapes inside its window. */
-export const MIN_WINDOW_MS = 1_000;
-/** The shortest SLO period whose windows all stay at or above `MIN_WINDOW_MS`. */
-export const MIN_SLO_PERIOD_MS = (MIN_WINDOW_MS * SLO_PERIOD_MS) / RECORDED_WINDOWS[0]!.ms;
+/**
+ * Scrapes a window must span: `rate()` needs two samples in its range, and four leave room for a
+ * missed scrape or one that lands just outside.
+ */
+export const SCRAPES_PER_WINDOW = 4;
+/** The scrape interval rules are written for unless told another: karb's ServiceMonitor's (monitoring.ts). */
+export const DEFAULT_SCRAPE_INTERVAL_MS = 15_000;
+
+/** The shortest window a rule may be given when Prometheus scrapes every `scrapeIntervalMs`. */
+export function minWindowMs(scrapeIntervalMs: number = DEFAULT_SCRAPE_INTERVAL_MS): number {
+  return SCRAPES_PER_WINDOW * scrapeIntervalMs;
+}
+
+/**
+ * The shortest SLO period whose windows all span `SCRAPES_PER_WINDOW` scrapes at that interval:
+ * 6d at 15 s, 576m at 1 s (a period of 1d then needs scrapes every 2.5 s or less).
+ */
+export function minSloPeriodMs(scrapeIntervalMs: number = DEFAULT_SCRAPE_INTERVAL_MS): number {
+  return Math.ceil((minWindowMs(scrapeIntervalMs) * SLO_PERIOD_MS) / RECORDED_WINDOWS[0]!.ms);
+}
 
 /** A window scaled to the SLO period, in whole milliseconds. */
 export function scaleWindow(ms: number, periodMs: number): number {

@@ -41,7 +41,7 @@ test('the latency SLI counts against the service’s own target, read from the g
 });
 
 test('a shorter SLO period scales every window, and the names stay the nominal ones', () => {
-  const rules = sloRules(fraud, { periodMs: 86_400_000 }).groups[0]!.rules;
+  const rules = sloRules(fraud, { periodMs: 86_400_000, scrapeIntervalMs: 1000 }).groups[0]!.rules;
   const r1h = rules.find((r) => 'record' in r && r.record === 'service:karb_slo_availability_errors:ratio_rate1h') as RecordingRule;
   assert.match(r1h.expr, /\[2m\]/);
   assert.doesNotMatch(r1h.expr, /\[1h\]/);
@@ -49,11 +49,14 @@ test('a shorter SLO period scales every window, and the names stay the nominal o
   assert.match(fast.annotations.description!, /scaled to an SLO period of 1d/);
 });
 
-test('a period too short for its windows is refused, saying what is allowed', () => {
+test('a period too short for its windows at the scrape interval is refused, saying what is allowed', () => {
   assert.throws(
-    () => sloRules(fraud, { periodMs: 3_600_000 }),
-    (err: unknown) => err instanceof SloPeriodError && err.code === 'SLO_PERIOD_TOO_SHORT' && /at least 144m/.test(err.message),
+    () => sloRules(fraud, { periodMs: 86_400_000 }),
+    (err: unknown) => err instanceof SloPeriodError && err.code === 'SLO_PERIOD_TOO_SHORT' && /scrapes every 15000 ms: .* would be 10000 ms, which must span 4 scrapes; give a period of at least 6d/.test(err.message),
   );
+  // The same period, scraped every second: the 10 s window spans 10 scrapes.
+  assert.doesNotThrow(() => sloRules(fraud, { periodMs: 86_400_000, scrapeIntervalMs: 1000 }));
+  assert.throws(() => sloRules(fraud, { periodMs: 3_600_000, scrapeIntervalMs: 1000 }), /at least 576m/);
 });
 
 test('errorRate 0: any 5xx burns the budget, the threshold is 0', () => {

@@ -15,8 +15,8 @@ describe('tracing configuration from OTEL_* variables', () => {
     { why: 'the base endpoint gets /v1/traces', env: ON, want: { enabled: true, url: 'http://collector:4318/v1/traces', sampler: 'parentbased_always_on', ratio: 1 } },
     { why: 'a trailing slash is not doubled', env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318/' }, want: { url: 'http://c:4318/v1/traces' } },
     { why: 'the traces endpoint is used as it is, and wins', env: { ...ON, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://t.example/otlp/traces' }, want: { url: 'https://t.example/otlp/traces' } },
-    { why: 'a bad traces endpoint falls back to the base one', env: { ...ON, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'collector:4318' }, want: { url: 'http://collector:4318/v1/traces' }, warns: /OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is "collector:4318", not an http/ },
-    { why: 'a bad base endpoint turns tracing off', env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://c:4317' }, want: { enabled: false }, warns: /OTEL_EXPORTER_OTLP_ENDPOINT is "grpc:\/\/c:4317"/ },
+    { why: 'a bad traces endpoint falls back to the base one', env: { ...ON, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'collector:4318' }, want: { url: 'http://collector:4318/v1/traces' }, warns: /OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is not an http:\/\/ or https:\/\/ URL \(give one such as http:\/\/collector:4318\); it is ignored/ },
+    { why: 'a bad base endpoint turns tracing off', env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://c:4317' }, want: { enabled: false }, warns: /OTEL_EXPORTER_OTLP_ENDPOINT is grpc:\/\/c:4317, not an http/ },
     { why: 'OTEL_SDK_DISABLED=true wins over an endpoint', env: { ...ON, OTEL_SDK_DISABLED: 'TRUE' }, want: { enabled: false, reason: 'OTEL_SDK_DISABLED is true' } },
     { why: 'OTEL_SDK_DISABLED that is not a boolean is false', env: { ...ON, OTEL_SDK_DISABLED: 'yes' }, want: { enabled: true }, warns: /OTEL_SDK_DISABLED is "yes"; it takes true or false/ },
     { why: 'exporter none turns tracing off', env: { ...ON, OTEL_TRACES_EXPORTER: 'none' }, want: { enabled: false } },
@@ -37,6 +37,20 @@ describe('tracing configuration from OTEL_* variables', () => {
       } else assert.deepEqual(warnings, []);
     });
   }
+
+  it('never repeats an endpoint’s userinfo or query in a warning, nor a value that is no URL', () => {
+    const secret = 's3cret';
+    for (const [env, shown] of [
+      [{ OTEL_EXPORTER_OTLP_ENDPOINT: `grpc://karb:${secret}@collector:4317/otlp?api_key=${secret}` }, /is grpc:\/\/collector:4317\/otlp, not an http/],
+      [{ OTEL_EXPORTER_OTLP_ENDPOINT: `karb:${secret}@collector:4318` }, /OTEL_EXPORTER_OTLP_ENDPOINT is not an http/],
+      [{ ...ON, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${secret}` }, /OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is not an http/],
+    ] as const) {
+      const { warnings } = read(env);
+      assert.equal(warnings.length, 1, warnings.join('\n'));
+      assert.match(warnings[0]!, shown);
+      assert.ok(!warnings[0]!.includes(secret), warnings[0]);
+    }
+  });
 
   it('builds the resource: the default service name, OTEL_SERVICE_NAME over it, attributes percent-decoded, bad entries skipped', () => {
     const { setting, warnings } = read({ ...ON, OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod,team=pay%20ments,broken,=x' });

@@ -1,7 +1,8 @@
 /**
  * Tracing's configuration from the standard `OTEL_*` variables, read once at start (pure: the
  * environment is passed in). A bad value never stops a process: it is reported through `warn`,
- * naming the variable, and the documented default is used instead.
+ * naming the variable, and the documented default is used instead. A warning shows an endpoint
+ * by scheme, host and path at most, never its userinfo or query (either may hold a credential).
  *
  * | variable | read as | when bad |
  * | --- | --- | --- |
@@ -15,6 +16,8 @@
  *
  * No endpoint, no tracing: the request path then pays nothing for it (see request-trace.ts).
  */
+
+import { urlForLog } from '../../util/safe-url.ts';
 
 export type SamplerName =
   | 'always_on'
@@ -86,12 +89,12 @@ function endpointUrl(env: Env, warn: (message: string) => void): string | undefi
   const traces = value(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
   if (traces !== undefined) {
     if (isHttpUrl(traces)) return traces;
-    warn(`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is "${traces}", not an http:// or https:// URL; it is ignored`);
+    warn(`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ${notHttpUrl(traces)}; it is ignored`);
   }
   const base = value(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
   if (base === undefined) return undefined;
   if (!isHttpUrl(base)) {
-    warn(`OTEL_EXPORTER_OTLP_ENDPOINT is "${base}", not an http:// or https:// URL; traces are not exported`);
+    warn(`OTEL_EXPORTER_OTLP_ENDPOINT ${notHttpUrl(base)}; traces are not exported`);
     return undefined;
   }
   return `${base.replace(/\/+$/, '')}/v1/traces`;
@@ -104,6 +107,15 @@ function isHttpUrl(s: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * What is wrong with an endpoint that is not an http(s) URL, without repeating it: an endpoint
+ * may carry credentials (`user:token@…`), and a value that is no URL cannot be told apart from one.
+ */
+function notHttpUrl(raw: string): string {
+  const shown = urlForLog(raw);
+  return `${shown === undefined ? 'is' : `is ${shown},`} not an http:// or https:// URL (give one such as http://collector:4318)`;
 }
 
 function readSampler(env: Env, warn: (message: string) => void): { sampler: SamplerName; ratio: number } {

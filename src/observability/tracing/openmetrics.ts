@@ -1,9 +1,11 @@
 /**
  * Exemplars join a histogram bucket to a trace that fell in it: `…_bucket{le="0.01"} 7 # {trace_id="…"} 0.0042 1765100000.123`.
  * Only the OpenMetrics exposition carries them, so a scraper that asks for it
- * (`Accept: application/openmetrics-text`, as Prometheus does with exemplar storage on) gets
- * the Prometheus text rewritten to OpenMetrics; every other scraper keeps the plain text, byte
- * for byte. Pure.
+ * (`Accept: application/openmetrics-text`) gets the Prometheus text rewritten to OpenMetrics;
+ * every other scraper keeps the plain text, byte for byte. Prometheus asks for OpenMetrics on
+ * every scrape by default (whether or not it stores exemplars), so this rewrite is what every
+ * Prometheus scraping `karb gateway --metrics-port` reads: test/prometheus/prometheus.e2e.test.ts
+ * has a real one ingest it. Pure.
  */
 
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';

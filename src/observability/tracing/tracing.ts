@@ -1,7 +1,9 @@
 /**
  * Tracing for one karb process, as its configuration (config.ts) says: a tracer provider of its
- * own (nothing is registered globally, so several gateways and servers in one process — tests,
- * `karb up` — never share one), the configured sampler, and a batching OTLP/HTTP exporter.
+ * own (no global tracer provider or propagator is registered, so several gateways and servers in
+ * one process — tests, `karb up` — never share one), the configured sampler, and a batching
+ * OTLP/HTTP exporter. One thing is global: OpenTelemetry's error handler, where failed exports
+ * end up; the last `createTracing` in a process sets it (see there).
  * Processes call `startTracing` (start.ts), which loads this module only when tracing is on.
  */
 import type { Attributes, Tracer } from '@opentelemetry/api';
@@ -18,6 +20,7 @@ import {
   type Sampler,
 } from '@opentelemetry/sdk-trace';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { urlForLog } from '../../util/safe-url.ts';
 import type { SamplerName, TracingConfig } from './config.ts';
 import { RequestTrace, type Kind } from './request-trace.ts';
 
@@ -42,13 +45,16 @@ export interface TracingOptions {
 const EXPORT_WARNING_EVERY_MS = 60_000;
 
 export function createTracing(config: TracingConfig, options: TracingOptions): Tracing {
-  // Export failures reach OpenTelemetry's global handler; say so in karb's log, not on every batch.
+  // Export failures reach OpenTelemetry's handler, which is global to the process (the SDK has no
+  // other): the last tracing created reports them, for all. Said in karb's log, not on every batch;
+  // the receiver by origin and path only, as its URL may carry credentials.
   let lastWarning = -Infinity;
+  const receiver = urlForLog(config.url) ?? 'the OTLP endpoint';
   setGlobalErrorHandler((err) => {
     const now = Date.now();
     if (now - lastWarning < EXPORT_WARNING_EVERY_MS) return;
     lastWarning = now;
-    options.warn(`traces could not be exported to ${config.url}: ${err instanceof Error ? err.message : String(err)}`);
+    options.warn(`traces could not be exported to ${receiver}: ${err instanceof Error ? err.message : String(err)}`);
   });
   const provider = new TracerProvider({
     sampler: samplerFor(config.sampler, config.ratio),

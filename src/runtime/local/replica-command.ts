@@ -9,6 +9,7 @@ import { canonicalJson } from '../../api/revision.ts';
 import { InvalidRequestError } from '../../errors.ts';
 import type { LocalProcessSpec } from './process-spec.ts';
 import { fillPort } from '../port.ts';
+import { httpUrlWithoutUserinfo } from '../../util/safe-url.ts';
 
 export interface ReplicaCommand {
   command: string;
@@ -32,10 +33,11 @@ export interface ReplicaCommandContext {
  * The variables of karb's environment a replica gets, besides the spec's
  * own `env` and karb's `PORT` and `KARB_*` identity: what a process needs to
  * find programs and libraries, run Node, read text and time, and reach the GPU
- * it was meant to have (and tracing's `OTEL_*`, see `inheritedEnv`). Nothing else passes — karb's environment may hold the
- * admin token (`KARB_TOKEN`), cloud credentials (`AWS_*`) and other secrets
- * that a model server, possibly someone else's code, must not see. A replica
- * that needs more says so in `spec.model.env`.
+ * it was meant to have (and some of tracing's `OTEL_*`, see `INHERITED_OTEL`).
+ * Nothing else passes — karb's environment may hold the admin token
+ * (`KARB_TOKEN`), cloud credentials (`AWS_*`) and other secrets that a model
+ * server, possibly someone else's code, must not see. A replica that needs
+ * more says so in `spec.model.env`.
  */
 export const INHERITED_ENV: ReadonlySet<string> = new Set([
   'PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'TMPDIR', 'LANG', 'LANGUAGE', 'TZ',
@@ -44,17 +46,30 @@ export const INHERITED_ENV: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * OpenTelemetry's variables a replica does not inherit: its own service name (`karb serve`
- * defaults to karb-serve), and the exporter's headers, which may hold a receiver's credentials.
+ * Tracing's variables a replica gets, so that its spans join the gateway's: where spans go, the
+ * protocol, the sampler, whether tracing is on, and the resource's attributes. A fixed list, not
+ * `OTEL_*` less some: the exporter's headers and client certificate and key (`…_HEADERS`,
+ * `…_CLIENT_KEY`, for traces, metrics and logs alike) are the receiver's credentials, and a
+ * replica may run someone else's `command`. `OTEL_SERVICE_NAME` is the gateway's own (karb serve
+ * defaults to karb-serve).
  */
-const OTEL_NOT_INHERITED: ReadonlySet<string> = new Set(['OTEL_SERVICE_NAME', 'OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS']);
+const INHERITED_OTEL: ReadonlySet<string> = new Set([
+  'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG',
+  'OTEL_SDK_DISABLED', 'OTEL_TRACES_EXPORTER', 'OTEL_RESOURCE_ATTRIBUTES',
+]);
+/** Passed on with any `user:password@` removed; one that is not an http(s) URL is not passed on. */
+const INHERITED_OTEL_ENDPOINTS: ReadonlySet<string> = new Set(['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']);
 
-/** The inherited part of a replica's environment: `INHERITED_ENV`, the locale's `LC_*` and tracing's `OTEL_*` (so its spans join the gateway's). */
+/** The inherited part of a replica's environment: `INHERITED_ENV`, the locale's `LC_*` and tracing's `INHERITED_OTEL` and endpoints. */
 export function inheritedEnv(env: Record<string, string | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) continue;
-    if (INHERITED_ENV.has(k) || k.startsWith('LC_') || (k.startsWith('OTEL_') && !OTEL_NOT_INHERITED.has(k))) out[k] = v;
+    if (INHERITED_ENV.has(k) || k.startsWith('LC_') || INHERITED_OTEL.has(k)) out[k] = v;
+    else if (INHERITED_OTEL_ENDPOINTS.has(k)) {
+      const endpoint = httpUrlWithoutUserinfo(v);
+      if (endpoint !== undefined) out[k] = endpoint;
+    }
   }
   return out;
 }

@@ -63,25 +63,50 @@ test("what the spec's env sets reaches the replica, a variable karb has included
   assert.equal(env.AWS_SECRET_ACCESS_KEY, undefined);
 });
 
-test("a replica inherits tracing's OTEL_* variables, but not the exporter's headers or the gateway's service name", () => {
+test("a replica inherits only tracing's listed OTEL_* variables: never the exporters' credentials or the gateway's service name", () => {
   const { env } = buildReplicaCommand(template, {
     ...ctx,
     baseEnv: {
       PATH: '/usr/bin',
-      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://karb:collector-secret@collector:4318',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://collector:4318/v1/traces',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
       OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
       OTEL_TRACES_SAMPLER_ARG: '0.01',
+      OTEL_SDK_DISABLED: 'false',
+      OTEL_TRACES_EXPORTER: 'otlp',
       OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod',
+      // Not passed on: the gateway's own name, and every exporter's credentials.
       OTEL_SERVICE_NAME: 'edge-gateway',
       OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer collector-secret',
       OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-api-key=collector-secret',
+      OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'x-api-key=collector-secret',
+      OTEL_EXPORTER_OTLP_LOGS_HEADERS: 'x-api-key=collector-secret',
+      OTEL_EXPORTER_OTLP_CLIENT_KEY: '/etc/karb/otlp-client.key',
+      OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: '/etc/karb/otlp-client.crt',
+      OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: '/etc/karb/otlp-client.key',
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'https://karb:collector-secret@collector:4318/v1/metrics',
+      OTEL_UNKNOWN_FUTURE_VARIABLE: 'collector-secret',
     },
   });
   const otel = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('OTEL_')));
   assert.deepEqual(otel, {
-    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318/',
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://collector:4318/v1/traces',
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
     OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
     OTEL_TRACES_SAMPLER_ARG: '0.01',
+    OTEL_SDK_DISABLED: 'false',
+    OTEL_TRACES_EXPORTER: 'otlp',
     OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod',
   });
+  assert.ok(!JSON.stringify(env).includes('collector-secret'));
+});
+
+test('an endpoint that is not an http(s) URL is not passed on: what it holds cannot be told from a credential', () => {
+  const { env } = buildReplicaCommand(template, { ...ctx, baseEnv: { OTEL_EXPORTER_OTLP_ENDPOINT: 'karb:collector-secret@collector:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' } });
+  assert.equal(env.OTEL_EXPORTER_OTLP_ENDPOINT, undefined);
+  assert.equal(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, 'http://collector:4318/v1/traces');
 });
