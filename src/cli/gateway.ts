@@ -113,6 +113,7 @@ export async function gatewayCommand(args: string[]): Promise<number> {
       metricsPort,
       connections,
       signals: reporter,
+      sli: reporter,
       // A service at zero replicas: hold its requests and ask the control plane for one, once a second at most.
       hold: {
         onTableChange: (listener) => routingTable.onReplace(listener),

@@ -32,7 +32,11 @@ function setup(path = ':memory:', outputChecks?: RolloutTrackerOptions['outputCh
     return state;
   };
   const traffic = (revision: string, n: number, errors: number) => {
-    for (let i = 0; i < n; i++) counters.requestFinished('svc', revision, 'http://x', 3, i < errors ? 500 : 200);
+    // Requests of one attempt each: analysis counts the attempt, the guard the request.
+    for (let i = 0; i < n; i++) {
+      counters.requestFinished('svc', revision, 'http://x', 3, i < errors ? 500 : 200);
+      counters.requestAnswered('svc', revision, i < errors ? 500 : 200, 3);
+    }
   };
   return { store, tracker, counters, sync, traffic, advance: (ms: number) => clock.advance(ms), events: () => store.listEvents().map((e) => e.reason) };
 }

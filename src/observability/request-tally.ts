@@ -4,12 +4,13 @@
  * answered ones) with the fastest and slowest answer. The dashboard's sampler
  * takes (and resets) it once a second into the history.
  *
- * A `SignalSink` on the hot path: a map lookup and a few increments per request.
+ * An `SliSink` on the hot path (one outcome per request, sli-sink.ts): a map
+ * lookup and a few increments per request.
  */
-import type { SignalSink } from './hub.ts';
 import { binMiddle, LATENCY_BINS, latencyBin } from './latency-histogram.ts';
-import type { SignalReport } from './signal-report.ts';
+import { sliOfReport, type SignalReport } from './signal-report.ts';
 import { emptySliCounts, isAnswered, isServerError, type SliCounts } from './sli.ts';
+import type { SliSink } from './sli-sink.ts';
 
 export interface RevisionTally extends SliCounts {
   service: string;
@@ -19,14 +20,10 @@ export interface RevisionTally extends SliCounts {
   maxMs: number;
 }
 
-export class RequestTally implements SignalSink {
+export class RequestTally implements SliSink {
   readonly #revisions = new Map<string, RevisionTally>();
 
-  requestStarted(): void {}
-
-  heldChanged(): void {}
-
-  requestFinished(service: string, revision: string, _endpoint: string, latencyMs: number, status: number, _replicaQueueDepth?: number): void {
+  requestAnswered(service: string, revision: string, status: number, latencyMs: number): void {
     const t = this.#get(service, revision);
     t.requests += 1;
     if (isServerError(status)) t.serverErrors += 1;
@@ -38,17 +35,16 @@ export class RequestTally implements SignalSink {
 
   /**
    * What a standalone gateway reported it finished (`POST /api/v1/signals`). Its latencies are
-   * histogram bins, read as their middles; a gateway that sends no SLI counts has its errors
-   * (429 included) count as server errors and every request as answered, as revision-counters.ts does.
+   * histogram bins, read as their middles; an older gateway's report is read as signal-report.ts
+   * `sliOfReport` says, as revision-counters.ts reads it.
    */
   ingest(report: SignalReport): void {
-    for (const r of report.revisions) {
+    for (const r of sliOfReport(report)) {
       if (!(r.requests > 0)) continue;
       const t = this.#get(r.service, r.revision);
       t.requests += r.requests;
-      const sli = r.serverErrors !== undefined && r.answered !== undefined;
-      t.serverErrors += Math.min(sli ? r.serverErrors! : r.errors, r.requests);
-      for (const [bin, n] of sli ? r.answered! : r.latency) {
+      t.serverErrors += Math.min(r.serverErrors, r.requests);
+      for (const [bin, n] of r.answered) {
         if (!(bin >= 0 && bin < LATENCY_BINS && n > 0)) continue;
         t.answered[bin]! += n;
         const ms = binMiddle(bin);

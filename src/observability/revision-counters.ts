@@ -1,12 +1,16 @@
 /**
  * What analysis reads: per revision, cumulative counts of finished requests,
  * errors and a log-scale latency histogram, fed by the gateway through the
- * `SignalSink` interface. Counters only grow; a window is the difference
- * between two snapshots, so canary and stable are always compared over exactly
- * the same stretch of time, however long the analysis waits for enough requests.
+ * `SignalSink` interface (per attempt, mirror copies included). Counters only
+ * grow; a window is the difference between two snapshots, so canary and stable
+ * are always compared over exactly the same stretch of time, however long the
+ * analysis waits for enough requests. Beside them, the SLI counts the guard
+ * after promotion reads, fed once per request through `SliSink` (sli-sink.ts),
+ * as the Prometheus rules count.
  */
 import type { SignalSink } from './hub.ts';
-import type { SignalReport } from './signal-report.ts';
+import { sliOfReport, type SignalReport } from './signal-report.ts';
+import type { SliSink } from './sli-sink.ts';
 import { LATENCY_BINS, latencyBin } from './latency-histogram.ts';
 import { isErrorStatus } from './error-status.ts';
 import { emptySliCounts, isAnswered, isServerError, type SliCounts } from './sli.ts';
@@ -30,9 +34,9 @@ export function countsBetween(earlier: WindowCounts, later: WindowCounts): Windo
   return { requests: later.requests - earlier.requests, errors: later.errors - earlier.errors, latency };
 }
 
-export class RevisionCounters implements SignalSink {
+export class RevisionCounters implements SignalSink, SliSink {
   readonly #byRevision = new Map<string, WindowCounts>();
-  /** The same requests counted by the SLIs (sli.ts), which the guard after promotion reads. */
+  /** Requests as the SLIs count them (sli.ts), which the guard after promotion reads. */
   readonly #sli = new Map<string, SliCounts>();
 
   requestStarted(): void {}
@@ -44,6 +48,9 @@ export class RevisionCounters implements SignalSink {
     c.requests += 1;
     if (isErrorStatus(status)) c.errors += 1;
     c.latency[latencyBin(latencyMs)]! += 1;
+  }
+
+  requestAnswered(_service: string, revision: string, status: number, latencyMs: number): void {
     const s = this.#sliOf(revision);
     s.requests += 1;
     if (isServerError(status)) s.serverErrors += 1;
@@ -58,17 +65,13 @@ export class RevisionCounters implements SignalSink {
       c.requests += r.requests;
       c.errors += Math.min(r.errors, r.requests);
       for (const [bin, n] of r.latency) if (bin >= 0 && bin < LATENCY_BINS && n > 0) c.latency[bin]! += n;
+    }
+    for (const r of sliOfReport(report)) {
+      if (!(r.requests > 0)) continue;
       const s = this.#sliOf(r.revision);
       s.requests += r.requests;
-      if (r.serverErrors !== undefined && r.answered !== undefined) {
-        s.serverErrors += Math.min(r.serverErrors, r.requests);
-        for (const [bin, n] of r.answered) if (bin >= 0 && bin < LATENCY_BINS && n > 0) s.answered[bin]! += n;
-      } else {
-        // An older gateway reports only what `isErrorStatus` counts and one histogram of every
-        // request: 429s then count as server errors, and every request as answered.
-        s.serverErrors += Math.min(r.errors, r.requests);
-        for (const [bin, n] of r.latency) if (bin >= 0 && bin < LATENCY_BINS && n > 0) s.answered[bin]! += n;
-      }
+      s.serverErrors += Math.min(r.serverErrors, r.requests);
+      for (const [bin, n] of r.answered) if (bin >= 0 && bin < LATENCY_BINS && n > 0) s.answered[bin]! += n;
     }
   }
 

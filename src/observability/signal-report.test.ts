@@ -29,10 +29,13 @@ describe('parseSignalReport', () => {
     r.requestStarted('svc', 'svc-00001');
     r.requestFinished('svc', 'svc-00001', 'http://a', 12, 200, 3);
     r.requestFinished('svc', 'svc-00001', 'http://b', 4_000, 503, -1);
+    r.requestAnswered('svc', 'svc-00001', 200, 20);
+    r.requestAnswered('svc', 'svc-00001', 503, 4_001);
     r.heldChanged('cold', 2);
     const report = r.take();
     assert.deepEqual(parseSignalReport(JSON.stringify(report)), report);
-    assert.deepEqual(parseSignalReport(JSON.stringify(valid)), valid);
+    assert.equal(report.sli?.length, 1);
+    assert.deepEqual(parseSignalReport(JSON.stringify(valid)), valid, 'an older gateway’s report, without sli');
   });
 
   it('refuses a body that is not JSON with a 400 that says where the format is written', () => {
@@ -48,6 +51,7 @@ describe('parseSignalReport', () => {
       [{ ...valid, revisions: [{ ...valid.revisions[0]!, latency: [[LATENCY_BINS, 1]] }] }, /^gateway report: revisions\.0\.latency\.0\.0: /],
       [{ ...valid, revisions: [{ ...valid.revisions[0]!, errors: 1.5 }] }, /^gateway report: revisions\.0\.errors: /],
       [{ ...valid, gateway: '' }, /^gateway report: gateway: /],
+      [{ ...valid, sli: [{ service: 'svc', revision: 'svc-00001', requests: 1, serverErrors: -1, answered: [] }] }, /^gateway report: sli\.0\.serverErrors: /],
       [{ ...valid, services: [{ service: 'svc', waiting: 1, extra: true }] }, /^gateway report: services\.0: /],
       [{ ...valid, at: 5 }, /^gateway report: \(body\): /],
       [[], /^gateway report: \(body\): /],

@@ -22,9 +22,9 @@ const RevisionReportSchema = z.strictObject({
   errors: count,
   /** Sparse latency histogram of those requests: [bin, count] pairs (see latency-histogram.ts). */
   latency: z.array(z.tuple([z.int().min(0).max(LATENCY_BINS - 1), count])).max(LATENCY_BINS),
-  /** Of those, the ones the availability SLI counts (sli.ts `isServerError`); absent from an older gateway. */
+  /** Of those attempts, the ones sli.ts `isServerError` counts; sent only by gateways older than `sli`. */
   serverErrors: count.optional(),
-  /** Sparse latency histogram of the answered ones (sli.ts `isAnswered`); absent from an older gateway. */
+  /** Sparse latency histogram of the answered attempts (sli.ts `isAnswered`); sent only by gateways older than `sli`. */
   answered: z.array(z.tuple([z.int().min(0).max(LATENCY_BINS - 1), count])).max(LATENCY_BINS).optional(),
   /** Requests at this revision's replicas now, through this gateway. */
   inFlight: count,
@@ -32,10 +32,26 @@ const RevisionReportSchema = z.strictObject({
   replicaQueue: count,
 });
 
+/**
+ * One revision's requests as the SLIs count them (sli-sink.ts): once per request, however many
+ * attempts it took, including those the gateway answered itself, since the previous report.
+ */
+const SliReportSchema = z.strictObject({
+  service: z.string().min(1).max(100),
+  revision: z.string().min(1).max(100),
+  requests: count,
+  /** Of those, the ones sli.ts `isServerError` counts. */
+  serverErrors: count,
+  /** Sparse latency histogram of the answered ones (sli.ts `isAnswered`). */
+  answered: z.array(z.tuple([z.int().min(0).max(LATENCY_BINS - 1), count])).max(LATENCY_BINS),
+});
+
 export const SignalReportSchema = z.strictObject({
   /** Stable for the gateway process's life, so the control plane can tell reporters apart. */
   gateway: z.string().min(1).max(200),
   revisions: z.array(RevisionReportSchema).max(10_000),
+  /** Each request's SLI outcome, summed per revision; absent from an older gateway (then read from `revisions`). */
+  sli: z.array(SliReportSchema).max(10_000).optional(),
   /** Requests waiting at this gateway (held while cold, or for a replica slot), per service. */
   services: z.array(z.strictObject({ service: z.string().min(1).max(100), waiting: count })).max(10_000),
 });
@@ -60,4 +76,22 @@ export function parseSignalReport(text: string): SignalReport {
     throw new InvalidRequestError(`gateway report: ${issue.path.join('.') || '(body)'}: ${issue.message}`, { code: 'INVALID_SIGNAL_REPORT' });
   }
   return parsed.data;
+}
+
+/** One revision's SLI counts in a report, as `sli` holds them. */
+export type SliReport = NonNullable<SignalReport['sli']>[number];
+
+/**
+ * The report's SLI counts: its `sli`, or from a gateway older than that field
+ * its per-attempt counts, the closest it sent. Those count a failed attempt that
+ * a retry fixed, and miss what the gateway answered itself; a gateway older
+ * still sent only what `isErrorStatus` counts and one histogram of every
+ * attempt, so its 429s count as server errors and every attempt as answered.
+ */
+export function sliOfReport(report: SignalReport): SliReport[] {
+  if (report.sli !== undefined) return report.sli;
+  return report.revisions.map((r) => {
+    const sli = r.serverErrors !== undefined && r.answered !== undefined;
+    return { service: r.service, revision: r.revision, requests: r.requests, serverErrors: sli ? r.serverErrors! : r.errors, answered: sli ? r.answered! : r.latency };
+  });
 }

@@ -13,18 +13,22 @@ describe('SignalReporter', () => {
     r.requestStarted('svc', 'svc-00001');
     r.requestStarted('svc', 'svc-00001');
     r.requestFinished('svc', 'svc-00001', 'http://a', 12, 200, 4);
+    r.requestAnswered('svc', 'svc-00001', 200, 15);
     r.heldChanged('cold', 2);
     const first = r.take();
     assert.equal(first.gateway, 'gw-1');
-    assert.deepEqual(first.revisions, [{ service: 'svc', revision: 'svc-00001', requests: 1, errors: 0, latency: [[latencyBin(12), 1]], serverErrors: 0, answered: [[latencyBin(12), 1]], inFlight: 1, replicaQueue: 4 }]);
+    assert.deepEqual(first.revisions, [{ service: 'svc', revision: 'svc-00001', requests: 1, errors: 0, latency: [[latencyBin(12), 1]], inFlight: 1, replicaQueue: 4 }]);
+    assert.deepEqual(first.sli, [{ service: 'svc', revision: 'svc-00001', requests: 1, serverErrors: 0, answered: [[latencyBin(15), 1]] }]);
     assert.deepEqual(first.services.sort((a, b) => a.service.localeCompare(b.service)), [{ service: 'cold', waiting: 2 + 3 }, { service: 'svc', waiting: 3 }]);
 
     r.requestFinished('svc', 'svc-00001', 'http://a', 40, 503, -1);
+    r.requestAnswered('svc', 'svc-00001', 503, 41);
     queued = 0;
     const second = r.take();
-    assert.deepEqual(second.revisions, [{ service: 'svc', revision: 'svc-00001', requests: 1, errors: 1, latency: [[latencyBin(40), 1]], serverErrors: 1, answered: [], inFlight: 0, replicaQueue: 0 }], 'only the request since the first report');
+    assert.deepEqual(second.revisions, [{ service: 'svc', revision: 'svc-00001', requests: 1, errors: 1, latency: [[latencyBin(40), 1]], inFlight: 0, replicaQueue: 0 }], 'only the request since the first report');
+    assert.deepEqual(second.sli, [{ service: 'svc', revision: 'svc-00001', requests: 1, serverErrors: 1, answered: [] }]);
     r.heldChanged('cold', 0);
-    assert.deepEqual(r.take(), { gateway: 'gw-1', revisions: [], services: [] }, 'an idle revision is dropped after it reported');
+    assert.deepEqual(r.take(), { gateway: 'gw-1', revisions: [], sli: [], services: [] }, 'an idle revision is dropped after it reported');
   });
 });
 

@@ -6,29 +6,30 @@
  * (requests at replicas, what replicas say is waiting), and per service the
  * requests waiting at this gateway. `take()` hands over one report and starts
  * the next; the gateway posts it to `/api/v1/signals` every second (its wire
- * format is signal-report.ts).
+ * format is signal-report.ts). As an `SliSink` it also adds up each request's
+ * SLI outcome per revision (sli-sink.ts), sent as the report's `sli`.
  */
 import { isErrorStatus } from './error-status.ts';
 import type { SignalSink } from './hub.ts';
-import { LATENCY_BINS, latencyBin } from './latency-histogram.ts';
+import { LATENCY_BINS, latencyBin, sparse } from './latency-histogram.ts';
 import type { SignalReport } from './signal-report.ts';
-import { isAnswered, isServerError } from './sli.ts';
+import { emptySliCounts, isAnswered, isServerError, type SliCounts } from './sli.ts';
+import type { SliSink } from './sli-sink.ts';
 
 interface RevisionTally {
   service: string;
   requests: number;
   errors: number;
   bins: Uint32Array;
-  /** The same requests as the SLIs count them (sli.ts). */
-  serverErrors: number;
-  answered: Uint32Array;
   inFlight: number;
   replicaQueue: Map<string, number>;
 }
 
-export class SignalReporter implements SignalSink {
+export class SignalReporter implements SignalSink, SliSink {
   readonly #gateway: string;
   readonly #revisions = new Map<string, RevisionTally>();
+  /** Requests' SLI outcomes since the last report, by revision. */
+  readonly #sli = new Map<string, SliCounts & { service: string }>();
   readonly #held = new Map<string, number>();
   #gatewayQueued: (service: string) => number = () => 0;
 
@@ -51,10 +52,19 @@ export class SignalReporter implements SignalSink {
     t.requests += 1;
     if (isErrorStatus(status)) t.errors += 1;
     t.bins[latencyBin(latencyMs)]! += 1;
-    if (isServerError(status)) t.serverErrors += 1;
-    if (isAnswered(status)) t.answered[latencyBin(latencyMs)]! += 1;
     if (t.inFlight === 0) t.replicaQueue.clear();
     else if (replicaQueueDepth >= 0) t.replicaQueue.set(endpoint, replicaQueueDepth);
+  }
+
+  requestAnswered(service: string, revision: string, status: number, latencyMs: number): void {
+    let c = this.#sli.get(revision);
+    if (c === undefined) {
+      c = { service, ...emptySliCounts() };
+      this.#sli.set(revision, c);
+    }
+    c.requests += 1;
+    if (isServerError(status)) c.serverErrors += 1;
+    if (isAnswered(status)) c.answered[latencyBin(latencyMs)]! += 1;
   }
 
   heldChanged(service: string, held: number): void {
@@ -70,20 +80,25 @@ export class SignalReporter implements SignalSink {
       services.add(t.service);
       let replicaQueue = 0;
       for (const d of t.replicaQueue.values()) replicaQueue += d;
-      revisions.push({ service: t.service, revision, requests: t.requests, errors: t.errors, latency: sparse(t.bins), serverErrors: t.serverErrors, answered: sparse(t.answered), inFlight: t.inFlight, replicaQueue });
+      revisions.push({ service: t.service, revision, requests: t.requests, errors: t.errors, latency: sparse(t.bins), inFlight: t.inFlight, replicaQueue });
       if (t.inFlight === 0) this.#revisions.delete(revision);
       else {
         t.requests = 0;
         t.errors = 0;
         t.bins.fill(0);
-        t.serverErrors = 0;
-        t.answered.fill(0);
       }
     }
+    const sli: NonNullable<SignalReport['sli']> = [];
+    for (const [revision, c] of this.#sli) {
+      services.add(c.service);
+      sli.push({ service: c.service, revision, requests: c.requests, serverErrors: c.serverErrors, answered: sparse(c.answered) });
+    }
+    this.#sli.clear();
     for (const s of this.#held.keys()) services.add(s);
     return {
       gateway: this.#gateway,
       revisions,
+      sli,
       services: [...services].map((service) => ({ service, waiting: (this.#held.get(service) ?? 0) + this.#gatewayQueued(service) })),
     };
   }
@@ -91,16 +106,9 @@ export class SignalReporter implements SignalSink {
   #get(service: string, revision: string): RevisionTally {
     let t = this.#revisions.get(revision);
     if (t === undefined) {
-      t = { service, requests: 0, errors: 0, bins: new Uint32Array(LATENCY_BINS), serverErrors: 0, answered: new Uint32Array(LATENCY_BINS), inFlight: 0, replicaQueue: new Map() };
+      t = { service, requests: 0, errors: 0, bins: new Uint32Array(LATENCY_BINS), inFlight: 0, replicaQueue: new Map() };
       this.#revisions.set(revision, t);
     }
     return t;
   }
-}
-
-/** A histogram as [bin, count] pairs of its non-empty bins. */
-function sparse(bins: Uint32Array): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  for (let i = 0; i < LATENCY_BINS; i++) if (bins[i]! > 0) out.push([i, bins[i]!]);
-  return out;
 }

@@ -8,7 +8,11 @@
  * | latency      | not answered (5xx, 429, no answer) or slower than latencyP95Ms | 95% good           | 5%          |
  * | availability | the gateway answered 5xx (no answer from a replica becomes one) | 1 − slo.errorRate  | errorRate   |
  *
- * Other 4xx are the caller's mistakes: answered, and not errors. Burn rate over
+ * Other 4xx are the caller's mistakes: answered, and not errors. A 429 that sheds load (the
+ * admission queue, the service's own rate limit) is bad for latency; the 429 of the caller's own
+ * API-key rate limit is in neither SLI (the gateway never reports it: sli-sink.ts, and
+ * `karb_gateway_requests_outside_sli_total` for the rules). Each request counts once, however
+ * many attempts it took, and so does a 503 the gateway answered itself. Burn rate over
  * a window = bad share in the window / budget (1 spends the budget exactly).
  * "Within latencyP95Ms" is read from the log-scale histogram: a request is slow
  * when its bin's middle lies above the bound (bins are 9% wide), as analysis reads it.
@@ -26,7 +30,10 @@ export function isServerError(status: number): boolean {
   return status === 0 || status >= 500;
 }
 
-/** Answered, whatever the answer (2xx–4xx), except 429: a shed request was not served. */
+/**
+ * Answered, whatever the answer (2xx–4xx), except 429: a shed request was not served (the caller's
+ * own rate limit's 429 never gets here: the gateway reports it to no SLI).
+ */
 export function isAnswered(status: number): boolean {
   return status !== 0 && status < 500 && status !== 429;
 }

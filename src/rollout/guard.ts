@@ -22,6 +22,7 @@
  */
 import { durationMs, type InferenceServiceSpec } from '../api/index.ts';
 import { burnRate, sliBetween, sliBudget, type Sli, type SliCounts } from '../observability/sli.ts';
+import { rollBack } from './machine.ts';
 import { rolloutEvent, type GuardEvaluation, type GuardState, type GuardWindowReading, type RolloutEvent, type RolloutState } from './types.ts';
 
 export type GuardInputSpec = Pick<InferenceServiceSpec, 'rollout' | 'slo'>;
@@ -141,16 +142,7 @@ export function applyGuard(state: RolloutState, evaluation: GuardEvaluation, spe
   switch (verdict) {
     case 'Fire': {
       const message = `rolled back by the guard: ${state.revision}'s ${evaluation.message}; ${state.stable} serves 100% of traffic again`;
-      const next: RolloutState = {
-        ...state,
-        phase: 'RolledBack',
-        weight: 0,
-        finishedAt: now,
-        scaleDownAt: now + durationMs(spec.rollout.scaleDownDelay),
-        reason: 'GuardFastBurn',
-        message,
-        guard: { ...guard, phase: 'Fired', last: evaluation },
-      };
+      const next: RolloutState = { ...rollBack(state, 'GuardFastBurn', message, spec, now), guard: { ...guard, phase: 'Fired', last: evaluation } };
       return { state: next, events: [rolloutEvent('GuardRolledBack', message)] };
     }
     case 'Ended': {

@@ -239,15 +239,7 @@ export function applyRolloutCommand(state: RolloutState, command: RolloutCommand
       if (state.phase === 'Succeeded' && state.strategy === 'blue-green' && state.scaleDownAt !== undefined && now < state.scaleDownAt) {
         // Rolled back by hand: nothing left for the guard after promotion to watch.
         const { guard: _watched, ...rest } = state;
-        const next: RolloutState = {
-          ...rest,
-          phase: 'RolledBack',
-          weight: 0,
-          finishedAt: now,
-          scaleDownAt: now + durationMs(spec.rollout.scaleDownDelay),
-          reason: 'ManualRollback',
-          message: `rolled back by hand: ${state.stable} (kept warm) serves 100% of traffic again`,
-        };
+        const next = rollBack(rest, 'ManualRollback', `rolled back by hand: ${state.stable} (kept warm) serves 100% of traffic again`, spec, now);
         return { state: next, event: rolloutEvent('RolloutRolledBack', next.message) };
       }
       throw new RolloutCommandError(`${where}: nothing to abort${state.phase === 'Succeeded' ? ' (apply the previous spec to roll back)' : ''}`);
@@ -348,6 +340,14 @@ function succeed(s: RolloutState, now: number, spec: RolloutInputSpec, reason: R
           : `${s.revision} serves 100% of traffic; ${s.stable} drains and stops`)) +
       (guard ? `; a fast SLO burn within ${spec.rollout.guard.window} rolls back to ${s.stable}` : ''),
   };
+}
+
+/**
+ * A Succeeded rollout rolled back (by hand, or by the guard after promotion): the previous revision
+ * takes all traffic at once, and the promoted one is scaled down after `scaleDownDelay`.
+ */
+export function rollBack(state: RolloutState, reason: 'ManualRollback' | 'GuardFastBurn', message: string, spec: RolloutInputSpec, now: number): RolloutState {
+  return { ...state, phase: 'RolledBack', weight: 0, finishedAt: now, scaleDownAt: now + durationMs(spec.rollout.scaleDownDelay), reason, message };
 }
 
 function fail(s: RolloutState, now: number, delayMs: number, reason: RolloutFailureReason, message: string, phase: 'Failed' | 'Aborted' = 'Failed'): RolloutState {

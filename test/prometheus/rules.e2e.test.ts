@@ -51,6 +51,8 @@ test('promtool check rules accepts every file karb render --prometheus writes', 
 
 const fraud = { name: 'fraud-detector', namespace: 'payments', slo: { latencyP95Ms: 250, errorRate: 0.01 } };
 const slow = { name: 'slow-svc', namespace: 'payments', slo: { latencyP95Ms: 100, errorRate: 0.01 } };
+const tenant = { name: 'tenant-svc', namespace: 'payments', slo: { latencyP95Ms: 250, errorRate: 0.01 } };
+const shed = { name: 'shed-svc', namespace: 'payments', slo: { latencyP95Ms: 250, errorRate: 0.01 } };
 
 /** A counter that grows by `perMinute[i]` for `minutes[i]` minutes, segment after segment, as promtool's series notation. */
 function counter(segments: Array<[minutes: number, perMinute: number]>): string {
@@ -78,6 +80,9 @@ const row = (svc: typeof fraud, alert: string, long: string) => alertsOf(svc).fi
 test('promtool test rules: each burn-rate alert fires at its rate and window and resolves after the bad requests stop', async () => {
   writeFileSync(join(dir, 'fraud.rules.yaml'), stringify(sloRules(fraud), { lineWidth: 0 }));
   writeFileSync(join(dir, 'slow.rules.yaml'), stringify(sloRules(slow), { lineWidth: 0 }));
+  writeFileSync(join(dir, 'tenant.rules.yaml'), stringify(sloRules(tenant), { lineWidth: 0 }));
+  writeFileSync(join(dir, 'shed.rules.yaml'), stringify(sloRules(shed), { lineWidth: 0 }));
+  const series = (name: string, labels: string) => `${name}{${labels}}`;
   const fraudSeries = (code: string) => `karb_gateway_requests_total{service="fraud-detector",revision="fraud-detector-00001",code="${code}"}`;
   const slowSeries = 'karb_gateway_requests_total{service="slow-svc",revision="slow-svc-00001",code="200"}';
   const tests = [
@@ -160,8 +165,40 @@ test('promtool test rules: each burn-rate alert fires at its rate and window and
         { eval_time: '125m', alertname: AVAILABILITY_ALERT, exp_alerts: [] },
       ],
     },
+    {
+      // Two services, 100 good requests a minute each; from minute 60 to 130, 400 more a minute answered 429:
+      // tenant-svc's by one caller's own API-key rate limit (outside the SLIs), shed-svc's by its full queue.
+      interval: '1m',
+      input_series: [
+        { series: series('karb_gateway_requests_total', 'service="tenant-svc",revision="tenant-svc-00001",code="200"'), values: counter([[600, 100]]) },
+        { series: series('karb_gateway_requests_within_latency_target_total', 'service="tenant-svc",revision="tenant-svc-00001"'), values: counter([[600, 100]]) },
+        { series: series('karb_gateway_requests_total', 'service="tenant-svc",revision="",code="429"'), values: counter([[60, 0], [70, 400], [470, 0]]) },
+        { series: series('karb_gateway_requests_outside_sli_total', 'service="tenant-svc",revision=""'), values: counter([[60, 0], [70, 400], [470, 0]]) },
+        { series: series('karb_gateway_requests_total', 'service="shed-svc",revision="shed-svc-00001",code="200"'), values: counter([[600, 100]]) },
+        { series: series('karb_gateway_requests_within_latency_target_total', 'service="shed-svc",revision="shed-svc-00001"'), values: counter([[600, 100]]) },
+        { series: series('karb_gateway_requests_total', 'service="shed-svc",revision="",code="429"'), values: counter([[60, 0], [70, 400], [470, 0]]) },
+      ],
+      promql_expr_test: [
+        // The tenant's refusals are in neither ratio: both stay 0 (in millionths: the subtraction may leave a last digit).
+        { expr: 'round(service:karb_slo_latency_slow:ratio_rate1h{service="tenant-svc"} * 1e6)', eval_time: '125m', exp_samples: [{ labels: '{service="tenant-svc"}', value: 0 }] },
+        { expr: 'round(service:karb_slo_availability_errors:ratio_rate1h{service="tenant-svc"} * 1e6)', eval_time: '125m', exp_samples: [{ labels: '{service="tenant-svc"}', value: 0 }] },
+        // Without the exclusion the same requests would read 80% slow, as shed-svc's do.
+        { expr: 'round(service:karb_slo_latency_slow:ratio_rate1h{service="shed-svc"} * 1e6)', eval_time: '125m', exp_samples: [{ labels: '{service="shed-svc"}', value: 800000 }] },
+      ],
+      alert_rule_test: [
+        { eval_time: '125m', alertname: LATENCY_ALERT, exp_alerts: [
+          // Only shed-svc: 80% of its last hour was shed, past 14.4 × 5%; over 6 hours 26,000 of 38,500.
+          expected(row(shed, LATENCY_ALERT, '1h'), 0.8),
+          expected(row(shed, LATENCY_ALERT, '6h'), 26000 / 38500),
+          expected(row(shed, LATENCY_ALERT, '1d'), 26000 / 38500),
+          expected(row(shed, LATENCY_ALERT, '3d'), 26000 / 38500),
+        ] },
+        // A 429 is no 5xx: availability is untouched in both.
+        { eval_time: '125m', alertname: AVAILABILITY_ALERT, exp_alerts: [] },
+      ],
+    },
   ];
-  writeFileSync(join(dir, 'slo.test.yaml'), stringify({ rule_files: ['fraud.rules.yaml', 'slow.rules.yaml'], evaluation_interval: '1m', tests }, { lineWidth: 0 }));
+  writeFileSync(join(dir, 'slo.test.yaml'), stringify({ rule_files: ['fraud.rules.yaml', 'slow.rules.yaml', 'tenant.rules.yaml', 'shed.rules.yaml'], evaluation_interval: '1m', tests }, { lineWidth: 0 }));
   const result = await promtool(['test', 'rules', 'slo.test.yaml']);
   assert.equal(result.code, 0, result.output);
   assert.match(result.output, /SUCCESS/);

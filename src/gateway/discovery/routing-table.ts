@@ -83,6 +83,17 @@ export function perTryTimeoutForSlo(latencyP95Ms: number): number {
   return Math.max(MIN_PER_TRY_TIMEOUT_MS, Math.ceil(PER_TRY_TIMEOUT_SLO_FACTOR * latencyP95Ms));
 }
 
+/**
+ * The revision that takes most of the route's traffic (the first of equals; '' for a route with
+ * none): the one a request the gateway answered before choosing a revision counts against in the
+ * SLIs (sli-sink.ts). Outside a rollout it is the only one; after a promotion, the promoted one.
+ */
+export function mainRevision(route: Route): string {
+  let main: RouteRevision | undefined;
+  for (const r of route.revisions) if (main === undefined || r.weight > main.weight) main = r;
+  return main?.revision ?? '';
+}
+
 export interface RoutingTable {
   /** Replaces the whole table; readers see either the old or the new one. */
   replace(routes: Route[]): void;

@@ -115,6 +115,8 @@ export function rateLimit(deps: { limiter: RateLimiter; metrics: EdgeMetrics }):
     }
     const route = exchange.route!;
     deps.metrics.rateLimited(route.service, decision.limiting.scope);
+    // The caller's own quota says nothing of the service; the service's own limit sheds its load: that one counts.
+    if (decision.limiting.scope === 'key') exchange.outsideSli = true;
     exchange.fail(new RateLimitedError(decision.limiting.scope, decision.limiting.rate, route.model, decision.retryAfterSeconds));
   };
   return {

@@ -18,7 +18,8 @@ import type { Log } from '../../util/log.ts';
 import type { FailureLog } from './failure-log.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { isLocalOperation, type PathMatch } from './paths.ts';
-import type { Route, RouteEndpoint, RouteRevision } from '../discovery/routing-table.ts';
+import { mainRevision, type Route, type RouteEndpoint, type RouteRevision } from '../discovery/routing-table.ts';
+import type { SliSink } from '../../observability/sli-sink.ts';
 import { isOpenAIPath } from './openai.ts';
 import { openAIErrorJson } from '../../api/openai-errors.ts';
 import type { KeyRecord as ApiKey } from '../edge/keys.ts';
@@ -45,6 +46,8 @@ export interface ExchangeContext {
   readonly log: Log | undefined;
   /** Rate limits of the access log's lines for failed requests; absent: every line is written. */
   readonly failureLog?: FailureLog | undefined;
+  /** Told each request's SLI outcome once, as it finishes (sli-sink.ts). */
+  readonly sli?: SliSink | undefined;
 }
 
 /** The part of an in-flight upstream call the exchange may need to stop. */
@@ -86,6 +89,11 @@ export class Exchange {
   error: KarbError | undefined = undefined;
   /** This request's spans; undefined when tracing is off (trace.ts). */
   trace: GatewayTrace | undefined = undefined;
+  /**
+   * The SLIs leave this request out: the caller's own API-key rate limit refused it (edge), which
+   * says nothing of the service; a flood of them would otherwise page its on-call, or dilute its bad share.
+   */
+  outsideSli = false;
 
   #step = 0;
 
@@ -180,7 +188,16 @@ export class Exchange {
     const seconds = (performance.now() - this.startedAt) / 1000;
     const service = this.route?.service ?? '';
     const revision = this.revision?.revision ?? '';
-    if (counted) this.ctx.metrics.requestFinished(service, revision, status, seconds, this.route?.latencyTargetMs, this.trace?.exemplarTraceId);
+    if (counted) {
+      this.ctx.metrics.requestFinished(service, revision, status, seconds, this.route?.latencyTargetMs, this.trace?.exemplarTraceId, this.outsideSli);
+      // The same request once more, for the in-process SLIs: a 503 the gateway made before choosing
+      // a revision counts against the route's main one, the one its callers are served by.
+      const sli = this.ctx.sli;
+      if (sli !== undefined && service !== '' && !this.outsideSli) {
+        const sliRevision = revision || mainRevision(this.route!);
+        if (sliRevision !== '') sli.requestAnswered(service, sliRevision, status, seconds * 1000);
+      }
+    }
     const log = this.ctx.log;
     const level = status >= 500 ? 'warn' : 'info';
     // No record is built, and no failure-log budget spent, for a level that is off.

@@ -27,6 +27,7 @@ import { UpstreamPools, proxyToUpstream } from '../router/upstream.ts';
 import { extractOpenAIModel, readOpenAIBody, serveOpenAIModels } from './openai.ts';
 import { createEdge, type EdgeOptions } from '../edge/edge.ts';
 import type { SignalSink } from '../../observability/hub.ts';
+import type { SliSink } from '../../observability/sli-sink.ts';
 import { holdWhileCold, type HoldOptions } from '../buffer/hold.ts';
 import { createAsyncJobs, type AsyncJobsOptions } from '../buffer/jobs/async-jobs.ts';
 import { becomesJob, noJobStore } from '../buffer/jobs/steps.ts';
@@ -73,6 +74,8 @@ export interface GatewayOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Receives per-revision signals (requests, concurrency, queue depth) for the autoscaler. */
   signals?: SignalSink;
+  /** Receives each request's SLI outcome once, when it finishes (the guard after promotion, the dashboard). */
+  sli?: SliSink;
   /** Hold requests for services with no ready replica (scale from zero) instead of 503 at once. */
   hold?: HoldOptions;
   /** Async jobs (`Prefer: respond-async`, `GET /v1/jobs/{id}`) kept in this store and run by a worker here. */
@@ -147,7 +150,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     proxy,
   ];
   router.setDispatch((exchange) => proxy.run(exchange));
-  const ctx: ExchangeContext = { steps, metrics, clock, log, failureLog: new FailureLog(metrics.registry, clock.now(), options.failureLogBudget) };
+  const sli = options.sli;
+  const ctx: ExchangeContext = { steps, metrics, clock, log, failureLog: new FailureLog(metrics.registry, clock.now(), options.failureLogBudget), ...(sli ? { sli } : {}) };
 
   const onRequest = (req: GatewayRequest, res: GatewayResponse): void => {
     const exchange = new Exchange(req, res, ctx);
@@ -199,7 +203,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       router.step(),
       proxy,
     ];
-    await jobs.start({ steps: dispatchSteps, metrics, clock, log });
+    await jobs.start({ steps: dispatchSteps, metrics, clock, log, ...(sli ? { sli } : {}) });
   }
   let metricsListener: MetricsListener | undefined;
   if (options.metricsPort !== undefined) {

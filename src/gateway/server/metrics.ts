@@ -32,6 +32,8 @@ interface RevisionSeries {
   count: number;
   /** Answered within the service's latency target (the latency SLI's good requests). */
   withinTarget: number;
+  /** Left out of both SLIs (the caller's own rate limit, exchange.ts `outsideSli`). */
+  outsideSli: number;
   /** The last sampled trace per bucket (OpenMetrics exemplars); created on the first one. */
   exemplars: Array<Exemplar | undefined> | undefined;
 }
@@ -81,6 +83,18 @@ export class GatewayMetrics {
         for (const s of series.values()) this.inc({ service: s.service, revision: s.revision }, s.withinTarget);
       },
     });
+    // Counted in karb_gateway_requests_total too (every request is), so the rules subtract these
+    // from it: the SLIs count what the service did, not a caller's quota.
+    new Counter({
+      name: 'karb_gateway_requests_outside_sli_total',
+      help: "Model requests the SLIs leave out, by service and revision: 429 for the caller's own API-key rate limit. Also counted in karb_gateway_requests_total.",
+      labelNames: ['service', 'revision'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of series.values()) if (s.outsideSli > 0) this.inc({ service: s.service, revision: s.revision }, s.outsideSli);
+      },
+    });
     this.#noEndpoint = new Counter({
       name: 'karb_gateway_no_endpoint_total',
       help: 'Requests refused with 503 because the service had no ready replica.',
@@ -92,12 +106,13 @@ export class GatewayMetrics {
   /**
    * `latencyTargetMs`: the service's `spec.slo.latencyP95Ms`, from its route (absent: no target to meet).
    * `traceId`: the request's sampled trace, kept as its bucket's exemplar.
+   * `outsideSli`: the SLIs leave the request out (exchange.ts `outsideSli`).
    */
-  requestFinished(service: string, revision: string, code: number, seconds: number, latencyTargetMs?: number, traceId?: string): void {
+  requestFinished(service: string, revision: string, code: number, seconds: number, latencyTargetMs?: number, traceId?: string, outsideSli = false): void {
     const key = `${service}\u0000${revision}`;
     let s = this.#series.get(key);
     if (s === undefined) {
-      s = { service, revision, codes: new Map(), buckets: new Float64Array(DURATION_BUCKETS.length + 1), sum: 0, count: 0, withinTarget: 0, exemplars: undefined };
+      s = { service, revision, codes: new Map(), buckets: new Float64Array(DURATION_BUCKETS.length + 1), sum: 0, count: 0, withinTarget: 0, outsideSli: 0, exemplars: undefined };
       this.#series.set(key, s);
     }
     s.codes.set(code, (s.codes.get(code) ?? 0) + 1);
@@ -106,7 +121,8 @@ export class GatewayMetrics {
     s.buckets[i]! += 1;
     s.sum += seconds;
     s.count += 1;
-    if (latencyTargetMs !== undefined && seconds * 1000 <= latencyTargetMs && isAnswered(code)) s.withinTarget += 1;
+    if (outsideSli) s.outsideSli += 1;
+    else if (latencyTargetMs !== undefined && seconds * 1000 <= latencyTargetMs && isAnswered(code)) s.withinTarget += 1;
     if (traceId !== undefined) (s.exemplars ??= new Array(DURATION_BUCKETS.length + 1))[i] = { traceId, value: seconds, timestamp: Date.now() / 1000 };
   }
 

@@ -3,17 +3,30 @@
  * the shape of a Prometheus rule file (`{ groups }`), which is also a PrometheusRule's spec.
  * `karb render --prometheus` writes it as a file; `karb controller` applies it as a PrometheusRule.
  *
- * The series the rules read are the gateway's: `karb_gateway_requests_total{service,revision,code}`
- * and `karb_gateway_requests_within_latency_target_total{service,revision}`, which count as
- * ../sli.ts defines the SLIs. One group per service, recording rules first: Prometheus evaluates a
- * group's rules in order, so each alert reads the ratios recorded in the same evaluation.
+ * The series the rules read are the gateway's: `karb_gateway_requests_total{service,revision,code}`,
+ * `karb_gateway_requests_within_latency_target_total{service,revision}` and
+ * `karb_gateway_requests_outside_sli_total{service,revision}` (the caller's own rate limit's 429s,
+ * subtracted from the total), which count as ../sli.ts defines the SLIs. One group per service,
+ * recording rules first: Prometheus evaluates a group's rules in order, so each alert reads the
+ * ratios recorded in the same evaluation.
  */
 import { KarbError } from '../../errors.ts';
 import { LATENCY_OBJECTIVE, sliBudget } from '../sli.ts';
-import { BURN_ALERT_WINDOWS, MIN_SLO_PERIOD_MS, RECORDED_WINDOWS, SLO_PERIOD_MS, promDuration, scaleWindow, type BurnAlertWindow } from './burn-windows.ts';
+import {
+  BURN_ALERT_WINDOWS,
+  DEFAULT_SCRAPE_INTERVAL_MS,
+  RECORDED_WINDOWS,
+  SCRAPES_PER_WINDOW,
+  SLO_PERIOD_MS,
+  minSloPeriodMs,
+  promDuration,
+  scaleWindow,
+  type BurnAlertWindow,
+} from './burn-windows.ts';
 
 export const REQUESTS_METRIC = 'karb_gateway_requests_total';
 export const WITHIN_LATENCY_TARGET_METRIC = 'karb_gateway_requests_within_latency_target_total';
+export const OUTSIDE_SLI_METRIC = 'karb_gateway_requests_outside_sli_total';
 
 /** Recorded series, `level:metric:operation` as Prometheus names recording rules; the window's nominal name is appended. */
 export const AVAILABILITY_RATIO_RECORD = 'service:karb_slo_availability_errors:ratio_rate';
@@ -30,6 +43,8 @@ export interface SloService {
 export interface SloRuleOptions {
   /** The SLO period every window is scaled to; 30 days (the default) gives the workbook's windows. */
   periodMs?: number;
+  /** How often Prometheus scrapes the gateways (default 15 s): the shortest window must span a few scrapes. */
+  scrapeIntervalMs?: number;
 }
 
 export interface RecordingRule {
@@ -54,7 +69,7 @@ export interface RuleFile {
   groups: RuleGroup[];
 }
 
-/** An SLO period too short for its windows to hold a rate (code `SLO_PERIOD_TOO_SHORT`). */
+/** An SLO period too short for its windows to hold a rate at the scrape interval (code `SLO_PERIOD_TOO_SHORT`). */
 export class SloPeriodError extends KarbError {
   constructor(message: string) {
     super('SLO_PERIOD_TOO_SHORT', message, { status: 400 });
@@ -69,16 +84,22 @@ export function sloGroupName(s: Pick<SloService, 'name' | 'namespace'>): string 
 /** The rule file of one service's SLO: its ratios over every window, then the eight burn-rate alerts. */
 export function sloRules(service: SloService, options: SloRuleOptions = {}): RuleFile {
   const periodMs = Math.round(options.periodMs ?? SLO_PERIOD_MS);
-  if (!(periodMs >= MIN_SLO_PERIOD_MS)) {
+  const scrapeMs = options.scrapeIntervalMs ?? DEFAULT_SCRAPE_INTERVAL_MS;
+  const minPeriodMs = minSloPeriodMs(scrapeMs);
+  if (!(periodMs >= minPeriodMs)) {
+    const shortest = scaleWindow(RECORDED_WINDOWS[0]!.ms, periodMs);
     throw new SloPeriodError(
-      `an SLO period of ${periodMs} ms is too short: its shortest window (5m over 30 days) would be under 1s; give at least ${promDuration(MIN_SLO_PERIOD_MS)} (30d in production)`,
+      `an SLO period of ${periodMs} ms is too short for scrapes every ${scrapeMs} ms: its shortest window (5m over 30 days) would be ${shortest} ms, ` +
+        `which must span ${SCRAPES_PER_WINDOW} scrapes; give a period of at least ${promDuration(minPeriodMs)} (30d in production), or scrape more often`,
     );
   }
   const sel = (extra = ''): string => `{service=${promString(service.name)}${extra}}`;
   const rules: Array<RecordingRule | AlertingRule> = [];
   for (const w of RECORDED_WINDOWS) {
     const range = `[${promDuration(scaleWindow(w.ms, periodMs))}]`;
-    const total = `sum by (service) (rate(${REQUESTS_METRIC}${sel()}${range}))`;
+    const all = `sum by (service) (rate(${REQUESTS_METRIC}${sel()}${range}))`;
+    // The requests the SLIs count: all but the caller's own rate limit's 429s (none yet: no series, 0 left out).
+    const total = `(${all} - (sum by (service) (rate(${OUTSIDE_SLI_METRIC}${sel()}${range})) or ${all} * 0))`;
     // With no 5xx yet there is no 5xx series: the ratio is then 0, not missing.
     const errors = `sum by (service) (rate(${REQUESTS_METRIC}${sel(',code=~"5.."')}${range}))`;
     const within = `sum by (service) (rate(${WITHIN_LATENCY_TARGET_METRIC}${sel()}${range}))`;
