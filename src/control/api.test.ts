@@ -93,3 +93,21 @@ describe('POST /api/v1/keys', () => {
     assert.ok(years > 99 && years <= 100, record.expiresAt);
   });
 });
+
+describe('a method a path does not take', () => {
+  for (const [method, path, allow] of [
+    ['DELETE', '/api/v1/services', 'GET'],
+    ['PATCH', '/api/v1/services/a', 'GET, PUT, DELETE'],
+    ['GET', '/api/v1/signals', 'POST'],
+    ['PUT', '/api/v1/keys', 'GET, POST'],
+  ] as const) {
+    it(`answers ${method} ${path} with 405 and Allow: ${allow}`, async () => {
+      const res = await fetch(api.url + path, { method });
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      assert.equal(res.status, 405, body.error.message);
+      assert.equal(res.headers.get('allow'), allow);
+      assert.equal(body.error.code, 'METHOD_NOT_ALLOWED');
+      assert.match(body.error.message, new RegExp(`^${method} is not allowed on this path; use ${allow}$`));
+    });
+  }
+});

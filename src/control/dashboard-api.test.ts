@@ -2,11 +2,13 @@
  * The dashboard's server side over real HTTP: the page and its files with their
  * Content-Security-Policy, and the data behind the admin token — each service's
  * summary and SLO status, its one-second history with the autoscaler's changes
- * marked, and the stream of samples. Time is a ManualClock; the sampler is ticked
- * by hand; the runtime is a stand-in holding ready replicas.
+ * marked, and the stream of samples with its limits (streams at once, a client
+ * that stops reading). Time is a ManualClock; the sampler is ticked by hand; the
+ * runtime is a stand-in holding ready replicas.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { parseInferenceService } from '../api/index.ts';
 import type { Endpoint, ReplicaStatus, Runtime } from '../runtime/types.ts';
 import { ManualClock } from '../util/clock.ts';
@@ -68,10 +70,20 @@ after(async () => {
 
 /** One second of traffic: `ok` answers at `ms`, `failed` 503s. */
 function second(ok: number, ms: number, failed = 0): void {
-  for (let i = 0; i < ok; i++) tally.requestFinished('svc', REVISION, 'e', ms, 200, -1);
-  for (let i = 0; i < failed; i++) tally.requestFinished('svc', REVISION, 'e', ms, 503, -1);
+  for (let i = 0; i < ok; i++) tally.requestAnswered('svc', REVISION, 200, ms);
+  for (let i = 0; i < failed; i++) tally.requestAnswered('svc', REVISION, 503, ms);
   clock.advance(1_000);
   sampler.tick();
+}
+
+/** Reads the stream on until `enough` holds of what arrived; fails, saying what came, if the stream ends first. */
+async function readUntil(reader: ReadableStreamDefaultReader<string>, text: string, enough: (text: string) => boolean, what: string): Promise<string> {
+  while (!enough(text)) {
+    const { value, done } = await reader.read();
+    if (done) assert.fail(`the stream ended before ${what}; it sent ${JSON.stringify(text.slice(-500))}`);
+    text += value;
+  }
+  return text;
 }
 
 async function getJson<T>(path: string, headers: Record<string, string> = admin): Promise<{ status: number; body: T }> {
@@ -107,6 +119,9 @@ describe('the dashboard page', () => {
     }
     const post = await fetch(`${api.url}/`, { method: 'POST' });
     assert.equal(post.status, 405);
+    assert.equal(post.headers.get('allow'), 'GET, HEAD');
+    const missing = await fetch(`${api.url}/dashboard/nope.js`);
+    assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'DASHBOARD_FILE_NOT_FOUND');
   });
 });
 
@@ -166,22 +181,100 @@ describe('the dashboard data', () => {
     assert.equal(missing.body.error.code, 'SERVICE_NOT_FOUND');
     const unknown = await getJson<{ error: { code: string } }>('/api/v1/dashboard/nothing');
     assert.equal(unknown.status, 404);
+    const put = await fetch(`${api.url}/api/v1/dashboard/services`, { method: 'PUT', headers: admin });
+    assert.equal(put.status, 405);
+    assert.equal(put.headers.get('allow'), 'GET');
   });
 
-  it('streams each sample', async () => {
+  it('streams each sample', { timeout: 10_000 }, async () => {
     const controller = new AbortController();
     const res = await fetch(`${api.url}/api/v1/dashboard/stream`, { headers: { ...admin, accept: 'text/event-stream' }, signal: controller.signal });
     assert.equal(res.headers.get('content-type'), 'text/event-stream');
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let text = '';
-    while (!text.includes('karb dashboard stream')) text += (await reader.read()).value ?? '';
+    let text = await readUntil(reader, '', (t) => t.includes('karb dashboard stream'), 'its opening comment');
     second(5, 20);
-    const complete = () => text.includes('event: sample') && text.includes('\n\n', text.indexOf('event: sample'));
-    while (!complete()) text += (await reader.read()).value ?? '';
+    text = await readUntil(reader, text, (t) => t.includes('event: sample') && t.includes('\n\n', t.indexOf('event: sample')), 'a whole sample');
     controller.abort();
     const data = JSON.parse(/event: sample\ndata: (.*)\n/.exec(text)![1]!) as { t: number; items: Summary[]; points: Record<string, { revisions: Record<string, { requests: number }> }> };
     assert.equal(data.t, clock.now());
     assert.equal(data.items[0]!.name, 'svc');
     assert.equal(data.points['default/svc']!.revisions[REVISION]!.requests, 5);
+  });
+});
+
+describe("the stream's limits", () => {
+  // A control plane of its own, so its streams and samples do not meet the tests' above; forty
+  // services make each sample some 50 kB, so a client that stops reading falls behind soon.
+  const store2 = new SqliteStore(':memory:', { clock });
+  const sampler2 = new HistorySampler({ store: store2, runtime, hub, tally: new RequestTally(), clock });
+  const logs: Array<Record<string, unknown>> = [];
+  let api2: ControlApi;
+
+  before(async () => {
+    for (let i = 0; i < 40; i++) {
+      store2.apply(parseInferenceService({ apiVersion: 'karb.dev/v1alpha1', kind: 'InferenceService', metadata: { name: `svc${i}` }, spec: { model: { uri: 'file://m.onnx' } } }));
+    }
+    const dashboard = { store: store2, sampler: sampler2, clock, log: (r: Record<string, unknown>) => void logs.push(r), maxStreams: 1, streamBufferBytes: 64 * 1024 };
+    api2 = await startControlApi({ store: store2, runtime, reconciler: { reconcile: async () => {} } as unknown as Reconciler, baseDir: process.cwd(), port: 0, adminToken: TOKEN, dashboard });
+  });
+
+  after(async () => {
+    await api2.close();
+    store2.close();
+  });
+
+  const open = (signal?: AbortSignal) => fetch(`${api2.url}/api/v1/dashboard/stream`, { headers: { ...admin, accept: 'text/event-stream' }, ...(signal ? { signal } : {}) });
+
+  /** Waits (ticking nothing) until the sampler has `n` listeners. */
+  async function listeners(n: number): Promise<void> {
+    for (let i = 0; i < 200 && sampler2.listenerCount !== n; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(sampler2.listenerCount, n, 'stream subscriptions');
+  }
+
+  it('refuses a stream past the limit with 503 saying so, and takes one again once a stream closes', { timeout: 10_000 }, async () => {
+    const first = new AbortController();
+    const res = await open(first.signal);
+    assert.equal(res.status, 200);
+    await listeners(1);
+    const refused = await open();
+    const body = (await refused.json()) as { error: { code: string; message: string } };
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get('retry-after'), '5');
+    assert.equal(body.error.code, 'TOO_MANY_STREAMS');
+    assert.match(body.error.message, /^1 dashboard streams are open, the most this control plane serves at once \(1\); close a dashboard tab/);
+    first.abort();
+    await listeners(0);
+    const again = new AbortController();
+    assert.equal((await open(again.signal)).status, 200);
+    again.abort();
+    await listeners(0);
+  });
+
+  it('drops a client that stops reading, and removes its subscription', { timeout: 30_000 }, async () => {
+    const url = new URL(api2.url);
+    const socket = connect(Number(url.port), url.hostname);
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    socket.write(`GET /api/v1/dashboard/stream HTTP/1.1\r\nhost: ${url.host}\r\nauthorization: Bearer ${TOKEN}\r\naccept: text/event-stream\r\n\r\n`);
+    socket.pause(); // and never read: the kernel's buffers fill, then the server's
+    socket.on('error', () => {});
+    await listeners(1);
+    let ticks = 0;
+    while (!logs.some((r) => r.msg === 'dashboard stream dropped') && ticks < 2_000) {
+      clock.advance(1_000);
+      sampler2.tick();
+      ticks++;
+      await new Promise((r) => setImmediate(r));
+    }
+    const dropped = logs.find((r) => r.msg === 'dashboard stream dropped');
+    assert.ok(dropped, `no drop after ${ticks} samples`);
+    assert.equal(dropped.level, 'warn');
+    assert.equal(dropped.limitBytes, 64 * 1024);
+    assert.ok((dropped.unsentBytes as number) > 64 * 1024);
+    await listeners(0);
+    socket.destroy();
+    const next = new AbortController();
+    assert.equal((await open(next.signal)).status, 200, 'its place is free');
+    next.abort();
+    await listeners(0);
   });
 });

@@ -8,11 +8,13 @@
  * The actor around the pure history: it reads store, runtime and hub, and
  * writes only the history. Time comes from the injected Clock.
  */
-import { History, pointView, quantiles, sparse, type RevisionPoint, type ServicePoint, type ServicePointView } from '../observability/history.ts';
+import { History, pointView, quantiles, type RevisionPoint, type ServicePoint, type ServicePointView } from '../observability/history.ts';
+import { sparse } from '../observability/latency-histogram.ts';
 import type { RequestTally, RevisionTally } from '../observability/request-tally.ts';
 import type { SignalHub } from '../observability/hub.ts';
 import type { Runtime } from '../runtime/types.ts';
-import { unref, type Clock, type TimerHandle } from '../util/clock.ts';
+import type { Clock } from '../util/clock.ts';
+import { PeriodicTask } from '../util/periodic-task.ts';
 import type { Store, StoredService } from './store.ts';
 import type { Log } from '../util/log.ts';
 import { servingRevision } from './autoscaling-loop.ts';
@@ -38,7 +40,9 @@ export class HistorySampler {
   /** Each service's desired count at the last sample, to mark changes. */
   readonly #desired = new Map<string, number>();
   #last: number;
-  #timer: TimerHandle | undefined;
+  /** The history refused a service at the last sample (its warning is logged once). */
+  #refusing = false;
+  #task: PeriodicTask | undefined;
 
   constructor(options: HistorySamplerOptions) {
     this.#o = options;
@@ -48,28 +52,30 @@ export class HistorySampler {
   }
 
   start(): void {
-    if (this.#timer !== undefined) return;
-    const loop = () => {
-      try {
-        this.tick();
-      } catch (err) {
-        // A failed sample leaves a gap in the charts; it must not end the sampling.
-        this.#o.log?.({ level: 'error', msg: 'dashboard sample failed', error: err instanceof Error ? err.message : String(err) });
-      }
-      this.#timer = unref(this.#o.clock.setTimeout(loop, this.#period));
-    };
-    this.#timer = unref(this.#o.clock.setTimeout(loop, this.#period));
+    this.#task ??= new PeriodicTask({
+      clock: this.#o.clock,
+      periodMs: this.#period,
+      run: () => this.tick(),
+      // A failed sample leaves a gap in the charts; it must not end the sampling.
+      onError: (err) => this.#o.log?.({ level: 'error', msg: 'dashboard sample failed', error: err instanceof Error ? err.message : String(err) }),
+    });
+    this.#task.start();
   }
 
+  /** A sample is synchronous, so none is in flight when this runs: nothing to wait for. */
   stop(): void {
-    if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    void this.#task?.stop();
   }
 
   /** Hears every sample: its time and the new point of each service (`namespace/name`). */
   onSample(listener: (t: number, points: Map<string, ServicePointView>) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /** How many hear the samples now (each open dashboard stream is one). */
+  get listenerCount(): number {
+    return this.#listeners.size;
   }
 
   /** Takes one sample of every service now. */
@@ -87,14 +93,19 @@ export class HistorySampler {
     const services = this.#o.store.listServices();
     const keys = new Set<string>();
     const fresh = new Map<string, ServicePointView>();
+    let refused = 0;
     for (const svc of services) {
       const key = `${svc.metadata.namespace}/${svc.metadata.name}`;
       keys.add(key);
       const point = this.#point(svc, tallies.get(svc.metadata.name) ?? [], now, since, seconds);
-      this.history.record(key, point);
+      if (!this.history.record(key, point)) refused++;
       fresh.set(key, pointView(point));
     }
     this.history.retain(keys);
+    if (refused > 0 && !this.#refusing) {
+      this.#o.log?.({ level: 'warn', msg: 'dashboard history full', services: services.length, kept: this.history.maxServices, refused, hint: `only the first ${this.history.maxServices} services keep a history; the others show live samples and no SLO status` });
+    }
+    this.#refusing = refused > 0;
     for (const key of this.#desired.keys()) if (!keys.has(key)) this.#desired.delete(key);
     for (const listener of this.#listeners) listener(now, fresh);
   }
@@ -132,6 +143,7 @@ export class HistorySampler {
     const coldStarts = replicas.filter((r) => r.readyAt !== undefined && r.readyAt > since && r.readyAt <= now).map((r) => r.readyAt! - r.startedAt);
     const point: ServicePoint = {
       t: now,
+      seconds,
       ready: [...ready.values()].reduce((a, b) => a + b, 0),
       desired,
       queueDepth: queue,

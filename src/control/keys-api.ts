@@ -8,7 +8,7 @@
  *   GET    /api/v1/routes            the gateway routing table, for standalone gateways
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { InvalidRequestError, NotFoundError } from '../errors.ts';
+import { InvalidRequestError, MethodNotAllowedError, NotFoundError } from '../errors.ts';
 import { readBody, sendJson } from '../util/http.ts';
 import { suggestField } from '../api/validate.ts';
 import { KEY_LIFETIME_FORMS, parseKeyLifetime } from '../gateway/edge/keys.ts';
@@ -113,8 +113,7 @@ function refuseUnknownFields(raw: Record<string, unknown>): void {
   }
 }
 
+/** A 405 with an `Allow` header unless `method` is one of `allowed`. */
 function allow(method: string, allowed: string[]): void {
-  if (!allowed.includes(method)) {
-    throw new InvalidRequestError(`method ${method} not allowed here; use ${allowed.join(', ')}`, { code: 'METHOD_NOT_ALLOWED', status: 405 });
-  }
+  if (!allowed.includes(method)) throw new MethodNotAllowedError(method, 'this path', allowed.join(', '));
 }

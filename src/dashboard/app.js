@@ -82,6 +82,7 @@ class App {
   /** Reads a stream, and reads it again after a pause whenever it ends or fails, until aborted. */
   async keepReading(path, onMessage, signal) {
     while (!signal.aborted) {
+      let why = 'the stream ended';
       try {
         this.setLive(true);
         await readStream(typeof path === 'function' ? path() : path, onMessage, signal);
@@ -89,18 +90,21 @@ class App {
         if (signal.aborted) return;
         if (err instanceof AuthRequired) {
           this.stop();
-          return this.askToken('The control plane asked for the admin token again.');
+          return this.askToken('The control plane asked for the token again.');
         }
+        // A refusal says why (too many streams open, say): shown on hover.
+        why = err.message;
       }
       if (signal.aborted) return;
-      this.setLive(false);
+      this.setLive(false, why);
       await new Promise((r) => setTimeout(r, 2000));
     }
   }
 
-  setLive(live) {
+  setLive(live, why = '') {
     this.status.textContent = live ? 'live' : 'reconnecting…';
     this.status.className = live ? 'live on' : 'live off';
+    this.status.title = live ? '' : why;
   }
 
   onSample(sample) {
@@ -126,12 +130,12 @@ class App {
 
   askToken(message) {
     document.body.dataset.auth = 'required';
-    const input = h('input', { type: 'password', id: 'token', name: 'token', autocomplete: 'off', required: true, placeholder: 'admin token' });
+    const input = h('input', { type: 'password', id: 'token', name: 'token', autocomplete: 'off', required: true, placeholder: 'token' });
     const form = h(
       'form',
       { class: 'login' },
-      h('h1', {}, 'Admin token'),
-      h('p', {}, 'This control plane needs its admin token. karb up keeps it in .karb/admin-token (cat .karb/admin-token). It stays in this tab only (session storage).'),
+      h('h1', {}, 'Token'),
+      h('p', {}, 'karb up: its admin token, kept in .karb/admin-token (cat .karb/admin-token). karb controller on Kubernetes: a bearer token of an account the cluster lets get InferenceServices (kubectl create token NAME -n NAMESPACE). It stays in this tab only (session storage).'),
       message ? h('p', { class: 'error' }, message) : null,
       h('label', { for: 'token' }, 'Token '),
       input,

@@ -12,9 +12,10 @@ function niceMax(v) {
 }
 
 /**
- * opts: { label, from, to, series: [{ label, color, points: [[t, v]], step, dash }],
+ * opts: { label, from, to, series: [{ label, color, points: [[t, v, seconds]], step, dash }],
  *         format(v), threshold: { value, label }, marks: [{ t, label, color }], minMax, width, height }
- * A point with v undefined, or a gap of more than 3 s, breaks the line.
+ * `seconds` is how long the point covers (1 when absent; a minute's rollup, 60). A point with v
+ * undefined, or one more than three of its own intervals after the one before, breaks the line.
  */
 export function lineChart(opts) {
   const width = opts.width ?? 720;
@@ -69,8 +70,7 @@ export function lineChart(opts) {
   for (const series of opts.series) {
     let d = '';
     let prevT;
-    let prevY;
-    for (const [t, v] of series.points) {
+    for (const [t, v, seconds] of series.points) {
       if (t < opts.from || t > opts.to) continue;
       if (v === undefined || v === null) {
         prevT = undefined;
@@ -78,14 +78,12 @@ export function lineChart(opts) {
       }
       const px = x(t).toFixed(1);
       const py = y(v).toFixed(1);
-      if (prevT === undefined || t - prevT > 3000) d += `M${px},${py}`;
+      if (prevT === undefined || t - prevT > 3000 * Math.max(1, seconds ?? 1)) d += `M${px},${py}`;
       else if (series.step) d += `H${px}V${py}`;
       else d += `L${px},${py}`;
       prevT = t;
-      prevY = py;
     }
     if (d) svg.append(s('path', { d, fill: 'none', stroke: series.color, 'stroke-width': series.width ?? 1.8, 'stroke-dasharray': series.dash, 'data-series': series.label }));
-    void prevY;
   }
 
   const legend = s('g', { class: 'legend' });

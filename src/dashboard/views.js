@@ -16,6 +16,11 @@ function split(summary) {
   return live.map((r) => h('span', { class: 'split' }, h('i', { class: 'dot', 'data-color': revisionColor(r.name) }), `${r.name} ${r.traffic}%`));
 }
 
+/** A rollup's mark stands for every change in its minute (history.ts): say how many. */
+function changes(scale) {
+  return scale.changes > 1 ? ` (${scale.changes} changes in the minute)` : '';
+}
+
 function budgetCell(sli) {
   const left = sli.budgetLeft;
   const cls = left === undefined ? '' : left < 0 ? 'bad' : left < 0.25 ? 'warn' : 'ok';
@@ -196,7 +201,8 @@ export class ServiceView {
     const first = points[0]?.t ?? to;
     const from = Math.max(to - this.windowMin * 60_000, Math.min(first - 2_000, to - 60_000));
     const revisions = [...new Set(points.flatMap((p) => Object.keys(p.revisions)))];
-    const perRevision = (pick) => (rev) => points.map((p) => [p.t, p.revisions[rev] ? pick(p.revisions[rev]) : undefined]);
+    // [t, value, seconds]: a point older than 5 minutes is a minute's rollup, and its line runs on over the minute.
+    const perRevision = (pick) => (rev) => points.map((p) => [p.t, p.revisions[rev] ? pick(p.revisions[rev]) : undefined, p.seconds]);
     const latencySeries = revisions.flatMap((rev) => {
       const color = revisionColor(rev);
       return [
@@ -207,7 +213,7 @@ export class ServiceView {
     });
     fill(
       this.latency,
-      h('figcaption', {}, 'Latency per revision (p50 dotted, p95 solid, p99 dashed), per second'),
+      h('figcaption', {}, 'Latency per revision (p50 dotted, p95 solid, p99 dashed), per second for the last 5 minutes and per minute before'),
       lineChart({ id: 'latency', label: 'latency', from, to, series: latencySeries, format: ms, threshold: { value: summary.slo.latencyP95Ms, label: `SLO p95 ${summary.slo.latencyP95Ms} ms` } }),
     );
     const throughputSeries = revisions.flatMap((rev) => [
@@ -216,7 +222,7 @@ export class ServiceView {
     ]);
     fill(this.throughput, h('figcaption', {}, 'Throughput and server errors per revision (requests per second)'), lineChart({ id: 'throughput', label: 'throughput', from, to, series: throughputSeries, format: (v) => v.toFixed(v < 10 ? 1 : 0) }));
 
-    const marks = points.filter((p) => p.scale).map((p) => ({ t: p.t, label: `${p.scale.from}→${p.scale.to}`, title: p.scale.message, color: p.scale.to > p.scale.from ? '#059669' : '#d97706' }));
+    const marks = points.filter((p) => p.scale).map((p) => ({ t: p.t, label: `${p.scale.from}→${p.scale.to}`, title: `${p.scale.message}${changes(p.scale)}`, color: p.scale.to > p.scale.from ? '#059669' : '#d97706' }));
     fill(
       this.replicas,
       h('figcaption', {}, 'Replicas: ready and desired, with each autoscaler decision'),
@@ -228,8 +234,8 @@ export class ServiceView {
         minMax: Math.max(1, summary.replicas.max > 10 ? 1 : summary.replicas.max),
         format: (v) => String(Math.round(v * 10) / 10),
         series: [
-          { label: 'ready', color: '#2563eb', points: points.map((p) => [p.t, p.ready]), step: true, width: 2.2 },
-          { label: 'desired', color: '#94a3b8', points: points.map((p) => [p.t, p.desired]), step: true, dash: '5 3' },
+          { label: 'ready', color: '#2563eb', points: points.map((p) => [p.t, p.ready, p.seconds]), step: true, width: 2.2 },
+          { label: 'desired', color: '#94a3b8', points: points.map((p) => [p.t, p.desired, p.seconds]), step: true, dash: '5 3' },
         ],
         marks,
       }),
@@ -246,8 +252,8 @@ export class ServiceView {
         minMax: 1,
         format: (v) => String(Math.round(v * 10) / 10),
         series: [
-          { label: 'queue depth', color: '#0891b2', points: points.map((p) => [p.t, p.queueDepth]) },
-          { label: 'held (no replica)', color: '#9333ea', points: points.map((p) => [p.t, p.held]), step: true },
+          { label: 'queue depth', color: '#0891b2', points: points.map((p) => [p.t, p.queueDepth, p.seconds]) },
+          { label: 'held (no replica)', color: '#9333ea', points: points.map((p) => [p.t, p.held, p.seconds]), step: true },
         ],
         marks: coldMarks,
       }),
@@ -257,7 +263,7 @@ export class ServiceView {
     fill(
       this.decisions,
       summary.autoscaler ? h('li', { class: 'current' }, h('b', {}, `now: ${summary.autoscaler.desiredReplicas} (${summary.autoscaler.reason}${summary.autoscaler.panic ? ', panic' : ''})`), ' ', summary.autoscaler.message) : null,
-      decisions.map((p) => h('li', { 'data-decision': p.scale.reason }, h('time', {}, clock(p.t)), ' ', h('b', {}, `${p.scale.from}→${p.scale.to}`), ` ${p.scale.reason}: ${p.scale.message}`)),
+      decisions.map((p) => h('li', { 'data-decision': p.scale.reason }, h('time', {}, clock(p.t)), ' ', h('b', {}, `${p.scale.from}→${p.scale.to}`), ` ${p.scale.reason}: ${p.scale.message}${changes(p.scale)}`)),
       decisions.length === 0 && !summary.autoscaler ? h('li', { class: 'empty' }, 'No decision yet.') : null,
     );
 

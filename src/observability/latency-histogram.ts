@@ -40,3 +40,13 @@ export function histogramQuantile(bins: Uint32Array, total: number, q: number, m
   }
   return max;
 }
+
+/**
+ * A histogram as [bin, count] pairs of its non-empty bins, in bin order: how a
+ * standalone gateway's signal report sends it and how the dashboard's history keeps it.
+ */
+export function sparse(bins: Uint32Array): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < bins.length; i++) if (bins[i]! > 0) out.push([i, bins[i]!]);
+  return out;
+}

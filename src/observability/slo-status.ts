@@ -3,7 +3,9 @@
  * sli.ts: p95 against the target and the error rate over the last 5 minutes,
  * burn rates over 5 minutes and 1 hour, and the error budget left over the
  * whole history kept — this process's memory (an hour by default), not the
- * 30 days an SLO is usually judged over.
+ * 30 days an SLO is usually judged over. The 5 minutes are read from points as
+ * sampled; the hour's older part from per-minute rollups, so it is read to the
+ * minute.
  *
  * | state     | when                                                             |
  * | --------- | ---------------------------------------------------------------- |
@@ -13,7 +15,7 @@
  */
 import type { SloSpec } from '../api/index.ts';
 import { badCount, burnRate, sliBudget, type Sli, type SliCounts } from './sli.ts';
-import { windowTotals, type ServicePoint } from './history.ts';
+import { nestedWindowTotals, type ServicePoint, type WindowTotals } from './history.ts';
 
 export const SHORT_WINDOW_MS = 5 * 60_000;
 export const LONG_WINDOW_MS = 60 * 60_000;
@@ -39,9 +41,8 @@ export interface SloStatus {
 }
 
 export function sloStatus(points: readonly ServicePoint[], slo: Pick<SloSpec, 'latencyP95Ms' | 'errorRate'>, now: number): SloStatus {
-  const short = windowTotals(points, now - SHORT_WINDOW_MS, now);
-  const long = windowTotals(points, now - LONG_WINDOW_MS, now);
-  const all = windowTotals(points, -Infinity, now);
+  // One walk back from now: the 5 minutes, then on to the hour, then the rest of the history.
+  const [short, long, all] = nestedWindowTotals(points, now, [now - SHORT_WINDOW_MS, now - LONG_WINDOW_MS, -Infinity]) as [WindowTotals, WindowTotals, WindowTotals];
   const sli = (name: Sli): SliStatus => {
     const budget = sliBudget(name, slo);
     const out: SliStatus = { objective: 1 - budget, budget };

@@ -2,8 +2,9 @@
  * The dashboard in a real browser (Debian's Chromium, driven by playwright-core) against a real
  * `karb up`: the page asks for the admin token, lists the service with its SLO status, shows
  * replicas and latency change under open-loop load with the autoscaler's decisions, receives
- * events live (no reload), and promotes a canary with its button. Screenshots go to docs/images/
- * for the README.
+ * events live (no reload), and promotes a canary with its button. It takes the README's
+ * screenshots on the way: into the test's work directory (gone with it), or into docs/images/
+ * with KARB_UPDATE_SCREENSHOTS=1, which is how the README's pictures are refreshed.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,7 +23,8 @@ declare const document: {
 declare const window: Record<string, unknown>;
 
 const ROW = [42.5, 14, 0.1, 3.2, 1, 0, 1, 1200];
-const IMAGES = join(ROOT, 'docs/images');
+/** Where the screenshots go: docs/images/ only when asked, so `npm test` leaves tracked files alone. */
+const UPDATE_SCREENSHOTS = process.env.KARB_UPDATE_SCREENSHOTS === '1';
 
 /** Slow enough (50 ms a run, one request at a time per replica) that 40 requests/s need more than one replica. */
 function service(modelFile: string) {
@@ -51,6 +53,7 @@ async function contentClip(page: Page, maxHeight: number): Promise<{ x: number; 
 
 describe('the dashboard in a browser', { timeout: 240_000 }, () => {
   const work = workDir('karb-dashboard-');
+  const shot = (name: string) => join(UPDATE_SCREENSHOTS ? join(ROOT, 'docs/images') : work.dir, name);
   let up: KarbUp;
   let browser: Browser;
   let page: Page;
@@ -143,11 +146,11 @@ describe('the dashboard in a browser', { timeout: 240_000 }, () => {
     assert.match(decision, /\d→\d/, `a decision names its counts: ${decision}`);
     const p95 = (await page.locator('[data-field=p95]').textContent()) ?? '';
     assert.doesNotMatch(p95, /^–/, `p95 is read from the load: ${p95}`);
-    await page.screenshot({ path: join(IMAGES, 'dashboard-service.png'), fullPage: true });
+    await page.screenshot({ path: shot('dashboard-service.png'), fullPage: true });
 
     await page.click('nav a[href="#/"]');
     await until(() => document.querySelector('tr[data-service="default/dash"] [data-slo-state]')?.getAttribute('data-slo-state') !== 'NoData');
-    await page.screenshot({ path: join(IMAGES, 'dashboard-services.png'), clip: await contentClip(page, 1000) });
+    await page.screenshot({ path: shot('dashboard-services.png'), clip: await contentClip(page, 1000) });
   });
 
   it('shows events as they happen, without a reload', async () => {
@@ -158,7 +161,7 @@ describe('the dashboard in a browser', { timeout: 240_000 }, () => {
     await apply(service('fraud-v2.onnx'));
     await until(() => document.querySelectorAll('ol[data-live=events] li[data-reason=RevisionCreated]').length === 2);
     assert.equal(await page.evaluate(() => window.stillHere), true, 'the same page, not reloaded');
-    await page.screenshot({ path: join(IMAGES, 'dashboard-events.png'), clip: await contentClip(page, 720) });
+    await page.screenshot({ path: shot('dashboard-events.png'), clip: await contentClip(page, 720) });
   });
 
   it('shows the canary and its analysis, and promotes it with the button', async () => {
@@ -170,7 +173,7 @@ describe('the dashboard in a browser', { timeout: 240_000 }, () => {
     } finally {
       await running;
     }
-    await page.screenshot({ path: join(IMAGES, 'dashboard-rollout.png'), fullPage: true });
+    await page.screenshot({ path: shot('dashboard-rollout.png'), fullPage: true });
     await page.click('button[data-command=promote]');
     await until(() => document.querySelector('.rollout-message')?.getAttribute('data-result') === 'ok');
     await until(() => /^(Promoting|Succeeded)/.test(document.querySelector('[data-field=rollout-phase]')?.textContent ?? ''));
