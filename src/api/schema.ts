@@ -64,9 +64,26 @@ const drift = z.strictObject({
     .optional(),
   /** Rows to learn the reference from when there is no file (1000 when unset). */
   learnRows: z.int('must be a whole number of rows, e.g. 1000').min(10, 'must be at least 10 rows; a reference needs enough rows to cut bins (1000 is typical)').max(1_000_000, 'must be at most 1000000 rows').optional(),
-  /** Recent rows the statistics cover at most (2000 when unset). */
-  windowRows: z.int('must be a whole number of rows, e.g. 2000').min(100, 'must be at least 100 rows; fewer make PSI noisy').max(10_000_000, 'must be at most 10000000 rows').optional(),
-  /** PSI past which a feature has drifted: the Drift condition (0.25 when unset; 0.1 is the common "watch" level). */
+  /**
+   * Recent rows the statistics cover at most (2000 when unset). The window keeps between half of
+   * this and all of it, and drift is judged once it holds 200 rows (DEFAULT_MIN_ROWS in
+   * src/observability/drift/verdict.ts): below 400 the Drift condition would stay or fall back Unknown.
+   */
+  windowRows: z
+    .int('must be a whole number of rows, e.g. 2000')
+    .min(400, 'must be at least 400 rows: the window keeps as few as half of them, and drift is judged only from 200 rows (2000 is typical)')
+    .max(10_000_000, 'must be at most 10000000 rows')
+    .optional(),
+  /**
+   * Columns watched at most, inputs first (256 when unset). Each costs work per row and three
+   * metric series per replica, so a wide input (embeddings, pixels) is capped unless asked.
+   */
+  maxColumns: z
+    .int('must be a whole number of columns, e.g. 256')
+    .min(1, 'must be at least 1 column')
+    .max(65_536, 'must be at most 65536 columns (each costs three metric series per replica)')
+    .optional(),
+  /** PSI past which a feature has drifted: the Drift condition (0.25 when unset; 0.1 is the common "watch" level). Judged by the control plane: changing it makes no revision. */
   threshold: z.number('must be a number such as 0.25').gt(0, 'must be greater than 0 (0.1 watch, 0.25 drift are the common levels)').max(10, 'must be at most 10 (0.1 watch, 0.25 drift are the common levels)').optional(),
 });
 

@@ -20,17 +20,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry, Gauge, collectDefaultMetrics } from 'prom-client';
-import { InvalidRequestError, NotFoundError } from '../errors.ts';
+import { InvalidRequestError, MethodNotAllowedError, NotFoundError } from '../errors.ts';
 import { parseInferenceService, parseManifestText } from '../api/index.ts';
 import { listen, readBody, sendError, sendJson } from '../util/http.ts';
 import type { Runtime } from '../runtime/types.ts';
 import { admitEmbedded } from './admission.ts';
 import type { Reconciler } from './reconciler.ts';
-import type { EventRecord, Store, StoredService } from './store.ts';
+import type { Store, StoredService } from './store.ts';
 import { AdminAuthError, adminTokenChecker } from './admin-token.ts';
 import { handleKeysApi, type KeysApiDeps } from './keys-api.ts';
 import { handleDashboardApi, serveDashboard, type DashboardDeps } from './dashboard-api.ts';
-import type { RolloutCommand } from '../rollout/types.ts';
+import { rolloutCommand, rolloutView, serveEvents } from './viewer-routes.ts';
 import { parseSignalReport, SIGNAL_REPORT_LIMIT_BYTES, type SignalReport } from '../observability/signal-report.ts';
 
 const MANIFEST_LIMIT = 1024 * 1024;
@@ -169,9 +169,7 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
         return sendJson(res, 200, rolloutView(o.store.getService(svc.metadata.namespace, name)!));
       }
       allow(method, ['POST']);
-      const command = extra[0]!;
-      if (!isRolloutCommand(command)) throw new NotFoundError(`no rollout command ${command}; use promote, abort, pause or resume`, 'UNKNOWN_ROLLOUT_COMMAND');
-      o.reconciler.rollouts.command(svc, command);
+      o.reconciler.rollouts.command(svc, rolloutCommand(extra[0]!));
       await o.reconciler.reconcile();
       return sendJson(res, 200, rolloutView(o.store.getService(svc.metadata.namespace, name)!));
     }
@@ -189,9 +187,7 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
     }
     if (resource === 'events' && !name) {
       allow(method, ['GET']);
-      const since = Number(url.searchParams.get('since') ?? req.headers['last-event-id'] ?? 0) || 0;
-      if ((req.headers.accept ?? '').includes('text/event-stream')) return streamEvents(req, res, since);
-      return sendJson(res, 200, { items: o.store.listEvents(since) });
+      return serveEvents(o.store, req, res, url);
     }
     throw new NotFoundError(`no route ${method} ${url.pathname}`);
   }
@@ -225,27 +221,6 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
     sendJson(res, result.created ? 201 : 200, { outcome, ...(result.newRevision ? { revision: result.newRevision.name } : {}), service: o.store.getService(ns, name) });
   }
 
-  function streamEvents(req: IncomingMessage, res: ServerResponse, since: number): void {
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    const write = (e: EventRecord) => res.write(`id: ${e.id}\nevent: ${e.reason}\ndata: ${JSON.stringify(e)}\n\n`);
-    let last = since;
-    for (const e of o.store.listEvents(since)) {
-      write(e);
-      last = e.id;
-    }
-    const unsubscribe = o.store.subscribe((e) => {
-      if (e.id > last) {
-        write(e);
-        last = e.id;
-      }
-    });
-    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    req.on('close', () => {
-      clearInterval(heartbeat);
-      unsubscribe();
-    });
-  }
-
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err) => sendError(res, err, o.log));
   });
@@ -263,26 +238,7 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
   };
 }
 
-const ROLLOUT_COMMANDS: readonly RolloutCommand[] = ['promote', 'abort', 'pause', 'resume'];
-
-function isRolloutCommand(value: string): value is RolloutCommand {
-  return (ROLLOUT_COMMANDS as readonly string[]).includes(value);
-}
-
-/** A service's rollout as the API shows it: its status.rollout and the traffic split now. */
-function rolloutView(svc: StoredService): Record<string, unknown> {
-  return {
-    namespace: svc.metadata.namespace,
-    service: svc.metadata.name,
-    stableRevision: svc.status.stableRevision ?? null,
-    latestRevision: svc.status.latestRevision ?? null,
-    revisions: svc.status.revisions ?? [],
-    rollout: svc.status.rollout ?? null,
-  };
-}
-
+/** A 405 with an `Allow` header unless `method` is one of `allowed`. */
 function allow(method: string, allowed: string[]): void {
-  if (!allowed.includes(method)) {
-    throw new InvalidRequestError(`method ${method} not allowed here; use ${allowed.join(', ')}`, { code: 'METHOD_NOT_ALLOWED', status: 405 });
-  }
+  if (!allowed.includes(method)) throw new MethodNotAllowedError(method, 'this path', allowed.join(', '));
 }

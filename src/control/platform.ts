@@ -15,6 +15,7 @@ import { RedisJobStore } from '../gateway/buffer/jobs/redis-store.ts';
 import type { JobStore } from '../gateway/buffer/jobs/types.ts';
 import { hostname } from 'node:os';
 import { SignalHub, teeSignals } from '../observability/hub.ts';
+import { teeSli } from '../observability/sli-sink.ts';
 import { RevisionCounters } from '../observability/revision-counters.ts';
 import { startTracing } from '../observability/tracing/start.ts';
 import { RequestTally } from '../observability/request-tally.ts';
@@ -148,7 +149,9 @@ async function startParts(
     edge: edgeOptions(options.edge ?? {}, new StoreKeyResolver(keys), log),
     ...(options.tls ? { tls: options.tls } : {}),
     ...(options.connections ? { connections: options.connections } : {}),
-    signals: teeSignals(hub, counters, tally),
+    // Each attempt for the autoscaler and rollout analysis; each request once for the SLIs (guard, dashboard).
+    signals: teeSignals(hub, counters),
+    sli: teeSli(counters, tally),
     jobs: { store: jobStore },
     hold: {
       onTableChange: (listener) => routingTable.onReplace(listener),
@@ -228,7 +231,7 @@ async function startParts(
     onActivate: (namespace, service) => autoscaler?.activate(namespace, service),
     // The gateway's port is for tenants; its metrics are scraped here with the control plane's.
     moreMetrics: () => gateway.metrics(),
-    dashboard: { store, sampler, clock: systemClock },
+    dashboard: { store, sampler, clock: systemClock, log },
     drift: (namespace, name) => driftWatch?.reading(namespace, name),
   });
   log({ level: 'info', msg: 'karb is up', control: api.url, gateway: gateway.url, stateDir, modelsRoot: baseDir });
@@ -247,7 +250,8 @@ async function startParts(
       autoscaler?.stop();
       reconciler.stop();
       sampler.stop();
-      driftWatch?.stop();
+      // Its reading in flight ends before the store it writes events to closes.
+      await driftWatch?.stop();
       await api.close();
       await runtime.close(closeOptions);
       await gateway.close();

@@ -34,6 +34,10 @@ import { startCustomMetricsServer, type CustomMetricsServer } from './custom-met
 import { readRequestHeaderConfig } from './request-header.ts';
 import { replicaTarget } from '../plan.ts';
 import { INFERENCE_SERVICES } from '../../runtime/kubernetes/resources.ts';
+import { RequestTally } from '../../observability/request-tally.ts';
+import { HistorySampler } from '../history-sampler.ts';
+import type { DashboardDeps } from '../dashboard-api.ts';
+import type { RolloutCommand } from '../../rollout/types.ts';
 
 export interface ControllerOptions {
   kubeconfig?: string;
@@ -110,6 +114,12 @@ export async function startController(options: ControllerOptions = {}): Promise<
   // What gateways report feeds the autoscaler (hub) and rollout analysis (counters), as with karb up.
   const hub = new SignalHub({ clock });
   const counters = new RevisionCounters();
+  // The dashboard's history, sampled once a second by the leader, from the same reports.
+  const tally = new RequestTally();
+  let viewerDeps: DashboardDeps | undefined;
+  let rolloutCommand: ((service: StoredService, command: RolloutCommand) => Promise<void>) | undefined;
+  const viewerAccess = new AccessReviewer(client, clock);
+  const [isGroup, isVersion] = INFERENCE_SERVICES.apiVersion.split('/') as [string, string];
   let leading = false;
   let autoscaler: AutoscalerLoop | undefined;
   let store: KubernetesStore | undefined;
@@ -125,6 +135,19 @@ export async function startController(options: ControllerOptions = {}): Promise<
         onSignals: (report) => {
           hub.ingest(report);
           counters.ingest(report);
+          tally.ingest(report);
+        },
+        // Used only once leading (the server says NOT_LEADER before): by then both are set.
+        viewers: {
+          get dashboard() {
+            return viewerDeps!;
+          },
+          get store() {
+            return store!;
+          },
+          may: async (user, verb, namespace) =>
+            (await viewerAccess.review(user, { resource: { namespace, verb, group: isGroup, version: isVersion, resource: INFERENCE_SERVICES.plural, subresource: '' } })).allowed,
+          command: (service, command) => rolloutCommand!(service, command),
         },
         onActivate: (namespace, service) => {
           if (store?.getService(namespace, service) === undefined) return false;
@@ -315,13 +338,21 @@ export async function startController(options: ControllerOptions = {}): Promise<
   autoscaler.start();
   driftWatch = new DriftWatch({ store, runtime, clock, log, onChange: () => void requestPass() });
   driftWatch.start();
+  const sampler = new HistorySampler({ store, runtime, hub, tally, clock, log });
+  sampler.start();
+  viewerDeps = { store, sampler, clock, log };
+  rolloutCommand = async (service, command) => {
+    reconciler.rollouts.command(service, command);
+    await requestPass();
+  };
   leading = true;
   log({ level: 'info', msg: 'controller started', component: 'controller', identity, namespace: options.namespace ?? '(all)', leaderElect: options.leaderElect === true });
 
   void lost.then(() => {
     closed = true;
     leading = false;
-    driftWatch?.stop();
+    sampler.stop();
+    void driftWatch?.stop();
   });
 
   return {
@@ -340,8 +371,10 @@ export async function startController(options: ControllerOptions = {}): Promise<
       closed = true;
       leading = false;
       autoscaler?.stop();
-      driftWatch?.stop();
+      sampler.stop();
       if (timer !== undefined) clock.clearTimeout(timer);
+      // Its reading in flight ends before the store it writes events to closes.
+      await driftWatch?.stop();
       await running;
       await store.flush();
       store.close();
