@@ -15,6 +15,7 @@ import { ManualClock } from '../util/clock.ts';
 import { SignalHub } from '../observability/hub.ts';
 import { RequestTally } from '../observability/request-tally.ts';
 import { startControlApi, type ControlApi } from './api.ts';
+import { driftSummary } from './dashboard-api.ts';
 import type { Reconciler } from './reconciler.ts';
 import { SqliteStore } from './sqlite-store.ts';
 import { HistorySampler } from './history-sampler.ts';
@@ -276,5 +277,33 @@ describe("the stream's limits", () => {
     assert.equal((await open(next.signal)).status, 200, 'its place is free');
     next.abort();
     await listeners(0);
+  });
+});
+
+describe("a service's drift on the dashboard", () => {
+  it('shows each watched column at its worst replica, inputs then outputs, and the verdict', () => {
+    const column = (name: string, psi: number | null, ks: number | null) => ({ name, kind: 'continuous' as const, psi, ks });
+    const summary = driftSummary({
+      at: '2026-12-07T00:00:00Z',
+      threshold: 0.25,
+      verdict: { status: 'True', reason: 'FeatureDrift', message: 'amount drifted', features: ['amount'] },
+      replicas: [
+        { replica: 'a', revision: 'r-00001', report: { state: 'monitoring', reference: { rows: 1000, source: 'file' }, windowRows: 500, inputs: [column('amount', 0.1, 0.05), column('hour', null, null)], outputs: [column('score', 0.02, 0.01)] } },
+        { replica: 'b', revision: 'r-00001', report: { state: 'monitoring', reference: { rows: 1000, source: 'file' }, windowRows: 500, inputs: [column('amount', 0.4, 0.2), column('hour', 0.01, 0.02)], outputs: [column('score', 0.01, 0.03)] } },
+        { replica: 'c', revision: 'r-00001', report: { state: 'learning', learnedRows: 10, learnRows: 1000 } },
+        { replica: 'd', revision: 'r-00001', report: null },
+      ],
+    });
+    assert.deepEqual(summary, {
+      status: 'True',
+      reason: 'FeatureDrift',
+      message: 'amount drifted',
+      threshold: 0.25,
+      columns: [
+        { name: 'amount', side: 'input', psi: 0.4, ks: 0.2 },
+        { name: 'hour', side: 'input', psi: 0.01, ks: 0.02 },
+        { name: 'score', side: 'output', psi: 0.02, ks: 0.03 },
+      ],
+    });
   });
 });

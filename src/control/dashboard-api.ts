@@ -19,11 +19,14 @@ import type { Clock } from '../util/clock.ts';
 import type { HistorySampler } from './history-sampler.ts';
 import type { Store, StoredService } from './store.ts';
 import type { Log } from '../util/log.ts';
+import type { DriftReading } from './drift-watch.ts';
 
 export interface DashboardDeps {
   store: Store;
   sampler: HistorySampler;
   clock: Clock;
+  /** A service's last drift reading (drift-watch.ts); absent or undefined: not measured. */
+  drift?: (namespace: string, name: string) => DriftReading | undefined;
   /** Where a dropped stream is told. */
   log?: Log;
   /** Streams open at once (default STREAM_LIMIT). */
@@ -52,6 +55,35 @@ export interface ServiceSummary {
   rollout: Record<string, unknown> | null;
   autoscaler: { desiredReplicas: number; reason: string; message: string; panic: boolean; decidedAt: number } | null;
   conditions: NonNullable<StoredService['status']['conditions']>;
+  drift: DriftSummary | null;
+}
+
+/** A service's drift as the dashboard shows it: the verdict, and each watched column at its worst replica. */
+export interface DriftSummary {
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  threshold: number;
+  /** Inputs first, then outputs; PSI and KS are the highest any replica reports (null: none yet). */
+  columns: Array<{ name: string; side: 'input' | 'output'; psi: number | null; ks: number | null }>;
+}
+
+/** The worst of each column across the replicas that monitor; the verdict as the drift watch judged it. */
+export function driftSummary(reading: DriftReading): DriftSummary {
+  const columns = new Map<string, DriftSummary['columns'][number]>();
+  const worst = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
+  for (const { report } of reading.replicas) {
+    if (report?.state !== 'monitoring') continue;
+    for (const [side, list] of [['input', report.inputs], ['output', report.outputs]] as const) {
+      for (const c of list) {
+        const k = `${side}:${c.name}`;
+        const seen = columns.get(k);
+        columns.set(k, { name: c.name, side, psi: worst(seen?.psi ?? null, c.psi), ks: worst(seen?.ks ?? null, c.ks) });
+      }
+    }
+  }
+  const { status, reason, message } = reading.verdict;
+  return { status, reason, message, threshold: reading.threshold, columns: [...columns.values()] };
 }
 
 /** A service as the dashboard's table and page show it, at `now`. */
@@ -80,6 +112,10 @@ export function serviceSummary(deps: DashboardDeps, svc: StoredService, now: num
     rollout: svc.status.rollout ?? null,
     autoscaler: decision ? { desiredReplicas: decision.desiredReplicas, reason: decision.reason, message: decision.message, panic: decision.panic, decidedAt: decision.decidedAt } : null,
     conditions: svc.status.conditions ?? [],
+    drift: (() => {
+      const reading = deps.drift?.(namespace, name);
+      return reading === undefined ? null : driftSummary(reading);
+    })(),
   };
 }
 

@@ -231,7 +231,7 @@ async function startParts(
     onActivate: (namespace, service) => autoscaler?.activate(namespace, service),
     // The gateway's port is for tenants; its metrics are scraped here with the control plane's.
     moreMetrics: () => gateway.metrics(),
-    dashboard: { store, sampler, clock: systemClock, log },
+    dashboard: { store, sampler, clock: systemClock, log, drift: (namespace, name) => driftWatch?.reading(namespace, name) },
     drift: (namespace, name) => driftWatch?.reading(namespace, name),
   });
   log({ level: 'info', msg: 'karb is up', control: api.url, gateway: gateway.url, stateDir, modelsRoot: baseDir });

@@ -126,6 +126,7 @@ export class ServiceView {
       h('button', { type: 'button', class: `rollout-button ${command}`, 'data-command': command, onclick: () => this.command(command) }, command[0].toUpperCase() + command.slice(1)),
     );
     this.analysisList = h('ol', { class: 'analyses' });
+    this.drift = h('div', { class: 'drift', 'data-field': 'drift' });
     this.events = h('ol', { class: 'events' });
     fill(
       root,
@@ -149,6 +150,7 @@ export class ServiceView {
           this.analysisList,
         ),
       ),
+      h('section', { class: 'box' }, h('h2', {}, 'Model drift'), this.drift),
       h('section', { class: 'box' }, h('h2', {}, 'Events'), this.events),
     );
     this.app.loadHistory(this.key).then(() => this.update(), (err) => this.app.showError(err));
@@ -268,8 +270,36 @@ export class ServiceView {
     );
 
     this.updateRollout(summary);
+    this.updateDrift(summary.drift);
     const events = this.app.state.events.filter((e) => e.namespace === summary.namespace && e.service === summary.name).slice(-30).reverse();
     fill(this.events, events.length === 0 ? h('li', { class: 'empty' }, 'No events yet.') : events.map(eventItem));
+  }
+
+  /** The drift watch's verdict and each watched column's PSI and KS at its worst replica; past the threshold in red. */
+  updateDrift(drift) {
+    if (!drift) {
+      fill(this.drift, h('p', { class: 'empty' }, 'Not measured: karb reads drift from replicas of its own ONNX server.'));
+      return;
+    }
+    const value = (v) => (v === null ? '–' : v.toFixed(3));
+    fill(
+      this.drift,
+      h('p', {}, h('span', { class: `badge ${drift.status === 'True' ? 'bad' : drift.status === 'False' ? 'ok' : 'none'}`, 'data-field': 'drift-status' }, drift.status === 'True' ? 'Drift' : drift.status === 'False' ? 'No drift' : drift.reason), ' ', drift.message),
+      drift.columns.length === 0
+        ? null
+        : h(
+            'table',
+            { class: 'services drift-columns' },
+            h('thead', {}, h('tr', {}, h('th', {}, 'Column'), h('th', {}, 'Side'), h('th', {}, `PSI (drift ≥ ${drift.threshold})`), h('th', {}, 'KS'))),
+            h(
+              'tbody',
+              {},
+              drift.columns.map((c) =>
+                h('tr', { 'data-column': c.name, class: c.side === 'input' && c.psi !== null && c.psi >= drift.threshold ? 'drifted' : '' }, h('td', {}, c.name), h('td', {}, c.side), h('td', {}, value(c.psi)), h('td', {}, value(c.ks))),
+              ),
+            ),
+          ),
+    );
   }
 
   updateRollout(summary) {

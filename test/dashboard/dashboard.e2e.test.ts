@@ -14,6 +14,7 @@ import { fraudRequest, ROOT, startKarbUp, waitFor, workDir, type KarbUp } from '
 import { servedBy } from '../rollout-support.ts';
 import { createHttpSender, runOpenLoop } from '../../src/loadgen/runner.ts';
 import { generatedSchedule } from '../../src/loadgen/schedule.ts';
+import { FRAUD_FEATURES, FRAUD_FEATURE_COUNT, generateFraudData } from '../../src/models/fraud-data.ts';
 
 // The page's globals, for the functions Playwright runs in the browser (this project compiles without the DOM library).
 declare const document: {
@@ -146,6 +147,8 @@ describe('the dashboard in a browser', { timeout: 240_000 }, () => {
     assert.match(decision, /\d→\d/, `a decision names its counts: ${decision}`);
     const p95 = (await page.locator('[data-field=p95]').textContent()) ?? '';
     assert.doesNotMatch(p95, /^–/, `p95 is read from the load: ${p95}`);
+    // A model karb does not serve itself (a command) has no drift reading, and the page says so.
+    assert.match((await page.locator('[data-field=drift]').textContent()) ?? '', /^Not measured/);
     await page.screenshot({ path: shot('dashboard-service.png'), fullPage: true });
 
     await page.click('nav a[href="#/"]');
@@ -185,6 +188,35 @@ describe('the dashboard in a browser', { timeout: 240_000 }, () => {
     }, 60_000);
     await until(() => document.querySelector('[data-field=rollout-phase]')?.textContent === 'Succeeded');
     assert.equal(await page.locator('button[data-command=promote]').isDisabled(), true, 'nothing left to promote');
+    assert.deepEqual(pageErrors, [], 'the page ran without script errors or CSP violations');
+  });
+
+  it("shows a model's drift column by column, for a model karb serves itself", async () => {
+    const drifty = { apiVersion: 'karb.dev/v1alpha1', kind: 'InferenceService', metadata: { name: 'drifty' }, spec: { model: { format: 'onnx', uri: 'file://models/fraud-v1.onnx' }, scaling: { minReplicas: 1, maxReplicas: 1 } } };
+    const put = await fetch(`${up.controlUrl}/api/v1/services/drifty`, { method: 'PUT', headers: { ...up.admin, 'content-type': 'application/json' }, body: JSON.stringify(drifty) });
+    assert.ok(put.status === 200 || put.status === 201, `apply: ${put.status} ${await put.text()}`);
+    // Rows from the training distribution (another seed), enough for a judged window (200 rows).
+    const data = generateFraudData({ rows: 300, seed: 777 });
+    const rows = 25;
+    await waitFor('drifty to answer', async () => {
+      const res = await fetch(`${up.gatewayUrl}/v2/models/drifty/ready`, { headers: up.auth });
+      await res.arrayBuffer();
+      return res.status === 200 ? true : undefined;
+    }, 60_000);
+    for (let at = 0; at < 300; at += rows) {
+      const res = await fetch(`${up.gatewayUrl}/v2/models/drifty/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...up.auth },
+        body: JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [rows, FRAUD_FEATURE_COUNT], data: Array.from(data.features.slice(at * FRAUD_FEATURE_COUNT, (at + rows) * FRAUD_FEATURE_COUNT)) }] }),
+      });
+      assert.equal(res.status, 200, await res.text());
+    }
+    await page.goto(`${up.controlUrl}/#/services/default/drifty`);
+    await until(() => document.querySelector('[data-field=drift-status]')?.textContent === 'No drift', 60_000);
+    const features = await page.locator('[data-field=drift] tr[data-column]').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-column')));
+    for (const feature of FRAUD_FEATURES) assert.ok(features.includes(feature), `${feature} on the page: ${features.join(', ')}`);
+    assert.match((await page.locator('[data-field=drift] tr[data-column="amount_usd"] td:nth-child(3)').textContent()) ?? '', /^0\.\d{3}$/, 'its PSI, under the threshold');
+    assert.equal(await page.locator('[data-field=drift] tr.drifted').count(), 0);
     assert.deepEqual(pageErrors, [], 'the page ran without script errors or CSP violations');
   });
 });

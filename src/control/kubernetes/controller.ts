@@ -340,7 +340,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
   driftWatch.start();
   const sampler = new HistorySampler({ store, runtime, hub, tally, clock, log });
   sampler.start();
-  viewerDeps = { store, sampler, clock, log };
+  viewerDeps = { store, sampler, clock, log, drift: (namespace, name) => driftWatch?.reading(namespace, name) };
   rolloutCommand = async (service, command) => {
     reconciler.rollouts.command(service, command);
     await requestPass();
