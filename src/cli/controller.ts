@@ -19,8 +19,9 @@ const USAGE = `Usage: karb controller [flags]
   --lease-duration D     a Lease unrenewed this long is taken over (default 15s)
   --image IMAGE          karb's image, which runs the built-in model server (default ghcr.io/karb-dev/karb:<version>)
   --system-namespace NS  where karb's gateway runs: model pods admit traffic from there (default $KARB_NAMESPACE or karb-system)
-  --port N               serve /healthz, /readyz (ready while leading) and the gateways' signal
-                         reports and activations on this port (default 8081)
+  --port N               serve /healthz, /readyz (ready while leading), the gateways' signal
+                         reports and activations, and the dashboard (/, for Kubernetes users
+                         RBAC lets get InferenceServices) on this port (default 8081)
   --host ADDR            address of that port (default 0.0.0.0, every address of the pod)
   --identity NAME        this controller in the Lease and in Events (default $KARB_POD_NAME, else host name and a random suffix)
 
