@@ -19,6 +19,7 @@ import { driftSummary } from './dashboard-api.ts';
 import type { Reconciler } from './reconciler.ts';
 import { SqliteStore } from './sqlite-store.ts';
 import { HistorySampler } from './history-sampler.ts';
+import { History } from '../observability/history.ts';
 
 const TOKEN = 'test-admin-token';
 const REVISION = 'svc-00001';
@@ -305,5 +306,34 @@ describe("a service's drift on the dashboard", () => {
         { name: 'score', side: 'output', psi: 0.02, ks: 0.03 },
       ],
     });
+  });
+});
+
+describe("the sampler past the history's bound", () => {
+  it('builds no point for a service the history refuses unless a dashboard is watching', () => {
+    const own = new SqliteStore(':memory:', { clock });
+    for (const name of ['first', 'second']) {
+      own.apply(parseInferenceService({ apiVersion: 'karb.dev/v1alpha1', kind: 'InferenceService', metadata: { name }, spec: { model: { uri: 'file://m.onnx' } } }));
+    }
+    const asked: string[] = [];
+    const counting = Object.assign(new ReadyReplicas(), {
+      replicas(filter: { service?: string } = {}): ReplicaStatus[] {
+        asked.push(filter.service ?? '');
+        return [];
+      },
+      endpoints: (): Endpoint[] => [],
+    });
+    const bounded = new HistorySampler({ store: own, runtime: counting, hub, tally: new RequestTally(), clock, history: new History({ maxServices: 1 }) });
+    bounded.tick();
+    assert.deepEqual(asked, ['first'], 'only the service with a history is sampled');
+    assert.equal(bounded.history.refuses('default/second'), true);
+    const seen: string[][] = [];
+    const stop = bounded.onSample((_t, points) => seen.push([...points.keys()]));
+    asked.length = 0;
+    bounded.tick();
+    assert.deepEqual(asked, ['first', 'second'], 'with a dashboard open, every service is sampled for its live view');
+    assert.deepEqual(seen, [['default/first', 'default/second']]);
+    stop();
+    own.close();
   });
 });

@@ -97,6 +97,12 @@ export class HistorySampler {
     for (const svc of services) {
       const key = `${svc.metadata.namespace}/${svc.metadata.name}`;
       keys.add(key);
+      // A service past the history's bound is sampled only for an open dashboard's live view:
+      // a controller with a thousand services does not build a point a second for each.
+      if (this.history.refuses(key) && this.#listeners.size === 0) {
+        refused++;
+        continue;
+      }
       const point = this.#point(svc, tallies.get(svc.metadata.name) ?? [], now, since, seconds);
       if (!this.history.record(key, point)) refused++;
       fresh.set(key, pointView(point));
