@@ -11,12 +11,12 @@ import { NotFoundError } from '../errors.ts';
 import type { RolloutCommand } from '../rollout/types.ts';
 import { sendJson } from '../util/http.ts';
 import type { EventRecord, Store, StoredService } from './store.ts';
+// A client with more than this unsent has stopped reading: its stream is closed, as the dashboard's.
+import { STREAM_BUFFER_LIMIT_BYTES } from './dashboard-api.ts';
 
 const ROLLOUT_COMMANDS: readonly RolloutCommand[] = ['promote', 'abort', 'pause', 'resume'];
 /** An SSE comment this often keeps proxies from closing a quiet stream. */
 const HEARTBEAT_MS = 15_000;
-/** A client with more than this unsent has stopped reading: its stream is closed. */
-const STREAM_BUFFER_LIMIT_BYTES = 1 << 20;
 
 /** `command` as a rollout command; NotFoundError naming the four otherwise. */
 export function rolloutCommand(command: string): RolloutCommand {

@@ -118,7 +118,8 @@ export async function startController(options: ControllerOptions = {}): Promise<
   const tally = new RequestTally();
   let viewerDeps: DashboardDeps | undefined;
   let rolloutCommand: ((service: StoredService, command: RolloutCommand) => Promise<void>) | undefined;
-  const viewerAccess = new AccessReviewer(client, clock);
+  // SubjectAccessReviews for the dashboard's viewers and the custom metrics API, with one cache.
+  const accessReviewer = new AccessReviewer(client, clock);
   const [isGroup, isVersion] = INFERENCE_SERVICES.apiVersion.split('/') as [string, string];
   let leading = false;
   let autoscaler: AutoscalerLoop | undefined;
@@ -146,7 +147,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
             return store!;
           },
           may: async (user, verb, namespace) =>
-            (await viewerAccess.review(user, { resource: { namespace, verb, group: isGroup, version: isVersion, resource: INFERENCE_SERVICES.plural, subresource: '' } })).allowed,
+            (await accessReviewer.review(user, { resource: { namespace, verb, group: isGroup, version: isVersion, resource: INFERENCE_SERVICES.plural, subresource: '' } })).allowed,
           command: (service, command) => rolloutCommand!(service, command),
         },
         onActivate: (namespace, service) => {
@@ -166,14 +167,13 @@ export async function startController(options: ControllerOptions = {}): Promise<
   if (options.customMetrics) {
     const m = options.customMetrics;
     try {
-      const reviewer = new AccessReviewer(client, clock);
       metricsApi = await startCustomMetricsServer({
         port: m.port,
         ...(m.host ? { host: m.host } : {}),
         certFile: m.certFile,
         keyFile: m.keyFile,
         requestHeader: () => readRequestHeaderConfig(client),
-        authorize: (user, access) => reviewer.review(user, access),
+        authorize: (user, access) => accessReviewer.review(user, access),
         // The very windows karb's hpa-service decider would read, of the revision it would decide for.
         source: {
           services: (namespace) => (store?.listServices() ?? []).filter((s) => s.metadata.namespace === namespace).map((s) => s.metadata.name),
