@@ -21,6 +21,7 @@ describe('parseServeArgs', () => {
       bodyLimitBytes: 8 * 1024 * 1024,
       intraOpThreads: undefined,
       drainTimeoutMs: 30_000,
+      warmupRequests: 48,
       injectLatencyMs: 0,
       injectErrorRate: 0,
     });
@@ -30,11 +31,11 @@ describe('parseServeArgs', () => {
     const config = parseServeArgs([
       '--model=m.onnx', '--port', '0', '--host', '0.0.0.0', '--name', 'scorer', '--max-batch-size', '8', '--max-delay-ms', '2.5',
       '--max-queue', '64', '--body-limit', '4096', '--intra-op-threads', '2', '--drain-timeout-ms', '500',
-      '--inject-latency-ms', '30', '--inject-error-rate', '0.25',
+      '--warmup-requests', '0', '--inject-latency-ms', '30', '--inject-error-rate', '0.25',
     ]);
     assert.deepEqual(config, {
       modelPath: 'm.onnx', name: 'scorer', host: '0.0.0.0', port: 0, maxBatchSize: 8, maxDelayMs: 2.5, maxQueueRows: 64,
-      bodyLimitBytes: 4096, intraOpThreads: 2, drainTimeoutMs: 500, injectLatencyMs: 30, injectErrorRate: 0.25,
+      bodyLimitBytes: 4096, intraOpThreads: 2, drainTimeoutMs: 500, warmupRequests: 0, injectLatencyMs: 30, injectErrorRate: 0.25,
     });
   });
 
@@ -58,6 +59,7 @@ describe('parseServeArgs', () => {
 
   const usageErrors: Array<{ args: string[]; error: RegExp }> = [
     { args: [], error: /--model FILE is required/ },
+    { args: ['--model', 'm.onnx', '--warmup-requests=-1'], error: /--warmup-requests must be/ },
     { args: ['--model'], error: /--model/ },
     { args: ['--model', 'm.onnx', '--bogus'], error: /Unknown option '--bogus'/ },
     { args: ['--model', 'm.onnx', 'extra'], error: /positional/ },
@@ -144,7 +146,9 @@ describe('karb serve (child process)', () => {
     const proc = startServe(t, ['--model', MODELS.fraudV1, '--port', '0', '--max-delay-ms', '1', '--inject-latency-ms', '50', '--intra-op-threads', '1']);
     const port = await listeningPort(proc);
     const base = `http://127.0.0.1:${port}`;
-    assert.equal(proc.lines[0]!.model, 'fraud-v1');
+    assert.deepEqual(proc.lines.map((l) => l.msg).slice(0, 2), ['warmed up', 'listening']);
+    assert.equal(proc.lines[0]!.requests, 48, 'answered every warm-up request it sent itself');
+    assert.equal(proc.lines[1]!.model, 'fraud-v1');
     assert.equal((await fetch(`${base}/v2/health/ready`)).status, 200);
 
     // One request is still uploading its body when the signal arrives, so the drain must wait for it.

@@ -36,6 +36,8 @@ or a causal language model (input_ids → logits, like models/tiny-lm.onnx) over
   --body-limit BYTES        largest request body; larger ones get 413 (default ${SERVING_DEFAULTS.bodyLimitBytes})
   --intra-op-threads N      ONNX Runtime threads per operator (default: all cores)
   --drain-timeout-ms N      on SIGTERM, longest wait for queued and in-flight requests (default ${SERVING_DEFAULTS.drainTimeoutMs})
+  --warmup-requests N       inference requests the server sends itself before it reports ready, so the first
+                            requests it is sent do not pay for its warm-up; 0 for none (default ${SERVING_DEFAULTS.warmupRequests})
   --drift-reference FILE    reference distribution for drift (default: <model>.reference.json beside the
                             model when there is one; else one is learned from the first rows served)
   --drift-learn-rows N      rows to learn the reference from when there is no file (default 1000)
@@ -62,6 +64,7 @@ export interface ServeConfig {
   bodyLimitBytes: number;
   intraOpThreads: number | undefined;
   drainTimeoutMs: number;
+  warmupRequests: number;
   injectLatencyMs: number;
   injectErrorRate: number;
   /** Inject faults only while this file exists. */
@@ -89,6 +92,7 @@ export function parseServeArgs(args: string[]): ServeConfig | 'help' {
       'body-limit': { type: 'string' },
       'intra-op-threads': { type: 'string' },
       'drain-timeout-ms': { type: 'string' },
+      'warmup-requests': { type: 'string' },
       'inject-latency-ms': { type: 'string' },
       'inject-error-rate': { type: 'string' },
       'inject-while': { type: 'string' },
@@ -116,6 +120,7 @@ export function parseServeArgs(args: string[]): ServeConfig | 'help' {
     bodyLimitBytes: integer('--body-limit', values['body-limit'], SERVING_DEFAULTS.bodyLimitBytes, 1),
     intraOpThreads: values['intra-op-threads'] === undefined ? undefined : integer('--intra-op-threads', values['intra-op-threads'], 0, 1, 1024),
     drainTimeoutMs: integer('--drain-timeout-ms', values['drain-timeout-ms'], SERVING_DEFAULTS.drainTimeoutMs, 0),
+    warmupRequests: integer('--warmup-requests', values['warmup-requests'], SERVING_DEFAULTS.warmupRequests, 0, 10_000),
     injectLatencyMs: number('--inject-latency-ms', values['inject-latency-ms'], 0, 0),
     injectErrorRate: number('--inject-error-rate', values['inject-error-rate'], 0, 0, 1),
     ...(values['inject-while'] ? { injectWhile: values['inject-while'] } : {}),
@@ -275,6 +280,7 @@ async function serveUntilSignalled(model: ModelSession, config: ServeConfig, log
       maxDelayMs: config.maxDelayMs,
       maxQueueRows: config.maxQueueRows,
       bodyLimitBytes: config.bodyLimitBytes,
+      warmupRequests: config.warmupRequests,
       injectLatencyMs: config.injectLatencyMs,
       injectErrorRate: config.injectErrorRate,
       ...(config.injectWhile !== undefined ? { injectWhile: fileExists(config.injectWhile) } : {}),

@@ -7,4 +7,6 @@ export const SERVING_DEFAULTS = {
   maxQueueRows: 1024,
   bodyLimitBytes: 8 * 1024 * 1024,
   drainTimeoutMs: 30_000,
+  /** `karb serve` only; `startModelServer` sends none unless asked. */
+  warmupRequests: 48,
 } as const;

@@ -6,6 +6,8 @@ import { loadOnnxModel, type ModelSession } from './onnx-model.ts';
 import { startModelServer, type ModelServer, type ModelServerOptions } from './server.ts';
 import { ensureModels, metricValue, MODELS } from './test-helpers.ts';
 import { waitFor } from '../util/wait-for.ts';
+import { createDriftMonitor } from './drift.ts';
+import { freePort } from '../util/free-port.ts';
 
 /** Feature rows unique to request `k`: no two requests (or rows) share values. */
 function featureRows(k: number, rows: number): number[][] {
@@ -300,6 +302,40 @@ describe('model server over HTTP (fraud-v1, real ONNX Runtime)', () => {
     assert.equal(await status(), 500);
     on = false;
     assert.equal(await status(), 200);
+  });
+
+  it('warms up before it reports ready, on requests it leaves out of metrics, drift and fault injection', async () => {
+    const runs: number[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const counting: ModelSession = {
+      inputs: model.inputs,
+      outputs: model.outputs,
+      batchable: model.batchable,
+      get alive() {
+        return model.alive;
+      },
+      async run(feeds) {
+        if (runs.length === 0) await gate;
+        runs.push(feeds.features!.dims[0]!);
+        return model.run(feeds);
+      },
+      close: () => Promise.resolve(),
+    };
+    const drift = createDriftMonitor(model, { learnRows: 10 })!;
+    const port = await freePort();
+    const starting = start({ model: counting, port, warmupRequests: 8, maxBatchSize: 4, injectErrorRate: 1, drift });
+    const ready = await waitFor('the server to answer while it warms up', () => call(`http://127.0.0.1:${port}/v2/health/ready`).catch(() => undefined));
+    assert.deepEqual(ready, { status: 503, headers: ready.headers, body: { ready: false, error: 'the model server is warming up' } });
+    release();
+    const server = await starting;
+    assert.deepEqual(runs, [1, 1, 1, 4, 1, 1, 1, 4], 'three single rows, then a batch of --max-batch-size, twice');
+    assert.equal((await call(`${server.url}/v2/health/ready`)).status, 200);
+    const metrics = (await call(`${server.url}/metrics`)).body as string;
+    assert.equal(metricValue(metrics, 'karb_serving_requests_total', { route: 'infer' }), undefined, 'no warm-up request counted');
+    assert.equal(metricValue(metrics, 'karb_serving_batch_rows_count'), 0);
+    assert.deepEqual(drift.report(), { state: 'learning', learnedRows: 0, learnRows: 10 }, 'zeros are not learned as the reference');
+    assert.equal((await post(`${server.url}/v2/models/fraud-v1/infer`, inferBody(featureRows(0, 1)))).status, 500, 'faults apply to real requests');
   });
 
   it('drains: readiness and new requests get 503 at once, in-flight and queued requests finish, then it closes', async () => {

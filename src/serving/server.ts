@@ -24,6 +24,7 @@ import { registerDriftMetrics } from './drift.ts';
 import { listen } from '../util/http.ts';
 import type { Tracing } from '../observability/tracing/start.ts';
 import { InferTrace } from './infer-trace.ts';
+import { warmUp, warmupToken } from './warmup.ts';
 
 export { SERVING_DEFAULTS };
 
@@ -54,6 +55,11 @@ export interface ModelServerOptions {
   random?: () => number;
   /** Spans for each inference request (infer-trace.ts), from `startTracing`; absent: none are made. */
   tracing?: Tracing;
+  /**
+   * Inference requests the server sends itself before it reports ready (warmup.ts),
+   * left out of metrics, drift and traces. Default 0: none.
+   */
+  warmupRequests?: number;
   clock?: Clock;
   logger?: Logger;
 }
@@ -111,10 +117,13 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   const tracing = options.tracing;
   const injecting = options.injectWhile ?? (() => true);
 
-  const runner: BatchRunner = injectLatencyMs > 0 ? withInjectedLatency(model, injectLatencyMs, clock, injecting) : model;
-
   let inFlight = 0;
   let draining = false;
+  // While warming, only warm-up requests arrive (the server is not ready), so its batches are theirs.
+  let warming = false;
+  const warmup = warmupToken();
+
+  const runner: BatchRunner = injectLatencyMs > 0 ? withInjectedLatency(model, injectLatencyMs, clock, () => !warming && injecting()) : model;
   let onIdle: (() => void) | undefined;
 
   const batcher = new Batcher(runner, {
@@ -124,7 +133,9 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     // The next batch waits at the model's thread while one computes (runs stay one at a time).
     pipelineDepth: 2,
     clock,
-    onBatch: (s) => metrics.observeBatch(s.rows, s.requests, s.runMs / 1000),
+    onBatch: (s) => {
+      if (!warming) metrics.observeBatch(s.rows, s.requests, s.runMs / 1000);
+    },
   });
   const metrics = createServingMetrics(name, {
     queuedRows: () => batcher.queuedRows,
@@ -141,8 +152,9 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   const metadataBody = JSON.stringify(modelMetadata(name, [version], model));
   const serverMetadataBody = JSON.stringify({ name: 'karb', version: KARB_VERSION, extensions: ['binary_tensor_data'] });
 
-  function send(res: http.ServerResponse, route: string, status: number, body: string | Buffer, extraHeaders?: Record<string, string | number>): void {
-    metrics.countRequest(route, status);
+  /** `route` undefined: a warm-up request, not counted. */
+  function send(res: http.ServerResponse, route: string | undefined, status: number, body: string | Buffer, extraHeaders?: Record<string, string | number>): void {
+    if (route !== undefined) metrics.countRequest(route, status);
     if (res.headersSent || res.destroyed) return;
     const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) };
     if (extraHeaders !== undefined) Object.assign(headers, extraHeaders);
@@ -152,7 +164,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     res.end(body);
   }
 
-  function sendError(res: http.ServerResponse, route: string, err: unknown, extraHeaders?: Record<string, string>): void {
+  function sendError(res: http.ServerResponse, route: string | undefined, err: unknown, extraHeaders?: Record<string, string>): void {
     if (err instanceof KarbError) {
       const headers: Record<string, string> = { ...extraHeaders, ...err.headers() };
       // The rest of an oversized body is not read; close the connection after answering.
@@ -168,6 +180,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
 
   function notReadyReason(): string | undefined {
     if (draining) return 'the model server is draining';
+    if (warming) return 'the model server is warming up';
     if (!model.alive) return 'the model runtime has stopped; restart this replica';
     return undefined;
   }
@@ -178,38 +191,41 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
 
   async function infer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = performance.now();
-    const trace = tracing === undefined ? undefined : new InferTrace(tracing, req, started, name);
+    const warm = warming && warmup.matches(req);
+    const route = warm ? undefined : 'infer';
+    const trace = tracing === undefined || warm ? undefined : new InferTrace(tracing, req, started, name);
+    const watch = warm ? undefined : drift;
     inFlight++;
     try {
       if (draining) throw new UnavailableError('the model server is draining and takes no new requests; retry on another replica', { code: 'DRAINING', retryAfterSeconds: 1 });
       const body = await readBody(req, bodyLimit);
       const { json, binary } = splitBody(body, req.headers['inference-header-content-length']);
       const request = parseInferRequest(json, model, binary);
-      if (injectErrorRate > 0 && injecting() && random() < injectErrorRate) {
+      if (injectErrorRate > 0 && !warm && injecting() && random() < injectErrorRate) {
         throw new KarbError('INJECTED_FAULT', 'injected fault: this model server answers a share of requests with 500 (--inject-error-rate)', { status: 500 });
       }
-      if (drift !== undefined) {
+      if (watch !== undefined) {
         // Before submit: the feeds' buffers may move to the model's thread.
         for (let i = 0; i < driftInputs.length; i++) {
           const feed = request.feeds[driftInputs[i]!];
-          if (feed !== undefined) drift.observe(driftInputs[i]!, feed.data as ArrayLike<number>, request.rows);
+          if (feed !== undefined) watch.observe(driftInputs[i]!, feed.data as ArrayLike<number>, request.rows);
         }
       }
       trace?.submitted(request.rows);
       const timing = trace?.timing;
       const outputs = await batcher.submit({ rows: request.rows, feeds: request.feeds, ...(timing ? { timing } : {}) });
-      if (drift !== undefined) {
+      if (watch !== undefined) {
         for (let i = 0; i < driftOutputs.length; i++) {
           const out = outputs[driftOutputs[i]!];
-          if (out !== undefined) drift.observe(driftOutputs[i]!, out.data as ArrayLike<number>, request.rows);
+          if (out !== undefined) watch.observe(driftOutputs[i]!, out.data as ArrayLike<number>, request.rows);
         }
       }
       const encoded = encodeInferResponse(name, version, request, outputs, model.outputs);
       if (encoded.binary.length === 0) {
-        send(res, 'infer', 200, encoded.json, queueHeader());
+        send(res, route, 200, encoded.json, queueHeader());
       } else {
         const head = Buffer.from(encoded.json);
-        send(res, 'infer', 200, Buffer.concat([head, ...encoded.binary]), {
+        send(res, route, 200, Buffer.concat([head, ...encoded.binary]), {
           ...queueHeader(),
           'content-type': 'application/octet-stream',
           'inference-header-content-length': head.length,
@@ -217,12 +233,13 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
       }
     } catch (err) {
       trace?.failed(err);
-      if (err instanceof ClientGoneError) metrics.countRequest('infer', 499);
-      else sendError(res, 'infer', err, queueHeader());
+      if (err instanceof ClientGoneError) {
+        if (!warm) metrics.countRequest('infer', 499);
+      } else sendError(res, route, err, queueHeader());
     } finally {
       trace?.finish(res.headersSent ? res.statusCode : 499);
       inFlight--;
-      metrics.observeRequestSeconds((performance.now() - started) / 1000);
+      if (!warm) metrics.observeRequestSeconds((performance.now() - started) / 1000);
       if (inFlight === 0 && onIdle !== undefined) onIdle();
     }
   }
@@ -311,6 +328,17 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
 
+  const warmupRequests = options.warmupRequests ?? 0;
+  if (warmupRequests > 0) {
+    warming = true;
+    const began = performance.now();
+    const result = await warmUp(loopbackUrl(host, port), name, model.inputs, warmup, { requests: warmupRequests, batchRows: options.maxBatchSize ?? SERVING_DEFAULTS.maxBatchSize });
+    warming = false;
+    const fields = { requests: result.answered, ms: Math.round(performance.now() - began) };
+    if (result.stopped === undefined) logger.log('info', 'warmed up', fields);
+    else logger.log('warn', `warm-up stopped early; the first requests may be slower: ${result.stopped}`, fields);
+  }
+
   let closed: Promise<void> | undefined;
   /**
    * Stops listening and closes idle connections; answers still being written get
@@ -371,6 +399,13 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
       return closeListener(0);
     },
   };
+}
+
+/** The server's own address for requests to itself: a wildcard bind is reached on loopback. */
+function loopbackUrl(host: string, port: number): string {
+  if (host === '0.0.0.0' || host === '') return `http://127.0.0.1:${port}`;
+  if (host === '::') return `http://[::1]:${port}`;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /**
