@@ -5,7 +5,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -128,6 +129,34 @@ describe('README path: karb up, apply, infer, get', () => {
     const body = (await res.json()) as { error: { code: string; details: Array<{ path: string }> } };
     assert.equal(body.error.code, 'INVALID_SPEC');
     assert.deepEqual(body.error.details.map((d) => d.path).sort(), ['spec.model.uri', 'spec.slo.latencyP95Ms']);
+  });
+
+  it('a replica whose model file is not the one spec.model.digest pins keeps exiting, and status and events say why', async () => {
+    const actual = `sha256:${createHash('sha256').update(readFileSync(join(ROOT, 'models/fraud-v1.onnx'))).digest('hex')}`;
+    const wrong = `sha256:${'0'.repeat(64)}`;
+    const manifest = join(work.dir, 'pinned.yaml');
+    writeFileSync(manifest, `apiVersion: karb.dev/v1alpha1\nkind: InferenceService\nmetadata: {name: pinned}\nspec:\n  model: {uri: "file://models/fraud-v1.onnx", digest: "${wrong}"}\n`);
+    const applied = await cli(['apply', '-f', manifest]);
+    assert.equal(applied.code, 0, applied.stderr);
+    const why = `exited with code 1 \\(last output: karb serve: model file \\S+/models/fraud-v1\\.onnx has digest ${actual}, but --model-digest pins ${wrong}; the file changed or the pin is wrong\\); restarting in \\d+ ms`;
+
+    const ready = await waitFor('pinned to say why it is not ready', async () => {
+      const svc = JSON.parse((await cli(['get', 'services', 'pinned', '-o', 'json'])).stdout);
+      const condition = svc.status?.conditions?.find((c: { type: string }) => c.type === 'Ready');
+      return condition?.reason === 'ReplicaCrashing' ? (condition as { status: string; message: string }) : undefined;
+    });
+    assert.equal(ready.status, 'False');
+    assert.match(ready.message, new RegExp(`^pinned-00001: pinned-00001-\\w+ keeps exiting \\(restarts: \\d+\\): pid \\d+ ${why}; see \\.karb/logs/pinned-00001-\\w+\\.log$`));
+    const events = ((await (await fetch(`${up.controlUrl}/api/v1/events`, { headers: up.admin })).json()) as { items: Array<{ reason: string; service: string; message: string }> }).items;
+    const crashed = events.filter((e) => e.service === 'pinned' && e.reason === 'ReplicaCrashed');
+    assert.ok(crashed.length > 0 && crashed.every((e) => new RegExp(why).test(e.message)), JSON.stringify(crashed));
+
+    const deleted = await cli(['delete', 'pinned']);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    await waitFor('the pinned replicas to be gone', async () => {
+      const items = JSON.parse((await cli(['get', 'replicas', '-o', 'json'])).stdout).items as Array<{ service: string }>;
+      return items.every((r) => r.service !== 'pinned');
+    });
   });
 });
 

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { CPU_PATTERN, DURATION_PATTERN, MEMORY_PATTERN, parseCpu, parseDuration, parseMemory } from './quantity.ts';
 import { DNS_LABEL_PATTERN } from '../util/flags.ts';
+import { MODEL_DIGEST_FORMAT, MODEL_DIGEST_PATTERN } from './model-digest.ts';
 
 export const API_VERSION = 'karb.dev/v1alpha1';
 export const KIND = 'InferenceService';
@@ -95,6 +96,11 @@ const model = z.strictObject({
     .string()
     .regex(/^(file|pvc|s3|oci):\/\/.+/, 'must be a URI such as file://models/fraud-v1.onnx, pvc://claim/path, s3://bucket/key or oci://registry/repo:tag')
     .optional(),
+  /**
+   * The model file's SHA-256 (`sha256:<hex>`). The built-in server checks the file against it before
+   * loading and exits, serving nothing, when they differ; a custom `command` server is not given it.
+   */
+  digest: z.string().regex(MODEL_DIGEST_PATTERN, MODEL_DIGEST_FORMAT).optional(),
   /** Container image (kubernetes runtime only). */
   image: z.string().min(1).optional(),
   /** Argv of a custom model server; `$PORT` is replaced with the port to listen on. */

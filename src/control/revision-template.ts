@@ -19,6 +19,7 @@ export function revisionTemplate(service: { metadata: Pick<StoredService['metada
       format: model.format,
       name: service.metadata.name,
       ...(model.uri ? { uri: model.uri } : {}),
+      ...(model.digest ? { digest: model.digest } : {}),
       ...(model.image ? { image: model.image } : {}),
       ...(model.command ? { command: model.command } : {}),
       ...(model.env ? { env: model.env } : {}),

@@ -23,6 +23,8 @@ export interface RevisionTemplate {
     name: string;
     /** Where the model is: `file://` (embedded; relative to the models root), `pvc://`, `s3://`, `oci://` (Kubernetes). */
     uri?: string;
+    /** The model file's pinned SHA-256 (`sha256:<hex>`), checked by the built-in server before it loads the file. */
+    digest?: string;
     /** Container image of the model server (Kubernetes); embedded mode runs `command` or karb's built-in server. */
     image?: string;
     /** Argv of a custom model server; `$PORT` in it and the PORT env var carry the port to listen on. */

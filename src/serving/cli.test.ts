@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { createInterface } from 'node:readline';
 import { before, describe, it } from 'node:test';
@@ -51,6 +53,13 @@ describe('parseServeArgs', () => {
     assert.deepEqual(config.drift, { referencePath: 'm.reference.json', learnRows: 500, windowRows: 4000, maxColumns: 1024 });
   });
 
+  it('reads --model-digest, the pinned SHA-256 of the model file', () => {
+    const digest = `sha256:${'0123456789abcdef'.repeat(4)}`;
+    const config = parseServeArgs(['--model', 'm.onnx', '--model-digest', digest]);
+    assert.ok(config !== 'help');
+    assert.equal(config.modelDigest, digest);
+  });
+
   it('takes a drift window of 400 rows, the smallest that is always judged once full', () => {
     const config = parseServeArgs(['--model', 'm.onnx', '--drift-window-rows', '400']);
     assert.ok(config !== 'help');
@@ -73,6 +82,9 @@ describe('parseServeArgs', () => {
     { args: ['--model', 'm.onnx', '--drift-learn-rows', '5'], error: /--drift-learn-rows must be a number from 10 to 1000000, got "5"/ },
     { args: ['--model', 'm.onnx', '--drift-window-rows', '399'], error: /--drift-window-rows must be a whole number from 400 to 10000000 \(the window keeps as few as half its rows, and drift is judged from 200\), got "399"/ },
     { args: ['--model', 'm.onnx', '--drift-max-columns', '0'], error: /--drift-max-columns must be a number from 1 to 65536, got "0"/ },
+    { args: ['--model', 'm.onnx', '--model-digest', 'ABCDEF'.padEnd(64, '0')], error: /^--model-digest must be sha256: followed by 64 lowercase hex digits: sha256:<the hash `sha256sum model\.onnx` prints>, got "ABCDEF0+"$/ },
+    { args: ['--model', 'm.onnx', '--model-digest', `sha256:${'A'.repeat(64)}`], error: /^--model-digest must be sha256: followed by 64 lowercase hex digits/ },
+    { args: ['--model', 'm.onnx', '--model-digest', `sha256:${'a'.repeat(63)}`], error: /^--model-digest must be sha256: followed by 64 lowercase hex digits/ },
   ];
   for (const c of usageErrors) {
     it(`refuses ${JSON.stringify(c.args)}`, () => {
@@ -140,6 +152,29 @@ describe('karb serve (child process)', () => {
     assert.equal(await missing.exited, 1);
     assert.match(missing.stderr(), /karb serve: cannot load ONNX model 'models\/does-not-exist.onnx'/);
     assert.doesNotMatch(missing.stderr(), /\n\s+at /, 'no stack trace');
+  });
+
+  it('checks --model-digest before loading: the pinned file is served; another exits 1 with one line and loads nothing', async (t) => {
+    const digest = `sha256:${createHash('sha256').update(readFileSync(MODELS.fraudV1)).digest('hex')}`;
+    const pinned = startServe(t, ['--model', MODELS.fraudV1, '--model-digest', digest, '--port', '0', '--warmup-requests', '0']);
+    const port = await listeningPort(pinned);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/v2/health/ready`)).status, 200);
+    pinned.child.kill('SIGTERM');
+    assert.equal(await pinned.exited, 0);
+
+    const wrong = `sha256:${'0'.repeat(64)}`;
+    const other = startServe(t, ['--model', MODELS.fraudV2, '--model-digest', digest, '--port', '0']);
+    assert.equal(await other.exited, 1);
+    assert.equal(
+      other.stderr(),
+      `karb serve: model file ${MODELS.fraudV2} has digest sha256:${createHash('sha256').update(readFileSync(MODELS.fraudV2)).digest('hex')}, but --model-digest pins ${digest}; the file changed or the pin is wrong\n`,
+      'one line, no stack trace',
+    );
+    assert.deepEqual(other.lines.map((l) => l.msg), ['model digest refused'], 'nothing loaded, warmed up or listened');
+
+    const missing = startServe(t, ['--model', 'models/does-not-exist.onnx', '--model-digest', wrong, '--port', '0']);
+    assert.equal(await missing.exited, 1);
+    assert.match(missing.stderr(), /^karb serve: cannot read model file models\/does-not-exist\.onnx to check its digest: ENOENT[^\n]*\n$/);
   });
 
   it('on SIGTERM: readiness 503 at once, new requests 503, every in-flight request answered 200, then exit 0', async (t) => {

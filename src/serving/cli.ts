@@ -2,8 +2,8 @@
  * `karb serve`: load one ONNX model and serve it over OIP v2 until SIGTERM/SIGINT,
  * then drain. Prints one JSON line `{"time":...,"level":"info","msg":"listening","port":...}`
  * to stdout once it takes traffic (the embedded runtime reads the port from it).
- * Exit codes: 0 after a clean drain, 1 on failure (model cannot load, port busy,
- * drain cut short), 2 on a usage error.
+ * Exit codes: 0 after a clean drain, 1 on failure (model cannot load or is not the file
+ * --model-digest pins, port busy, drain cut short), 2 on a usage error.
  */
 import path from 'node:path';
 import { existsSync } from 'node:fs';
@@ -16,6 +16,8 @@ import { listenFailure } from '../util/http.ts';
 import { startTracing } from '../observability/tracing/start.ts';
 import { DEFAULT_MIN_ROWS as MIN_DRIFT_ROWS } from '../observability/drift/verdict.ts';
 import { DEFAULT_MAX_COLUMNS } from '../observability/drift/monitor.ts';
+import { MODEL_DIGEST_FORMAT, MODEL_DIGEST_PATTERN } from '../api/model-digest.ts';
+import { verifyModelDigest } from './model-digest.ts';
 
 /** Most columns `--drift-max-columns` may ask for (the same bound as spec.model.drift.maxColumns). */
 const MAX_DRIFT_COLUMNS = 65_536;
@@ -26,6 +28,8 @@ Serves one ONNX model over the Open Inference Protocol v2 (KServe REST) with dyn
 or a causal language model (input_ids → logits, like models/tiny-lm.onnx) over the OpenAI API.
 
   --model FILE              ONNX model file (required)
+  --model-digest DIGEST     the file's pinned SHA-256, sha256:<64 lowercase hex digits> (sha256sum prints the
+                            digits); checked before loading: another file exits 1 and serves nothing
   --port N                  port to listen on; 0 picks a free one (default ${SERVING_DEFAULTS.port})
   --host HOST               address to bind (default ${SERVING_DEFAULTS.host})
   --name NAME               model name in /v2/models/{name} (default: the file name without extension)
@@ -55,6 +59,8 @@ Fault injection for resilience tests (off by default; never use in production):
 
 export interface ServeConfig {
   modelPath: string;
+  /** The model file's pinned digest (`sha256:<hex>`), checked before it loads. */
+  modelDigest?: string;
   name: string;
   host: string;
   port: number;
@@ -83,6 +89,7 @@ export function parseServeArgs(args: string[]): ServeConfig | 'help' {
     allowPositionals: false,
     options: {
       model: { type: 'string' },
+      'model-digest': { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
       name: { type: 'string' },
@@ -111,6 +118,7 @@ export function parseServeArgs(args: string[]): ServeConfig | 'help' {
   if (name === '' || name.includes('/')) throw new UsageError(`--name must be a non-empty name without '/', got "${name}"`);
   return {
     modelPath: values.model,
+    ...(values['model-digest'] === undefined ? {} : { modelDigest: modelDigestFlag(values['model-digest']) }),
     name,
     host: values.host ?? SERVING_DEFAULTS.host,
     port: integer('--port', values.port, SERVING_DEFAULTS.port, 0, 65535),
@@ -141,6 +149,11 @@ export function parseServeArgs(args: string[]): ServeConfig | 'help' {
 /** A number flag of `karb serve`, whose messages give the range: "--max-delay-ms must be a number from 0 to any". */
 function number(flag: string, raw: string | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER, whole = false): number {
   return numberFlag(flag, raw, fallback, { whole, min, max, expected: `a number from ${min} to ${max === Number.MAX_SAFE_INTEGER ? 'any' : max}` });
+}
+
+function modelDigestFlag(raw: string): string {
+  if (!MODEL_DIGEST_PATTERN.test(raw)) throw new UsageError(`--model-digest ${MODEL_DIGEST_FORMAT}, got "${raw.length <= 80 ? raw : `${raw.slice(0, 80)}…`}"`);
+  return raw;
 }
 
 function nonEmpty(flag: string, raw: string): string {
@@ -185,6 +198,16 @@ export async function runServeCommand(args: string[]): Promise<number> {
   // The HTTP side loads while the worker thread loads ONNX Runtime and the model.
   const serverModule = import('./server.ts');
   serverModule.catch(() => undefined); // awaited below; this only keeps an early return from leaving it unhandled
+  if (config.modelDigest !== undefined) {
+    try {
+      await verifyModelDigest(config.modelPath, config.modelDigest);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      logger.log('error', 'model digest refused', { model: config.name, path: config.modelPath, pinned: config.modelDigest, error: message });
+      process.stderr.write(`karb serve: ${message}\n`);
+      return 1;
+    }
+  }
   let model: ModelSession;
   try {
     model = await loadOnnxModel(config.modelPath, { intraOpThreads: config.intraOpThreads });

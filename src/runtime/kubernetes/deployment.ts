@@ -96,6 +96,7 @@ function builtinArgs(t: RevisionTemplate, modelPath: string): string[] {
   const args = ['serve', '--model', modelPath, '--name', t.model.name, '--port', String(SERVING_PORT), '--host', '0.0.0.0'];
   if (t.model.format === 'openai') args.push('--openai');
   else if (t.model.batching) args.push('--max-batch-size', String(t.model.batching.maxBatchSize), '--max-delay-ms', String(t.model.batching.maxDelayMs));
+  if (t.model.digest !== undefined) args.push('--model-digest', t.model.digest);
   // Drift: the reference is the one beside the model in its volume (`reference` names a file of karb up's models root).
   const drift = t.model.drift;
   if (drift?.reference !== undefined) {

@@ -21,7 +21,7 @@ function template(s: InferenceService, revision = `${s.metadata.name}-00001`): R
     revision,
     service: s.metadata.name,
     namespace: s.metadata.namespace,
-    model: { format: m.format, name: s.metadata.name, ...(m.uri ? { uri: m.uri } : {}), ...(m.image ? { image: m.image } : {}), ...(m.command ? { command: m.command } : {}), ...(m.env ? { env: m.env } : {}), ...(m.readinessPath ? { readinessPath: m.readinessPath } : {}), batching: m.batching },
+    model: { format: m.format, name: s.metadata.name, ...(m.uri ? { uri: m.uri } : {}), ...(m.digest ? { digest: m.digest } : {}), ...(m.image ? { image: m.image } : {}), ...(m.command ? { command: m.command } : {}), ...(m.env ? { env: m.env } : {}), ...(m.readinessPath ? { readinessPath: m.readinessPath } : {}), batching: m.batching },
     resources: s.spec.resources,
     placement: s.spec.placement,
     drainSeconds: 30,
@@ -156,4 +156,13 @@ test('spec.model.drift gives karb serve its learn and window rows; the reference
   assert.ok(!container(d).args.includes('--drift-reference'));
   const named = { ...template(s), model: { ...template(s).model, drift: { reference: 'file://models/fraud-v1.reference.json' } } };
   assert.throws(() => buildDeployment(named, 1, options), /^InvalidRequestError: spec\.model\.drift\.reference: .* put the reference beside the model in its volume/);
+});
+
+test('spec.model.digest pins the model karb serve loads: --model-digest in its args; a custom server is not given it', () => {
+  const digest = `sha256:${'ab'.repeat(32)}`;
+  const d: Any = buildDeployment(template(service({ model: { uri: 'oci://ghcr.io/acme/fraud-model:v1', digest, batching: { maxBatchSize: 16 } } })), 1, options);
+  assert.deepEqual(container(d).args, ['serve', '--model', '/mnt/models/model.onnx', '--name', 'fraud', '--port', '8080', '--host', '0.0.0.0', '--max-batch-size', '16', '--max-delay-ms', '4', '--model-digest', digest]);
+  const custom: Any = buildDeployment(template(service({ model: { format: 'oip', image: 'ghcr.io/acme/srv:1', command: ['srv', '--port', '$PORT'], digest } })), 1, options);
+  assert.deepEqual(container(custom).command, ['srv', '--port', '8080']);
+  assert.equal(container(custom).args, undefined);
 });

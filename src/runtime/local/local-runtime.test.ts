@@ -171,6 +171,7 @@ test('a crash-looping replica restarts with exponential backoff up to the maximu
   for (let restarts = 0; restarts < 5; restarts++) {
     const crashed = await waitFor(`crash after ${restarts} restarts`, () => runtime.replicas().find((r) => r.phase === 'Crashed' && r.restarts === restarts));
     assert.equal(crashed.lastExitCode, 3);
+    assert.match(crashed.message!, /^pid \d+ exited with code 3 \(last output: fixture: crashing at once\); restarting in \d+ ms$/, 'what the process said before it exited');
     assert.equal(crashed.nextRestartAt, clock.now() + crashed.backoffMs!);
     delays.push(crashed.backoffMs!);
     clock.advance(crashed.backoffMs!);

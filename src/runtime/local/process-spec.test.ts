@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RevisionTemplate } from '../types.ts';
 import { localProcessSpec, type LocalProcessSpec } from './process-spec.ts';
-import { processSpecHash } from './replica-command.ts';
+import { buildReplicaCommand, processSpecHash } from './replica-command.ts';
 
 const template: RevisionTemplate = {
   revision: 'fraud-detector-00002',
@@ -67,4 +67,17 @@ test('spec.model.drift becomes the built-in server\'s drift flags, the reference
   // A custom server gets no flags of karb serve.
   const custom = localProcessSpec({ ...template, model: { ...template.model, command: ['srv'], drift: { learnRows: 500 } } }, '/srv/karb');
   assert.equal(custom.serverArgs, undefined);
+});
+
+test('spec.model.digest reaches karb serve as --model-digest; a custom server is not given it', () => {
+  const digest = `sha256:${'ab'.repeat(32)}`;
+  const spec = localProcessSpec({ ...template, model: { ...template.model, digest } }, '/srv/karb');
+  assert.deepEqual(spec.serverArgs, ['--drain-timeout-ms', '25000', '--model-digest', digest]);
+  const argv = buildReplicaCommand(spec, { replica: 'fraud-detector-00002-abcde', port: 4321, host: '127.0.0.1', execPath: '/bin/node', karbEntry: '/karb/src/cli/main.ts', baseEnv: {} }).args;
+  assert.deepEqual(argv.slice(argv.indexOf('--model-digest'), argv.indexOf('--model-digest') + 2), ['--model-digest', digest]);
+  assert.equal(argv[argv.indexOf('--model') + 1], '/srv/karb/models/fraud-v1.onnx', 'the file it pins is the one served');
+  assert.notEqual(processSpecHash(spec), processSpecHash(localProcessSpec(template, '/srv/karb')), 'a pinned replica is another process than an unpinned one');
+  const custom = localProcessSpec({ ...template, model: { ...template.model, command: ['srv', '--port', '$PORT'], digest } }, '/srv/karb');
+  assert.equal(custom.serverArgs, undefined);
+  assert.ok(!buildReplicaCommand(custom, { replica: 'r', port: 1, host: '127.0.0.1', execPath: '/bin/node', karbEntry: '/k', baseEnv: {} }).args.includes(digest));
 });

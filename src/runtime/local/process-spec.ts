@@ -63,13 +63,14 @@ export function localProcessSpec(template: RevisionTemplate, modelsRoot: string)
 }
 
 /**
- * The built-in server's flags: its drain timeout and, with `spec.model.drift`, its drift
- * settings. None at all leaves `serverArgs` out, as older karbs recorded it.
+ * The built-in server's flags: its drain timeout, the model's pinned digest and, with
+ * `spec.model.drift`, its drift settings. None at all leaves `serverArgs` out, as older karbs recorded it.
  */
 function builtinServerArgs(template: RevisionTemplate, modelsRoot: string): { serverArgs?: string[] } {
   const { drainSeconds, model } = template;
   const args: string[] = [];
   if (drainSeconds !== undefined) args.push('--drain-timeout-ms', String(Math.max(0, drainSeconds - BUILTIN_DRAIN_MARGIN_SECONDS) * 1000));
+  if (model.digest !== undefined) args.push('--model-digest', model.digest);
   const drift = model.drift;
   if (drift?.reference !== undefined) args.push('--drift-reference', resolveModelPath(drift.reference, modelsRoot));
   if (drift?.learnRows !== undefined) args.push('--drift-learn-rows', String(drift.learnRows));

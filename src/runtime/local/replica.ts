@@ -19,7 +19,7 @@
  * before SIGTERM is sent.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock, TimerHandle } from '../../util/clock.ts';
 import type { Endpoint, ReplicaPhase, ReplicaStatus, RuntimeEvent } from '../types.ts';
@@ -28,6 +28,7 @@ import { decideRestart, type BackoffPolicy } from './backoff.ts';
 import { probeReadiness, allocatePort } from './probe.ts';
 import { isProcessAlive, processStartTime, signalReplica } from './process-identity.ts';
 import { buildReplicaCommand, processSpecHash } from './replica-command.ts';
+import { lastLogLine } from './log-tail.ts';
 import type { ReplicaRecord, ReplicaRecordStore } from './replica-record.ts';
 
 export interface ProbeSettings {
@@ -95,6 +96,8 @@ export class Replica {
   #readyAt: number | undefined;
   #lastExitCode: number | null | undefined;
   #message: string | undefined;
+  /** Where the running process's output begins in the log file; unknown for an adopted one. */
+  #logStart: number | undefined;
   #backoffMs: number | undefined;
   #nextRestartAt: number | undefined;
   #consecutiveCrashes = 0;
@@ -216,6 +219,7 @@ export class Replica {
     this.#pid = this.#port = this.#url = this.#readyAt = undefined;
     this.#adopted = false;
     this.#probeFailures = 0;
+    this.#logStart = undefined;
 
     let port: number;
     try {
@@ -242,6 +246,7 @@ export class Replica {
       argv = [cmd.command, ...cmd.args];
       log = openSync(this.logFile, 'a');
       writeSync(log, `${JSON.stringify({ time: new Date(this.#env.clock.now()).toISOString(), level: 'info', msg: 'karb: starting replica', replica: this.name, port, restarts: this.#restarts, argv })}\n`);
+      this.#logStart = fstatSync(log).size;
       // Own process group so it outlives a SIGKILLed karb; output goes straight to the log file, not through karb.
       child = spawn(cmd.command, cmd.args, { detached: true, stdio: ['ignore', log, log], env: cmd.env });
     } catch (err) {
@@ -291,7 +296,9 @@ export class Replica {
     this.#phase = 'Crashed';
     this.#backoffMs = decision.delayMs;
     this.#nextRestartAt = now + decision.delayMs;
-    this.#message = `${pid === undefined ? '' : `pid ${pid} `}${description}; restarting in ${decision.delayMs} ms`;
+    // A process that exited by itself may have said why (karb serve's one-line refusals); a signal says it all.
+    const said = code !== null && this.#logStart !== undefined ? lastLogLine(this.logFile, this.#logStart) : undefined;
+    this.#message = `${pid === undefined ? '' : `pid ${pid} `}${description}${said === undefined ? '' : ` (last output: ${said})`}; restarting in ${decision.delayMs} ms`;
     this.#emit('Warning', 'ReplicaCrashed', this.#message);
     this.#restartTimer = this.#env.clock.setTimeout(() => {
       this.#restartTimer = undefined;
