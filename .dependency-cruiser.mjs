@@ -57,7 +57,7 @@ export default {
       'The resource (schema, validation, revisions) is the vocabulary of every layer; it depends on none of them.'),
     ...layer('observability-imports-only-api', '^src/observability/', ['observability', 'api'],
       'L5 measures (signal hub, windows, histograms, counters); deciders read it, so it never reads a decider, the gateway or the control plane.'),
-    ...layer('deciders-are-pure', '^src/(autoscaler|rollout|placement)/', ['$1', 'observability', 'api'],
+    ...layer('deciders-are-pure', '^src/(autoscaler|rollout|placement|governance)/', ['$1', 'observability', 'api'],
       'Deciders are pure functions of (signals, spec, state, now): they read observability and the resource, never the control plane that acts on them, the runtime, the gateway, or another decider.'),
     ...layer('gateway-is-the-data-plane', '^src/gateway/', ['gateway', 'observability', 'api'],
       'The gateway reads only its routing table and reports to observability; the control plane, runtimes and deciders are above it and reach it through discovery.',
@@ -80,7 +80,7 @@ export default {
       'The simulator runs the same deciders and arrival schedules as the real loop, never the control plane, runtime or gateway.'),
     ...layer('dashboard-is-static', '^src/dashboard/', ['dashboard'],
       'The web UI: files the control plane serves, and the module that lists them; it imports nothing of karb.'),
-    ...layer('control-is-below-the-cli', '^src/control/', ['control', 'api', 'observability', 'autoscaler', 'rollout', 'placement', 'gateway', 'runtime', 'dashboard'],
+    ...layer('control-is-below-the-cli', '^src/control/', ['control', 'api', 'observability', 'autoscaler', 'rollout', 'placement', 'governance', 'gateway', 'runtime', 'dashboard'],
       'The control plane acts on the deciders and drives runtime and gateway; only the CLI (and the simulator, loadgen) sit above it.'),
 
     // Inside the gateway: rooms follow the request. Production code only; tests may import any room.

@@ -4,7 +4,7 @@
  * keys; bad body; unknown model; bad deadline header), then the output, the
  * replica logs under .karb/, the /metrics page (control plane and gateway) and every response (body and
  * headers) are searched for the keys and their secret parts: nothing.
- * Also: the control plane API refuses calls without the admin token.
+ * Also: the control plane API refuses calls without a token, and a viewer's token may read only.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -143,9 +143,27 @@ describe('security: the control plane API needs the admin token', () => {
     assert.match(missing.stderr, /needs its admin token and none was found/);
     const wrong = await karb(['get', 'services', '--server', up.controlUrl, '--token', 'karb_admin_wrong'], { cwd: work.dir });
     assert.equal(wrong.code, 1);
-    assert.match(wrong.stderr, /refused the admin token from --token/);
+    assert.match(wrong.stderr, /refused the token from --token/);
     const right = await karb(['get', 'services', '--server', up.controlUrl], { cwd: work.dir });
     assert.equal(right.code, 0, right.stderr);
+  });
+
+  it('gives a viewer token reads only, refuses it once revoked, and audits it without the token', async () => {
+    const cli = (args: string[]) => karb([...args, '--server', up.controlUrl], { cwd: work.dir });
+    const created = await cli(['tokens', 'create', '--role', 'viewer', '--name', 'auditor']);
+    assert.equal(created.code, 0, created.stderr);
+    const viewer = created.stdout.trim();
+    assert.equal((await cli(['get', 'services', '--token', viewer])).code, 0);
+    const applied = await cli(['apply', '-f', join(ROOT, 'examples/fraud-detector.yaml'), '--token', viewer]);
+    assert.equal(applied.code, 1);
+    assert.match(applied.stderr, /token 'auditor' has role viewer; PUT \/api\/v1\/services\/fraud-detector needs deployer/);
+    assert.equal((await cli(['tokens', 'revoke', 'auditor'])).code, 0);
+    assert.equal((await fetch(`${up.controlUrl}/api/v1/services`, { headers: { authorization: `Bearer ${viewer}` } })).status, 401);
+    const log = await cli(['audit', '-o', 'json']);
+    assert.equal(log.code, 0, log.stderr);
+    const items = JSON.parse(log.stdout).items as Array<{ actor: string; outcome: number; method: string }>;
+    assert.ok(items.some((r) => r.actor === 'auditor' && r.method === 'PUT' && r.outcome === 403), log.stdout);
+    for (const secret of [viewer, up.adminToken]) assert.ok(!log.stdout.includes(secret) && !up.output().includes(secret), 'a token in the audit log or karb up output');
   });
 });
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8081';
 
-/** Where the admin token comes from: --token, then KARB_TOKEN, then `.karb/admin-token` (written by karb up). */
+/** Where the token comes from: --token, then KARB_TOKEN, then `.karb/admin-token` (written by karb up). */
 export function resolveAdminToken(explicit: string | undefined): { token: string | undefined; source: string } {
   if (explicit) return { token: explicit, source: '--token' };
   if (process.env.KARB_TOKEN) return { token: process.env.KARB_TOKEN, source: 'KARB_TOKEN' };
@@ -58,13 +58,14 @@ export class ControlPlaneClient {
       throw new CliError(
         this.#token.token === undefined
           ? `the control plane at ${this.server} needs its admin token and none was found: karb reads ${this.#token.source} (written by karb up in its state directory), or pass --token / set KARB_TOKEN`
-          : `the control plane at ${this.server} refused the admin token from ${this.#token.source}; use the one in the admin-token file of the karb up it belongs to`,
+          : `the control plane at ${this.server} refused the token from ${this.#token.source} (unknown or revoked); use the admin token in the admin-token file of the karb up it belongs to, or a token its admin made with karb tokens create`,
       );
     }
     if (!res.ok) {
       const error = (parsed as { error?: { message?: string } | string }).error;
       const message = typeof error === 'string' ? error : (error?.message ?? `HTTP ${res.status}`);
-      throw new CliError(message);
+      // One line, whatever the server sent (a 403 names the role the token has and the one needed).
+      throw new CliError(message.replace(/\s*\n\s*/g, ' '));
     }
     return { status: res.status, body: parsed as T };
   }

@@ -88,8 +88,9 @@ export async function applyCommand(args: string[], out: NodeJS.WritableStream): 
     const ns = metadata.namespace ?? values.namespace;
     const query = ns ? `?namespace=${encodeURIComponent(ns)}` : '';
     try {
-      const { body } = await client.request<{ outcome: string; revision?: string }>('PUT', `/api/v1/services/${encodeURIComponent(metadata.name)}${query}`, JSON.stringify(raw));
+      const { body } = await client.request<{ outcome: string; revision?: string; warnings?: string[] }>('PUT', `/api/v1/services/${encodeURIComponent(metadata.name)}${query}`, JSON.stringify(raw));
       out.write(`inferenceservice/${metadata.name} ${body.outcome}${body.revision ? ` (revision ${body.revision})` : ''}\n`);
+      for (const warning of body.warnings ?? []) process.stderr.write(`warning: inferenceservice/${metadata.name}: ${warning}\n`);
     } catch (err) {
       if (!(err instanceof CliError) || err.message.startsWith('no karb control plane')) throw err;
       failed++;

@@ -18,7 +18,7 @@ test('karb install prints the same bytes on every run: namespace, CRD, RBAC and 
   assert.equal(first.code, 0, first.stderr);
   assert.equal(first.stdout, second.stdout);
   const docs = documents(first.stdout);
-  assert.equal(docs.length, 17);
+  assert.equal(docs.length, 20);
   assert.equal(docs[0]!.kind, 'Namespace');
   assert.equal(docs[0]!.metadata.name, 'karb-system');
   assert.equal(docs[1]!.metadata.name, CRD_NAME);
@@ -40,6 +40,35 @@ test('karb install --namespace --image: every namespaced object and binding subj
   assert.deepEqual(images, ['registry.example/karb:dev', 'registry.example/karb:dev']);
 });
 
+test('karb install --governance --team: the policies as ValidatingAdmissionPolicies after the CRD, and each team’s namespace with its NetworkPolicies', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'karb-install-'));
+  try {
+    const file = join(dir, 'governance.yaml');
+    writeFileSync(file, 'apiVersion: karb.dev/v1alpha1\nkind: Governance\nspec:\n  gpuNamespaces: [ml-gpu]\n');
+    const r = await runKarb(['install', '--governance', file, '--team', 'risk', '--team', 'search']);
+    assert.equal(r.code, 0, r.stderr);
+    const docs = documents(r.stdout);
+    const names = docs.map((o) => `${o.kind}/${o.metadata.name}`);
+    assert.deepEqual(names.slice(0, 3), ['Namespace/karb-system', 'Namespace/risk', 'Namespace/search'], 'namespaces first');
+    assert.deepEqual(
+      docs.filter((o) => o.kind === 'ValidatingAdmissionPolicy').map((o) => o.metadata.name),
+      ['karb-required-labels', 'karb-resources-set', 'karb-gpu-namespaces', 'karb-no-privileged-pods'],
+    );
+    assert.ok(names.indexOf('ValidatingAdmissionPolicy/karb-required-labels') > names.indexOf(`CustomResourceDefinition/${CRD_NAME}`));
+    assert.deepEqual(docs.filter((o) => o.kind === 'NetworkPolicy' && o.metadata.namespace === 'search').map((o) => o.metadata.name), ['karb-default-deny', 'karb-allow-dns', 'karb-allow-model-fetch']);
+
+    writeFileSync(file, 'apiVersion: karb.dev/v1alpha1\nkind: Governance\nspec:\n  gpuNamespaces: [ML_GPU]\n');
+    const bad = await runKarb(['install', '--governance', file]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /governance\.yaml: invalid Governance: spec\.gpuNamespaces\[0\]: must be a namespace name/);
+    const system = await runKarb(['install', '--team', 'karb-system']);
+    assert.equal(system.code, 2);
+    assert.match(system.stderr, /--team karb-system is karb's own namespace/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('karb install --metrics-api-ca: the APIService for the controller’s custom metrics API, its caBundle that file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'karb-install-'));
   try {
@@ -49,7 +78,7 @@ test('karb install --metrics-api-ca: the APIService for the controller’s custo
     const r = await runKarb(['install', '--metrics-api-ca', ca]);
     assert.equal(r.code, 0, r.stderr);
     const docs = documents(r.stdout);
-    assert.equal(docs.length, 18);
+    assert.equal(docs.length, 21);
     const api = docs.at(-1)!;
     assert.equal(api.kind, 'APIService');
     assert.equal(api.metadata.name, 'v1beta2.custom.metrics.k8s.io');

@@ -5,11 +5,14 @@ import { buildInstallObjects, CONTROLLER_NAME, METRICS_API_SECRET } from '../run
 import { DEFAULT_CLUSTER_OPTIONS } from '../runtime/kubernetes/options.ts';
 import { flagError, namespaceFlag, parseFlags } from '../util/flags.ts';
 import { manifestYaml } from './render-plan.ts';
+import { loadGovernance } from '../governance/config.ts';
+import { withGovernance } from '../governance/kubernetes.ts';
 
-export const INSTALL_USAGE = `Usage: karb install [--namespace NS] [--image IMAGE] [--metrics-api-ca FILE]
+export const INSTALL_USAGE = `Usage: karb install [--namespace NS] [--image IMAGE] [--metrics-api-ca FILE] [--governance FILE] [--team NAME]...
 
 Prints, as YAML, what installs karb on a cluster: the namespace (Pod Security "restricted"), the
-InferenceService CRD, the controller and gateway with their least-privilege RBAC.
+InferenceService CRD, the controller and gateway with their least-privilege RBAC, and the roles
+for people (karb-viewer, karb-deployer, karb-admin: bind them in a team's namespace).
   karb install | kubectl apply -f -
 
   -n, --namespace NS     namespace of karb's controller and gateway (default ${DEFAULT_CLUSTER_OPTIONS.systemNamespace})
@@ -19,12 +22,24 @@ InferenceService CRD, the controller and gateway with their least-privilege RBAC
                          Secret ${METRICS_API_SECRET} (type kubernetes.io/tls, for the name
                          ${CONTROLLER_NAME}.<namespace>.svc), which you create; the APIService
                          verifies the controller against it
+  --governance FILE      the governance file's policies (required labels, requests and limits, GPU
+                         namespaces, allowed registries, model digests, no privileged pods, your
+                         own CEL) as ValidatingAdmissionPolicies; karb up --governance enforces the same
+  --team NAME            a team's namespace: Pod Security "restricted", label karb.dev/team=NAME,
+                         NetworkPolicies that deny what karb's traffic does not need (repeatable)
 `;
 
 export function installCommand(args: string[], out: NodeJS.WritableStream): number {
   const { values, positionals } = parseFlags({
     args,
-    options: { namespace: { type: 'string', short: 'n' }, image: { type: 'string' }, 'metrics-api-ca': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      namespace: { type: 'string', short: 'n' },
+      image: { type: 'string' },
+      'metrics-api-ca': { type: 'string' },
+      governance: { type: 'string' },
+      team: { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h' },
+    },
     allowPositionals: true,
     strict: true,
   });
@@ -37,7 +52,11 @@ export function installCommand(args: string[], out: NodeJS.WritableStream): numb
   const image = values.image ?? DEFAULT_CLUSTER_OPTIONS.image;
   if (image.trim() === '' || /\s/.test(image)) throw flagError('--image', 'an image reference such as ghcr.io/karb-dev/karb:0.1.0', image);
   const metricsApiCa = values['metrics-api-ca'] === undefined ? undefined : readCa(values['metrics-api-ca']);
-  out.write(manifestYaml(buildInstallObjects({ systemNamespace, image, ...(metricsApiCa !== undefined ? { metricsApiCa } : {}) })));
+  const governance = values.governance === undefined ? undefined : loadGovernance(values.governance);
+  const teams = (values.team ?? []).map((t) => namespaceFlag('--team', t, ''));
+  if (teams.includes(systemNamespace)) throw new UsageError(`--team ${systemNamespace} is karb's own namespace; name a team's namespace`);
+  const install = buildInstallObjects({ systemNamespace, image, ...(metricsApiCa !== undefined ? { metricsApiCa } : {}) });
+  out.write(manifestYaml(withGovernance(install, { teams, ...(governance !== undefined ? { governance } : {}) })));
   return 0;
 }
 

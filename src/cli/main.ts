@@ -23,6 +23,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./rollout.ts')).rolloutCommand(rest, process.stdout);
     case 'keys':
       return (await import('./keys.ts')).keysCommand(rest, process.stdout, process.stderr);
+    case 'tokens':
+      return (await import('./tokens.ts')).tokensCommand(rest, process.stdout, process.stderr);
+    case 'audit':
+      return (await import('./audit.ts')).auditCommand(rest, process.stdout);
     case 'gateway':
       return (await import('./gateway.ts')).gatewayCommand(rest);
     case 'controller':

@@ -7,6 +7,8 @@ import { applyCommand } from './commands.ts';
 import { UsageError } from '../errors.ts';
 import { parseFlags, portFlag } from '../util/flags.ts';
 import { EDGE_FLAG_OPTIONS, edgeFlagsFrom } from './edge-flags.ts';
+import { loadGovernance } from '../governance/config.ts';
+import { EmbeddedGovernance } from '../governance/admit.ts';
 
 const USAGE = `Usage: karb up [flags]
 
@@ -17,6 +19,9 @@ const USAGE = `Usage: karb up [flags]
   --models-root DIR   file:// model URIs must lie under DIR; relative ones resolve against it
                       (default: the directory karb up runs in)
   -f, --filename F    apply these manifests once the platform is up (repeatable)
+  --governance FILE   check every apply against the governance file's policies (required labels,
+                      requests and limits, GPU namespaces, registries, model digests, your own CEL),
+                      the same ones karb install --governance gives a cluster
   --auth MODE         gateway API keys: required (default; create one with karb keys create) or off
   --redis URL         keep rate-limit buckets and async jobs in Redis (shared with karb gateway processes)
   --redis-failure M   when Redis is unreachable: open (admit, default) or closed (503)
@@ -38,6 +43,7 @@ export async function upCommand(args: string[]): Promise<number> {
       'state-dir': { type: 'string' },
       'models-root': { type: 'string' },
       filename: { type: 'string', short: 'f', multiple: true },
+      governance: { type: 'string' },
       ...EDGE_FLAG_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
@@ -54,6 +60,7 @@ export async function upCommand(args: string[]): Promise<number> {
     throw new UsageError(`--port and --gateway-port must differ: the control plane and the gateway cannot share port ${controlPort}`);
   }
   const modelsRoot = modelsRootFlag(values['models-root']);
+  const governance = values.governance === undefined ? undefined : new EmbeddedGovernance(loadGovernance(values.governance));
   // Everything karb up and its replicas create — SQLite's -wal and -shm files included, which no
   // mode argument reaches — is readable by this user only.
   process.umask(0o077);
@@ -67,6 +74,7 @@ export async function upCommand(args: string[]): Promise<number> {
     ...(values.host ? { host: values.host } : {}),
     ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
     modelsRoot,
+    ...(governance ? { governance } : {}),
     log,
   });
   process.stderr.write(`karb is up: gateway ${platform.gatewayUrl}, control plane ${platform.controlUrl}, dashboard ${platform.controlUrl}/ (its admin token: ${resolve(values['state-dir'] ?? '.karb', 'admin-token')})\n`);

@@ -21,6 +21,9 @@ Commands:
   rollout status|promote|abort|pause|resume NAME
                           watch or steer a canary or blue-green rollout
   keys create|list|revoke gateway API keys (create prints the key once)
+  tokens create|list|revoke
+                          people's control-plane tokens: viewer, deployer or admin (create prints it once)
+  audit [--limit N]       who changed what on the control plane, and refused calls
   gateway                 a standalone gateway fed by a control plane (--redis to share limits)
   controller              reconcile InferenceServices on a Kubernetes cluster (--kubeconfig, --leader-elect)
   serve --model FILE      run the built-in ONNX model server (one replica)
@@ -35,7 +38,7 @@ Common flags:
   -o, --output table|yaml|json   output format (default table)
   -n, --namespace NS             namespace (default: any for get, the manifest's for apply)
   --server URL                   control plane URL (default $KARB_SERVER or http://127.0.0.1:8081)
-  --token T                      admin token (default $KARB_TOKEN or .karb/admin-token)
+  --token T                      control-plane token (default $KARB_TOKEN or .karb/admin-token)
 
 Run 'karb <command> --help' for the flags of one command.
 `;

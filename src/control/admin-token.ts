@@ -2,7 +2,8 @@
  * The control plane's admin credential: a random token in
  * `<stateDir>/admin-token` (mode 0600), kept across restarts so standalone
  * gateways and scripts holding it keep working; delete the file to rotate it.
- * Every `/api/v1/*` call carries it as `Authorization: Bearer <token>`.
+ * Every `/api/v1/*` call carries it, or a person's token (access/token-store.ts), as
+ * `Authorization: Bearer <token>`; it holds role admin, under the name `admin`.
  */
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,7 +35,7 @@ export class AdminAuthError extends KarbError {
   constructor() {
     super(
       'ADMIN_TOKEN_REQUIRED',
-      'this API needs the admin token: send Authorization: Bearer <token> (karb up writes it to .karb/admin-token)',
+      'this API needs a token: send Authorization: Bearer <token>, the admin token (karb up writes it to .karb/admin-token) or one made by karb tokens create',
       { status: 401 },
     );
   }

@@ -13,6 +13,7 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { SpecValidationError, type FieldError, type InferenceService } from '../api/index.ts';
 import type { Store } from './store.ts';
 import { resolveModelPath } from '../runtime/local/model-path.ts';
+import type { EmbeddedGovernance } from '../governance/admit.ts';
 
 /**
  * Whether `path` lies under `root` once `..` is resolved. Decided from the two
@@ -43,8 +44,10 @@ function modelRootForms(root: string): string[] {
 /**
  * `baseDir` is the models root: relative URIs resolve against it and every
  * `file://` URI must lie under it, whether or not the service has a command.
+ * With `governance` (karb up --governance), its policies are checked too; what
+ * a Warn policy admitted is returned.
  */
-export function admitEmbedded(svc: InferenceService, store: Store, baseDir: string): void {
+export function admitEmbedded(svc: InferenceService, store: Store, baseDir: string, governance?: EmbeddedGovernance): string[] {
   const errors: FieldError[] = [];
   const { model } = svc.spec;
   const uriError = model.uri === undefined ? undefined : checkModelUri(model.uri, model.format, model.command !== undefined, baseDir);
@@ -61,7 +64,10 @@ export function admitEmbedded(svc: InferenceService, store: Store, baseDir: stri
     }
   }
   errors.push(...fallbackErrors(svc));
+  const verdict = governance?.check(svc, store.getService(svc.metadata.namespace, svc.metadata.name));
+  if (verdict) errors.push(...verdict.errors);
   if (errors.length > 0) throw new SpecValidationError(errors);
+  return verdict?.warnings ?? [];
 }
 
 /** Checks every runtime makes: a service cannot fall back to itself. */

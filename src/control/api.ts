@@ -13,9 +13,14 @@
  *   POST   /api/v1/signals                     a standalone gateway's report of what it routed
  *   GET    /api/v1/events                      JSON, or SSE with Accept: text/event-stream
  *   /api/v1/keys, /api/v1/routes       see keys-api.ts
+ *   /api/v1/tokens, /api/v1/audit      see access/access-api.ts
  *   /api/v1/dashboard/...                       the dashboard's data, see dashboard-api.ts
  *   GET    /, /dashboard/*                     the dashboard's page and files (open: they hold no data)
- *   GET    /metrics, /healthz                  open (with karb up's gateway metrics); everything under /api/v1 needs the admin token
+ *   GET    /metrics, /healthz                  open (with karb up's gateway metrics)
+ * Everything under /api/v1 needs a token: the admin token, or one of access/token-store.ts. Each
+ * route's least role (viewer, deployer, admin) is in access/route-roles.ts, consulted before any
+ * handler; a path or method missing there is refused. Calls that change something and refused
+ * calls are recorded in the audit log (access/audit-log.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,9 +30,15 @@ import { parseInferenceService, parseManifestText } from '../api/index.ts';
 import { listen, readBody, sendError, sendJson } from '../util/http.ts';
 import type { Runtime } from '../runtime/types.ts';
 import { admitEmbedded } from './admission.ts';
+import type { EmbeddedGovernance } from '../governance/admit.ts';
 import type { Reconciler } from './reconciler.ts';
 import type { Store, StoredService } from './store.ts';
-import { AdminAuthError, adminTokenChecker } from './admin-token.ts';
+import { AdminAuthError } from './admin-token.ts';
+import { callerIdentifier, OPEN_API_CALLER, RoleForbiddenError, type Caller } from './access/access-control.ts';
+import { handleAccessApi, type AccessDeps } from './access/access-api.ts';
+import { auditPath, auditTarget } from './access/audit-log.ts';
+import { matchRoute } from './access/route-roles.ts';
+import { roleAllows } from './access/roles.ts';
 import { handleKeysApi, type KeysApiDeps } from './keys-api.ts';
 import { handleDashboardApi, serveDashboard, type DashboardDeps } from './dashboard-api.ts';
 import { rolloutCommand, rolloutView, serveEvents } from './viewer-routes.ts';
@@ -40,11 +51,15 @@ export interface ControlApiOptions {
   runtime: Runtime;
   reconciler: Reconciler;
   baseDir: string;
+  /** The governance file's policies, checked on every apply (karb up --governance). */
+  governance?: EmbeddedGovernance;
   port?: number;
   host?: string;
   log?: (record: Record<string, unknown>) => void;
-  /** Required as `Authorization: Bearer <token>` on every /api/v1 call; absent: the API is open. */
+  /** Required as `Authorization: Bearer <token>` on every /api/v1 call (or a token of `access`); absent: the API is open. */
   adminToken?: string;
+  /** People's access tokens and the audit log behind /api/v1/tokens and /api/v1/audit (access/access-api.ts). */
+  access?: AccessDeps;
   /** API keys and the routing table behind /api/v1/keys and /api/v1/routes (keys-api.ts). */
   keys?: KeysApiDeps;
   /** Takes standalone gateways' reports (`POST /api/v1/signals`) to the autoscaler and rollout analysis. */
@@ -96,13 +111,32 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
     return found[0]!;
   };
 
-  const isAdmin = o.adminToken === undefined ? undefined : adminTokenChecker(o.adminToken);
+  const identify = o.adminToken === undefined ? () => OPEN_API_CALLER : callerIdentifier(o.adminToken, o.access?.tokens);
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, call: CallRecord): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const parts = url.pathname.split('/').filter(Boolean);
     const namespace = url.searchParams.get('namespace');
     const method = req.method ?? 'GET';
+    const isApi = parts[0] === 'api' && parts[1] === 'v1';
+
+    // Who calls, then whether the route table lets their role: before any handler runs.
+    const route = matchRoute(method, parts);
+    const target = route.kind === 'no-route' ? undefined : (route.params.name ?? route.params.id);
+    if (target !== undefined) call.target = `${namespace && NAMESPACE.test(namespace) ? `${namespace}/` : ''}${auditTarget(target)}`;
+    let caller: Caller | undefined;
+    if (isApi) {
+      call.path = url.pathname;
+      caller = identify(req.headers.authorization);
+      if (caller === undefined) throw new AdminAuthError();
+      call.caller = caller;
+    }
+    if (route.kind === 'no-route') throw new NotFoundError(isApi ? `no route ${method} ${url.pathname}` : `no route ${url.pathname}; the API lives under /api/v1`);
+    if (route.kind === 'method-not-allowed') throw new MethodNotAllowedError(method, isApi ? 'this path' : url.pathname, route.allow);
+    if (route.access !== 'public') {
+      if (caller === undefined) throw new AdminAuthError();
+      if (!roleAllows(caller.role, route.access)) throw new RoleForbiddenError(caller, method, url.pathname, route.access);
+    }
 
     if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (serveDashboard(res, method, url.pathname)) return;
@@ -113,11 +147,11 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
       res.end(text + more);
       return;
     }
-    if (parts[0] !== 'api' || parts[1] !== 'v1') throw new NotFoundError(`no route ${url.pathname}; the API lives under /api/v1`);
-    if (isAdmin !== undefined && !isAdmin(req.headers.authorization)) throw new AdminAuthError();
+    if (!isApi) throw new NotFoundError(`no route ${url.pathname}; the API lives under /api/v1`);
     const [, , resource, name, sub, ...extra] = parts;
     if (resource === 'dashboard' && o.dashboard) return handleDashboardApi(o.dashboard, req, res, method, url, parts.slice(3));
     if (o.keys && (await handleKeysApi(o.keys, req, res, method, url, resource, name, sub === undefined ? [] : [sub, ...extra]))) return;
+    if (o.access && (await handleAccessApi(o.access, req, res, method, url, resource, name, sub === undefined ? [] : [sub, ...extra]))) return;
 
     if (resource === 'services' && !name) {
       allow(method, ['GET']);
@@ -208,7 +242,8 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
       if (namespace && raw.metadata.namespace === undefined) raw.metadata.namespace = namespace;
     }
     const svc = parseInferenceService(raw);
-    admitEmbedded(svc, o.store, o.baseDir);
+    const warnings = admitEmbedded(svc, o.store, o.baseDir, o.governance);
+    for (const warning of warnings) o.log?.({ level: 'warn', msg: 'governance policy failed; admitted (action Warn)', service: name, warning });
     const result = o.store.apply(svc);
     const { namespace: ns } = svc.metadata;
     if (result.created) o.store.addEvent({ type: 'Normal', reason: 'ServiceCreated', message: `service ${name} created`, namespace: ns, service: name });
@@ -218,11 +253,39 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
     }
     await o.reconciler.reconcile();
     const outcome = result.created ? 'created' : result.changed ? 'configured' : 'unchanged';
-    sendJson(res, result.created ? 201 : 200, { outcome, ...(result.newRevision ? { revision: result.newRevision.name } : {}), service: o.store.getService(ns, name) });
+    sendJson(res, result.created ? 201 : 200, {
+      outcome,
+      ...(result.newRevision ? { revision: result.newRevision.name } : {}),
+      ...(warnings.length > 0 ? { warnings } : {}),
+      service: o.store.getService(ns, name),
+    });
+  }
+
+  /** Writes the call to the audit log if it changed something or was refused; a failed write is logged, never the caller's problem. */
+  function audit(req: IncomingMessage, res: ServerResponse, call: CallRecord): void {
+    if (o.access === undefined || call.path === undefined) return;
+    const method = req.method ?? 'GET';
+    const outcome = res.statusCode;
+    if ((method === 'GET' || method === 'HEAD') && outcome !== 401 && outcome !== 403) return;
+    try {
+      o.access.audit.record({
+        actor: call.caller?.name ?? 'anonymous',
+        role: call.caller?.role ?? null,
+        method: method.slice(0, 16),
+        path: auditPath(call.path),
+        target: call.target ?? null,
+        outcome,
+      });
+    } catch (err) {
+      o.log?.({ level: 'warn', msg: 'audit record not written', method: method.slice(0, 16), path: auditPath(call.path), outcome, error: (err as Error).message });
+    }
   }
 
   const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err) => sendError(res, err, o.log));
+    const call: CallRecord = {};
+    handle(req, res, call)
+      .catch((err) => sendError(res, err, o.log))
+      .finally(() => audit(req, res, call));
   });
   server.keepAliveTimeout = 5_000;
   await listen(server, o.port ?? 8081, o.host ?? '127.0.0.1', 'the control plane');
@@ -236,6 +299,16 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
         server.closeAllConnections();
       }),
   };
+}
+
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** What the audit log needs of a call, filled in as handling learns it. */
+interface CallRecord {
+  /** Set for /api/v1 calls only: the others are not audited. */
+  path?: string;
+  caller?: Caller;
+  target?: string;
 }
 
 /** A 405 with an `Allow` header unless `method` is one of `allowed`. */

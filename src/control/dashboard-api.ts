@@ -1,5 +1,5 @@
 /**
- * The dashboard's data, under /api/v1/dashboard (admin token like the rest of /api/v1):
+ * The dashboard's data, under /api/v1/dashboard (a viewer's token or more, as access/route-roles.ts says):
  *   GET /api/v1/dashboard/services                        every service with its SLO status, replicas, split, policy, rollout
  *   GET /api/v1/dashboard/services/{name}/history?since=  the service's points (history.ts) after `since` (ms), oldest first
  *   GET /api/v1/dashboard/stream                          SSE: `sample` each second with every summary and each service's new point

@@ -1,6 +1,6 @@
 /**
  * The admin API for API keys and the routing table, mounted by api.ts under
- * /api/v1 (every path already checked for the admin token):
+ * /api/v1 (each path's role already checked against access/route-roles.ts: admin, the routes viewer):
  *   POST   /api/v1/keys              create; the answer holds the key, the only time it is shown
  *   GET    /api/v1/keys              list (no secrets, no hashes)
  *   DELETE /api/v1/keys/{id}         revoke

@@ -4,6 +4,7 @@
  * flows one way: runtime events and applies trigger reconciles; reconciles
  * swap the gateway's routing table.
  */
+import type { EmbeddedGovernance } from '../governance/admit.ts';
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KarbError } from '../errors.ts';
@@ -34,6 +35,8 @@ import type { Store } from './store.ts';
 import { SqliteStore } from './sqlite-store.ts';
 import { KeyStore } from './key-store.ts';
 import { ensureAdminToken } from './admin-token.ts';
+import { TokenStore } from './access/token-store.ts';
+import { AuditLog } from './access/audit-log.ts';
 import { edgeOptions, type EdgeFlags } from '../gateway/edge/options.ts';
 import { StoreKeyResolver } from '../gateway/edge/key-resolver.ts';
 
@@ -45,6 +48,8 @@ export interface PlatformOptions {
    * outside it is refused at apply (default the working directory).
    */
   modelsRoot?: string;
+  /** The governance file's policies (karb up --governance), checked on every apply. */
+  governance?: EmbeddedGovernance;
   host?: string;
   controlPort?: number;
   gatewayPort?: number;
@@ -115,6 +120,11 @@ async function startParts(
   const keys = new KeyStore(join(stateDir, 'karb.db'), { clock: systemClock });
   started.push(() => keys.close());
   const adminToken = ensureAdminToken(stateDir);
+  // People's tokens (viewer, deployer, admin) and the audit log, beside the admin token.
+  const tokens = new TokenStore(join(stateDir, 'karb.db'), { clock: systemClock });
+  started.push(() => tokens.close());
+  const audit = new AuditLog(join(stateDir, 'karb.db'), { clock: systemClock });
+  started.push(() => audit.close());
   const routingTable = new ObservableRoutingTable();
   const hub = new SignalHub({ clock: systemClock });
   // Standalone gateways learn of a replica leaving at their next poll of the routes (every second).
@@ -217,11 +227,13 @@ async function startParts(
     runtime,
     reconciler,
     baseDir,
+    ...(options.governance ? { governance: options.governance } : {}),
     port: options.controlPort ?? 8081,
     host,
     log,
     adminToken,
     keys: { keys, routingTable },
+    access: { tokens, audit },
     // Standalone gateways' traffic counts for the autoscaler and rollout analysis like this one's.
     onSignals: (report) => {
       hub.ingest(report);
@@ -259,6 +271,8 @@ async function startParts(
       await jobStore.close();
       store.close();
       keys.close();
+      tokens.close();
+      audit.close();
       releaseLock();
     },
   };

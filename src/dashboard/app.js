@@ -135,7 +135,7 @@ class App {
       'form',
       { class: 'login' },
       h('h1', {}, 'Token'),
-      h('p', {}, 'karb up: its admin token, kept in .karb/admin-token (cat .karb/admin-token). karb controller on Kubernetes: a bearer token of an account the cluster lets get InferenceServices (kubectl create token NAME -n NAMESPACE). It stays in this tab only (session storage).'),
+      h('p', {}, 'karb up: its admin token, kept in .karb/admin-token (cat .karb/admin-token), or a viewer\'s token (karb tokens create --role viewer --name NAME). karb controller on Kubernetes: a bearer token of an account the cluster lets get InferenceServices (kubectl create token NAME -n NAMESPACE). It stays in this tab only (session storage).'),
       message ? h('p', { class: 'error' }, message) : null,
       h('label', { for: 'token' }, 'Token '),
       input,
