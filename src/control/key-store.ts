@@ -3,9 +3,8 @@
  * on a connection of their own so the service store stays unaware of keys.
  * Holds hashes only: the key itself exists once, in the answer to `create`.
  */
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { BUSY_TIMEOUT_MS, openStateDatabase } from './state-db.ts';
 import { NotFoundError } from '../errors.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
 import { generateKey, type KeyRecord, type KeySummary } from '../gateway/edge/keys.ts';
@@ -62,7 +61,6 @@ const MAX_CACHED = 100_000;
  * request. Expiry needs no invalidation: it is checked against the clock.
  */
 /** How long key creation and revocation wait for another writer. */
-const BUSY_TIMEOUT_MS = 5000;
 
 export class KeyStore {
   readonly #db: DatabaseSync;
@@ -77,10 +75,7 @@ export class KeyStore {
 
   /** `clock` stamps creation and revocation times; the platform passes the system clock, tests a manual one. */
   constructor(path: string, options: { clock?: Clock } = {}) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.#db = new DatabaseSync(path);
-    this.#db.exec(`pragma journal_mode = wal; pragma busy_timeout = ${BUSY_TIMEOUT_MS};`);
-    this.#db.exec(SCHEMA);
+    this.#db = openStateDatabase(path, SCHEMA);
     this.#clock = options.clock ?? systemClock;
     this.#get = this.#db.prepare('select * from api_keys where id = ?');
     this.#list = this.#db.prepare('select * from api_keys order by created_at, id');

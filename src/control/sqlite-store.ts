@@ -5,9 +5,8 @@
  * revision it creates) share one transaction, so a crash leaves either both or
  * neither. Timestamps come from the injected clock.
  */
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { openStateDatabase } from './state-db.ts';
 import { randomUUID } from 'node:crypto';
 import { canonicalJson, revisionHash, revisionName, revisionTemplateOf, type InferenceService, type InferenceServiceStatus } from '../api/index.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
@@ -99,10 +98,7 @@ export class SqliteStore implements Store {
   readonly #listeners = new Set<(event: EventRecord) => void>();
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.#db = new DatabaseSync(path);
-    this.#db.exec('pragma journal_mode = wal; pragma synchronous = normal; pragma busy_timeout = 5000;');
-    this.#db.exec(SCHEMA);
+    this.#db = openStateDatabase(path, SCHEMA, { synchronous: 'normal' });
     this.#clock = options.clock ?? systemClock;
     const p = (sql: string) => this.#db.prepare(sql);
     this.#stmts = {

@@ -28,6 +28,13 @@ const READ = ['get', 'list', 'watch'];
 const WRITE = ['create', 'update', 'patch', 'delete'];
 const SEE_WHAT_RUNS = { apiGroups: [''], resources: ['pods', 'pods/log', 'services', 'events'], verbs: READ };
 
+const DEPLOYER_RULES = [
+  { apiGroups: ['karb.dev'], resources: ['inferenceservices'], verbs: [...READ, ...WRITE] },
+  { apiGroups: ['karb.dev'], resources: ['inferenceservices/status'], verbs: READ },
+  { apiGroups: ['apps'], resources: ['deployments'], verbs: READ },
+  SEE_WHAT_RUNS,
+];
+
 /**
  * Who may do what with InferenceServices, as the embedded control plane's roles say it too:
  * viewers read; deployers also apply, change (rollout commands included) and delete them;
@@ -40,26 +47,11 @@ export const PEOPLE_ROLES: readonly PeopleRole[] = [
     description: 'reads InferenceServices, their status, pods and events',
     rules: [{ apiGroups: ['karb.dev'], resources: ['inferenceservices', 'inferenceservices/status'], verbs: READ }, { apiGroups: ['apps'], resources: ['deployments'], verbs: READ }, SEE_WHAT_RUNS],
   },
-  {
-    name: 'karb-deployer',
-    description: 'karb-viewer, and applies, changes and deletes InferenceServices',
-    rules: [
-      { apiGroups: ['karb.dev'], resources: ['inferenceservices'], verbs: [...READ, ...WRITE] },
-      { apiGroups: ['karb.dev'], resources: ['inferenceservices/status'], verbs: READ },
-      { apiGroups: ['apps'], resources: ['deployments'], verbs: READ },
-      SEE_WHAT_RUNS,
-    ],
-  },
+  { name: 'karb-deployer', description: 'karb-viewer, and applies, changes and deletes InferenceServices', rules: DEPLOYER_RULES },
   {
     name: 'karb-admin',
     description: "karb-deployer, and manages API keys (Secrets) where it is bound, which is karb's system namespace",
-    rules: [
-      { apiGroups: ['karb.dev'], resources: ['inferenceservices'], verbs: [...READ, ...WRITE] },
-      { apiGroups: ['karb.dev'], resources: ['inferenceservices/status'], verbs: READ },
-      { apiGroups: ['apps'], resources: ['deployments'], verbs: READ },
-      SEE_WHAT_RUNS,
-      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'create', 'delete'] },
-    ],
+    rules: [...DEPLOYER_RULES, { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'create', 'delete'] }],
   },
 ];
 

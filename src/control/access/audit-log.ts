@@ -6,14 +6,12 @@
  * names, and the HTTP status — never a token and never a request body. Bounded: the newest
  * AUDIT_KEEP records are kept, older ones deleted as new ones arrive.
  */
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { openStateDatabase } from '../state-db.ts';
 import { systemClock, type Clock } from '../../util/clock.ts';
 import type { Role } from './roles.ts';
 
 export const AUDIT_KEEP = 10_000;
-const BUSY_TIMEOUT_MS = 5000;
 
 const SCHEMA = `
 create table if not exists audit_log (
@@ -65,12 +63,8 @@ export class AuditLog {
 
   /** `keep`: records kept (default AUDIT_KEEP); tests pass fewer. */
   constructor(path: string, options: { clock?: Clock; keep?: number } = {}) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.#db = new DatabaseSync(path);
-    // No fsync per record: refused calls are recorded too, and a flood of them must not cost the
-    // disk a sync each. With WAL a crash of karb loses nothing; a crash of the machine may lose the last records.
-    this.#db.exec(`pragma journal_mode = wal; pragma synchronous = normal; pragma busy_timeout = ${BUSY_TIMEOUT_MS};`);
-    this.#db.exec(SCHEMA);
+    // No fsync per record: refused calls are recorded too, and a flood of them must not cost the disk a sync each.
+    this.#db = openStateDatabase(path, SCHEMA, { synchronous: 'normal' });
     this.#clock = options.clock ?? systemClock;
     this.#keep = options.keep ?? AUDIT_KEEP;
     this.#insert = this.#db.prepare('insert into audit_log (at, actor, role, method, path, target, outcome) values (?, ?, ?, ?, ?, ?, ?)');

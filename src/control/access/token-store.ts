@@ -7,9 +7,8 @@
  * The name `admin` is the admin-token file's (access-control.ts); `anonymous` is the audit log's
  * word for a caller it could not name: neither can be given to a token.
  */
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { openStateDatabase } from '../state-db.ts';
 import { hash, randomBytes } from 'node:crypto';
 import { InvalidRequestError, KarbError, NotFoundError } from '../../errors.ts';
 import { systemClock, type Clock } from '../../util/clock.ts';
@@ -21,7 +20,6 @@ const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 export const TOKEN_NAME_RULE = 'a lower-case DNS label (letters, digits and -, at most 63 characters), such as alice or ci-deploy';
 /** "Last used" is written at most this often per token: a dashboard's calls would otherwise each be a write. */
 const LAST_USED_STEP_MS = 60_000;
-const BUSY_TIMEOUT_MS = 5000;
 
 const SCHEMA = `
 create table if not exists access_tokens (
@@ -73,10 +71,7 @@ export class TokenStore {
   readonly #touch: StatementSync;
 
   constructor(path: string, options: { clock?: Clock } = {}) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.#db = new DatabaseSync(path);
-    this.#db.exec(`pragma journal_mode = wal; pragma busy_timeout = ${BUSY_TIMEOUT_MS};`);
-    this.#db.exec(SCHEMA);
+    this.#db = openStateDatabase(path, SCHEMA);
     this.#clock = options.clock ?? systemClock;
     this.#insert = this.#db.prepare('insert into access_tokens (name, role, hash, created_at) values (?, ?, ?, ?)');
     this.#byHash = this.#db.prepare('select * from access_tokens where hash = ?');
