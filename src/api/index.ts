@@ -11,3 +11,4 @@ export * from './quantity.ts';
 export * from './json-schema.ts';
 export * from './crd.ts';
 export * from './status-summary.ts';
+export * from './pool.ts';

@@ -4,6 +4,7 @@
  * /readyz (ready while leading) and the gateways' API on --port; exits 1 when it loses the Lease,
  * so its pod restarts and rejoins the election.
  */
+import { loadPools } from './pools-file.ts';
 import { startController } from '../control/kubernetes/controller.ts';
 import { UsageError } from '../errors.ts';
 import { CONTROLLER_PORT, METRICS_API_PORT } from '../runtime/kubernetes/install.ts';
@@ -19,6 +20,9 @@ const USAGE = `Usage: karb controller [flags]
   --lease-duration D     a Lease unrenewed this long is taken over (default 15s)
   --image IMAGE          karb's image, which runs the built-in model server (default ghcr.io/karb-dev/karb:<version>)
   --system-namespace NS  where karb's gateway runs: model pods admit traffic from there (default $KARB_NAMESPACE or karb-system)
+  --pools FILE           the cluster's node pools (kind: Pools): how each finds its nodes and the
+                         taints they carry; spec.placement.pools names them in order of preference
+                         (without it, a pool is the nodes labelled karb.dev/pool=<name>)
   --port N               serve /healthz, /readyz (ready while leading), the gateways' signal
                          reports and activations, and the dashboard (/, for Kubernetes users
                          RBAC lets get InferenceServices) on this port (default 8081)
@@ -45,6 +49,7 @@ export async function controllerCommand(args: string[]): Promise<number> {
       'lease-duration': { type: 'string' },
       image: { type: 'string' },
       'system-namespace': { type: 'string' },
+      pools: { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
       identity: { type: 'string' },
@@ -69,6 +74,7 @@ export async function controllerCommand(args: string[]): Promise<number> {
   const leaseNamespace = namespaceFlag('--lease-namespace', values['lease-namespace'], inPod);
   const identity = values.identity ?? process.env.KARB_POD_NAME;
   const customMetrics = metricsApiFlags(values);
+  const pools = values.pools === undefined ? undefined : loadPools(values.pools);
   const log = jsonLogger();
 
   const controller = await startController({
@@ -78,7 +84,7 @@ export async function controllerCommand(args: string[]): Promise<number> {
     leaderElect: values['leader-elect'] === true,
     ...(leaseNamespace ? { leaseNamespace } : {}),
     ...(leaseDurationMs ? { leaseDurationMs, renewMs: Math.max(500, Math.floor(leaseDurationMs / 3)) } : {}),
-    cluster: { ...(values.image ? { image: values.image } : {}), ...(systemNamespace ? { systemNamespace } : {}) },
+    cluster: { ...(values.image ? { image: values.image } : {}), ...(systemNamespace ? { systemNamespace } : {}), ...(pools ? { pools } : {}) },
     port,
     ...(values.host ? { host: values.host } : {}),
     ...(customMetrics ? { customMetrics } : {}),

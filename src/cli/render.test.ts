@@ -377,3 +377,38 @@ test('kubectl kustomize applies asKustomizePatch’s patches as merge patches, l
   const out = parse(kubectlKustomize(over));
   assert.deepEqual(sorted(out), sorted(to));
 });
+
+test('karb render --pools: each service’s pools become the declared pools’ node affinity and tolerations; a bad pools file is a usage error naming the field', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'karb-render-pools-'));
+  try {
+    const pools = path.join(dir, 'pools.yaml');
+    writeFileSync(
+      pools,
+      'apiVersion: karb.dev/v1alpha1\nkind: Pools\nspec:\n  pools:\n' +
+        '    - { name: onprem, accelerator: gpu, replicasPerNode: 4, costPerHour: 12, minNodes: 2, maxNodes: 2, kubernetes: { nodeSelector: { example.com/rack: r7 }, taints: [{ key: example.com/onprem, effect: NoSchedule }] } }\n' +
+        '    - { name: cloud, accelerator: gpu, replicasPerNode: 4, costPerHour: 16, maxNodes: 30, provisioningDelay: { mean: 120s, jitter: 30s } }\n',
+    );
+    const svc = path.join(dir, 'svc.yaml');
+    writeFileSync(svc, 'apiVersion: karb.dev/v1alpha1\nkind: InferenceService\nmetadata: { name: scorer }\nspec: { model: { uri: pvc://models/m.onnx }, resources: { accelerator: { count: 1 } }, placement: { pools: [onprem, cloud] } }\n');
+    const out = path.join(dir, 'out');
+    const r = await runKarb(['render', '-f', svc, '--out', out, '--pools', pools]);
+    assert.equal(r.code, 0, r.stderr);
+    const docs = parseAllDocuments(readFileSync(path.join(out, 'base', 'default.scorer.yaml'), 'utf8')).map((d) => d.toJS());
+    const pod = docs.find((d) => d.kind === 'Deployment').spec.template.spec;
+    assert.deepEqual(pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms, [
+      { matchExpressions: [{ key: 'example.com/rack', operator: 'In', values: ['r7'] }] },
+      { matchExpressions: [{ key: 'karb.dev/pool', operator: 'In', values: ['cloud'] }] },
+    ]);
+    assert.deepEqual(pod.tolerations.map((t: { key: string }) => t.key), ['example.com/onprem', 'nvidia.com/gpu']);
+
+    writeFileSync(pools, 'apiVersion: karb.dev/v1alpha1\nkind: Pools\nspec:\n  pools:\n    - { name: onprem, replicasPerNode: 4, costPerHour: 12, minNodes: 3, maxNodes: 2 }\n    - { name: onprem, replicasPerNode: 1, costPerHour: 1, maxNodes: 1 }\n');
+    const bad = await runKarb(['render', '-f', svc, '--out', out, '--pools', pools]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /pools\.yaml: invalid Pools: spec\.pools\[0\]\.maxNodes: must be >= minNodes \(got 2 < 3\); spec\.pools\[1\]\.name: "onprem" names two pools/);
+    const unknown = await runKarb(['render', '-f', svc, '--out', out, '--pools', path.join(dir, 'none.yaml')]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /--pools: cannot read .*none\.yaml \(ENOENT\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

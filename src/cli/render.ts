@@ -15,6 +15,8 @@ import { readManifests } from './commands.ts';
 import { GENERATED_HEADER, planRender, type OverlayInput, type RenderedFile } from './render-plan.ts';
 import { RULES_HEADER, RULES_SUFFIX, planPrometheusRules } from './render-prometheus.ts';
 import { CliError } from './usage.ts';
+import { loadPools } from './pools-file.ts';
+import { DEFAULT_CLUSTER_OPTIONS } from '../runtime/kubernetes/options.ts';
 
 export const RENDER_USAGE = `Usage: karb render -f FILE|DIR [-f ...] --out DIR [--overlay NAME=FILE]... [--namespace NS]
        karb render -f FILE|DIR [-f ...] --prometheus DIR [--slo-period 30d] [--scrape-interval 15s]
@@ -28,6 +30,7 @@ freshly applied service — as a Kustomize base (DIR/base) and one overlay per -
   --overlay NAME=FILE    FILE patches every service (spec: {...}), or the ones its documents
                          name (metadata.name, metadata.namespace); repeat for more overlays
   -n, --namespace NS     namespace of services whose manifest names none (default default)
+  --pools FILE           the cluster's node pools (kind: Pools), as karb controller --pools reads them
   --prometheus DIR       also (or only) write each service's SLO recording rules and burn-rate
                          alerts as Prometheus rule files, DIR/NAMESPACE.NAME.rules.yaml
   --slo-period D         the SLO period the alert windows are written for (default 30d); a
@@ -93,6 +96,7 @@ export function renderCommand(args: string[], out: NodeJS.WritableStream): numbe
       out: { type: 'string' },
       overlay: { type: 'string', multiple: true },
       namespace: { type: 'string', short: 'n' },
+      pools: { type: 'string' },
       prometheus: { type: 'string' },
       'slo-period': { type: 'string' },
       'scrape-interval': { type: 'string' },
@@ -134,7 +138,7 @@ export function renderCommand(args: string[], out: NodeJS.WritableStream): numbe
       : planRender(
           docs,
           overlays.map((o) => readOverlay(o.name, o.file)),
-          { namespace },
+          { namespace, ...(values.pools === undefined ? {} : { cluster: { ...DEFAULT_CLUSTER_OPTIONS, pools: loadPools(values.pools) } }) },
         );
   const ruleFiles = prometheusDir === undefined ? undefined : planPrometheusRules(docs, { namespace, periodMs, scrapeIntervalMs });
   if (outDir !== undefined && files !== undefined) {

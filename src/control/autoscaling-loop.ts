@@ -166,7 +166,7 @@ export class AutoscalerLoop {
     }
     const podCpu = recorder.podCpu(now);
     const pods: PodSignal[] = replicas.map((r) => {
-      const pod: PodSignal = { name: r.name, ready: r.phase === 'Ready', startedAt: r.startedAt, pending: r.phase === 'Starting' && r.pid === undefined };
+      const pod: PodSignal = { name: r.name, ready: r.phase === 'Ready', startedAt: r.startedAt, pending: r.phase === 'Pending' || (r.phase === 'Starting' && r.pid === undefined) };
       if (r.readyAt !== undefined) pod.readyChangedAt = r.readyAt;
       const cpu = podCpu.get(r.name);
       if (cpu !== undefined) pod.cpuUtilization = cpu;

@@ -199,6 +199,7 @@ export class Reconciler {
     const serving = statusRevisions.find((r) => r.name === plan.stableRevision)!;
     const replicas = runtime.replicas({ namespace, revision: plan.stableRevision });
     const crashed = replicas.find((r) => r.phase === 'Crashed');
+    const pending = replicas.find((r) => r.phase === 'Pending');
     const ready: Omit<Condition, 'lastTransitionTime'> =
       serving.ready > 0
         ? { type: 'Ready', status: 'True', reason: 'RevisionReady', message: `${serving.name}: ${serving.ready}/${serving.desired} replicas ready; ${scaleMessage}` }
@@ -206,7 +207,9 @@ export class Reconciler {
           ? { type: 'Ready', status: 'True', reason: 'ScaledToZero', message: `${serving.name}: scaled to zero; the next request is held while a replica starts` }
         : crashed
           ? { type: 'Ready', status: 'False', reason: 'ReplicaCrashing', message: `${serving.name}: ${crashed.name} keeps exiting (restarts: ${crashed.restarts})${crashed.message ? `: ${crashed.message}` : ''}; see .karb/logs/${crashed.name}.log` }
-          : { type: 'Ready', status: 'False', reason: 'ReplicasStarting', message: `${serving.name}: 0/${serving.desired} replicas ready` };
+          : pending
+            ? { type: 'Ready', status: 'False', reason: 'ReplicasPending', message: `${serving.name}: ${pending.name} cannot start yet: ${pending.message ?? 'waiting for a place to run'}` }
+            : { type: 'Ready', status: 'False', reason: 'ReplicasStarting', message: `${serving.name}: 0/${serving.desired} replicas ready` };
     const latest: Omit<Condition, 'lastTransitionTime'> =
       rollout === undefined || rollout.phase === 'Succeeded'
         ? { type: 'LatestRevisionReady', status: 'True', reason: 'RevisionServing', message: `${plan.latestRevision} serves 100% of traffic` }

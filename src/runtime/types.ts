@@ -44,7 +44,11 @@ export interface RevisionTemplate {
   drainSeconds?: number;
 }
 
-export type ReplicaPhase = 'Starting' | 'Ready' | 'Draining' | 'Crashed' | 'Stopped';
+/**
+ * `Pending`: the replica waits for a place to run — a node the scheduler can put it on, or a
+ * device on this machine — and `message` says what it waits for; nothing of it runs yet.
+ */
+export type ReplicaPhase = 'Pending' | 'Starting' | 'Ready' | 'Draining' | 'Crashed' | 'Stopped';
 
 export interface ReplicaStatus {
   /** Unique replica id, e.g. `fraud-detector-00001-a1b2c`. */
@@ -73,6 +77,7 @@ export interface Endpoint {
 
 /** Stable reasons of replica lifecycle events (the events stream, `karb get events`); never reworded once shipped. */
 export type ReplicaEventReason =
+  | 'ReplicaPending'
   | 'ReplicaStarted'
   | 'ReplicaReady'
   | 'ReplicaNotReady'

@@ -5,6 +5,7 @@
  * written as in InferenceService specs ("500ms", "30s", "10m"); `resolveScenario`
  * turns the parsed document into plain milliseconds for the simulator.
  */
+import { PoolSpec } from '../api/pool.ts';
 import { z } from 'zod';
 import { parseDuration } from '../api/quantity.ts';
 import { ScalingPolicy } from '../api/schema.ts';
@@ -20,26 +21,8 @@ const delay = z.union([
   z.strictObject({ mean: duration, jitter: duration.default('0s') }),
 ]);
 
-const pool = z
-  .strictObject({
-    name: z.string().min(1).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be lowercase letters, digits and "-" (e.g. cloud-a100)'),
-    accelerator: z.enum(['gpu', 'cpu']).default('gpu'),
-    /** Model replicas one node holds (one per GPU for whole-GPU replicas). */
-    replicasPerNode: z.int().min(1).max(256),
-    costPerHour: z.number().min(0),
-    minNodes: z.int().min(0).max(10_000).default(0),
-    maxNodes: z.int().min(0).max(10_000),
-    /** Nodes up at the start; default minNodes (plus what the initial replicas need). */
-    initialNodes: z.int().min(0).optional(),
-    /** From the node request to a node that can run pods. */
-    provisioningDelay: delay.default('0s'),
-  })
-  .superRefine((p, ctx) => {
-    if (p.maxNodes < p.minNodes) ctx.addIssue({ code: 'custom', path: ['maxNodes'], message: `must be >= minNodes (got ${p.maxNodes} < ${p.minNodes})` });
-    if (p.initialNodes !== undefined && (p.initialNodes < p.minNodes || p.initialNodes > p.maxNodes)) {
-      ctx.addIssue({ code: 'custom', path: ['initialNodes'], message: `must lie between minNodes and maxNodes (${p.minNodes}..${p.maxNodes})` });
-    }
-  });
+/** The simulator's pools are the platform's (src/api/pool.ts): one model of where replicas run. */
+const pool = PoolSpec;
 
 const serviceTime = z
   .strictObject({ meanMs: z.number().positive(), p95Ms: z.number().positive() })

@@ -4,6 +4,7 @@
  * never changes once applied; only `replicas` moves.
  */
 import { InvalidRequestError } from '../../errors.ts';
+import { poolNodeSelector, type Pool } from '../../api/pool.ts';
 import type { RevisionTemplate } from '../types.ts';
 import { fillPort } from '../port.ts';
 import { LABEL_POOL, revisionLabels, revisionSelector } from './labels.ts';
@@ -82,7 +83,7 @@ export function buildDeployment(t: RevisionTemplate, replicas: number, options: 
           enableServiceLinks: false,
           securityContext: restrictedPodSecurity(),
           terminationGracePeriodSeconds: drainSeconds + PRE_STOP_SECONDS,
-          ...placement(t),
+          ...placement(t, options.pools ?? []),
           ...(source.initContainers.length ? { initContainers: source.initContainers } : {}),
           containers: [container],
           volumes: [...source.volumes, { name: 'tmp', emptyDir: {} }],
@@ -148,21 +149,55 @@ function containerResources(t: RevisionTemplate): Obj {
   return { requests: req, limits: lim };
 }
 
-/** Pools become a required node affinity on karb.dev/pool; an accelerator tolerates its device's taint. */
-function placement(t: RevisionTemplate): Obj {
+/**
+ * Where the pods may run. Named pools become a required node affinity (any of them: one term per
+ * pool, from its declared node selector, or the label karb.dev/pool) and a preferred one that
+ * weighs them in the order named (100, 50, 25, …), so the scheduler fills the first pool first;
+ * the pods tolerate the named pools' taints, and an accelerator's own taint.
+ */
+function placement(t: RevisionTemplate, declared: readonly Pool[]): Obj {
   const out: Obj = {};
   const p = t.placement;
   if (p && Object.keys(p.nodeSelector).length > 0) out.nodeSelector = { ...p.nodeSelector };
-  if (p && p.pools.length > 0) {
+  const pools = (p?.pools ?? []).map((name, i) => namedPool(name, i, declared, t));
+  if (pools.length > 0) {
+    const term = (pool: NamedPool) => ({ matchExpressions: Object.entries(pool.selector).map(([key, value]) => ({ key, operator: 'In', values: [value] })) });
     out.affinity = {
       nodeAffinity: {
-        requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: LABEL_POOL, operator: 'In', values: [...p.pools] }] }] },
+        requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: pools.map(term) },
+        ...(pools.length > 1 ? { preferredDuringSchedulingIgnoredDuringExecution: pools.map((pool, i) => ({ weight: Math.max(1, 100 >> i), preference: term(pool) })) } : {}),
       },
     };
   }
   const tolerations: Obj[] = (p?.tolerations ?? []).map((x) => Object.fromEntries(Object.entries(x).filter(([, v]) => v !== undefined)));
+  const tolerate = (x: { key: string; value?: string | undefined; effect: string }) => {
+    if (tolerations.some((y) => y.key === x.key && (y.effect === undefined || y.effect === x.effect))) return;
+    tolerations.push(x.value === undefined ? { key: x.key, operator: 'Exists', effect: x.effect } : { key: x.key, operator: 'Equal', value: x.value, effect: x.effect });
+  };
+  for (const pool of pools) for (const taint of pool.taints) tolerate(taint);
   const accelerator = t.resources.accelerator;
-  if (accelerator && !tolerations.some((x) => x.key === accelerator.kind)) tolerations.push({ key: accelerator.kind, operator: 'Exists', effect: 'NoSchedule' });
+  if (accelerator) tolerate({ key: accelerator.kind, effect: 'NoSchedule' });
   if (tolerations.length > 0) out.tolerations = tolerations;
   return out;
+}
+
+interface NamedPool {
+  selector: Record<string, string>;
+  taints: ReadonlyArray<{ key: string; value?: string | undefined; effect: string }>;
+}
+
+/** A pool a service names: declared ones by their nodes' labels; with none declared, by karb.dev/pool. */
+function namedPool(name: string, index: number, declared: readonly Pool[], t: RevisionTemplate): NamedPool {
+  if (declared.length === 0) return { selector: { [LABEL_POOL]: name }, taints: [] };
+  const pool = declared.find((d) => d.name === name);
+  if (pool === undefined) {
+    throw new InvalidRequestError(`spec.placement.pools[${index}]: no pool named ${name}; the declared pools are ${declared.map((d) => d.name).join(', ')}`, { code: 'POOL_NOT_FOUND', status: 422 });
+  }
+  if (t.resources.accelerator && pool.accelerator === 'cpu') {
+    throw new InvalidRequestError(
+      `spec.placement.pools[${index}]: pool ${name} has no accelerators, but spec.resources.accelerator asks for ${t.resources.accelerator.kind}; name a GPU pool`,
+      { code: 'POOL_HAS_NO_ACCELERATOR', status: 422 },
+    );
+  }
+  return { selector: poolNodeSelector(pool), taints: pool.kubernetes.taints };
 }

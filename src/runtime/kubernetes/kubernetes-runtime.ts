@@ -272,13 +272,13 @@ export class KubernetesRuntime implements Runtime {
       this.#withdrawn.delete(k);
     } else this.#phases.set(k, phase);
     if (before === phase) return;
-    const reason = ({ Starting: before === 'Ready' ? 'ReplicaNotReady' : 'ReplicaStarted', Ready: 'ReplicaReady', Draining: 'ReplicaDraining', Crashed: 'ReplicaCrashed', Stopped: 'ReplicaStopped' } as const)[phase];
+    const reason = ({ Pending: 'ReplicaPending', Starting: before === 'Ready' ? 'ReplicaNotReady' : 'ReplicaStarted', Ready: 'ReplicaReady', Draining: 'ReplicaDraining', Crashed: 'ReplicaCrashed', Stopped: 'ReplicaStopped' } as const)[phase];
     const labels = pod.metadata.labels ?? {};
     const event: RuntimeEvent = {
       time: Date.now(),
-      type: phase === 'Crashed' ? 'Warning' : 'Normal',
+      type: phase === 'Crashed' || phase === 'Pending' ? 'Warning' : 'Normal',
       reason,
-      message: `${pod.metadata.name}: ${phase}`,
+      message: phase === 'Pending' ? `${pod.metadata.name}: Pending: ${replicaOf(pod).message ?? 'not scheduled'}` : `${pod.metadata.name}: ${phase}`,
       namespace: pod.metadata.namespace!,
       service: labels[LABEL_SERVICE] ?? '',
       revision: labels[LABEL_REVISION] ?? '',
@@ -295,6 +295,8 @@ function phaseOf(pod: Obj): ReplicaPhase {
   if (status.phase === 'Failed') return 'Crashed';
   const waiting = (status.containerStatuses ?? []).find((c: any) => c.state?.waiting?.reason === 'CrashLoopBackOff' || c.state?.waiting?.reason === 'ImagePullBackOff' || c.state?.waiting?.reason === 'ErrImagePull');
   if (waiting) return 'Crashed';
+  // The scheduler found no node for it (its message says why: insufficient GPUs, taints, affinity).
+  if ((status.conditions ?? []).some((c: any) => c.type === 'PodScheduled' && c.status === 'False')) return 'Pending';
   const ready = (status.conditions ?? []).find((c: any) => c.type === 'Ready');
   return ready?.status === 'True' ? 'Ready' : 'Starting';
 }

@@ -1,3 +1,4 @@
+import { PoolSpec } from '../../api/pool.ts';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -95,13 +96,37 @@ test('accelerators become extended resources and a toleration; pools a required 
   assert.equal(container(d).resources.limits['nvidia.com/mig-3g.40gb'], '2');
   assert.equal(container(d).resources.requests['nvidia.com/mig-3g.40gb'], '2');
   assert.deepEqual(podSpec(d).nodeSelector, { zone: 'a' });
-  assert.deepEqual(podSpec(d).affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions, [
-    { key: 'karb.dev/pool', operator: 'In', values: ['gpu-a100', 'gpu-h100'] },
-  ]);
+  const poolTerm = (name: string) => ({ matchExpressions: [{ key: 'karb.dev/pool', operator: 'In', values: [name] }] });
+  assert.deepEqual(podSpec(d).affinity.nodeAffinity, {
+    requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [poolTerm('gpu-a100'), poolTerm('gpu-h100')] },
+    preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, preference: poolTerm('gpu-a100') }, { weight: 50, preference: poolTerm('gpu-h100') }],
+  }, 'either pool, the first named preferred');
   assert.deepEqual(podSpec(d).tolerations, [
     { key: 'dedicated', operator: 'Equal', value: 'ml', effect: 'NoSchedule' },
     { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
   ]);
+});
+
+test('declared pools: their nodes found by their own labels, their taints tolerated, in the order named; an unknown pool or a GPU service in a CPU pool is refused', () => {
+  const pools = [
+    PoolSpec.parse({ name: 'onprem-a100', accelerator: 'gpu', class: 'on-prem', replicasPerNode: 4, costPerHour: 12, minNodes: 2, maxNodes: 2, kubernetes: { nodeSelector: { 'example.com/rack': 'r7', 'nvidia.com/gpu.product': 'A100' }, taints: [{ key: 'example.com/onprem', effect: 'NoSchedule' }] } }),
+    PoolSpec.parse({ name: 'cloud-a100', accelerator: 'gpu', replicasPerNode: 4, costPerHour: 16, maxNodes: 30, kubernetes: { taints: [{ key: 'example.com/spot', value: 'true', effect: 'NoExecute' }] } }),
+    PoolSpec.parse({ name: 'cpu', accelerator: 'cpu', replicasPerNode: 8, costPerHour: 1, maxNodes: 4 }),
+  ];
+  const withPools = { ...options, pools };
+  const gpu = (placement: Record<string, unknown>) => template(service({ model: { uri: 'pvc://models/m.onnx' }, resources: { accelerator: { count: 1 } }, placement }));
+  const spec: Any = podSpec(buildDeployment(gpu({ pools: ['onprem-a100', 'cloud-a100'] }), 1, withPools));
+  const onprem = { matchExpressions: [{ key: 'example.com/rack', operator: 'In', values: ['r7'] }, { key: 'nvidia.com/gpu.product', operator: 'In', values: ['A100'] }] };
+  const cloud = { matchExpressions: [{ key: 'karb.dev/pool', operator: 'In', values: ['cloud-a100'] }] };
+  assert.deepEqual(spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms, [onprem, cloud]);
+  assert.deepEqual(spec.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution.map((p: Any) => p.weight), [100, 50]);
+  assert.deepEqual(spec.tolerations, [
+    { key: 'example.com/onprem', operator: 'Exists', effect: 'NoSchedule' },
+    { key: 'example.com/spot', operator: 'Equal', value: 'true', effect: 'NoExecute' },
+    { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
+  ]);
+  assert.throws(() => buildDeployment(gpu({ pools: ['onprem-a100', 'tpu'] }), 1, withPools), /^InvalidRequestError: spec\.placement\.pools\[1\]: no pool named tpu; the declared pools are onprem-a100, cloud-a100, cpu$/);
+  assert.throws(() => buildDeployment(gpu({ pools: ['cpu'] }), 1, withPools), /spec\.placement\.pools\[0\]: pool cpu has no accelerators, but spec\.resources\.accelerator asks for nvidia\.com\/gpu; name a GPU pool/);
 });
 
 test('a service’s objects: identity, Services, a Deployment per running revision, PDB, NetworkPolicy, and the policy’s autoscaler', () => {

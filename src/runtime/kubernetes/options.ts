@@ -4,6 +4,8 @@
  * build the same objects unless told otherwise.
  */
 
+import type { Pool } from '../../api/pool.ts';
+
 export interface ClusterOptions {
   /** karb's image: the built-in model server runs from it (`karb serve`), and so do the controller and gateway. */
   image: string;
@@ -13,6 +15,12 @@ export interface ClusterOptions {
   modelFetcherImage: string;
   /** Prometheus that a keda-queue ScaledObject asks for the gateway's queue depth. */
   prometheusUrl: string;
+  /**
+   * The node pools declared in a pools file (`karb controller --pools FILE`): how each finds its
+   * nodes and the taints they carry. Empty: a pool named by a service is the nodes labelled
+   * `karb.dev/pool: <name>`.
+   */
+  pools?: readonly Pool[];
 }
 
 /** This release, as package.json names it (a test keeps them equal): the tag of the image the builders name. */

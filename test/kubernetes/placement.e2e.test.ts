@@ -1,0 +1,115 @@
+/**
+ * Placement from declared pools, on the test cluster's real kube-scheduler: karb controller with a
+ * pools file renders each service's pools (in preference order) and accelerator as node affinity,
+ * tolerations and extended resources; the scheduler puts GPU services on the preferred pool's GPU
+ * nodes first, then the next pool's, a MIG request only on the MIG node, and leaves what fits
+ * nowhere Pending — which karb's status says, with the scheduler's reason. The nodes are the test
+ * node agent's (the stand-in for kubelets; its GPU nodes advertise devices with no GPU behind them).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PoolSpec } from '../../src/api/pool.ts';
+import { startController, type RunningController } from '../../src/control/kubernetes/controller.ts';
+import type { TestCluster } from '../cluster/harness.ts';
+import { ensureModels } from '../../src/serving/test-helpers.ts';
+import { waitFor } from '../helpers.ts';
+import { getJson, inferenceService, kubectlOk, modelsVolume, restrictedNamespace, startKarbTestCluster, waitForObject, type KarbTestCluster } from './support.ts';
+
+const NS = 'placement';
+const POOLS = [
+  PoolSpec.parse({
+    name: 'onprem-gpu',
+    accelerator: 'gpu',
+    class: 'on-prem',
+    replicasPerNode: 1,
+    costPerHour: 12,
+    minNodes: 1,
+    maxNodes: 1,
+    kubernetes: { nodeSelector: { 'example.com/rack': 'r7' }, taints: [{ key: 'example.com/onprem', effect: 'NoSchedule' }] },
+  }),
+  PoolSpec.parse({ name: 'cloud-gpu', accelerator: 'gpu', class: 'elastic', replicasPerNode: 1, costPerHour: 16, maxNodes: 1 }),
+  PoolSpec.parse({ name: 'cpu', accelerator: 'cpu', replicasPerNode: 8, costPerHour: 1, minNodes: 1, maxNodes: 1 }),
+];
+
+const gpuService = (name: string, extra: Record<string, unknown> = {}) =>
+  inferenceService(name, NS, {
+    model: { uri: 'pvc://models/fraud-v1.onnx' },
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '1Gi' }, accelerator: { count: 1 } },
+    scaling: { minReplicas: 1, maxReplicas: 1 },
+    placement: { pools: ['onprem-gpu', 'cloud-gpu'] },
+    ...extra,
+  });
+
+describe('placement from declared pools on the real kube-scheduler', { timeout: 600_000 }, () => {
+  let karb: KarbTestCluster;
+  let cluster: TestCluster;
+  let controller: RunningController;
+
+  const podOf = (service: string) =>
+    waitFor(`a pod of ${service}`, async () => (await getJson(cluster, ['pods', '-n', NS, '-l', `karb.dev/service=${service}`])).items[0], 120_000, 250);
+  const scheduledNode = async (service: string) => waitFor(`${service}'s pod to be scheduled`, async () => (await podOf(service)).spec?.nodeName as string | undefined, 120_000, 250);
+
+  before(async () => {
+    await ensureModels();
+    karb = await startKarbTestCluster({
+      nodeAgent: {
+        nodes: [
+          { name: 'cpu-1', labels: { 'karb.dev/pool': 'cpu' } },
+          { name: 'rack7-gpu-1', gpus: 1, labels: { 'example.com/rack': 'r7' }, taints: [{ key: 'example.com/onprem', effect: 'NoSchedule' }] },
+          { name: 'cloud-gpu-1', gpus: 1, labels: { 'karb.dev/pool': 'cloud-gpu' } },
+          { name: 'mig-1', mig: { '1g.10gb': 2 }, labels: { 'karb.dev/pool': 'mig' } },
+        ],
+      },
+    });
+    cluster = karb.cluster;
+    await restrictedNamespace(cluster, NS);
+    await modelsVolume(cluster, NS);
+    const logFile = join(karb.dir, 'controller.log');
+    controller = await startController({
+      kubeconfig: karb.kubeconfig,
+      namespace: NS,
+      resyncMs: 500,
+      identity: 'controller-placement',
+      cluster: { pools: POOLS },
+      log: (r) => appendFileSync(logFile, `${JSON.stringify(r)}\n`),
+    });
+  });
+
+  after(async () => {
+    await controller?.close();
+    await karb?.stop();
+  });
+
+  it('fills the first pool named, then the next; what fits nowhere stays Pending and the service’s status says why', async () => {
+    await kubectlOk(cluster, ['apply', '-f', '-'], gpuService('gpu-a'));
+    assert.equal(await scheduledNode('gpu-a'), 'rack7-gpu-1', 'the on-prem pool, found by its own label, its taint tolerated, first');
+    await kubectlOk(cluster, ['apply', '-f', '-'], gpuService('gpu-b'));
+    assert.equal(await scheduledNode('gpu-b'), 'cloud-gpu-1', 'on-prem is full: the next pool named');
+    await kubectlOk(cluster, ['apply', '-f', '-'], gpuService('gpu-c'));
+    const status = await waitForObject(cluster, 'gpu-c to say it cannot start', ['inferenceservice', 'gpu-c', '-n', NS], (o: any) =>
+      o.status?.conditions?.some((c: any) => c.type === 'Ready' && c.reason === 'ReplicasPending'),
+    120_000);
+    const ready = status.status.conditions.find((c: any) => c.type === 'Ready');
+    assert.equal(ready.status, 'False');
+    assert.match(ready.message, /^gpu-c-00001: gpu-c-00001-[a-z0-9-]+ cannot start yet: 0\/4 nodes are available: .*Insufficient nvidia\.com\/gpu/);
+  });
+
+  it('puts a MIG request only on the node with that profile, and a CPU service only in its pool', async () => {
+    await kubectlOk(cluster, ['apply', '-f', '-'], gpuService('mig-a', { resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '1Gi' }, accelerator: { count: 1, sharing: 'mig-1g.10gb' } }, placement: {} }));
+    assert.equal(await scheduledNode('mig-a'), 'mig-1');
+    await kubectlOk(cluster, ['apply', '-f', '-'], inferenceService('cpu-a', NS, { model: { uri: 'pvc://models/fraud-v1.onnx' }, resources: { requests: { cpu: '100m', memory: '128Mi' } }, scaling: { minReplicas: 1, maxReplicas: 1 }, placement: { pools: ['cpu'] } }));
+    assert.equal(await scheduledNode('cpu-a'), 'cpu-1');
+  });
+
+  it('refuses a service naming a pool that is not declared, or a GPU service in a CPU pool, saying how to fix it', async () => {
+    await kubectlOk(cluster, ['apply', '-f', '-'], gpuService('gpu-nowhere', { placement: { pools: ['tpu-pool'] } }));
+    const refused = await waitForObject(cluster, 'gpu-nowhere refused', ['inferenceservice', 'gpu-nowhere', '-n', NS], (o: any) => o.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'False'));
+    assert.match(refused.status.conditions.find((c: any) => c.type === 'Ready').message, /spec\.placement\.pools\[0\]: no pool named tpu-pool; the declared pools are onprem-gpu, cloud-gpu, cpu/);
+    await kubectlOk(cluster, ['apply', '-f', '-'], gpuService('gpu-on-cpu', { placement: { pools: ['cpu'] } }));
+    const wrong = await waitForObject(cluster, 'gpu-on-cpu refused', ['inferenceservice', 'gpu-on-cpu', '-n', NS], (o: any) => o.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'False'));
+    assert.match(wrong.status.conditions.find((c: any) => c.type === 'Ready').message, /pool cpu has no accelerators/);
+    assert.equal((await getJson(cluster, ['deployments', '-n', NS, '-l', 'karb.dev/service=gpu-nowhere'])).items.length, 0, 'nothing was made of it');
+  });
+});
