@@ -200,6 +200,7 @@ export class Reconciler {
     const replicas = runtime.replicas({ namespace, revision: plan.stableRevision });
     const crashed = replicas.find((r) => r.phase === 'Crashed');
     const pending = replicas.find((r) => r.phase === 'Pending');
+    const blocked = serving.ready === 0 && serving.desired > 0 ? runtime.blocked?.(namespace, plan.stableRevision) : undefined;
     const ready: Omit<Condition, 'lastTransitionTime'> =
       serving.ready > 0
         ? { type: 'Ready', status: 'True', reason: 'RevisionReady', message: `${serving.name}: ${serving.ready}/${serving.desired} replicas ready; ${scaleMessage}` }
@@ -209,6 +210,8 @@ export class Reconciler {
           ? { type: 'Ready', status: 'False', reason: 'ReplicaCrashing', message: `${serving.name}: ${crashed.name} keeps exiting (restarts: ${crashed.restarts})${crashed.message ? `: ${crashed.message}` : ''}; see .karb/logs/${crashed.name}.log` }
           : pending
             ? { type: 'Ready', status: 'False', reason: 'ReplicasPending', message: `${serving.name}: ${pending.name} cannot start yet: ${pending.message ?? 'waiting for a place to run'}` }
+          : blocked
+            ? { type: 'Ready', status: 'False', reason: 'ReplicasRefused', message: `${serving.name}: no replica can be created: ${blocked}` }
             : { type: 'Ready', status: 'False', reason: 'ReplicasStarting', message: `${serving.name}: 0/${serving.desired} replicas ready` };
     const latest: Omit<Condition, 'lastTransitionTime'> =
       rollout === undefined || rollout.phase === 'Succeeded'

@@ -52,6 +52,17 @@ export const GovernanceSpec = z.strictObject({
     .optional(),
   requireModelDigest: z.boolean().default(false),
   noPrivilegedPods: z.boolean().default(true),
+  /** Per team namespace, the most its pods may request in all (a ResourceQuota on a cluster). */
+  quotas: z
+    .record(
+      z.string().max(63).regex(NAMESPACE, 'must be a namespace name such as risk'),
+      z.strictObject({
+        gpus: z.int('must be a whole number of GPUs').min(0).max(100_000).optional(),
+        cpu: z.string().regex(/^\d+(\.\d+)?m?$/, 'must be a CPU quantity such as "32" or "500m"').optional(),
+        memory: z.string().regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/, 'must be a memory quantity such as 128Gi').optional(),
+      }),
+    )
+    .default({}),
   policies: z.array(customPolicy).max(32).default([]),
 });
 

@@ -5,6 +5,7 @@ import { EmbeddedGovernance } from './admit.ts';
 import { parseGovernance, type GovernanceConfig } from './config.ts';
 import { compile, PolicyExpressionError } from './cel.ts';
 import { UsageError } from '../errors.ts';
+import { buildQuotas } from './kubernetes.ts';
 
 const governance = (spec: Record<string, unknown>): GovernanceConfig =>
   parseGovernance(JSON.stringify({ apiVersion: 'karb.dev/v1alpha1', kind: 'Governance', spec }), 'governance.yaml');
@@ -109,4 +110,14 @@ describe('the governance file', () => {
     );
     assert.throws(() => compile('1 +', 'policy karb-x'), PolicyExpressionError);
   });
+
+  it('renders each team’s quota as a ResourceQuota, and names a bad quantity', () => {
+    assert.deepEqual(buildQuotas(governance({ quotas: { risk: { gpus: 4, cpu: '32', memory: '128Gi' }, search: { cpu: '500m' } } })), [
+      { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'karb-quota', namespace: 'risk', labels: { 'app.kubernetes.io/part-of': 'karb' } }, spec: { hard: { 'requests.nvidia.com/gpu': '4', 'requests.cpu': '32', 'requests.memory': '128Gi' } } },
+      { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'karb-quota', namespace: 'search', labels: { 'app.kubernetes.io/part-of': 'karb' } }, spec: { hard: { 'requests.cpu': '500m' } } },
+    ]);
+    assert.throws(() => governance({ quotas: { risk: { memory: 'lots' } } }), /spec\.quotas\.risk\.memory: must be a memory quantity such as 128Gi/);
+    assert.throws(() => governance({ quotas: { risk: { gpus: 1.5 } } }), /spec\.quotas\.risk\.gpus: must be a whole number of GPUs/);
+  });
 });
+

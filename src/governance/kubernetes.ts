@@ -120,7 +120,7 @@ export interface GovernedInstall {
  * CRD (the policies name its resource), the teams' NetworkPolicies after those.
  */
 export function withGovernance<T extends { kind?: string }>(install: readonly T[], options: GovernedInstall): T[] {
-  const teams = (options.teams ?? []).flatMap(buildTeamNamespace) as unknown as T[];
+  const teams = [...(options.teams ?? []).flatMap(buildTeamNamespace), ...(options.governance ? buildQuotas(options.governance) : [])] as unknown as T[];
   const crd = install.findIndex((o) => o.kind === 'CustomResourceDefinition');
   const policies = [...(options.governance ? buildAdmissionPolicies(options.governance) : []), ...buildPeopleRoles()] as unknown as T[];
   return [
@@ -131,6 +131,26 @@ export function withGovernance<T extends { kind?: string }>(install: readonly T[
     ...teams.filter((o) => o.kind !== 'Namespace'),
     ...install.slice(crd + 1),
   ];
+}
+
+/**
+ * The governance file's quotas as ResourceQuotas `karb-quota`: the API server refuses a pod that
+ * would take its namespace past them (the Deployment's ReplicaFailure, which karb's status shows
+ * as ReplicasRefused). GPUs count as `requests.<type>` of whole devices, `nvidia.com/gpu`.
+ */
+export function buildQuotas(config: GovernanceConfig): Obj[] {
+  return Object.entries(config.quotas).map(([namespace, q]) => ({
+    apiVersion: 'v1',
+    kind: 'ResourceQuota',
+    metadata: { name: 'karb-quota', namespace, labels: { ...PART_OF } },
+    spec: {
+      hard: {
+        ...(q.gpus !== undefined ? { 'requests.nvidia.com/gpu': String(q.gpus) } : {}),
+        ...(q.cpu !== undefined ? { 'requests.cpu': q.cpu } : {}),
+        ...(q.memory !== undefined ? { 'requests.memory': q.memory } : {}),
+      },
+    },
+  }));
 }
 
 /** A team's namespace and the NetworkPolicies every namespace karb serves in should have. */

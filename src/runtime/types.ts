@@ -130,6 +130,12 @@ export interface Runtime {
   /** Ready endpoints, optionally for one revision. */
   endpoints(filter?: { namespace?: string; service?: string; revision?: string }): Endpoint[];
   /**
+   * Why replicas of the revision cannot even be created, when the platform refuses them before
+   * they exist (on Kubernetes: a quota, a policy — the Deployment's ReplicaFailure); undefined
+   * when nothing blocks them.
+   */
+  blocked?(namespace: string, revision: string): string | undefined;
+  /**
    * What each running replica (not one being stopped) used since the previous
    * call: calling it takes the next sample, so one caller (the autoscaling
    * loop) reads it once per period.

@@ -3,14 +3,18 @@
  * pools file renders each service's pools (in preference order) and accelerator as node affinity,
  * tolerations and extended resources; the scheduler puts GPU services on the preferred pool's GPU
  * nodes first, then the next pool's, a MIG request only on the MIG node, and leaves what fits
- * nowhere Pending — which karb's status says, with the scheduler's reason. The nodes are the test
+ * nowhere Pending — which karb's status says, with the scheduler's reason; a team over its quota
+ * (the governance file's, as a ResourceQuota) gets no replica, and the status says which quota. The nodes are the test
  * node agent's (the stand-in for kubelets; its GPU nodes advertise devices with no GPU behind them).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { PoolSpec } from '../../src/api/pool.ts';
+import { parseGovernance } from '../../src/governance/config.ts';
+import { buildQuotas } from '../../src/governance/kubernetes.ts';
 import { startController, type RunningController } from '../../src/control/kubernetes/controller.ts';
 import type { TestCluster } from '../cluster/harness.ts';
 import { ensureModels } from '../../src/serving/test-helpers.ts';
@@ -112,4 +116,16 @@ describe('placement from declared pools on the real kube-scheduler', { timeout: 
     assert.match(wrong.status.conditions.find((c: any) => c.type === 'Ready').message, /pool cpu has no accelerators/);
     assert.equal((await getJson(cluster, ['deployments', '-n', NS, '-l', 'karb.dev/service=gpu-nowhere'])).items.length, 0, 'nothing was made of it');
   });
+
+  it('a team over its quota gets no more replicas, and the service’s status says which quota refused them', async () => {
+    const quota = buildQuotas(parseGovernance(`apiVersion: karb.dev/v1alpha1\nkind: Governance\nspec:\n  quotas:\n    ${NS}: { gpus: 1, cpu: "8" }\n`, 'governance.yaml'));
+    await kubectlOk(cluster, ['apply', '-f', '-'], quota.map((o) => stringify(o)).join('---\n'));
+    await kubectlOk(cluster, ['apply', '-f', '-'], gpuService('gpu-d'));
+    const refused = await waitForObject(cluster, 'gpu-d refused by the quota', ['inferenceservice', 'gpu-d', '-n', NS], (o: any) =>
+      o.status?.conditions?.some((c: any) => c.type === 'Ready' && c.reason === 'ReplicasRefused'),
+    120_000);
+    assert.match(refused.status.conditions.find((c: any) => c.type === 'Ready').message, /^gpu-d-00001: no replica can be created: .*exceeded quota: karb-quota, requested: requests\.nvidia\.com\/gpu=1/);
+    assert.equal((await getJson(cluster, ['pods', '-n', NS, '-l', 'karb.dev/service=gpu-d'])).items.length, 0, 'no pod exists');
+  });
 });
+

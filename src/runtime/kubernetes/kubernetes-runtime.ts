@@ -175,6 +175,12 @@ export class KubernetesRuntime implements Runtime {
       .filter((r) => r.replicas > 0);
   }
 
+  blocked(namespace: string, revision: string): string | undefined {
+    const conditions: Array<{ type?: string; status?: string; message?: string }> = this.#deployments.get(revision, namespace)?.status?.conditions ?? [];
+    const failure = conditions.find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
+    return failure === undefined ? undefined : (failure.message ?? 'the ReplicaSet cannot create pods');
+  }
+
   replicas(filter: { namespace?: string; service?: string; revision?: string } = {}): ReplicaStatus[] {
     return this.#matching(filter).map((pod) => ({ ...replicaOf(pod), phase: this.#phaseOf(pod) }));
   }
