@@ -16,13 +16,11 @@
  *     noPrivilegedPods: true             # on a cluster: in namespaces labelled karb.dev/team
  *     policies: []                       # more: { name, expression, message, fieldPath }
  */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { parseManifestText } from '../api/load.ts';
+import { parseConfigDocument, readConfigFile } from '../api/config-file.ts';
 import { API_VERSION } from '../api/schema.ts';
 import { UsageError } from '../errors.ts';
 import { compile } from './cel.ts';
-import { formatPath } from '../api/validate.ts';
 
 export const GOVERNANCE_KIND = 'Governance';
 
@@ -78,15 +76,9 @@ const GovernanceDocument = z.strictObject({
 
 /** Parses a governance document; every error names its field. */
 export function parseGovernance(text: string, source: string): GovernanceConfig {
-  const docs = parseManifestText(text, source);
-  if (docs.length !== 1) throw new UsageError(`${source}: must hold exactly one ${GOVERNANCE_KIND} document, found ${docs.length}`);
-  const result = GovernanceDocument.safeParse(docs[0]);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
-    throw new UsageError(`${source}: invalid ${GOVERNANCE_KIND}: ${problems.join('; ')}`);
-  }
+  const spec = parseConfigDocument(text, source, GOVERNANCE_KIND, GovernanceDocument).spec;
   const names = new Set<string>();
-  for (const [i, p] of result.data.spec.policies.entries()) {
+  for (const [i, p] of spec.policies.entries()) {
     if (names.has(p.name)) throw new UsageError(`${source}: invalid ${GOVERNANCE_KIND}: spec.policies[${i}].name: ${p.name} is used twice`);
     names.add(p.name);
     try {
@@ -95,16 +87,10 @@ export function parseGovernance(text: string, source: string): GovernanceConfig 
       throw new UsageError(`${source}: invalid ${GOVERNANCE_KIND}: spec.policies[${i}].expression: ${(err as Error).message}`);
     }
   }
-  return result.data.spec;
+  return spec;
 }
 
 /** Reads `--governance FILE`. */
 export function loadGovernance(file: string): GovernanceConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`--governance: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-  return parseGovernance(text, file);
+  return parseGovernance(readConfigFile('--governance', file), file);
 }
