@@ -101,15 +101,73 @@ test('markdown by default; --only, --policies and --plots', () =>
     assert.match(svg, /SLO 250 ms/);
   }));
 
+const SHARED = `
+name: mini-hybrid
+duration: 6m
+slo: { latencyP95Ms: 250, coldStartMs: 8000 }
+pools:
+  - { name: onprem, class: on-prem, replicasPerNode: 2, costPerHour: 4, minNodes: 2, maxNodes: 2 }
+  - { name: cloud, class: elastic, replicasPerNode: 2, costPerHour: 8, maxNodes: 6, provisioningDelay: 30s }
+service:
+  serviceTime: { meanMs: 40, p95Ms: 90 }
+  concurrency: 2
+  coldStart: { modelLoad: 3s }
+scaling: { minReplicas: 1, maxReplicas: 8, targetConcurrency: 1.5 }
+services:
+  - { name: chat, team: product, priority: 10, traffic: { shape: { kind: bursts, baseRps: 30, factor: 3, duration: 60s, at: [2m] } } }
+  - { name: batch, team: research, traffic: { shape: { kind: constant, rps: 20 } } }
+placement: [in-order, on-prem-first]
+quotas: [{ team: research, maxReplicas: 2, poolClass: elastic }]
+`;
+
+test('several services under two placements: on-prem utilization, cloud node-hours, cost and SLO minutes side by side, in JSON and markdown', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'karb-simulate-'));
+  try {
+    const file = join(dir, 'hybrid.yaml');
+    writeFileSync(file, SHARED);
+    const json = await simulateCli(['--scenario', file, '--json', '--policies', 'gascl,hpa-service,oracle', '--jobs', '1']);
+    assert.equal(json.code, 0, json.stderr);
+    const s = (JSON.parse(json.stdout) as SimulationReport).scenarios[0]!;
+    assert.ok(Array.isArray(s.initialReplicas) && s.initialReplicas.length === 2, 'one starting count per service');
+    assert.deepEqual(s.treatments.map((t) => [t.policy, t.placement]), [
+      ['hpa-service', 'in-order'],
+      ['gascl', 'in-order'],
+      ['hpa-service', 'on-prem-first'],
+      ['gascl', 'on-prem-first'],
+    ], 'no oracle: it plans one service');
+    assert.equal(s.targets, undefined);
+    assert.deepEqual(s.placement?.map((p) => [p.policy, p.placement]), s.treatments.map((t) => [t.policy, t.placement]));
+    for (const p of s.placement!) {
+      for (const key of ['onPremUtilizationPct', 'cloudNodeHours', 'costUsd', 'sloMinutes', 'serviceMinutes', 'sloMinutesPct', 'moves'] as const) assert.equal(typeof p[key], 'number', `${p.policy} ${p.placement} ${key}`);
+      assert.equal(p.serviceMinutes, 12, 'two services × 6 minutes');
+      assert.ok(p.onPremUtilizationPct > 0 && p.onPremUtilizationPct <= 100);
+      assert.deepEqual(p.services.map((v) => [v.name, v.team, v.priority]), [['chat', 'product', 10], ['batch', 'research', 0]]);
+    }
+
+    const md = await simulateCli(['--scenario', file, '--policies', 'gascl', '--jobs', '2']);
+    assert.equal(md.code, 0, md.stderr);
+    assert.match(md.stdout, /\| D gascl \(on-prem-first\) \|/);
+    assert.match(md.stdout, /\| policy \| placement \| on-prem util % \| cloud node-h \| cost \$ \| SLO minutes \|/);
+    assert.match(md.stdout, /\| D gascl \| on-prem-first \| [\d.]+ \| [\d.]+ \| \d+ \| \d+ of 12 \([\d.]+%\) \| \d+ \| \d+ \/ \d+ \/ \d+ \|/);
+    assert.match(md.stdout, /- gascl, in-order: chat \(team product, priority 10\) \d+\/6; batch \(team research, priority 0\) \d+\/6/);
+    assert.match(md.stderr, /gascl in-order [\d.]+s/);
+    assert.match(md.stderr, /gascl on-prem-first [\d.]+s/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('--print-scenario prints a built-in that loads back as the same scenario', async () => {
-  const r = await simulateCli(['--print-scenario', 'burst']);
-  assert.equal(r.code, 0);
-  assert.match(r.stdout, /^name: burst\ndescription: /);
-  await withScenarioFile(async (_file, dir) => {
-    const file = join(dir, 'burst.yaml');
-    writeFileSync(file, r.stdout);
-    assert.deepEqual(loadScenarioFile(file), [builtInScenario('burst')]);
-  });
+  for (const name of ['burst', 'hybrid']) {
+    const r = await simulateCli(['--print-scenario', name]);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, new RegExp(`^name: ${name}\ndescription: `));
+    await withScenarioFile(async (_file, dir) => {
+      const file = join(dir, `${name}.yaml`);
+      writeFileSync(file, r.stdout);
+      assert.deepEqual(loadScenarioFile(file), [builtInScenario(name)]);
+    });
+  }
 });
 
 test('usage errors exit 2, an unusable scenario file exits 1, both with one clear message', async () => {

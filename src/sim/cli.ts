@@ -24,7 +24,10 @@ export const SIMULATE_HELP = `Usage: karb simulate [flags]
 Runs the KARB evaluation plan: treatments A–D (hpa-cpu, hpa-service, keda-queue,
 gascl) and a clairvoyant oracle through the same seeded traffic on a simulated
 cluster, and reports latency, SLO minutes, errors, cold starts, GPU node-hours,
-scale events and oscillations per treatment.
+scale events and oscillations per treatment. A scenario that lists several
+services or placement policies (the built-in hybrid: three teams, in-order and
+on-prem-first placement) also reports, per run, on-prem utilization, cloud
+node-hours, cost and SLO minutes side by side.
 
 Flags:
   --scenario FILE       scenarios from a YAML file (repeatable); default the built-in ${BUILT_IN_NAMES.join(', ')}

@@ -4,6 +4,8 @@ import type { Signals, WindowSignals } from '../autoscaler/types.ts';
 import { SignalRecorder } from '../observability/windows.ts';
 import { SIM_EPOCH_MS, simulate, type ClusterView, type ScaleAction, type ScaleController } from './cluster.ts';
 import { summarizeRun } from './report.ts';
+import type { ScenarioInput } from './scenario-schema.ts';
+import { parseScenario, resolveScenario } from './scenarios.ts';
 import { ScriptedController, smallScenario } from './test-support.ts';
 
 test('a cold start delays capacity: requests wait until the new replica has loaded its model', () => {
@@ -246,4 +248,102 @@ test('a request turned away at a full queue never reaches the windows: the decid
   assert.equal(stable.errorRate, 0, 'every request a replica answered succeeded');
   assert.ok(stable.queueDepth! > 9, `the queue stays near its bound: ${stable.queueDepth}`);
   assert.ok(stable.concurrency! > 10, `one in service plus those waiting: ${stable.concurrency}`);
+});
+
+/** An on-prem pool of `onPremNodes` × 2 slots and an elastic pool (2 per node, 20 s to provision), placed on-prem first. */
+function onPremFirst(overrides: Partial<ScenarioInput> = {}, onPremNodes = 1): ScenarioInput {
+  return {
+    name: 'hybrid-small',
+    duration: '3m',
+    slo: { latencyP95Ms: 250, coldStartMs: 5000 },
+    pools: [
+      { name: 'onprem', class: 'on-prem', replicasPerNode: 2, costPerHour: 1, minNodes: onPremNodes, maxNodes: onPremNodes },
+      { name: 'cloud', class: 'elastic', replicasPerNode: 2, costPerHour: 2, minNodes: 0, maxNodes: 4, provisioningDelay: '20s' },
+    ],
+    service: { serviceTime: { meanMs: 50, p95Ms: 100 }, concurrency: 2, coldStart: { modelLoad: '3s' } },
+    scaling: { minReplicas: 1, maxReplicas: 10, targetConcurrency: 2 },
+    clusterAutoscaler: { scanInterval: '10s', pendingFor: '10s', emptyFor: '60s' },
+    placement: 'on-prem-first',
+    // 2 req/s: too few for the panic window's p95 (20 requests), so the stable window's p95 keeps the SLO clear of risk.
+    traffic: { shape: { kind: 'constant', rps: 2 } },
+    ...overrides,
+  };
+}
+
+function resolved(input: ScenarioInput) {
+  return resolveScenario(parseScenario(input, 'test scenario'), process.cwd(), 'test scenario');
+}
+
+test('on-prem-first: with on-prem full and the SLO not at risk, more replicas wait (on-prem-full) and no cloud node is bought; in-order buys one', () => {
+  const sc = resolved(onPremFirst());
+  const script = [{ atSec: 1, action: { desiredReplicas: 4 } }];
+  const run = simulate(sc, new ScriptedController(script), { initialReplicas: 2 });
+  assert.equal(run.placement, 'on-prem-first');
+  assert.equal(run.series.readyReplicas[170], 2, 'the two on-prem replicas serve');
+  assert.equal(run.series.replicas[170], 4, 'two more are wanted and wait');
+  assert.equal(run.nodeHoursByClass.elastic, 0);
+  assert.ok(run.services[0]!.pendingReplicaSeconds['on-prem-full'] >= 2 * 170, `${JSON.stringify(run.services[0]!.pendingReplicaSeconds)}`);
+  assert.equal(run.onPremUtilization, 1, 'both on-prem slots held all along');
+
+  const inOrder = simulate(sc, new ScriptedController(script), { initialReplicas: 2, placement: 'in-order' });
+  assert.equal(inOrder.series.readyReplicas[170], 4);
+  assert.ok(inOrder.nodeHoursByClass.elastic > 0, 'in-order sends the pending pods to a new cloud node');
+});
+
+test('on-prem-first: a service whose SLO is at risk bursts to the elastic pool', () => {
+  // Two replicas of 2 slots serve about 80 req/s; 150 req/s builds a queue and p95 climbs.
+  const sc = resolved(onPremFirst({ traffic: { shape: { kind: 'constant', rps: 150 } }, gateway: { maxQueue: 100_000, timeout: '60s' } }));
+  const run = simulate(sc, new ScriptedController([{ atSec: 1, action: { desiredReplicas: 4 } }]), { initialReplicas: 2 });
+  assert.ok(run.nodeHoursByClass.elastic > 0, 'a cloud node was bought');
+  assert.equal(run.series.readyReplicas[170], 4);
+  assert.equal(run.services[0]!.pendingReplicaSeconds['no-capacity'], 0);
+});
+
+test('on-prem-first: when on-prem frees, elastic replicas come back (new one first, then the elastic one drains) and the cloud node goes', () => {
+  const input = onPremFirst(
+    {
+      duration: '4m',
+      traffic: undefined,
+      services: [
+        { name: 'chat', priority: 10, traffic: { shape: { kind: 'constant', rps: 2 } } },
+        { name: 'batch', priority: 1, traffic: { shape: { kind: 'constant', rps: 2 } } },
+      ],
+    },
+    2,
+  );
+  const sc = resolved(input);
+  // Four on-prem slots: chat (higher priority) takes 3, batch 1 on-prem and 2 on a cloud node; chat then drops to 1.
+  const scripts = () => [
+    new ScriptedController([{ atSec: 1, action: { desiredReplicas: 3 } }, { atSec: 30, action: { desiredReplicas: 1 } }]),
+    new ScriptedController([{ atSec: 1, action: { desiredReplicas: 3 } }]),
+  ];
+  const run = simulate(sc, scripts(), { initialReplicas: [3, 3] });
+  const [chat, batch] = run.services;
+  assert.equal(chat!.moves, 0);
+  assert.equal(batch!.moves, 2, "batch's two cloud replicas moved on-prem");
+  for (let t = 31; t <= 240; t++) assert.ok(run.series.readyReplicas[t]! >= 4, `1 chat + 3 batch ready at ${t} s (make before break): ${run.series.readyReplicas[t]}`);
+  assert.equal(run.series.nodes[239], 2, 'the emptied cloud node is removed');
+  assert.ok(run.nodeHoursByClass.elastic < 120 / 3600, `cloud node-hours ${run.nodeHoursByClass.elastic}`);
+
+  const inOrder = simulate(sc, scripts(), { initialReplicas: [3, 3], placement: 'in-order' });
+  assert.equal(inOrder.series.nodes[239], 3, 'in-order leaves the cloud replicas where they are');
+  assert.ok(inOrder.onPremUtilization < run.onPremUtilization, `${inOrder.onPremUtilization} vs ${run.onPremUtilization}`);
+});
+
+test('several services: one controller each, their own minutes; too few controllers is an error', () => {
+  const sc = resolved(
+    onPremFirst({
+      placement: 'in-order',
+      traffic: undefined,
+      services: [
+        { name: 'a', traffic: { shape: { kind: 'constant', rps: 10 } } },
+        { name: 'b', team: 'other', priority: 3, traffic: { shape: { kind: 'constant', rps: 30 } } },
+      ],
+    }),
+  );
+  const run = simulate(sc, [new ScriptedController([]), new ScriptedController([])], { initialReplicas: [1, 1] });
+  assert.deepEqual(run.services.map((s) => [s.name, s.team, s.priority, s.minutes.length]), [['a', 'a', 0, 3], ['b', 'other', 3, 3]]);
+  assert.equal(run.services[0]!.arrivals + run.services[1]!.arrivals, run.arrivals);
+  assert.ok(Math.abs(run.services[1]!.arrivals / run.services[0]!.arrivals - 3) < 0.5, 'each service draws its own traffic');
+  assert.throws(() => simulate(sc, new ScriptedController([]), { initialReplicas: [1, 1] }), /has 2 services; give one controller each \(got 1\)/);
 });

@@ -2,19 +2,23 @@
  * The evaluation plan: every treatment and the oracle through the same scenario
  * (same arrivals, same per-request service times, same starting replicas). Each
  * run is an independent task, so they can run in sequence here or in worker
- * threads (parallel.ts) with the same results.
+ * threads (parallel.ts) with the same results. A scenario that lists several
+ * placement policies runs every treatment under each (the oracle under the
+ * first); one with several services runs no oracle (it plans one service).
  */
 import type { ScalingPolicyName } from '../autoscaler/types.ts';
 import { simulate, type RunResult } from './cluster.ts';
 import { ORACLE_POLICY, OracleController, estimateMinuteReplicas, runOracle } from './oracle.ts';
-import type { Scenario } from './scenario-schema.ts';
+import type { PlacementPolicyName, Scenario } from './scenario-schema.ts';
+import { laneSeed, serviceLanes } from './services.ts';
 import { POLICIES, TreatmentController } from './treatments.ts';
 import { materializeTraffic, workPerSecond } from './traffic.ts';
 
 export interface ScenarioOutcome {
   scenario: Scenario;
-  initialReplicas: number;
-  /** Treatments in plan order (A–D, those asked for). */
+  /** One number per service when the scenario lists several. */
+  initialReplicas: InitialReplicas;
+  /** Treatments in plan order (A–D, those asked for), under each placement policy in the scenario's order. */
   runs: RunResult[];
   oracle?: RunResult;
   oracleRounds?: number;
@@ -39,8 +43,19 @@ export interface EvaluateOptions {
   oracle?: boolean;
 }
 
-/** One independent piece of an evaluation. */
-export type EvaluationTask = ScalingPolicyName | typeof ORACLE_POLICY;
+/** One independent piece of an evaluation: a treatment or the oracle, under a placement policy. */
+export interface EvaluationTask {
+  policy: ScalingPolicyName | typeof ORACLE_POLICY;
+  placement: PlacementPolicyName;
+}
+
+/** Replicas at the start: one number, or one per service. */
+export type InitialReplicas = number | number[];
+
+/** "gascl", or "gascl on-prem-first" where the scenario runs more than one placement policy. */
+export function taskName(task: EvaluationTask, scenario: Scenario): string {
+  return scenario.placements.length > 1 ? `${task.policy} ${task.placement}` : task.policy;
+}
 
 export interface TaskResult {
   task: EvaluationTask;
@@ -52,29 +67,40 @@ export interface TaskResult {
   wallMs: number;
 }
 
-/** Replicas every run starts with: the scenario's, or what its first minute needs. */
-export function initialReplicasFor(scenario: Scenario): number {
-  if (scenario.scaling.initialReplicas !== undefined) return scenario.scaling.initialReplicas;
-  const firstMinute = workPerSecond(scenario.traffic, Math.min(scenario.durationMs, 60_000), scenario.seed);
-  return estimateMinuteReplicas(scenario, firstMinute)[0] ?? scenario.scaling.minReplicas;
+/** Replicas every run starts with: the scenario's, or what its first minute needs (per service, for several). */
+export function initialReplicasFor(scenario: Scenario): InitialReplicas {
+  const given = scenario.scaling.initialReplicas;
+  const each = serviceLanes(scenario).map((lane) => {
+    if (given !== undefined) return given;
+    const firstMinute = workPerSecond(lane.traffic, Math.min(scenario.durationMs, 60_000), lane.seed);
+    return estimateMinuteReplicas(scenario, firstMinute)[0] ?? scenario.scaling.minReplicas;
+  });
+  return scenario.services ? each : each[0]!;
 }
 
 /** The scenario as every task runs it (arrivals drawn once, in shared memory, when they fit) and its starting replicas. */
-export function prepareScenario(given: Scenario): { scenario: Scenario; initialReplicas: number } {
+export function prepareScenario(given: Scenario): { scenario: Scenario; initialReplicas: InitialReplicas } {
   const scenario: Scenario = { ...given, traffic: materializeTraffic(given.traffic, given.durationMs, given.seed) };
+  if (given.services) {
+    scenario.services = given.services.map((s, i) => ({ ...s, traffic: materializeTraffic(s.traffic, given.durationMs, laneSeed(given.seed, i)) }));
+    scenario.traffic = scenario.services[0]!.traffic;
+  }
   return { scenario, initialReplicas: initialReplicasFor(scenario) };
 }
 
-export function tasksFor(options: EvaluateOptions): EvaluationTask[] {
+export function tasksFor(scenario: Scenario, options: EvaluateOptions): EvaluationTask[] {
   const policies = options.policies ?? POLICIES;
-  // The oracle first: it takes the longest (a few simulation rounds).
-  const tasks: EvaluationTask[] = (options.oracle ?? true) ? [ORACLE_POLICY] : [];
-  return [...tasks, ...POLICIES.filter((p) => policies.includes(p))];
+  const first = scenario.placements[0]!;
+  // The oracle first: it takes the longest (a few simulation rounds). It plans one service.
+  const tasks: EvaluationTask[] = (options.oracle ?? true) && !scenario.services ? [{ policy: ORACLE_POLICY, placement: first }] : [];
+  for (const placement of scenario.placements) for (const policy of POLICIES) if (policies.includes(policy)) tasks.push({ policy, placement });
+  return tasks;
 }
 
-export function runTask(scenario: Scenario, initialReplicas: number, task: EvaluationTask): TaskResult {
+export function runTask(scenario: Scenario, initialReplicas: InitialReplicas, task: EvaluationTask): TaskResult {
   const started = performance.now();
-  if (task === ORACLE_POLICY) {
+  if (task.policy === ORACLE_POLICY) {
+    if (typeof initialReplicas !== 'number') throw new RangeError('the oracle plans one service; this scenario lists several');
     const oracle = runOracle(scenario, initialReplicas);
     const reactiveBound = simulate(scenario, new OracleController(scenario, oracle.plan, { foresight: false }), { initialReplicas });
     const peak = oracle.plan.reduce((max, n) => Math.max(max, n), 0);
@@ -82,20 +108,24 @@ export function runTask(scenario: Scenario, initialReplicas: number, task: Evalu
     const standingBound = simulate(scenario, new OracleController(scenario, standingPlan, { foresight: false }), { initialReplicas: Math.max(initialReplicas, peak) });
     return { task, run: oracle.result, rounds: oracle.rounds, reactiveBound, standingBound, wallMs: performance.now() - started };
   }
-  const run = simulate(scenario, new TreatmentController(task, scenario), { initialReplicas });
+  const policy = task.policy;
+  const controllers = serviceLanes(scenario).map(() => new TreatmentController(policy, scenario));
+  const run = simulate(scenario, controllers, { initialReplicas, placement: task.placement });
   return { task, run, wallMs: performance.now() - started };
 }
 
-export function assembleOutcome(scenario: Scenario, initialReplicas: number, results: TaskResult[]): ScenarioOutcome {
+export function assembleOutcome(scenario: Scenario, initialReplicas: InitialReplicas, results: TaskResult[]): ScenarioOutcome {
   const wallMs: Record<string, number> = {};
   const outcome: ScenarioOutcome = { scenario, initialReplicas, runs: [], wallMs };
-  for (const policy of POLICIES) {
-    const r = results.find((x) => x.task === policy);
-    if (r) outcome.runs.push(r.run);
+  for (const placement of scenario.placements) {
+    for (const policy of POLICIES) {
+      const r = results.find((x) => x.task.policy === policy && x.task.placement === placement);
+      if (r) outcome.runs.push(r.run);
+    }
   }
   for (const r of results) {
-    wallMs[r.task] = r.wallMs;
-    if (r.task === ORACLE_POLICY) {
+    wallMs[taskName(r.task, scenario)] = r.wallMs;
+    if (r.task.policy === ORACLE_POLICY) {
       outcome.oracle = r.run;
       if (r.rounds !== undefined) outcome.oracleRounds = r.rounds;
       if (r.reactiveBound) outcome.reactiveBound = r.reactiveBound;
@@ -108,6 +138,6 @@ export function assembleOutcome(scenario: Scenario, initialReplicas: number, res
 /** Runs the plan on one scenario, one task after another. */
 export function evaluateScenario(given: Scenario, options: EvaluateOptions = {}): ScenarioOutcome {
   const { scenario, initialReplicas } = prepareScenario(given);
-  const results = tasksFor(options).map((task) => runTask(scenario, initialReplicas, task));
+  const results = tasksFor(scenario, options).map((task) => runTask(scenario, initialReplicas, task));
   return assembleOutcome(given, initialReplicas, results);
 }

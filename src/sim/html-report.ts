@@ -6,7 +6,7 @@
  * Content-Security-Policy alike.
  */
 import { renderScenarioSvg } from './plots.ts';
-import { REPORT_COLUMNS, scenarioNotes, treatmentCells, type SimulationReport } from './report.ts';
+import { PLACEMENT_COLUMNS, REPORT_COLUMNS, formatInitialReplicas, placementCells, placementServiceLine, scenarioNotes, treatmentCells, type SimulationReport } from './report.ts';
 import type { ScenarioOutcome } from './evaluate.ts';
 
 const CSS = `
@@ -35,11 +35,21 @@ export function renderHtmlReport(report: SimulationReport, outcomes: readonly Sc
     const notes = scenarioNotes(s)
       .map((n) => `<p class="note">${escapeHtml(n).replace(/— (met|missed)\.$/, (_, v: string) => `— <span class="${v}">${v}</span>.`)}</p>`)
       .join('\n');
+    const placement = s.placement
+      ? `<p>Placement: on-prem utilization, cloud node-hours, cost and SLO minutes per run, same seed.</p>
+<div class="table"><table>
+<thead><tr>${PLACEMENT_COLUMNS.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead>
+<tbody>
+${s.placement.map((p) => `<tr class="${escapeHtml(p.policy)}">${placementCells(p).map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`).join('\n')}
+</tbody>
+</table></div>
+<ul class="note">${s.placement.map((p) => `<li>${escapeHtml(placementServiceLine(p))}</li>`).join('')}</ul>`
+      : '';
     const outcome = plots.get(s.name);
     const svg = outcome === undefined ? '' : `<figure>${renderScenarioSvg(outcome)}</figure>`;
     return `<section id="${escapeHtml(s.name)}">
 <h2>${escapeHtml(s.name)}</h2>
-<p class="meta">SLO p95 ${s.sloP95Ms} ms · ${s.durationMinutes} min · ${s.requests.toLocaleString('en-US')} requests · seed ${s.seed} · ${s.initialReplicas} replicas at start</p>
+<p class="meta">SLO p95 ${s.sloP95Ms} ms · ${s.durationMinutes} min · ${s.requests.toLocaleString('en-US')} requests · seed ${s.seed} · ${formatInitialReplicas(s)} replicas at start</p>
 ${s.description ? `<p>${escapeHtml(s.description)}</p>` : ''}
 <div class="table"><table>
 <thead><tr>${REPORT_COLUMNS.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead>
@@ -48,6 +58,7 @@ ${rows}
 </tbody>
 </table></div>
 ${notes}
+${placement}
 ${svg}
 </section>`;
   });

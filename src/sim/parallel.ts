@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { RunResult } from './cluster.ts';
-import { assembleOutcome, prepareScenario, tasksFor, type EvaluateOptions, type EvaluationTask, type ScenarioOutcome, type TaskResult } from './evaluate.ts';
+import { assembleOutcome, prepareScenario, tasksFor, type EvaluateOptions, type EvaluationTask, type InitialReplicas, type ScenarioOutcome, type TaskResult } from './evaluate.ts';
 import { BinnedHistogram } from './histogram.ts';
 import type { Scenario } from './scenario-schema.ts';
 
@@ -41,13 +41,13 @@ function decodeTaskResult(r: EncodedTaskResult): TaskResult {
 
 export interface WorkerInput {
   scenario: Scenario;
-  initialReplicas: number;
+  initialReplicas: InitialReplicas;
 }
 
 /** Runs the plan on one scenario with up to `jobs` worker threads. */
 export async function evaluateScenarioInWorkers(given: Scenario, options: EvaluateOptions & { jobs: number }): Promise<ScenarioOutcome> {
   const { scenario, initialReplicas } = prepareScenario(given);
-  const tasks = tasksFor(options);
+  const tasks = tasksFor(scenario, options);
   const queue = [...tasks];
   const results: TaskResult[] = [];
   const workerData: WorkerInput = { scenario, initialReplicas };

@@ -121,26 +121,28 @@ export function renderScenarioSvg(outcome: ScenarioOutcome): string {
   parts.push(`<line x1="${MARGIN.left}" x2="${MARGIN.left + plotW}" y1="${sloY}" y2="${sloY}" stroke="#000" stroke-dasharray="6 4"/>`);
   parts.push(`<text x="${MARGIN.left + plotW + 4}" y="${sloY}" dominant-baseline="middle">SLO ${sc.slo.latencyP95Ms} ms</text>`);
 
-  const polyline = (points: Array<[number, number]>, panel: Panel, policy: string): string => {
+  // The oracle dashed; runs under a later placement policy than the scenario's first dotted.
+  const dashOf = (run: RunResult): string => (run.policy === 'oracle' ? ' stroke-dasharray="5 3"' : run.placement !== sc.placements[0] ? ' stroke-dasharray="2 2"' : '');
+  const labelOf = (run: RunResult): string => (sc.placements.length > 1 && run.policy !== 'oracle' ? `${run.policy} (${run.placement})` : run.policy);
+  const polyline = (points: Array<[number, number]>, panel: Panel, run: RunResult): string => {
     const d = points.map(([m, v]) => `${x(m).toFixed(1)},${panel.y(v).toFixed(1)}`).join(' ');
-    const dash = policy === 'oracle' ? ' stroke-dasharray="5 3"' : '';
-    return `<polyline fill="none" stroke="${color(policy)}" stroke-width="1.4"${dash} points="${d}"/>`;
+    return `<polyline fill="none" stroke="${color(run.policy)}" stroke-width="1.4"${dashOf(run)} points="${d}"/>`;
   };
   for (const run of runs) {
     const latency: Array<[number, number]> = [];
     run.minutes.forEach((m, i) => {
       if (!Number.isNaN(m.p95Ms)) latency.push([i + 0.5, Number.isFinite(m.p95Ms) ? m.p95Ms : 1e12]);
     });
-    parts.push(polyline(latency, latencyPanel, run.policy));
-    parts.push(polyline(downsample(run.series.readyReplicas, seconds), replicaPanel, run.policy));
-    parts.push(polyline(downsample(run.series.queueDepth, seconds), queuePanel, run.policy));
+    parts.push(polyline(latency, latencyPanel, run));
+    parts.push(polyline(downsample(run.series.readyReplicas, seconds), replicaPanel, run));
+    parts.push(polyline(downsample(run.series.queueDepth, seconds), queuePanel, run));
   }
 
   runs.forEach((run, i) => {
     const y = MARGIN.top + 10 + i * 18;
     const lx = MARGIN.left + plotW + 14;
-    parts.push(`<line x1="${lx}" x2="${lx + 22}" y1="${y}" y2="${y}" stroke="${color(run.policy)}" stroke-width="2"${run.policy === 'oracle' ? ' stroke-dasharray="5 3"' : ''}/>`);
-    parts.push(`<text x="${lx + 28}" y="${y}" dominant-baseline="middle">${escapeXml(run.policy)}</text>`);
+    parts.push(`<line x1="${lx}" x2="${lx + 22}" y1="${y}" y2="${y}" stroke="${color(run.policy)}" stroke-width="2"${dashOf(run)}/>`);
+    parts.push(`<text x="${lx + 28}" y="${y}" dominant-baseline="middle">${escapeXml(labelOf(run))}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n') + '\n';

@@ -11,12 +11,27 @@
  * - gpuUtilization: busy slot time over the slot time of ready replicas.
  * - gpuNodeHours: GPU nodes from request (provisioning is billed) to removal.
  * - scaleEvents: changes of the replica target; oscillations: reversals within the scenario's oscillation window.
+ *
+ * Placement (a scenario with several services, or a placement policy other than in-order alone),
+ * one row per run:
+ * - onPremUtilizationPct: replica slots occupied on on-prem nodes (by starting, ready and
+ *   draining replicas) over the on-prem nodes' slots, time-weighted over the run.
+ * - cloudNodeHours: node-hours of the elastic pools, from request (provisioning is billed) to removal.
+ * - costUsd: node-hours × each pool's price per hour, on-prem included (paid whether used or not).
+ * - sloMinutes: service-minutes whose p95 is within the SLO (failures ranked slowest, minutes
+ *   without traffic within), summed over the services, out of serviceMinutes.
+ * - moves: elastic replicas moved on-prem; pendingReplicaMinutes: replica-minutes wanted but left
+ *   without a pool by placement, by reason (on-prem-first only).
  */
+import type { PendingReason } from '../placement/types.ts';
 import type { RunResult } from './cluster.ts';
-import type { ScenarioOutcome } from './evaluate.ts';
+import type { InitialReplicas, ScenarioOutcome } from './evaluate.ts';
+import type { PlacementPolicyName, Scenario } from './scenario-schema.ts';
 
 export interface TreatmentSummary {
   policy: string;
+  /** Where the scenario shows placement (see the definitions above). */
+  placement?: PlacementPolicyName;
   p50Ms: number | null;
   p95Ms: number | null;
   p99Ms: number | null;
@@ -39,6 +54,31 @@ export interface TreatmentSummary {
   peakNodes: number;
 }
 
+export interface ServicePlacementSummary {
+  name: string;
+  team: string;
+  priority: number;
+  sloMinutes: number;
+  minutes: number;
+  peakReplicas: number;
+  moves: number;
+  pendingReplicaMinutes: Record<PendingReason, number>;
+}
+
+export interface PlacementSummary {
+  policy: string;
+  placement: PlacementPolicyName;
+  onPremUtilizationPct: number;
+  cloudNodeHours: number;
+  costUsd: number;
+  sloMinutes: number;
+  serviceMinutes: number;
+  sloMinutesPct: number;
+  moves: number;
+  pendingReplicaMinutes: Record<PendingReason, number>;
+  services: ServicePlacementSummary[];
+}
+
 export interface TargetCheck {
   target: number;
   actual: number;
@@ -52,8 +92,11 @@ export interface ScenarioReport {
   sloP95Ms: number;
   durationMinutes: number;
   requests: number;
-  initialReplicas: number;
+  /** One number per service when the scenario lists several. */
+  initialReplicas: InitialReplicas;
   treatments: TreatmentSummary[];
+  /** On-prem utilization, cloud node-hours, cost and SLO minutes per run, where the scenario shows placement. */
+  placement?: PlacementSummary[];
   /**
    * The oracle's plan without foresight (each minute's need provisioned the moment
    * the minute starts): what reacting perfectly, with no spare capacity, achieves
@@ -113,10 +156,57 @@ export function summarizeRun(run: RunResult, sloMs: number): TreatmentSummary {
   };
 }
 
+/** Whether a scenario's report shows placement: several services, or a placement policy other than in-order alone. */
+export function showsPlacement(sc: Scenario): boolean {
+  return sc.services !== undefined || sc.placements.some((p) => p !== 'in-order');
+}
+
+function minutesWithin(minutes: RunResult['minutes'], sloMs: number): number {
+  let within = 0;
+  // NaN (no traffic) is not over the SLO.
+  for (const m of minutes) if (!(m.p95Ms > sloMs)) within++;
+  return within;
+}
+
+function pendingMinutes(seconds: Record<PendingReason, number>): Record<PendingReason, number> {
+  return { quota: round(seconds.quota / 60, 1), 'on-prem-full': round(seconds['on-prem-full'] / 60, 1), 'no-capacity': round(seconds['no-capacity'] / 60, 1) };
+}
+
+export function summarizePlacement(run: RunResult, sloMs: number): PlacementSummary {
+  const services = run.services.map((s) => ({
+    name: s.name,
+    team: s.team,
+    priority: s.priority,
+    sloMinutes: minutesWithin(s.minutes, sloMs),
+    minutes: s.minutes.length,
+    peakReplicas: s.peakReplicas,
+    moves: s.moves,
+    pendingReplicaMinutes: pendingMinutes(s.pendingReplicaSeconds),
+  }));
+  const sloMinutes = services.reduce((n, s) => n + s.sloMinutes, 0);
+  const serviceMinutes = services.reduce((n, s) => n + s.minutes, 0);
+  const pending = { quota: 0, 'on-prem-full': 0, 'no-capacity': 0 };
+  for (const s of run.services) for (const k of Object.keys(pending) as PendingReason[]) pending[k] += s.pendingReplicaSeconds[k];
+  return {
+    policy: run.policy,
+    placement: run.placement,
+    onPremUtilizationPct: round(100 * run.onPremUtilization, 1),
+    cloudNodeHours: round(run.nodeHoursByClass.elastic, 2),
+    costUsd: round(run.costUsd, 2),
+    sloMinutes,
+    serviceMinutes,
+    sloMinutesPct: serviceMinutes === 0 ? 100 : round((100 * sloMinutes) / serviceMinutes, 2),
+    moves: services.reduce((n, s) => n + s.moves, 0),
+    pendingReplicaMinutes: pendingMinutes(pending),
+    services,
+  };
+}
+
 export function scenarioReport(outcome: ScenarioOutcome): ScenarioReport {
   const sc = outcome.scenario;
   const slo = sc.slo.latencyP95Ms;
-  const rows = outcome.runs.map((r) => summarizeRun(r, slo));
+  const placed = showsPlacement(sc);
+  const rows = outcome.runs.map((r) => (placed ? { ...summarizeRun(r, slo), placement: r.placement } : summarizeRun(r, slo)));
   const oracle = outcome.oracle ? summarizeRun(outcome.oracle, slo) : undefined;
   if (oracle) {
     rows.push(oracle);
@@ -132,6 +222,7 @@ export function scenarioReport(outcome: ScenarioOutcome): ScenarioReport {
     initialReplicas: outcome.initialReplicas,
     treatments: rows,
   };
+  if (placed) report.placement = outcome.runs.map((r) => summarizePlacement(r, slo));
   if (outcome.reactiveBound) {
     const b = summarizeRun(outcome.reactiveBound, slo);
     report.reactiveBound = { sloMinutesPct: b.sloMinutesPct, minutesOverSlo: b.minutesOverSlo, gpuNodeHours: b.gpuNodeHours };
@@ -146,7 +237,7 @@ export function scenarioReport(outcome: ScenarioOutcome): ScenarioReport {
       nodeHoursVsOracle: oracle.gpuNodeHours > 0 ? round(b.gpuNodeHours / oracle.gpuNodeHours, 3) : 0,
     };
   }
-  const gascl = rows.find((r) => r.policy === 'gascl');
+  const gascl = rows.find((r) => r.policy === 'gascl' && (r.placement === undefined || r.placement === sc.placements[0]));
   if (gascl && oracle) {
     const ratio = gascl.nodeHoursVsOracle ?? 0;
     report.targets = {
@@ -179,7 +270,8 @@ export const REPORT_COLUMNS = ['policy', 'p50 ms', 'p95 ms', 'minutes in SLO %',
 
 /** One treatment's row, formatted, in the order of REPORT_COLUMNS. */
 export function treatmentCells(t: TreatmentSummary): string[] {
-  const name = LETTERS[t.policy] ? `${LETTERS[t.policy]} ${t.policy}` : t.policy;
+  const policy = LETTERS[t.policy] ? `${LETTERS[t.policy]} ${t.policy}` : t.policy;
+  const name = t.placement === undefined ? policy : `${policy} (${t.placement})`;
   return [
     name,
     fmt(t.p50Ms),
@@ -219,7 +311,36 @@ export function scenarioNotes(s: ScenarioReport): string[] {
   return out;
 }
 
-/** Markdown: one table per scenario, then the GASCL target line. */
+/** The columns of a scenario's placement table. */
+export const PLACEMENT_COLUMNS = ['policy', 'placement', 'on-prem util %', 'cloud node-h', 'cost $', 'SLO minutes', 'moves', 'waiting replica-min (quota / on-prem full / no room)'];
+
+export function placementCells(p: PlacementSummary): string[] {
+  const policy = LETTERS[p.policy] ? `${LETTERS[p.policy]} ${p.policy}` : p.policy;
+  const w = p.pendingReplicaMinutes;
+  return [
+    policy,
+    p.placement,
+    p.onPremUtilizationPct.toFixed(1),
+    p.cloudNodeHours.toFixed(2),
+    p.costUsd.toFixed(0),
+    `${p.sloMinutes} of ${p.serviceMinutes} (${p.sloMinutesPct.toFixed(1)}%)`,
+    String(p.moves),
+    p.placement === 'in-order' ? '-' : `${w.quota.toFixed(0)} / ${w['on-prem-full'].toFixed(0)} / ${w['no-capacity'].toFixed(0)}`,
+  ];
+}
+
+/** One line per service of a run: its team, priority and SLO minutes. */
+export function placementServiceLine(p: PlacementSummary): string {
+  const parts = p.services.map((s) => `${s.name} (team ${s.team}, priority ${s.priority}) ${s.sloMinutes}/${s.minutes}`);
+  return `${p.policy}, ${p.placement}: ${parts.join('; ')}`;
+}
+
+/** "3", or "chat 4, search 2" for several services. */
+export function formatInitialReplicas(s: Pick<ScenarioReport, 'initialReplicas'>): string {
+  return typeof s.initialReplicas === 'number' ? String(s.initialReplicas) : s.initialReplicas.join(' + ');
+}
+
+/** Markdown: one table per scenario, then the GASCL target line (and the placement table where the scenario shows placement). */
 export function renderMarkdown(report: SimulationReport): string {
   const out: string[] = [];
   for (const s of report.scenarios) {
@@ -230,6 +351,14 @@ export function renderMarkdown(report: SimulationReport): string {
     out.push(`|${REPORT_COLUMNS.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`);
     for (const t of s.treatments) out.push(`| ${treatmentCells(t).join(' | ')} |`);
     for (const note of scenarioNotes(s)) out.push('', note);
+    if (s.placement) {
+      out.push('', 'Placement: on-prem utilization, cloud node-hours, cost and SLO minutes (service-minutes within the SLO) per run, same seed:', '');
+      out.push(`| ${PLACEMENT_COLUMNS.join(' | ')} |`);
+      out.push(`|${PLACEMENT_COLUMNS.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`);
+      for (const p of s.placement) out.push(`| ${placementCells(p).join(' | ')} |`);
+      out.push('', 'SLO minutes per service:', '');
+      for (const p of s.placement) out.push(`- ${placementServiceLine(p)}`);
+    }
     out.push('');
   }
   return out.join('\n');

@@ -5,7 +5,7 @@
  * written as in InferenceService specs ("500ms", "30s", "10m"); `resolveScenario`
  * turns the parsed document into plain milliseconds for the simulator.
  */
-import { PoolSpec } from '../api/pool.ts';
+import { PoolSpec, type Pool } from '../api/pool.ts';
 import { z } from 'zod';
 import { parseDuration } from '../api/quantity.ts';
 import { ScalingPolicy } from '../api/schema.ts';
@@ -23,6 +23,7 @@ const delay = z.union([
 
 /** The simulator's pools are the platform's (src/api/pool.ts): one model of where replicas run. */
 const pool = PoolSpec;
+type PoolClass = NonNullable<Pool['class']>;
 
 const serviceTime = z
   .strictObject({ meanMs: z.number().positive(), p95Ms: z.number().positive() })
@@ -97,8 +98,8 @@ const shape = z.discriminatedUnion('kind', [
     at: z.array(duration).min(1, 'needs at least one burst time'),
   }),
   z.strictObject({ kind: z.literal('ramp'), fromRps: rps, toRps: rps, over: duration.optional() }),
-  /** A day compressed into `period`: from `minRps` at the start up to `maxRps` half a period later. */
-  z.strictObject({ kind: z.literal('diurnal'), minRps: rps, maxRps: rps, period: duration }),
+  /** A day compressed into `period`: from `minRps` at the start up to `maxRps` half a period later (or at `peakAt`, for another time zone). */
+  z.strictObject({ kind: z.literal('diurnal'), minRps: rps, maxRps: rps, period: duration, peakAt: duration.optional() }),
 ]);
 
 const replay = z.strictObject({
@@ -114,6 +115,33 @@ const traffic = z
     if ((t.shape === undefined) === (t.replay === undefined)) {
       ctx.addIssue({ code: 'custom', path: [], message: 'needs exactly one of shape (a built-in traffic shape) or replay (a CSV of arrival times)' });
     }
+  });
+
+const lowerName = z.string().min(1).max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be lowercase letters, digits and "-" (e.g. chat)');
+
+/** One of several services sharing the pools: the same model (`service`), its own traffic, team and priority. */
+const sharedService = z.strictObject({
+  name: lowerName,
+  /** Whose service it is, for quotas; default its name. */
+  team: lowerName.optional(),
+  /** Higher keeps on-prem first when it is contended (placement on-prem-first). */
+  priority: z.int().min(0).max(1_000_000).default(0),
+  traffic,
+});
+
+/** How replicas find pools: `in-order` (the pools in the order listed), `on-prem-first` (src/placement). */
+export const PlacementPolicy = z.enum(['in-order', 'on-prem-first']);
+
+const quota = z
+  .strictObject({
+    team: lowerName,
+    maxReplicas: z.int().min(0).max(100_000).optional(),
+    maxGpus: z.number().min(0).max(1_000_000).optional(),
+    /** Counts only the pools of this class; default every pool. */
+    poolClass: z.enum(['on-prem', 'elastic']).optional(),
+  })
+  .superRefine((q, ctx) => {
+    if (q.maxReplicas === undefined && q.maxGpus === undefined) ctx.addIssue({ code: 'custom', path: [], message: 'needs maxReplicas, maxGpus or both' });
   });
 
 const periods = z
@@ -150,10 +178,32 @@ export const ScenarioSchema = z
       .prefault({}),
     /** Two scale events in opposite directions this close together count as an oscillation. */
     oscillationWindow: duration.default('2m'),
-    traffic,
+    /** One service's traffic; or `services`, several sharing the pools. */
+    traffic: traffic.optional(),
+    services: z.array(sharedService).min(1, 'needs at least one service').max(16).optional(),
+    /** How replicas find pools; a list runs every treatment under each, side by side. */
+    placement: z.union([PlacementPolicy, z.array(PlacementPolicy).min(1, 'needs at least one placement policy').max(2)]).default('in-order'),
+    /** Team ceilings, kept by placement on-prem-first (in-order knows no quotas). */
+    quotas: z.array(quota).max(64).default([]),
   })
   .superRefine((s, ctx) => {
-    if (s.traffic.shape && s.duration === undefined) ctx.addIssue({ code: 'custom', path: ['duration'], message: 'is required with a traffic shape (e.g. duration: 60m)' });
+    if ((s.traffic === undefined) === (s.services === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['traffic'], message: 'needs exactly one of traffic (one service) or services (several sharing the pools)' });
+    }
+    const shaped = s.traffic?.shape !== undefined || (s.services ?? []).some((v) => v.traffic.shape !== undefined);
+    if (shaped && s.duration === undefined) ctx.addIssue({ code: 'custom', path: ['duration'], message: 'is required with a traffic shape (e.g. duration: 60m)' });
+    const services = new Set<string>();
+    s.services?.forEach((v, i) => {
+      if (services.has(v.name)) ctx.addIssue({ code: 'custom', path: ['services', i, 'name'], message: `"${v.name}" names two services; service names must be unique` });
+      services.add(v.name);
+    });
+    if (Array.isArray(s.placement) && new Set(s.placement).size !== s.placement.length) {
+      ctx.addIssue({ code: 'custom', path: ['placement'], message: 'names a placement policy twice' });
+    }
+    const teams = new Set(s.services ? s.services.map((v) => v.team ?? v.name) : [DEFAULT_TEAM]);
+    s.quotas.forEach((q, i) => {
+      if (!teams.has(q.team)) ctx.addIssue({ code: 'custom', path: ['quotas', i, 'team'], message: `no service of team "${q.team}" (teams: ${[...teams].join(', ')})` });
+    });
     const names = new Set<string>();
     s.pools.forEach((p, i) => {
       if (names.has(p.name)) ctx.addIssue({ code: 'custom', path: ['pools', i, 'name'], message: `"${p.name}" names two pools; pool names must be unique` });
@@ -171,10 +221,14 @@ export const ScenarioSchema = z
     if (scan !== undefined && (scan < 1000 || scan % 1000 !== 0)) ctx.addIssue({ code: 'custom', path: ['clusterAutoscaler', 'scanInterval'], message: 'must be a whole number of seconds (e.g. 10s)' });
   });
 
+/** The team of a scenario's one service, when it lists no `services`. */
+export const DEFAULT_TEAM = 'default';
+
 export type ScenarioInput = z.input<typeof ScenarioSchema>;
 export type ScenarioDocument = z.output<typeof ScenarioSchema>;
 export type TrafficShape = z.output<typeof shape>;
 export type PolicyName = z.output<typeof ScalingPolicy>;
+export type PlacementPolicyName = z.output<typeof PlacementPolicy>;
 
 /** A delay in ms: a fixed value or a uniform spread around a mean. */
 export interface Delay {
@@ -185,6 +239,10 @@ export interface Delay {
 export interface PoolConfig {
   name: string;
   accelerator: 'gpu' | 'cpu';
+  /** on-prem or elastic, as `poolClass` (src/api/pool.ts) says. */
+  class: PoolClass;
+  /** GPUs per node, when the pool says (GPU quotas count gpusPerNode ÷ replicasPerNode per replica, else 1 on a GPU pool). */
+  gpusPerNode?: number;
   replicasPerNode: number;
   costPerHour: number;
   minNodes: number;
@@ -205,6 +263,22 @@ export interface ServiceConfig {
 export type TrafficConfig =
   | { kind: 'shape'; shape: TrafficShape }
   | { kind: 'replay'; times: Float64Array; work?: Float64Array; source: string; timeScale: number };
+
+/** One of several services sharing a scenario's pools. */
+export interface SharedServiceConfig {
+  name: string;
+  team: string;
+  priority: number;
+  traffic: TrafficConfig;
+}
+
+/** A team quota, as placement reads it (src/placement/types.ts). */
+export interface QuotaConfig {
+  team: string;
+  maxReplicas?: number;
+  maxGpus?: number;
+  poolClass?: PoolClass;
+}
 
 /** A scenario in plain milliseconds: what the simulator runs. */
 export interface Scenario {
@@ -229,7 +303,13 @@ export interface Scenario {
   windows: { stableMs: number; panicMs: number };
   clusterAutoscaler: { scanIntervalMs: number; pendingForMs: number; emptyForMs: number };
   oscillationWindowMs: number;
+  /** The one service's traffic; with `services`, the first one's. */
   traffic: TrafficConfig;
+  /** Several services sharing the pools (absent: one service, `traffic`). */
+  services?: SharedServiceConfig[];
+  /** Placement policies to run, in order (default in-order alone). */
+  placements: PlacementPolicyName[];
+  quotas: QuotaConfig[];
 }
 
 export function ms(value: string): number {

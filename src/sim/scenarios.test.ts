@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { simulate } from './cluster.ts';
 import { BUILT_IN_NAMES, ScenarioError, builtInScenario, loadScenarioFile } from './scenarios.ts';
 import { ScriptedController } from './test-support.ts';
+import { laneSeed } from './services.ts';
 import { arrivalsPerSecond } from './traffic.ts';
 
 function withDir(fn: (dir: string) => void): void {
@@ -29,8 +30,8 @@ service:
 `;
 
 test('the built-in scenarios are the plan: step, burst and diurnal on an on-prem and a cloud GPU pool', () => {
-  assert.deepEqual(BUILT_IN_NAMES, ['step', 'burst', 'diurnal']);
-  for (const name of BUILT_IN_NAMES) {
+  assert.deepEqual(BUILT_IN_NAMES, ['step', 'burst', 'diurnal', 'hybrid']);
+  for (const name of ['step', 'burst', 'diurnal']) {
     const sc = builtInScenario(name);
     assert.equal(sc.name, name);
     assert.deepEqual(sc.pools.map((p) => [p.name, p.accelerator, p.minNodes === p.maxNodes]), [
@@ -43,6 +44,80 @@ test('the built-in scenarios are the plan: step, burst and diurnal on an on-prem
   }
   assert.equal(builtInScenario('burst', 9).seed, 9);
   assert.throws(() => builtInScenario('nope'), ScenarioError);
+});
+
+test('the built-in hybrid scenario: three teams of different priorities share a fixed on-prem pool and a pricier elastic one, under both placements', () => {
+  const sc = builtInScenario('hybrid');
+  assert.deepEqual(sc.pools.map((p) => [p.name, p.class, p.costPerHour]), [
+    ['onprem-a100', 'on-prem', 12],
+    ['cloud-a100', 'elastic', 16],
+  ]);
+  assert.ok(sc.pools[1]!.provisioningDelay.meanMs >= 60_000, 'cloud nodes take minutes');
+  assert.deepEqual(sc.services?.map((s) => [s.name, s.team, s.priority]), [
+    ['chat', 'product', 100],
+    ['search', 'search', 50],
+    ['embeddings', 'research', 10],
+  ]);
+  assert.deepEqual(sc.placements, ['in-order', 'on-prem-first']);
+  assert.deepEqual(sc.quotas, [{ team: 'research', maxGpus: 8, poolClass: 'elastic' }]);
+  // The two diurnal services peak 40 minutes apart.
+  const peakMinute = (i: number) => {
+    const perSecond = arrivalsPerSecond(sc.services![i]!.traffic, sc.durationMs, laneSeed(sc.seed, i));
+    let best = 0;
+    for (let m = 1; m < 120; m++) if (perSecond.slice(m * 60, m * 60 + 60).reduce((a, b) => a + b, 0) > perSecond.slice(best * 60, best * 60 + 60).reduce((a, b) => a + b, 0)) best = m;
+    return best;
+  };
+  assert.ok(Math.abs(peakMinute(0) - 60) <= 3, `chat peaks at minute ${peakMinute(0)}`);
+  assert.ok(Math.abs(peakMinute(1) - 100) <= 3, `search peaks at minute ${peakMinute(1)}`);
+});
+
+test('several services, placement and quotas: mistakes get their paths', () => {
+  withDir((dir) => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(
+      file,
+      `${BASE_YAML}duration: 5m
+traffic: { shape: { kind: constant, rps: 1 } }
+services:
+  - { name: a, traffic: { shape: { kind: constant, rps: 1 } } }
+  - { name: a, priority: -1, traffic: { shape: { kind: constant, rps: 1 } } }
+placement: [on-prem-first, on-prem-first]
+quotas:
+  - { team: nobody, maxReplicas: 2 }
+  - { team: a }
+`,
+    );
+    let message = '';
+    try {
+      loadScenarioFile(file);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    for (const expected of [
+      'traffic: needs exactly one of traffic (one service) or services (several sharing the pools)',
+      'services[1].priority: Too small',
+      'quotas[1]: needs maxReplicas, maxGpus or both',
+    ]) {
+      assert.ok(message.includes(expected), `missing "${expected}" in:\n${message}`);
+    }
+    writeFileSync(
+      file,
+      `${BASE_YAML}duration: 5m
+services:
+  - { name: a, traffic: { shape: { kind: constant, rps: 1 } } }
+  - { name: a, team: lab, traffic: { shape: { kind: constant, rps: 1 } } }
+placement: [on-prem-first, on-prem-first]
+quotas:
+  - { team: nobody, maxReplicas: 2 }
+`,
+    );
+    assert.throws(() => loadScenarioFile(file), (err: Error) => {
+      for (const expected of ['services[1].name: "a" names two services', 'placement: names a placement policy twice', 'quotas[0].team: no service of team "nobody" (teams: a, lab)']) {
+        assert.ok(err.message.includes(expected), `missing "${expected}" in:\n${err.message}`);
+      }
+      return true;
+    });
+  });
 });
 
 test('built-in step traffic follows its levels', () => {

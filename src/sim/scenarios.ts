@@ -10,6 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { InvalidRequestError } from '../errors.ts';
 import { parseArrivalCsv, TraceFormatError } from '../loadgen/trace.ts';
+import { poolClass } from '../api/pool.ts';
 import { ScenarioSchema, delayOf, ms, type ScenarioDocument, type ScenarioInput, type Scenario, type TrafficConfig } from './scenario-schema.ts';
 
 /** A scenario that cannot be used; the message names the file, the path and the fix. */
@@ -58,6 +59,26 @@ export const BUILT_IN_SCENARIOS: readonly ScenarioInput[] = [
     duration: '2h',
     traffic: { shape: { kind: 'diurnal', minRps: 100, maxRps: 7000, period: '2h' } },
   },
+
+  {
+    ...PLAN_BASE,
+    name: 'hybrid',
+    description:
+      'hybrid: three teams share 6 on-prem GPU nodes and an elastic cloud pool ($16/h against $12/h, 2 min to provision) — chat (priority 100) and search (priority 50) on diurnal traffic peaking 40 min apart, research embeddings (priority 10, at most 8 cloud GPUs) in 5-minute bursts — under in-order and on-prem-first placement',
+    duration: '2h',
+    pools: [
+      { name: 'onprem-a100', accelerator: 'gpu', class: 'on-prem', replicasPerNode: 4, gpusPerNode: 4, costPerHour: 12, minNodes: 6, maxNodes: 6 },
+      { name: 'cloud-a100', accelerator: 'gpu', class: 'elastic', replicasPerNode: 4, gpusPerNode: 4, costPerHour: 16, minNodes: 0, maxNodes: 20, provisioningDelay: { mean: '120s', jitter: '30s' } },
+    ],
+    scaling: { ...PLAN_BASE.scaling, maxReplicas: 40 },
+    services: [
+      { name: 'chat', team: 'product', priority: 100, traffic: { shape: { kind: 'diurnal', minRps: 100, maxRps: 900, period: '2h', peakAt: '60m' } } },
+      { name: 'search', team: 'search', priority: 50, traffic: { shape: { kind: 'diurnal', minRps: 100, maxRps: 700, period: '2h', peakAt: '100m' } } },
+      { name: 'embeddings', team: 'research', priority: 10, traffic: { shape: { kind: 'bursts', baseRps: 150, factor: 3, duration: '5m', at: ['20m', '50m', '80m', '105m'] } } },
+    ],
+    placement: ['in-order', 'on-prem-first'],
+    quotas: [{ team: 'research', maxGpus: 8, poolClass: 'elastic' }],
+  },
 ];
 
 export const BUILT_IN_NAMES = BUILT_IN_SCENARIOS.map((s) => s.name);
@@ -78,10 +99,16 @@ export function parseScenario(raw: unknown, source: string): ScenarioDocument {
 
 /** Turns a validated document into milliseconds, reading a replay file relative to `baseDir`. */
 export function resolveScenario(doc: ScenarioDocument, baseDir: string, source: string): Scenario {
-  const traffic = resolveTraffic(doc, baseDir, source);
+  const services = doc.services?.map((v, i) => ({
+    name: v.name,
+    team: v.team ?? v.name,
+    priority: v.priority,
+    traffic: resolveTraffic(doc, v.traffic, baseDir, source, `services[${i}].traffic`),
+  }));
+  const traffic = services ? services[0]!.traffic : resolveTraffic(doc, doc.traffic!, baseDir, source, 'traffic');
   let durationMs: number;
   if (doc.duration !== undefined) durationMs = ms(doc.duration);
-  else if (traffic.kind === 'replay') durationMs = (Math.floor((traffic.times[traffic.times.length - 1] ?? 0) / 1000) + 1) * 1000;
+  else if (traffic.kind === 'replay') durationMs = Math.max(...(services ?? [{ traffic }]).map((v) => replayEndMs(v.traffic)));
   else throw new ScenarioError(`${source}: duration: is required with a traffic shape (e.g. duration: 60m)`);
   // Whole seconds keep the per-second bookkeeping exact.
   durationMs = Math.ceil(durationMs / 1000) * 1000;
@@ -102,7 +129,7 @@ export function resolveScenario(doc: ScenarioDocument, baseDir: string, source: 
     cpu: doc.service.cpu,
   };
   if (doc.service.perToken) service.perToken = doc.service.perToken;
-  return {
+  const scenario: Scenario = {
     name: doc.name,
     description: doc.description,
     seed: doc.seed,
@@ -112,6 +139,7 @@ export function resolveScenario(doc: ScenarioDocument, baseDir: string, source: 
       const pool: Scenario['pools'][number] = {
         name: p.name,
         accelerator: p.accelerator,
+        class: poolClass(p),
         replicasPerNode: p.replicasPerNode,
         costPerHour: p.costPerHour,
         minNodes: p.minNodes,
@@ -119,6 +147,7 @@ export function resolveScenario(doc: ScenarioDocument, baseDir: string, source: 
         provisioningDelay: delayOf(p.provisioningDelay),
       };
       if (p.initialNodes !== undefined) pool.initialNodes = p.initialNodes;
+      if (p.gpusPerNode !== undefined) pool.gpusPerNode = p.gpusPerNode;
       return pool;
     }),
     service,
@@ -138,31 +167,46 @@ export function resolveScenario(doc: ScenarioDocument, baseDir: string, source: 
     },
     oscillationWindowMs: ms(doc.oscillationWindow),
     traffic,
+    placements: Array.isArray(doc.placement) ? doc.placement : [doc.placement],
+    quotas: doc.quotas.map((q) => {
+      const quota: Scenario['quotas'][number] = { team: q.team };
+      if (q.maxReplicas !== undefined) quota.maxReplicas = q.maxReplicas;
+      if (q.maxGpus !== undefined) quota.maxGpus = q.maxGpus;
+      if (q.poolClass !== undefined) quota.poolClass = q.poolClass;
+      return quota;
+    }),
   };
+  if (services) scenario.services = services;
+  return scenario;
 }
 
-function resolveTraffic(doc: ScenarioDocument, baseDir: string, source: string): TrafficConfig {
-  if (doc.traffic.shape) return { kind: 'shape', shape: doc.traffic.shape };
-  const replay = doc.traffic.replay!;
+/** A replayed trace's length, in whole seconds past its last arrival. */
+function replayEndMs(traffic: TrafficConfig): number {
+  return traffic.kind === 'replay' ? (Math.floor((traffic.times[traffic.times.length - 1] ?? 0) / 1000) + 1) * 1000 : 0;
+}
+
+function resolveTraffic(doc: ScenarioDocument, given: NonNullable<ScenarioDocument['traffic']>, baseDir: string, source: string, path: string): TrafficConfig {
+  if (given.shape) return { kind: 'shape', shape: given.shape };
+  const replay = given.replay!;
   const file = resolve(baseDir, replay.file);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
-    throw new ScenarioError(`${source}: traffic.replay.file: cannot read ${file}; give a CSV of arrival times relative to the scenario file`);
+    throw new ScenarioError(`${source}: ${path}.replay.file: cannot read ${file}; give a CSV of arrival times relative to the scenario file`);
   }
   let trace;
   try {
     trace = parseArrivalCsv(text, replay.file);
   } catch (err) {
-    if (err instanceof TraceFormatError) throw new ScenarioError(`${source}: traffic.replay.file: ${err.message}`);
+    if (err instanceof TraceFormatError) throw new ScenarioError(`${source}: ${path}.replay.file: ${err.message}`);
     throw err;
   }
   const n = trace.arrivals.length;
   const first = trace.arrivals[0]!.t;
   const times = new Float64Array(n);
   for (let i = 0; i < n; i++) times[i] = (trace.arrivals[i]!.t - first) * 1000 * replay.timeScale;
-  const work = replayWork(doc, trace.fieldNames, trace.arrivals, replay.file, source);
+  const work = replayWork(doc, trace.fieldNames, trace.arrivals, replay.file, source, path);
   const out: TrafficConfig = { kind: 'replay', times, source: replay.file, timeScale: replay.timeScale };
   if (work) out.work = work;
   return out;
@@ -179,6 +223,7 @@ function replayWork(
   arrivals: ReadonlyArray<{ fields?: Record<string, number | string> }>,
   file: string,
   source: string,
+  path: string,
 ): Float64Array | undefined {
   const hasWork = fields.includes('work');
   const hasTokens = fields.includes('tokens_in') || fields.includes('tokens_out');
@@ -193,7 +238,7 @@ function replayWork(
     const f = a.fields ?? {};
     const number = (name: string): number => {
       const v = f[name] ?? 0;
-      if (typeof v !== 'number' || !(v >= 0)) throw new ScenarioError(`${source}: traffic.replay.file: ${file}: row ${i + 1}: ${name} must be a number ≥ 0, got "${String(v)}"`);
+      if (typeof v !== 'number' || !(v >= 0)) throw new ScenarioError(`${source}: ${path}.replay.file: ${file}: row ${i + 1}: ${name} must be a number ≥ 0, got "${String(v)}"`);
       return v;
     };
     work[i] = hasWork ? number('work') : (mean + number('tokens_in') * per.inMs + number('tokens_out') * per.outMs) / mean;

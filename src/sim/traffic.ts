@@ -58,13 +58,14 @@ export function shapePieces(shape: TrafficShape, durationMs: number, seed: numbe
       break;
     case 'diurnal': {
       const periodMs = ms(shape.period);
-      // Start at the trough: sin(2π(t + 3P/4)/P) = -1 at t = 0.
+      // Start at the trough: sin(2π(t + 3P/4)/P) = -1 at t = 0. With peakAt T: sin = 1 at t = T, so the phase is P/4 − T (mod P).
+      const phaseMs = shape.peakAt === undefined ? (3 * periodMs) / 4 : (((periodMs / 4 - ms(shape.peakAt)) % periodMs) + periodMs) % periodMs;
       add(0, durationMs, {
         shape: 'sine',
         rate: (shape.minRps + shape.maxRps) / 2,
         amplitude: Math.abs(shape.maxRps - shape.minRps) / 2,
         periodMs,
-        phaseMs: (3 * periodMs) / 4,
+        phaseMs,
       });
       break;
     }
