@@ -5,7 +5,7 @@ import { startPlatform } from '../control/platform.ts';
 import { jsonLogger } from '../util/log.ts';
 import { applyCommand } from './commands.ts';
 import { UsageError } from '../errors.ts';
-import { parseFlags, portFlag } from '../util/flags.ts';
+import { numberFlag, parseFlags, portFlag } from '../util/flags.ts';
 import { EDGE_FLAG_OPTIONS, edgeFlagsFrom } from './edge-flags.ts';
 import { loadGovernance } from '../governance/config.ts';
 import { EmbeddedGovernance } from '../governance/admit.ts';
@@ -19,6 +19,8 @@ const USAGE = `Usage: karb up [flags]
   --models-root DIR   file:// model URIs must lie under DIR; relative ones resolve against it
                       (default: the directory karb up runs in)
   -f, --filename F    apply these manifests once the platform is up (repeatable)
+  --gpu-time-slices N replicas that may share one GPU when they ask for sharing: time-slice
+                      (default 4; 1 to 64). GPUs are found with nvidia-smi at start
   --governance FILE   check every apply against the governance file's policies (required labels,
                       requests and limits, GPU namespaces, registries, model digests, your own CEL),
                       the same ones karb install --governance gives a cluster
@@ -44,6 +46,7 @@ export async function upCommand(args: string[]): Promise<number> {
       'models-root': { type: 'string' },
       filename: { type: 'string', short: 'f', multiple: true },
       governance: { type: 'string' },
+      'gpu-time-slices': { type: 'string' },
       ...EDGE_FLAG_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
@@ -60,6 +63,7 @@ export async function upCommand(args: string[]): Promise<number> {
     throw new UsageError(`--port and --gateway-port must differ: the control plane and the gateway cannot share port ${controlPort}`);
   }
   const modelsRoot = modelsRootFlag(values['models-root']);
+  const gpuTimeSlices = numberFlag('--gpu-time-slices', values['gpu-time-slices'], 4, { whole: true, min: 1, max: 64, expected: 'a whole number from 1 to 64 (replicas that may share one GPU)' });
   const governance = values.governance === undefined ? undefined : new EmbeddedGovernance(loadGovernance(values.governance));
   // Everything karb up and its replicas create — SQLite's -wal and -shm files included, which no
   // mode argument reaches — is readable by this user only.
@@ -74,6 +78,7 @@ export async function upCommand(args: string[]): Promise<number> {
     ...(values.host ? { host: values.host } : {}),
     ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
     modelsRoot,
+    gpuTimeSlices,
     ...(governance ? { governance } : {}),
     log,
   });

@@ -50,6 +50,8 @@ export interface PlatformOptions {
   modelsRoot?: string;
   /** The governance file's policies (karb up --governance), checked on every apply. */
   governance?: EmbeddedGovernance;
+  /** Replicas that may share one GPU with `sharing: time-slice` (karb up --gpu-time-slices; default 4). */
+  gpuTimeSlices?: number;
   host?: string;
   controlPort?: number;
   gatewayPort?: number;
@@ -135,6 +137,7 @@ async function startParts(
     clock: systemClock,
     log,
     deregistrationDelayMs: () => (hub.hasRemoteGateways() ? STANDALONE_DEREGISTRATION_MS : 0),
+    ...(options.gpuTimeSlices === undefined ? {} : { gpuTimeSlices: options.gpuTimeSlices }),
   });
   started.push(() => runtime.close());
   // Rollout analysis reads the same per-revision requests the autoscaler does.

@@ -208,7 +208,8 @@ test('a command that cannot be started counts as a crash', async (t) => {
   const runtime = track(new LocalRuntime({ stateDir: dir, ...fast }));
   await runtime.ensureRevision(withCommand(fixtureTemplate('echo-00001'), [join(dir, 'no-such-server')]), 1);
   const crashed = await waitFor('a crash', () => runtime.replicas().find((r) => r.phase === 'Crashed'));
-  assert.match(crashed.message!, /could not start: spawn .*no-such-server ENOENT/);
+  // Spawned directly, spawn fails; started inside its cgroup, the wrapper's exec does (exit 127) and says so.
+  assert.match(crashed.message!, /could not start: spawn .*no-such-server ENOENT|exited with code 127 \(last output: .*no-such-server: not found\)/);
 });
 
 test('close stops every replica process and removes its record; the logs stay', async (t) => {

@@ -15,17 +15,21 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkReplicaCount, RuntimeClosedError } from '../errors.ts';
+import { InvalidRequestError } from '../../errors.ts';
 import { systemClock, type Clock } from '../../util/clock.ts';
 import type { Endpoint, ReplicaUsage, RevisionTemplate, Runtime, RuntimeEvent } from '../types.ts';
 import { defaultBackoffPolicy, type BackoffPolicy } from './backoff.ts';
 import { probeReadiness } from './probe.ts';
 import { ProcessCpuSampler } from './process-cpu.ts';
 import { GpuSampler, nvidiaSmiPmon, type PmonReader } from './process-gpu.ts';
+import { defaultTimeSlices, GpuAllocator, holdMode, type Holding } from './gpu-allocator.ts';
+import { describeInventory, discoverGpus, type GpuInventory } from './gpu-inventory.ts';
 import { matchProcess } from './process-identity.ts';
 import { localProcessSpec } from './process-spec.ts';
 import { defaultProbeSettings, defaultReadinessPath, Replica, type LocalReplicaStatus, type ProbeSettings, type ReplicaEnvironment } from './replica.ts';
 import { processSpecHash, validateProcessSpec } from './replica-command.ts';
 import { ReplicaRecordStore, type ReplicaRecord } from './replica-record.ts';
+import { detectReplicaLimiter, replicaLimits, type ReplicaLimiter } from './resource-limits.ts';
 
 export type { LocalReplicaStatus } from './replica.ts';
 
@@ -53,6 +57,12 @@ export interface LocalRuntimeOptions {
   readCpuSeconds?: (pid: number) => number | undefined;
   /** Reads per-process GPU use (tests give a fixed text); default `nvidia-smi pmon`, missing where there is no GPU. */
   readPmon?: PmonReader;
+  /** Finds this machine's GPUs (at start and on `refreshGpus`); default nvidia-smi (`gpu-inventory.ts`), none where it is missing. */
+  discoverGpus?: () => Promise<GpuInventory>;
+  /** Replicas that may share one GPU with `sharing: time-slice` (`karb up --gpu-time-slices`); default 4. */
+  gpuTimeSlices?: number;
+  /** How replicas' CPU and memory limits are enforced; default: detected (and logged) when the runtime starts. */
+  limiter?: ReplicaLimiter;
 }
 
 type Filter = { namespace?: string; service?: string; revision?: string };
@@ -65,6 +75,10 @@ export class LocalRuntime implements Runtime {
   readonly #env: ReplicaEnvironment;
   readonly #cpu: ProcessCpuSampler;
   readonly #gpu: GpuSampler;
+  readonly #gpus: GpuAllocator;
+  readonly #discoverGpus: () => Promise<GpuInventory>;
+  #discovery: Promise<GpuInventory>;
+  #inventoryLogged: string | undefined;
   readonly #replicas = new Map<string, Replica>();
   readonly #listeners = new Set<(event: RuntimeEvent) => void>();
   readonly #stops = new Set<Promise<void>>();
@@ -73,6 +87,10 @@ export class LocalRuntime implements Runtime {
   #sequence = 0;
 
   constructor(options: LocalRuntimeOptions) {
+    const timeSlices = options.gpuTimeSlices ?? defaultTimeSlices;
+    if (!Number.isInteger(timeSlices) || timeSlices < 1) {
+      throw new InvalidRequestError(`gpuTimeSlices must be a whole number of 1 or more (replicas that may share one GPU), got ${timeSlices}`, { code: 'RUNTIME_INVALID_GPU_TIME_SLICES' });
+    }
     this.stateDir = resolve(options.stateDir);
     this.modelsRoot = resolve(options.modelsRoot ?? process.cwd());
     const logsDir = join(this.stateDir, 'logs');
@@ -89,12 +107,16 @@ export class LocalRuntime implements Runtime {
       records,
       backoff: { ...defaultBackoffPolicy, ...options.restartBackoff },
       probe: { ...defaultProbeSettings, ...options.probe },
+      limiter: options.limiter ?? detectReplicaLimiter({ log: (record) => log({ component: 'local-runtime', ...record }) }),
       emit: (event) => this.#emit(event),
       log: (record) => log({ component: 'local-runtime', ...record }),
       deregistrationDelayMs: options.deregistrationDelayMs ?? (() => 0),
     };
     this.#cpu = new ProcessCpuSampler(options.readCpuSeconds);
     this.#gpu = new GpuSampler(options.readPmon ?? nvidiaSmiPmon);
+    this.#gpus = new GpuAllocator({ timeSlices });
+    this.#discoverGpus = options.discoverGpus ?? (() => discoverGpus());
+    this.#discovery = this.refreshGpus();
     this.#recovery = this.#recover();
   }
 
@@ -107,7 +129,10 @@ export class LocalRuntime implements Runtime {
     checkReplicaCount(template, replicas);
     const spec = localProcessSpec(template, this.modelsRoot);
     validateProcessSpec(spec);
+    const limits = replicaLimits(`revision ${template.namespace}/${template.revision}`, template.resources?.limits);
     await this.#recovery;
+    // The allocator needs this machine's GPUs before it places a replica that asks for some.
+    if (spec.accelerator !== undefined) await this.#discovery;
     if (this.#closing) throw new RuntimeClosedError('local');
 
     const hash = processSpecHash(spec);
@@ -117,14 +142,14 @@ export class LocalRuntime implements Runtime {
     const matching = current.filter((r) => r.specHash === hash);
 
     for (let i = matching.length; i < replicas; i++) {
-      const replica = new Replica(this.#env, spec, this.#newName(template.revision), { createdAt: this.#env.clock.now(), sequence: ++this.#sequence, hash });
+      const replica = new Replica(this.#env, spec, this.#newName(template.revision), { createdAt: this.#env.clock.now(), sequence: ++this.#sequence, hash, limits });
       this.#replicas.set(replica.name, replica);
-      replica.start();
+      this.#admit(replica);
     }
     if (matching.length > replicas) {
-      // Scale down the replicas that serve least: not ready first, then the newest.
+      // Scale down the replicas that serve least: pending (waiting for a GPU) first, then not ready, then the newest.
       const byExpendability = [...matching].sort(
-        (a, b) => Number(a.phase === 'Ready') - Number(b.phase === 'Ready') || b.createdAt - a.createdAt || b.sequence - a.sequence,
+        (a, b) => Number(b.phase === 'Pending') - Number(a.phase === 'Pending') || Number(a.phase === 'Ready') - Number(b.phase === 'Ready') || b.createdAt - a.createdAt || b.sequence - a.sequence,
       );
       for (const r of byExpendability.slice(0, matching.length - replicas)) this.#stop(r, `scaling ${template.revision} down to ${replicas}`);
     }
@@ -219,6 +244,31 @@ export class LocalRuntime implements Runtime {
   }
 
   /**
+   * Asks for this machine's GPUs again (nvidia-smi by default) — after a driver came up or MIG
+   * instances were made — and starts the pending replicas that now fit. Never rejects: a failed
+   * discovery is no GPUs, logged when the finding changes.
+   */
+  refreshGpus(): Promise<GpuInventory> {
+    const found = this.#discoverGpus().catch((err: unknown): GpuInventory => ({ gpus: [], problem: `GPU discovery failed: ${err instanceof Error ? err.message : String(err)}` }));
+    this.#discovery = found.then((inventory) => {
+      this.#gpus.inventory = inventory;
+      const summary = describeInventory(inventory);
+      if (summary !== this.#inventoryLogged) {
+        this.#inventoryLogged = summary;
+        this.#env.log({ level: 'info', msg: inventory.gpus.length > 0 ? 'GPUs found' : 'no GPUs: replicas that ask for one wait', gpus: summary });
+      }
+      this.#startPending();
+      return inventory;
+    });
+    return this.#discovery;
+  }
+
+  /** The GPUs found and what each replica holds (UUIDs). */
+  gpus(): { inventory: GpuInventory; holdings: Holding[] } {
+    return { inventory: this.#gpus.inventory, holdings: this.#gpus.holdings() };
+  }
+
+  /**
    * Normal shutdown drains and stops every replica. With `leaveRunning` the
    * processes keep running (and keep their records) for the next karb to adopt.
    */
@@ -240,14 +290,36 @@ export class LocalRuntime implements Runtime {
       () => {
         this.#replicas.delete(replica.name);
         this.#stops.delete(done);
+        this.#releaseGpus(replica);
       },
       (err: unknown) => {
         this.#replicas.delete(replica.name);
         this.#stops.delete(done);
         this.#env.log({ level: 'error', msg: 'stopping a replica failed', replica: replica.name, error: err instanceof Error ? err.message : String(err) });
+        this.#releaseGpus(replica);
       },
     );
     this.#stops.add(done);
+  }
+
+  /** Starts the replica on the GPUs it asks for, or leaves it Pending with the reason they are not to be had. */
+  #admit(replica: Replica): void {
+    const request = replica.spec.accelerator;
+    if (request === undefined) return replica.start();
+    const placement = this.#gpus.assign(replica.name, request);
+    if (placement.fits) replica.start(placement.devices);
+    else replica.wait(placement.reason);
+  }
+
+  /** Its process is gone: its GPUs are free, and the pending replicas get them in the order they were created. */
+  #releaseGpus(replica: Replica): void {
+    if (this.#gpus.release(replica.name)) this.#startPending();
+  }
+
+  #startPending(): void {
+    if (this.#closing) return;
+    const pending = [...this.#replicas.values()].filter((r) => r.phase === 'Pending' && !r.stopping).sort((a, b) => a.sequence - b.sequence);
+    for (const r of pending) this.#admit(r);
   }
 
   async #recover(): Promise<void> {
@@ -262,6 +334,7 @@ export class LocalRuntime implements Runtime {
     const match = matchProcess(record);
     if (!match.same) {
       this.#removeRecord(record.name);
+      this.#env.limiter.forget(record.name);
       const why = match.reason === 'Exited' ? 'has exited' : `now belongs to another process (${match.reason})`;
       this.#emitFor(record, 'Normal', 'ReplicaStopped', `pid ${record.pid} from an earlier karb ${why}; record removed`);
       return;
@@ -271,6 +344,8 @@ export class LocalRuntime implements Runtime {
     const ready = (await probeReadiness(url, timeoutMs)).ready || (await probeReadiness(url, timeoutMs)).ready;
     const replica = Replica.adopt(this.#env, record, ready, sequence);
     this.#replicas.set(replica.name, replica);
+    // Its GPUs stay taken while its process lives, as the earlier karb assigned them.
+    if (record.template.accelerator !== undefined) this.#gpus.hold(replica.name, holdMode(record.template.accelerator), record.devices ?? []);
     if (!ready) this.#stop(replica, `pid ${record.pid} from an earlier karb does not answer readiness`);
   }
 

@@ -44,14 +44,22 @@ test('an absolute file URI is its own path; a URI that is no file has none', () 
   assert.equal(localProcessSpec({ ...template, model: { ...template.model, uri: 's3://bucket/m.onnx' } }, '/srv/karb').model.path, undefined);
 });
 
-test('image, resources and placement do not change what runs on this machine', () => {
+test('image, requests, limits and placement do not change what runs on this machine', () => {
   const other: RevisionTemplate = {
     ...template,
     model: { ...template.model, image: 'ghcr.io/example/karb-serve:1' },
-    resources: { requests: { cpu: '4', memory: '8Gi' }, limits: { cpu: '8', memory: '16Gi' }, accelerator: { kind: 'nvidia.com/gpu', count: 1, sharing: 'none' } },
+    resources: { requests: { cpu: '4', memory: '8Gi' }, limits: { cpu: '8', memory: '16Gi' } },
     placement: { pools: ['onprem-a100'], tolerations: [], nodeSelector: { zone: 'a' } },
   };
   assert.equal(processSpecHash(localProcessSpec(other, '/srv/karb')), processSpecHash(localProcessSpec(template, '/srv/karb')));
+});
+
+test('an accelerator is kept in the process spec, since it decides the GPUs a replica sees; without one the spec is as before', () => {
+  const accelerator = { kind: 'nvidia.com/gpu', count: 1, sharing: 'time-slice' as const };
+  const gpu = localProcessSpec({ ...template, resources: { ...template.resources, accelerator } }, '/srv/karb');
+  assert.deepEqual(gpu.accelerator, accelerator);
+  assert.notEqual(processSpecHash(gpu), processSpecHash(localProcessSpec(template, '/srv/karb')));
+  assert.equal('accelerator' in localProcessSpec(template, '/srv/karb'), false);
 });
 
 test('without a drain grace the built-in server keeps its own drain timeout', () => {

@@ -31,6 +31,8 @@ export interface LocalProcessSpec {
   readinessPath?: string;
   /** Seconds a stopping replica gets to finish its work before SIGKILL. */
   drainSeconds?: number;
+  /** GPUs each replica needs (`spec.resources.accelerator`); the runtime assigns them (`gpu-allocator.ts`) before it starts one. */
+  accelerator?: { kind: string; count: number; sharing: string };
 }
 
 /** The built-in server finishes its queue this long before the runtime's SIGKILL. */
@@ -40,7 +42,9 @@ const BUILTIN_DRAIN_MARGIN_SECONDS = 5;
  * The process for `template`: a `file://` URI becomes a path under
  * `modelsRoot`; the built-in server (no `command`) gets a drain timeout of the
  * template's drain grace less a margin, so it answers what it queued before
- * SIGKILL. Image, resources and placement do not change what runs here.
+ * SIGKILL. The accelerator is kept (only when asked for, so specs without one hash as older
+ * karbs recorded them): it decides which GPUs a replica is given. Image, requests, limits and
+ * placement do not change what runs here.
  */
 export function localProcessSpec(template: RevisionTemplate, modelsRoot: string): LocalProcessSpec {
   const { model, drainSeconds } = template;
@@ -59,6 +63,7 @@ export function localProcessSpec(template: RevisionTemplate, modelsRoot: string)
     ...(model.batching ? { batching: model.batching } : {}),
     ...(drainSeconds === undefined ? {} : { drainSeconds }),
     ...(model.command ? {} : builtinServerArgs(template, modelsRoot)),
+    ...(template.resources.accelerator ? { accelerator: { ...template.resources.accelerator } } : {}),
   };
 }
 

@@ -27,13 +27,17 @@ export interface ReplicaCommandContext {
   karbEntry: string;
   /** karb's own environment; only `INHERITED_ENV` of it reaches the replica (see `inheritedEnv`). */
   baseEnv: Record<string, string | undefined>;
+  /** The GPUs (UUIDs) karb assigned this replica; none when unset. */
+  visibleDevices?: readonly string[];
 }
 
 /**
  * The variables of karb's environment a replica gets, besides the spec's
  * own `env` and karb's `PORT` and `KARB_*` identity: what a process needs to
- * find programs and libraries, run Node, read text and time, and reach the GPU
- * it was meant to have (and some of tracing's `OTEL_*`, see `INHERITED_OTEL`).
+ * find programs and libraries, run Node, and read text and time (and some of
+ * tracing's `OTEL_*`, see `INHERITED_OTEL`). Which NVIDIA GPUs it sees is karb's
+ * choice, not inherited: `CUDA_VISIBLE_DEVICES` and `NVIDIA_VISIBLE_DEVICES` are
+ * the devices the allocator assigned it, empty for a replica that asked for none.
  * Nothing else passes — karb's environment may hold the admin token
  * (`KARB_TOKEN`), cloud credentials (`AWS_*`) and other secrets that a model
  * server, possibly someone else's code, must not see. A replica that needs
@@ -41,7 +45,7 @@ export interface ReplicaCommandContext {
  */
 export const INHERITED_ENV: ReadonlySet<string> = new Set([
   'PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'TMPDIR', 'LANG', 'LANGUAGE', 'TZ',
-  'LD_LIBRARY_PATH', 'CUDA_VISIBLE_DEVICES', 'NVIDIA_VISIBLE_DEVICES', 'HIP_VISIBLE_DEVICES', 'ROCR_VISIBLE_DEVICES',
+  'LD_LIBRARY_PATH', 'HIP_VISIBLE_DEVICES', 'ROCR_VISIBLE_DEVICES',
   'NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS', 'NODE_V8_COVERAGE', 'KARB_LOG_LEVEL',
 ]);
 
@@ -106,7 +110,11 @@ export function buildReplicaCommand(template: LocalProcessSpec, ctx: ReplicaComm
   validateProcessSpec(template);
   const port = String(ctx.port);
   const env = inheritedEnv(ctx.baseEnv);
+  // The assigned GPUs win over spec.model.env: two replicas must never pick the same device themselves.
+  const devices = (ctx.visibleDevices ?? []).join(',');
   Object.assign(env, template.env, {
+    CUDA_VISIBLE_DEVICES: devices,
+    NVIDIA_VISIBLE_DEVICES: devices,
     PORT: port,
     KARB_REPLICA: ctx.replica,
     KARB_REVISION: template.revision,

@@ -39,14 +39,25 @@ test("a replica gets a minimal environment, never karb's secrets", () => {
     LC_ALL: 'C.UTF-8',
     TZ: 'UTC',
     NODE_OPTIONS: '--max-old-space-size=512',
-    CUDA_VISIBLE_DEVICES: '0',
     KARB_LOG_LEVEL: 'debug',
+    // Not karb's CUDA_VISIBLE_DEVICES: a replica sees the GPUs karb assigned it, here none.
+    CUDA_VISIBLE_DEVICES: '',
+    NVIDIA_VISIBLE_DEVICES: '',
     PORT: '4321',
     KARB_REPLICA: 'chat-00001-abcde',
     KARB_REVISION: 'chat-00001',
     KARB_SERVICE: 'chat',
     KARB_NAMESPACE: 'default',
   });
+});
+
+test("a replica sees exactly the GPUs karb assigned it, whatever karb's environment or its spec's env say", () => {
+  const gpus = ['GPU-3f9c2a51-7d4e-4b8a-9c61-2e5f0a7b1d34', 'GPU-8a1e6c02-54b3-4f9d-a7e2-c90d13f4b6a8'];
+  const { env } = buildReplicaCommand({ ...template, env: { CUDA_VISIBLE_DEVICES: '1' } }, { ...ctx, visibleDevices: gpus });
+  assert.equal(env.CUDA_VISIBLE_DEVICES, gpus.join(','));
+  assert.equal(env.NVIDIA_VISIBLE_DEVICES, gpus.join(','));
+  const none = buildReplicaCommand({ ...template, env: { CUDA_VISIBLE_DEVICES: '1' } }, ctx).env;
+  assert.equal(none.CUDA_VISIBLE_DEVICES, '', 'asking for no GPU in the spec leaves none visible');
 });
 
 test('the built-in server gets the same minimal environment', () => {

@@ -7,6 +7,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalProcessSpec } from './process-spec.ts';
+import type { ReplicaLimits } from './resource-limits.ts';
 
 export interface ReplicaRecord {
   version: 1;
@@ -29,6 +30,10 @@ export interface ReplicaRecord {
   /** When this process of the replica was started. */
   startedAt: number;
   restarts: number;
+  /** The GPUs (`GPU-…`/`MIG-…` UUIDs) karb gave the replica, so a later karb knows they are taken; missing: none. */
+  devices?: string[];
+  /** CPU and memory limits (kept apart from `template`, whose hash older karbs recorded); missing: none. */
+  limits?: ReplicaLimits;
 }
 
 export class ReplicaRecordStore {
@@ -94,5 +99,9 @@ function parseRecord(value: unknown): ReplicaRecord {
   if (!Array.isArray(r.argv) || !r.argv.every((a) => typeof a === 'string')) throw new Error(`field 'argv' is not a list of strings`);
   if (typeof r.template !== 'object' || r.template === null || r.template.revision !== r.revision) throw new Error(`field 'template' does not describe revision '${r.revision}'`);
   if (r.processStartTime !== undefined && typeof r.processStartTime !== 'string') throw new Error(`field 'processStartTime' is not a string`);
+  if (r.devices !== undefined && (!Array.isArray(r.devices) || !r.devices.every((d) => typeof d === 'string'))) throw new Error(`field 'devices' is not a list of strings`);
+  if (r.limits !== undefined && (typeof r.limits !== 'object' || r.limits === null || Object.values(r.limits).some((v) => typeof v !== 'number' && typeof v !== 'string'))) {
+    throw new Error(`field 'limits' is not an object of limits`);
+  }
   return r as ReplicaRecord;
 }

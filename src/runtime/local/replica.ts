@@ -7,6 +7,8 @@
  *
  * | phase    | event                         | next phase | emits                      |
  * |----------|-------------------------------|------------|----------------------------|
+ * | (new)    | its GPUs are not free         | Pending    | ReplicaPending (Warning)   |
+ * | Pending  | the runtime assigns its GPUs  | Starting   | ReplicaStarted             |
  * | Starting | probe answers 200             | Ready      | ReplicaReady               |
  * | Ready    | `failureThreshold` bad probes | Starting   | ReplicaNotReady (Warning)  |
  * | Starting | process exits                 | Crashed    | ReplicaCrashed (Warning)   |
@@ -30,6 +32,7 @@ import { isProcessAlive, processStartTime, signalReplica } from './process-ident
 import { buildReplicaCommand, processSpecHash } from './replica-command.ts';
 import { lastLogLine } from './log-tail.ts';
 import type { ReplicaRecord, ReplicaRecordStore } from './replica-record.ts';
+import { oomKilledMessage, type Placement, type ReplicaLimiter, type ReplicaLimits } from './resource-limits.ts';
 
 export interface ProbeSettings {
   /** Probe interval while Starting or after a failed probe. */
@@ -58,6 +61,8 @@ export interface ReplicaEnvironment {
   records: ReplicaRecordStore;
   backoff: BackoffPolicy;
   probe: ProbeSettings;
+  /** Enforces each replica's CPU and memory limits (resource-limits.ts). */
+  limiter: ReplicaLimiter;
   emit(event: RuntimeEvent): void;
   log(record: Record<string, unknown>): void;
   /** Wait this long between leaving the endpoints and SIGTERM (see LocalRuntimeOptions). */
@@ -72,6 +77,8 @@ export interface LocalReplicaStatus extends ReplicaStatus {
   /** While Crashed: the backoff before the next restart and when it happens. */
   backoffMs?: number;
   nextRestartAt?: number;
+  /** The GPUs (`GPU-…`/`MIG-…` UUIDs) it was given: its CUDA_VISIBLE_DEVICES; missing when none. */
+  devices?: string[];
 }
 
 export class Replica {
@@ -82,6 +89,7 @@ export class Replica {
   /** Creation order within this runtime; breaks ties between replicas created in the same millisecond. */
   readonly sequence: number;
   readonly logFile: string;
+  readonly limits: ReplicaLimits;
   readonly #env: ReplicaEnvironment;
 
   #phase: ReplicaPhase = 'Starting';
@@ -102,10 +110,14 @@ export class Replica {
   #nextRestartAt: number | undefined;
   #consecutiveCrashes = 0;
   #probeFailures = 0;
+  /** The GPUs the runtime assigned; every process of this replica sees exactly these. */
+  #visibleDevices: string[] = [];
 
   /** Identifies the current process; callbacks of an older one are ignored. */
   #incarnation = 0;
   #child: ChildProcess | undefined;
+  /** The running process's limits; cleaned up when it exits. */
+  #placement: Placement | undefined;
   #exitPromise: Promise<void> | undefined;
   #resolveExit: (() => void) | undefined;
   #probeTimer: TimerHandle | undefined;
@@ -115,7 +127,7 @@ export class Replica {
   #stopRequested = false;
   #detached = false;
 
-  constructor(env: ReplicaEnvironment, spec: LocalProcessSpec, name: string, options: { createdAt: number; sequence: number; restarts?: number; hash?: string }) {
+  constructor(env: ReplicaEnvironment, spec: LocalProcessSpec, name: string, options: { createdAt: number; sequence: number; restarts?: number; hash?: string; limits?: ReplicaLimits }) {
     this.#env = env;
     this.name = name;
     this.spec = spec;
@@ -124,12 +136,13 @@ export class Replica {
     this.sequence = options.sequence;
     this.#startedAt = options.createdAt;
     this.#restarts = options.restarts ?? 0;
+    this.limits = options.limits ?? {};
     this.logFile = join(env.logsDir, `${name}.log`);
   }
 
   /** A replica around a live process from `record`; Ready when `ready`, otherwise Starting (and about to be stopped). */
   static adopt(env: ReplicaEnvironment, record: ReplicaRecord, ready: boolean, sequence: number): Replica {
-    const r = new Replica(env, record.template, record.name, { createdAt: record.createdAt, sequence, restarts: record.restarts, hash: record.templateHash });
+    const r = new Replica(env, record.template, record.name, { createdAt: record.createdAt, sequence, restarts: record.restarts, hash: record.templateHash, limits: record.limits });
     const incarnation = ++r.#incarnation;
     r.#adopted = true;
     r.#pid = record.pid;
@@ -138,6 +151,14 @@ export class Replica {
     r.#argv = record.argv;
     r.#processStartTime = record.processStartTime;
     r.#startedAt = record.startedAt;
+    r.#visibleDevices = [...(record.devices ?? [])];
+    try {
+      // Its group is there already (an earlier karb made it); this tells OOM kills from now on apart, and starts a watchdog.
+      r.#placement = env.limiter.prepare(record.name, r.limits);
+      r.#placement.started(record.pid);
+    } catch (err) {
+      env.log({ level: 'warn', msg: 'could not watch the limits of an adopted replica', replica: record.name, error: errorMessage(err) });
+    }
     const exit = Promise.withResolvers<void>();
     r.#exitPromise = exit.promise;
     r.#resolveExit = exit.resolve;
@@ -163,8 +184,20 @@ export class Replica {
     return this.#stopRequested;
   }
 
-  start(): void {
+  /** Starts the first process, seeing only `devices` (GPU or MIG UUIDs) of this machine's GPUs. */
+  start(devices: readonly string[] = []): void {
+    this.#visibleDevices = [...devices];
+    if (this.#phase === 'Pending') this.#message = undefined;
     void this.#spawn();
+  }
+
+  /** Not started: it waits for devices, and `reason` says for what; emits ReplicaPending when the reason is new. */
+  wait(reason: string): void {
+    if (this.#stopRequested || this.#detached) return;
+    if (this.#phase === 'Pending' && this.#message === reason) return;
+    this.#phase = 'Pending';
+    this.#message = reason;
+    this.#emit('Warning', 'ReplicaPending', `not started: ${reason}`);
   }
 
   /** Takes the replica out of the endpoints, sends SIGTERM, and SIGKILLs it after the drain grace. */
@@ -182,6 +215,7 @@ export class Replica {
     this.#detached = true;
     this.#clearTimers();
     this.#child?.unref();
+    this.#placement?.release();
   }
 
   endpoint(): Endpoint | undefined {
@@ -210,6 +244,7 @@ export class Replica {
       logFile: this.logFile,
       backoffMs: this.#phase === 'Crashed' ? this.#backoffMs : undefined,
       nextRestartAt: this.#phase === 'Crashed' ? this.#nextRestartAt : undefined,
+      ...(this.#visibleDevices.length === 0 ? {} : { devices: [...this.#visibleDevices] }),
     };
   }
 
@@ -231,6 +266,15 @@ export class Replica {
     // Stopped or detached while the port was being found: start nothing.
     if (incarnation !== this.#incarnation || this.#stopRequested || this.#detached) return;
 
+    let placement: Placement;
+    try {
+      placement = this.#env.limiter.prepare(this.name, this.limits);
+    } catch (err) {
+      this.#onExit(incarnation, null, `could not apply its resource limits: ${errorMessage(err)}`);
+      return;
+    }
+    this.#placement = placement;
+
     let child: ChildProcess;
     let argv: string[];
     let log: number | undefined;
@@ -242,13 +286,16 @@ export class Replica {
         execPath: this.#env.execPath,
         karbEntry: this.#env.karbEntry,
         baseEnv: process.env,
+        visibleDevices: this.#visibleDevices,
       });
       argv = [cmd.command, ...cmd.args];
       log = openSync(this.logFile, 'a');
       writeSync(log, `${JSON.stringify({ time: new Date(this.#env.clock.now()).toISOString(), level: 'info', msg: 'karb: starting replica', replica: this.name, port, restarts: this.#restarts, argv })}\n`);
       this.#logStart = fstatSync(log).size;
       // Own process group so it outlives a SIGKILLed karb; output goes straight to the log file, not through karb.
-      child = spawn(cmd.command, cmd.args, { detached: true, stdio: ['ignore', log, log], env: cmd.env });
+      // Started inside its limits; after the wrapper's exec the pid runs `argv`, which adoption compares.
+      const [command, ...args] = placement.command(argv);
+      child = spawn(command!, args, { detached: true, stdio: ['ignore', log, log], env: cmd.env });
     } catch (err) {
       this.#onExit(incarnation, null, `could not start: ${errorMessage(err)}`);
       return;
@@ -264,6 +311,7 @@ export class Replica {
     child.once('exit', (code, signal) => this.#onExit(incarnation, code, signal ? `killed by ${signal}` : `exited with code ${code}`));
     if (child.pid === undefined) return; // 'error' follows
 
+    placement.started(child.pid);
     this.#pid = child.pid;
     this.#port = port;
     this.#url = `http://${urlHost(this.#env.host)}:${port}`;
@@ -271,7 +319,8 @@ export class Replica {
     this.#processStartTime = processStartTime(child.pid);
     this.#startedAt = this.#env.clock.now();
     this.#writeRecord();
-    if (this.#restarts === 0) this.#emit('Normal', 'ReplicaStarted', `started pid ${child.pid} on port ${port}`);
+    const gpus = this.#visibleDevices.length === 0 ? '' : ` with CUDA_VISIBLE_DEVICES=${this.#visibleDevices.join(',')}`;
+    if (this.#restarts === 0) this.#emit('Normal', 'ReplicaStarted', `started pid ${child.pid} on port ${port}${gpus}`);
     else this.#emit('Normal', 'ReplicaRestarting', `restart ${this.#restarts}: started pid ${child.pid} on port ${port}`);
     this.#scheduleProbe(incarnation, this.#env.probe.startingIntervalMs);
   }
@@ -283,6 +332,10 @@ export class Replica {
     const pid = this.#pid;
     this.#clearProbe();
     this.#child = undefined;
+    const placement = this.#placement;
+    this.#placement = undefined;
+    if (placement?.wasOomKilled() === true) description = `${oomKilledMessage(this.limits)} (${description})`;
+    placement?.cleanup();
     this.#pid = this.#url = this.#readyAt = undefined;
     this.#lastExitCode = code;
     this.#message = description;
@@ -423,6 +476,8 @@ export class Replica {
         createdAt: this.createdAt,
         startedAt: this.#startedAt,
         restarts: this.#restarts,
+        ...(this.#visibleDevices.length === 0 ? {} : { devices: [...this.#visibleDevices] }),
+        ...(Object.keys(this.limits).length === 0 ? {} : { limits: this.limits }),
       });
     } catch (err) {
       // The replica still runs; only adoption after a karb restart is lost for it.

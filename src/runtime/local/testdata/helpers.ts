@@ -14,7 +14,7 @@ export { waitFor } from '../../../util/wait-for.ts';
 export const fixturePath = fileURLToPath(new URL('./replica.ts', import.meta.url));
 export const karbHostPath = fileURLToPath(new URL('./karb-host.ts', import.meta.url));
 
-/** Requests and limits as the schema defaults them; the local runtime runs the same process whatever they are. */
+/** Requests and limits as the schema defaults them; the limits are enforced (resource-limits.ts), the process spec is the same whatever they are. */
 export const fixtureResources: RevisionTemplate['resources'] = { requests: { cpu: '1', memory: '1Gi' }, limits: { cpu: '2', memory: '2Gi' } };
 
 export function fixtureTemplate(revision: string, args: string[] = [], extra: Partial<RevisionTemplate> = {}): RevisionTemplate {

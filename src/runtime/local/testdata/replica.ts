@@ -7,6 +7,7 @@
  *   --ignore-sigterm    keep running on SIGTERM (only SIGKILL stops it)
  *   --drain-ms N        on SIGTERM, keep serving N ms, then exit 0
  *   --drain-log P       append "<pid> SIGTERM" to file P on each SIGTERM
+ *   --allocate-mb N     once listening, take N MiB more memory (written, so resident), 8 MiB every 10 ms, and hold it
  */
 import { appendFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     'ignore-sigterm': { type: 'boolean' },
     'drain-ms': { type: 'string' },
     'drain-log': { type: 'string' },
+    'allocate-mb': { type: 'string' },
   },
 });
 
@@ -48,7 +50,17 @@ const server = createServer((req, res) => {
   }
   res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ pid: process.pid }));
 });
-server.listen(port, '127.0.0.1', () => process.stdout.write(`fixture: pid ${process.pid} listening on ${port}\n`));
+server.listen(port, '127.0.0.1', () => {
+  process.stdout.write(`fixture: pid ${process.pid} listening on ${port}\n`);
+  if (values['allocate-mb'] !== undefined) allocate(Number(values['allocate-mb']));
+});
+
+const held: Buffer[] = [];
+function allocate(mb: number): void {
+  if (mb <= 0) return;
+  held.push(Buffer.alloc(Math.min(8, mb) * 1024 * 1024, 1));
+  setTimeout(() => allocate(mb - 8), 10);
+}
 
 process.on('SIGTERM', () => {
   if (values['drain-log']) appendFileSync(values['drain-log'], `${process.pid} SIGTERM\n`);
