@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { karb, ROOT, startKarbUp, waitFor, workDir, type KarbUp } from './helpers.ts';
+import { controlApi, karb, ROOT, startKarbUp, waitFor, workDir, type KarbUp } from './helpers.ts';
 
 const SAMPLES = join(ROOT, 'src/runtime/local/testdata/nvidia-smi');
 const GPU_UUIDS = readFileSync(join(SAMPLES, 'two-gpus.query.csv'), 'utf8').trim().split('\n').map((l) => l.split(', ')[1]!);
@@ -57,29 +57,16 @@ async function startWithPath(dir: string, path: string): Promise<KarbUp> {
 }
 
 function api(up: KarbUp) {
+  const control = controlApi(up);
   return {
-    put: async (name: string) => {
-      const res = await fetch(`${up.controlUrl}/api/v1/services/${name}`, {
-        method: 'PUT',
-        headers: { ...up.admin, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          apiVersion: 'karb.dev/v1alpha1',
-          kind: 'InferenceService',
-          metadata: { name },
-          spec: {
-            model: { format: 'oip', command: [process.execPath, '-e', SERVER], readinessPath: '/ready' },
-            resources: { accelerator: { kind: 'nvidia.com/gpu', count: 1 } },
-            scaling: { minReplicas: 1, maxReplicas: 1 },
-          },
-        }),
-      });
-      assert.equal(res.status, 201, await res.text());
-    },
-    replicas: async (service: string) => ((await (await fetch(`${up.controlUrl}/api/v1/replicas?service=${service}`, { headers: up.admin })).json()) as { items: Replica[] }).items,
-    ready: async (service: string) => {
-      const s = (await (await fetch(`${up.controlUrl}/api/v1/services/${service}`, { headers: up.admin })).json()) as { status: { conditions?: Array<{ type: string; status: string; reason: string; message: string }> } };
-      return s.status.conditions?.find((c) => c.type === 'Ready');
-    },
+    put: (name: string) =>
+      control.put(name, {
+        model: { format: 'oip', command: [process.execPath, '-e', SERVER], readinessPath: '/ready' },
+        resources: { accelerator: { kind: 'nvidia.com/gpu', count: 1 } },
+        scaling: { minReplicas: 1, maxReplicas: 1 },
+      }),
+    replicas: (service: string) => control.replicas<Replica>(service),
+    ready: (service: string) => control.ready(service),
     events: async () => ((await (await fetch(`${up.controlUrl}/api/v1/events`, { headers: up.admin })).json()) as { items: Array<{ reason: string; service: string; replica?: string; message: string }> }).items,
   };
 }

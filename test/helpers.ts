@@ -226,3 +226,22 @@ export async function startGateway(cwd: string, args: string[], env: Record<stri
   }
   return g;
 }
+
+/** A karb up's control API as the e2e tests use it: apply a service, read its replicas and its Ready condition. */
+export function controlApi(up: Pick<KarbUp, 'controlUrl' | 'admin'>) {
+  const get = async <T>(path: string): Promise<T> => (await (await fetch(`${up.controlUrl}${path}`, { headers: up.admin })).json()) as T;
+  return {
+    /** PUTs an InferenceService of `spec` (metadata.name only); asserts it was created. */
+    async put(name: string, spec: Record<string, unknown>): Promise<void> {
+      const res = await fetch(`${up.controlUrl}/api/v1/services/${name}`, {
+        method: 'PUT',
+        headers: { ...up.admin, 'content-type': 'application/json' },
+        body: JSON.stringify({ apiVersion: 'karb.dev/v1alpha1', kind: 'InferenceService', metadata: { name }, spec }),
+      });
+      if (res.status !== 201) throw new Error(`PUT ${name}: ${res.status} ${await res.text()}`);
+    },
+    replicas: async <R = { name: string; phase: string }>(service: string): Promise<R[]> => (await get<{ items: R[] }>(`/api/v1/replicas?service=${service}`)).items,
+    ready: async (service: string) =>
+      (await get<{ status: { conditions?: Array<{ type: string; status: string; reason: string; message: string }> } }>(`/api/v1/services/${service}`)).status.conditions?.find((c) => c.type === 'Ready'),
+  };
+}

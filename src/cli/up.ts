@@ -9,6 +9,7 @@ import { numberFlag, parseFlags, portFlag } from '../util/flags.ts';
 import { EDGE_FLAG_OPTIONS, edgeFlagsFrom } from './edge-flags.ts';
 import { loadGovernance } from '../governance/config.ts';
 import { EmbeddedGovernance } from '../governance/admit.ts';
+import { quotaAmounts } from '../governance/quotas.ts';
 
 const USAGE = `Usage: karb up [flags]
 
@@ -23,7 +24,8 @@ const USAGE = `Usage: karb up [flags]
                       (default 4; 1 to 64). GPUs are found with nvidia-smi at start
   --governance FILE   check every apply against the governance file's policies (required labels,
                       requests and limits, GPU namespaces, registries, model digests, your own CEL),
-                      the same ones karb install --governance gives a cluster
+                      the same ones karb install --governance gives a cluster; its spec.quotas
+                      cap what each namespace's replicas request in all (a replica past it waits Pending)
   --auth MODE         gateway API keys: required (default; create one with karb keys create) or off
   --redis URL         keep rate-limit buckets and async jobs in Redis (shared with karb gateway processes)
   --redis-failure M   when Redis is unreachable: open (admit, default) or closed (503)
@@ -64,7 +66,8 @@ export async function upCommand(args: string[]): Promise<number> {
   }
   const modelsRoot = modelsRootFlag(values['models-root']);
   const gpuTimeSlices = numberFlag('--gpu-time-slices', values['gpu-time-slices'], 4, { whole: true, min: 1, max: 64, expected: 'a whole number from 1 to 64 (replicas that may share one GPU)' });
-  const governance = values.governance === undefined ? undefined : new EmbeddedGovernance(loadGovernance(values.governance));
+  const governanceConfig = values.governance === undefined ? undefined : loadGovernance(values.governance);
+  const governance = governanceConfig === undefined ? undefined : new EmbeddedGovernance(governanceConfig);
   // Everything karb up and its replicas create — SQLite's -wal and -shm files included, which no
   // mode argument reaches — is readable by this user only.
   process.umask(0o077);
@@ -80,6 +83,7 @@ export async function upCommand(args: string[]): Promise<number> {
     modelsRoot,
     gpuTimeSlices,
     ...(governance ? { governance } : {}),
+    ...(governanceConfig ? { quotas: quotaAmounts(governanceConfig) } : {}),
     log,
   });
   process.stderr.write(`karb is up: gateway ${platform.gatewayUrl}, control plane ${platform.controlUrl}, dashboard ${platform.controlUrl}/ (its admin token: ${resolve(values['state-dir'] ?? '.karb', 'admin-token')})\n`);

@@ -28,6 +28,7 @@ import { AutoscalerLoop } from './autoscaling-loop.ts';
 import { systemClock } from '../util/clock.ts';
 import { createRuntime } from '../runtime/factory.ts';
 import type { Runtime } from '../runtime/types.ts';
+import type { NamespaceQuotas } from '../runtime/local/quota.ts';
 import type { Log } from '../util/log.ts';
 import { startControlApi } from './api.ts';
 import { Reconciler } from './reconciler.ts';
@@ -50,6 +51,11 @@ export interface PlatformOptions {
   modelsRoot?: string;
   /** The governance file's policies (karb up --governance), checked on every apply. */
   governance?: EmbeddedGovernance;
+  /**
+   * Per namespace, the most its replicas may request in all (the governance file's `spec.quotas`
+   * in numbers, karb up --governance); a replica past it waits Pending. Default: none.
+   */
+  quotas?: NamespaceQuotas;
   /** Replicas that may share one GPU with `sharing: time-slice` (karb up --gpu-time-slices; default 4). */
   gpuTimeSlices?: number;
   host?: string;
@@ -138,6 +144,7 @@ async function startParts(
     log,
     deregistrationDelayMs: () => (hub.hasRemoteGateways() ? STANDALONE_DEREGISTRATION_MS : 0),
     ...(options.gpuTimeSlices === undefined ? {} : { gpuTimeSlices: options.gpuTimeSlices }),
+    ...(options.quotas === undefined ? {} : { quotas: options.quotas }),
   });
   started.push(() => runtime.close());
   // Rollout analysis reads the same per-revision requests the autoscaler does.

@@ -14,6 +14,7 @@
  *     allowedRegistries: [ghcr.io/acme/] # images only from these prefixes
  *     requireModelDigest: true           # the built-in server's model pinned by spec.model.digest
  *     noPrivilegedPods: true             # on a cluster: in namespaces labelled karb.dev/team
+ *     quotas: { risk: { gpus: 4, cpu: "32", memory: 128Gi } } # what a namespace's replicas request in all
  *     policies: []                       # more: { name, expression, message, fieldPath }
  */
 import { z } from 'zod';
@@ -50,7 +51,7 @@ export const GovernanceSpec = z.strictObject({
     .optional(),
   requireModelDigest: z.boolean().default(false),
   noPrivilegedPods: z.boolean().default(true),
-  /** Per team namespace, the most its pods may request in all (a ResourceQuota on a cluster). */
+  /** Per team namespace, the most its replicas may request in all (a ResourceQuota on a cluster; embedded, the local runtime holds them to it: quotas.ts). */
   quotas: z
     .record(
       z.string().max(63).regex(NAMESPACE, 'must be a namespace name such as risk'),

@@ -6,6 +6,7 @@ import { parseGovernance, type GovernanceConfig } from './config.ts';
 import { compile, PolicyExpressionError } from './cel.ts';
 import { UsageError } from '../errors.ts';
 import { buildQuotas } from './kubernetes.ts';
+import { quotaAmounts } from './quotas.ts';
 
 const governance = (spec: Record<string, unknown>): GovernanceConfig =>
   parseGovernance(JSON.stringify({ apiVersion: 'karb.dev/v1alpha1', kind: 'Governance', spec }), 'governance.yaml');
@@ -118,6 +119,15 @@ describe('the governance file', () => {
     ]);
     assert.throws(() => governance({ quotas: { risk: { memory: 'lots' } } }), /spec\.quotas\.risk\.memory: must be a memory quantity such as 128Gi/);
     assert.throws(() => governance({ quotas: { risk: { gpus: 1.5 } } }), /spec\.quotas\.risk\.gpus: must be a whole number of GPUs/);
+  });
+
+  it('gives embedded karb the same quotas in numbers: cores, bytes, whole GPUs; a figure left out stays out', () => {
+    assert.deepEqual(quotaAmounts(governance({ quotas: { risk: { gpus: 4, cpu: '32', memory: '128Gi' }, search: { cpu: '500m' }, web: { memory: '1.5G' } } })), {
+      risk: { gpus: 4, cpuCores: 32, memoryBytes: 128 * 1024 ** 3 },
+      search: { cpuCores: 0.5 },
+      web: { memoryBytes: 1.5e9 },
+    });
+    assert.deepEqual(quotaAmounts(governance({})), {}, 'no quotas: none');
   });
 });
 

@@ -29,6 +29,7 @@ import { localProcessSpec } from './process-spec.ts';
 import { defaultProbeSettings, defaultReadinessPath, Replica, type LocalReplicaStatus, type ProbeSettings, type ReplicaEnvironment } from './replica.ts';
 import { processSpecHash, validateProcessSpec } from './replica-command.ts';
 import { ReplicaRecordStore, type ReplicaRecord } from './replica-record.ts';
+import { quotaFits, replicaRequests, sumRequests, validateQuotas, type NamespaceQuotas, type QuotaDecision } from './quota.ts';
 import { detectReplicaLimiter, replicaLimits, type ReplicaLimiter } from './resource-limits.ts';
 
 export type { LocalReplicaStatus } from './replica.ts';
@@ -63,6 +64,11 @@ export interface LocalRuntimeOptions {
   gpuTimeSlices?: number;
   /** How replicas' CPU and memory limits are enforced; default: detected (and logged) when the runtime starts. */
   limiter?: ReplicaLimiter;
+  /**
+   * Per namespace, the most its live replicas may request in all (the governance file's
+   * `spec.quotas`, in numbers); a replica that would pass it waits Pending. Default: none.
+   */
+  quotas?: NamespaceQuotas;
 }
 
 type Filter = { namespace?: string; service?: string; revision?: string };
@@ -77,6 +83,7 @@ export class LocalRuntime implements Runtime {
   readonly #gpu: GpuSampler;
   readonly #gpus: GpuAllocator;
   readonly #discoverGpus: () => Promise<GpuInventory>;
+  readonly #quotas: NamespaceQuotas;
   #discovery: Promise<GpuInventory>;
   #inventoryLogged: string | undefined;
   readonly #replicas = new Map<string, Replica>();
@@ -91,6 +98,9 @@ export class LocalRuntime implements Runtime {
     if (!Number.isInteger(timeSlices) || timeSlices < 1) {
       throw new InvalidRequestError(`gpuTimeSlices must be a whole number of 1 or more (replicas that may share one GPU), got ${timeSlices}`, { code: 'RUNTIME_INVALID_GPU_TIME_SLICES' });
     }
+    const quotas = options.quotas ?? {};
+    validateQuotas(quotas);
+    this.#quotas = quotas;
     this.stateDir = resolve(options.stateDir);
     this.modelsRoot = resolve(options.modelsRoot ?? process.cwd());
     const logsDir = join(this.stateDir, 'logs');
@@ -130,6 +140,7 @@ export class LocalRuntime implements Runtime {
     const spec = localProcessSpec(template, this.modelsRoot);
     validateProcessSpec(spec);
     const limits = replicaLimits(`revision ${template.namespace}/${template.revision}`, template.resources?.limits);
+    const requests = replicaRequests(`revision ${template.namespace}/${template.revision}`, template.resources);
     await this.#recovery;
     // The allocator needs this machine's GPUs before it places a replica that asks for some.
     if (spec.accelerator !== undefined) await this.#discovery;
@@ -140,14 +151,16 @@ export class LocalRuntime implements Runtime {
     // A revision is immutable, so a different process under the same name comes from an older karb: replace those replicas.
     for (const r of current) if (r.specHash !== hash) this.#stop(r, 'its template differs from the revision karb now runs');
     const matching = current.filter((r) => r.specHash === hash);
+    // A revision's requests never change; this tells adopted replicas whose records predate them.
+    for (const r of matching) r.requests = requests;
 
     for (let i = matching.length; i < replicas; i++) {
-      const replica = new Replica(this.#env, spec, this.#newName(template.revision), { createdAt: this.#env.clock.now(), sequence: ++this.#sequence, hash, limits });
+      const replica = new Replica(this.#env, spec, this.#newName(template.revision), { createdAt: this.#env.clock.now(), sequence: ++this.#sequence, hash, limits, requests });
       this.#replicas.set(replica.name, replica);
       this.#admit(replica);
     }
     if (matching.length > replicas) {
-      // Scale down the replicas that serve least: pending (waiting for a GPU) first, then not ready, then the newest.
+      // Scale down the replicas that serve least: pending (waiting for quota or a GPU) first, then not ready, then the newest.
       const byExpendability = [...matching].sort(
         (a, b) => Number(b.phase === 'Pending') - Number(a.phase === 'Pending') || Number(a.phase === 'Ready') - Number(b.phase === 'Ready') || b.createdAt - a.createdAt || b.sequence - a.sequence,
       );
@@ -290,20 +303,26 @@ export class LocalRuntime implements Runtime {
       () => {
         this.#replicas.delete(replica.name);
         this.#stops.delete(done);
-        this.#releaseGpus(replica);
+        this.#release(replica);
       },
       (err: unknown) => {
         this.#replicas.delete(replica.name);
         this.#stops.delete(done);
         this.#env.log({ level: 'error', msg: 'stopping a replica failed', replica: replica.name, error: err instanceof Error ? err.message : String(err) });
-        this.#releaseGpus(replica);
+        this.#release(replica);
       },
     );
     this.#stops.add(done);
   }
 
-  /** Starts the replica on the GPUs it asks for, or leaves it Pending with the reason they are not to be had. */
+  /**
+   * Starts the replica when both its namespace's quota has room for it and the GPUs it asks for
+   * are free; otherwise leaves it Pending with the reason of the first that does not (the quota is
+   * asked first, so a replica past it takes no GPU).
+   */
   #admit(replica: Replica): void {
+    const quota = this.#quotaRoom(replica);
+    if (!quota.fits) return replica.wait(quota.reason);
     const request = replica.spec.accelerator;
     if (request === undefined) return replica.start();
     const placement = this.#gpus.assign(replica.name, request);
@@ -311,9 +330,22 @@ export class LocalRuntime implements Runtime {
     else replica.wait(placement.reason);
   }
 
-  /** Its process is gone: its GPUs are free, and the pending replicas get them in the order they were created. */
-  #releaseGpus(replica: Replica): void {
-    if (this.#gpus.release(replica.name)) this.#startPending();
+  /** Whether the replica fits in its namespace's quota beside the live replicas of that namespace (adopted ones included). */
+  #quotaRoom(replica: Replica): QuotaDecision {
+    const { namespace } = replica.spec;
+    const quota = this.#quotas[namespace];
+    if (quota === undefined) return { fits: true };
+    const live = [...this.#replicas.values()].filter((r) => r !== replica && r.spec.namespace === namespace && r.holdsRequests);
+    return quotaFits(namespace, quota, sumRequests(live.map((r) => r.requests)), replica.requests);
+  }
+
+  /**
+   * Its process is gone: its GPUs are free and its requests no longer count against its
+   * namespace's quota, so the pending replicas are tried again in the order they were created.
+   */
+  #release(replica: Replica): void {
+    this.#gpus.release(replica.name);
+    this.#startPending();
   }
 
   #startPending(): void {

@@ -8,6 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import type { LocalProcessSpec } from './process-spec.ts';
 import type { ReplicaLimits } from './resource-limits.ts';
+import type { ResourceRequests } from './quota.ts';
 
 export interface ReplicaRecord {
   version: 1;
@@ -34,6 +35,8 @@ export interface ReplicaRecord {
   devices?: string[];
   /** CPU and memory limits (kept apart from `template`, whose hash older karbs recorded); missing: none. */
   limits?: ReplicaLimits;
+  /** What it requests, counted against its namespace's quota by a karb that adopts it; missing in records of karbs before quotas. */
+  requests?: ResourceRequests;
 }
 
 export class ReplicaRecordStore {
@@ -103,5 +106,12 @@ function parseRecord(value: unknown): ReplicaRecord {
   if (r.limits !== undefined && (typeof r.limits !== 'object' || r.limits === null || Object.values(r.limits).some((v) => typeof v !== 'number' && typeof v !== 'string'))) {
     throw new Error(`field 'limits' is not an object of limits`);
   }
+  if (r.requests !== undefined && !isRequests(r.requests)) throw new Error(`field 'requests' is not CPU millicores, memory bytes and GPUs`);
   return r as ReplicaRecord;
+}
+
+function isRequests(value: unknown): value is ResourceRequests {
+  if (typeof value !== 'object' || value === null) return false;
+  const r = value as Record<string, unknown>;
+  return (['cpuMillicores', 'memoryBytes', 'gpus'] as const).every((k) => typeof r[k] === 'number' && Number.isFinite(r[k]) && r[k] >= 0);
 }

@@ -7,8 +7,8 @@
  *
  * | phase    | event                         | next phase | emits                      |
  * |----------|-------------------------------|------------|----------------------------|
- * | (new)    | its GPUs are not free         | Pending    | ReplicaPending (Warning)   |
- * | Pending  | the runtime assigns its GPUs  | Starting   | ReplicaStarted             |
+ * | (new)    | no room: quota or GPUs        | Pending    | ReplicaPending (Warning)   |
+ * | Pending  | the runtime admits it         | Starting   | ReplicaStarted             |
  * | Starting | probe answers 200             | Ready      | ReplicaReady               |
  * | Ready    | `failureThreshold` bad probes | Starting   | ReplicaNotReady (Warning)  |
  * | Starting | process exits                 | Crashed    | ReplicaCrashed (Warning)   |
@@ -32,6 +32,7 @@ import { isProcessAlive, processStartTime, signalReplica } from './process-ident
 import { buildReplicaCommand, processSpecHash } from './replica-command.ts';
 import { lastLogLine } from './log-tail.ts';
 import type { ReplicaRecord, ReplicaRecordStore } from './replica-record.ts';
+import { nothingRequested, type ResourceRequests } from './quota.ts';
 import { oomKilledMessage, type Placement, type ReplicaLimiter, type ReplicaLimits } from './resource-limits.ts';
 
 export interface ProbeSettings {
@@ -90,9 +91,16 @@ export class Replica {
   readonly sequence: number;
   readonly logFile: string;
   readonly limits: ReplicaLimits;
+  /**
+   * What it requests, counted against its namespace's quota (quota.ts). An adopted replica whose
+   * record predates them has only its GPUs here until its revision's template says the rest.
+   */
+  requests: ResourceRequests;
   readonly #env: ReplicaEnvironment;
 
   #phase: ReplicaPhase = 'Starting';
+  /** Started or adopted: it holds its requests until its process is gone. */
+  #admitted = false;
   #pid: number | undefined;
   #port: number | undefined;
   #url: string | undefined;
@@ -127,7 +135,7 @@ export class Replica {
   #stopRequested = false;
   #detached = false;
 
-  constructor(env: ReplicaEnvironment, spec: LocalProcessSpec, name: string, options: { createdAt: number; sequence: number; restarts?: number; hash?: string; limits?: ReplicaLimits }) {
+  constructor(env: ReplicaEnvironment, spec: LocalProcessSpec, name: string, options: { createdAt: number; sequence: number; restarts?: number; hash?: string; limits?: ReplicaLimits; requests?: ResourceRequests }) {
     this.#env = env;
     this.name = name;
     this.spec = spec;
@@ -137,14 +145,17 @@ export class Replica {
     this.#startedAt = options.createdAt;
     this.#restarts = options.restarts ?? 0;
     this.limits = options.limits ?? {};
+    this.requests = options.requests ?? nothingRequested;
     this.logFile = join(env.logsDir, `${name}.log`);
   }
 
   /** A replica around a live process from `record`; Ready when `ready`, otherwise Starting (and about to be stopped). */
   static adopt(env: ReplicaEnvironment, record: ReplicaRecord, ready: boolean, sequence: number): Replica {
-    const r = new Replica(env, record.template, record.name, { createdAt: record.createdAt, sequence, restarts: record.restarts, hash: record.templateHash, limits: record.limits });
+    const requests = record.requests ?? { ...nothingRequested, gpus: record.template.accelerator?.count ?? 0 };
+    const r = new Replica(env, record.template, record.name, { createdAt: record.createdAt, sequence, restarts: record.restarts, hash: record.templateHash, limits: record.limits, requests });
     const incarnation = ++r.#incarnation;
     r.#adopted = true;
+    r.#admitted = true;
     r.#pid = record.pid;
     r.#port = record.port;
     r.#url = record.url;
@@ -184,14 +195,20 @@ export class Replica {
     return this.#stopRequested;
   }
 
+  /** Started (or adopted) and its process not yet gone: Starting, Ready, Crashed or Draining — what a quota counts. */
+  get holdsRequests(): boolean {
+    return this.#admitted && this.#phase !== 'Stopped';
+  }
+
   /** Starts the first process, seeing only `devices` (GPU or MIG UUIDs) of this machine's GPUs. */
   start(devices: readonly string[] = []): void {
     this.#visibleDevices = [...devices];
+    this.#admitted = true;
     if (this.#phase === 'Pending') this.#message = undefined;
     void this.#spawn();
   }
 
-  /** Not started: it waits for devices, and `reason` says for what; emits ReplicaPending when the reason is new. */
+  /** Not started: it waits for devices or room in its namespace's quota, and `reason` says for what; emits ReplicaPending when the reason is new. */
   wait(reason: string): void {
     if (this.#stopRequested || this.#detached) return;
     if (this.#phase === 'Pending' && this.#message === reason) return;
@@ -478,6 +495,7 @@ export class Replica {
         restarts: this.#restarts,
         ...(this.#visibleDevices.length === 0 ? {} : { devices: [...this.#visibleDevices] }),
         ...(Object.keys(this.limits).length === 0 ? {} : { limits: this.limits }),
+        requests: this.requests,
       });
     } catch (err) {
       // The replica still runs; only adoption after a karb restart is lost for it.
