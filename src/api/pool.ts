@@ -59,7 +59,10 @@ export const PoolSpec = z
     /** How Kubernetes finds the pool's nodes: their labels (default karb.dev/pool: <name>) and the taints pods must tolerate. */
     kubernetes: z
       .strictObject({
-        nodeSelector: z.record(labelKey, z.string().max(63)).optional(),
+        nodeSelector: z
+          .record(labelKey, z.string().max(63))
+          .refine((s) => Object.keys(s).length > 0, { message: 'must name at least one label (an empty selector matches no node); leave it out for karb.dev/pool: <name>' })
+          .optional(),
         taints: z.array(taint).max(16).default([]),
       })
       .prefault({}),

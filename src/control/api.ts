@@ -266,7 +266,10 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
     if (o.access === undefined || call.path === undefined) return;
     const method = req.method ?? 'GET';
     const outcome = res.statusCode;
-    if ((method === 'GET' || method === 'HEAD') && outcome !== 401 && outcome !== 403) return;
+    const refused = outcome === 401 || outcome === 403;
+    if ((method === 'GET' || method === 'HEAD') && !refused) return;
+    // Gateways report every second and ask for replicas: telemetry, not changes; refused ones are still recorded.
+    if (!refused && (call.path === '/api/v1/signals' || call.path.endsWith('/activate'))) return;
     try {
       o.access.audit.record({
         actor: call.caller?.name ?? 'anonymous',

@@ -61,6 +61,17 @@ describe('governance policies evaluated in embedded karb', () => {
     assert.deepEqual(g.check(service({ labels: { team: 'risk' } }, { scaling: { maxReplicas: 4 } }), stored).errors, [], 'made before governance: it can still be changed');
     const compliant = service({ labels: LABELS });
     assert.equal(g.check(service({ labels: { team: 'risk' } }), compliant).errors.length, 1, 'dropping a label is refused');
+    assert.equal(g.check(service({ labels: {} }), stored).errors.length, 1, 'dropping another label of an old violator is refused too');
+  });
+
+  it('does not let an old violation cover a new one: another bad image, a bigger accelerator', () => {
+    const g = new EmbeddedGovernance(governance({ allowedRegistries: ['ghcr.io/acme'], gpuNamespaces: ['ml-gpu'] }));
+    const custom = (image: string, count = 1) =>
+      service({ namespace: 'web', labels: LABELS }, { model: { format: 'oip', image, command: ['serve'] }, resources: { accelerator: { count } } });
+    const stored = custom('docker.io/old/scorer:1');
+    assert.deepEqual(g.check(custom('docker.io/old/scorer:1'), stored).errors, [], 'unchanged: still admitted');
+    assert.deepEqual(g.check(custom('evil.example/miner:1'), stored).errors.map((e) => e.path), ['spec.model.image'], 'another unallowed image is refused');
+    assert.deepEqual(g.check(custom('docker.io/old/scorer:1', 4), stored).errors.map((e) => e.path), ['spec.resources.accelerator'], 'more GPUs in a namespace without them is refused');
   });
 
   it('evaluates a team’s own CEL policy, with integers as CEL ints', () => {

@@ -4,7 +4,8 @@
  * `karb up` evaluates the very same text in its own admission (admit.ts, through cel.ts).
  *
  * Each policy checks `object` (the InferenceService after defaulting, as the API server sees it).
- * An update that leaves an old violation as it was is admitted (`oldObject` also failed), so
+ * An update that leaves an old violation as it was — `oldObject` failed too, and the field the
+ * policy reads did not change (or, for labels, no label went missing that was there) — is admitted, so
  * turning governance on never blocks the controller's writes to services made before it; new
  * services, and changes that introduce a violation, are refused.
  */
@@ -36,9 +37,13 @@ function list(xs: readonly string[]): string {
   return `[${xs.map(str).join(', ')}]`;
 }
 
-/** `check` over `object`, or an update that keeps a violation `oldObject` already had. */
-function grandfathered(check: (o: string) => string): string {
-  return `(${check('object')}) || (oldObject != null && !(${check('oldObject')}))`;
+/**
+ * `check` over `object`, or an update that leaves a violation `oldObject` already had as it was:
+ * `unchanged` (over both) says the field the policy reads did not change, so an old violation
+ * never lets a new one through.
+ */
+function grandfathered(check: (o: string) => string, unchanged: string): string {
+  return `(${check('object')}) || (oldObject != null && !(${check('oldObject')}) && ${unchanged})`;
 }
 
 export function buildPolicies(config: GovernanceConfig): GovernancePolicy[] {
@@ -50,7 +55,7 @@ export function buildPolicies(config: GovernanceConfig): GovernancePolicy[] {
       name: 'karb-required-labels',
       description: `every InferenceService carries the labels ${config.requiredLabels.join(', ')}`,
       target: 'inferenceservices',
-      expression: grandfathered((o) => `size(${missing(o)}) == 0`),
+      expression: grandfathered((o) => `size(${missing(o)}) == 0`, `${missing('object')}.all(k, k in ${missing('oldObject')})`),
       messageExpression: `"metadata.labels must include " + ${missing('object')}.join(", ") + " (required of every InferenceService; add them under metadata.labels)"`,
       message: `metadata.labels must include ${config.requiredLabels.join(', ')} (required of every InferenceService; add them under metadata.labels)`,
       fieldPath: 'metadata.labels',
@@ -64,7 +69,10 @@ export function buildPolicies(config: GovernanceConfig): GovernancePolicy[] {
       name: 'karb-resources-set',
       description: 'every InferenceService states CPU and memory requests and limits',
       target: 'inferenceservices',
-      expression: grandfathered((o) => `has(${o}.spec.resources) && ${has(o)}`),
+      expression: grandfathered(
+        (o) => `has(${o}.spec.resources) && ${has(o)}`,
+        'has(object.spec.resources) == has(oldObject.spec.resources) && (!has(object.spec.resources) || object.spec.resources == oldObject.spec.resources)',
+      ),
       message: 'spec.resources must set requests.cpu, requests.memory, limits.cpu and limits.memory (e.g. requests: {cpu: "1", memory: 1Gi}, limits: {cpu: "2", memory: 2Gi})',
       fieldPath: 'spec.resources',
       reason: 'Invalid',
@@ -76,7 +84,11 @@ export function buildPolicies(config: GovernanceConfig): GovernancePolicy[] {
       name: 'karb-gpu-namespaces',
       description: `only the namespaces ${allowed} may ask for accelerators`,
       target: 'inferenceservices',
-      expression: grandfathered((o) => `!has(${o}.spec.resources) || !has(${o}.spec.resources.accelerator) || ${o}.metadata.namespace in ${list(config.gpuNamespaces!)}`),
+      // Both failed, so both ask for an accelerator: admitted only if it is the same.
+      expression: grandfathered(
+        (o) => `!has(${o}.spec.resources) || !has(${o}.spec.resources.accelerator) || ${o}.metadata.namespace in ${list(config.gpuNamespaces!)}`,
+        'object.spec.resources.accelerator == oldObject.spec.resources.accelerator',
+      ),
       messageExpression: `"spec.resources.accelerator: namespace " + object.metadata.namespace + " may not use accelerators (allowed: ${allowed}); remove the accelerator or deploy to an allowed namespace"`,
       message: `spec.resources.accelerator: this namespace may not use accelerators (allowed: ${allowed}); remove the accelerator or deploy to an allowed namespace`,
       fieldPath: 'spec.resources.accelerator',
@@ -90,7 +102,7 @@ export function buildPolicies(config: GovernanceConfig): GovernancePolicy[] {
       name: 'karb-allowed-registries',
       description: `images only from ${prefixes.join(', ')}`,
       target: 'inferenceservices',
-      expression: grandfathered((o) => `!has(${o}.spec.model.image) || ${list(prefixes)}.exists(r, ${o}.spec.model.image.startsWith(r))`),
+      expression: grandfathered((o) => `!has(${o}.spec.model.image) || ${list(prefixes)}.exists(r, ${o}.spec.model.image.startsWith(r))`, 'object.spec.model.image == oldObject.spec.model.image'),
       messageExpression: `"spec.model.image: " + object.spec.model.image + " is not from an allowed registry (${prefixes.join(', ')}); push the image there or ask for the registry to be allowed"`,
       message: `spec.model.image is not from an allowed registry (${prefixes.join(', ')}); push the image there or ask for the registry to be allowed`,
       fieldPath: 'spec.model.image',
@@ -103,7 +115,7 @@ export function buildPolicies(config: GovernanceConfig): GovernancePolicy[] {
       description: "the built-in server's model file is pinned by spec.model.digest",
       target: 'inferenceservices',
       // A custom server (spec.model.command) reads its model itself; the pin is the image's.
-      expression: grandfathered((o) => `!has(${o}.spec.model.uri) || has(${o}.spec.model.command) || has(${o}.spec.model.digest)`),
+      expression: grandfathered((o) => `!has(${o}.spec.model.uri) || has(${o}.spec.model.command) || has(${o}.spec.model.digest)`, 'object.spec.model.uri == oldObject.spec.model.uri'),
       message: 'spec.model.digest must pin the model file (sha256: and the 64 hex digits sha256sum prints for it), so a replica refuses a file that changed',
       fieldPath: 'spec.model.digest',
       reason: 'Invalid',

@@ -327,12 +327,16 @@ describe('model server over HTTP (fraud-v1, real ONNX Runtime)', () => {
     const starting = start({ model: counting, port, warmupRequests: 8, maxBatchSize: 4, injectErrorRate: 1, drift });
     const ready = await waitFor('the server to answer while it warms up', () => call(`http://127.0.0.1:${port}/v2/health/ready`).catch(() => undefined));
     assert.deepEqual(ready, { status: 503, headers: ready.headers, body: { ready: false, error: 'the model server is warming up' } });
+    const early = await post(`http://127.0.0.1:${port}/v2/models/fraud-v1/infer`, inferBody(featureRows(1, 1)));
+    assert.equal(early.status, 503, 'a request that is not its own waits for it to be ready');
+    assert.equal(early.headers.get('retry-after'), '1');
     release();
     const server = await starting;
     assert.deepEqual(runs, [1, 1, 1, 4, 1, 1, 1, 4], 'three single rows, then a batch of --max-batch-size, twice');
     assert.equal((await call(`${server.url}/v2/health/ready`)).status, 200);
     const metrics = (await call(`${server.url}/metrics`)).body as string;
-    assert.equal(metricValue(metrics, 'karb_serving_requests_total', { route: 'infer' }), undefined, 'no warm-up request counted');
+    assert.equal(metricValue(metrics, 'karb_serving_requests_total', { route: 'infer', code: '200' }), undefined, 'no warm-up request counted');
+    assert.equal(metricValue(metrics, 'karb_serving_requests_total', { route: 'infer', code: '503' }), 1, 'the early request is');
     assert.equal(metricValue(metrics, 'karb_serving_batch_rows_count'), 0);
     assert.deepEqual(drift.report(), { state: 'learning', learnedRows: 0, learnRows: 10 }, 'zeros are not learned as the reference');
     assert.equal((await post(`${server.url}/v2/models/fraud-v1/infer`, inferBody(featureRows(0, 1)))).status, 500, 'faults apply to real requests');

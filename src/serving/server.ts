@@ -198,6 +198,8 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     inFlight++;
     try {
       if (draining) throw new UnavailableError('the model server is draining and takes no new requests; retry on another replica', { code: 'DRAINING', retryAfterSeconds: 1 });
+      // Not ready yet: only its own warm-up requests run, so what a batch measures is theirs alone.
+      if (warming && !warm) throw new UnavailableError('the model server is warming up; retry in a moment or on another replica', { code: 'WARMING_UP', retryAfterSeconds: 1 });
       const body = await readBody(req, bodyLimit);
       const { json, binary } = splitBody(body, req.headers['inference-header-content-length']);
       const request = parseInferRequest(json, model, binary);

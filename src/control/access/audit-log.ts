@@ -3,8 +3,10 @@
  * `/api/v1` call that changes something (any method but GET and HEAD) and each refused one (401,
  * 403). A record holds the time, who called (a token's name, `admin`, or `anonymous`) with their
  * role, the method, the path (never its query string), the service or other target the path
- * names, and the HTTP status — never a token and never a request body. Bounded: the newest
- * AUDIT_KEEP records are kept, older ones deleted as new ones arrive.
+ * names, and the HTTP status — never a token and never a request body. Gateways' signal reports
+ * and activations that succeed are telemetry and are not recorded. Bounded: the newest AUDIT_KEEP
+ * changes and, apart, the newest AUDIT_KEEP refusals are kept, so refused calls (which anyone can
+ * send) never push a change out; a target that would decode to control characters is kept as sent.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { openStateDatabase } from '../state-db.ts';
@@ -68,7 +70,11 @@ export class AuditLog {
     this.#clock = options.clock ?? systemClock;
     this.#keep = options.keep ?? AUDIT_KEEP;
     this.#insert = this.#db.prepare('insert into audit_log (at, actor, role, method, path, target, outcome) values (?, ?, ?, ?, ?, ?, ?)');
-    this.#trim = this.#db.prepare('delete from audit_log where id <= ?');
+    // Refusals (401, 403) and changes are kept and trimmed apart, so a flood of refused calls,
+    // which anyone can send, never pushes a change out of the log.
+    this.#trim = this.#db.prepare(
+      'delete from audit_log where (outcome in (401, 403)) = ? and id <= (select id from audit_log where (outcome in (401, 403)) = ? order by id desc limit 1 offset ?)',
+    );
     this.#newest = this.#db.prepare('select * from audit_log order by id desc limit ?');
   }
 
@@ -77,8 +83,9 @@ export class AuditLog {
   }
 
   record(entry: AuditEntry): void {
-    const { lastInsertRowid } = this.#insert.run(new Date(this.#clock.now()).toISOString(), entry.actor, entry.role, entry.method, entry.path, entry.target, entry.outcome);
-    this.#trim.run(Number(lastInsertRowid) - this.#keep);
+    this.#insert.run(new Date(this.#clock.now()).toISOString(), entry.actor, entry.role, entry.method, entry.path, entry.target, entry.outcome);
+    const refused = entry.outcome === 401 || entry.outcome === 403 ? 1 : 0;
+    this.#trim.run(refused, refused, this.#keep);
   }
 
   /** The newest `limit` records, newest first. */
@@ -112,9 +119,15 @@ export function auditPath(pathname: string): string {
   return pathname.split('/').map((s) => (isCredentialLike(s) ? '{redacted}' : s)).join('/').slice(0, 512);
 }
 
-/** A path segment as a record's target (decoded); `{redacted}` when it could be a credential. */
+/**
+ * A path segment as a record's target (decoded); `{redacted}` when it could be a credential, and
+ * as sent (percent-encoded) when decoding would give control characters, which could forge a row
+ * or reach an admin's terminal.
+ */
 export function auditTarget(segment: string): string {
-  return isCredentialLike(segment) ? '{redacted}' : decode(segment);
+  if (isCredentialLike(segment)) return '{redacted}';
+  const decoded = decode(segment);
+  return /^[\x20-\x7e\u00a0-\uffff]*$/.test(decoded) && !/[\u2028\u2029]/.test(decoded) ? decoded : segment;
 }
 
 function isCredentialLike(segment: string): boolean {

@@ -96,6 +96,19 @@ test('the audit log keeps the newest records, newest first', () => {
   }
 });
 
+test('a flood of refused calls never pushes a change out of the audit log: each kind keeps its own newest', () => {
+  const log = new AuditLog(':memory:', { keep: 2 });
+  try {
+    log.record({ actor: 'alice', role: 'deployer', method: 'DELETE', path: '/api/v1/services/prod', target: 'prod', outcome: 200 });
+    for (let i = 0; i < 50; i++) log.record({ actor: 'anonymous', role: null, method: 'POST', path: '/api/v1/signals', target: null, outcome: i % 2 === 0 ? 401 : 403 });
+    const all = log.list(10);
+    assert.deepEqual(all.map((r) => r.outcome), [403, 401, 200], 'the two newest refusals, and the change');
+    assert.equal(all[2]!.target, 'prod');
+  } finally {
+    log.close();
+  }
+});
+
 test('a path or target that could hold a credential is redacted, a name is kept', () => {
   const key = `karb_0123456789abcdef_${'A'.repeat(43)}`;
   assert.equal(auditPath('/api/v1/services/fraud-detector'), '/api/v1/services/fraud-detector');
@@ -104,4 +117,6 @@ test('a path or target that could hold a credential is redacted, a name is kept'
   assert.equal(auditPath(`/api/v1/tokens/${'x'.repeat(101)}`), '/api/v1/tokens/{redacted}', 'longer than any name');
   assert.equal(auditTarget(`karb_tok_${'B'.repeat(43)}`), '{redacted}');
   assert.equal(auditTarget('my%20svc'), 'my svc');
+  assert.equal(auditTarget('x%0A2025-01-01%20alice%20PUT'), 'x%0A2025-01-01%20alice%20PUT', 'a decoded newline could forge a row: kept as sent');
+  assert.equal(auditTarget('x%1B%5B2J'), 'x%1B%5B2J', 'no terminal escape');
 });

@@ -171,7 +171,8 @@ function placement(t: RevisionTemplate, declared: readonly Pool[]): Obj {
   }
   const tolerations: Obj[] = (p?.tolerations ?? []).map((x) => Object.fromEntries(Object.entries(x).filter(([, v]) => v !== undefined)));
   const tolerate = (x: { key: string; value?: string | undefined; effect: string }) => {
-    if (tolerations.some((y) => y.key === x.key && (y.effect === undefined || y.effect === x.effect))) return;
+    // Already tolerated: the same key, any value (Exists) or this one, and this effect or all.
+    if (tolerations.some((y) => y.key === x.key && (y.effect === undefined || y.effect === x.effect) && (y.operator === 'Exists' || y.value === x.value))) return;
     tolerations.push(x.value === undefined ? { key: x.key, operator: 'Exists', effect: x.effect } : { key: x.key, operator: 'Equal', value: x.value, effect: x.effect });
   };
   for (const pool of pools) for (const taint of pool.taints) tolerate(taint);

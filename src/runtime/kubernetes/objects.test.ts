@@ -191,3 +191,12 @@ test('spec.model.digest pins the model karb serve loads: --model-digest in its a
   assert.deepEqual(container(custom).command, ['srv', '--port', '8080']);
   assert.equal(container(custom).args, undefined);
 });
+
+test('a pool’s taint is tolerated unless a toleration already covers its value; an empty pool selector is refused', () => {
+  const pool = PoolSpec.parse({ name: 'gpu', accelerator: 'gpu', replicasPerNode: 1, costPerHour: 1, maxNodes: 1, kubernetes: { taints: [{ key: 'dedicated', value: 'gpu', effect: 'NoSchedule' }] } });
+  const withTolerations = (tolerations: unknown[]) =>
+    (podSpec(buildDeployment(template(service({ model: { uri: 'pvc://models/m.onnx' }, placement: { pools: ['gpu'], tolerations } })), 1, { ...options, pools: [pool] })) as Any).tolerations.map((t: Any) => `${t.key}${t.operator === 'Exists' ? '' : `=${t.value}`}`);
+  assert.deepEqual(withTolerations([{ key: 'dedicated', value: 'inference', effect: 'NoSchedule' }]), ['dedicated=inference', 'dedicated=gpu'], 'another value does not cover the pool’s');
+  assert.deepEqual(withTolerations([{ key: 'dedicated', operator: 'Exists', effect: 'NoSchedule' }]), ['dedicated'], 'Exists covers it');
+  assert.throws(() => PoolSpec.parse({ name: 'x', replicasPerNode: 1, costPerHour: 1, maxNodes: 1, kubernetes: { nodeSelector: {} } }), /must name at least one label \(an empty selector matches no node\)/);
+});

@@ -62,6 +62,7 @@ test('CPU adds up in millicores: three replicas of 100m fill a quota of 300m exa
 
 test("a replica's requests: CPU and memory as the spec writes them, GPUs the accelerator's count whatever its sharing", () => {
   assert.deepEqual(replicaRequests('revision risk/a-00001', { requests: { cpu: '500m', memory: '1Gi' } }), { cpuMillicores: 500, memoryBytes: GI, gpus: 0 });
+  assert.deepEqual(replicaRequests('revision risk/a-00001', { requests: {}, limits: { cpu: '8', memory: '1Gi' } }), { cpuMillicores: 8000, memoryBytes: GI, gpus: 0 }, 'a request left out is its limit, as Kubernetes defaults it');
   assert.deepEqual(replicaRequests('revision risk/a-00001', { requests: { cpu: 2, memory: '512M' }, accelerator: { kind: 'nvidia.com/gpu', count: 2, sharing: 'none' } }), { cpuMillicores: 2000, memoryBytes: 512e6, gpus: 2 });
   for (const sharing of ['time-slice', 'mig-1g.10gb'] as const) {
     assert.equal(replicaRequests('revision ml/a-00001', { accelerator: { kind: 'nvidia.com/gpu', count: 3, sharing } }).gpus, 3, sharing);

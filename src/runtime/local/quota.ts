@@ -38,11 +38,15 @@ export type QuotaDecision = { fits: true } | { fits: false; reason: string };
 
 export const nothingRequested: ResourceRequests = Object.freeze({ cpuMillicores: 0, memoryBytes: 0, gpus: 0 });
 
-type ResourcesSpec = Partial<Pick<RevisionTemplate['resources'], 'requests' | 'accelerator'>>;
+type ResourcesSpec = Partial<Pick<RevisionTemplate['resources'], 'requests' | 'limits' | 'accelerator'>>;
 
-/** What each replica of a template requests; throws RUNTIME_INVALID_REQUESTS naming the field when one is no quantity. */
+/**
+ * What each replica of a template requests; a request left out is its limit, as Kubernetes
+ * defaults it (so a namespace's quota counts the same here as on a cluster). Throws
+ * RUNTIME_INVALID_REQUESTS naming the field when one is no quantity.
+ */
 export function replicaRequests(where: string, resources: ResourcesSpec | undefined): ResourceRequests {
-  const requests = resources?.requests;
+  const requests = { cpu: resources?.requests?.cpu ?? resources?.limits?.cpu, memory: resources?.requests?.memory ?? resources?.limits?.memory };
   let cpuMillicores = 0;
   if (requests?.cpu !== undefined) {
     const cores = parseCpu(requests.cpu);
