@@ -268,7 +268,7 @@ export async function startControlApi(o: ControlApiOptions): Promise<ControlApi>
     const outcome = res.statusCode;
     const refused = outcome === 401 || outcome === 403;
     if ((method === 'GET' || method === 'HEAD') && !refused) return;
-    // Gateways report every second and ask for replicas: telemetry, not changes; refused ones are still recorded.
+    // Gateways report every second and ask for replicas: telemetry, not changes; only refused ones are recorded.
     if (!refused && (call.path === '/api/v1/signals' || call.path.endsWith('/activate'))) return;
     try {
       o.access.audit.record({

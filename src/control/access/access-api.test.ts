@@ -165,4 +165,15 @@ describe('roles on the control API, and the audit log', () => {
     assert.deepEqual([bad.status, bad.body.error.code], [400, 'INVALID_LIMIT']);
     assert.match(bad.body.error.message, /^limit must be a whole number from 1 to 10000 \(got "0"\)/);
   });
+
+  it('leaves gateways’ signal reports and activations out, unless they are refused', async () => {
+    const count = async () => ((await call(ADMIN, 'GET', '/api/v1/audit?limit=10000')).body.items as AuditRecord[]).length;
+    const before = await count();
+    await call(ADMIN, 'POST', '/api/v1/signals', '{}');
+    await call(ADMIN, 'POST', '/api/v1/services/scorer/activate');
+    assert.equal(await count(), before, 'telemetry is not recorded');
+    assert.equal((await call(undefined, 'POST', '/api/v1/signals', '{}')).status, 401);
+    const newest = ((await call(ADMIN, 'GET', '/api/v1/audit?limit=1')).body.items as AuditRecord[])[0]!;
+    assert.deepEqual([newest.actor, newest.method, newest.path, newest.outcome], ['anonymous', 'POST', '/api/v1/signals', 401], 'a refused one is');
+  });
 });

@@ -4,7 +4,7 @@
  * 403). A record holds the time, who called (a token's name, `admin`, or `anonymous`) with their
  * role, the method, the path (never its query string), the service or other target the path
  * names, and the HTTP status — never a token and never a request body. Gateways' signal reports
- * and activations that succeed are telemetry and are not recorded. Bounded: the newest AUDIT_KEEP
+ * and activations are telemetry and are recorded only when refused. Bounded: the newest AUDIT_KEEP
  * changes and, apart, the newest AUDIT_KEEP refusals are kept, so refused calls (which anyone can
  * send) never push a change out; a target that would decode to control characters is kept as sent.
  */
