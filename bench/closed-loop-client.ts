@@ -10,6 +10,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { percentile } from './support.ts';
 
@@ -23,6 +24,27 @@ export interface ClosedLoopJob {
   warmupMs: number;
   measureMs: number;
   rounds: number;
+}
+
+/**
+ * The job of a gateway benchmark from its command line (`--concurrency`, `--seconds`, `--rounds`,
+ * `--warmup`, seconds), each benchmark with its own defaults; the targets come later.
+ */
+export function closedLoopJobFromFlags(
+  request: Pick<ClosedLoopJob, 'path' | 'body'>,
+  defaults: { concurrency: number; seconds: number; rounds: number; warmup: number },
+): Omit<ClosedLoopJob, 'origins'> {
+  const flag = (d: number) => ({ type: 'string', default: String(d) }) as const;
+  const { values } = parseArgs({
+    options: { concurrency: flag(defaults.concurrency), seconds: flag(defaults.seconds), rounds: flag(defaults.rounds), warmup: flag(defaults.warmup) },
+  });
+  return {
+    ...request,
+    concurrency: Number(values.concurrency),
+    measureMs: Number(values.seconds) * 1000,
+    rounds: Number(values.rounds),
+    warmupMs: Number(values.warmup) * 1000,
+  };
 }
 
 /** A measured round of `origins[target]` starts or ends. */

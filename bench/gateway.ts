@@ -17,10 +17,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { startGateway } from '../src/gateway/server/gateway.ts';
 import { InMemoryRoutingTable } from '../src/gateway/discovery/routing-table.ts';
-import { closedLoop, runClosedLoopClient, type ClosedLoopJob, type TargetResult } from './closed-loop-client.ts';
+import { closedLoop, closedLoopJobFromFlags, runClosedLoopClient, type ClosedLoopJob, type TargetResult } from './closed-loop-client.ts';
 
 /** The client's targets, in its order: the upstream itself, then the gateway in front of it. */
 const TARGETS = ['direct', 'gateway'] as const;
@@ -62,22 +61,7 @@ function runUpstream(): void {
 
 // ---------------------------------------------------------------- orchestrator
 async function runOrchestrator(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      concurrency: { type: 'string', default: '32' },
-      seconds: { type: 'string', default: '4' },
-      rounds: { type: 'string', default: '2' },
-      warmup: { type: 'string', default: '8' },
-    },
-  });
-  const job: Omit<ClosedLoopJob, 'origins'> = {
-    path: INFER_PATH,
-    body: REQUEST_BODY,
-    concurrency: Number(values.concurrency),
-    measureMs: Number(values.seconds) * 1000,
-    rounds: Number(values.rounds),
-    warmupMs: Number(values.warmup) * 1000,
-  };
+  const job = closedLoopJobFromFlags({ path: INFER_PATH, body: REQUEST_BODY }, { concurrency: 32, seconds: 4, rounds: 2, warmup: 8 });
 
   const self = fileURLToPath(import.meta.url);
   const children: ChildProcess[] = [];

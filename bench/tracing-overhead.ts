@@ -16,14 +16,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { startGateway } from '../src/gateway/server/gateway.ts';
 import { InMemoryRoutingTable } from '../src/gateway/discovery/routing-table.ts';
 import { startTracing } from '../src/observability/tracing/start.ts';
 import { treeCpuSeconds } from './peers/proc-tree.ts';
 import { machineBusySeconds, otherWorkShare, stopChild } from './support.ts';
-import { closedLoop, runClosedLoopClient, type ClosedLoopJob, type TargetResult } from './closed-loop-client.ts';
+import { closedLoop, closedLoopJobFromFlags, runClosedLoopClient, type ClosedLoopJob, type TargetResult } from './closed-loop-client.ts';
 
 const MODEL = 'bench';
 const INFER_PATH = `/v2/models/${MODEL}/infer`;
@@ -68,22 +67,7 @@ async function runGateway(): Promise<void> {
 
 // ---------------------------------------------------------------- orchestrator
 async function runOrchestrator(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      concurrency: { type: 'string', default: '16' },
-      seconds: { type: 'string', default: '3' },
-      rounds: { type: 'string', default: '3' },
-      warmup: { type: 'string', default: '6' },
-    },
-  });
-  const job: Omit<ClosedLoopJob, 'origins'> = {
-    path: INFER_PATH,
-    body: REQUEST_BODY,
-    concurrency: Number(values.concurrency),
-    measureMs: Number(values.seconds) * 1000,
-    rounds: Number(values.rounds),
-    warmupMs: Number(values.warmup) * 1000,
-  };
+  const job = closedLoopJobFromFlags({ path: INFER_PATH, body: REQUEST_BODY }, { concurrency: 16, seconds: 3, rounds: 3, warmup: 6 });
   const self = fileURLToPath(import.meta.url);
   const children: ChildProcess[] = [];
   const start = async (args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; origin: string; tracing?: string }> => {
