@@ -6,6 +6,7 @@
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
 import { InMemorySpanExporter, ParentBasedSampler, AlwaysOnSampler, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { tracingFrom, type Tracing } from '../../observability/tracing/tracing.ts';
 import { answerWithName, gatewayFor, httpClient, replica, revision, route, unusedPort } from './test-support.ts';
@@ -16,6 +17,25 @@ function memoryTracing(t: TestContext): { tracing: Tracing; exporter: InMemorySp
   t.after(() => provider.shutdown());
   const tracing: Tracing = tracingFrom(provider, { url: 'http://unused.invalid/v1/traces', sampler: 'parentbased_always_on', ratio: 1, resource: {} });
   return { tracing, exporter };
+}
+
+/**
+ * One inference request through a gateway whose replica fails the first call as `fail` does and
+ * answers the next; the finished spans, and the requests the replica saw.
+ */
+async function retriedOnce(t: TestContext, fail: (res: ServerResponse) => void) {
+  const { tracing, exporter } = memoryTracing(t);
+  let calls = 0;
+  const r = await replica(t, (_req, res) => {
+    if (calls++ === 0) fail(res);
+    else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+  });
+  const { gw } = await gatewayFor(t, [route('m', [revision('m-1', 100, [r.url])])], { tracing });
+  const client = httpClient();
+  t.after(() => client.close());
+  assert.equal((await client.send(`${gw.url}/v2/models/m/infer`, { method: 'POST', body: '{}' })).status, 200);
+  await tracing.flush();
+  return { spans: exporter.getFinishedSpans(), seen: r.seen };
 }
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -66,39 +86,18 @@ describe('gateway spans', () => {
   });
 
   it('records a failed attempt, the retry and the next attempt', async (t) => {
-    const { tracing, exporter } = memoryTracing(t);
-    let calls = 0;
-    const r = await replica(t, (_req, res) => {
-      if (calls++ === 0) res.writeHead(503).end('{"error":"draining"}');
-      else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-    const { gw } = await gatewayFor(t, [route('m', [revision('m-1', 100, [r.url])])], { tracing });
-    const client = httpClient();
-    t.after(() => client.close());
-    assert.equal((await client.send(`${gw.url}/v2/models/m/infer`, { method: 'POST', body: '{}' })).status, 200);
-    await tracing.flush();
-    const spans = exporter.getFinishedSpans();
+    const { spans, seen } = await retriedOnce(t, (res) => res.writeHead(503).end('{"error":"draining"}'));
     const attempts = spans.filter((s) => s.name === 'karb.upstream').map((s) => [s.attributes['karb.attempt'], s.attributes['http.response.status_code'], s.attributes['karb.retry.reason'] !== undefined]);
     assert.deepEqual(attempts.sort(), [[1, 503, true], [2, 200, false]]);
     assert.equal(spans.filter((s) => s.name === 'karb.retry').length, 1);
     // Each attempt's traceparent names its own span.
-    const sent = r.seen.map((s) => String(s.headers.traceparent).split('-')[2]);
+    const sent = seen.map((s) => String(s.headers.traceparent).split('-')[2]);
     assert.deepEqual(sent, spans.filter((s) => s.name === 'karb.upstream').sort((a, b) => Number(a.attributes['karb.attempt']) - Number(b.attributes['karb.attempt'])).map((s) => s.spanContext().spanId));
   });
 
   it('names the retry’s reason on an attempt whose connection was reset before its answer', async (t) => {
-    const { tracing, exporter } = memoryTracing(t);
-    let calls = 0;
-    const r = await replica(t, (_req, res) => {
-      if (calls++ === 0) res.socket!.destroy();
-      else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-    const { gw } = await gatewayFor(t, [route('m', [revision('m-1', 100, [r.url])])], { tracing });
-    const client = httpClient();
-    t.after(() => client.close());
-    assert.equal((await client.send(`${gw.url}/v2/models/m/infer`, { method: 'POST', body: '{}' })).status, 200);
-    await tracing.flush();
-    const attempts = exporter.getFinishedSpans().filter((s) => s.name === 'karb.upstream').sort((a, b) => Number(a.attributes['karb.attempt']) - Number(b.attributes['karb.attempt']));
+    const { spans } = await retriedOnce(t, (res) => res.socket!.destroy());
+    const attempts = spans.filter((s) => s.name === 'karb.upstream').sort((a, b) => Number(a.attributes['karb.attempt']) - Number(b.attributes['karb.attempt']));
     assert.deepEqual(attempts.map((s) => [s.attributes['karb.attempt'], s.attributes['karb.retry.reason'], s.attributes['http.response.status_code']]), [[1, 'reset', undefined], [2, undefined, 200]]);
     assert.ok(attempts[0]!.attributes['error.type'] !== undefined, 'the reset attempt says how it failed');
   });
