@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { waitFor } from '../src/util/wait-for.ts';
+import { GiveUp, waitFor } from '../src/util/wait-for.ts';
 import { freePort } from '../src/util/free-port.ts';
 export { freePort };
 
@@ -45,9 +45,10 @@ export async function startKarbUp(
   extraArgs: string[] = [],
   /**
    * `openFileLimit`: run karb up with this limit on open files (soft and hard, so Node cannot raise it);
-   * `nodeFlags`: flags for the Node that runs it (e.g. --expose-gc); `logLevel`: KARB_LOG_LEVEL (default info).
+   * `nodeFlags`: flags for the Node that runs it (e.g. --expose-gc); `logLevel`: KARB_LOG_LEVEL (default info);
+   * `portRetries`: how many times to start again on new ports when a chosen one was taken meanwhile (default 2).
    */
-  limits: { openFileLimit?: number; nodeFlags?: string[]; logLevel?: string } = {},
+  limits: { openFileLimit?: number; nodeFlags?: string[]; logLevel?: string; portRetries?: number } = {},
 ): Promise<KarbUp> {
   const controlPort = ports.control ?? (await freePort());
   // A port just released can be handed out again at once: the two must differ.
@@ -69,13 +70,18 @@ export async function startKarbUp(
   const controlUrl = `http://127.0.0.1:${controlPort}`;
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   try {
-    await waitFor(`karb up to answer (output so far:\n${out})`, async () => {
-      if (child.exitCode !== null) throw new Error(`karb up exited ${child.exitCode}: ${out}`);
+    await waitFor('karb up to answer', async () => {
+      if (child.exitCode !== null) throw new GiveUp(`karb up exited ${child.exitCode}: ${out}`);
       return (await fetch(`${controlUrl}/healthz`)).ok;
     });
   } catch (err) {
     // A karb up that never answered must not outlive the test (and keep its runner waiting).
     if (child.exitCode === null) child.kill('SIGKILL');
+    // Ports this helper chose were free when chosen; another test's server may have taken one since.
+    const portsChosenHere = ports.control === undefined && ports.gateway === undefined;
+    if (portsChosenHere && out.includes('port is already in use') && (limits.portRetries ?? 2) > 0) {
+      return startKarbUp(cwd, ports, extraArgs, { ...limits, portRetries: (limits.portRetries ?? 2) - 1 });
+    }
     throw err;
   }
   const adminToken = readFileSync(join(cwd, '.karb', 'admin-token'), 'utf8').trim();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { waitFor } from './wait-for.ts';
+import { GiveUp, waitFor } from './wait-for.ts';
 
 test("returns the check's first truthy value", async () => {
   let calls = 0;
@@ -26,4 +26,16 @@ test('runs out naming what it waited for and the last error', async () => {
     }, 30),
     /timed out after 30 ms waiting for a refusing server \(last error: ECONNREFUSED\)/,
   );
+});
+
+test('a check that throws GiveUp ends the wait at once, with its reason', async () => {
+  let calls = 0;
+  await assert.rejects(
+    waitFor('a process that exited', () => {
+      calls++;
+      throw new GiveUp('it exited 1');
+    }, 60_000),
+    /^Error: gave up waiting for a process that exited: it exited 1$/,
+  );
+  assert.equal(calls, 1);
 });

@@ -3,11 +3,14 @@
  * timeout bounds a hang; it is never a timing assertion, so it is generous.
  */
 
+/** Thrown by a check when waiting longer cannot help (the process it waits on has exited): the wait fails at once. */
+export class GiveUp extends Error {}
+
 /**
  * Polls `check` until it returns a truthy value, and returns that value; fails
  * naming `what` after `timeoutMs`. A check that throws is tried again (a server
  * still starting refuses connections), and its last error is named if time runs
- * out. Checks come every 10 ms at first and back off to every `everyMs`, so a
+ * out; one that throws `GiveUp` ends the wait at once. Checks come every 10 ms at first and back off to every `everyMs`, so a
  * short wait ends quickly and a long one costs little.
  */
 export async function waitFor<T>(
@@ -24,6 +27,7 @@ export async function waitFor<T>(
       const value = await check();
       if (value) return value;
     } catch (err) {
+      if (err instanceof GiveUp) throw new Error(`gave up waiting for ${what}: ${err.message}`);
       lastError = err;
     }
     if (Date.now() > deadline) {
