@@ -22,7 +22,8 @@ const USAGE = `Usage: karb controller [flags]
   --system-namespace NS  where karb's gateway runs: model pods admit traffic from there (default $KARB_NAMESPACE or karb-system)
   --pools FILE           the cluster's node pools (kind: Pools): how each finds its nodes and the
                          taints they carry; spec.placement.pools names them in order of preference
-                         (without it, a pool is the nodes labelled karb.dev/pool=<name>)
+                         (without it, a pool is the nodes labelled karb.dev/pool=<name>); a service
+                         naming an on-prem and an elastic pool goes elastic only while its SLO is at risk
   --port N               serve /healthz, /readyz (ready while leading), the gateways' signal
                          reports and activations, and the dashboard (/, for Kubernetes users
                          RBAC lets get InferenceServices) on this port (default 8081)

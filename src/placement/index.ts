@@ -1,7 +1,8 @@
 /**
  * src/placement: where replicas run — on-prem first, burst to an elastic pool only when the SLO is
- * at risk, within team quotas. A pure decider; the simulator runs it (src/sim), and acting on it
- * belongs to whoever owns the replicas. See README.md for what this folder may import.
+ * at risk, within team quotas. A pure decider; the simulator runs it (src/sim), and karb controller
+ * acts on it on a cluster (src/control/kubernetes/placement-gate.ts). See README.md for what this
+ * folder may import.
  */
 export * from './types.ts';
 export { decidePlacement, validatePlacementInput, PlacementInputError } from './placement.ts';

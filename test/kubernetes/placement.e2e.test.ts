@@ -2,8 +2,10 @@
  * Placement from declared pools, on the test cluster's real kube-scheduler: karb controller with a
  * pools file renders each service's pools (in preference order) and accelerator as node affinity,
  * tolerations and extended resources; the scheduler puts GPU services on the preferred pool's GPU
- * nodes first, then the next pool's, a MIG request only on the MIG node, and leaves what fits
- * nowhere Pending — which karb's status says, with the scheduler's reason; a team over its quota
+ * nodes first; a service that could spill to the elastic pool waits behind karb's placement gate
+ * while on-prem is full and its SLO is not at risk (placement-burst.e2e.test.ts shows the burst);
+ * a MIG request runs only on the MIG node, and what fits nowhere stays Pending — which karb's
+ * status says, with the scheduler's reason; a team over its quota
  * (the governance file's, as a ResourceQuota) gets no replica, and the status says which quota. The nodes are the test
  * node agent's (the stand-in for kubelets; its GPU nodes advertise devices with no GPU behind them).
  */
@@ -86,18 +88,32 @@ describe('placement from declared pools on the real kube-scheduler', { timeout: 
     await karb?.stop();
   });
 
-  it('fills the first pool named, then the next; what fits nowhere stays Pending and the service’s status says why', async () => {
+  it('fills on-prem first; on-prem full and the SLO not at risk, a replica that could go to the cloud waits behind karb’s gate and the status says why; a pool with no room leaves the scheduler’s reason', async () => {
     await kubectlOk(cluster, ['apply', '-f', '-'], gpuService('gpu-a'));
     assert.equal(await scheduledNode('gpu-a'), 'rack7-gpu-1', 'the on-prem pool, found by its own label, its taint tolerated, first');
     await kubectlOk(cluster, ['apply', '-f', '-'], gpuService('gpu-b'));
-    assert.equal(await scheduledNode('gpu-b'), 'cloud-gpu-1', 'on-prem is full: the next pool named');
-    await kubectlOk(cluster, ['apply', '-f', '-'], gpuService('gpu-c'));
+    const waiting = await waitForObject(cluster, 'gpu-b to say why it waits', ['inferenceservice', 'gpu-b', '-n', NS], (o: any) =>
+      o.status?.conditions?.some((c: any) => c.type === 'Ready' && c.reason === 'ReplicasPending' && /on-prem is full/.test(c.message)),
+    120_000);
+    const ready = waiting.status.conditions.find((c: any) => c.type === 'Ready');
+    assert.equal(ready.status, 'False');
+    assert.match(ready.message, /^gpu-b-00001: gpu-b-00001-[a-z0-9-]+ cannot start yet: 1 of 1 replicas of placement\/gpu-b wait: on-prem is full and the SLO is not at risk, so no elastic node is bought \(no latency measured yet\)$/);
+    const placed = waiting.status.conditions.find((c: any) => c.type === 'Placed');
+    assert.deepEqual([placed.status, placed.reason], ['False', 'WaitingForOnPrem']);
+    const pod = await podOf('gpu-b');
+    assert.deepEqual(pod.spec.schedulingGates, [{ name: 'karb.dev/placement' }], 'still behind karb’s gate: the scheduler never sees it');
+    assert.equal(pod.spec.nodeName, undefined);
+    assert.equal((await getJson(cluster, ['pods', '-A', '--field-selector', 'spec.nodeName=cloud-gpu-1'])).items.length, 0, 'nothing runs on the cloud node');
+
+    // A service naming the on-prem pool only is the scheduler's alone: it stays Pending with the scheduler's reason.
+    await kubectlOk(cluster, ['apply', '-f', '-'], gpuService('gpu-c', { placement: { pools: ['onprem-gpu'] } }));
     const status = await waitForObject(cluster, 'gpu-c to say it cannot start', ['inferenceservice', 'gpu-c', '-n', NS], (o: any) =>
       o.status?.conditions?.some((c: any) => c.type === 'Ready' && c.reason === 'ReplicasPending'),
     120_000);
-    const ready = status.status.conditions.find((c: any) => c.type === 'Ready');
-    assert.equal(ready.status, 'False');
-    assert.match(ready.message, /^gpu-c-00001: gpu-c-00001-[a-z0-9-]+ cannot start yet: 0\/4 nodes are available: .*Insufficient nvidia\.com\/gpu/);
+    const pending = status.status.conditions.find((c: any) => c.type === 'Ready');
+    assert.equal(pending.status, 'False');
+    assert.match(pending.message, /^gpu-c-00001: gpu-c-00001-[a-z0-9-]+ cannot start yet: 0\/4 nodes are available: .*Insufficient nvidia\.com\/gpu/);
+    assert.equal(status.status.conditions.find((c: any) => c.type === 'Placed'), undefined, 'karb places only services that could burst');
   });
 
   it('puts a MIG request only on the node with that profile, and a CPU service only in its pool', async () => {

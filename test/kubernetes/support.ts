@@ -154,9 +154,11 @@ export async function installKedaCrd(cluster: TestCluster): Promise<void> {
   await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/scaledobjects.keda.sh']);
 }
 
-/** The model store of a test cluster: a PersistentVolume on this checkout's models/ and the claim `models` that pvc://models/… names. */
-export async function modelsVolume(cluster: TestCluster, namespace: string): Promise<void> {
-  const root = join(import.meta.dirname, '..', '..', 'models');
+/**
+ * The model store of a test cluster: a PersistentVolume on this checkout's models/ (or on `root`,
+ * a folder of the test's own) and the claim `models` that pvc://models/… names.
+ */
+export async function modelsVolume(cluster: TestCluster, namespace: string, root = join(import.meta.dirname, '..', '..', 'models')): Promise<void> {
   const objects = [
     { apiVersion: 'v1', kind: 'PersistentVolume', metadata: { name: `models-${namespace}` }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadOnlyMany'], storageClassName: '', hostPath: { path: root, type: 'Directory' }, claimRef: { namespace, name: 'models' } } },
     { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'models', namespace }, spec: { accessModes: ['ReadOnlyMany'], storageClassName: '', volumeName: `models-${namespace}`, resources: { requests: { storage: '1Gi' } } } },

@@ -25,6 +25,7 @@ import { LeaderElector } from './leader-election.ts';
 import { admitKubernetes } from './admission.ts';
 import { preflight } from './preflight.ts';
 import { ServiceObjectsSync } from './service-objects-sync.ts';
+import { PlacementGate, poolsCanBurst } from './placement-gate.ts';
 import { startControllerServer, type ControllerServer } from './controller-server.ts';
 import { TokenReviewer } from './token-review.ts';
 import { GATEWAY_NAME } from '../../runtime/kubernetes/install.ts';
@@ -214,11 +215,14 @@ export async function startController(options: ControllerOptions = {}): Promise<
 
   const scope = options.namespace ? { namespace: options.namespace } : {};
   store = await KubernetesStore.start({ client, clock, instance: identity, log, admit: (svc) => admitKubernetes(svc, cluster), ...scope });
+  // With an on-prem and an elastic pool declared, karb places the pods of services naming both (placement-gate.ts).
+  let placementGate: PlacementGate | undefined;
   const runtime = await KubernetesRuntime.start({
     client,
     cluster,
     log,
     ...scope,
+    gated: (namespace, service) => placementGate?.waiting(namespace, service),
     // A service whose current spec karb refuses keeps what runs as it is until the spec is fixed.
     holds: (namespace, service) => store.isRefused(namespace, service),
     owner: (namespace, service) => {
@@ -233,7 +237,8 @@ export async function startController(options: ControllerOptions = {}): Promise<
     store, runtime, routingTable: new InMemoryRoutingTable(), rollouts, clock, log,
     moreConditions: (namespace, name) => {
       const drift = driftWatch?.condition(namespace, name);
-      return drift ? [drift] : [];
+      const placed = placementGate?.condition(namespace, name);
+      return [...(drift ? [drift] : []), ...(placed ? [placed] : [])];
     },
   });
   const warn = (service: StoredService, reason: string, message: string) =>
@@ -275,6 +280,8 @@ export async function startController(options: ControllerOptions = {}): Promise<
     }
     await serviceObjects.sync(store.listServices());
     if (metricsApi) await seedScale(store.listServices());
+    // Before the reconciler writes status, so the Placed condition is this pass's; a failure of it holds no reconcile back.
+    await placementGate?.sync().catch((err) => log({ level: 'error', msg: 'placement gate pass failed', component: 'placement-gate', error: err instanceof Error ? err.message : String(err) }));
     await reconciler.reconcile();
     for (const { object, errors } of store.refused()) reportRefused(object, errors);
   };
@@ -325,6 +332,21 @@ export async function startController(options: ControllerOptions = {}): Promise<
     return running;
   };
 
+  if (cluster.pools !== undefined && poolsCanBurst(cluster.pools)) {
+    try {
+      placementGate = await PlacementGate.start({ client, store, runtime, hub, pools: cluster.pools, clock, log, onChange: () => void requestPass() });
+    } catch (err) {
+      closed = true;
+      store.close();
+      await runtime.close();
+      await elector?.release();
+      if (metricsApiReload !== undefined) clock.clearTimeout(metricsApiReload);
+      await metricsApi?.close();
+      await server?.close();
+      await client.close();
+      throw err;
+    }
+  }
   store.onChange(() => void requestPass());
   runtime.onEvent(() => void requestPass());
   const resyncMs = options.resyncMs ?? 10_000;
@@ -378,6 +400,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
       await running;
       await store.flush();
       store.close();
+      await placementGate?.stop();
       await runtime.close();
       await elector?.release();
       if (metricsApiReload !== undefined) clock.clearTimeout(metricsApiReload);

@@ -9,7 +9,7 @@ import { KubeConfig, ListWatch, Watch, type KubernetesListObject, type Kubernete
 import { Agent, request } from 'undici';
 import { KarbError } from '../../errors.ts';
 import { FIELD_MANAGER } from './labels.ts';
-import { resourceOf, resourcePath, type ResourceType } from './resources.ts';
+import { PODS, resourceOf, resourcePath, type ResourceType } from './resources.ts';
 
 /** An answer of the API server other than success, with its reason (NotFound, Conflict, Invalid, Forbidden, …). */
 export class KubeApiError extends KarbError {
@@ -135,6 +135,20 @@ export class KubeClient {
   async delete(r: ResourceType, namespace: string | undefined, name: string, propagationPolicy: 'Background' | 'Foreground' | 'Orphan' = 'Background'): Promise<boolean> {
     try {
       await this.#request('delete', 'DELETE', resourcePath(r, namespace, name), { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy });
+      return true;
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Evicts a pod through the Eviction API, so its PodDisruptionBudget decides whether it may go
+   * now (refused, status 429, while the budget allows no disruption); false when it was already gone.
+   */
+  async evict(namespace: string, name: string): Promise<boolean> {
+    try {
+      await this.#request('create', 'POST', resourcePath(PODS, namespace, name, 'eviction'), { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace } });
       return true;
     } catch (err) {
       if (err instanceof KubeApiError && err.status === 404) return false;

@@ -4,10 +4,10 @@
  * never changes once applied; only `replicas` moves.
  */
 import { InvalidRequestError } from '../../errors.ts';
-import { poolNodeSelector, type Pool } from '../../api/pool.ts';
+import { poolClass, poolNodeSelector, type Pool } from '../../api/pool.ts';
 import type { RevisionTemplate } from '../types.ts';
 import { fillPort } from '../port.ts';
-import { LABEL_POOL, revisionLabels, revisionSelector } from './labels.ts';
+import { LABEL_POOL, PLACEMENT_GATE, revisionLabels, revisionSelector } from './labels.ts';
 import { modelSource, type ModelSource } from './model-source.ts';
 import { PRE_STOP_SECONDS, SERVING_PORT, type ClusterOptions } from './options.ts';
 import { restrictedContainerSecurity, restrictedPodSecurity } from './security.ts';
@@ -150,10 +150,22 @@ function containerResources(t: RevisionTemplate): Obj {
 }
 
 /**
+ * Whether a service naming these pools is placed by karb rather than by the scheduler's
+ * preferences alone: it names a declared on-prem pool and a declared elastic one, so a replica
+ * could spill to paid-for cloud nodes. Its pods start behind the scheduling gate PLACEMENT_GATE.
+ */
+export function placementGated(poolNames: readonly string[], declared: readonly Pool[]): boolean {
+  const classes = new Set(poolNames.map((name) => declared.find((d) => d.name === name)).filter((p) => p !== undefined).map(poolClass));
+  return classes.has('on-prem') && classes.has('elastic');
+}
+
+/**
  * Where the pods may run. Named pools become a required node affinity (any of them: one term per
  * pool, from its declared node selector, or the label karb.dev/pool) and a preferred one that
  * weighs them in the order named (100, 50, 25, …), so the scheduler fills the first pool first;
- * the pods tolerate the named pools' taints, and an accelerator's own taint.
+ * the pods tolerate the named pools' taints, and an accelerator's own taint. Naming an on-prem
+ * and an elastic pool, the pods are also gated: karb controller gives each its pool (on-prem
+ * first, elastic only while the SLO is at risk) before the scheduler sees it.
  */
 function placement(t: RevisionTemplate, declared: readonly Pool[]): Obj {
   const out: Obj = {};
@@ -179,6 +191,7 @@ function placement(t: RevisionTemplate, declared: readonly Pool[]): Obj {
   const accelerator = t.resources.accelerator;
   if (accelerator) tolerate({ key: accelerator.kind, effect: 'NoSchedule' });
   if (tolerations.length > 0) out.tolerations = tolerations;
+  if (placementGated(p?.pools ?? [], declared)) out.schedulingGates = [{ name: PLACEMENT_GATE }];
   return out;
 }
 

@@ -104,6 +104,8 @@ test('RBAC: no wildcard anywhere, and exactly the permissions the controller and
     'authorization.k8s.io/subjectaccessreviews: create',
     'autoscaling/horizontalpodautoscalers: create,delete,get,list,patch,update,watch',
     'core/events: create,patch',
+    'core/nodes: list,watch',
+    'core/pods/eviction: create',
     'core/pods: get,list,patch,watch',
     'core/serviceaccounts: create,delete,get,list,patch,update,watch',
     'core/services: create,delete,get,list,patch,update,watch',

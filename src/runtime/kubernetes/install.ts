@@ -71,8 +71,13 @@ export const RBAC_RULES: {
     { apiGroups: ['apps'], resources: ['deployments'], verbs: OWN },
     { apiGroups: ['apps'], resources: ['controllerrevisions'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
     { apiGroups: [''], resources: ['services', 'serviceaccounts'], verbs: OWN },
-    // patch: the pod-deletion-cost annotation that names which pods a scale-down stops.
+    // patch: the pod-deletion-cost annotation that names which pods a scale-down stops, and the
+    // placement gate's release of a gated pod (its pool's node selector added, the gate removed).
     { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'patch'] },
+    // The placement gate moves an elastic replica back on-prem through the Eviction API (the PDB has its say).
+    { apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'] },
+    // The placement gate counts each pool's room from its Nodes (their labels, Ready, unschedulable).
+    { apiGroups: [''], resources: ['nodes'], verbs: ['list', 'watch'] },
     { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: READ },
     { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: OWN },
     { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: OWN },

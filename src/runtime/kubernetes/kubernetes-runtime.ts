@@ -10,7 +10,7 @@ import type { KubernetesObject, ListWatch } from '@kubernetes/client-node';
 import type { Endpoint, ReplicaPhase, ReplicaStatus, ReplicaUsage, RevisionTemplate, Runtime, RuntimeEvent } from '../types.ts';
 import type { KubeClient, ObjectLike } from './api-client.ts';
 import { buildDeployment } from './deployment.ts';
-import { LABEL_REVISION, LABEL_SERVICE, MANAGED_BY, selectorText } from './labels.ts';
+import { LABEL_REVISION, LABEL_SERVICE, MANAGED_BY, PLACEMENT_GATE, selectorText } from './labels.ts';
 import { SERVING_PORT, type ClusterOptions } from './options.ts';
 import { DEPLOYMENTS, PODS, SERVICES } from './resources.ts';
 import { buildRevisionService } from './service-objects.ts';
@@ -37,6 +37,11 @@ export interface KubernetesRuntimeOptions {
    * or rescales them (the controller holds a service whose current spec it refuses).
    */
   holds?(namespace: string, service: string): boolean;
+  /**
+   * Why a service's pods behind karb's placement gate wait (the placement gate's sentence), said as
+   * their replicas' message instead of the scheduler's "blocked due to non-empty scheduling gates".
+   */
+  gated?(namespace: string, service: string): string | undefined;
   log?: (record: Record<string, unknown>) => void;
 }
 
@@ -182,7 +187,7 @@ export class KubernetesRuntime implements Runtime {
   }
 
   replicas(filter: { namespace?: string; service?: string; revision?: string } = {}): ReplicaStatus[] {
-    return this.#matching(filter).map((pod) => ({ ...replicaOf(pod), phase: this.#phaseOf(pod) }));
+    return this.#matching(filter).map((pod) => ({ ...this.#replicaOf(pod), phase: this.#phaseOf(pod) }));
   }
 
   endpoints(filter: { namespace?: string; service?: string; revision?: string } = {}): Endpoint[] {
@@ -205,6 +210,14 @@ export class KubernetesRuntime implements Runtime {
     return () => this.#listeners.delete(listener);
   }
 
+  /**
+   * The pods of karb's revisions as the watch last saw them (read-only), for the placement gate,
+   * which reads where each runs and which still wait behind the gate.
+   */
+  pods(namespace?: string): readonly Obj[] {
+    return this.#pods.list(namespace);
+  }
+
   /** Pods belong to the cluster: closing stops watching (and drops writes not yet sent), it never stops replicas. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -223,6 +236,13 @@ export class KubernetesRuntime implements Runtime {
       const labels = p.metadata.labels ?? {};
       return (filter.service === undefined || labels[LABEL_SERVICE] === filter.service) && (filter.revision === undefined || labels[LABEL_REVISION] === filter.revision);
     });
+  }
+
+  #replicaOf(pod: Obj): ReplicaStatus {
+    const replica = replicaOf(pod);
+    if (!((pod.spec?.schedulingGates ?? []) as Array<{ name?: string }>).some((g) => g.name === PLACEMENT_GATE)) return replica;
+    const why = this.#o.gated?.(replica.namespace, replica.service);
+    return why === undefined ? replica : { ...replica, message: why };
   }
 
   #phaseOf(pod: Obj): ReplicaPhase {
@@ -284,7 +304,7 @@ export class KubernetesRuntime implements Runtime {
       time: Date.now(),
       type: phase === 'Crashed' || phase === 'Pending' ? 'Warning' : 'Normal',
       reason,
-      message: phase === 'Pending' ? `${pod.metadata.name}: Pending: ${replicaOf(pod).message ?? 'not scheduled'}` : `${pod.metadata.name}: ${phase}`,
+      message: phase === 'Pending' ? `${pod.metadata.name}: Pending: ${this.#replicaOf(pod).message ?? 'not scheduled'}` : `${pod.metadata.name}: ${phase}`,
       namespace: pod.metadata.namespace!,
       service: labels[LABEL_SERVICE] ?? '',
       revision: labels[LABEL_REVISION] ?? '',

@@ -9,6 +9,12 @@ export const LABEL_POOL = 'karb.dev/pool';
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'karb' } as const;
 /** The field manager of every server-side apply karb makes. */
 export const FIELD_MANAGER = 'karb';
+/**
+ * The scheduling gate a pod of a service that may burst (it names an on-prem and an elastic pool)
+ * is created with: the scheduler leaves it alone until karb controller's placement gate gives it
+ * a pool and removes the gate (src/control/kubernetes/placement-gate.ts).
+ */
+export const PLACEMENT_GATE = 'karb.dev/placement';
 
 /** The pods of karb's gateway and controller, as NetworkPolicies and selectors name them. */
 export const GATEWAY_POD_LABELS = { 'app.kubernetes.io/name': 'karb', 'app.kubernetes.io/component': 'gateway' } as const;

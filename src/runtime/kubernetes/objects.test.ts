@@ -125,6 +125,11 @@ test('declared pools: their nodes found by their own labels, their taints tolera
     { key: 'example.com/spot', operator: 'Equal', value: 'true', effect: 'NoExecute' },
     { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' },
   ]);
+  // An on-prem and an elastic pool: the pods wait behind karb's placement gate (src/control/kubernetes/placement-gate.ts).
+  assert.deepEqual(spec.schedulingGates, [{ name: 'karb.dev/placement' }]);
+  assert.equal(podSpec(buildDeployment(gpu({ pools: ['onprem-a100'] }), 1, withPools)).schedulingGates, undefined, 'on-prem only: nothing to keep from the cloud');
+  assert.equal(podSpec(buildDeployment(gpu({ pools: ['cloud-a100'] }), 1, withPools)).schedulingGates, undefined, 'elastic only: the scheduler places it');
+  assert.equal(podSpec(buildDeployment(gpu({ pools: ['onprem-a100', 'cloud-a100'] }), 1, options)).schedulingGates, undefined, 'no pools declared: no class known, no gate');
   assert.throws(() => buildDeployment(gpu({ pools: ['onprem-a100', 'tpu'] }), 1, withPools), /^InvalidRequestError: spec\.placement\.pools\[1\]: no pool named tpu; the declared pools are onprem-a100, cloud-a100, cpu$/);
   assert.throws(() => buildDeployment(gpu({ pools: ['cpu'] }), 1, withPools), /spec\.placement\.pools\[0\]: pool cpu has no accelerators, but spec\.resources\.accelerator asks for nvidia\.com\/gpu; name a GPU pool/);
 });

@@ -21,6 +21,7 @@ export const SERVICE_ACCOUNTS = resource('v1', 'ServiceAccount', 'serviceaccount
 export const SECRETS = resource('v1', 'Secret', 'secrets');
 export const PODS = resource('v1', 'Pod', 'pods');
 export const NAMESPACES = resource('v1', 'Namespace', 'namespaces', false);
+export const NODES = resource('v1', 'Node', 'nodes', false);
 export const ENDPOINT_SLICES = resource('discovery.k8s.io/v1', 'EndpointSlice', 'endpointslices');
 export const POD_DISRUPTION_BUDGETS = resource('policy/v1', 'PodDisruptionBudget', 'poddisruptionbudgets');
 export const NETWORK_POLICIES = resource('networking.k8s.io/v1', 'NetworkPolicy', 'networkpolicies');
