@@ -27,6 +27,19 @@ describe('SignalHub', () => {
     assert.equal(hub.recorder('svc-00001')!.lastRequestAt, 1_002_000);
   });
 
+  it('records the wait of each answered request, and none for an attempt without one', () => {
+    const clock = new ManualClock(1_000_000);
+    const hub = new SignalHub({ clock });
+    hub.track('svc', ['svc-00001'], { stableWindowMs: 10_000, panicWindowMs: 6_000 });
+    for (let i = 0; i < 3; i++) hub.requestStarted('svc', 'svc-00001');
+    hub.requestFinished('svc', 'svc-00001', 'http://a', 120, 200, 0);
+    hub.requestFinished('svc', 'svc-00001', 'http://a', 80, 503, 0, -1);
+    assert.equal(hub.recorder('svc-00001')!.windows(clock.now()).panic.waitP95Ms, undefined, 'no wait given: none recorded');
+    hub.requestFinished('svc', 'svc-00001', 'http://a', 300, 200, 0, 250);
+    const w = hub.recorder('svc-00001')!.windows(clock.now()).panic;
+    assert.ok(Math.abs(w.waitP95Ms! - 250) <= 250 * 0.045, `wait p95 ${w.waitP95Ms}`);
+  });
+
   it('counts held requests and the gateway wait queue as waiting work of the tracked revision', () => {
     const clock = new ManualClock(0);
     const hub = new SignalHub({ clock });

@@ -9,7 +9,8 @@
  * requests waiting at the gateway (held while cold, or in the gateway's wait
  * queue for a free replica slot); queue depth = those waiting + what its
  * replicas last said was waiting (`x-karb-queue-depth`). A replica's queue only holds gateway
- * requests, so once none is in flight those reports are dropped.
+ * requests, so once none is in flight those reports are dropped. Each answered request's wait
+ * (before its replica began it: see `requestFinished`) is recorded when it finishes, like its latency.
  */
 import type { Clock } from '../util/clock.ts';
 import { SignalRecorder, type SignalRecorderOptions } from './windows.ts';
@@ -22,9 +23,13 @@ export interface SignalSink {
   /**
    * That request finished: milliseconds since it reached the gateway or, if it
    * was held while the service had no replica, since it was released; HTTP
-   * status (0 = no response), and the replica's reported queue depth (-1 = none).
+   * status (0 = no response), the replica's reported queue depth (-1 = none), and
+   * how long the request waited before this replica began it (absent or -1: not
+   * known, as for an attempt that got no answer or was retried): from its arrival
+   * (hold and the gateway's queue included) to this attempt being sent, plus what
+   * the replica said it waited in its own queue (`x-karb-queue-ms`).
    */
-  requestFinished(service: string, revision: string, endpoint: string, latencyMs: number, status: number, replicaQueueDepth: number): void;
+  requestFinished(service: string, revision: string, endpoint: string, latencyMs: number, status: number, replicaQueueDepth: number, waitMs?: number): void;
   /** The number of requests held for `service` (no ready replica) is now `held`. */
   heldChanged(service: string, held: number): void;
 }
@@ -121,11 +126,12 @@ export class SignalHub implements SignalSink {
     r.recorder.recordConcurrency(now, this.#inFlight(r, now) + this.#waiting(r.service, now));
   }
 
-  requestFinished(service: string, revision: string, endpoint: string, latencyMs: number, status: number, replicaQueueDepth: number): void {
+  requestFinished(service: string, revision: string, endpoint: string, latencyMs: number, status: number, replicaQueueDepth: number, waitMs = -1): void {
     const r = this.#get(service, revision);
     const now = this.#clock.now();
     if (r.inFlight > 0) r.inFlight -= 1;
     r.recorder.recordRequest(now, latencyMs, status);
+    if (waitMs >= 0) r.recorder.recordWait(now, waitMs);
     if (r.inFlight === 0) r.replicaQueue.clear();
     else if (replicaQueueDepth >= 0) r.replicaQueue.set(endpoint, replicaQueueDepth);
     this.#recordGauges(r, now);
@@ -153,7 +159,9 @@ export class SignalHub implements SignalSink {
     this.#remote.set(report.gateway, gauges);
     for (const r of report.revisions) {
       gauges.revisions.set(r.revision, { inFlight: r.inFlight, replicaQueue: r.replicaQueue });
-      this.#get(r.service, r.revision).recorder.recordRequests(now, r.requests, r.errors, r.latency);
+      const recorder = this.#get(r.service, r.revision).recorder;
+      recorder.recordRequests(now, r.requests, r.errors, r.latency);
+      if (r.wait !== undefined) recorder.recordWaits(now, r.wait);
     }
     for (const r of this.#revisions.values()) this.#recordGauges(r, now);
   }
@@ -211,8 +219,8 @@ export function teeSignals(...sinks: SignalSink[]): SignalSink {
     requestStarted(service, revision) {
       for (const s of sinks) s.requestStarted(service, revision);
     },
-    requestFinished(service, revision, endpoint, latencyMs, status, replicaQueueDepth) {
-      for (const s of sinks) s.requestFinished(service, revision, endpoint, latencyMs, status, replicaQueueDepth);
+    requestFinished(service, revision, endpoint, latencyMs, status, replicaQueueDepth, waitMs) {
+      for (const s of sinks) s.requestFinished(service, revision, endpoint, latencyMs, status, replicaQueueDepth, waitMs);
     },
     heldChanged(service, held) {
       for (const s of sinks) s.heldChanged(service, held);

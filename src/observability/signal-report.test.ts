@@ -38,6 +38,24 @@ describe('parseSignalReport', () => {
     assert.deepEqual(parseSignalReport(JSON.stringify(valid)), valid, 'an older gateway’s report, without sli');
   });
 
+  it('round-trips the wait histogram, and still accepts a report from a gateway older than it', () => {
+    const r = new SignalReporter('gw-1');
+    r.requestStarted('svc', 'svc-00001');
+    r.requestStarted('svc', 'svc-00001');
+    r.requestFinished('svc', 'svc-00001', 'http://a', 12, 200, 3, 7.5);
+    r.requestFinished('svc', 'svc-00001', 'http://a', 2_500, 200, 0, 2_000);
+    const report = r.take();
+    const parsed = parseSignalReport(JSON.stringify(report));
+    assert.deepEqual(parsed, report);
+    assert.deepEqual(parsed.revisions[0]!.wait, [
+      [latencyBin(7.5), 1],
+      [latencyBin(2_000), 1],
+    ]);
+    const old = parseSignalReport(JSON.stringify(valid));
+    assert.equal('wait' in old.revisions[0]!, false, 'no wait field: none is made up');
+    assert.deepEqual(old, valid);
+  });
+
   it('refuses a body that is not JSON with a 400 that says where the format is written', () => {
     const err = refusal('{"gateway":');
     assert.equal(err.status, 400);
@@ -50,6 +68,8 @@ describe('parseSignalReport', () => {
       [{ ...valid, revisions: [{ ...valid.revisions[0]!, requests: -1 }] }, /^gateway report: revisions\.0\.requests: /],
       [{ ...valid, revisions: [{ ...valid.revisions[0]!, latency: [[LATENCY_BINS, 1]] }] }, /^gateway report: revisions\.0\.latency\.0\.0: /],
       [{ ...valid, revisions: [{ ...valid.revisions[0]!, errors: 1.5 }] }, /^gateway report: revisions\.0\.errors: /],
+      [{ ...valid, revisions: [{ ...valid.revisions[0]!, wait: [[0, -1]] }] }, /^gateway report: revisions\.0\.wait\.0\.1: /],
+      [{ ...valid, revisions: [{ ...valid.revisions[0]!, wait: [[LATENCY_BINS, 1]] }] }, /^gateway report: revisions\.0\.wait\.0\.0: /],
       [{ ...valid, gateway: '' }, /^gateway report: gateway: /],
       [{ ...valid, sli: [{ service: 'svc', revision: 'svc-00001', requests: 1, serverErrors: -1, answered: [] }] }, /^gateway report: sli\.0\.serverErrors: /],
       [{ ...valid, services: [{ service: 'svc', waiting: 1, extra: true }] }, /^gateway report: services\.0: /],

@@ -22,6 +22,12 @@ const RevisionReportSchema = z.strictObject({
   errors: count,
   /** Sparse latency histogram of those requests: [bin, count] pairs (see latency-histogram.ts). */
   latency: z.array(z.tuple([z.int().min(0).max(LATENCY_BINS - 1), count])).max(LATENCY_BINS),
+  /**
+   * Sparse histogram of how long those requests waited before a replica began them (at this
+   * gateway, held while cold, and in the replica's own queue where it says: `x-karb-queue-ms`), one
+   * per attempt that answered; absent from a gateway older than it.
+   */
+  wait: z.array(z.tuple([z.int().min(0).max(LATENCY_BINS - 1), count])).max(LATENCY_BINS).optional(),
   /** Of those attempts, the ones sli.ts `isServerError` counts; sent only by gateways older than `sli`. */
   serverErrors: count.optional(),
   /** Sparse latency histogram of the answered attempts (sli.ts `isAnswered`); sent only by gateways older than `sli`. */

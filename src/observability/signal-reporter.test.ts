@@ -32,7 +32,44 @@ describe('SignalReporter', () => {
   });
 });
 
+describe('SignalReporter waits', () => {
+  it('sends a sparse histogram of the answered requests’ waits, only when there were some', () => {
+    const r = new SignalReporter('gw-1');
+    for (let i = 0; i < 4; i++) r.requestStarted('svc', 'svc-00001');
+    r.requestFinished('svc', 'svc-00001', 'http://a', 12, 200, -1, 3);
+    r.requestFinished('svc', 'svc-00001', 'http://a', 14, 200, -1, 3.1);
+    r.requestFinished('svc', 'svc-00001', 'http://a', 900, 200, -1, 850);
+    r.requestFinished('svc', 'svc-00001', 'http://b', 5, 503, -1, -1);
+    const first = r.take();
+    assert.deepEqual(first.revisions[0]!.wait, [
+      [latencyBin(3), 2],
+      [latencyBin(850), 1],
+    ]);
+    r.requestStarted('svc', 'svc-00001');
+    r.requestFinished('svc', 'svc-00001', 'http://b', 5, 0, -1);
+    assert.equal(r.take().revisions[0]!.wait, undefined, 'no answered request since the last report: no wait field');
+  });
+});
+
 describe('SignalHub.ingest', () => {
+  it('feeds a standalone gateway’s waits to the windows; a report without them adds none', () => {
+    const clock = new ManualClock(1_000_000);
+    const hub = new SignalHub({ clock });
+    hub.track('svc', ['svc-00001'], { stableWindowMs: 10_000, panicWindowMs: 6_000 });
+    const reporter = new SignalReporter('gw-1');
+    for (let i = 0; i < 20; i++) {
+      reporter.requestStarted('svc', 'svc-00001');
+      reporter.requestFinished('svc', 'svc-00001', 'http://a', 700, 200, -1, i < 18 ? 10 : 600);
+    }
+    hub.ingest({ gateway: 'old', revisions: [{ service: 'svc', revision: 'svc-00001', requests: 5, errors: 0, latency: [[latencyBin(20), 5]], inFlight: 0, replicaQueue: 0 }], services: [] });
+    assert.equal(hub.recorder('svc-00001')!.windows(clock.now()).panic.waitP95Ms, undefined, 'an older gateway’s report has no waits');
+    hub.ingest(reporter.take());
+    const w = hub.recorder('svc-00001')!.windows(clock.now()).panic;
+    // 25 requests counted, 20 waits: the p95 (rank 19) is one of the two 600 ms waits.
+    assert.ok(Math.abs(w.waitP95Ms! - 600) <= 600 * 0.045, `wait p95 ${w.waitP95Ms}`);
+  });
+
+
   it('adds a standalone gateway’s requests to the windows and its gauges until it stops reporting', () => {
     const clock = new ManualClock(1_000_000);
     const hub = new SignalHub({ clock });

@@ -2,7 +2,7 @@
  * How a standalone gateway (`karb gateway`) tells the control plane what it
  * routed, so the autoscaler and rollout analysis see its traffic too: a
  * `SignalSink` that adds up, per revision, the requests finished since the
- * last report (count, errors, latency histogram) and keeps the gauges now
+ * last report (count, errors, latency histogram, wait histogram) and keeps the gauges now
  * (requests at replicas, what replicas say is waiting), and per service the
  * requests waiting at this gateway. `take()` hands over one report and starts
  * the next; the gateway posts it to `/api/v1/signals` every second (its wire
@@ -21,6 +21,8 @@ interface RevisionTally {
   requests: number;
   errors: number;
   bins: Uint32Array;
+  /** Waits before a replica began each answered request (see `SignalSink.requestFinished`). */
+  waits: Uint32Array;
   inFlight: number;
   replicaQueue: Map<string, number>;
 }
@@ -46,12 +48,13 @@ export class SignalReporter implements SignalSink, SliSink {
     this.#get(service, revision).inFlight += 1;
   }
 
-  requestFinished(service: string, revision: string, endpoint: string, latencyMs: number, status: number, replicaQueueDepth: number): void {
+  requestFinished(service: string, revision: string, endpoint: string, latencyMs: number, status: number, replicaQueueDepth: number, waitMs = -1): void {
     const t = this.#get(service, revision);
     if (t.inFlight > 0) t.inFlight -= 1;
     t.requests += 1;
     if (isErrorStatus(status)) t.errors += 1;
     t.bins[latencyBin(latencyMs)]! += 1;
+    if (waitMs >= 0) t.waits[latencyBin(waitMs)]! += 1;
     if (t.inFlight === 0) t.replicaQueue.clear();
     else if (replicaQueueDepth >= 0) t.replicaQueue.set(endpoint, replicaQueueDepth);
   }
@@ -80,12 +83,24 @@ export class SignalReporter implements SignalSink, SliSink {
       services.add(t.service);
       let replicaQueue = 0;
       for (const d of t.replicaQueue.values()) replicaQueue += d;
-      revisions.push({ service: t.service, revision, requests: t.requests, errors: t.errors, latency: sparse(t.bins), inFlight: t.inFlight, replicaQueue });
+      const wait = sparse(t.waits);
+      revisions.push({
+        service: t.service,
+        revision,
+        requests: t.requests,
+        errors: t.errors,
+        latency: sparse(t.bins),
+        // Left out when empty: a revision with only requests in flight reports as before.
+        ...(wait.length > 0 ? { wait } : {}),
+        inFlight: t.inFlight,
+        replicaQueue,
+      });
       if (t.inFlight === 0) this.#revisions.delete(revision);
       else {
         t.requests = 0;
         t.errors = 0;
         t.bins.fill(0);
+        t.waits.fill(0);
       }
     }
     const sli: NonNullable<SignalReport['sli']> = [];
@@ -106,7 +121,7 @@ export class SignalReporter implements SignalSink, SliSink {
   #get(service: string, revision: string): RevisionTally {
     let t = this.#revisions.get(revision);
     if (t === undefined) {
-      t = { service, requests: 0, errors: 0, bins: new Uint32Array(LATENCY_BINS), inFlight: 0, replicaQueue: new Map() };
+      t = { service, requests: 0, errors: 0, bins: new Uint32Array(LATENCY_BINS), waits: new Uint32Array(LATENCY_BINS), inFlight: 0, replicaQueue: new Map() };
       this.#revisions.set(revision, t);
     }
     return t;

@@ -19,6 +19,11 @@ export interface WindowSignals {
   queueDepth?: number;
   p50Ms?: number;
   p95Ms?: number;
+  /**
+   * p95 of how long requests waited before a replica began them: the latency more replicas
+   * would remove. Absent where nothing reports waits.
+   */
+  waitP95Ms?: number;
   errorRate?: number;
   /** Average CPU utilization of ready replicas relative to their request, 0..1+ (per pod values below). */
   cpuUtilization?: number;

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignalRecorder } from './windows.ts';
 import { seededRandom } from '../util/prng.ts';
+import { LATENCY_BINS, latencyBin } from './latency-histogram.ts';
 
 const T0 = 1_700_000_000_000; // any epoch works; buckets align to multiples of the bucket width
 
@@ -38,6 +39,80 @@ test('request rate, error rate and latency quantiles per window', () => {
   near(stable.p95Ms, 200, 200 * 0.045, 'stable p95 (the slow sixth)');
   near(panic.p50Ms, 200, 200 * 0.045, 'panic p50');
   assert.equal(r.lastRequestAt, T0 + 59_900);
+});
+
+/** The exact nearest-rank quantile q of `values`. */
+function nearestRank(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(1, Math.ceil(q * sorted.length)) - 1]!;
+}
+
+test('waitP95Ms: absent without waits, however many requests finished', () => {
+  const r = new SignalRecorder();
+  for (let i = 0; i < 50; i++) r.recordRequest(T0 + i * 100, 20, 200);
+  const { stable, panic } = r.windows(T0 + 5_000);
+  assert.ok(stable.p95Ms !== undefined);
+  assert.equal(stable.waitP95Ms, undefined);
+  assert.equal(panic.waitP95Ms, undefined);
+  assert.equal(r.windows(T0 + 5_000).stable.waitP95Ms, undefined, 'reading a window records nothing');
+});
+
+test('waitP95Ms is the p95 of the recorded waits within ±4.5%, apart from the latency quantiles', () => {
+  const r = new SignalRecorder();
+  const random = seededRandom(7).next;
+  const waits: number[] = [];
+  // 20 s of 50 waits a second spread over 0.5..500 ms (log-uniform); the requests' latencies are all 1 s.
+  for (let i = 0; i < 1_000; i++) {
+    const at = T0 + i * 20;
+    const wait = 0.5 * 1_000 ** random();
+    waits.push(wait);
+    r.recordWait(at, wait);
+    r.recordRequest(at, 1_000, 200);
+  }
+  const now = T0 + 19_999;
+  const exact = nearestRank(waits, 0.95);
+  const { stable } = r.windows(now);
+  near(stable.waitP95Ms, exact, exact * 0.045, 'stable wait p95');
+  near(stable.p95Ms, 1_000, 1e-9, 'latency p95 is the latencies, not the waits');
+  // The panic window holds the last 6 s of waits only.
+  near(r.windows(now).panic.waitP95Ms, nearestRank(waits.slice(-300), 0.95), nearestRank(waits.slice(-300), 0.95) * 0.045, 'panic wait p95');
+  // A zero wait (a request begun at once) counts, and pulls the quantile down.
+  const quick = new SignalRecorder();
+  for (let i = 0; i < 100; i++) quick.recordWait(T0 + i, i < 96 ? 0 : 300);
+  near(quick.windows(T0 + 100).panic.waitP95Ms, 0.1, 0.1 * 0.045, 'p95 of 96 zero waits is in the lowest bin');
+  quick.recordWait(T0 + 200, -1);
+  quick.recordWait(T0 + 200, Number.NaN);
+  near(quick.windows(T0 + 200).panic.waitP95Ms, 0.1, 0.1 * 0.045, 'a negative or NaN wait is ignored');
+});
+
+test('waitP95Ms counts only waits within the window', () => {
+  const r = new SignalRecorder();
+  // Long waits early on, short ones in the last 6 s.
+  for (let i = 0; i < 100; i++) r.recordWait(T0 + i * 100, 800);
+  for (let i = 0; i < 60; i++) r.recordWait(T0 + 54_000 + i * 100, 10);
+  const now = T0 + 59_999;
+  near(r.windows(now).panic.waitP95Ms, 10, 10 * 0.045, 'the panic window sees only the short waits');
+  near(r.windows(now).stable.waitP95Ms, 800, 800 * 0.045, 'the stable window sees both');
+  // Ten seconds later the stable window starts after the last long wait.
+  near(r.windows(T0 + 69_999).stable.waitP95Ms, 10, 10 * 0.045, 'the long waits aged out');
+  assert.equal(r.windows(T0 + 200_000).stable.waitP95Ms, undefined, 'no waits in the window: absent again');
+});
+
+test('recordWaits adds another gateway\'s sparse wait histogram: its bins count as their middles', () => {
+  const r = new SignalRecorder();
+  r.recordWaits(T0, []);
+  assert.equal(r.windows(T0).stable.waitP95Ms, undefined, 'an empty histogram is no data');
+  r.recordWaits(T0 + 100, [
+    [latencyBin(5), 90],
+    [latencyBin(400), 10],
+    [LATENCY_BINS, 1_000], // out of range: ignored
+    [latencyBin(9_000), 0],
+  ]);
+  const w = r.windows(T0 + 500).panic;
+  near(w.waitP95Ms, 400, 400 * 0.045, 'p95 of 90 × 5 ms and 10 × 400 ms');
+  // Mixed with this process's own waits in the same window.
+  for (let i = 0; i < 900; i++) r.recordWait(T0 + 200, 5);
+  near(r.windows(T0 + 500).panic.waitP95Ms, 5, 5 * 0.045, 'now 990 of 1000 waits are 5 ms');
 });
 
 test('requests age out of the windows and the ring is reused after a long gap', () => {

@@ -10,6 +10,9 @@
  * - errorRate: failed ÷ completed, failed as `isErrorStatus` says (no response, 429, 5xx).
  * - p50Ms / p95Ms: from per-bucket log-scale histograms (see latency-histogram.ts):
  *   within ±4.5% of the exact nearest-rank quantile of the window's samples.
+ * - waitP95Ms: the p95 of how long requests waited before a replica began them (gateway queue,
+ *   held while cold, a replica's own queue), from the same histograms: the part of latency more
+ *   replicas can remove, where the rest is the request's own service time.
  * - concurrency / queueDepth: time-weighted averages of the gauges. A gauge
  *   holds its last value until the next sample, for at most `gaugeStaleMs`, so
  *   sampling cadence does not bias the average.
@@ -78,6 +81,7 @@ export class SignalRecorder {
   readonly #gpu: Map<string, Util>[];
   readonly #concurrency: Gauge;
   readonly #queue: Gauge;
+  readonly #wait: SampleRing;
   readonly #scratch = new Uint32Array(LATENCY_BINS);
 
   constructor(options: SignalRecorderOptions = {}) {
@@ -104,6 +108,7 @@ export class SignalRecorder {
     this.#gpu = Array.from({ length: size }, () => new Map<string, Util>());
     this.#concurrency = { area: new Float64Array(size), time: new Float64Array(size), lastAt: -Infinity };
     this.#queue = { area: new Float64Array(size), time: new Float64Array(size), lastAt: -Infinity };
+    this.#wait = new SampleRing(size);
   }
 
   /** A completed request: when it finished, how long it took, and its HTTP status (0 = no response). */
@@ -142,6 +147,26 @@ export class SignalRecorder {
       if (ms < this.#latMin[slot]!) this.#latMin[slot] = ms;
       if (ms > this.#latMax[slot]!) this.#latMax[slot] = ms;
     }
+  }
+
+  /** A request a replica began at `at` after waiting `waitMs` (in the gateway's queue, held while cold, or in the replica's own queue). */
+  recordWait(at: number, waitMs: number): void {
+    if (!(waitMs >= 0)) return;
+    this.#observe(at);
+    const slot = this.#slot(at);
+    if (slot >= 0) this.#wait.add(slot, waitMs);
+  }
+
+  /**
+   * Waits another gateway reported since its last report, added at `at`: `waits` is a sparse
+   * histogram of [bin, count] pairs (each wait counts as its bin's middle, as `recordRequests` does).
+   */
+  recordWaits(at: number, waits: ReadonlyArray<readonly [number, number]>): void {
+    if (waits.length === 0) return;
+    this.#observe(at);
+    const slot = this.#slot(at);
+    if (slot < 0) return;
+    for (const [bin, n] of waits) if (bin >= 0 && bin < LATENCY_BINS && n > 0) this.#wait.addBin(slot, bin, n);
   }
 
   /** In-flight requests across the revision (gateway view), sampled at `at`. */
@@ -239,6 +264,8 @@ export class SignalRecorder {
       out.p50Ms = histogramQuantile(merged, count, 0.5, min, max);
       out.p95Ms = histogramQuantile(merged, count, 0.95, min, max);
     }
+    const waitP95 = this.#wait.quantile(0.95, (idx) => this.#live(idx), firstIdx, nowIdx);
+    if (waitP95 !== undefined) out.waitP95Ms = waitP95;
     const concurrency = this.#gaugeAverage(this.#concurrency, firstIdx, nowIdx, now);
     if (concurrency !== undefined) out.concurrency = concurrency;
     const queue = this.#gaugeAverage(this.#queue, firstIdx, nowIdx, now);
@@ -300,6 +327,7 @@ export class SignalRecorder {
     this.#latMin[slot] = Infinity;
     this.#latMax[slot] = -Infinity;
     this.#hist[slot]?.fill(0);
+    this.#wait.clear(slot);
     this.#cpu[slot]!.clear();
     this.#gpu[slot]!.clear();
     for (const g of [this.#concurrency, this.#queue]) {
@@ -399,4 +427,61 @@ function meanOfAverages(m: Map<string, Util>): number | undefined {
   let total = 0;
   for (const u of m.values()) total += u.sum / u.n;
   return total / m.size;
+}
+
+/** Per-bucket samples of one kind of duration (count, extremes, histogram), for a quantile over a window. */
+class SampleRing {
+  readonly #count: Float64Array;
+  readonly #min: Float64Array;
+  readonly #max: Float64Array;
+  readonly #hist: (Uint32Array | undefined)[];
+  readonly #scratch = new Uint32Array(LATENCY_BINS);
+
+  constructor(size: number) {
+    this.#count = new Float64Array(size);
+    this.#min = new Float64Array(size).fill(Infinity);
+    this.#max = new Float64Array(size).fill(-Infinity);
+    this.#hist = new Array<Uint32Array | undefined>(size).fill(undefined);
+  }
+
+  add(slot: number, ms: number): void {
+    this.#count[slot]! += 1;
+    if (ms < this.#min[slot]!) this.#min[slot] = ms;
+    if (ms > this.#max[slot]!) this.#max[slot] = ms;
+    (this.#hist[slot] ??= new Uint32Array(LATENCY_BINS))[latencyBin(ms)]! += 1;
+  }
+
+  /** `n` samples known only by their histogram bin: each counts as the bin's middle. */
+  addBin(slot: number, bin: number, n: number): void {
+    const ms = binMiddle(bin);
+    this.#count[slot]! += n;
+    if (ms < this.#min[slot]!) this.#min[slot] = ms;
+    if (ms > this.#max[slot]!) this.#max[slot] = ms;
+    (this.#hist[slot] ??= new Uint32Array(LATENCY_BINS))[bin]! += n;
+  }
+
+  clear(slot: number): void {
+    this.#count[slot] = 0;
+    this.#min[slot] = Infinity;
+    this.#max[slot] = -Infinity;
+    this.#hist[slot]?.fill(0);
+  }
+
+  /** Quantile q of the samples in buckets firstIdx..lastIdx (`live` maps a bucket to its slot, or -1). */
+  quantile(q: number, live: (idx: number) => number, firstIdx: number, lastIdx: number): number | undefined {
+    let count = 0;
+    let min = Infinity;
+    let max = -Infinity;
+    const merged = this.#scratch.fill(0);
+    for (let idx = firstIdx; idx <= lastIdx; idx++) {
+      const slot = live(idx);
+      if (slot < 0 || this.#count[slot] === 0) continue;
+      count += this.#count[slot]!;
+      min = Math.min(min, this.#min[slot]!);
+      max = Math.max(max, this.#max[slot]!);
+      const hist = this.#hist[slot]!;
+      for (let i = 0; i < LATENCY_BINS; i++) merged[i]! += hist[i]!;
+    }
+    return histogramQuantile(merged, count, q, min, max);
+  }
 }

@@ -8,6 +8,7 @@ import { ensureModels, metricValue, MODELS } from './test-helpers.ts';
 import { waitFor } from '../util/wait-for.ts';
 import { createDriftMonitor } from './drift.ts';
 import { freePort } from '../util/free-port.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Feature rows unique to request `k`: no two requests (or rows) share values. */
 function featureRows(k: number, rows: number): number[][] {
@@ -116,6 +117,7 @@ describe('model server over HTTP (fraud-v1, real ONNX Runtime)', () => {
         const reply = await post(server.url + path, inferBody(rows, { id: 'tx-42' }));
         assert.equal(reply.status, 200, JSON.stringify(reply.body));
         assert.match(reply.headers.get('x-karb-queue-depth') ?? '', /^\d+$/);
+        assert.match(reply.headers.get('x-karb-queue-ms') ?? '', /^\d+(\.\d+)?$/);
         assert.equal(reply.body.model_name, 'fraud-v1');
         assert.equal(reply.body.id, 'tx-42');
         const [out] = reply.body.outputs;
@@ -258,6 +260,61 @@ describe('model server over HTTP (fraud-v1, real ONNX Runtime)', () => {
     assert.ok(metricValue(text, 'karb_serving_batch_rows_bucket', { le: '1' })! < metricValue(text, 'karb_serving_batch_rows_count')!, 'batch-size histogram saw batches above 1');
   });
 
+  it('says how long each request waited for its batch to begin (x-karb-queue-ms): longer behind a busy batch', async () => {
+    // Runs go one at a time, as on the model's thread; the run after `holdNext` is set waits for `release`.
+    let runs = 0;
+    let holdNext = false;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let previous: Promise<unknown> = Promise.resolve();
+    const gated: ModelSession = {
+      inputs: model.inputs,
+      outputs: model.outputs,
+      batchable: model.batchable,
+      get alive() {
+        return model.alive;
+      },
+      run(feeds) {
+        runs++;
+        const held = holdNext;
+        holdNext = false;
+        const result = previous.then(() => (held ? gate : undefined)).then(() => model.run(feeds));
+        previous = result.catch(() => undefined);
+        return result;
+      },
+      close: () => Promise.resolve(),
+    };
+    const server = await start({ model: gated, maxBatchSize: 1, maxDelayMs: 0 });
+    const url = `${server.url}/v2/models/fraud-v1/infer`;
+    const queueMs = (r: Reply): number => {
+      const value = r.headers.get('x-karb-queue-ms') ?? '';
+      assert.match(value, /^\d+(\.\d+)?$/);
+      return Number(value);
+    };
+
+    const lone = await post(url, inferBody(featureRows(500, 1)));
+    assert.equal(lone.status, 200);
+    const idle = queueMs(lone);
+
+    holdNext = true;
+    const busy = post(url, inferBody(featureRows(501, 1)));
+    await waitFor('the busy batch to run', () => runs === 2);
+    // One request is handed to the model behind the busy batch (the pipeline's second slot), one waits in the queue.
+    const behind = post(url, inferBody(featureRows(502, 1)));
+    await waitFor('a batch handed over behind it', () => runs === 3);
+    const queued = post(url, inferBody(featureRows(503, 1)));
+    await waitFor('a request in the queue', () => server.queuedRows === 1);
+    const heldMs = 200;
+    await sleep(heldMs);
+    release();
+    const [first, second, third] = await Promise.all([busy, behind, queued]);
+    for (const r of [first, second, third]) assert.equal(r.status, 200);
+    assert.ok(queueMs(first) < heldMs, `the busy batch began at once: ${queueMs(first)} ms`);
+    assert.ok(queueMs(second) >= heldMs, `handed over, it still waited for the busy batch: ${queueMs(second)} ms`);
+    assert.ok(queueMs(third) >= heldMs, `queued, it waited for both: ${queueMs(third)} ms`);
+    assert.ok(idle < queueMs(second), `a lone request on an idle model waits less (${idle} ms)`);
+  });
+
   it('answers 503 with Retry-After when the queue is full', async () => {
     // One row per run, each run slowed by fault injection, room for 4 rows in the queue.
     const server = await start({ maxBatchSize: 1, maxDelayMs: 0, maxQueueRows: 4, injectLatencyMs: 250 });
@@ -272,6 +329,7 @@ describe('model server over HTTP (fraud-v1, real ONNX Runtime)', () => {
       assert.equal(r.headers.get('retry-after'), '1');
       assert.match(r.body.error, /inference queue is full: \d+ rows waiting, this request adds 1, the limit is 4/);
       assert.match(r.headers.get('x-karb-queue-depth') ?? '', /^\d+$/);
+      assert.equal(r.headers.get('x-karb-queue-ms'), null, 'refused before it queued: no wait to report');
     }
     for (const [k, r] of replies.entries()) {
       if (r.status === 200) assert.deepEqual(Float32Array.from(r.body.outputs[0].data), await expected(requests[k]!));

@@ -13,7 +13,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvalidRequestError, KarbError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, UnavailableError } from '../errors.ts';
 import { systemClock, type Clock } from '../util/clock.ts';
-import { Batcher, type BatchRunner } from './batcher.ts';
+import { Batcher, type BatchRunner, type BatchTiming } from './batcher.ts';
 import { silentLogger, type Logger } from '../util/log.ts';
 import { SERVING_DEFAULTS } from './defaults.ts';
 import { createServingMetrics, type ServingMetrics } from './metrics.ts';
@@ -185,8 +185,15 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     return undefined;
   }
 
-  function queueHeader(): Record<string, string> {
-    return { 'x-karb-queue-depth': String(batcher.queuedRows) };
+  /**
+   * `x-karb-queue-depth`, and once the request's batch ran `x-karb-queue-ms`: how long it waited
+   * here, from its submit (`submittedAt`, `performance.now()` like the batcher's stopwatch) to its
+   * batch beginning to compute (a pipelined batch waits at the model for the one before it).
+   */
+  function queueHeader(timing?: BatchTiming, submittedAt = 0): Record<string, string> {
+    const headers: Record<string, string> = { 'x-karb-queue-depth': String(batcher.queuedRows) };
+    if (timing !== undefined && !Number.isNaN(timing.batchedAt)) headers['x-karb-queue-ms'] = String(Math.round(Math.max(0, timing.runStartedAt - submittedAt) * 10) / 10);
+    return headers;
   }
 
   async function infer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -195,6 +202,9 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     const route = warm ? undefined : 'infer';
     const trace = tracing === undefined || warm ? undefined : new InferTrace(tracing, req, started, name);
     const watch = warm ? undefined : drift;
+    // Filled in by the batcher when the request's batch ends (batchedAt stays NaN if it never ran).
+    let timing: BatchTiming | undefined;
+    let submittedAt = 0;
     inFlight++;
     try {
       if (draining) throw new UnavailableError('the model server is draining and takes no new requests; retry on another replica', { code: 'DRAINING', retryAfterSeconds: 1 });
@@ -214,8 +224,9 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
         }
       }
       trace?.submitted(request.rows);
-      const timing = trace?.timing;
-      const outputs = await batcher.submit({ rows: request.rows, feeds: request.feeds, ...(timing ? { timing } : {}) });
+      timing = trace?.timing ?? { batchedAt: Number.NaN, runStartedAt: 0, finishedAt: 0, rows: 0, requests: 0 };
+      submittedAt = performance.now();
+      const outputs = await batcher.submit({ rows: request.rows, feeds: request.feeds, timing });
       if (watch !== undefined) {
         for (let i = 0; i < driftOutputs.length; i++) {
           const out = outputs[driftOutputs[i]!];
@@ -224,11 +235,11 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
       }
       const encoded = encodeInferResponse(name, version, request, outputs, model.outputs);
       if (encoded.binary.length === 0) {
-        send(res, route, 200, encoded.json, queueHeader());
+        send(res, route, 200, encoded.json, queueHeader(timing, submittedAt));
       } else {
         const head = Buffer.from(encoded.json);
         send(res, route, 200, Buffer.concat([head, ...encoded.binary]), {
-          ...queueHeader(),
+          ...queueHeader(timing, submittedAt),
           'content-type': 'application/octet-stream',
           'inference-header-content-length': head.length,
         });
@@ -237,7 +248,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
       trace?.failed(err);
       if (err instanceof ClientGoneError) {
         if (!warm) metrics.countRequest('infer', 499);
-      } else sendError(res, route, err, queueHeader());
+      } else sendError(res, route, err, queueHeader(timing, submittedAt));
     } finally {
       trace?.finish(res.headersSent ? res.statusCode : 499);
       inFlight--;

@@ -24,6 +24,7 @@ import type { Exchange } from '../server/exchange.ts';
 import type { OutstandingRequests } from './outstanding.ts';
 import type { Route, RouteEndpoint, RouteRevision } from '../discovery/routing-table.ts';
 import type { UpstreamPools } from './upstream.ts';
+import { QUEUE_MS_HEADER, parseQueueMs } from './queue-depth.ts';
 
 export const DEFAULT_MIRROR_MAX_IN_FLIGHT_PER_SERVICE = 64;
 
@@ -118,6 +119,8 @@ export function createMirror(deps: MirrorDeps, options: MirrorOptions = {}): Mir
     signals?.requestStarted(service, revision);
     const sentAt = performance.now();
     let status = 0;
+    /** A copy goes out at once: its wait is the replica's own queue, if it says (-1: no answer). */
+    let waitMs = -1;
     let finished = false;
     const done = (): void => {
       if (finished) return;
@@ -125,7 +128,7 @@ export function createMirror(deps: MirrorDeps, options: MirrorOptions = {}): Mir
       add(perService, service, -1);
       add(perUrl, url, -1);
       counter.inc({ service, revision, outcome: mirrorOutcome(status) });
-      signals?.requestFinished(service, revision, url, performance.now() - sentAt, status, -1);
+      signals?.requestFinished(service, revision, url, performance.now() - sentAt, status, -1, status > 0 ? waitMs : -1);
     };
     let request: Promise<Dispatcher.ResponseData>;
     try {
@@ -137,6 +140,7 @@ export function createMirror(deps: MirrorDeps, options: MirrorOptions = {}): Mir
     request.then(
       (response) => {
         status = response.statusCode;
+        waitMs = parseQueueMs(response.headers[QUEUE_MS_HEADER]) ?? 0;
         // Read to the end and drop (the connection goes back to the pool); a body cut short is no answer.
         const body = response.body;
         body.on('error', () => {

@@ -50,11 +50,11 @@ const draining: ReplicaHandler = (_req, res) => {
 /** A SignalSink that records what the gateway reports. */
 function recordingSink() {
   const started: Array<{ service: string; revision: string }> = [];
-  const finished: Array<{ service: string; revision: string; endpoint: string; latencyMs: number; status: number; depth: number }> = [];
+  const finished: Array<{ service: string; revision: string; endpoint: string; latencyMs: number; status: number; depth: number; waitMs: number }> = [];
   const sink: SignalSink = {
     requestStarted: (service, revision) => void started.push({ service, revision }),
-    requestFinished: (service, revision, endpoint, latencyMs, status, depth) =>
-      void finished.push({ service, revision, endpoint, latencyMs, status, depth }),
+    requestFinished: (service, revision, endpoint, latencyMs, status, depth, waitMs = -1) =>
+      void finished.push({ service, revision, endpoint, latencyMs, status, depth, waitMs }),
     heldChanged: () => {},
   };
   const startedFor = (rev: string) => started.filter((s) => s.revision === rev).length;
@@ -319,7 +319,9 @@ test('a mirror answering 500, or not listening, changes nothing for callers', as
   await signals.settled('b-2');
   assert.equal(broken.seen.length, n, 'a failing copy is not retried');
   assert.ok(signals.finishedFor('a-2').every((f) => f.status === 500));
+  assert.ok(signals.finishedFor('a-2').every((f) => f.waitMs === 0), 'an answered copy went out at once, and its replica said nothing of a queue');
   assert.ok(signals.finishedFor('b-2').every((f) => f.status === 0), 'no answer is status 0');
+  assert.ok(signals.finishedFor('b-2').every((f) => f.waitMs === -1), 'and no wait');
   assert.equal(signals.finishedFor('b-2').length, n);
 
   const text = await gw.metrics();

@@ -3,6 +3,8 @@
  * waiting at its batcher) and when. A report loses weight linearly with its
  * age and counts for nothing once `staleAfterMs` old, so a replica that
  * answered "busy" once is not shunned after it has caught up. Time comes in.
+ * Also the replica's `x-karb-queue-ms` (its answer's wait in that queue), read
+ * for the autoscaler's wait signal.
  */
 export const QUEUE_DEPTH_HEADER = 'x-karb-queue-depth';
 
@@ -17,6 +19,19 @@ export function parseQueueDepth(value: string | string[] | undefined): number | 
   if (typeof value !== 'string' || value.length === 0 || value.length > 9) return undefined;
   const n = Number(value);
   return Number.isInteger(n) && n >= 0 ? n : undefined;
+}
+
+/**
+ * How long a request waited in the replica's own queue (its batcher) before its batch began,
+ * in milliseconds (a decimal): what the replica adds to the wait the gateway measures itself.
+ */
+export const QUEUE_MS_HEADER = 'x-karb-queue-ms';
+
+/** Parses `x-karb-queue-ms`; anything but a finite non-negative number is ignored (undefined). */
+export function parseQueueMs(value: string | string[] | undefined): number | undefined {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 16) return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
 export class ReportedQueueDepths {

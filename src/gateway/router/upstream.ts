@@ -23,6 +23,7 @@ import type { Mirror } from './mirror.ts';
 import type { SignalSink } from '../../observability/hub.ts';
 import { latencyOrigin } from '../buffer/hold.ts';
 import { upstreamPath } from '../server/paths.ts';
+import { QUEUE_MS_HEADER, parseQueueMs } from './queue-depth.ts';
 import { performance } from 'node:perf_hooks';
 import type { Span } from '../../observability/tracing/request-trace.ts';
 
@@ -176,6 +177,13 @@ class UpstreamCallHandler implements Dispatcher.DispatchHandler, UpstreamCall {
   /** For the autoscaler's signals: the replica's status (0 = no response) and queue depth (-1 = not said). */
   #status = 0;
   #queueDepth = -1;
+  /**
+   * For the wait signal: when this attempt went onto a connection (`performance.now()`, -1 = never),
+   * whether its answer is the one the caller gets, and the replica's own queue wait (`x-karb-queue-ms`).
+   */
+  #sentAt = -1;
+  #answered = false;
+  #replicaWaitMs = -1;
   /** The revision this attempt went to (a retry may pick another one for the exchange). */
   readonly #revision: string;
   /** This attempt's span, when the request is traced; `#errorType` says why it failed, if it did. */
@@ -211,6 +219,8 @@ class UpstreamCallHandler implements Dispatcher.DispatchHandler, UpstreamCall {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
+    // undici calls this as it writes the request to a connection: the pool's own queue is behind it.
+    this.#sentAt = performance.now();
     if (this.#clientGone) controller.abort(new ClientClosedError());
     else if (this.#expired !== undefined) controller.abort(this.#expired);
   }
@@ -247,6 +257,9 @@ class UpstreamCallHandler implements Dispatcher.DispatchHandler, UpstreamCall {
     this.#status = statusCode;
     const depth = headers['x-karb-queue-depth'];
     if (typeof depth === 'string') this.#queueDepth = Number(depth) || 0;
+    this.#answered = true;
+    const queueMs = headers[QUEUE_MS_HEADER];
+    if (queueMs !== undefined) this.#replicaWaitMs = parseQueueMs(queueMs) ?? -1;
     forwarded['x-karb-revision'] = ex.revision!.revision;
     res.writeHead(statusCode, forwarded);
   }
@@ -294,7 +307,13 @@ class UpstreamCallHandler implements Dispatcher.DispatchHandler, UpstreamCall {
     if (this.#span !== undefined) this.#exchange.trace?.attemptEnded(this.#span, this.#status, this.#errorType);
     const signals = this.#deps.signals;
     if (signals !== undefined) {
-      signals.requestFinished(this.#service, this.#revision, this.#url, performance.now() - latencyOrigin(this.#exchange), this.#status, this.#queueDepth);
+      // The wait counts from arrival (held while cold and the gateway's queue included) to this
+      // attempt going out, plus the replica's own queue; only the attempt that answered has one
+      // (a retry's counts the attempts before it: the caller waited through them). A replica that
+      // does not say how long it queued gives none: a wait without its queue would read as "no
+      // waiting" while requests queue inside it, and GASCL falls back to how busy replicas are.
+      const waitMs = this.#answered && this.#sentAt >= 0 && this.#replicaWaitMs >= 0 ? this.#sentAt - this.#exchange.startedAt + this.#replicaWaitMs : -1;
+      signals.requestFinished(this.#service, this.#revision, this.#url, performance.now() - latencyOrigin(this.#exchange), this.#status, this.#queueDepth, waitMs);
     }
   }
 
