@@ -24,8 +24,15 @@ export interface ScalingInput {
   slo: { latencyP95Ms: number; coldStartMs: number };
   /** hpa-cpu only: target average CPU utilization relative to the request (default 0.8, the HPA's default). */
   targetCpuUtilization?: number;
-  /** Pool limits for node requests (gascl); replicas per node. */
-  capacity?: { replicasPerNode: number; currentNodes: number; maxNodes: number };
+  /**
+   * Pool limits for node requests (gascl); replicas per node, and how long a node the pool adds
+   * takes to be ready (its provisioning delay, when the pool declares one).
+   */
+  capacity?: { replicasPerNode: number; currentNodes: number; maxNodes: number; provisioningMs?: number };
+  /** Requests the gateway holds waiting for this service at most, when bounded; beyond it, it refuses them. */
+  queueLimit?: number;
+  /** The period the service's traffic repeats over (a day, a week), when declared: gascl forecasts from one period ago. */
+  seasonalPeriodMs?: number;
   /** spec.scaling.replicas: a fixed count (kubectl scale, an HPA on the service) that replaces the policy. */
   replicas?: number;
 }
@@ -41,6 +48,10 @@ export type ScaleReason =
   | 'CpuUtilization'
   | 'Panic'
   | 'ColdStartLead'
+  /** gascl: one period ago, the service needed more replicas in the time it takes to add them. */
+  | 'Forecast'
+  /** gascl: headroom for the next burst, sized and timed from the service's past bursts. */
+  | 'BurstHeadroom'
   | 'ScaleUpStabilized'
   | 'ScaleUpLimit'
   | 'ScaleDownLimit'

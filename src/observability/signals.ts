@@ -13,6 +13,11 @@ export interface WindowSignals {
   windowSeconds: number;
   /** Completed requests per second. */
   requestRate?: number;
+  /**
+   * Requests per second turned away before a replica began them (refused at a full queue, or timed
+   * out waiting): arrivals the completed rate does not show. Absent when none was.
+   */
+  refusedRate?: number;
   /** Average in-flight requests across the revision (gateway view), waiting ones (queueDepth) included. */
   concurrency?: number;
   /** Requests waiting (gateway queue + replica queues + held while cold). */

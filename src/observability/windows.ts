@@ -6,7 +6,8 @@
  *
  * What each signal means:
  * - requestRate: completions in the window ÷ the window's observed length (the
- *   window is shorter while the recorder is younger than it).
+ *   window is shorter while the recorder is younger than it); refusedRate likewise for requests
+ *   turned away before a replica began them (absent when none was).
  * - errorRate: failed ÷ completed, failed as `isErrorStatus` says (no response, 429, 5xx).
  * - p50Ms / p95Ms: from per-bucket log-scale histograms (see latency-histogram.ts):
  *   within ±4.5% of the exact nearest-rank quantile of the window's samples.
@@ -74,6 +75,7 @@ export class SignalRecorder {
   readonly #index: Float64Array;
   readonly #count: Float64Array;
   readonly #errors: Float64Array;
+  readonly #refused: Float64Array;
   readonly #latMin: Float64Array;
   readonly #latMax: Float64Array;
   readonly #hist: (Uint32Array | undefined)[];
@@ -101,6 +103,7 @@ export class SignalRecorder {
     this.#index = new Float64Array(size).fill(-1);
     this.#count = new Float64Array(size);
     this.#errors = new Float64Array(size);
+    this.#refused = new Float64Array(size);
     this.#latMin = new Float64Array(size).fill(Infinity);
     this.#latMax = new Float64Array(size).fill(-Infinity);
     this.#hist = new Array<Uint32Array | undefined>(size).fill(undefined);
@@ -167,6 +170,14 @@ export class SignalRecorder {
     const slot = this.#slot(at);
     if (slot < 0) return;
     for (const [bin, n] of waits) if (bin >= 0 && bin < LATENCY_BINS && n > 0) this.#wait.addBin(slot, bin, n);
+  }
+
+  /** `count` requests turned away at `at` before a replica began them: refused at a full queue, or timed out waiting. */
+  recordRefused(at: number, count = 1): void {
+    if (!(count > 0)) return;
+    this.#observe(at);
+    const slot = this.#slot(at);
+    if (slot >= 0) this.#refused[slot]! += count;
   }
 
   /** In-flight requests across the revision (gateway view), sampled at `at`. */
@@ -237,6 +248,7 @@ export class SignalRecorder {
 
     let count = 0;
     let errors = 0;
+    let refused = 0;
     let min = Infinity;
     let max = -Infinity;
     const merged = this.#scratch.fill(0);
@@ -247,6 +259,7 @@ export class SignalRecorder {
       if (slot < 0) continue;
       count += this.#count[slot]!;
       errors += this.#errors[slot]!;
+      refused += this.#refused[slot]!;
       if (this.#latMin[slot]! < min) min = this.#latMin[slot]!;
       if (this.#latMax[slot]! > max) max = this.#latMax[slot]!;
       const hist = this.#hist[slot];
@@ -258,6 +271,7 @@ export class SignalRecorder {
     if (this.#observedSince !== undefined && this.#observedSince <= now) {
       const span = now - Math.max(windowStart, this.#observedSince);
       out.requestRate = count / (Math.max(b, span) / 1000);
+      if (refused > 0) out.refusedRate = refused / (Math.max(b, span) / 1000);
     }
     if (count > 0) {
       out.errorRate = errors / count;
@@ -324,6 +338,7 @@ export class SignalRecorder {
     this.#index[slot] = idx;
     this.#count[slot] = 0;
     this.#errors[slot] = 0;
+    this.#refused[slot] = 0;
     this.#latMin[slot] = Infinity;
     this.#latMax[slot] = -Infinity;
     this.#hist[slot]?.fill(0);

@@ -80,8 +80,64 @@ test('same seed, same JSON report, byte for byte (in this thread or on workers);
       assert.ok(t.sloMinutesPct >= 0 && t.sloMinutesPct <= 100);
       assert.equal(t.minutes, 8);
     }
-    assert.ok(burst.targets, 'the GASCL target check is in the report');
+    // GASCL's targets, for scripts: never behind A–C and the bounds, and against the line between the bounds; no period declared, so no near-oracle target.
+    const targets = burst.targets;
+    assert.ok(targets, 'the GASCL targets are in the report');
+    assert.equal(typeof targets.neverBehind.holds, 'boolean');
+    assert.deepEqual(targets.neverBehind.compared, ['hpa-cpu', 'hpa-service', 'keda-queue', 'reactive bound', 'standing bound']);
+    assert.equal(targets.neverBehind.holds, targets.neverBehind.reasons.length === 0);
+    const gascl = burst.treatments.find((t) => t.policy === 'gascl')!;
+    assert.equal(targets.neverBehind.minutes - targets.neverBehind.sloMinutes, gascl.minutesOverSlo);
+    assert.ok(Math.abs(targets.neverBehind.gpuNodeHours - gascl.gpuNodeHours) < 0.002, 'node-hours summed by minute are the run’s');
+    assert.equal(targets.nearOracle, undefined);
+    const line = targets.beyondBoundsLine;
+    assert.ok(line);
+    assert.equal(line.holds, line.marginPct! >= 0);
+    assert.equal(line.gascl.sloMinutesPct, gascl.sloMinutesPct);
+    assert.equal(line.reactive.sloMinutesPct, burst.reactiveBound!.sloMinutesPct);
+    assert.equal(line.standing.sloMinutesPct, burst.standingBound!.sloMinutesPct);
   }));
+
+const SEASONAL = `
+name: mini-days
+description: three 4-minute days, the period declared
+duration: 12m
+slo: { latencyP95Ms: 400, coldStartMs: 8000 }
+pools:
+  - { name: onprem, replicasPerNode: 2, costPerHour: 4, minNodes: 1, maxNodes: 1 }
+  - { name: cloud, replicasPerNode: 2, costPerHour: 8, maxNodes: 6, provisioningDelay: 20s }
+service:
+  serviceTime: { meanMs: 40, p95Ms: 90 }
+  concurrency: 2
+  coldStart: { modelLoad: 3s }
+scaling: { minReplicas: 1, maxReplicas: 12, targetConcurrency: 1.5, seasonality: { period: 4m } }
+traffic:
+  shape: { kind: diurnal, minRps: 5, maxRps: 60, period: 4m, variation: { peak: 0.1, shift: 10s } }
+`;
+
+test('--json: a scenario that declares its period gets the near-oracle target, counted from the second period on', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'karb-simulate-'));
+  try {
+    const file = join(dir, 'days.yaml');
+    writeFileSync(file, SEASONAL);
+    const r = await simulateCli(['--scenario', file, '--json', '--policies', 'hpa-service,gascl,oracle', '--jobs', '1']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = (JSON.parse(r.stdout) as SimulationReport).scenarios[0]!;
+    const near = s.targets?.nearOracle;
+    assert.ok(near, 'near-oracle target reported');
+    assert.equal(near.fromMinute, 4);
+    assert.equal(near.minutes, 8);
+    assert.deepEqual(near.target, { sloMinutesPct: 99, nodeHoursVsOracle: 1.15 });
+    assert.equal(near.holds, near.sloMinutesPct >= 99 && near.nodeHoursVsOracle <= 1.15);
+    assert.equal(near.holds, near.reasons.length === 0);
+    assert.deepEqual(s.targets?.neverBehind.compared, ['hpa-service', 'reactive bound', 'standing bound']);
+
+    const md = await simulateCli(['--scenario', file, '--policies', 'hpa-service,gascl,oracle', '--jobs', '1']);
+    assert.match(md.stdout, /GASCL target 2, near the oracle .*minute 4: .*\): [\d.]+% of 8 minutes, [\d.]+× — (holds|does not hold: .*)\./);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('markdown by default; --only, --policies and --plots', () =>
   withScenarioFile(async (file, dir) => {
@@ -92,7 +148,10 @@ test('markdown by default; --only, --policies and --plots', () =>
     assert.match(r.stdout, /\| D gascl \|/);
     assert.match(r.stdout, /\| oracle \|/);
     assert.doesNotMatch(r.stdout, /hpa-cpu/);
-    assert.match(r.stdout, /GASCL target .*: [\d.]+% of minutes, [\d.]+× — (met|missed)\./);
+    assert.match(r.stdout, /GASCL target 1, never behind .*compared with reactive bound, standing bound\): \d+ of 5 minutes at [\d.]+ GPU node-hours — (holds|does not hold: .*)\./);
+    // Here the bounds are one point (the oracle's peak is its plan throughout), so the verdict says so instead of a margin.
+    assert.match(r.stdout, /GASCL target 3, on or beyond the line between the bounds .*: GASCL [\d.]+% at [\d.]+(, [\d.]+ points (above|below) the line \([\d.-]+% there\))? — (holds|does not hold.*)\./);
+    assert.doesNotMatch(r.stdout, /GASCL target 2/, 'no period declared');
     assert.match(r.stderr, /simulated mini-step: [\d,]+ requests/);
     assert.deepEqual(readdirSync(plots), ['mini-step.svg']);
     const svg = readFileSync(join(plots, 'mini-step.svg'), 'utf8');
@@ -135,7 +194,11 @@ test('several services under two placements: on-prem utilization, cloud node-hou
       ['hpa-service', 'on-prem-first'],
       ['gascl', 'on-prem-first'],
     ], 'no oracle: it plans one service');
-    assert.equal(s.targets, undefined);
+    // No oracle, so no bounds: only never behind, against hpa-service under the first placement, in service-minutes.
+    assert.deepEqual(Object.keys(s.targets ?? {}), ['neverBehind']);
+    assert.deepEqual(s.targets?.neverBehind.compared, ['hpa-service']);
+    assert.equal(s.targets?.neverBehind.minutes, 12);
+    assert.equal(s.targets?.neverBehind.sloMinutes, s.placement?.find((p) => p.policy === 'gascl' && p.placement === 'in-order')?.sloMinutes);
     assert.deepEqual(s.placement?.map((p) => [p.policy, p.placement]), s.treatments.map((t) => [t.policy, t.placement]));
     for (const p of s.placement!) {
       for (const key of ['onPremUtilizationPct', 'cloudNodeHours', 'costUsd', 'sloMinutes', 'serviceMinutes', 'sloMinutesPct', 'moves'] as const) assert.equal(typeof p[key], 'number', `${p.policy} ${p.placement} ${key}`);
@@ -158,7 +221,7 @@ test('several services under two placements: on-prem utilization, cloud node-hou
 });
 
 test('--print-scenario prints a built-in that loads back as the same scenario', async () => {
-  for (const name of ['burst', 'hybrid']) {
+  for (const name of ['burst', 'hybrid', 'llm', 'multiday']) {
     const r = await simulateCli(['--print-scenario', name]);
     assert.equal(r.code, 0);
     assert.match(r.stdout, new RegExp(`^name: ${name}\ndescription: `));

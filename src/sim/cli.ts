@@ -29,6 +29,19 @@ services or placement policies (the built-in hybrid: three teams, in-order and
 on-prem-first placement) also reports, per run, on-prem utilization, cloud
 node-hours, cost and SLO minutes side by side.
 
+Built-in scenarios: step, burst and diurnal (the plan's traffic shapes), hybrid
+(shared pools), llm (an LLM service: lognormal tokens in and out per request,
+minute-scale bursts of arrivals, p95 SLO 8 s) and multiday (four compressed
+days that differ a little, with their period declared to the deciders).
+
+Per scenario the report says whether GASCL's targets hold (also under
+"targets" in --json): 1 never behind A–C (as many minutes within the SLO as
+the best, at most 1.05× the node-hours of the cheapest that keeps as many, and
+nothing compared keeping more minutes for fewer node-hours); 2 near the oracle
+(scenarios with a seasonal period: from the second period on, ≥ 99% of minutes
+at ≤ 1.15× its node-hours); 3 on or beyond the line between the reactive and
+standing bounds.
+
 Flags:
   --scenario FILE       scenarios from a YAML file (repeatable); default the built-in ${BUILT_IN_NAMES.join(', ')}
   --only NAMES          only these scenarios, comma-separated (e.g. step,burst)

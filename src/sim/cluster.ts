@@ -336,7 +336,7 @@ class ClusterRun {
   readonly #serviceSigma: number;
   readonly #serviceMu: number;
   readonly #meanServiceMs: number;
-  readonly #replicaCapacityRps: number;
+  readonly #replicaCapacityRps: number | undefined;
   readonly #gpu: boolean;
 
   // Levels (all services) and their integrals.
@@ -379,7 +379,10 @@ class ClusterRun {
     this.#serviceMu = unit.mu;
     this.#serviceSigma = unit.sigma;
     this.#meanServiceMs = st.meanMs;
-    this.#replicaCapacityRps = capacityRps(this.#slots, st, scenario.slo.latencyP95Ms);
+    // Requests of uneven work (tokens) give a replica no capacity in requests per second: deciders
+    // estimate it from what they observe, as they would have to on a real cluster.
+    const unevenWork = specs.some((spec) => (spec.traffic.kind === 'replay' ? spec.traffic.work !== undefined : spec.traffic.tokens !== undefined));
+    this.#replicaCapacityRps = unevenWork ? undefined : capacityRps(this.#slots, st, scenario.slo.latencyP95Ms);
     this.#gpu = scenario.pools.some((p) => p.accelerator === 'gpu');
     this.#pools = scenario.pools.map((config, index) => ({ index, config, alive: 0, all: [] }));
     this.#lanes = specs.map((spec, i) => new Lane(i, spec, controllers[i]!, scenario, this.#slots, specs.length > 1, initial[i]!));
@@ -431,7 +434,7 @@ class ClusterRun {
       }
       pods.push(signal);
     }
-    return recorder.signals(at, { ready: lane.ready, current: lane.replicas, pods, replicaCapacityRps: this.#replicaCapacityRps });
+    return recorder.signals(at, { ready: lane.ready, current: lane.replicas, pods, ...(this.#replicaCapacityRps !== undefined ? { replicaCapacityRps: this.#replicaCapacityRps } : {}) });
   }
 
   // ---- setup ----
@@ -609,6 +612,7 @@ class ClusterRun {
     this.#busy++;
     this.#bucketInsert(pod);
     this.#events.push(this.#now + serviceMs, EV_COMPLETE, pod.id, arrivedAt);
+    pod.lane.signals?.recordWait(SIM_EPOCH_MS + this.#now, this.#now - arrivedAt);
   }
 
   #recordFinished(lane: Lane, status: number, latencyMs: number): void {
@@ -629,6 +633,7 @@ class ClusterRun {
     }
     if (lane.qLen >= this.#sc.gateway.maxQueue) {
       this.#recordFinished(lane, QUEUE_FULL, 0);
+      lane.signals?.recordRefused(SIM_EPOCH_MS + this.#now);
       return;
     }
     this.#accrue();
@@ -647,6 +652,7 @@ class ClusterRun {
     while (lane.qLen > 0 && this.#now - lane.qArrival[lane.qHead]! >= timeout) {
       this.#accrue();
       this.#recordFinished(lane, QUEUE_TIMEOUT, this.#now - lane.qArrival[lane.qHead]!);
+      lane.signals?.recordRefused(SIM_EPOCH_MS + this.#now);
       lane.qHead = (lane.qHead + 1) % cap;
       lane.qLen--;
     }
@@ -1126,8 +1132,10 @@ class ClusterRun {
     }
     const sec = Math.round(this.#now / 1000);
     const nodes = this.nodes;
-    this.#metrics.closeSecond(sec, { readyReplicas: this.#ready, replicas: this.#replicas, queueDepth, nodes });
-    for (const lane of this.#lanes) lane.metrics?.closeSecond(sec, { readyReplicas: lane.ready, replicas: lane.replicas, queueDepth: lane.qLen, nodes });
+    let gpuNodes = 0;
+    for (const p of this.#pools) if (p.config.accelerator === 'gpu') gpuNodes += p.alive;
+    this.#metrics.closeSecond(sec, { readyReplicas: this.#ready, replicas: this.#replicas, queueDepth, nodes, gpuNodes });
+    for (const lane of this.#lanes) lane.metrics?.closeSecond(sec, { readyReplicas: lane.ready, replicas: lane.replicas, queueDepth: lane.qLen, nodes, gpuNodes });
     for (const lane of this.#lanes) {
       if (this.#now % lane.ctl.periodMs !== 0) continue;
       const action = lane.ctl.decide(lane.view);

@@ -24,6 +24,8 @@ export interface MinuteResult {
   failures: number;
   /** p95 with failures ranked slowest; Infinity when failures reach the 95th rank; NaN with no requests. */
   p95Ms: number;
+  /** GPU node-hours billed during the minute (they add up to the run's gpuNodeHours), so a part of a run can be costed. */
+  gpuNodeHours: number;
 }
 
 export interface SeriesSample {
@@ -31,6 +33,8 @@ export interface SeriesSample {
   replicas: number;
   queueDepth: number;
   nodes: number;
+  /** Nodes of the GPU pools; default `nodes`. Nodes change only at whole seconds, so one sample per second counts node-seconds exactly. */
+  gpuNodes?: number;
 }
 
 /** Per-second samples for plots. */
@@ -45,6 +49,7 @@ export class RunMetrics {
   #second = 0;
 
   readonly #minute = new BinnedHistogram();
+  #minuteGpuNodeSeconds = 0;
   /** Every request of the run: successes in latency bins, failures in the failure bin. */
   readonly overall = new BinnedHistogram();
   readonly minutes: MinuteResult[] = [];
@@ -74,9 +79,10 @@ export class RunMetrics {
     else this.rejected++;
   }
 
-  /** Closes the second that ends at `boundarySec` (≥ 1) and samples the levels for plots. */
+  /** Closes the second that ends at `boundarySec` (≥ 1) and samples the levels for plots; `sample` holds the levels during that second. */
   closeSecond(boundarySec: number, sample: SeriesSample): void {
     this.#second = boundarySec;
+    this.#minuteGpuNodeSeconds += sample.gpuNodes ?? sample.nodes;
     const s = this.series;
     if (boundarySec < s.replicas.length) {
       s.readyReplicas[boundarySec] = sample.readyReplicas;
@@ -101,9 +107,10 @@ export class RunMetrics {
     const requests = m.total;
     const failures = m.counts[FAILURE_BIN]!;
     const p95 = requests === 0 ? NaN : m.percentile(95, true)!;
-    this.minutes.push({ requests, failures, p95Ms: p95 });
+    this.minutes.push({ requests, failures, p95Ms: p95, gpuNodeHours: this.#minuteGpuNodeSeconds / 3600 });
     this.overall.addAll(m);
     m.clear();
+    this.#minuteGpuNodeSeconds = 0;
   }
 
   /** Closes a final partial minute, if the run did not end on a minute boundary. */

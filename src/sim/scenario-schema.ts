@@ -51,7 +51,7 @@ const service = z.strictObject({
   cpu: z
     .strictObject({ idle: z.number().min(0).max(4).default(0.05), atFullLoad: z.number().min(0).max(4).default(0.9) })
     .prefault({}),
-  /** With a replayed trace that has tokens_in / tokens_out: service time = meanMs + tokens × these (before noise). */
+  /** With tokens (a replayed trace's tokens_in / tokens_out, or generated `traffic.tokens`): service time = meanMs + tokens × these (before noise). */
   perToken: z.strictObject({ inMs: z.number().min(0).default(0), outMs: z.number().min(0).default(0) }).optional(),
 });
 
@@ -75,6 +75,8 @@ const scaling = z
       .prefault({}),
     /** Ready replicas at the start; default: what the first minute's traffic needs (the same for every treatment). */
     initialReplicas: z.int().min(0).optional(),
+    /** The traffic's period (a day, compressed or not), told to the deciders as ScalingInput.seasonalPeriodMs so a forecasting policy can use it. */
+    seasonality: z.strictObject({ period: duration }).optional(),
   })
   .superRefine((s, ctx) => {
     if (s.maxReplicas < s.minReplicas) ctx.addIssue({ code: 'custom', path: ['maxReplicas'], message: `must be >= minReplicas (got ${s.maxReplicas} < ${s.minReplicas})` });
@@ -98,9 +100,35 @@ const shape = z.discriminatedUnion('kind', [
     at: z.array(duration).min(1, 'needs at least one burst time'),
   }),
   z.strictObject({ kind: z.literal('ramp'), fromRps: rps, toRps: rps, over: duration.optional() }),
-  /** A day compressed into `period`: from `minRps` at the start up to `maxRps` half a period later (or at `peakAt`, for another time zone). */
-  z.strictObject({ kind: z.literal('diurnal'), minRps: rps, maxRps: rps, period: duration, peakAt: duration.optional() }),
+  /**
+   * A day compressed into `period`: from `minRps` at the start up to `maxRps` half a period later (or at `peakAt`, for another time zone).
+   * `variation` makes days differ: each period's peak times a factor drawn uniformly within ±`peak`, and the period's curve shifted by up to ±`shift`.
+   */
+  z.strictObject({
+    kind: z.literal('diurnal'),
+    minRps: rps,
+    maxRps: rps,
+    period: duration,
+    peakAt: duration.optional(),
+    variation: z.strictObject({ peak: z.number().min(0).max(0.9).default(0), shift: duration.default('0s') }).optional(),
+  }),
 ]);
+
+/** A token count drawn per request: lognormal with this median and 99th percentile, rounded, at most `max`. */
+const tokenCount = z
+  .strictObject({ median: z.number().positive(), p99: z.number().positive(), max: z.int().min(1).optional() })
+  .superRefine((t, ctx) => {
+    if (t.p99 < t.median) ctx.addIssue({ code: 'custom', path: ['p99'], message: `must be >= median (got ${t.p99} < ${t.median})` });
+  });
+
+/** Tokens of generated requests, which scale each one's service time through `service.perToken` as a replayed trace's columns do. */
+const tokens = z.strictObject({ in: tokenCount.optional(), out: tokenCount.optional() });
+
+/**
+ * The shape's rate times a lognormal factor of mean 1, drawn anew every `every` (seeded): minute-scale bursts
+ * no policy can foresee. None before `from`, so the run starts from traffic its starting replicas were sized for.
+ */
+const rateNoise = z.strictObject({ every: duration.default('1m'), sigma: z.number().min(0).max(2), from: duration.default('0s') });
 
 const replay = z.strictObject({
   /** CSV of arrival times in seconds (column `t` or the first), optionally `work` or `tokens_in`/`tokens_out`; relative to the scenario file. */
@@ -110,10 +138,21 @@ const replay = z.strictObject({
 });
 
 const traffic = z
-  .strictObject({ shape: shape.optional(), replay: replay.optional() })
+  .strictObject({ shape: shape.optional(), replay: replay.optional(), rateNoise: rateNoise.optional(), tokens: tokens.optional() })
   .superRefine((t, ctx) => {
     if ((t.shape === undefined) === (t.replay === undefined)) {
       ctx.addIssue({ code: 'custom', path: [], message: 'needs exactly one of shape (a built-in traffic shape) or replay (a CSV of arrival times)' });
+    }
+    if (t.replay !== undefined) {
+      if (t.rateNoise !== undefined) ctx.addIssue({ code: 'custom', path: ['rateNoise'], message: 'applies to a shape; a replay keeps its arrival times' });
+      if (t.tokens !== undefined) ctx.addIssue({ code: 'custom', path: ['tokens'], message: 'applies to a shape; a replay takes its tokens from its tokens_in / tokens_out columns' });
+    }
+    const every = t.rateNoise === undefined ? undefined : parseDuration(t.rateNoise.every);
+    if (every !== undefined && (every < 1000 || every % 1000 !== 0)) ctx.addIssue({ code: 'custom', path: ['rateNoise', 'every'], message: 'must be a whole number of seconds (e.g. 1m)' });
+    if (t.shape?.kind === 'diurnal' && t.shape.variation) {
+      const period = parseDuration(t.shape.period);
+      const shift = parseDuration(t.shape.variation.shift);
+      if (period !== undefined && shift !== undefined && shift > period / 4) ctx.addIssue({ code: 'custom', path: ['shape', 'variation', 'shift'], message: `must be at most a quarter of the period (${t.shape.period})` });
     }
   });
 
@@ -192,6 +231,12 @@ export const ScenarioSchema = z
     }
     const shaped = s.traffic?.shape !== undefined || (s.services ?? []).some((v) => v.traffic.shape !== undefined);
     if (shaped && s.duration === undefined) ctx.addIssue({ code: 'custom', path: ['duration'], message: 'is required with a traffic shape (e.g. duration: 60m)' });
+    const tokened = s.traffic?.tokens !== undefined || (s.services ?? []).some((v) => v.traffic.tokens !== undefined);
+    if (tokened && s.service.perToken === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['service', 'perToken'], message: 'is required with traffic.tokens: it turns tokens into service time (e.g. perToken: { inMs: 0.1, outMs: 6 })' });
+    }
+    const season = s.scaling.seasonality === undefined ? undefined : parseDuration(s.scaling.seasonality.period);
+    if (season !== undefined && season < 60_000) ctx.addIssue({ code: 'custom', path: ['scaling', 'seasonality', 'period'], message: 'must be at least a minute (e.g. 24h)' });
     const services = new Set<string>();
     s.services?.forEach((v, i) => {
       if (services.has(v.name)) ctx.addIssue({ code: 'custom', path: ['services', i, 'name'], message: `"${v.name}" names two services; service names must be unique` });
@@ -259,9 +304,29 @@ export interface ServiceConfig {
   perToken?: { inMs: number; outMs: number };
 }
 
+/** A generated token count: ln X ~ N(mu, sigma²), rounded, at least 1 and at most `max`. */
+export interface TokenDistribution {
+  mu: number;
+  sigma: number;
+  max: number;
+}
+
+/**
+ * Tokens of generated requests and what they cost: a request's work (its service
+ * time relative to `baseMs`, before noise) is (baseMs + in × inMs + out × outMs) / baseMs,
+ * as for a replayed trace's tokens_in / tokens_out.
+ */
+export interface GeneratedTokens {
+  in?: TokenDistribution;
+  out?: TokenDistribution;
+  baseMs: number;
+  inMs: number;
+  outMs: number;
+}
+
 /** Traffic after the replay file (if any) has been read. */
 export type TrafficConfig =
-  | { kind: 'shape'; shape: TrafficShape }
+  | { kind: 'shape'; shape: TrafficShape; rateNoise?: { everyMs: number; sigma: number; fromMs: number }; tokens?: GeneratedTokens }
   | { kind: 'replay'; times: Float64Array; work?: Float64Array; source: string; timeScale: number };
 
 /** One of several services sharing a scenario's pools. */
@@ -298,6 +363,8 @@ export interface Scenario {
     scaleToZeroAfterMs: number;
     stabilization: { upSeconds: number; downSeconds: number };
     initialReplicas?: number;
+    /** The traffic's declared period (scaling.seasonality), passed to the deciders. */
+    seasonalPeriodMs?: number;
   };
   decisionPeriodsMs: Record<PolicyName, number>;
   windows: { stableMs: number; panicMs: number };

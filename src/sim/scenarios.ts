@@ -1,9 +1,11 @@
 /**
- * The KARB evaluation plan's scenarios (step, burst, diurnal) and `--scenario
- * FILE` loading. Built-ins are written in the same form as a scenario file and
- * go through the same schema. The plan's cluster: a fixed on-prem pool of GPU
- * nodes and an elastic cloud pool that takes minutes to provision; a GPU model
- * whose pods pay an image pull (once per node) and a model load.
+ * The KARB evaluation plan's scenarios (step, burst, diurnal; hybrid's shared
+ * pools; llm's heavy-tailed tokens and bursty arrivals; multiday's repeating,
+ * declared period) and `--scenario FILE` loading. Built-ins are written in the
+ * same form as a scenario file and go through the same schema. The plan's
+ * cluster: a fixed on-prem pool of GPU nodes and an elastic cloud pool that
+ * takes minutes to provision; a GPU model whose pods pay an image pull (once
+ * per node) and a model load.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -11,7 +13,9 @@ import { parseAllDocuments } from 'yaml';
 import { InvalidRequestError } from '../errors.ts';
 import { parseArrivalCsv, TraceFormatError } from '../loadgen/trace.ts';
 import { poolClass } from '../api/pool.ts';
-import { ScenarioSchema, delayOf, ms, type ScenarioDocument, type ScenarioInput, type Scenario, type TrafficConfig } from './scenario-schema.ts';
+import { normalQuantile } from './random.ts';
+import { ScenarioSchema, delayOf, ms, type GeneratedTokens, type ScenarioDocument, type ScenarioInput, type Scenario, type TrafficConfig } from './scenario-schema.ts';
+import { tokenWork } from './traffic.ts';
 
 /** A scenario that cannot be used; the message names the file, the path and the fix. */
 export class ScenarioError extends InvalidRequestError {
@@ -79,6 +83,38 @@ export const BUILT_IN_SCENARIOS: readonly ScenarioInput[] = [
     placement: ['in-order', 'on-prem-first'],
     quotas: [{ team: 'research', maxGpus: 8, poolClass: 'elastic' }],
   },
+  {
+    ...PLAN_BASE,
+    name: 'llm',
+    description:
+      'llm: a chat/completion service on the plan cluster — 100 req/s on average, from minute 5 times a lognormal factor drawn every minute (σ 0.5: some minutes 2–3× the mean), tokens per request lognormal (in: median 300, p99 3000; out: median 200, p99 1200), service time 250 ms + 0.1 ms per token in + 6 ms per token out, 16 requests per replica at once, p95 SLO 8 s',
+    duration: '60m',
+    slo: { latencyP95Ms: 8000, coldStartMs: 80_000 },
+    service: {
+      serviceTime: { meanMs: 250, p95Ms: 300 },
+      perToken: { inMs: 0.1, outMs: 6 },
+      concurrency: 16,
+      coldStart: { imagePull: { mean: '30s', jitter: '10s' }, modelLoad: { mean: '40s', jitter: '10s' } },
+      cpu: { idle: 0.05, atFullLoad: 0.9 },
+    },
+    scaling: { ...PLAN_BASE.scaling, targetConcurrency: 12 },
+    traffic: {
+      shape: { kind: 'constant', rps: 100 },
+      rateNoise: { every: '1m', sigma: 0.5, from: '5m' },
+      tokens: { in: { median: 300, p99: 3000, max: 16_384 }, out: { median: 200, p99: 1200, max: 4096 } },
+    },
+  },
+  {
+    ...PLAN_BASE,
+    name: 'multiday',
+    description:
+      'multiday: four days, each compressed into 3 h, from 5 req/s at night to 120 req/s at noon (each day’s peak within ±10% of that, its curve shifted by up to ±5 min) for a GPU model of 1.2 s a request (40+ replicas at peak), p95 SLO 3 s; the scenario declares its 3 h period to the deciders',
+    duration: '12h',
+    slo: { latencyP95Ms: 3000, coldStartMs: 40_000 },
+    service: { ...PLAN_BASE.service, serviceTime: { meanMs: 1200, p95Ms: 2400 } },
+    scaling: { ...PLAN_BASE.scaling, seasonality: { period: '3h' } },
+    traffic: { shape: { kind: 'diurnal', minRps: 5, maxRps: 120, period: '3h', variation: { peak: 0.1, shift: '5m' } } },
+  },
 ];
 
 export const BUILT_IN_NAMES = BUILT_IN_SCENARIOS.map((s) => s.name);
@@ -122,6 +158,7 @@ export function resolveScenario(doc: ScenarioDocument, baseDir: string, source: 
     stabilization: s.stabilization,
   };
   if (s.initialReplicas !== undefined) scaling.initialReplicas = s.initialReplicas;
+  if (s.seasonality !== undefined) scaling.seasonalPeriodMs = ms(s.seasonality.period);
   const service: Scenario['service'] = {
     serviceTime: doc.service.serviceTime,
     concurrency: doc.service.concurrency,
@@ -186,7 +223,12 @@ function replayEndMs(traffic: TrafficConfig): number {
 }
 
 function resolveTraffic(doc: ScenarioDocument, given: NonNullable<ScenarioDocument['traffic']>, baseDir: string, source: string, path: string): TrafficConfig {
-  if (given.shape) return { kind: 'shape', shape: given.shape };
+  if (given.shape) {
+    const out: TrafficConfig = { kind: 'shape', shape: given.shape };
+    if (given.rateNoise) out.rateNoise = { everyMs: ms(given.rateNoise.every), sigma: given.rateNoise.sigma, fromMs: ms(given.rateNoise.from) };
+    if (given.tokens) out.tokens = generatedTokens(doc, given.tokens);
+    return out;
+  }
   const replay = given.replay!;
   const file = resolve(baseDir, replay.file);
   let text: string;
@@ -241,9 +283,19 @@ function replayWork(
       if (typeof v !== 'number' || !(v >= 0)) throw new ScenarioError(`${source}: ${path}.replay.file: ${file}: row ${i + 1}: ${name} must be a number ≥ 0, got "${String(v)}"`);
       return v;
     };
-    work[i] = hasWork ? number('work') : (mean + number('tokens_in') * per.inMs + number('tokens_out') * per.outMs) / mean;
+    work[i] = hasWork ? number('work') : tokenWork({ baseMs: mean, ...per }, number('tokens_in'), number('tokens_out'));
   });
   return work;
+}
+
+/** Generated tokens: each count's lognormal from its median and p99; the cost per token is the service's, as for a replay. */
+function generatedTokens(doc: ScenarioDocument, given: NonNullable<NonNullable<ScenarioDocument['traffic']>['tokens']>): GeneratedTokens {
+  const per = doc.service.perToken!;
+  const out: GeneratedTokens = { baseMs: doc.service.serviceTime.meanMs, inMs: per.inMs, outMs: per.outMs };
+  const dist = (t: { median: number; p99: number; max?: number | undefined }) => ({ mu: Math.log(t.median), sigma: Math.log(t.p99 / t.median) / normalQuantile(0.99), max: t.max ?? Infinity });
+  if (given.in) out.in = dist(given.in);
+  if (given.out) out.out = dist(given.out);
+  return out;
 }
 
 /** A built-in scenario by name, resolved. */

@@ -28,7 +28,9 @@ export function scalingInput(policy: ScalingPolicyName, scenario: Scenario, view
     stabilization: s.stabilization,
     slo: scenario.slo,
     targetCpuUtilization: s.targetCpuUtilization,
-    capacity: { replicasPerNode: elastic.replicasPerNode, currentNodes: view.nodes, maxNodes: view.maxNodes },
+    capacity: { replicasPerNode: elastic.replicasPerNode, currentNodes: view.nodes, maxNodes: view.maxNodes, provisioningMs: elastic.provisioningDelay.meanMs },
+    queueLimit: scenario.gateway.maxQueue,
+    ...(s.seasonalPeriodMs !== undefined ? { seasonalPeriodMs: s.seasonalPeriodMs } : {}),
   };
 }
 
