@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DeciderState, ScaleResult, Signals } from './types.ts';
-import { GASCL_BURST_HEADROOM, GASCL_BURST_MEMORY_MS, GASCL_NODE_SCALE_DOWN_DELAY_MS, gascl } from './gascl.ts';
+import { GASCL_NODE_SCALE_DOWN_DELAY_MS, gascl } from './gascl.ts';
+import { BURST_FIRST_HOLD_MS } from './bursts.ts';
 import { baseSpec, driver, signalsOf } from './test-support.ts';
 
 const NOW = 3_000_000_000;
@@ -65,22 +66,42 @@ test('bounded scale-down: 20 → 10 → 5 → 3 → 2 → 1, 30 s apart', () => 
 
 test('cold-start lead: a queue that will breach the SLO before a replica could start asks for replicas now', () => {
   // 3 ready replicas serve 100/s each; with p50 50 ms they may hold 3 × 100 × 0.2 s = 60 queued.
-  // The queue is 20 and grows 20/s: it breaches in 2 s, and a replica takes 4 s to start.
-  const rising = (coldStartMs: number) =>
+  // The queue is 20 and grows 60/s: it breaches in 0.67 s, and a replica takes 4 s to start.
+  const rising = (coldStartMs: number, queueGrowthPerSec = 60) =>
     signalsOf(
       { ready: 3 },
       { concurrency: 36, queueDepth: 20, requestRate: 280, p50Ms: 50, p95Ms: 120 },
-      { replicaCapacityRps: 100, coldStartMs, panicWindow: { concurrency: 36, queueDepth: 20, requestRate: 280, p50Ms: 50, p95Ms: 120, queueGrowthPerSec: 20 } },
+      { replicaCapacityRps: 100, coldStartMs, panicWindow: { concurrency: 36, queueDepth: 20, requestRate: 280, p50Ms: 50, p95Ms: 120, queueGrowthPerSec } },
     );
-  // Needed when ready: serve 300/s (280 + 20 growth) and drain the 100 queued by then within 4 s → 3.25 → 4.
+  // Needed when ready: serve 340/s (280 + 60 growth) and drain the 260 queued by then within 4 s → 4.05 → 5.
   expectScale(gascl(rising(4_000), baseSpec(), undefined, NOW).result, {
-    desiredReplicas: 4,
+    desiredReplicas: 5,
     reason: 'ColdStartLead',
     panic: false,
-    message: '3→4: queue 20 would breach p95 250 ms in 2 s; 300/s arriving, 100/s per replica',
+    message: '3→5: queue 20 would breach p95 250 ms in 0.67 s; 340/s arriving, 100/s per replica',
   });
-  // With 1 s cold starts there is time to react later: no lead, and a fresh state does not scale down at once.
-  expectScale(gascl(rising(1_000), baseSpec(), undefined, NOW).result, { desiredReplicas: 3, reason: 'ScaleDownStabilized' });
+  // The queue never holds more than the gateway keeps: with room for 100, 100 to drain → 3.65 → 4.
+  expectScale(gascl(rising(4_000), baseSpec({ queueLimit: 100 }), undefined, NOW).result, { desiredReplicas: 4, reason: 'ColdStartLead' });
+  // With 0.5 s cold starts there is time to react later: no lead, and a fresh state does not scale down at once.
+  expectScale(gascl(rising(500), baseSpec(), undefined, NOW).result, { desiredReplicas: 3, reason: 'ScaleDownStabilized' });
+  // 20/s of growth at 280/s is within what Poisson arrivals show by chance over 3 s halves (3σ ≈ 41/s): no projection.
+  expectScale(gascl(rising(4_000, 20), baseSpec(), undefined, NOW).result, { desiredReplicas: 3, reason: 'ScaleDownStabilized' });
+});
+
+test('cold-start lead: requests turned away at a full queue count as arrivals, and as a breach now', () => {
+  // The queue sits at its limit (no growth to see) while 200/s are refused: 500/s arrive, not the 300/s served.
+  const refusing = signalsOf(
+    { ready: 3 },
+    { concurrency: 120, queueDepth: 100, requestRate: 300, p50Ms: 50, p95Ms: 900 },
+    { replicaCapacityRps: 100, coldStartMs: 4_000, panicWindow: { concurrency: 120, queueDepth: 100, requestRate: 300, refusedRate: 200, p50Ms: 50, p95Ms: 900, queueGrowthPerSec: 0 } },
+  );
+  // (500 + 100 / 4 s) / 100 → 5.25 → 6.
+  expectScale(gascl(refusing, baseSpec({ queueLimit: 100 }), undefined, NOW).result, {
+    desiredReplicas: 6,
+    reason: 'ColdStartLead',
+    panic: true,
+    message: '3→6: queue 100 would breach p95 250 ms now; 500/s arriving (200/s turned away), 100/s per replica (panic)',
+  });
 });
 
 test('cold-start lead in a burst: a queue already past what ready replicas drain asks in panic', () => {
@@ -189,10 +210,15 @@ test('node release: nodes no longer needed are given back once a whole node dela
     state = JSON.parse(JSON.stringify(d.next)) as DeciderState;
     return d.result;
   };
+  // p95 near the headroom throughout, so the target concurrency stays the spec's 8 (nothing to learn from).
+  const load = (ready: number, concurrency: number): Signals =>
+    signalsOf({ ready }, { concurrency, queueDepth: 0, requestRate: concurrency * 10, p50Ms: 100, p95Ms: 190 });
   // 8 replicas on 5 nodes: 2 are needed, but a fresh state has not watched for a whole delay yet.
   expectScale(at(0, load(8, 64), 5), { desiredReplicas: 8, desiredNodes: undefined });
   expectScale(at(59, load(8, 64), 5), { desiredReplicas: 8, desiredNodes: undefined });
-  expectScale(at(60, load(8, 64), 5), { desiredReplicas: 8, desiredNodes: 2, message: '8→8: concurrency 64 needs 8 at 8 per replica; 2 of 5 nodes needed for 60 s' });
+  const released = at(60, load(8, 64), 5);
+  expectScale(released, { desiredReplicas: 8, desiredNodes: 2 });
+  assert.match(released.message, /; 2 of 5 nodes needed for 60 s$/);
   // Growing asks for nodes at once, and that need then holds the nodes for the delay.
   expectScale(at(70, load(8, 96), 2), { desiredReplicas: 12, desiredNodes: 3 });
   expectScale(at(100, load(12, 64), 3), { desiredNodes: undefined, desiredReplicas: 12 });
@@ -208,20 +234,49 @@ test('no scale-down while the ready replicas cannot drain the queue within the S
   expectScale(g.at(s(400), capped), { desiredReplicas: 10, reason: 'QueueDrain', message: '10→10: queue 1000 is more than 4 ready replicas drain within the SLO; no scale-down' });
 });
 
-test('burst headroom: after a burst, scale-down keeps 70% of its peak need ready for 15 minutes', () => {
+test('burst headroom: after a first burst its peak need stays ready until the next could show how bursts come', () => {
   const g = driver(gascl, baseSpec({ stabilization: { upSeconds: 0, downSeconds: 60 } }));
   const steady = (ready: number) => signalsOf({ ready }, { concurrency: 16, queueDepth: 0, requestRate: 160, p50Ms: 100, p95Ms: 150 });
   expectScale(g.at(s(0), steady(2)), { desiredReplicas: 2 });
   // The panic window holds 5× the stable window's in-flight requests: a burst needing 10.
   const burst = signalsOf({ ready: 2 }, { concurrency: 16, queueDepth: 0, requestRate: 160, p50Ms: 100, p95Ms: 150 }, { panicWindow: { concurrency: 80, queueDepth: 0, requestRate: 800, p50Ms: 100, p95Ms: 180 } });
   expectScale(g.at(s(2), burst), { desiredReplicas: 10, panic: true });
-  // Long after panic and the stabilization window, 7 stay (70% of 10) instead of the 2 the load needs.
-  expectScale(g.at(s(200), steady(10)), { desiredReplicas: 7, reason: 'ScaleDownStabilized', message: '10→7: burst headroom: a burst needed 10 in the last 900 s; keeping 7 ready for the next' });
-  expectScale(g.at(s(800), steady(7)), { desiredReplicas: 7, reason: 'ScaleDownStabilized' });
-  // Fifteen minutes after the burst, the headroom is gone.
-  expectScale(g.at(s(903), steady(7)), { desiredReplicas: 4, reason: 'ScaleDownLimit' });
-  assert.equal(GASCL_BURST_HEADROOM, 0.7);
-  assert.equal(GASCL_BURST_MEMORY_MS, 15 * 60_000);
+  // Long after panic and the stabilization window, the 10 stay instead of the 2 the load needs…
+  const after = g.at(s(200), steady(10));
+  expectScale(after, { desiredReplicas: 10, reason: 'BurstHeadroom' });
+  assert.match(after.message, /a burst needed 10 .* ago; keeping them until the next shows how bursts come/);
+  expectScale(g.at(s(800), steady(10)), { desiredReplicas: 10, reason: 'BurstHeadroom' });
+  // …until BURST_FIRST_HOLD_MS after it began; then scale-down resumes at its bounded rate.
+  expectScale(g.at(s(2 + BURST_FIRST_HOLD_MS / 1000 + 1), steady(10)), { desiredReplicas: 5, reason: 'ScaleDownLimit' });
+});
+
+test('burst headroom: bursts at a regular spacing are met by replicas asked for a lead time before the next is due', () => {
+  const lead = 40_000 + 120_000; // cold start + the pool's provisioning
+  const spec = baseSpec({ stabilization: { upSeconds: 0, downSeconds: 60 }, slo: { latencyP95Ms: 250, coldStartMs: 40_000 }, capacity: { replicasPerNode: 100, currentNodes: 1, maxNodes: 1, provisioningMs: 120_000 } });
+  const g = driver(gascl, spec);
+  const steady = (ready: number) => signalsOf({ ready }, { concurrency: 16, queueDepth: 0, requestRate: 160, p50Ms: 100, p95Ms: 150 });
+  const burst = (ready: number) =>
+    signalsOf({ ready }, { concurrency: 16, queueDepth: 0, requestRate: 160, p50Ms: 100, p95Ms: 150 }, { panicWindow: { concurrency: 80, queueDepth: 0, requestRate: 800, p50Ms: 100, p95Ms: 180 } });
+  const every = 12 * 60; // seconds; bursts at 12, 24, 36 and 48 min
+  let ready = 2;
+  let held = 0;
+  for (let t = 0; t <= 4 * every; t += 10) {
+    const inBurst = t % every === 0 && t > 0;
+    const r = g.at(s(t), inBurst ? burst(ready) : steady(ready));
+    assert.ok(r.valid, r.message);
+    ready = r.desiredReplicas;
+    // One spacing says little: the headroom is held from the second burst on through the third.
+    if (t === 3 * every - 300) assert.equal(r.reason, 'BurstHeadroom', `5 min before the third burst: ${r.message}`);
+    // Two equal spacings are a pattern: between the third and fourth bursts nothing is held…
+    if (t === 4 * every - 300) assert.equal(ready, 2, `5 min before the fourth burst: ${r.message}`);
+    // …until a lead time (cold start + provisioning, and a scale step) before the fourth is due.
+    if (t === 4 * every - (lead + 30_000) / 1000 + 10) {
+      assert.equal(r.reason, 'BurstHeadroom', r.message);
+      assert.match(r.message, /bursts come every 12 min and need \d+; the next is due in 3 min/);
+      held = ready;
+    }
+  }
+  assert.ok(held >= 9, `the burst's need is ready when the fourth begins: ${held}`);
 });
 
 test('a start under a backlog is not a burst: constant load catching up keeps no headroom', () => {
@@ -261,4 +316,95 @@ test('replicas that just became ready do not dilute what the busy ones completed
   // 46 / 3 = 15/s it would have been 7.
   assert.equal(r.desiredReplicas, 5, r.message);
   assert.equal(r.reason, 'Concurrency', r.message);
+});
+
+test('latency a request’s own size explains is no reason to scale: only waits more replicas would remove', () => {
+  // p95 300 ms against a 250 ms SLO (headroom 200 ms), 4 ready replicas serving 16 with nothing queued.
+  const slow = (waitP95Ms: number) => signalsOf({ ready: 4 }, { concurrency: 16, queueDepth: 0, requestRate: 60, p50Ms: 200, p95Ms: 300, waitP95Ms });
+  // Requests barely wait (p95 wait 5 ms): their service time is what it is; the count stays.
+  expectScale(gascl(slow(5), baseSpec(), undefined, NOW).result, { desiredReplicas: 4 });
+  // Requests wait 100 ms (40% of the SLO) before a replica begins them: more replicas would help.
+  expectScale(gascl(slow(100), baseSpec(), undefined, NOW).result, { desiredReplicas: 6, reason: 'LatencySlo' });
+  // Where no wait is reported, busy replicas (16 / 4 = 4 of a target of 8: half) stand in for it.
+  const unreported = signalsOf({ ready: 4 }, { concurrency: 16, queueDepth: 0, requestRate: 60, p50Ms: 200, p95Ms: 300 });
+  expectScale(gascl(unreported, baseSpec(), undefined, NOW).result, { desiredReplicas: 6, reason: 'LatencySlo' });
+  const idle = signalsOf({ ready: 4 }, { concurrency: 8, queueDepth: 0, requestRate: 30, p50Ms: 200, p95Ms: 300 });
+  expectScale(gascl(idle, baseSpec(), undefined, NOW).result, { desiredReplicas: 4 });
+});
+
+test('learned target: replicas run past targetConcurrency while the SLO allows, and back when it does not', () => {
+  const g = driver(gascl, baseSpec({ stabilization: { upSeconds: 0, downSeconds: 0 } }));
+  // 10 replicas at their target of 8 each, p95 far under the 200 ms headroom, nothing waiting.
+  const atLoad = (ready: number, concurrency: number, p95Ms: number, waitP95Ms: number) =>
+    signalsOf({ ready }, { concurrency, queueDepth: 0, requestRate: concurrency * 10, p50Ms: 100, p95Ms, waitP95Ms });
+  expectScale(g.at(s(0), atLoad(10, 80, 120, 0)), { desiredReplicas: 10 });
+  // Nothing is learned before a stable window of history; then a step (×1.1) per stable window.
+  let r = g.at(s(61), atLoad(10, 80, 120, 0));
+  assert.match(r.message, /at 8\.8 per replica/, r.message);
+  expectScale(r, { desiredReplicas: 10 }); // within a step of the new target: no move yet
+  r = g.at(s(122), atLoad(10, 88, 120, 0));
+  assert.match(r.message, /at 9\.68 per replica/, r.message);
+  // Requests start to wait (p95 wait over 5% of p50): the climb stops there.
+  r = g.at(s(183), atLoad(10, 96, 150, 20));
+  assert.match(r.message, /at 9\.68 per replica/, r.message);
+  // p95 over the headroom with waits capacity can fix: a step back down, and more replicas now.
+  r = g.at(s(244), atLoad(10, 96, 260, 120));
+  assert.equal(r.reason, 'LatencySlo', r.message);
+  assert.ok(r.valid && r.desiredReplicas > 10, r.message);
+  r = g.at(s(305), atLoad(13, 96, 150, 0));
+  assert.match(r.message, /at 8\.8 per replica/, r.message);
+});
+
+test('learned target: a burst’s backlog teaches nothing', () => {
+  const g = driver(gascl, baseSpec());
+  const steady = signalsOf({ ready: 4 }, { concurrency: 32, queueDepth: 0, requestRate: 320, p50Ms: 100, p95Ms: 180 });
+  g.at(s(0), steady);
+  g.at(s(61), steady);
+  // A burst: the panic window sees 5× the in-flight requests and a backlog the replicas cannot serve at the target.
+  const burst = signalsOf({ ready: 4 }, { concurrency: 32, queueDepth: 0, requestRate: 320, p50Ms: 100, p95Ms: 180 }, { panicWindow: { concurrency: 160, queueDepth: 120, requestRate: 400, p50Ms: 100, p95Ms: 900 } });
+  g.at(s(62), burst);
+  const after = g.at(s(130), signalsOf({ ready: 20 }, { concurrency: 32, queueDepth: 0, requestRate: 320, p50Ms: 100, p95Ms: 180 }));
+  assert.doesNotMatch(after.message, /at [0-7](\.\d+)? per replica/, after.message);
+  assert.equal((g.state as { target?: number }).target, 8);
+});
+
+test('forecast: a rise seen one period ago is provisioned a lead time before it comes again', () => {
+  const period = 60 * 60_000;
+  const spec = baseSpec({ seasonalPeriodMs: period, slo: { latencyP95Ms: 250, coldStartMs: 40_000 }, capacity: { replicasPerNode: 100, currentNodes: 1, maxNodes: 1, provisioningMs: 120_000 } });
+  const g = driver(gascl, spec);
+  const loadOf = (ready: number, concurrency: number) => signalsOf({ ready }, { concurrency, queueDepth: 0, requestRate: concurrency * 10, p50Ms: 100, p95Ms: 190 });
+  // Period 1: 2 replicas' worth all along, except 20 replicas' worth from minute 30 to 40.
+  const base = Math.floor(NOW / period) * period + period; // the start of a period
+  let ready = 2;
+  for (let t = 0; t < 2 * period; t += 10_000) {
+    const minute = (t % period) / 60_000;
+    const busy = minute >= 30 && minute < 40;
+    const r = g.at(base + t, loadOf(ready, busy && t >= period ? Math.min(160, ready * 8) : busy ? 160 : 16));
+    assert.ok(r.valid, r.message);
+    ready = r.desiredReplicas;
+    // Period 2, 3 minutes before the rise (within cold start + provisioning + a slot): already asked for.
+    if (t === period + 27 * 60_000) {
+      assert.equal(r.reason, 'Forecast', r.message);
+      assert.match(r.message, /one period \(3600 s\) ago, 20 replicas were needed within the next/);
+      assert.equal(ready, 20);
+    }
+  }
+});
+
+test('trend: a load that has risen five minutes in a row is provisioned for where it will be a lead time on', () => {
+  const spec = baseSpec({ slo: { latencyP95Ms: 250, coldStartMs: 40_000 }, capacity: { replicasPerNode: 100, currentNodes: 1, maxNodes: 1, provisioningMs: 120_000 } });
+  const g = driver(gascl, spec);
+  let r: ScaleResult | undefined;
+  let ready = 4;
+  // +20 req/s a minute from 320 (p50 100 ms: 80 rps per replica at the target of 8).
+  for (let t = 0; t <= 6 * 60; t += 10) {
+    const rate = 320 + (20 * t) / 60;
+    r = g.at(s(t), signalsOf({ ready }, { concurrency: rate / 10, queueDepth: 0, requestRate: rate, p50Ms: 100, p95Ms: 190 }));
+    assert.ok(r.valid, r.message);
+    ready = r.desiredReplicas;
+  }
+  assert.equal(r!.reason, 'Forecast', r!.message);
+  assert.match(r!.message, /the request rate has risen for 300 s; at that pace \d+(\.\d+)?\/s in 160 s needs \d+/);
+  // 440/s now, 1/3 req/s gained per second, 190 s ahead (lead + half a stable window): ~503/s → 7 at 80/s each.
+  assert.equal(ready, 7);
 });

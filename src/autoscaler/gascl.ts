@@ -1,23 +1,36 @@
 /**
  * KARB treatment D: GASCL, karb's own decider. Called on every control-loop tick
- * (any cadence; a second or two is typical) with both signal windows.
+ * (any cadence; a second or two is typical) with both signal windows. It scales
+ * only on what capacity can fix, projects no further than arrivals and the
+ * queue allow, and learns from the service's own history: how hot its replicas
+ * may run, its bursts, its season and its climbs.
  *
  * Needs (replicas), the largest wins:
- * - Concurrency: panic-window concurrency ÷ targetConcurrency, counting requests
- *   being served (in-flight minus the queue; waiting ones are the queue needs').
- *   Up to 10% over the current count's target keeps the count (noise, not load).
+ * - Concurrency: panic-window concurrency ÷ the target concurrency, counting
+ *   requests being served (in-flight minus the queue; waiting ones are the queue
+ *   needs'). Up to 10% over the current count's target keeps the count.
  * - QueueDrain: the waiting queue ÷ (per-replica throughput × drain horizon).
  *   The horizon is the SLO budget left after service time (p95 SLO − p50), or one
  *   cold start if longer: replicas asked for now cannot help sooner than that.
- * - LatencySlo: p95 over 80% of the SLO with no queue backlog means replicas run
- *   too hot for their target: scale ready replicas by p95 ÷ (0.8 × SLO), at most 2×.
+ * - LatencySlo: p95 over 80% of the SLO with no queue backlog, when more replicas
+ *   would shorten it — requests wait before a replica begins them (p95 wait ≥ 10%
+ *   of the SLO), or, where no wait is reported, replicas serve at least half their
+ *   target: scale ready replicas by p95 ÷ (0.8 × SLO), at most 2×. Latency a
+ *   request's own size explains (idle replicas, nothing waiting) is no reason.
  *   Only once the latency window has seen nothing but the current ready replicas.
- * - ColdStartLead: the queue grows fast enough to breach the SLO before a new
- *   replica could be ready: ask now for what serves arrivals and drains the queue
- *   projected one cold start ahead.
+ * - ColdStartLead: the queue grows past what Poisson noise explains (3σ), or
+ *   requests are turned away at a full queue, fast enough to breach the SLO
+ *   before a new replica could be ready: ask now for what serves the arrivals
+ *   (refused ones included) and drains the queue projected one cold start ahead —
+ *   never past what the gateway's queue holds (`queueLimit`).
  * Per-replica throughput is `replicaCapacityRps` when known, else what a replica
  * serves at the target concurrency (Little's law on the windows), and never less
  * than what each ready replica completes while there is a backlog.
+ *
+ * The target concurrency is learned (learnTarget): spec.targetConcurrency is where
+ * it starts and its floor; with replicas at their target, p95 within bounds and
+ * nothing waiting, it rises 10% per stable window up to 2×; p95 over the headroom
+ * with waits to fix, or a backlog all through the stable window, takes it back.
  *
  * Then, in order, each limit may bind (and its reason becomes the result's):
  * | Step                | Rule                                                                     |
@@ -26,11 +39,16 @@
  * | Panic               | in panic: never below the current count or the highest asked in panic  |
  * | LatencySlo          | below current: not to where per-replica load broke the headroom before  |
  * | ScaleDownStabilized | below current: not below the highest sustained need within downSeconds   |
- * | ScaleDownStabilized | below current: not below 70% of a burst's peak need within 15 min        |
  * | QueueDrain          | below current with a backlog the ready replicas cannot drain: hold       |
- * | ScaleDownLimit      | at most half the replicas per step, ≥ 30 s after the last step either way |
  * | ScaleToZero         | minReplicas 0, no traffic for scaleToZeroAfterMs, not in panic: 0        |
  * | Cooldown            | minReplicas 0, idle but not long enough: at least 1                      |
+ * | Forecast            | with a declared period: the most needed one period ago within a lead     |
+ * |                     | time (cold start + node provisioning + a slot) from now (seasonal.ts)    |
+ * | BurstHeadroom       | the peak need of past bursts, held as their size and spacing say         |
+ * |                     | (bursts.ts); not past a scale to zero                                     |
+ * | Forecast            | the rate rose five minutes running: what it reaches a lead time on at    |
+ * |                     | that pace, at most 2× (trend.ts); not in panic                            |
+ * | ScaleDownLimit      | at most half the replicas per step, ≥ 30 s after the last step either way |
  * | MinReplicas/Max…    | the spec's bounds                                                        |
  * | NodeLimit           | more replicas than the pool's nodes allow: capped, desiredNodes = max    |
  * | (node release)      | fewer nodes needed than the pool has, all through the last 60 s:         |
@@ -39,22 +57,43 @@
  * Panic: entered when the largest need reaches 2× the ready replicas (at least
  * 2 when none is ready); left once a whole stable window passes without
  * such demand. Only sustained needs (Concurrency, LatencySlo) are remembered for
- * scale-down stabilization: the queue needs vanish with the queue, and the
- * replicas they added then leave at the bounded rate.
+ * scale-down stabilization, and not during a burst (the burst memory keeps
+ * those): the queue needs vanish with the queue, and the replicas they added then
+ * leave at the bounded rate.
  *
- * Burst headroom: a burst (panic-window in-flight requests at 2× the stable
- * window's, where the stable window saw no backlog) is remembered for 15
- * minutes, and scale-down keeps 70% of its peak need ready meanwhile. Nodes take minutes to provision, so a burst shorter than
- * that is served only by capacity already there; the headroom is paid in
- * node-hours, and only after a burst has been seen.
+ * A burst: panic-window in-flight requests at 2× the stable window's, where the
+ * stable window saw no backlog; it lasts a stable window past its last sign and
+ * as long as the panic or backlog it left. Nodes take minutes to provision, so a
+ * burst shorter than that is served only by capacity already there: the burst
+ * memory keeps that capacity when the service's bursts say one is coming.
  */
 import type { Decision, DeciderState, ScaleStep, ScalingInput, Signals } from './types.ts';
 import type { TimedValue } from './hpa-behavior.ts';
 import { expireExtremes, extremeSince, recordExtreme } from './window-extremes.ts';
 import { bind, fmt, noData, scaled, secs, step } from './steps.ts';
+import { forecastNeed, recordSeason, seasonFor, type SeasonalMemory } from './seasonal.ts';
+import { burstHeadroom, recordBurst, type BurstRecord } from './bursts.ts';
+import { TREND_SAMPLES, TREND_SAMPLE_MS, projectRate, recordRate, risingTrend } from './trend.ts';
 
 /** p95 is kept under this fraction of the SLO. */
 export const GASCL_LATENCY_HEADROOM = 0.8;
+/** Latency counts as capacity's to fix when requests' p95 wait reaches this fraction of the SLO… */
+export const GASCL_FIXABLE_WAIT = 0.1;
+/** …or, where waits are not reported, when ready replicas serve at least this fraction of their target concurrency. */
+export const GASCL_BUSY_FRACTION = 0.5;
+/**
+ * Learned target concurrency: while p95 stays under this fraction of the headroom with replicas
+ * at their target, the target rises by GASCL_TARGET_STEP once per stable window, up to
+ * GASCL_MAX_TARGET_FACTOR × spec.targetConcurrency; p95 over the headroom, with waits capacity
+ * can fix, takes it back down by the same step (never below the spec's).
+ */
+export const GASCL_TARGET_COMFORT = 0.85;
+export const GASCL_TARGET_STEP = 0.1;
+export const GASCL_MAX_TARGET_FACTOR = 2;
+/** …and only while requests' p95 wait is at most this fraction of their p50. */
+export const GASCL_TARGET_WAIT = 0.05;
+/** Queue growth counts as a trend only beyond this many standard deviations of Poisson noise. */
+export const GASCL_GROWTH_SIGMAS = 3;
 /** Panic when panic-window demand reaches this multiple of ready capacity. */
 export const GASCL_PANIC_THRESHOLD = 2;
 /** Scale-down removes at most this fraction of the replicas per step… */
@@ -76,15 +115,6 @@ export const GASCL_MIN_PANIC_SAMPLES = 20;
  * takes minutes to come back, so a dip shorter than this keeps it.
  */
 export const GASCL_NODE_SCALE_DOWN_DELAY_MS = 60_000;
-/**
- * Burst headroom: after a burst, scale-down stops at this fraction of the
- * burst's peak need for GASCL_BURST_MEMORY_MS, so ready capacity meets the next
- * burst that nodes provisioned on demand would come too late for.
- */
-export const GASCL_BURST_HEADROOM = 0.7;
-/** How long a burst's peak keeps its headroom. */
-export const GASCL_BURST_MEMORY_MS = 15 * 60_000;
-
 export type GasclState = {
   decider: 'gascl';
   /** When this state began; idle time counts from here when the signals know of no request. */
@@ -109,15 +139,26 @@ export type GasclState = {
   readySince?: number;
   /** Nodes the decided replicas needed, for the node scale-down delay (monotonic max queue). */
   nodeWindow?: TimedValue[];
-  /** Peak needs seen in bursts, for burst headroom (monotonic max queue). */
-  burstWindow?: TimedValue[];
-  /** When a burst was last seen, and whether this panic began in one. */
+  /** The bursts seen: when each began and the most replicas it needed (bursts.ts). */
+  bursts?: BurstRecord[];
+  /** When a burst was last seen, and whether the last decision was in one. */
   lastBurstAt?: number;
-  panicBurst?: boolean;
+  inBurst?: boolean;
+  /** With a declared period: the replicas needed over the last one (seasonal.ts). */
+  season?: SeasonalMemory;
+  /** The stable window's request rate once a minute, for a steady rise (trend.ts). */
+  rates?: TimedValue[];
+  /** The target concurrency learned from latency (learnTarget), and when it last moved. */
+  target?: number;
+  targetMovedAt?: number;
 };
 
 function isTimedValues(v: unknown): v is TimedValue[] {
   return Array.isArray(v) && v.every((e) => typeof e === 'object' && e !== null && typeof e.at === 'number' && typeof e.value === 'number');
+}
+
+function isBurstHistory(v: unknown): v is BurstRecord[] {
+  return Array.isArray(v) && v.every((e) => typeof e === 'object' && e !== null && typeof e.at === 'number' && typeof e.peak === 'number');
 }
 
 function readState(state: DeciderState | undefined, current: number, ready: number, now: number): GasclState {
@@ -134,7 +175,11 @@ interface Observed {
   concurrency?: number;
   queue?: number;
   rate?: number;
+  /** Requests per second turned away before a replica began them, from the same window as `rate`. */
+  refused?: number;
   p95?: number;
+  /** p95 of the time requests waited before a replica began them, from the same window as p95. */
+  waitP95?: number;
   serviceMs?: number;
   growth?: number;
   throughput?: number;
@@ -150,10 +195,14 @@ function observe(signals: Signals, spec: ScalingInput, now: number): Observed {
   if (concurrency !== undefined) o.concurrency = concurrency;
   if (queue !== undefined) o.queue = queue;
   if (rate !== undefined) o.rate = rate;
+  const refused = panic.requestRate !== undefined ? panic.refusedRate : stable.refusedRate;
+  if (refused !== undefined) o.refused = refused;
   const panicSamples = (panic.requestRate ?? 0) * panic.windowSeconds;
   const usePanicLatency = panic.p95Ms !== undefined && panicSamples >= GASCL_MIN_PANIC_SAMPLES;
   const p95 = usePanicLatency ? panic.p95Ms : stable.p95Ms;
   if (p95 !== undefined) o.p95 = p95;
+  const waitP95 = usePanicLatency ? panic.waitP95Ms : stable.waitP95Ms;
+  if (waitP95 !== undefined) o.waitP95 = waitP95;
   if (usePanicLatency) o.p95WindowMs = panic.windowSeconds * 1000;
   const serviceMs = (panic.p50Ms !== undefined && panicSamples >= GASCL_MIN_PANIC_SAMPLES ? panic.p50Ms : stable.p50Ms) ?? panic.p50Ms;
   if (serviceMs !== undefined) o.serviceMs = serviceMs;
@@ -242,9 +291,80 @@ function learnHotRate(s: GasclState, o: Observed, need: Needs, signals: Signals,
     return { hotRpsPerReplica: Math.min(known.hotRpsPerReplica ?? Infinity, perReplica), hotConfirmedAt: now };
   }
   if (known.hotRpsPerReplica === undefined) return known;
-  if (o.p95 <= 0.75 * headroomMs) return perReplica >= known.hotRpsPerReplica ? {} : known;
+  // Latency that is not capacity's (requests' own size, nothing waiting) confirms nothing.
+  const cool = o.p95 <= 0.75 * headroomMs || !capacityWouldHelp(o, signals, spec);
+  if (cool) return perReplica >= known.hotRpsPerReplica ? {} : known;
   // Still near the edge: the memory holds.
   return { hotRpsPerReplica: known.hotRpsPerReplica, hotConfirmedAt: now };
+}
+
+/**
+ * Whether more replicas would shorten the latency: requests wait before a replica begins them
+ * (p95 wait at least GASCL_FIXABLE_WAIT of the SLO), or, where nothing reports waits, the ready
+ * replicas are busy (serving at least GASCL_BUSY_FRACTION of their target concurrency). Latency a
+ * request's own size explains, with idle replicas and nothing waiting, is no reason to scale.
+ */
+function capacityWouldHelp(o: Observed, signals: Signals, spec: ScalingInput): boolean {
+  if (o.waitP95 !== undefined) return o.waitP95 >= GASCL_FIXABLE_WAIT * spec.slo.latencyP95Ms;
+  if (o.concurrency === undefined || signals.readyReplicas <= 0) return true;
+  const servingPerReplica = Math.max(0, o.concurrency - (o.queue ?? 0)) / signals.readyReplicas;
+  return servingPerReplica >= GASCL_BUSY_FRACTION * spec.targetConcurrency;
+}
+
+/**
+ * How hot replicas may run: spec.targetConcurrency is where GASCL starts, and the SLO says how far
+ * past it they can go. Evidence counts only from a latency window that saw nothing but the
+ * current ready replicas, outside panic, with no backlog, with the replicas at their target (a
+ * quiet hour says nothing about a busy one): p95 comfortably under the headroom raises the
+ * target a step per stable window; p95 over it, with waits more replicas would remove, lowers it
+ * a step. The target is kept across quiet hours, so the next peak starts from what was learned.
+ */
+function learnTarget(s: GasclState, o: Observed, signals: Signals, spec: ScalingInput, unsettled: boolean, latencyFresh: boolean, now: number): Pick<GasclState, 'target' | 'targetMovedAt'> {
+  const floor = spec.targetConcurrency;
+  const ceiling = GASCL_MAX_TARGET_FACTOR * floor;
+  const target = Math.min(ceiling, Math.max(floor, s.target ?? floor));
+  const kept = { target, ...(s.targetMovedAt !== undefined ? { targetMovedAt: s.targetMovedAt } : {}) };
+  const ready = signals.readyReplicas;
+  // Nothing is learned before a whole stable window of this state's own history.
+  const young = now - s.since < signals.stable.windowSeconds * 1000;
+  if (young || !latencyFresh || unsettled || ready <= 0 || o.p95 === undefined || o.concurrency === undefined) return kept;
+  const queue = o.queue ?? 0;
+  const servingPerReplica = Math.max(0, o.concurrency - queue) / ready;
+  if (queue >= ready) {
+    // A backlog all through the stable window with replicas serving fewer than the target: that
+    // many is all they can hold. (A burst's backlog says nothing about that: it is panic's.)
+    const sustained = (signals.stable.queueDepth ?? 0) >= ready;
+    return sustained && servingPerReplica < target ? { target: Math.max(floor, servingPerReplica / (1 + GASCL_TARGET_STEP / 2)), targetMovedAt: now } : kept;
+  }
+  const headroomMs = GASCL_LATENCY_HEADROOM * spec.slo.latencyP95Ms;
+  const stepDue = s.targetMovedAt === undefined || now - s.targetMovedAt >= signals.stable.windowSeconds * 1000;
+  if (o.p95 > headroomMs && capacityWouldHelp(o, signals, spec)) {
+    return target > floor && stepDue ? { target: Math.max(floor, target / (1 + GASCL_TARGET_STEP)), targetMovedAt: now } : kept;
+  }
+  // Evidence about this target: replicas serving about it (a step either side), not far past it.
+  const atTarget = servingPerReplica >= target / (1 + GASCL_TARGET_STEP) && servingPerReplica <= target * (1 + GASCL_TARGET_STEP);
+  // Requests that wait at all say the replicas are near their limit, whatever p95 says.
+  const barelyWaiting = o.waitP95 === undefined || (o.serviceMs !== undefined && o.waitP95 <= GASCL_TARGET_WAIT * o.serviceMs);
+  // A rising load is no time to run hotter: fewer replicas would meet more demand.
+  const rising = (signals.panic.requestRate ?? 0) > (signals.stable.requestRate ?? 0) * (1 + GASCL_TARGET_STEP / 2) || risingTrend(isTimedValues(s.rates) ? s.rates : []) !== undefined;
+  // Where waits are reported they say what running hotter costs, and p95 past the headroom is the
+  // requests' own size; without them, p95 must stay well under the headroom.
+  const latencyRoom = o.waitP95 !== undefined ? o.p95 <= spec.slo.latencyP95Ms : o.p95 <= GASCL_TARGET_COMFORT * headroomMs;
+  const comfortable = latencyRoom && barelyWaiting && !rising;
+  if (atTarget && comfortable && stepDue && target < ceiling) {
+    return { target: Math.min(ceiling, target * (1 + GASCL_TARGET_STEP)), targetMovedAt: now };
+  }
+  return kept;
+}
+
+/**
+ * Queue growth that chance alone explains: growth compares the averages of a window's two
+ * halves, and Poisson arrivals at `rate` put √(rate·h) of noise into each half's count (h its
+ * length, s); GASCL_GROWTH_SIGMAS standard deviations of that difference, per second.
+ */
+function arrivalNoise(rate: number, windowSeconds: number): number {
+  const half = windowSeconds / 2;
+  return half > 0 ? (GASCL_GROWTH_SIGMAS * Math.sqrt(2 * rate * half)) / half : 0;
 }
 
 interface Needs {
@@ -258,6 +378,8 @@ interface Needs {
   latencyBreached: boolean;
   /** The queue the ready replicas drain within the SLO budget. */
   drainable: number;
+  /** Replicas the load asks for at the target, read past a backlog: what seasonal memory keeps. */
+  demand: number;
 }
 
 function needs(o: Observed, signals: Signals, spec: ScalingInput, latencyFresh: boolean): Needs {
@@ -289,21 +411,28 @@ function needs(o: Observed, signals: Signals, spec: ScalingInput, latencyFresh: 
   }
 
   const headroomMs = GASCL_LATENCY_HEADROOM * slo;
-  const latencyBreached = latencyFresh && o.p95 !== undefined && o.p95 > headroomMs && ready > 0 && queue <= drainable;
+  const latencyBreached = latencyFresh && o.p95 !== undefined && o.p95 > headroomMs && ready > 0 && queue <= drainable && capacityWouldHelp(o, signals, spec);
   if (latencyBreached && o.p95 !== undefined) {
     const factor = Math.min(GASCL_MAX_LATENCY_FACTOR, o.p95 / headroomMs);
     const n = ceilNeed(ready * factor);
     sustained.push(step(n, 'LatencySlo', `p95 ${fmt(o.p95)} ms over ${fmt(headroomMs)} ms (80% of the ${fmt(slo)} ms SLO)`));
   }
 
-  if (o.growth !== undefined && o.growth > 0 && o.throughput !== undefined) {
-    const breachInMs = queue >= drainable ? 0 : ((drainable - queue) / o.growth) * 1000;
+  // Growth within what Poisson arrivals at this rate show by chance is ordinary burstiness: the
+  // queue rises and falls with it, and a projection over a whole cold start would be fiction.
+  const growth = o.growth !== undefined && o.growth > arrivalNoise(o.rate ?? 0, signals.panic.windowSeconds) ? o.growth : 0;
+  const refused = o.refused ?? 0;
+  if ((growth > 0 || refused > 0) && o.throughput !== undefined) {
+    // Requests refused at a full queue are arrivals too, and a breach now.
+    const breachInMs = refused > 0 || queue >= drainable ? 0 : ((drainable - queue) / growth) * 1000;
     if (breachInMs < coldMs) {
-      const projected = queue + (o.growth * coldMs) / 1000;
-      const arrivals = (o.rate ?? 0) + o.growth;
+      const arrivals = (o.rate ?? 0) + refused + growth;
+      // Never past what the queue can hold: beyond it requests are refused, not served later.
+      const projected = Math.min(queue + (growth * coldMs) / 1000, spec.queueLimit ?? Infinity);
       const n = ceilNeed((arrivals + projected / (horizonMs / 1000)) / o.throughput);
       const when = breachInMs === 0 ? 'now' : `in ${secs(breachInMs)}`;
-      transient.push(step(n, 'ColdStartLead', `queue ${fmt(queue)} would breach p95 ${fmt(slo)} ms ${when}; ${fmt(arrivals)}/s arriving, ${fmt(o.throughput)}/s per replica`));
+      const turnedAway = refused > 0 ? ` (${fmt(refused)}/s turned away)` : '';
+      transient.push(step(n, 'ColdStartLead', `queue ${fmt(queue)} would breach p95 ${fmt(slo)} ms ${when}; ${fmt(arrivals)}/s arriving${turnedAway}, ${fmt(o.throughput)}/s per replica`));
     }
   }
 
@@ -314,12 +443,18 @@ function needs(o: Observed, signals: Signals, spec: ScalingInput, latencyFresh: 
   };
   const sustainedBest = largest(sustained) ?? step(0, 'Concurrency', 'no demand');
   const transientBest = largest(transient);
+  const backlogged = (queue > 0 && queue > drainable) || (o.refused ?? 0) > 0;
+  // Demand in replicas: what is being served, or, behind a backlog that caps it, what arrives.
+  const arriving = (o.rate ?? 0) + (o.refused ?? 0) + Math.max(0, o.growth ?? 0);
+  const served = o.concurrency !== undefined ? Math.max(0, o.concurrency - queue) / spec.targetConcurrency : 0;
+  const demand = ceilNeed(backlogged && o.throughput !== undefined ? Math.max(served, arriving / o.throughput) : served);
   return {
     sustained: sustainedBest,
     all: transientBest && transientBest.value > sustainedBest.value ? transientBest : sustainedBest,
-    backlogged: queue > 0 && queue > drainable,
+    backlogged,
     latencyBreached,
     drainable,
+    demand,
   };
 }
 
@@ -362,22 +497,31 @@ function releaseNodes(cur: ScaleStep, spec: ScalingInput, window: readonly Timed
 
 export const gascl = (signals: Signals, spec: ScalingInput, state: DeciderState | undefined, now: number): Decision<GasclState> => {
   const s = readState(state, signals.currentReplicas, signals.readyReplicas, now);
-  const o = observe(signals, spec, now);
-  if (o.concurrency === undefined && o.queue === undefined && o.rate === undefined && o.p95 === undefined) {
+  const given = observe(signals, spec, now);
+  if (given.concurrency === undefined && given.queue === undefined && given.rate === undefined && given.p95 === undefined) {
     return { result: noData(`no concurrency, queue, request rate or latency signal in the last ${fmt(signals.stable.windowSeconds)} s`), next: s };
   }
   const current = signals.currentReplicas;
   const ready = signals.readyReplicas;
   const stableMs = signals.stable.windowSeconds * 1000;
   const next: GasclState = { ...s };
-  if (o.traffic) next.lastActiveAt = now;
+  if (given.traffic) next.lastActiveAt = now;
 
   // A latency window that also saw another count of ready replicas says little about this one.
   if (s.lastReady !== ready) {
     next.lastReady = ready;
     next.readySince = now;
   }
-  const latencyFresh = next.readySince === undefined || now - next.readySince >= o.p95WindowMs;
+  const latencyFresh = next.readySince === undefined || now - next.readySince >= given.p95WindowMs;
+  // Panic or a burst as the last decision left them: the target learns nothing while demand
+  // outruns capacity, nor from the backlog a burst leaves behind.
+  const unsettled =
+    (s.lastPanicDemandAt !== undefined && now - s.lastPanicDemandAt < stableMs) || (s.lastBurstAt !== undefined && now - s.lastBurstAt < 2 * stableMs);
+  Object.assign(next, learnTarget(s, given, signals, spec, unsettled, latencyFresh, now));
+  // From here on the learned target stands in for the spec's.
+  const retargeted = next.target !== undefined && next.target !== spec.targetConcurrency;
+  if (retargeted) spec = { ...spec, targetConcurrency: next.target! };
+  const o = retargeted ? observe(signals, spec, now) : given;
   const need = needs(o, signals, spec, latencyFresh);
 
   // Panic: short-window demand (the largest need, in replicas) at twice the ready replicas.
@@ -441,20 +585,13 @@ export const gascl = (signals: Signals, spec: ScalingInput, state: DeciderState 
     (signals.stable.queueDepth ?? 0) <= need.drainable && panicInFlight >= GASCL_PANIC_THRESHOLD * stableInFlight;
   // The stable window after a burst, and a panic that began in it, are part of it: their needs count toward the peak.
   if (burst) next.lastBurstAt = now;
-  const inBurst = burst || (s.lastBurstAt !== undefined && now - s.lastBurstAt < stableMs) || (panic && s.panicBurst === true);
-  if (inBurst && panic) next.panicBurst = true;
-  else delete next.panicBurst;
-  const burstWindow = inBurst
-    ? recordExtreme(isTimedValues(s.burstWindow) ? s.burstWindow : [], 'max', need.all.value, GASCL_BURST_MEMORY_MS, now)
-    : expireExtremes(isTimedValues(s.burstWindow) ? s.burstWindow : [], GASCL_BURST_MEMORY_MS, now);
-  next.burstWindow = burstWindow;
-  const burstPeak = extremeSince(burstWindow, GASCL_BURST_MEMORY_MS, now);
-  if (cur.value < current && burstPeak !== undefined) {
-    const floor = ceilNeed(GASCL_BURST_HEADROOM * burstPeak);
-    if (cur.value < floor) {
-      cur = step(Math.min(floor, current), 'ScaleDownStabilized', `burst headroom: a burst needed ${burstPeak} in the last ${secs(GASCL_BURST_MEMORY_MS)}; keeping ${floor} ready for the next`);
-    }
-  }
+  // It lasts a stable window past the last sign of it, and as long as the panic or backlog it left.
+  const wasInBurst = s.inBurst === true;
+  const inBurst = burst || (s.lastBurstAt !== undefined && now - s.lastBurstAt < stableMs) || (wasInBurst && (panic || need.backlogged));
+  if (inBurst) next.inBurst = true;
+  else delete next.inBurst;
+  // Behind a backlog a burst's size is what GASCL asked for: requests refused at a full queue are in no rate.
+  next.bursts = recordBurst(isBurstHistory(s.bursts) ? s.bursts : [], inBurst, wasInBurst, need.backlogged ? need.all.value : need.demand, need.backlogged, now);
   if (cur.value < current && need.backlogged) {
     // A backlog the ready replicas cannot drain says capacity is short, whatever the needs read now.
     cur = step(current, 'QueueDrain', `queue ${fmt(o.queue ?? 0)} is more than ${fmt(ready)} ready replicas drain within the SLO; no scale-down`);
@@ -469,6 +606,35 @@ export const gascl = (signals: Signals, spec: ScalingInput, state: DeciderState 
       toZero = true;
     } else if (cur.value < 1 && current >= 1) {
       cur = step(1, 'Cooldown', `idle for ${secs(idleMs)}; scaling to zero after ${secs(spec.scaleToZeroAfterMs)}`);
+    }
+  }
+  // Replicas asked for now serve after a cold start, and after a node's provisioning when they need one.
+  const leadMs = (signals.coldStartMs ?? spec.slo.coldStartMs) + (spec.capacity?.provisioningMs ?? 0);
+  if (spec.seasonalPeriodMs !== undefined && spec.seasonalPeriodMs > 0) {
+    // While backlogged the sustained needs read capacity, not demand; the queue needs read demand then.
+    const season = recordSeason(seasonFor(s.season, spec.seasonalPeriodMs), need.demand, now);
+    next.season = season;
+    const forecast = forecastNeed(season, now, now + leadMs + season.slotMs);
+    if (forecast !== undefined && forecast > cur.value) {
+      cur = step(forecast, 'Forecast', `one period (${secs(spec.seasonalPeriodMs)}) ago, ${forecast} replicas were needed within the next ${secs(leadMs + season.slotMs)}`);
+      toZero = false;
+    }
+  }
+  // An idle service's scale to zero is its owner's choice: no headroom is kept past it.
+  const headroom = toZero ? undefined : burstHeadroom(next.bursts, inBurst, now, leadMs + GASCL_SCALE_DOWN_STEP_MS);
+  if (headroom !== undefined && headroom.replicas > cur.value) cur = step(headroom.replicas, 'BurstHeadroom', headroom.why);
+  const stableRate = signals.stable.requestRate;
+  if (stableRate !== undefined) {
+    // Completions behind a backlog, or in a panic, rise with capacity, not demand: the climb starts again.
+    next.rates = need.backlogged || panic ? [] : recordRate(isTimedValues(s.rates) ? s.rates : [], stableRate, now);
+    // The stable window's rate is half a window old.
+    const projected = projectRate(next.rates, stableRate, leadMs + stableMs / 2);
+    if (projected !== undefined && o.throughput !== undefined && !panic) {
+      const n = ceilNeed(projected / o.throughput);
+      if (n > cur.value) {
+        cur = step(n, 'Forecast', `the request rate has risen for ${secs(TREND_SAMPLES * TREND_SAMPLE_MS)}; at that pace ${fmt(projected)}/s in ${secs(leadMs)} needs ${n}`);
+        toZero = false;
+      }
     }
   }
   if (cur.value < current && !toZero) {
@@ -502,14 +668,15 @@ export const gascl = (signals: Signals, spec: ScalingInput, state: DeciderState 
   }
 
   // While backlogged, replicas serve at capacity and read as demand; remember only real demand.
-  next.downWindow = need.backlogged ? expireExtremes(s.downWindow, downMs, now) : recordExtreme(s.downWindow, 'max', need.sustained.value, downMs, now);
+  // A burst's needs are the burst memory's to keep (bursts.ts), not scale-down stabilization's.
+  next.downWindow = need.backlogged || inBurst ? expireExtremes(s.downWindow, downMs, now) : recordExtreme(s.downWindow, 'max', need.sustained.value, downMs, now);
   next.upWindow = upMs > 0 ? recordExtreme(s.upWindow, 'min', need.all.value, upMs, now) : [];
   if (cur.value < current) next.lastScaleDownAt = now;
   if (cur.value > current) next.lastScaleUpAt = now;
   if (cur.value === 0 && current > 0) {
     // A service back from zero starts afresh: old peaks say nothing about its next burst.
     next.downWindow = [];
-    next.burstWindow = [];
+    next.bursts = [];
   }
   return { result: scaled(current, cur, panic, nodes.desiredNodes), next };
 };
