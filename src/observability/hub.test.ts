@@ -56,6 +56,44 @@ describe('SignalHub', () => {
     assert.equal(hub.held('svc'), 4);
   });
 
+  it('records a refused request on each revision serving its service, and on no other', () => {
+    const clock = new ManualClock(1_000_000);
+    const hub = new SignalHub({ clock });
+    hub.track('svc', ['svc-00001', 'svc-00002'], { stableWindowMs: 10_000, panicWindowMs: 2_000 });
+    hub.track('other', ['other-00001'], { stableWindowMs: 10_000, panicWindowMs: 2_000 });
+    hub.requestStarted('untracked', 'untracked-00001');
+    for (let i = 0; i < 3; i++) hub.requestRefused('svc');
+    clock.advance(2_000);
+    for (const revision of ['svc-00001', 'svc-00002']) {
+      const w = hub.recorder(revision)!.windows(clock.now());
+      assert.equal(w.stable.refusedRate, 3 / 2, `${revision}: 3 refusals over the 2 s observed`);
+      assert.equal(w.stable.requestRate, 0, 'none completed');
+    }
+    assert.equal(hub.recorder('other-00001')!.windows(clock.now()).stable.refusedRate, undefined);
+    hub.requestRefused('untracked');
+    assert.equal(hub.recorder('untracked-00001')!.windows(clock.now()).stable.refusedRate, undefined, 'a revision the loop does not track is not serving');
+  });
+
+  it('keeps refusals of a service no revision is tracked for until the loop tracks one, as held requests wait for it', () => {
+    const clock = new ManualClock(1_000_000);
+    const hub = new SignalHub({ clock });
+    hub.requestRefused('cold');
+    hub.requestRefused('cold');
+    clock.advance(500);
+    hub.requestRefused('cold');
+    hub.requestRefused('gone');
+    clock.advance(1_500);
+    hub.retainServices(new Set(['cold']));
+    hub.track('cold', ['cold-00001'], { stableWindowMs: 10_000, panicWindowMs: 2_000 });
+    hub.track('gone', ['gone-00001'], { stableWindowMs: 10_000, panicWindowMs: 2_000 });
+    hub.track('cold', ['cold-00001'], { stableWindowMs: 10_000, panicWindowMs: 2_000 });
+    clock.advance(1_000);
+    const w = hub.recorder('cold-00001')!.windows(clock.now());
+    assert.equal(w.stable.refusedRate, 3 / 3, 'the 3 refusals, once, at when they happened: 3 s ago');
+    assert.equal(w.panic.refusedRate, undefined, 'the panic window (the last 2 s) holds none of them');
+    assert.equal(hub.recorder('gone-00001')!.windows(clock.now()).stable.refusedRate, undefined, 'a deleted service’s refusals are dropped');
+  });
+
   it('keeps a recorder while its windows stay the same and forgets revisions no longer tracked', () => {
     const clock = new ManualClock(0);
     const hub = new SignalHub({ clock });

@@ -2,8 +2,9 @@
  * Where the gateway's view of each revision meets the control loop: one
  * `SignalRecorder` per revision, fed by the gateway through the small
  * `SignalSink` interface (request started, request finished, requests held
- * while cold) and read by the loop. Gauges (concurrency, queue depth) are
- * recorded when they change, and sampled once more on every loop tick.
+ * while cold, requests turned away before a replica began them) and read by
+ * the loop. Gauges (concurrency, queue depth) are recorded when they change,
+ * and sampled once more on every loop tick.
  *
  * Concurrency of a revision = its requests at replicas + the service's
  * requests waiting at the gateway (held while cold, or in the gateway's wait
@@ -11,6 +12,8 @@
  * replicas last said was waiting (`x-karb-queue-depth`). A replica's queue only holds gateway
  * requests, so once none is in flight those reports are dropped. Each answered request's wait
  * (before its replica began it: see `requestFinished`) is recorded when it finishes, like its latency.
+ * A request the gateway turned away (`requestRefused`) counts on each revision serving its service,
+ * as held requests do; one refused before the loop named any is kept until it does (`track`).
  */
 import type { Clock } from '../util/clock.ts';
 import { SignalRecorder, type SignalRecorderOptions } from './windows.ts';
@@ -32,6 +35,13 @@ export interface SignalSink {
   requestFinished(service: string, revision: string, endpoint: string, latencyMs: number, status: number, replicaQueueDepth: number, waitMs?: number): void;
   /** The number of requests held for `service` (no ready replica) is now `held`. */
   heldChanged(service: string, held: number): void;
+  /**
+   * The gateway turned a request for `service` away before any replica began it, for want of
+   * capacity: its wait queue (or hold) was full, or it waited past its deadline (or the hold's
+   * timeout). Demand the completed requests do not show. Not for a caller's own mistakes or
+   * limits (401, 404, the edge's 429), nor a caller that gave up.
+   */
+  requestRefused(service: string): void;
 }
 
 interface RevisionSignals {
@@ -42,6 +52,9 @@ interface RevisionSignals {
   /** Last queue depth each endpoint reported. */
   readonly replicaQueue: Map<string, number>;
 }
+
+/** Refusals of a service no revision is tracked for yet, kept per second for at most this many seconds. */
+const PENDING_REFUSALS_KEPT = 600;
 
 /** A standalone gateway's gauges count until this long after its last report (it reports every second). */
 export const REMOTE_GAUGE_STALE_MS = 5_000;
@@ -61,6 +74,8 @@ export class SignalHub implements SignalSink {
   readonly #remote = new Map<string, RemoteGauges>();
   /** Revisions of each service that the loop tracks; held requests count towards them. */
   readonly #serving = new Map<string, string[]>();
+  /** service → [second (ms), refusals] before the loop tracked any revision of it, oldest first. */
+  readonly #pendingRefused = new Map<string, Array<[at: number, count: number]>>();
   #gatewayQueued: (service: string) => number = () => 0;
 
   constructor(options: { clock: Clock }) {
@@ -82,6 +97,11 @@ export class SignalHub implements SignalSink {
       this.#revisions.set(name, { name, recorder, service, inFlight: existing?.inFlight ?? 0, replicaQueue: existing?.replicaQueue ?? new Map() });
     }
     this.#serving.set(service, revisions);
+    const pending = this.#pendingRefused.get(service);
+    if (pending !== undefined && revisions.length > 0) {
+      this.#pendingRefused.delete(service);
+      for (const [at, count] of pending) this.#refuse(service, at, count);
+    }
   }
 
   /** Drops the signals of revisions no longer tracked for `service`. */
@@ -99,6 +119,7 @@ export class SignalHub implements SignalSink {
   retainServices(services: ReadonlySet<string>): void {
     for (const [name, r] of this.#revisions) if (!services.has(r.service)) this.#revisions.delete(name);
     for (const service of this.#serving.keys()) if (!services.has(service)) this.#serving.delete(service);
+    for (const service of this.#pendingRefused.keys()) if (!services.has(service)) this.#pendingRefused.delete(service);
   }
 
   recorder(revision: string): SignalRecorder | undefined {
@@ -147,6 +168,10 @@ export class SignalHub implements SignalSink {
     }
   }
 
+  requestRefused(service: string): void {
+    this.#refuse(service, this.#clock.now(), 1);
+  }
+
   /**
    * A standalone gateway's report (`POST /api/v1/signals`): its finished
    * requests join the revisions' windows now, and its gauges count with this
@@ -155,7 +180,10 @@ export class SignalHub implements SignalSink {
   ingest(report: SignalReport): void {
     const now = this.#clock.now();
     const gauges: RemoteGauges = { at: now, revisions: new Map(), waiting: new Map() };
-    for (const s of report.services) gauges.waiting.set(s.service, s.waiting);
+    for (const s of report.services) {
+      gauges.waiting.set(s.service, s.waiting);
+      if (s.refused !== undefined && s.refused > 0) this.#refuse(s.service, now, s.refused);
+    }
     this.#remote.set(report.gateway, gauges);
     for (const r of report.revisions) {
       gauges.revisions.set(r.revision, { inFlight: r.inFlight, replicaQueue: r.replicaQueue });
@@ -164,6 +192,33 @@ export class SignalHub implements SignalSink {
       if (r.wait !== undefined) recorder.recordWaits(now, r.wait);
     }
     for (const r of this.#revisions.values()) this.#recordGauges(r, now);
+  }
+
+  /**
+   * `count` refusals at `at` on each revision serving `service`, the ones held requests count
+   * towards; with none tracked yet, kept (per second, bounded) until `track` names them.
+   */
+  #refuse(service: string, at: number, count: number): void {
+    let recorded = false;
+    for (const name of this.#serving.get(service) ?? []) {
+      const r = this.#revisions.get(name);
+      if (r === undefined) continue;
+      r.recorder.recordRefused(at, count);
+      recorded = true;
+    }
+    if (recorded) return;
+    let pending = this.#pendingRefused.get(service);
+    if (pending === undefined) {
+      pending = [];
+      this.#pendingRefused.set(service, pending);
+    }
+    const second = Math.floor(at / 1000) * 1000;
+    const last = pending[pending.length - 1];
+    if (last !== undefined && last[0] === second) last[1] += count;
+    else {
+      pending.push([second, count]);
+      if (pending.length > PENDING_REFUSALS_KEPT) pending.shift();
+    }
   }
 
   #get(service: string, revision: string): RevisionSignals {
@@ -224,6 +279,9 @@ export function teeSignals(...sinks: SignalSink[]): SignalSink {
     },
     heldChanged(service, held) {
       for (const s of sinks) s.heldChanged(service, held);
+    },
+    requestRefused(service) {
+      for (const s of sinks) s.requestRefused(service);
     },
   };
 }

@@ -43,6 +43,8 @@ export class RevisionCounters implements SignalSink, SliSink {
 
   heldChanged(): void {}
 
+  requestRefused(): void {}
+
   requestFinished(_service: string, revision: string, _endpoint: string, latencyMs: number, status: number): void {
     const c = this.#countsOf(revision);
     c.requests += 1;

@@ -56,6 +56,24 @@ describe('parseSignalReport', () => {
     assert.deepEqual(old, valid);
   });
 
+  it('round-trips the refusals per service, and still accepts a report from a gateway older than them', () => {
+    const r = new SignalReporter('gw-1');
+    r.requestRefused('svc');
+    r.requestRefused('svc');
+    r.requestRefused('cold');
+    r.heldChanged('held', 1);
+    const report = r.take();
+    const parsed = parseSignalReport(JSON.stringify(report));
+    assert.deepEqual(parsed, report);
+    const byService = new Map(parsed.services.map((s) => [s.service, s]));
+    assert.equal(byService.get('svc')?.refused, 2);
+    assert.equal(byService.get('cold')?.refused, 1);
+    assert.equal('refused' in byService.get('held')!, false, 'none refused: the field is left out');
+    const old = parseSignalReport(JSON.stringify(valid));
+    assert.equal('refused' in old.services[0]!, false, 'no refused field: none is made up');
+    assert.deepEqual(old, valid);
+  });
+
   it('refuses a body that is not JSON with a 400 that says where the format is written', () => {
     const err = refusal('{"gateway":');
     assert.equal(err.status, 400);
@@ -73,6 +91,8 @@ describe('parseSignalReport', () => {
       [{ ...valid, gateway: '' }, /^gateway report: gateway: /],
       [{ ...valid, sli: [{ service: 'svc', revision: 'svc-00001', requests: 1, serverErrors: -1, answered: [] }] }, /^gateway report: sli\.0\.serverErrors: /],
       [{ ...valid, services: [{ service: 'svc', waiting: 1, extra: true }] }, /^gateway report: services\.0: /],
+      [{ ...valid, services: [{ service: 'svc', waiting: 1, refused: -1 }] }, /^gateway report: services\.0\.refused: /],
+      [{ ...valid, services: [{ service: 'svc', waiting: 1, refused: 0.5 }] }, /^gateway report: services\.0\.refused: /],
       [{ ...valid, at: 5 }, /^gateway report: \(body\): /],
       [[], /^gateway report: \(body\): /],
     ];

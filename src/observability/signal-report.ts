@@ -52,14 +52,27 @@ const SliReportSchema = z.strictObject({
   answered: z.array(z.tuple([z.int().min(0).max(LATENCY_BINS - 1), count])).max(LATENCY_BINS),
 });
 
+/** One service's part of a report. */
+const ServiceReportSchema = z.strictObject({
+  service: z.string().min(1).max(100),
+  /** Requests waiting at this gateway now: held while cold, or in its queue for a replica slot. */
+  waiting: count,
+  /**
+   * Requests this gateway turned away before a replica began them since the previous report, for
+   * want of capacity (`SignalSink.requestRefused`: its queue or hold full, or waited too long);
+   * absent when none was, and from a gateway older than it.
+   */
+  refused: count.optional(),
+});
+
 export const SignalReportSchema = z.strictObject({
   /** Stable for the gateway process's life, so the control plane can tell reporters apart. */
   gateway: z.string().min(1).max(200),
   revisions: z.array(RevisionReportSchema).max(10_000),
   /** Each request's SLI outcome, summed per revision; absent from an older gateway (then read from `revisions`). */
   sli: z.array(SliReportSchema).max(10_000).optional(),
-  /** Requests waiting at this gateway (held while cold, or for a replica slot), per service. */
-  services: z.array(z.strictObject({ service: z.string().min(1).max(100), waiting: count })).max(10_000),
+  /** Per service: requests waiting at this gateway now (held while cold, or for a replica slot), and refused since the previous report. */
+  services: z.array(ServiceReportSchema).max(10_000),
 });
 
 /** One gateway's report, as sent to the control plane. */

@@ -4,6 +4,7 @@ import { ManualClock } from '../util/clock.ts';
 import { latencyBin } from './latency-histogram.ts';
 import { REMOTE_GAUGE_STALE_MS, SignalHub } from './hub.ts';
 import { SignalReporter } from './signal-reporter.ts';
+import { parseSignalReport } from './signal-report.ts';
 
 describe('SignalReporter', () => {
   it('reports what finished since the last report and the gauges now, then starts over', () => {
@@ -51,6 +52,22 @@ describe('SignalReporter waits', () => {
   });
 });
 
+describe('SignalReporter refusals', () => {
+  it('counts the requests refused per service since the last report, then starts over', () => {
+    const r = new SignalReporter('gw-1');
+    for (let i = 0; i < 3; i++) r.requestRefused('svc');
+    r.requestRefused('cold');
+    const first = r.take();
+    assert.deepEqual(first.services.sort((a, b) => a.service.localeCompare(b.service)), [
+      { service: 'cold', waiting: 0, refused: 1 },
+      { service: 'svc', waiting: 0, refused: 3 },
+    ]);
+    r.requestRefused('svc');
+    assert.deepEqual(r.take().services, [{ service: 'svc', waiting: 0, refused: 1 }], 'only the one since the first report');
+    assert.deepEqual(r.take().services, [], 'none since: the service is not named');
+  });
+});
+
 describe('SignalHub.ingest', () => {
   it('feeds a standalone gateway’s waits to the windows; a report without them adds none', () => {
     const clock = new ManualClock(1_000_000);
@@ -69,6 +86,21 @@ describe('SignalHub.ingest', () => {
     assert.ok(Math.abs(w.waitP95Ms! - 600) <= 600 * 0.045, `wait p95 ${w.waitP95Ms}`);
   });
 
+
+  it('feeds a standalone gateway’s refusals to the revisions serving the service; a report without them adds none', () => {
+    const clock = new ManualClock(1_000_000);
+    const hub = new SignalHub({ clock });
+    hub.track('svc', ['svc-00001'], { stableWindowMs: 10_000, panicWindowMs: 6_000 });
+    hub.ingest({ gateway: 'old', revisions: [], services: [{ service: 'svc', waiting: 2 }] });
+    clock.advance(1_000);
+    assert.equal(hub.recorder('svc-00001')!.windows(clock.now()).stable.refusedRate, undefined, 'an older gateway’s report has no refusals');
+    const reporter = new SignalReporter('gw-1');
+    for (let i = 0; i < 4; i++) reporter.requestRefused('svc');
+    hub.ingest(parseSignalReport(JSON.stringify(reporter.take())));
+    clock.advance(1_000);
+    // 4 refusals, 2 s after the hub began observing the revision.
+    assert.equal(hub.recorder('svc-00001')!.windows(clock.now()).stable.refusedRate, 4 / 2);
+  });
 
   it('adds a standalone gateway’s requests to the windows and its gauges until it stops reporting', () => {
     const clock = new ManualClock(1_000_000);

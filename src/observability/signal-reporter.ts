@@ -4,9 +4,9 @@
  * `SignalSink` that adds up, per revision, the requests finished since the
  * last report (count, errors, latency histogram, wait histogram) and keeps the gauges now
  * (requests at replicas, what replicas say is waiting), and per service the
- * requests waiting at this gateway. `take()` hands over one report and starts
- * the next; the gateway posts it to `/api/v1/signals` every second (its wire
- * format is signal-report.ts). As an `SliSink` it also adds up each request's
+ * requests waiting at this gateway and those it refused since the last report.
+ * `take()` hands over one report and starts the next; the gateway posts it to
+ * `/api/v1/signals` every second (its wire format is signal-report.ts). As an `SliSink` it also adds up each request's
  * SLI outcome per revision (sli-sink.ts), sent as the report's `sli`.
  */
 import { isErrorStatus } from './error-status.ts';
@@ -33,6 +33,8 @@ export class SignalReporter implements SignalSink, SliSink {
   /** Requests' SLI outcomes since the last report, by revision. */
   readonly #sli = new Map<string, SliCounts & { service: string }>();
   readonly #held = new Map<string, number>();
+  /** Requests turned away since the last report, by service. */
+  readonly #refused = new Map<string, number>();
   #gatewayQueued: (service: string) => number = () => 0;
 
   constructor(gateway: string) {
@@ -75,6 +77,10 @@ export class SignalReporter implements SignalSink, SliSink {
     else this.#held.delete(service);
   }
 
+  requestRefused(service: string): void {
+    this.#refused.set(service, (this.#refused.get(service) ?? 0) + 1);
+  }
+
   /** The report since the last one; counts start again from zero. Revisions with nothing to say are dropped. */
   take(): SignalReport {
     const revisions: SignalReport['revisions'] = [];
@@ -110,12 +116,20 @@ export class SignalReporter implements SignalSink, SliSink {
     }
     this.#sli.clear();
     for (const s of this.#held.keys()) services.add(s);
-    return {
+    for (const s of this.#refused.keys()) services.add(s);
+    const refused = this.#refused;
+    const report: SignalReport = {
       gateway: this.#gateway,
       revisions,
       sli,
-      services: [...services].map((service) => ({ service, waiting: (this.#held.get(service) ?? 0) + this.#gatewayQueued(service) })),
+      services: [...services].map((service) => {
+        const n = refused.get(service) ?? 0;
+        // Left out when none: a control plane older than the field accepts the report then.
+        return { service, waiting: (this.#held.get(service) ?? 0) + this.#gatewayQueued(service), ...(n > 0 ? { refused: n } : {}) };
+      }),
     };
+    refused.clear();
+    return report;
   }
 
   #get(service: string, revision: string): RevisionTally {

@@ -115,6 +115,52 @@ test('recordWaits adds another gateway\'s sparse wait histogram: its bins count 
   near(r.windows(T0 + 500).panic.waitP95Ms, 5, 5 * 0.045, 'now 990 of 1000 waits are 5 ms');
 });
 
+test('refusedRate: absent without refusals, however many requests finished', () => {
+  const r = new SignalRecorder({ startedAt: T0 });
+  for (let i = 0; i < 100; i++) r.recordRequest(T0 + i * 100, 10, i % 10 === 0 ? 503 : 200);
+  r.recordRefused(T0 + 5_000, 0);
+  r.recordRefused(T0 + 5_000, -2);
+  r.recordRefused(T0 + 5_000, Number.NaN);
+  const { stable, panic } = r.windows(T0 + 9_999);
+  assert.ok((stable.requestRate ?? 0) > 0, 'the requests are there');
+  assert.equal(stable.refusedRate, undefined, 'no refusal: absent, not 0 (a zero, negative or NaN count is none)');
+  assert.equal(panic.refusedRate, undefined);
+  assert.equal(new SignalRecorder({ startedAt: T0 }).windows(T0 + 30_000).stable.refusedRate, undefined, 'a quiet recorder: absent too');
+});
+
+test('refusedRate is the refusals in the window ÷ its observed length, apart from the completed rate', () => {
+  const r = new SignalRecorder({ startedAt: T0 });
+  // A minute of 10 completions and 5 refusals a second (3 + 1 + 1: counts add up).
+  for (let s = 0; s < 60; s++) {
+    for (let i = 0; i < 10; i++) r.recordRequest(T0 + s * 1000 + i * 100, 20, 200);
+    r.recordRefused(T0 + s * 1000 + 50, 3);
+    r.recordRefused(T0 + s * 1000 + 450);
+    r.recordRefused(T0 + s * 1000 + 950);
+  }
+  const now = T0 + 59_999;
+  const { stable, panic } = r.windows(now);
+  near(stable.refusedRate, 300 / 59.999, 1e-9, 'stable: 300 refusals over the 59.999 s observed');
+  near(panic.refusedRate, 30 / 5.999, 1e-9, 'panic: the last 6 buckets, 30 refusals over 5.999 s');
+  near(stable.requestRate, 600 / 59.999, 1e-9, 'the completed rate does not count refusals');
+  assert.equal(stable.errorRate, 0, 'refusals are not errors of completed requests');
+  // Younger than the window: divided by the time observed, as the completed rate is.
+  const young = new SignalRecorder();
+  for (let i = 0; i < 10; i++) young.recordRefused(T0 + i * 500);
+  near(young.windows(T0 + 5_000).stable.refusedRate, 10 / 5, 1e-9, '10 refusals in the first 5 s');
+});
+
+test('refusedRate counts only refusals within the window', () => {
+  const r = new SignalRecorder({ startedAt: T0 });
+  for (let i = 0; i < 20; i++) r.recordRefused(T0 + i * 500); // the first 10 s
+  for (let i = 0; i < 6; i++) r.recordRefused(T0 + 54_000 + i * 1000); // the last 6 s
+  const now = T0 + 59_999;
+  near(r.windows(now).panic.refusedRate, 6 / 5.999, 1e-9, 'the panic window sees the late ones only');
+  near(r.windows(now).stable.refusedRate, 26 / 59.999, 1e-9, 'the stable window sees both');
+  near(r.windows(T0 + 69_999).stable.refusedRate, 6 / 59.999, 1e-9, 'ten seconds later the early ones aged out');
+  assert.equal(r.windows(T0 + 200_000).stable.refusedRate, undefined, 'none in the window: absent again');
+  assert.equal(r.windows(T0 + 200_000).stable.requestRate, 0, 'while the completed rate is 0: the recorder observes');
+});
+
 test('requests age out of the windows and the ring is reused after a long gap', () => {
   const r = new SignalRecorder();
   for (let i = 0; i < 100; i++) r.recordRequest(T0 + i * 10, 5, 200);

@@ -5,7 +5,8 @@
  * (`onColdRequest`), which starts a replica without waiting for its next
  * period. Held requests continue in arrival order as soon as the routing table
  * shows a ready endpoint; after the service's `slo.coldStartMs` they get 503
- * with Retry-After, and beyond `maxHeldPerService` new ones get 503 at once.
+ * with Retry-After, and beyond `maxHeldPerService` new ones get 503 at once; both are reported
+ * as refused (`exchange.ctx.onRefused`, the autoscaler's refusedRate).
  *
  * Sits after resolve-model and the edge's authorize and rate-limit steps (so
  * a key out of scope or over its limit never wakes a service), before the body
@@ -136,6 +137,7 @@ export function holdWhileCold(deps: {
       }
       if (queue.items.length >= max) {
         deps.metrics.noEndpoint(route.service);
+        exchange.ctx.onRefused?.(route.service);
         throw new TooManyHeldError(route.model, max);
       }
       const timeoutMs = options.timeoutMs?.(route) ?? DEFAULT_HOLD_TIMEOUT_MS;
@@ -148,6 +150,8 @@ export function holdWhileCold(deps: {
           q.items.splice(i, 1);
           changed(route.model, q.service, q.items.length);
           deps.metrics.noEndpoint(route.service);
+          // Turned away for want of a replica; not counted when the caller already gave up.
+          if (!exchange.settled) exchange.ctx.onRefused?.(route.service);
           exchange.fail(new ColdStartTimeoutError(route.model, timeoutMs));
         }, timeoutMs),
       );

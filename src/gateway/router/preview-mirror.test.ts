@@ -56,6 +56,7 @@ function recordingSink() {
     requestFinished: (service, revision, endpoint, latencyMs, status, depth, waitMs = -1) =>
       void finished.push({ service, revision, endpoint, latencyMs, status, depth, waitMs }),
     heldChanged: () => {},
+    requestRefused: () => {},
   };
   const startedFor = (rev: string) => started.filter((s) => s.revision === rev).length;
   const finishedFor = (rev: string) => finished.filter((s) => s.revision === rev);

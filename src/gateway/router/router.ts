@@ -8,7 +8,8 @@
  *   endpoint   power of two choices on outstanding + decayed reported queue,
  *              skipping ejected endpoints and those this request already tried
  *   capacity   every eligible endpoint at `concurrencyLimit` → wait in the
- *              service's FIFO (admission-queue.ts) or 429/503 past its bound
+ *              service's FIFO (admission-queue.ts) or 429/503 past its bound;
+ *              refused there, or timed out waiting, is reported (`ctx.onRefused`)
  *   fallback   no healthy capacity (no endpoint, all ejected, or retries spent
  *              on 5xx/connect errors) → the first `route.fallback` service
  *              with endpoints, one level only, `x-karb-fallback` on the answer
@@ -276,6 +277,8 @@ export class Router implements AttemptHooks {
     if (exchange.settled) return;
     const now = this.#deps.clock.now();
     if (now >= state.deadline) {
+      // Taken from the wait queue too late: it timed out waiting for a slot.
+      if (fromQueue) exchange.ctx.onRefused?.((state.fallback ?? state.primary).service);
       exchange.fail(new DeadlineExceededError(state.primary.model, state.deadlineMs));
       return;
     }
@@ -382,17 +385,22 @@ export class Router implements AttemptHooks {
     if (!this.#queues.push(service, exchange, bound)) {
       const error = admissionQueueFull(route.model, route.asyncEnabled === true);
       this.#metrics.queueRejected(service, error.status);
+      exchange.ctx.onRefused?.(service);
       exchange.fail(error);
       return;
     }
     state.queued = true;
-    state.timer = this.#deps.clock.setTimeout(() => {
-      state.timer = undefined;
-      if (!state.queued) return;
-      state.queued = false;
-      this.#queues.remove(service, exchange);
-      exchange.fail(new DeadlineExceededError(state.primary.model, state.deadlineMs));
-    }, Math.max(0, state.deadline - now));
+    state.timer = this.#deps.clock.setTimeout(() => this.#waitedTooLong(exchange, state, service), Math.max(0, state.deadline - now));
+  }
+
+  /** A request's deadline passed while it waited in `service`'s queue: out of the queue with 504. */
+  #waitedTooLong(exchange: Exchange, state: Routing, service: string): void {
+    state.timer = undefined;
+    if (!state.queued) return;
+    state.queued = false;
+    this.#queues.remove(service, exchange);
+    if (!exchange.settled) exchange.ctx.onRefused?.(service);
+    exchange.fail(new DeadlineExceededError(state.primary.model, state.deadlineMs));
   }
 
   /** A slot of `service` may have freed: dispatch waiting requests while they fit. */
@@ -411,13 +419,7 @@ export class Router implements AttemptHooks {
         // Put back at the head: still no free slot. Re-arm its deadline.
         state.queued = true;
         const now = this.#deps.clock.now();
-        state.timer = this.#deps.clock.setTimeout(() => {
-          state.timer = undefined;
-          if (!state.queued) return;
-          state.queued = false;
-          this.#queues.remove(service, next);
-          next.fail(new DeadlineExceededError(state.primary.model, state.deadlineMs));
-        }, Math.max(0, state.deadline - now));
+        state.timer = this.#deps.clock.setTimeout(() => this.#waitedTooLong(next, state, service), Math.max(0, state.deadline - now));
         return;
       }
     }

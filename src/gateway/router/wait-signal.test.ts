@@ -30,6 +30,7 @@ function recordingSink(): { sink: SignalSink; finished: Finished[] } {
     requestStarted: () => {},
     requestFinished: (_service, revision, _endpoint, latencyMs, status, _depth, waitMs = -1) => void finished.push({ revision, status, latencyMs, waitMs }),
     heldChanged: () => {},
+    requestRefused: () => {},
   };
   return { sink, finished };
 }

@@ -48,6 +48,13 @@ export interface ExchangeContext {
   readonly failureLog?: FailureLog | undefined;
   /** Told each request's SLI outcome once, as it finishes (sli-sink.ts). */
   readonly sli?: SliSink | undefined;
+  /**
+   * Told of each request of `service` turned away before a replica began it, for want of capacity
+   * (`SignalSink.requestRefused`): the wait queue or the hold full, or waited past the deadline or
+   * the hold's timeout. Absent from the async-job worker's pipeline: a job refused there goes back
+   * to its queue, still waiting.
+   */
+  readonly onRefused?: ((service: string) => void) | undefined;
 }
 
 /** The part of an in-flight upstream call the exchange may need to stop. */

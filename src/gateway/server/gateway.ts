@@ -72,7 +72,7 @@ export interface GatewayOptions {
   metricsPort?: number;
   /** Serve HTTPS with this PEM certificate and key instead of plain HTTP. */
   tls?: { cert: string | Buffer; key: string | Buffer };
-  /** Receives per-revision signals (requests, concurrency, queue depth) for the autoscaler. */
+  /** Receives per-revision signals (requests, concurrency, queue depth, requests refused for want of capacity) for the autoscaler. */
   signals?: SignalSink;
   /** Receives each request's SLI outcome once, when it finishes (the guard after promotion, the dashboard). */
   sli?: SliSink;
@@ -151,7 +151,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   ];
   router.setDispatch((exchange) => proxy.run(exchange));
   const sli = options.sli;
-  const ctx: ExchangeContext = { steps, metrics, clock, log, failureLog: new FailureLog(metrics.registry, clock.now(), options.failureLogBudget), ...(sli ? { sli } : {}) };
+  const ctx: ExchangeContext = {
+    steps,
+    metrics,
+    clock,
+    log,
+    failureLog: new FailureLog(metrics.registry, clock.now(), options.failureLogBudget),
+    ...(sli ? { sli } : {}),
+    ...(signals ? { onRefused: (service: string) => signals.requestRefused(service) } : {}),
+  };
 
   const onRequest = (req: GatewayRequest, res: GatewayResponse): void => {
     const exchange = new Exchange(req, res, ctx);
