@@ -167,6 +167,11 @@ const scaling = z.strictObject({
       downSeconds: z.number().min(0).max(3600).default(300),
     })
     .prefault({}),
+  /**
+   * The period the service's traffic repeats over (a day: `24h`, a week: `168h`): GASCL then asks,
+   * a cold start and a node's provisioning ahead, for the replicas it needed one period earlier.
+   */
+  seasonality: z.strictObject({ period: duration.refine((d) => (parseDuration(d) ?? 0) >= 600_000, 'must be at least 10m (e.g. 24h for a daily pattern)') }).optional(),
 });
 
 const rolloutStep = z.strictObject({

@@ -66,3 +66,10 @@ test('spec.scaling.replicas fixes the decision within min and max, whatever the 
   assert.match(clamped.result.message, /50 kept within 1\.\.5/);
   assert.equal(scalingInputFromSpec(service({ replicas: 4 })).replicas, 4);
 });
+
+test('scalingInputFromSpec: spec.scaling.seasonality declares the period GASCL forecasts from; a too-short one is refused', () => {
+  assert.equal(scalingInputFromSpec(service({ seasonality: { period: '24h' } })).seasonalPeriodMs, 86_400_000);
+  assert.equal(scalingInputFromSpec(service({})).seasonalPeriodMs, undefined);
+  assert.throws(() => service({ seasonality: { period: '5m' } }), /spec\.scaling\.seasonality\.period.*must be at least 10m \(e\.g\. 24h for a daily pattern\)/s);
+  assert.throws(() => service({ seasonality: { period: 'daily' } }), /spec\.scaling\.seasonality\.period.*must be a duration/s);
+});

@@ -58,5 +58,6 @@ export function scalingInputFromSpec(spec: InferenceServiceSpec, capacity?: Scal
   };
   if (capacity) input.capacity = { ...capacity };
   if (scaling.replicas !== undefined) input.replicas = scaling.replicas;
+  if (scaling.seasonality !== undefined) input.seasonalPeriodMs = durationMs(scaling.seasonality.period);
   return input;
 }
