@@ -18,15 +18,15 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startController, type RunningController } from '../../src/control/kubernetes/controller.ts';
 import { MODEL_MOUNT_PATH } from '../../src/runtime/kubernetes/model-source.ts';
-import { buildControllerService, buildMetricsApiService, CONTROLLER_NAME, GATEWAY_NAME, METRICS_API_SERVICE_NAME } from '../../src/runtime/kubernetes/install.ts';
+import { buildControllerService, buildMetricsApiService, CONTROLLER_NAME, METRICS_API_SERVICE_NAME } from '../../src/runtime/kubernetes/install.ts';
 import { DEFAULT_CLUSTER_OPTIONS } from '../../src/runtime/kubernetes/options.ts';
 import { createHttpSender, runOpenLoop } from '../../src/loadgen/runner.ts';
 import { generatedSchedule } from '../../src/loadgen/schedule.ts';
 import type { TestCluster } from '../cluster/harness.ts';
 import { PodAddresses } from '../cluster/pod-addresses.ts';
 import { makeServingCertificate } from '../cluster/pki.ts';
-import { fraudRequest, karb, startGateway, waitFor, type GatewayProcess } from '../helpers.ts';
-import { getJson, inferenceService, kubectlOk, serviceAccountKubeconfig, startServingCluster, SYSTEM_NAMESPACE, waitForObject, type KarbTestCluster } from './support.ts';
+import { fraudRequest, waitFor, type GatewayProcess } from '../helpers.ts';
+import { gatewayWithKey, getJson, inferenceService, kubectlOk, serviceAccountKubeconfig, startServingCluster, SYSTEM_NAMESPACE, waitForObject, type KarbTestCluster } from './support.ts';
 
 const NS = 'metrics';
 const SERVICE = 'scaled';
@@ -84,11 +84,7 @@ describe('hpa-service on kube-controller-manager’s HPA, reading karb’s custo
     await kubectlOk(cluster, ['apply', '-f', '-'], [service, slice, apiService].map((o) => stringify(o)).join('---\n'));
     await waitForObject(cluster, 'the APIService Available', ['apiservice', METRICS_API_SERVICE_NAME], (a: any) => a.status?.conditions?.some((c: any) => c.type === 'Available' && c.status === 'True'), 120_000);
 
-    const gatewayKubeconfig = await serviceAccountKubeconfig(cluster, karbCluster.dir, GATEWAY_NAME);
-    gateway = await startGateway(karbCluster.dir, ['--kubernetes', '--kubeconfig', gatewayKubeconfig, '--namespace', NS, '--controller', controller.url!]);
-    const created = await karb(['keys', 'create', '--kubernetes', '--kubeconfig', cluster.kubeconfig, '--namespace', NS, '--name', 'e2e']);
-    assert.equal(created.code, 0, created.stderr);
-    key = created.stdout.trim();
+    ({ gateway, key } = await gatewayWithKey(karbCluster, NS, controller.url!));
   });
 
   after(async () => {

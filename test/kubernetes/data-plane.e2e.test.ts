@@ -12,15 +12,15 @@ import assert from 'node:assert/strict';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startController, type RunningController } from '../../src/control/kubernetes/controller.ts';
-import { MODEL_MOUNT_PATH } from '../../src/runtime/kubernetes/model-source.ts';
 import { GATEWAY_NAME } from '../../src/runtime/kubernetes/install.ts';
+import { MODEL_MOUNT_PATH } from '../../src/runtime/kubernetes/model-source.ts';
 import { DEFAULT_CLUSTER_OPTIONS } from '../../src/runtime/kubernetes/options.ts';
 import { createHttpSender, runOpenLoop } from '../../src/loadgen/runner.ts';
 import { generatedSchedule } from '../../src/loadgen/schedule.ts';
 import type { TestCluster } from '../cluster/harness.ts';
 import { fraudRequest, karb, startGateway, startProbe, waitFor, type GatewayProcess, type ProbeReport } from '../helpers.ts';
 import { errorsOf, TEST_ANALYSIS } from '../rollout-support.ts';
-import { getJson, inferenceService, kubectlOk, serviceAccountKubeconfig, startServingCluster, waitForObject, type KarbTestCluster } from './support.ts';
+import { createApiKey, getJson, inClusterGatewayArgs, inferenceService, kubectlOk, startServingCluster, waitForObject, type KarbTestCluster } from './support.ts';
 
 const NS = 'serving';
 const ROW = [42.5, 14, 0.1, 3.2, 1, 0, 1, 1200];
@@ -58,12 +58,9 @@ describe('karb on a cluster serves: gateways on EndpointSlices, scaling and roll
     const logFile = join(karbCluster.dir, 'controller.log');
     // Its port on loopback: the gateways reach it by address (the test cluster runs no kube-proxy).
     controller = await startController({ kubeconfig: karbCluster.kubeconfig, namespace: NS, resyncMs: 500, identity: 'controller-data-plane', port: 0, host: '127.0.0.1', log: (r) => appendFileSync(logFile, `${JSON.stringify(r)}\n`) });
-    const gatewayKubeconfig = await serviceAccountKubeconfig(cluster, karbCluster.dir, GATEWAY_NAME);
-    gatewayArgs = ['--kubernetes', '--kubeconfig', gatewayKubeconfig, '--namespace', NS, '--controller', controller.url!];
+    gatewayArgs = await inClusterGatewayArgs(karbCluster, NS, controller.url!);
     for (let i = 0; i < 2; i++) gateways.push(await startGateway(karbCluster.dir, gatewayArgs));
-    const created = await karb(['keys', 'create', '--kubernetes', '--kubeconfig', cluster.kubeconfig, '--namespace', NS, '--name', 'e2e']);
-    assert.equal(created.code, 0, created.stderr);
-    key = created.stdout.trim();
+    key = await createApiKey(cluster, NS);
   });
 
   after(async () => {

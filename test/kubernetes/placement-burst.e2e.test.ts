@@ -16,13 +16,12 @@ import { appendFileSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from '
 import { join } from 'node:path';
 import { PoolSpec } from '../../src/api/pool.ts';
 import { startController, type RunningController } from '../../src/control/kubernetes/controller.ts';
-import { GATEWAY_NAME } from '../../src/runtime/kubernetes/install.ts';
 import { MODEL_MOUNT_PATH } from '../../src/runtime/kubernetes/model-source.ts';
 import { DEFAULT_CLUSTER_OPTIONS } from '../../src/runtime/kubernetes/options.ts';
 import { ensureModels } from '../../src/serving/test-helpers.ts';
 import type { TestCluster } from '../cluster/harness.ts';
-import { fraudRequest, karb, ROOT, startGateway, startProbe, waitFor, type GatewayProcess } from '../helpers.ts';
-import { getJson, inferenceService, kubectlOk, modelsVolume, restrictedNamespace, serviceAccountKubeconfig, startKarbTestCluster, waitForObject, type KarbTestCluster } from './support.ts';
+import { fraudRequest, ROOT, startProbe, waitFor, type GatewayProcess } from '../helpers.ts';
+import { gatewayWithKey, getJson, inferenceService, kubectlOk, modelsVolume, restrictedNamespace, startKarbTestCluster, waitForObject, type KarbTestCluster } from './support.ts';
 
 const NS = 'burst';
 const ROW = [42.5, 14, 0.1, 3.2, 1, 0, 1, 1200];
@@ -80,11 +79,7 @@ describe('karb controller enforces on-prem first, cloud only while the SLO is at
       cluster: { pools: POOLS },
       log: (r) => appendFileSync(logFile, `${JSON.stringify(r)}\n`),
     });
-    const gatewayKubeconfig = await serviceAccountKubeconfig(cluster, karbCluster.dir, GATEWAY_NAME);
-    gateway = await startGateway(karbCluster.dir, ['--kubernetes', '--kubeconfig', gatewayKubeconfig, '--namespace', NS, '--controller', controller.url!]);
-    const created = await karb(['keys', 'create', '--kubernetes', '--kubeconfig', cluster.kubeconfig, '--namespace', NS, '--name', 'e2e']);
-    assert.equal(created.code, 0, created.stderr);
-    key = created.stdout.trim();
+    ({ gateway, key } = await gatewayWithKey(karbCluster, NS, controller.url!));
   });
 
   after(async () => {

@@ -10,11 +10,12 @@ import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { buildInstallObjects, CONTROLLER_NAME } from '../../src/runtime/kubernetes/install.ts';
+import { buildInstallObjects, CONTROLLER_NAME, GATEWAY_NAME } from '../../src/runtime/kubernetes/install.ts';
 import { DEFAULT_CLUSTER_OPTIONS } from '../../src/runtime/kubernetes/options.ts';
 import { waitFor } from '../../src/util/wait-for.ts';
 import { ensureModels } from '../../src/serving/test-helpers.ts';
 import { startTestCluster, type TestCluster, type TestClusterOptions } from '../cluster/harness.ts';
+import { karb, startGateway, type GatewayProcess } from '../helpers.ts';
 
 export const SYSTEM_NAMESPACE = DEFAULT_CLUSTER_OPTIONS.systemNamespace;
 
@@ -47,6 +48,25 @@ export async function serviceAccountKubeconfig(cluster: TestCluster, dir: string
   const path = join(dir, `${account}.kubeconfig`);
   writeFileSync(path, stringify(config), { mode: 0o600 });
   return path;
+}
+
+/** The arguments of a `karb gateway --kubernetes` that runs as karb's gateway service account and reaches the controller at `controllerUrl`. */
+export async function inClusterGatewayArgs(karbCluster: KarbTestCluster, namespace: string, controllerUrl: string): Promise<string[]> {
+  const kubeconfig = await serviceAccountKubeconfig(karbCluster.cluster, karbCluster.dir, GATEWAY_NAME);
+  return ['--kubernetes', '--kubeconfig', kubeconfig, '--namespace', namespace, '--controller', controllerUrl];
+}
+
+/** An API key for `namespace`, made by `karb keys create --kubernetes` as the cluster's admin. */
+export async function createApiKey(cluster: TestCluster, namespace: string): Promise<string> {
+  const created = await karb(['keys', 'create', '--kubernetes', '--kubeconfig', cluster.kubeconfig, '--namespace', namespace, '--name', 'e2e']);
+  if (created.code !== 0) throw new Error(`karb keys create exited ${created.code}: ${created.stderr}`);
+  return created.stdout.trim();
+}
+
+/** One in-cluster gateway (see inClusterGatewayArgs) and an API key for `namespace`. */
+export async function gatewayWithKey(karbCluster: KarbTestCluster, namespace: string, controllerUrl: string): Promise<{ gateway: GatewayProcess; key: string }> {
+  const gateway = await startGateway(karbCluster.dir, await inClusterGatewayArgs(karbCluster, namespace, controllerUrl));
+  return { gateway, key: await createApiKey(karbCluster.cluster, namespace) };
 }
 
 /** The controller's own credentials, with the RBAC karb install ships. */
