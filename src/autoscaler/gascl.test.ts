@@ -336,23 +336,39 @@ test('learned target: replicas run past targetConcurrency while the SLO allows, 
   const g = driver(gascl, baseSpec({ stabilization: { upSeconds: 0, downSeconds: 0 } }));
   // 10 replicas at their target of 8 each, p95 far under the 200 ms headroom, nothing waiting.
   const atLoad = (ready: number, concurrency: number, p95Ms: number, waitP95Ms: number) =>
-    signalsOf({ ready }, { concurrency, queueDepth: 0, requestRate: concurrency * 10, p50Ms: 100, p95Ms, waitP95Ms });
-  expectScale(g.at(s(0), atLoad(10, 80, 120, 0)), { desiredReplicas: 10 });
-  // Nothing is learned before a stable window of history; then a step (×1.1) per stable window.
-  let r = g.at(s(61), atLoad(10, 80, 120, 0));
+    signalsOf({ ready }, { concurrency, queueDepth: 0, requestRate: 800, p50Ms: 100, p95Ms, waitP95Ms });
+  // Nothing is learned before three steady minutes have been sampled (at 0, 60 and 120 s; read from 130 s).
+  let r = g.at(s(0), atLoad(10, 80, 120, 0));
+  for (let t = 10; t <= 120; t += 10) {
+    r = g.at(s(t), atLoad(10, 80, 120, 0));
+    assert.match(r.message, /at 8 per replica|^10→10/, `${t} s: ${r.message}`);
+  }
+  // Then a step (×1.1) per stable window.
+  r = g.at(s(130), atLoad(10, 80, 120, 0));
   assert.match(r.message, /at 8\.8 per replica/, r.message);
   expectScale(r, { desiredReplicas: 10 }); // within a step of the new target: no move yet
-  r = g.at(s(122), atLoad(10, 88, 120, 0));
+  r = g.at(s(191), atLoad(10, 88, 120, 0));
   assert.match(r.message, /at 9\.68 per replica/, r.message);
   // Requests start to wait (p95 wait over 5% of p50): the climb stops there.
-  r = g.at(s(183), atLoad(10, 96, 150, 20));
+  r = g.at(s(252), atLoad(10, 96, 150, 20));
   assert.match(r.message, /at 9\.68 per replica/, r.message);
   // p95 over the headroom with waits capacity can fix: a step back down, and more replicas now.
-  r = g.at(s(244), atLoad(10, 96, 260, 120));
+  r = g.at(s(313), atLoad(10, 96, 260, 120));
   assert.equal(r.reason, 'LatencySlo', r.message);
   assert.ok(r.valid && r.desiredReplicas > 10, r.message);
-  r = g.at(s(305), atLoad(13, 96, 150, 0));
+  r = g.at(s(374), atLoad(13, 96, 150, 0));
   assert.match(r.message, /at 8\.8 per replica/, r.message);
+});
+
+test('learned target: a load that swings from minute to minute keeps its slack', () => {
+  const g = driver(gascl, baseSpec({ stabilization: { upSeconds: 0, downSeconds: 0 } }));
+  // The same comfortable replicas, but the minute's rate alternates 600 and 1000 req/s.
+  for (let t = 0; t <= 600; t += 10) {
+    const rate = Math.floor(t / 60) % 2 === 0 ? 600 : 1000;
+    const r = g.at(s(t), signalsOf({ ready: 10 }, { concurrency: 80, queueDepth: 0, requestRate: rate, p50Ms: 100, p95Ms: 120, waitP95Ms: 0 }));
+    assert.doesNotMatch(r.message, /at 8\.8 per replica/, `${t} s: ${r.message}`);
+  }
+  assert.equal((g.state as { target?: number }).target, 8);
 });
 
 test('learned target: a burst’s backlog teaches nothing', () => {
@@ -407,4 +423,19 @@ test('trend: a load that has risen five minutes in a row is provisioned for wher
   assert.match(r!.message, /the request rate has risen for 300 s; at that pace \d+(\.\d+)?\/s in 160 s needs \d+/);
   // 440/s now, 1/3 req/s gained per second, 190 s ahead (lead + half a stable window): ~503/s → 7 at 80/s each.
   assert.equal(ready, 7);
+});
+
+test('latency read over a window that saw a backlog is the backlog’s, gone once the queue is: no LatencySlo from it', () => {
+  const g = driver(gascl, baseSpec({ stabilization: { upSeconds: 0, downSeconds: 0 } }));
+  // 4 replicas behind a queue of 400 (more than they drain within the SLO): a backlog.
+  const backlog = signalsOf({ ready: 4 }, { concurrency: 432, queueDepth: 400, requestRate: 320, p50Ms: 100, p95Ms: 2000, waitP95Ms: 1800 }, { replicaCapacityRps: 80 });
+  const r0 = g.at(s(0), backlog);
+  assert.ok(r0.valid && r0.reason !== 'LatencySlo', r0.message);
+  // 3 s later the queue is gone, but the panic window still holds the requests that waited in it.
+  const drained = signalsOf({ ready: 4 }, { concurrency: 24, queueDepth: 0, requestRate: 320, p50Ms: 100, p95Ms: 1500, waitP95Ms: 1400 }, { replicaCapacityRps: 80 });
+  const r1 = g.at(s(3), drained);
+  assert.ok(r1.valid && r1.reason !== 'LatencySlo', r1.message);
+  // A whole panic window after the backlog, the same reading is fresh: waits capacity can fix.
+  const r2 = g.at(s(10), drained);
+  assert.equal(r2.reason, 'LatencySlo', r2.message);
 });

@@ -90,6 +90,9 @@ export const GASCL_BUSY_FRACTION = 0.5;
 export const GASCL_TARGET_COMFORT = 0.85;
 export const GASCL_TARGET_STEP = 0.1;
 export const GASCL_MAX_TARGET_FACTOR = 2;
+/** …and only over a steady load: this many minutes sampled, each within this fraction of their median… */
+export const GASCL_STEADY_MINUTES = 3;
+export const GASCL_STEADY_SWING = 0.2;
 /** …and only while requests' p95 wait is at most this fraction of their p50. */
 export const GASCL_TARGET_WAIT = 0.05;
 /** Queue growth counts as a trend only beyond this many standard deviations of Poisson noise. */
@@ -134,6 +137,8 @@ export type GasclState = {
   hotRpsPerReplica?: number;
   /** …and when that was last confirmed. */
   hotConfirmedAt?: number;
+  /** When the last decision saw a backlog the ready replicas could not drain within the SLO. */
+  lastBackloggedAt?: number;
   /** The ready count last seen, and since when (undefined: since before this state began). */
   lastReady?: number;
   readySince?: number;
@@ -346,11 +351,13 @@ function learnTarget(s: GasclState, o: Observed, signals: Signals, spec: Scaling
   // Requests that wait at all say the replicas are near their limit, whatever p95 says.
   const barelyWaiting = o.waitP95 === undefined || (o.serviceMs !== undefined && o.waitP95 <= GASCL_TARGET_WAIT * o.serviceMs);
   // A rising load is no time to run hotter: fewer replicas would meet more demand.
-  const rising = (signals.panic.requestRate ?? 0) > (signals.stable.requestRate ?? 0) * (1 + GASCL_TARGET_STEP / 2) || risingTrend(isTimedValues(s.rates) ? s.rates : []) !== undefined;
+  const minutes = isTimedValues(s.rates) ? s.rates : [];
+  const rising = (signals.panic.requestRate ?? 0) > (signals.stable.requestRate ?? 0) * (1 + GASCL_TARGET_STEP / 2) || risingTrend(minutes) !== undefined;
   // Where waits are reported they say what running hotter costs, and p95 past the headroom is the
   // requests' own size; without them, p95 must stay well under the headroom.
   const latencyRoom = o.waitP95 !== undefined ? o.p95 <= spec.slo.latencyP95Ms : o.p95 <= GASCL_TARGET_COMFORT * headroomMs;
-  const comfortable = latencyRoom && barelyWaiting && !rising;
+  // Nor is a load that swings from minute to minute: its slack is what meets the next swing.
+  const comfortable = latencyRoom && barelyWaiting && !rising && steadyMinutes(minutes);
   if (atTarget && comfortable && stepDue && target < ceiling) {
     return { target: Math.min(ceiling, target * (1 + GASCL_TARGET_STEP)), targetMovedAt: now };
   }
@@ -365,6 +372,15 @@ function learnTarget(s: GasclState, o: Observed, signals: Signals, spec: Scaling
 function arrivalNoise(rate: number, windowSeconds: number): number {
   const half = windowSeconds / 2;
   return half > 0 ? (GASCL_GROWTH_SIGMAS * Math.sqrt(2 * rate * half)) / half : 0;
+}
+
+/** The last minutes' rates (at least GASCL_STEADY_MINUTES of them) each within GASCL_STEADY_SWING of their median: a steady load. */
+function steadyMinutes(minutes: readonly TimedValue[]): boolean {
+  const recent = minutes.slice(-TREND_SAMPLES);
+  if (recent.length < GASCL_STEADY_MINUTES) return false;
+  const sorted = recent.map((m) => m.value).sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  return sorted.every((v) => Math.abs(v - median) <= GASCL_STEADY_SWING * median);
 }
 
 interface Needs {
@@ -512,7 +528,9 @@ export const gascl = (signals: Signals, spec: ScalingInput, state: DeciderState 
     next.lastReady = ready;
     next.readySince = now;
   }
-  const latencyFresh = next.readySince === undefined || now - next.readySince >= given.p95WindowMs;
+  // Nor does one that saw a backlog: its requests waited then, and the queue is gone now.
+  const latencyFresh =
+    (next.readySince === undefined || now - next.readySince >= given.p95WindowMs) && (s.lastBackloggedAt === undefined || now - s.lastBackloggedAt >= given.p95WindowMs);
   // Panic or a burst as the last decision left them: the target learns nothing while demand
   // outruns capacity, nor from the backlog a burst leaves behind.
   const unsettled =
@@ -523,6 +541,7 @@ export const gascl = (signals: Signals, spec: ScalingInput, state: DeciderState 
   if (retargeted) spec = { ...spec, targetConcurrency: next.target! };
   const o = retargeted ? observe(signals, spec, now) : given;
   const need = needs(o, signals, spec, latencyFresh);
+  if (need.backlogged) next.lastBackloggedAt = now;
 
   // Panic: short-window demand (the largest need, in replicas) at twice the ready replicas.
   const demand = need.all.value;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TimedValue } from './hpa-behavior.ts';
-import { TREND_MAX_GROWTH, TREND_SAMPLES, TREND_SAMPLE_MS, projectRate, recordRate, risingTrend } from './trend.ts';
+import { TREND_MAX_GROWTH, TREND_MIN_FIT, TREND_SAMPLES, TREND_SAMPLE_MS, projectRate, recordRate, risingTrend } from './trend.ts';
 
 const NOW = 1_000_000_000;
 const MIN = TREND_SAMPLE_MS;
@@ -62,6 +62,13 @@ test('risingTrend: a flat or falling sample anywhere is no trend', () => {
   // A step is one jump and then a plateau, not a climb.
   assert.equal(risingTrend(series(100, 100, 100, 400, 400)), undefined);
   assert.equal(risingTrend(series(100, 400, 400, 400, 400)), undefined);
+});
+
+test('risingTrend: five rises in uneven jumps, as a swinging load makes by chance, are no climb', () => {
+  // Each higher than the last, but nearly all of the rise in the last minute: far from a line (R² ≈ 0.55).
+  assert.equal(risingTrend(series(100, 101, 102, 103, 200)), undefined);
+  assert.equal(risingTrend(series(100, 190, 192, 194, 196)), undefined);
+  assert.equal(TREND_MIN_FIT, 0.9);
 });
 
 test('risingTrend: only the last five samples count', () => {
