@@ -18,7 +18,7 @@ test('karb install prints the same bytes on every run: namespace, CRD, RBAC and 
   assert.equal(first.code, 0, first.stderr);
   assert.equal(first.stdout, second.stdout);
   const docs = documents(first.stdout);
-  assert.equal(docs.length, 20);
+  assert.equal(docs.length, 21);
   assert.equal(docs[0]!.kind, 'Namespace');
   assert.equal(docs[0]!.metadata.name, 'karb-system');
   assert.equal(docs[1]!.metadata.name, CRD_NAME);
@@ -30,7 +30,7 @@ test('karb install --namespace --image: every namespaced object and binding subj
   const r = await runKarb(['install', '--namespace', 'ml-platform', '--image', 'registry.example/karb:dev']);
   assert.equal(r.code, 0, r.stderr);
   const docs = documents(r.stdout);
-  const clusterScoped = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
+  const clusterScoped = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'PriorityClass']);
   for (const o of docs) {
     if (o.metadata.name === 'karb-controller-auth-reader') assert.equal(o.metadata.namespace, 'kube-system', 'reads the API server’s front-proxy CA there');
     else if (!clusterScoped.has(o.kind)) assert.equal(o.metadata.namespace, 'ml-platform', `${o.kind}/${o.metadata.name}`);
@@ -78,7 +78,7 @@ test('karb install --metrics-api-ca: the APIService for the controller’s custo
     const r = await runKarb(['install', '--metrics-api-ca', ca]);
     assert.equal(r.code, 0, r.stderr);
     const docs = documents(r.stdout);
-    assert.equal(docs.length, 21);
+    assert.equal(docs.length, 22);
     const api = docs.at(-1)!;
     assert.equal(api.kind, 'APIService');
     assert.equal(api.metadata.name, 'v1beta2.custom.metrics.k8s.io');

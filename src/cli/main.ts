@@ -33,6 +33,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./controller.ts')).controllerCommand(rest);
     case 'serve':
       return (await import('../serving/cli.ts')).runServeCommand(rest);
+    case 'reserve':
+      return (await import('./reserve.ts')).reserveCommand(rest, process.stdout);
     case 'load':
       return (await import('./load.ts')).runLoadCommand(rest);
     case 'simulate':

@@ -27,6 +27,7 @@ Commands:
   gateway                 a standalone gateway fed by a control plane (--redis to share limits)
   controller              reconcile InferenceServices on a Kubernetes cluster (--kubeconfig, --leader-elect)
   serve --model FILE      run the built-in ONNX model server (one replica)
+  reserve                 a capacity reservation's placeholder pod: waits for SIGTERM, exits 0
   load --model NAME       open-loop traffic: constant, step, burst, ramp, sine, CSV replay
   simulate                the KARB evaluation plan: scaling policies on a simulated cluster
   install                 print what installs karb on a cluster (karb install | kubectl apply -f -)

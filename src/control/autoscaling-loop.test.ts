@@ -47,7 +47,7 @@ const GASCL_SCALING = { policy: 'gascl', minReplicas: 0, maxReplicas: 3, targetC
 const service = (scaling: Record<string, unknown>) =>
   parseInferenceService({ apiVersion: 'karb.dev/v1alpha1', kind: 'InferenceService', metadata: { name: 'svc' }, spec: { model: { uri: 'file://m.onnx' }, scaling } });
 
-function setup(scaling: Record<string, unknown> = GASCL_SCALING, options: Pick<AutoscalerLoopOptions, 'decidedElsewhere'> = {}) {
+function setup(scaling: Record<string, unknown> = GASCL_SCALING, options: Pick<AutoscalerLoopOptions, 'decidedElsewhere' | 'capacity'> = {}) {
   const clock = new ManualClock(1_700_000_000_000);
   const store = new SqliteStore(':memory:', { clock });
   store.apply(service(scaling));
@@ -119,6 +119,42 @@ describe('AutoscalerLoop', () => {
     void hub;
     store.deleteService('default', 'svc');
     assert.equal(store.getAutoscaler('default', 'svc'), undefined, 'the decision goes with the service');
+  });
+
+  it('given the pool’s capacity, records the nodes gascl asks for; a change of them alone asks for a pass, with the decision’s message', () => {
+    const scaling = { policy: 'gascl', minReplicas: 2, maxReplicas: 3, targetConcurrency: 1, stabilization: { upSeconds: 0, downSeconds: 0 } };
+    const asked: string[] = [];
+    const { store, runtime, loop, changed, run } = setup(scaling, {
+      capacity: (s) => {
+        asked.push(s.metadata.name);
+        return { replicasPerNode: 1, currentNodes: 3, maxNodes: 3 };
+      },
+    });
+    runtime.n = 2;
+    loop.start();
+    run(4_000);
+    assert.ok(asked.length > 0 && asked.every((n) => n === 'svc'), 'asked for the service’s capacity each tick');
+    const first = store.getAutoscaler('default', 'svc')!;
+    assert.equal(first.desiredReplicas, 2);
+    assert.equal(first.desiredNodes, undefined, 'two replicas fit the three nodes; too soon to give any back');
+    assert.deepEqual(changed, []);
+
+    // A node delay of history: two of the three nodes have been enough all along.
+    run(60_000);
+    const release = store.getAutoscaler('default', 'svc')!;
+    assert.deepEqual([release.desiredReplicas, release.desiredNodes], [2, 2]);
+    assert.match(release.message, /; 2 of 3 nodes needed for 60 s$/);
+    assert.deepEqual(changed, ['svc'], 'the same replicas, other nodes: a pass is due');
+    run(4_000);
+    assert.deepEqual(changed, ['svc'], 'nothing new, no pass');
+
+    // One replica wanted: the nodes the last 60 s needed are kept, so two nodes for one replica.
+    store.apply(service({ ...scaling, minReplicas: 1 }));
+    run(2_000);
+    const down = store.getAutoscaler('default', 'svc')!;
+    assert.deepEqual([down.desiredReplicas, down.desiredNodes], [1, 2]);
+    assert.deepEqual(changed, ['svc', 'svc']);
+    loop.stop();
   });
 
   it("feeds each replica's CPU use from the runtime into the pods the decider sees, relative to the cores it requests", () => {

@@ -36,7 +36,7 @@ export interface AutoscalerLoopOptions {
   hub: SignalHub;
   clock: Clock;
   periodMs?: number;
-  /** Called when a service's desired replica count changed; the platform reconciles. */
+  /** Called when a service's desired replica count (or node count) changed; the platform reconciles. */
   onDesiredChanged: (namespace: string, service: string) => void;
   /**
    * Whether another autoscaler decides this service (a cluster's HorizontalPodAutoscaler on the
@@ -45,6 +45,12 @@ export interface AutoscalerLoopOptions {
    * this sentence as the reason; the signal windows are kept as ever.
    */
   decidedElsewhere?: (service: StoredService) => string | undefined;
+  /**
+   * The pool limits a service's decider reads (replicas per node, nodes now and at most, a node's
+   * provisioning delay), for services whose pool is known (karb controller with declared pools);
+   * gascl then asks for nodes (`desiredNodes` in the record), and a change of them also asks for a pass.
+   */
+  capacity?: (service: StoredService) => ScalingInput['capacity'] | undefined;
   log?: Log;
 }
 
@@ -143,7 +149,7 @@ export class AutoscalerLoop {
     const { namespace, name } = service.metadata;
     const serving = servingRevision(service, store.listRevisions(namespace, name));
     if (serving === undefined) return;
-    const input = scalingInputFromSpec(service.spec);
+    const input = scalingInputFromSpec(service.spec, this.#o.capacity?.(service));
     this.#coldStartMs.set(`${namespace}/${name}`, service.spec.slo.coldStartMs);
 
     hub.track(name, [serving], windowsFor(input));
@@ -182,11 +188,21 @@ export class AutoscalerLoop {
     let record: AutoscalerRecord;
     if (result.valid) {
       // The same decision keeps its first message, so status (and its writes) stay put while nothing changes.
-      const same = prev !== undefined && prev.desiredReplicas === result.desiredReplicas && prev.reason === result.reason && prev.panic === result.panic;
-      record = { desiredReplicas: result.desiredReplicas, reason: result.reason, message: same ? prev.message : result.message, panic: result.panic, decidedAt: now, state: next };
+      const same = prev !== undefined && prev.desiredReplicas === result.desiredReplicas && prev.desiredNodes === result.desiredNodes && prev.reason === result.reason && prev.panic === result.panic;
+      record = {
+        desiredReplicas: result.desiredReplicas,
+        ...(result.desiredNodes !== undefined ? { desiredNodes: result.desiredNodes } : {}),
+        reason: result.reason,
+        message: same ? prev.message : result.message,
+        panic: result.panic,
+        decidedAt: now,
+        state: next,
+      };
     } else if (prev !== undefined) {
       const message = prev.reason === result.reason ? prev.message : `kept at ${prev.desiredReplicas}: ${result.message}`;
       record = { ...prev, reason: result.reason, message, decidedAt: now, state: next };
+      // Nodes are asked for by karb's own deciders only: another autoscaler deciding asks for none.
+      if (elsewhere !== undefined) delete record.desiredNodes;
     } else {
       return; // nothing decided yet: the reconciler keeps its warm floor
     }
@@ -197,6 +213,9 @@ export class AutoscalerLoop {
     const before = bound(prev?.desiredReplicas ?? replicas.length);
     if (bound(record.desiredReplicas) !== before) {
       this.#event(service, record.reason, record.message, serving);
+      this.#o.onDesiredChanged(namespace, name);
+    } else if (record.desiredNodes !== prev?.desiredNodes) {
+      // The same replicas on other nodes: what acts on node requests (a capacity reservation) is due.
       this.#o.onDesiredChanged(namespace, name);
     }
   }

@@ -66,6 +66,12 @@ export interface ApplyResult {
 export interface AutoscalerRecord {
   /** The replica count the reconciler runs (bounded by the spec's min and max when applied). */
   desiredReplicas: number;
+  /**
+   * The nodes the decider wants the service's pool to have (gascl, given the pool's capacity), when
+   * its replicas will not fit the nodes there or fewer would do; absent: as many as there are. On a
+   * cluster, room it asks for beyond the replicas becomes a capacity reservation.
+   */
+  desiredNodes?: number;
   reason: ScaleReason;
   message: string;
   panic: boolean;

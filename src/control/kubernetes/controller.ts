@@ -26,6 +26,8 @@ import { admitKubernetes } from './admission.ts';
 import { preflight } from './preflight.ts';
 import { ServiceObjectsSync } from './service-objects-sync.ts';
 import { PlacementGate, poolsCanBurst } from './placement-gate.ts';
+import { CapacityReservations } from './capacity-reservations.ts';
+import { poolClass } from '../../api/pool.ts';
 import { startControllerServer, type ControllerServer } from './controller-server.ts';
 import { TokenReviewer } from './token-review.ts';
 import { GATEWAY_NAME } from '../../runtime/kubernetes/install.ts';
@@ -217,6 +219,8 @@ export async function startController(options: ControllerOptions = {}): Promise<
   store = await KubernetesStore.start({ client, clock, instance: identity, log, admit: (svc) => admitKubernetes(svc, cluster), ...scope });
   // With an on-prem and an elastic pool declared, karb places the pods of services naming both (placement-gate.ts).
   let placementGate: PlacementGate | undefined;
+  // With an elastic pool declared, GASCL asks for its nodes and karb holds the room it asks for ahead (capacity-reservations.ts).
+  let reservations: CapacityReservations | undefined;
   const runtime = await KubernetesRuntime.start({
     client,
     cluster,
@@ -248,7 +252,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
   // With the custom metrics API served, the cluster's HPA runs hpa-service (it writes spec.scaling.replicas).
   const decidedElsewhere = (s: StoredService): string | undefined =>
     metricsApi && s.spec.scaling.policy === 'hpa-service' ? `the HorizontalPodAutoscaler ${s.metadata.name} decides, on karb's custom metrics API, and sets spec.scaling.replicas` : undefined;
-  autoscaler = new AutoscalerLoop({ store, runtime, hub, clock, log, onDesiredChanged: () => void requestPass(), decidedElsewhere });
+  autoscaler = new AutoscalerLoop({ store, runtime, hub, clock, log, onDesiredChanged: () => void requestPass(), decidedElsewhere, capacity: (s) => reservations?.capacity(s) });
 
   // The HPA scales from the count in spec.scaling.replicas, the scale subresource's spec path: while
   // it is unset the API server cannot even read the service's scale ("the spec replicas field
@@ -283,6 +287,8 @@ export async function startController(options: ControllerOptions = {}): Promise<
     // Before the reconciler writes status, so the Placed condition is this pass's; a failure of it holds no reconcile back.
     await placementGate?.sync().catch((err) => log({ level: 'error', msg: 'placement gate pass failed', component: 'placement-gate', error: err instanceof Error ? err.message : String(err) }));
     await reconciler.reconcile();
+    // After the reconciler, so the replicas it asked for this pass count; a failure of it holds nothing else back.
+    await reservations?.sync().catch((err) => log({ level: 'error', msg: 'capacity reservation pass failed', component: 'capacity-reservations', error: err instanceof Error ? err.message : String(err) }));
     for (const { object, errors } of store.refused()) reportRefused(object, errors);
   };
 
@@ -332,20 +338,29 @@ export async function startController(options: ControllerOptions = {}): Promise<
     return running;
   };
 
-  if (cluster.pools !== undefined && poolsCanBurst(cluster.pools)) {
-    try {
+  // What closing releases after the store, both when starting fails below and on close().
+  const releaseAfterStore = async (): Promise<void> => {
+    store.close();
+    await placementGate?.stop();
+    await reservations?.stop();
+    await runtime.close();
+    await elector?.release();
+    if (metricsApiReload !== undefined) clock.clearTimeout(metricsApiReload);
+    await metricsApi?.close();
+    await server?.close();
+    await client.close();
+  };
+  try {
+    if (cluster.pools !== undefined && poolsCanBurst(cluster.pools)) {
       placementGate = await PlacementGate.start({ client, store, runtime, hub, pools: cluster.pools, clock, log, onChange: () => void requestPass() });
-    } catch (err) {
-      closed = true;
-      store.close();
-      await runtime.close();
-      await elector?.release();
-      if (metricsApiReload !== undefined) clock.clearTimeout(metricsApiReload);
-      await metricsApi?.close();
-      await server?.close();
-      await client.close();
-      throw err;
     }
+    if (cluster.pools?.some((p) => poolClass(p) === 'elastic')) {
+      reservations = await CapacityReservations.start({ client, store, runtime, cluster, ...scope, log, onChange: () => void requestPass() });
+    }
+  } catch (err) {
+    closed = true;
+    await releaseAfterStore();
+    throw err;
   }
   store.onChange(() => void requestPass());
   runtime.onEvent(() => void requestPass());
@@ -399,14 +414,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
       await driftWatch?.stop();
       await running;
       await store.flush();
-      store.close();
-      await placementGate?.stop();
-      await runtime.close();
-      await elector?.release();
-      if (metricsApiReload !== undefined) clock.clearTimeout(metricsApiReload);
-      await metricsApi?.close();
-      await server?.close();
-      await client.close();
+      await releaseAfterStore();
     },
   };
 }

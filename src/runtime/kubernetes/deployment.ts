@@ -83,7 +83,7 @@ export function buildDeployment(t: RevisionTemplate, replicas: number, options: 
           enableServiceLinks: false,
           securityContext: restrictedPodSecurity(),
           terminationGracePeriodSeconds: drainSeconds + PRE_STOP_SECONDS,
-          ...placement(t, options.pools ?? []),
+          ...podPlacement(t, options.pools ?? []),
           ...(source.initContainers.length ? { initContainers: source.initContainers } : {}),
           containers: [container],
           volumes: [...source.volumes, { name: 'tmp', emptyDir: {} }],
@@ -132,7 +132,8 @@ function containerEnv(t: RevisionTemplate): Obj[] {
   return env;
 }
 
-function containerResources(t: RevisionTemplate): Obj {
+/** A replica's container requests and limits (an accelerator as its extended resource); a capacity reservation's placeholder requests the same. */
+export function containerResources(t: Pick<RevisionTemplate, 'resources'>): Obj {
   const { requests, limits, accelerator } = t.resources;
   const req: Record<string, string> = {};
   const lim: Record<string, string> = {};
@@ -167,7 +168,7 @@ export function placementGated(poolNames: readonly string[], declared: readonly 
  * and an elastic pool, the pods are also gated: karb controller gives each its pool (on-prem
  * first, elastic only while the SLO is at risk) before the scheduler sees it.
  */
-function placement(t: RevisionTemplate, declared: readonly Pool[]): Obj {
+export function podPlacement(t: Pick<RevisionTemplate, 'placement' | 'resources'>, declared: readonly Pool[]): Obj {
   const out: Obj = {};
   const p = t.placement;
   if (p && Object.keys(p.nodeSelector).length > 0) out.nodeSelector = { ...p.nodeSelector };
@@ -201,7 +202,7 @@ interface NamedPool {
 }
 
 /** A pool a service names: declared ones by their nodes' labels; with none declared, by karb.dev/pool. */
-function namedPool(name: string, index: number, declared: readonly Pool[], t: RevisionTemplate): NamedPool {
+function namedPool(name: string, index: number, declared: readonly Pool[], t: Pick<RevisionTemplate, 'resources'>): NamedPool {
   if (declared.length === 0) return { selector: { [LABEL_POOL]: name }, taints: [] };
   const pool = declared.find((d) => d.name === name);
   if (pool === undefined) {

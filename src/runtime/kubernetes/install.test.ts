@@ -54,7 +54,7 @@ test('the restricted checker itself: a pod missing each piece is refused with th
   assert.match(restrictedViolations(pod({ ...good, allowPrivilegeEscalation: undefined }))[0]!, /allowPrivilegeEscalation/);
 });
 
-test('install: namespace first, then the CRD, identities, RBAC, the gateway and controller Services and both Deployments', () => {
+test('install: namespace first, then the CRD, identities, RBAC, the capacity reservations’ PriorityClass, the gateway and controller Services and both Deployments', () => {
   assert.deepEqual(
     objects().map((o) => `${o.kind}/${o.metadata.name}`),
     [
@@ -71,6 +71,7 @@ test('install: namespace first, then the CRD, identities, RBAC, the gateway and 
       'ClusterRoleBinding/karb-gateway',
       'Role/karb-gateway-keys',
       'RoleBinding/karb-gateway-keys',
+      'PriorityClass/karb-capacity-reservation',
       'Service/karb-gateway',
       'Service/karb-controller',
       'Deployment/karb-controller',
@@ -215,7 +216,7 @@ test('gateway: two replicas, http and metrics ports, ready on /v2/health/ready, 
 
 test('another system namespace moves every namespaced object and every binding’s subjects', () => {
   const all = objects('ml-platform', DEFAULT_CLUSTER_OPTIONS.image, CA);
-  const clusterScoped = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'APIService']);
+  const clusterScoped = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'APIService', 'PriorityClass']);
   assert.equal(find(all, 'Namespace', 'ml-platform').kind, 'Namespace');
   assert.equal(find(all, 'APIService', 'v1beta2.custom.metrics.k8s.io').spec.service.namespace, 'ml-platform');
   for (const o of all) {

@@ -1,7 +1,8 @@
 /**
  * What installs karb on a cluster, as pure builders (`karb install` prints them): a namespace that
  * enforces Pod Security "restricted", the InferenceService CRD, one identity each for the
- * controller and the gateway with least-privilege RBAC (no wildcards), and their Deployments.
+ * controller and the gateway with least-privilege RBAC (no wildcards), the PriorityClass of
+ * capacity reservations' placeholder pods (capacity-reservation.ts), and their Deployments.
  * The RBAC rules are data (`RBAC_RULES`), so tests and docs read the same list the cluster gets.
  *
  * With `metricsApiCa` (the CA that signed the controller's serving certificate, which lives in
@@ -13,6 +14,7 @@
  */
 import { inferenceServiceCrd } from '../../api/index.ts';
 import { CUSTOM_METRICS_GROUP, CUSTOM_METRICS_VERSION } from './autoscaling.ts';
+import { buildCapacityPriorityClass } from './capacity-reservation.ts';
 import { CONTROLLER_POD_LABELS, GATEWAY_POD_LABELS } from './labels.ts';
 import type { KubernetesObject } from './objects.ts';
 import type { ClusterOptions } from './options.ts';
@@ -68,6 +70,8 @@ export const RBAC_RULES: {
     { apiGroups: ['karb.dev'], resources: ['inferenceservices'], verbs: ['get', 'list', 'watch', 'patch', 'update'] },
     { apiGroups: ['karb.dev'], resources: ['inferenceservices/status'], verbs: ['get', 'patch', 'update'] },
     { apiGroups: ['karb.dev'], resources: ['inferenceservices/finalizers'], verbs: ['update'] },
+    // Revisions' Deployments, and capacity reservations' (placeholder pods at PriorityClass
+    // karb-capacity-reservation, which install renders: naming it in a pod needs no permission on it).
     { apiGroups: ['apps'], resources: ['deployments'], verbs: OWN },
     { apiGroups: ['apps'], resources: ['controllerrevisions'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
     { apiGroups: [''], resources: ['services', 'serviceaccounts'], verbs: OWN },
@@ -125,6 +129,7 @@ export function buildInstallObjects(options: InstallOptions): KubernetesObject[]
     clusterRoleBinding(GATEWAY_NAME, ns, GATEWAY_POD_LABELS),
     role(GATEWAY_KEYS_NAME, ns, RBAC_RULES.gatewayKeys, GATEWAY_POD_LABELS),
     roleBinding(GATEWAY_KEYS_NAME, GATEWAY_NAME, ns, GATEWAY_POD_LABELS),
+    buildCapacityPriorityClass(),
     buildGatewayService(ns),
     buildControllerService(ns, options.metricsApiCa !== undefined),
     buildControllerDeployment(options, options.metricsApiCa !== undefined),
