@@ -528,9 +528,9 @@ export const gascl = (signals: Signals, spec: ScalingInput, state: DeciderState 
     next.lastReady = ready;
     next.readySince = now;
   }
-  // Nor does one that saw a backlog: its requests waited then, and the queue is gone now.
-  const latencyFresh =
-    (next.readySince === undefined || now - next.readySince >= given.p95WindowMs) && (s.lastBackloggedAt === undefined || now - s.lastBackloggedAt >= given.p95WindowMs);
+  // Nor does one that saw a burst's backlog: its requests waited then, and the burst memory answers for it.
+  const burstBacklog = s.inBurst === true && s.lastBackloggedAt !== undefined && now - s.lastBackloggedAt < given.p95WindowMs;
+  const latencyFresh = (next.readySince === undefined || now - next.readySince >= given.p95WindowMs) && !burstBacklog;
   // Panic or a burst as the last decision left them: the target learns nothing while demand
   // outruns capacity, nor from the backlog a burst leaves behind.
   const unsettled =
