@@ -407,7 +407,7 @@ test('forecast: a rise seen one period ago is provisioned a lead time before it 
   }
 });
 
-test('trend: a load that has risen five minutes in a row is provisioned for where it will be a lead time on', () => {
+test('trend: a load that has risen five minutes in a row is provisioned for where it will be two lead times on', () => {
   const spec = baseSpec({ slo: { latencyP95Ms: 250, coldStartMs: 40_000 }, capacity: { replicasPerNode: 100, currentNodes: 1, maxNodes: 1, provisioningMs: 120_000 } });
   const g = driver(gascl, spec);
   let r: ScaleResult | undefined;
@@ -420,8 +420,8 @@ test('trend: a load that has risen five minutes in a row is provisioned for wher
     ready = r.desiredReplicas;
   }
   assert.equal(r!.reason, 'Forecast', r!.message);
-  assert.match(r!.message, /the request rate has risen for 300 s; at that pace \d+(\.\d+)?\/s in 160 s needs \d+/);
-  // 440/s now, 1/3 req/s gained per second, 190 s ahead (lead + half a stable window): ~503/s → 7 at 80/s each.
+  assert.match(r!.message, /the request rate has risen for 300 s; at that pace 556\.67\/s in 320 s needs 7/);
+  // 440/s now, 1/3 req/s gained per second, 350 s ahead (two leads + half a stable window): 556.67/s → 7 at 80/s each.
   assert.equal(ready, 7);
 });
 

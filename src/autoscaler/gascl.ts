@@ -46,8 +46,9 @@
  * |                     | time (cold start + node provisioning + a slot) from now (seasonal.ts)    |
  * | BurstHeadroom       | the peak need of past bursts, held as their size and spacing say         |
  * |                     | (bursts.ts); not past a scale to zero                                     |
- * | Forecast            | the rate rose five minutes running: what it reaches a lead time on at    |
- * |                     | that pace, at most 2× (trend.ts); not in panic                            |
+ * | Forecast            | the rate rose five minutes running, close to a line: what it reaches two |
+ * |                     | lead times on at that pace, at most 2× (trend.ts); not in panic, and not |
+ * |                     | where the seasonal forecast knows the stretch                             |
  * | ScaleDownLimit      | at most half the replicas per step, ≥ 30 s after the last step either way |
  * | MinReplicas/Max…    | the spec's bounds                                                        |
  * | NodeLimit           | more replicas than the pool's nodes allow: capped, desiredNodes = max    |
@@ -629,11 +630,12 @@ export const gascl = (signals: Signals, spec: ScalingInput, state: DeciderState 
   }
   // Replicas asked for now serve after a cold start, and after a node's provisioning when they need one.
   const leadMs = (signals.coldStartMs ?? spec.slo.coldStartMs) + (spec.capacity?.provisioningMs ?? 0);
+  let forecast: number | undefined;
   if (spec.seasonalPeriodMs !== undefined && spec.seasonalPeriodMs > 0) {
     // While backlogged the sustained needs read capacity, not demand; the queue needs read demand then.
     const season = recordSeason(seasonFor(s.season, spec.seasonalPeriodMs), need.demand, now);
     next.season = season;
-    const forecast = forecastNeed(season, now, now + leadMs + season.slotMs);
+    forecast = forecastNeed(season, now, now + leadMs + season.slotMs);
     if (forecast !== undefined && forecast > cur.value) {
       cur = step(forecast, 'Forecast', `one period (${secs(spec.seasonalPeriodMs)}) ago, ${forecast} replicas were needed within the next ${secs(leadMs + season.slotMs)}`);
       toZero = false;
@@ -646,12 +648,14 @@ export const gascl = (signals: Signals, spec: ScalingInput, state: DeciderState 
   if (stableRate !== undefined) {
     // Completions behind a backlog, or in a panic, rise with capacity, not demand: the climb starts again.
     next.rates = need.backlogged || panic ? [] : recordRate(isTimedValues(s.rates) ? s.rates : [], stableRate, now);
-    // The stable window's rate is half a window old.
-    const projected = projectRate(next.rates, stableRate, leadMs + stableMs / 2);
+    // Two lead times ahead, from a rate half a window old: the slope of the last minutes lags a
+    // climb that steepens, and replicas asked a lead time ago are what serve now. A climb last
+    // period's memory knows is the seasonal forecast's.
+    const projected = forecast === undefined ? projectRate(next.rates, stableRate, 2 * leadMs + stableMs / 2) : undefined;
     if (projected !== undefined && o.throughput !== undefined && !panic) {
       const n = ceilNeed(projected / o.throughput);
       if (n > cur.value) {
-        cur = step(n, 'Forecast', `the request rate has risen for ${secs(TREND_SAMPLES * TREND_SAMPLE_MS)}; at that pace ${fmt(projected)}/s in ${secs(leadMs)} needs ${n}`);
+        cur = step(n, 'Forecast', `the request rate has risen for ${secs(TREND_SAMPLES * TREND_SAMPLE_MS)}; at that pace ${fmt(projected)}/s in ${secs(2 * leadMs)} needs ${n}`);
         toZero = false;
       }
     }
