@@ -14,17 +14,15 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { PoolSpec } from '../../src/api/pool.ts';
-import { startController, type RunningController } from '../../src/control/kubernetes/controller.ts';
+import type { RunningController } from '../../src/control/kubernetes/controller.ts';
 import { DEFAULT_CLUSTER_OPTIONS } from '../../src/runtime/kubernetes/options.ts';
 import { restrictedContainerSecurity, restrictedPodSecurity } from '../../src/runtime/kubernetes/security.ts';
 import { ensureModels } from '../../src/serving/test-helpers.ts';
 import type { TestCluster } from '../cluster/harness.ts';
 import { waitFor } from '../helpers.ts';
-import { getJson, inferenceService, kubectlOk, modelsVolume, restrictedNamespace, startKarbTestCluster, waitForObject, type KarbTestCluster } from './support.ts';
+import { getJson, inferenceService, kubectlOk, modelsVolume, restrictedNamespace, startKarbTestCluster, startTestController, waitForObject, type KarbTestCluster } from './support.ts';
 
 const NS = 'capacity';
 const POOL = PoolSpec.parse({ name: 'gpu', accelerator: 'gpu', class: 'elastic', replicasPerNode: 1, gpusPerNode: 1, costPerHour: 16, maxNodes: 3 });
@@ -72,15 +70,7 @@ describe('GASCL’s node request as a capacity reservation the real kube-schedul
     cluster = karb.cluster;
     await restrictedNamespace(cluster, NS);
     await modelsVolume(cluster, NS);
-    const logFile = join(karb.dir, 'controller.log');
-    controller = await startController({
-      kubeconfig: karb.kubeconfig,
-      namespace: NS,
-      resyncMs: 500,
-      identity: 'controller-capacity',
-      cluster: { pools: [POOL] },
-      log: (r) => appendFileSync(logFile, `${JSON.stringify(r)}\n`),
-    });
+    controller = await startTestController(karb, { namespace: NS, identity: 'controller-capacity', cluster: { pools: [POOL] } });
   });
 
   after(async () => {

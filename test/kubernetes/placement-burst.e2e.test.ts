@@ -12,16 +12,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PoolSpec } from '../../src/api/pool.ts';
-import { startController, type RunningController } from '../../src/control/kubernetes/controller.ts';
+import type { RunningController } from '../../src/control/kubernetes/controller.ts';
 import { MODEL_MOUNT_PATH } from '../../src/runtime/kubernetes/model-source.ts';
 import { DEFAULT_CLUSTER_OPTIONS } from '../../src/runtime/kubernetes/options.ts';
 import { ensureModels } from '../../src/serving/test-helpers.ts';
 import type { TestCluster } from '../cluster/harness.ts';
 import { fraudRequest, ROOT, startProbe, waitFor, type GatewayProcess } from '../helpers.ts';
-import { gatewayWithKey, getJson, inferenceService, kubectlOk, modelsVolume, restrictedNamespace, startKarbTestCluster, waitForObject, type KarbTestCluster } from './support.ts';
+import { gatewayWithKey, getJson, inferenceService, kubectlOk, modelsVolume, restrictedNamespace, startKarbTestCluster, startTestController, waitForObject, type KarbTestCluster } from './support.ts';
 
 const NS = 'burst';
 const ROW = [42.5, 14, 0.1, 3.2, 1, 0, 1, 1200];
@@ -67,18 +67,8 @@ describe('karb controller enforces on-prem first, cloud only while the SLO is at
     mkdirSync(models);
     copyFileSync(join(ROOT, 'models', 'fraud-v1.onnx'), join(models, 'fraud-v1.onnx'));
     await modelsVolume(cluster, NS, models);
-    const logFile = join(karbCluster.dir, 'controller.log');
     // Its port on loopback: the gateway reports there (the test cluster runs no kube-proxy).
-    controller = await startController({
-      kubeconfig: karbCluster.kubeconfig,
-      namespace: NS,
-      resyncMs: 500,
-      identity: 'controller-placement-burst',
-      port: 0,
-      host: '127.0.0.1',
-      cluster: { pools: POOLS },
-      log: (r) => appendFileSync(logFile, `${JSON.stringify(r)}\n`),
-    });
+    controller = await startTestController(karbCluster, { namespace: NS, identity: 'controller-placement-burst', port: 0, host: '127.0.0.1', cluster: { pools: POOLS } });
     ({ gateway, key } = await gatewayWithKey(karbCluster, NS, controller.url!));
   });
 

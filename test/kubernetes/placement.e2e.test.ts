@@ -11,17 +11,15 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { PoolSpec } from '../../src/api/pool.ts';
 import { parseGovernance } from '../../src/governance/config.ts';
 import { buildQuotas } from '../../src/governance/kubernetes.ts';
-import { startController, type RunningController } from '../../src/control/kubernetes/controller.ts';
+import type { RunningController } from '../../src/control/kubernetes/controller.ts';
 import type { TestCluster } from '../cluster/harness.ts';
 import { ensureModels } from '../../src/serving/test-helpers.ts';
 import { waitFor } from '../helpers.ts';
-import { getJson, inferenceService, kubectlOk, modelsVolume, restrictedNamespace, startKarbTestCluster, waitForObject, type KarbTestCluster } from './support.ts';
+import { getJson, inferenceService, kubectlOk, modelsVolume, restrictedNamespace, startKarbTestCluster, startTestController, waitForObject, type KarbTestCluster } from './support.ts';
 
 const NS = 'placement';
 const POOLS = [
@@ -72,15 +70,7 @@ describe('placement from declared pools on the real kube-scheduler', { timeout: 
     cluster = karb.cluster;
     await restrictedNamespace(cluster, NS);
     await modelsVolume(cluster, NS);
-    const logFile = join(karb.dir, 'controller.log');
-    controller = await startController({
-      kubeconfig: karb.kubeconfig,
-      namespace: NS,
-      resyncMs: 500,
-      identity: 'controller-placement',
-      cluster: { pools: POOLS },
-      log: (r) => appendFileSync(logFile, `${JSON.stringify(r)}\n`),
-    });
+    controller = await startTestController(karb, { namespace: NS, identity: 'controller-placement', cluster: { pools: POOLS } });
   });
 
   after(async () => {

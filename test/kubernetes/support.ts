@@ -5,13 +5,14 @@
  * namespaces that enforce Pod Security "restricted".
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { buildInstallObjects, CONTROLLER_NAME, GATEWAY_NAME } from '../../src/runtime/kubernetes/install.ts';
 import { DEFAULT_CLUSTER_OPTIONS } from '../../src/runtime/kubernetes/options.ts';
+import { startController, type ControllerOptions, type RunningController } from '../../src/control/kubernetes/controller.ts';
 import { waitFor } from '../../src/util/wait-for.ts';
 import { ensureModels } from '../../src/serving/test-helpers.ts';
 import { startTestCluster, type TestCluster, type TestClusterOptions } from '../cluster/harness.ts';
@@ -48,6 +49,15 @@ export async function serviceAccountKubeconfig(cluster: TestCluster, dir: string
   const path = join(dir, `${account}.kubeconfig`);
   writeFileSync(path, stringify(config), { mode: 0o600 });
   return path;
+}
+
+/**
+ * karb controller in this process on the test cluster, as the cluster's karb (its kubeconfig), resyncing
+ * every 500 ms and logging to controller.log in the cluster's folder; `options` add to or override that.
+ */
+export function startTestController(karbCluster: KarbTestCluster, options: ControllerOptions): Promise<RunningController> {
+  const logFile = join(karbCluster.dir, 'controller.log');
+  return startController({ kubeconfig: karbCluster.kubeconfig, resyncMs: 500, log: (r) => appendFileSync(logFile, `${JSON.stringify(r)}\n`), ...options });
 }
 
 /** The arguments of a `karb gateway --kubernetes` that runs as karb's gateway service account and reaches the controller at `controllerUrl`. */

@@ -22,7 +22,7 @@
 import { canonicalJson } from '../../api/index.ts';
 import type { Pool } from '../../api/pool.ts';
 import type { ScalingInput } from '../../autoscaler/types.ts';
-import { KubeApiError, type KubeClient, type ObjectLike } from '../../runtime/kubernetes/api-client.ts';
+import type { KubeClient, ObjectLike } from '../../runtime/kubernetes/api-client.ts';
 import { buildCapacityReservation, CAPACITY_PRIORITY_CLASS, capacityReservationName, LABEL_CAPACITY_FOR } from '../../runtime/kubernetes/capacity-reservation.ts';
 import { containsDesired } from '../../runtime/kubernetes/contains.ts';
 import type { KubernetesRuntime } from '../../runtime/kubernetes/kubernetes-runtime.ts';
@@ -35,7 +35,7 @@ import { replicaTarget } from '../plan.ts';
 import type { StoredService } from '../store.ts';
 import { planReservation, poolCapacity, reservationPool, reservationSentence } from './capacity-plan.ts';
 import type { KubernetesStore } from './kubernetes-store.ts';
-import { ControllerStartError } from './preflight.ts';
+import { requireNodeList } from './preflight.ts';
 
 type Obj = Record<string, any>;
 
@@ -93,18 +93,7 @@ export class CapacityReservations {
   }
 
   static async start(options: CapacityReservationsOptions): Promise<CapacityReservations> {
-    // A watch that may not list Nodes retries quietly, and every pool would look empty to GASCL: say so now.
-    try {
-      await options.client.list(NODES);
-    } catch (err) {
-      if (err instanceof KubeApiError && err.status === 403) {
-        throw new ControllerStartError(
-          'these credentials may not list Nodes (403), which karb controller reads to count the nodes of each elastic pool the pools file declares: apply the karb-controller ClusterRole of this karb version (karb install | kubectl apply -f -)',
-          err,
-        );
-      }
-      throw err;
-    }
+    await requireNodeList(options.client, 'to count the nodes of each elastic pool the pools file declares');
     const reservations = new CapacityReservations(options);
     try {
       await Promise.all([reservations.#nodes.start(), reservations.#deployments.start()]);

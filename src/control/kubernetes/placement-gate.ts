@@ -29,7 +29,7 @@ import type { Clock } from '../../util/clock.ts';
 import { serviceWindows } from '../autoscaling-loop.ts';
 import type { StoredService } from '../store.ts';
 import type { KubernetesStore } from './kubernetes-store.ts';
-import { ControllerStartError } from './preflight.ts';
+import { requireNodeList } from './preflight.ts';
 import { isPlacementGated, placedCondition, planPlacementGate, waitingSentence, type GatedService, type ServiceOutcome } from './placement-plan.ts';
 
 type Obj = Record<string, any>;
@@ -85,18 +85,7 @@ export class PlacementGate {
   }
 
   static async start(options: PlacementGateOptions): Promise<PlacementGate> {
-    // A watch that may not list Nodes retries quietly, and every pool would look empty: say so now.
-    try {
-      await options.client.list(NODES);
-    } catch (err) {
-      if (err instanceof KubeApiError && err.status === 403) {
-        throw new ControllerStartError(
-          'these credentials may not list Nodes (403), which karb controller reads to count each pool’s room when the pools file declares an on-prem and an elastic pool: apply the karb-controller ClusterRole of this karb version (karb install | kubectl apply -f -)',
-          err,
-        );
-      }
-      throw err;
-    }
+    await requireNodeList(options.client, 'to count each pool’s room when the pools file declares an on-prem and an elastic pool');
     const gate = new PlacementGate(options);
     await gate.#nodes.start();
     return gate;

@@ -7,7 +7,7 @@
  */
 import { KarbError } from '../../errors.ts';
 import { KubeApiError, type KubeClient } from '../../runtime/kubernetes/api-client.ts';
-import { INFERENCE_SERVICES } from '../../runtime/kubernetes/resources.ts';
+import { INFERENCE_SERVICES, NODES } from '../../runtime/kubernetes/resources.ts';
 
 export class ControllerStartError extends KarbError {
   constructor(message: string, cause: unknown) {
@@ -47,5 +47,23 @@ export async function preflight(client: KubeClient, namespace: string | undefine
       if (!transient(err) || Date.now() + pause > deadline) throw explainStartFailure(err, client.server, namespace);
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
+  }
+}
+
+/**
+ * Fails the start when these credentials may not list Nodes, which karb controller reads `toWhat`:
+ * a watch that may not would retry quietly, and every pool would look empty.
+ */
+export async function requireNodeList(client: KubeClient, toWhat: string): Promise<void> {
+  try {
+    await client.list(NODES);
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 403) {
+      throw new ControllerStartError(
+        `these credentials may not list Nodes (403), which karb controller reads ${toWhat}: apply the karb-controller ClusterRole of this karb version (karb install | kubectl apply -f -)`,
+        err,
+      );
+    }
+    throw err;
   }
 }
