@@ -603,9 +603,9 @@ export const gascl = (signals: Signals, spec: ScalingInput, state: DeciderState 
   const burst =
     stableInFlight !== undefined && panicInFlight !== undefined && stableInFlight > 0 && demand > 0 &&
     (signals.stable.queueDepth ?? 0) <= need.drainable && panicInFlight >= GASCL_PANIC_THRESHOLD * stableInFlight;
-  // The stable window after a burst, and a panic that began in it, are part of it: their needs count toward the peak.
   if (burst) next.lastBurstAt = now;
-  // It lasts a stable window past the last sign of it, and as long as the panic or backlog it left.
+  // A burst lasts a stable window past its last sign, and as long as the panic or backlog it left:
+  // their needs count toward its peak.
   const wasInBurst = s.inBurst === true;
   const inBurst = burst || (s.lastBurstAt !== undefined && now - s.lastBurstAt < stableMs) || (wasInBurst && (panic || need.backlogged));
   if (inBurst) next.inBurst = true;
