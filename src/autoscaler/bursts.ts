@@ -22,8 +22,9 @@ export interface BurstRecord {
   /** The most replicas it needed… */
   peak: number;
   /**
-   * …read, at least once, behind a backlog: then what arrived is unknown (requests refused at a
-   * full queue are in no rate) and the peak is what was asked for, an overestimate.
+   * …read, at least once, behind a backlog: then the demand is partly inferred (completions are
+   * capped by capacity; what arrived is what completed, what was refused and how the queue grew),
+   * so a peak read without one is preferred.
    */
   capped?: boolean;
 }

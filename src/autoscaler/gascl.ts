@@ -610,8 +610,8 @@ export const gascl = (signals: Signals, spec: ScalingInput, state: DeciderState 
   const inBurst = burst || (s.lastBurstAt !== undefined && now - s.lastBurstAt < stableMs) || (wasInBurst && (panic || need.backlogged));
   if (inBurst) next.inBurst = true;
   else delete next.inBurst;
-  // Behind a backlog a burst's size is what GASCL asked for: requests refused at a full queue are in no rate.
-  next.bursts = recordBurst(isBurstHistory(s.bursts) ? s.bursts : [], inBurst, wasInBurst, need.backlogged ? need.all.value : need.demand, need.backlogged, now);
+  // A burst's size is its demand, refused arrivals included; one read behind a backlog is marked as such.
+  next.bursts = recordBurst(isBurstHistory(s.bursts) ? s.bursts : [], inBurst, wasInBurst, need.demand, need.backlogged, now);
   if (cur.value < current && need.backlogged) {
     // A backlog the ready replicas cannot drain says capacity is short, whatever the needs read now.
     cur = step(current, 'QueueDrain', `queue ${fmt(o.queue ?? 0)} is more than ${fmt(ready)} ready replicas drain within the SLO; no scale-down`);
