@@ -6,7 +6,8 @@
  * on-prem; the other waits behind karb's scheduling gate while real traffic through a gateway
  * keeps p95 within the SLO, and the status says why; nothing runs on the cloud node. The model
  * server then slows down (its injected latency, switched on by a file in its model volume), the
- * gateway's reports put p95 over the SLO, and the waiting replica is released to the cloud node.
+ * gateway's reports put p95 over the SLO, and the waiting replica is released to the cloud node;
+ * scaled down by one, the service loses its cloud replica, not its on-prem one.
  * When the other service goes, on-prem has room: the cloud replica is evicted and its replacement
  * runs on-prem. The controller runs with its own service account's RBAC.
  */
@@ -136,9 +137,24 @@ describe('karb controller enforces on-prem first, cloud only while the SLO is at
       assert.equal(cloudPod.metadata.name, gated.metadata.name, 'the replica that waited');
       assert.deepEqual(cloudPod.spec.nodeSelector, { 'karb.dev/pool': 'cloud-gpu' }, 'narrowed to the pool it was given');
       assert.equal(cloudPod.spec.schedulingGates, undefined);
+      // Scaling down removes it before an on-prem replica: its ReplicaSet deletes the lowest cost first.
+      assert.equal(cloudPod.metadata.annotations?.['controller.kubernetes.io/pod-deletion-cost'], '-100');
       assert.match(await events(), new RegExp(`ReplicaPlaced ${gated.metadata.name} goes to pool cloud-gpu \\(elastic\\): on-prem is full and the SLO is at risk \\(p95 [0-9.]+ ms \\((stable|panic) window\\) is over 200 ms`));
       const burst = await waitForObject(cluster, 'burst placed whole', ['inferenceservice', 'burst', '-n', NS], (o: any) => condition(o, 'Placed')?.status === 'True');
       assert.equal(condition(burst, 'Placed').message, 'every replica has a pool: 1 on onprem-gpu, 1 on cloud-gpu');
+
+      // One replica fewer: the ReplicaSet deletes the cloud replica (the lower deletion cost), not the on-prem one.
+      const scale = (n: number) => kubectlOk(cluster, ['patch', 'inferenceservice', 'burst', '-n', NS, '--type', 'merge', '-p', JSON.stringify({ spec: { scaling: { minReplicas: n, maxReplicas: n } } })]);
+      const onPremPod = (await podsOf('burst')).find((p) => p.spec.nodeName === freeOnPrem)!;
+      await scale(1);
+      const left = await waitFor('burst down to one replica', async () => {
+        const pods = (await podsOf('burst')).filter((p) => !p.metadata.deletionTimestamp);
+        return pods.length === 1 && (await onCloud()).length === 0 ? pods : undefined;
+      }, 120_000, 250);
+      assert.deepEqual(left.map((p: any) => [p.metadata.name, p.spec.nodeName]), [[onPremPod.metadata.name, freeOnPrem]], 'the on-prem replica stays');
+      // Back to two: the SLO is still at risk, so the new replica is released to the cloud again.
+      await scale(2);
+      await waitFor('a burst replica ready on the cloud node again', async () => (await onCloud()).find((p) => p.metadata.labels?.['karb.dev/service'] === 'burst' && ready(p)), 180_000, 250);
     } finally {
       rmSync(join(models, SLOW_SWITCH), { force: true });
       const report = await probe.stop();

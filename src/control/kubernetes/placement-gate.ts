@@ -8,7 +8,8 @@
  *
  * - releases the pods the decider gives a pool: the pool's node selector added and the gate
  *   removed in one update, on the version it read (a pod that changed meanwhile is left for the
- *   next pass);
+ *   next pass); an elastic one also gets a pod-deletion-cost below the default, so scaling down
+ *   removes elastic replicas first;
  * - leaves the rest gated, and says why: the service's `Placed` condition, and the gated replicas'
  *   message (so the Ready condition's `ReplicasPending` says it too);
  * - evicts an elastic pod when on-prem has room again (through the Eviction API, so the service's
@@ -30,7 +31,7 @@ import { serviceWindows } from '../autoscaling-loop.ts';
 import type { StoredService } from '../store.ts';
 import type { KubernetesStore } from './kubernetes-store.ts';
 import { requireNodeList } from './preflight.ts';
-import { isPlacementGated, placedCondition, planPlacementGate, waitingSentence, type GatedService, type ServiceOutcome } from './placement-plan.ts';
+import { POD_DELETION_COST, isPlacementGated, placedCondition, planPlacementGate, waitingSentence, type GatedService, type ServiceOutcome } from './placement-plan.ts';
 
 type Obj = Record<string, any>;
 
@@ -114,7 +115,7 @@ export class PlacementGate {
       try {
         // On the version read: a pod changed (or released) meanwhile answers Conflict and waits for the next pass.
         await this.#o.client.mergePatch(PODS, r.namespace, r.pod, {
-          metadata: { resourceVersion: r.resourceVersion },
+          metadata: { resourceVersion: r.resourceVersion, ...(r.deletionCost !== undefined ? { annotations: { [POD_DELETION_COST]: r.deletionCost } } : {}) },
           spec: { nodeSelector: r.nodeSelector, schedulingGates: r.otherGates.length > 0 ? r.otherGates : null },
         });
         this.#released.set(k, r.pool);

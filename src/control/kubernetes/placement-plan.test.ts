@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PoolSpec } from '../../api/pool.ts';
 import type { SloRisk } from '../../placement/slo-risk.ts';
-import { isPlacementGated, placedCondition, planPlacementGate, podAllowsPool, poolSlots, waitingSentence, type GatedService, type PlacementGateInput } from './placement-plan.ts';
+import { ELASTIC_DELETION_COST, isPlacementGated, placedCondition, planPlacementGate, podAllowsPool, poolSlots, waitingSentence, type GatedService, type PlacementGateInput } from './placement-plan.ts';
 
 type Obj = Record<string, any>;
 
@@ -80,6 +80,10 @@ test('the SLO at risk: what on-prem cannot hold goes to the elastic pool, and wh
   const p = plan({ pods: [filler, ...burst], services: [svc('burst', 3, AT_RISK)] });
   assert.deepEqual(p.releases.map((r) => [r.pod, r.pool, r.class]), [[burst[0]!.metadata.name, 'onprem', 'on-prem'], [burst[1]!.metadata.name, 'cloud', 'elastic']]);
   assert.equal(p.releases[1]!.nodeSelector['karb.dev/pool'], 'cloud');
+  // The elastic replica is the first its ReplicaSet deletes on a scale-down; the on-prem one keeps the default.
+  assert.equal(p.releases[1]!.deletionCost, ELASTIC_DELETION_COST);
+  assert.equal(p.releases[0]!.deletionCost, undefined);
+  assert.ok(Number(ELASTIC_DELETION_COST) < 0);
   const [outcome] = p.services;
   assert.equal(outcome!.placement.pending?.reason, 'no-capacity');
   assert.deepEqual(placedCondition(outcome!).reason, 'NoCapacity');

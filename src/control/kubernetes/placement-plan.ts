@@ -69,7 +69,17 @@ export interface Release {
   nodeSelector: Record<string, string>;
   /** The pod's other scheduling gates, kept. */
   otherGates: Array<{ name: string }>;
+  /**
+   * `controller.kubernetes.io/pod-deletion-cost` for the pod: an elastic replica costs less to
+   * delete than the default 0, so its ReplicaSet removes it before an on-prem one when it scales down.
+   */
+  deletionCost?: string;
 }
+
+/** The annotation a ReplicaSet reads to choose which pods to delete first (lower first). */
+export const POD_DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
+/** An elastic replica's deletion cost: below the default 0 of every other pod. */
+export const ELASTIC_DELETION_COST = '-100';
 
 export interface Eviction {
   namespace: string;
@@ -228,6 +238,7 @@ export function planPlacementGate(input: PlacementGateInput): PlacementGatePlan 
             class: poolClass(pool),
             nodeSelector: { ...selector },
             otherGates: ((pod.spec?.schedulingGates ?? []) as Array<{ name: string }>).filter((g) => g.name !== PLACEMENT_GATE),
+            ...(poolClass(pool) === 'elastic' ? { deletionCost: ELASTIC_DELETION_COST } : {}),
           });
         }
       }

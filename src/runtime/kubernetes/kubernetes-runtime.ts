@@ -250,16 +250,18 @@ export class KubernetesRuntime implements Runtime {
   }
 
   /**
-   * Scaling down, karb picks the pods that go (pending first, then not ready, then the newest, as
-   * the ReplicaSet controller would among equals) and tells the ReplicaSet through the
-   * pod-deletion-cost annotation, so they are the ones deleted; they leave the endpoints now.
+   * Scaling down, karb picks the pods that go (pending first, then not ready, then the lower
+   * deletion cost — an elastic replica's is below 0 — then the newest, as the ReplicaSet controller
+   * would among equals) and tells the ReplicaSet through the pod-deletion-cost annotation, so they
+   * are the ones deleted; they leave the endpoints now.
    */
   async #withdrawSurplus(namespace: string, revision: string, replicas: number): Promise<void> {
     const running = this.#matching({ namespace, revision }).filter((p) => this.#phaseOf(p) !== 'Draining');
     if (running.length <= replicas) return;
     const rank = (p: Obj) => (!p.spec?.nodeName ? 0 : this.#phaseOf(p) === 'Ready' ? 2 : 1);
+    const cost = (p: Obj) => Number(p.metadata?.annotations?.[DELETION_COST] ?? 0) || 0;
     const victims = [...running]
-      .sort((a, b) => rank(a) - rank(b) || String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)))
+      .sort((a, b) => rank(a) - rank(b) || cost(a) - cost(b) || String(b.metadata.creationTimestamp).localeCompare(String(a.metadata.creationTimestamp)))
       .slice(0, running.length - replicas);
     for (const pod of victims) {
       this.#withdraw(pod);
