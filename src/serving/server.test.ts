@@ -37,6 +37,20 @@ async function call(url: string, init: RequestInit = {}): Promise<Reply> {
   return { status: res.status, headers: res.headers, body };
 }
 
+/** `model` with its `run` replaced (to count or hold batches); closing it leaves `model` open. */
+function withRun(model: ModelSession, run: ModelSession['run']): ModelSession {
+  return {
+    inputs: model.inputs,
+    outputs: model.outputs,
+    batchable: model.batchable,
+    get alive() {
+      return model.alive;
+    },
+    run,
+    close: () => Promise.resolve(),
+  };
+}
+
 const post = (url: string, body: string) => call(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
 
 /** Sends the headers and part of an infer body, keeping the request open until `finish()` is called. */
@@ -267,23 +281,14 @@ describe('model server over HTTP (fraud-v1, real ONNX Runtime)', () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let previous: Promise<unknown> = Promise.resolve();
-    const gated: ModelSession = {
-      inputs: model.inputs,
-      outputs: model.outputs,
-      batchable: model.batchable,
-      get alive() {
-        return model.alive;
-      },
-      run(feeds) {
-        runs++;
-        const held = holdNext;
-        holdNext = false;
-        const result = previous.then(() => (held ? gate : undefined)).then(() => model.run(feeds));
-        previous = result.catch(() => undefined);
-        return result;
-      },
-      close: () => Promise.resolve(),
-    };
+    const gated = withRun(model, (feeds) => {
+      runs++;
+      const held = holdNext;
+      holdNext = false;
+      const result = previous.then(() => (held ? gate : undefined)).then(() => model.run(feeds));
+      previous = result.catch(() => undefined);
+      return result;
+    });
     const server = await start({ model: gated, maxBatchSize: 1, maxDelayMs: 0 });
     const url = `${server.url}/v2/models/fraud-v1/infer`;
     const queueMs = (r: Reply): number => {
@@ -366,20 +371,11 @@ describe('model server over HTTP (fraud-v1, real ONNX Runtime)', () => {
     const runs: number[] = [];
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const counting: ModelSession = {
-      inputs: model.inputs,
-      outputs: model.outputs,
-      batchable: model.batchable,
-      get alive() {
-        return model.alive;
-      },
-      async run(feeds) {
-        if (runs.length === 0) await gate;
-        runs.push(feeds.features!.dims[0]!);
-        return model.run(feeds);
-      },
-      close: () => Promise.resolve(),
-    };
+    const counting = withRun(model, async (feeds) => {
+      if (runs.length === 0) await gate;
+      runs.push(feeds.features!.dims[0]!);
+      return model.run(feeds);
+    });
     const drift = createDriftMonitor(model, { learnRows: 10 })!;
     const port = await freePort();
     const starting = start({ model: counting, port, warmupRequests: 8, maxBatchSize: 4, injectErrorRate: 1, drift });
