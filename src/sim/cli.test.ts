@@ -50,10 +50,11 @@ async function simulateCli(args: string[]): Promise<Captured> {
   return { code, stdout, stderr };
 }
 
-function withScenarioFile(fn: (file: string, dir: string) => Promise<void>): Promise<void> {
+/** `scenarios` written to a scenario file in a scratch folder, removed once `fn` is done. */
+function withScenarioFile(fn: (file: string, dir: string) => Promise<void>, scenarios = SCENARIO): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'karb-simulate-'));
   const file = join(dir, 'scenarios.yaml');
-  writeFileSync(file, SCENARIO);
+  writeFileSync(file, scenarios);
   return fn(file, dir).finally(() => rmSync(dir, { recursive: true, force: true }));
 }
 
@@ -115,11 +116,8 @@ traffic:
   shape: { kind: diurnal, minRps: 5, maxRps: 60, period: 4m, variation: { peak: 0.1, shift: 10s } }
 `;
 
-test('--json: a scenario that declares its period gets the near-oracle target, counted from the second period on', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'karb-simulate-'));
-  try {
-    const file = join(dir, 'days.yaml');
-    writeFileSync(file, SEASONAL);
+test('--json: a scenario that declares its period gets the near-oracle target, counted from the second period on', () =>
+  withScenarioFile(async (file) => {
     const r = await simulateCli(['--scenario', file, '--json', '--policies', 'hpa-service,gascl,oracle', '--jobs', '1']);
     assert.equal(r.code, 0, r.stderr);
     const s = (JSON.parse(r.stdout) as SimulationReport).scenarios[0]!;
@@ -134,10 +132,7 @@ test('--json: a scenario that declares its period gets the near-oracle target, c
 
     const md = await simulateCli(['--scenario', file, '--policies', 'hpa-service,gascl,oracle', '--jobs', '1']);
     assert.match(md.stdout, /GASCL target 2, near the oracle .*minute 4: .*\): [\d.]+% of 8 minutes, [\d.]+× — (holds|does not hold: .*)\./);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }, SEASONAL));
 
 test('markdown by default; --only, --policies and --plots', () =>
   withScenarioFile(async (file, dir) => {
@@ -179,11 +174,8 @@ placement: [in-order, on-prem-first]
 quotas: [{ team: research, maxReplicas: 2, poolClass: elastic }]
 `;
 
-test('several services under two placements: on-prem utilization, cloud node-hours, cost and SLO minutes side by side, in JSON and markdown', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'karb-simulate-'));
-  try {
-    const file = join(dir, 'hybrid.yaml');
-    writeFileSync(file, SHARED);
+test('several services under two placements: on-prem utilization, cloud node-hours, cost and SLO minutes side by side, in JSON and markdown', () =>
+  withScenarioFile(async (file) => {
     const json = await simulateCli(['--scenario', file, '--json', '--policies', 'gascl,hpa-service,oracle', '--jobs', '1']);
     assert.equal(json.code, 0, json.stderr);
     const s = (JSON.parse(json.stdout) as SimulationReport).scenarios[0]!;
@@ -215,10 +207,7 @@ test('several services under two placements: on-prem utilization, cloud node-hou
     assert.match(md.stdout, /- gascl, in-order: chat \(team product, priority 10\) \d+\/6; batch \(team research, priority 0\) \d+\/6/);
     assert.match(md.stderr, /gascl in-order [\d.]+s/);
     assert.match(md.stderr, /gascl on-prem-first [\d.]+s/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }, SHARED));
 
 test('--print-scenario prints a built-in that loads back as the same scenario', async () => {
   for (const name of ['burst', 'hybrid', 'llm', 'multiday']) {
