@@ -9,7 +9,8 @@
  * replica that needs the room preempts it at once.
  *
  * It also gives the autoscaling loop each service's pool capacity (`capacity()`: the Nodes of its
- * pool, from a watch of its own), which is what lets GASCL ask for nodes on a cluster at all.
+ * pool, from the controller's one watch of the Nodes), which is what lets GASCL ask for nodes on a
+ * cluster at all.
  *
  * Each controller pass (after the reconciler, so the replicas it asked for count), for every
  * service whose pool is a declared elastic one: plan with `planReservation`, and apply the
@@ -29,13 +30,13 @@ import type { KubernetesRuntime } from '../../runtime/kubernetes/kubernetes-runt
 import { LABEL_SERVICE } from '../../runtime/kubernetes/labels.ts';
 import { ownerReference } from '../../runtime/kubernetes/objects.ts';
 import type { ClusterOptions } from '../../runtime/kubernetes/options.ts';
-import { DEPLOYMENTS, NODES } from '../../runtime/kubernetes/resources.ts';
+import { DEPLOYMENTS } from '../../runtime/kubernetes/resources.ts';
 import { servingRevision } from '../autoscaling-loop.ts';
 import { replicaTarget } from '../plan.ts';
 import type { StoredService } from '../store.ts';
 import { planReservation, poolCapacity, reservationPool, reservationSentence } from './capacity-plan.ts';
 import type { KubernetesStore } from './kubernetes-store.ts';
-import { requireNodeList } from './preflight.ts';
+import type { NodeWatch } from './preflight.ts';
 
 type Obj = Record<string, any>;
 
@@ -47,6 +48,8 @@ export interface CapacityReservationsOptions {
   cluster: ClusterOptions;
   /** Watch one namespace only; all by default. */
   namespace?: string;
+  /** The controller's watch of the Nodes (started and stopped by the controller). */
+  nodes: NodeWatch;
   /** A reservation's Deployment changed (its count, its placeholders running): a pass is due. */
   onChange?: () => void;
   log?: (record: Record<string, unknown>) => void;
@@ -57,7 +60,7 @@ const key = (namespace: string, name: string) => `${namespace}/${name}`;
 export class CapacityReservations {
   readonly #o: CapacityReservationsOptions;
   readonly #pools: readonly Pool[];
-  readonly #nodes;
+  readonly #nodes: NodeWatch;
   readonly #deployments;
   /** What each reservation's Deployment showed when it was last applied, until the watch shows it again. */
   readonly #sent = new Map<string, { canonical: string; replicas: number; seenVersion: string | undefined }>();
@@ -73,7 +76,7 @@ export class CapacityReservations {
     this.#o = options;
     this.#pools = options.cluster.pools ?? [];
     const scope = options.namespace ? { namespace: options.namespace } : {};
-    this.#nodes = options.client.informer<Obj & { apiVersion: string; kind: string; metadata: { name: string } }>(NODES);
+    this.#nodes = options.nodes;
     this.#deployments = options.client.informer<Obj & { apiVersion: string; kind: string; metadata: { name: string } }>(DEPLOYMENTS, { ...scope, labelSelector: LABEL_CAPACITY_FOR });
     const changed = (d: Obj, gone = false) => {
       const k = key(d.metadata?.namespace, d.metadata?.name);
@@ -93,10 +96,9 @@ export class CapacityReservations {
   }
 
   static async start(options: CapacityReservationsOptions): Promise<CapacityReservations> {
-    await requireNodeList(options.client, 'to count the nodes of each elastic pool the pools file declares');
     const reservations = new CapacityReservations(options);
     try {
-      await Promise.all([reservations.#nodes.start(), reservations.#deployments.start()]);
+      await reservations.#deployments.start();
     } catch (err) {
       await reservations.stop();
       throw err;
@@ -163,7 +165,7 @@ export class CapacityReservations {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.#nodes.stop(), this.#deployments.stop()]);
+    await this.#deployments.stop();
   }
 
   async #syncService(s: StoredService, pool: Pool, revision: string, uid: string, asked: number, placed: number): Promise<void> {

@@ -23,7 +23,7 @@ import type { StoredService } from '../store.ts';
 import { KubernetesStore, type InferenceServiceObject } from './kubernetes-store.ts';
 import { LeaderElector } from './leader-election.ts';
 import { admitKubernetes } from './admission.ts';
-import { preflight } from './preflight.ts';
+import { preflight, watchNodes, type NodeWatch } from './preflight.ts';
 import { ServiceObjectsSync } from './service-objects-sync.ts';
 import { PlacementGate, poolsCanBurst } from './placement-gate.ts';
 import { CapacityReservations } from './capacity-reservations.ts';
@@ -221,6 +221,8 @@ export async function startController(options: ControllerOptions = {}): Promise<
   let placementGate: PlacementGate | undefined;
   // With an elastic pool declared, GASCL asks for its nodes and karb holds the room it asks for ahead (capacity-reservations.ts).
   let reservations: CapacityReservations | undefined;
+  // Their one watch of the Nodes.
+  let nodes: NodeWatch | undefined;
   const runtime = await KubernetesRuntime.start({
     client,
     cluster,
@@ -341,8 +343,8 @@ export async function startController(options: ControllerOptions = {}): Promise<
   // What closing releases after the store, both when starting fails below and on close().
   const releaseAfterStore = async (): Promise<void> => {
     store.close();
-    await placementGate?.stop();
     await reservations?.stop();
+    await nodes?.stop();
     await runtime.close();
     await elector?.release();
     if (metricsApiReload !== undefined) clock.clearTimeout(metricsApiReload);
@@ -351,11 +353,12 @@ export async function startController(options: ControllerOptions = {}): Promise<
     await client.close();
   };
   try {
-    if (cluster.pools !== undefined && poolsCanBurst(cluster.pools)) {
-      placementGate = await PlacementGate.start({ client, store, runtime, hub, pools: cluster.pools, clock, log, onChange: () => void requestPass() });
-    }
+    // Both read the Nodes through one watch, started once both have attached to it.
     if (cluster.pools?.some((p) => poolClass(p) === 'elastic')) {
-      reservations = await CapacityReservations.start({ client, store, runtime, cluster, ...scope, log, onChange: () => void requestPass() });
+      nodes = await watchNodes(client, 'to count the room of the pools the pools file declares');
+      if (poolsCanBurst(cluster.pools)) placementGate = new PlacementGate({ client, store, runtime, hub, pools: cluster.pools, clock, nodes, log, onChange: () => void requestPass() });
+      reservations = await CapacityReservations.start({ client, store, runtime, cluster, ...scope, nodes, log, onChange: () => void requestPass() });
+      await nodes.start();
     }
   } catch (err) {
     closed = true;

@@ -2,9 +2,9 @@
  * The placement gate: karb controller's actor around the placement decider (src/placement) on a
  * cluster. The pods of a service that names an on-prem and an elastic pool are created behind the
  * scheduling gate `karb.dev/placement` (deployment.ts), so the scheduler does not spill them onto
- * paid-for cloud nodes on its own. Each controller pass, this reads the Nodes (its own watch), the
- * pods (the runtime's watch) and each such service's SLO risk (the signal windows the autoscaler
- * reads), plans with the pure `planPlacementGate` (placement-plan.ts), and acts:
+ * paid-for cloud nodes on its own. Each controller pass, this reads the Nodes (the controller's one
+ * watch of them), the pods (the runtime's watch) and each such service's SLO risk (the signal
+ * windows the autoscaler reads), plans with the pure `planPlacementGate` (placement-plan.ts), and acts:
  *
  * - releases the pods the decider gives a pool: the pool's node selector added and the gate
  *   removed in one update, on the version it read (a pod that changed meanwhile is left for the
@@ -25,12 +25,12 @@ import { sloRisk, type SloRisk } from '../../placement/slo-risk.ts';
 import { KubeApiError, type KubeClient } from '../../runtime/kubernetes/api-client.ts';
 import { placementGated } from '../../runtime/kubernetes/deployment.ts';
 import type { KubernetesRuntime } from '../../runtime/kubernetes/kubernetes-runtime.ts';
-import { NODES, PODS } from '../../runtime/kubernetes/resources.ts';
+import { PODS } from '../../runtime/kubernetes/resources.ts';
 import type { Clock } from '../../util/clock.ts';
 import { serviceWindows } from '../autoscaling-loop.ts';
 import type { StoredService } from '../store.ts';
 import type { KubernetesStore } from './kubernetes-store.ts';
-import { requireNodeList } from './preflight.ts';
+import type { NodeWatch } from './preflight.ts';
 import { POD_DELETION_COST, isPlacementGated, placedCondition, planPlacementGate, waitingSentence, type GatedService, type ServiceOutcome } from './placement-plan.ts';
 
 type Obj = Record<string, any>;
@@ -43,6 +43,8 @@ export interface PlacementGateOptions {
   /** The declared pools (`karb controller --pools`). */
   pools: readonly Pool[];
   clock: Clock;
+  /** The controller's watch of the Nodes (started and stopped by the controller). */
+  nodes: NodeWatch;
   /** A Node came, went, or changed what placement reads of it (labels, Ready, unschedulable): a pass is due. */
   onChange: () => void;
   log?: (record: Record<string, unknown>) => void;
@@ -60,7 +62,7 @@ export function poolsCanBurst(pools: readonly Pool[]): boolean {
 
 export class PlacementGate {
   readonly #o: PlacementGateOptions;
-  readonly #nodes;
+  readonly #nodes: NodeWatch;
   /** What a pass reads of each Node; a change of it asks for a pass (heartbeats do not). */
   readonly #seen = new Map<string, string>();
   /** Pods released, until the watch shows them released (namespace/name → pool). */
@@ -69,9 +71,10 @@ export class PlacementGate {
   readonly #evicting = new Set<string>();
   #outcomes = new Map<string, ServiceOutcome>();
 
-  private constructor(options: PlacementGateOptions) {
+  /** Attaches to the Nodes watch; the controller starts it once every reader has. */
+  constructor(options: PlacementGateOptions) {
     this.#o = options;
-    this.#nodes = options.client.informer<Obj & { apiVersion: string; kind: string; metadata: { name: string } }>(NODES);
+    this.#nodes = options.nodes;
     const changed = (node: Obj, gone = false) => {
       const name = node.metadata?.name as string;
       const now = gone ? undefined : JSON.stringify([node.metadata?.labels ?? {}, node.spec?.unschedulable === true, (node.status?.conditions ?? []).find((c: Obj) => c.type === 'Ready')?.status]);
@@ -83,13 +86,6 @@ export class PlacementGate {
     this.#nodes.on('add', (n) => changed(n));
     this.#nodes.on('update', (n) => changed(n));
     this.#nodes.on('delete', (n) => changed(n, true));
-  }
-
-  static async start(options: PlacementGateOptions): Promise<PlacementGate> {
-    await requireNodeList(options.client, 'to count each pool’s room when the pools file declares an on-prem and an elastic pool');
-    const gate = new PlacementGate(options);
-    await gate.#nodes.start();
-    return gate;
   }
 
   /** One step: decide, release and evict what the decision says, and keep why the rest wait. */
@@ -150,10 +146,6 @@ export class PlacementGate {
   waiting(namespace: string, name: string): string | undefined {
     const outcome = this.#outcomes.get(key(namespace, name));
     return outcome === undefined ? undefined : waitingSentence(outcome);
-  }
-
-  async stop(): Promise<void> {
-    await this.#nodes.stop();
   }
 
   /** Released pods the watch shows released, and evicted ones it shows going, need no remembering. */

@@ -6,6 +6,7 @@
  * Without it a watch would retry quietly forever.
  */
 import { KarbError } from '../../errors.ts';
+import type { ListWatch } from '@kubernetes/client-node';
 import { KubeApiError, type KubeClient } from '../../runtime/kubernetes/api-client.ts';
 import { INFERENCE_SERVICES, NODES } from '../../runtime/kubernetes/resources.ts';
 
@@ -66,4 +67,13 @@ export async function requireNodeList(client: KubeClient, toWhat: string): Promi
     }
     throw err;
   }
+}
+
+/** The cluster's Nodes as karb controller watches them (one watch, shared by what reads pools' room). */
+export type NodeWatch = ListWatch<Record<string, any> & { apiVersion: string; kind: string; metadata: { name: string } }>;
+
+/** A watch of the Nodes, not started (its readers attach first), once these credentials may list them. */
+export async function watchNodes(client: KubeClient, toWhat: string): Promise<NodeWatch> {
+  await requireNodeList(client, toWhat);
+  return client.informer(NODES) as NodeWatch;
 }
