@@ -22,6 +22,7 @@ describe('parseServeArgs', () => {
       maxQueueRows: 1024,
       bodyLimitBytes: 8 * 1024 * 1024,
       intraOpThreads: undefined,
+      modelThread: 'auto',
       drainTimeoutMs: 30_000,
       warmupRequests: 48,
       injectLatencyMs: 0,
@@ -32,12 +33,12 @@ describe('parseServeArgs', () => {
   it('reads every flag', () => {
     const config = parseServeArgs([
       '--model=m.onnx', '--port', '0', '--host', '0.0.0.0', '--name', 'scorer', '--max-batch-size', '8', '--max-delay-ms', '2.5',
-      '--max-queue', '64', '--body-limit', '4096', '--intra-op-threads', '2', '--drain-timeout-ms', '500',
+      '--max-queue', '64', '--body-limit', '4096', '--intra-op-threads', '2', '--model-thread', 'worker', '--drain-timeout-ms', '500',
       '--warmup-requests', '0', '--inject-latency-ms', '30', '--inject-error-rate', '0.25',
     ]);
     assert.deepEqual(config, {
       modelPath: 'm.onnx', name: 'scorer', host: '0.0.0.0', port: 0, maxBatchSize: 8, maxDelayMs: 2.5, maxQueueRows: 64,
-      bodyLimitBytes: 4096, intraOpThreads: 2, drainTimeoutMs: 500, warmupRequests: 0, injectLatencyMs: 30, injectErrorRate: 0.25,
+      bodyLimitBytes: 4096, intraOpThreads: 2, modelThread: 'worker', drainTimeoutMs: 500, warmupRequests: 0, injectLatencyMs: 30, injectErrorRate: 0.25,
     });
   });
 
@@ -81,6 +82,7 @@ describe('parseServeArgs', () => {
     { args: ['--model', 'm.onnx', '--name', 'a/b'], error: /--name must be a non-empty name without '\/'/ },
     { args: ['--model', 'm.onnx', '--drift-learn-rows', '5'], error: /--drift-learn-rows must be a number from 10 to 1000000, got "5"/ },
     { args: ['--model', 'm.onnx', '--drift-window-rows', '399'], error: /--drift-window-rows must be a whole number from 400 to 10000000 \(the window keeps as few as half its rows, and drift is judged from 200\), got "399"/ },
+    { args: ['--model', 'm.onnx', '--model-thread', 'gpu'], error: /^--model-thread must be auto, worker or main, got "gpu"$/ },
     { args: ['--model', 'm.onnx', '--drift-max-columns', '0'], error: /--drift-max-columns must be a number from 1 to 65536, got "0"/ },
     { args: ['--model', 'm.onnx', '--model-digest', 'ABCDEF'.padEnd(64, '0')], error: /^--model-digest must be sha256: followed by 64 lowercase hex digits: sha256:<the hash `sha256sum model\.onnx` prints>, got "ABCDEF0+"$/ },
     { args: ['--model', 'm.onnx', '--model-digest', `sha256:${'A'.repeat(64)}`], error: /^--model-digest must be sha256: followed by 64 lowercase hex digits/ },
@@ -181,9 +183,12 @@ describe('karb serve (child process)', () => {
     const proc = startServe(t, ['--model', MODELS.fraudV1, '--port', '0', '--max-delay-ms', '1', '--inject-latency-ms', '50', '--intra-op-threads', '1']);
     const port = await listeningPort(proc);
     const base = `http://127.0.0.1:${port}`;
-    assert.deepEqual(proc.lines.map((l) => l.msg).slice(0, 2), ['warmed up', 'listening']);
-    assert.equal(proc.lines[0]!.requests, 48, 'answered every warm-up request it sent itself');
-    assert.equal(proc.lines[1]!.model, 'fraud-v1');
+    assert.deepEqual(proc.lines.map((l) => l.msg).slice(0, 3), ['model thread chosen', 'warmed up', 'listening']);
+    const chosen = proc.lines[0]!;
+    // fraud-v1 computes a batch in microseconds, but how long it took here is not asserted: the reason must match the choice.
+    assert.match(String(chosen.reason), chosen.thread === 'main' ? /^a batch of 32 rows computes in [\d.]+ ms, within 0\.5 ms$/ : /^a batch of 32 rows computes in [\d.]+ ms, over 0\.5 ms$/);
+    assert.equal(proc.lines[1]!.requests, 48, 'answered every warm-up request it sent itself');
+    assert.equal(proc.lines[2]!.model, 'fraud-v1');
     assert.equal((await fetch(`${base}/v2/health/ready`)).status, 200);
 
     // One request is still uploading its body when the signal arrives, so the drain must wait for it.

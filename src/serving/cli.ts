@@ -39,6 +39,9 @@ or a causal language model (input_ids → logits, like models/tiny-lm.onnx) over
   --max-queue N             rows allowed to wait; beyond it requests get 503 + Retry-After (default ${SERVING_DEFAULTS.maxQueueRows})
   --body-limit BYTES        largest request body; larger ones get 413 (default ${SERVING_DEFAULTS.bodyLimitBytes})
   --intra-op-threads N      ONNX Runtime threads per operator (default: all cores)
+  --model-thread WHERE      where batches compute: main (the HTTP thread), worker (a thread of their own, so
+                            HTTP goes on while one computes) or auto: main when a full batch takes at most
+                            ${SERVING_DEFAULTS.inlineBatchBudgetMs} ms, else worker (default auto)
   --drain-timeout-ms N      on SIGTERM, longest wait for queued and in-flight requests (default ${SERVING_DEFAULTS.drainTimeoutMs})
   --warmup-requests N       inference requests the server sends itself before it reports ready, so the first
                             requests it is sent do not pay for its warm-up; 0 for none (default ${SERVING_DEFAULTS.warmupRequests})
@@ -69,6 +72,8 @@ export interface ServeConfig {
   maxQueueRows: number;
   bodyLimitBytes: number;
   intraOpThreads: number | undefined;
+  /** Where batches compute; `auto` times a full batch (model-thread.ts). */
+  modelThread: 'auto' | 'worker' | 'main';
   drainTimeoutMs: number;
   warmupRequests: number;
   injectLatencyMs: number;
@@ -98,6 +103,7 @@ export function parseServeArgs(args: string[]): ServeConfig | 'help' {
       'max-queue': { type: 'string' },
       'body-limit': { type: 'string' },
       'intra-op-threads': { type: 'string' },
+      'model-thread': { type: 'string' },
       'drain-timeout-ms': { type: 'string' },
       'warmup-requests': { type: 'string' },
       'inject-latency-ms': { type: 'string' },
@@ -127,6 +133,7 @@ export function parseServeArgs(args: string[]): ServeConfig | 'help' {
     maxQueueRows: integer('--max-queue', values['max-queue'], SERVING_DEFAULTS.maxQueueRows, 1),
     bodyLimitBytes: integer('--body-limit', values['body-limit'], SERVING_DEFAULTS.bodyLimitBytes, 1),
     intraOpThreads: values['intra-op-threads'] === undefined ? undefined : integer('--intra-op-threads', values['intra-op-threads'], 0, 1, 1024),
+    modelThread: modelThreadFlag(values['model-thread']),
     drainTimeoutMs: integer('--drain-timeout-ms', values['drain-timeout-ms'], SERVING_DEFAULTS.drainTimeoutMs, 0),
     warmupRequests: integer('--warmup-requests', values['warmup-requests'], SERVING_DEFAULTS.warmupRequests, 0, 10_000),
     injectLatencyMs: number('--inject-latency-ms', values['inject-latency-ms'], 0, 0),
@@ -154,6 +161,12 @@ function number(flag: string, raw: string | undefined, fallback: number, min: nu
 function modelDigestFlag(raw: string): string {
   if (!MODEL_DIGEST_PATTERN.test(raw)) throw new UsageError(`--model-digest ${MODEL_DIGEST_FORMAT}, got "${raw.length <= 80 ? raw : `${raw.slice(0, 80)}…`}"`);
   return raw;
+}
+
+function modelThreadFlag(raw: string | undefined): ServeConfig['modelThread'] {
+  if (raw === undefined) return 'auto';
+  if (raw === 'auto' || raw === 'worker' || raw === 'main') return raw;
+  throw new UsageError(`--model-thread must be auto, worker or main, got "${raw.length <= 40 ? raw : `${raw.slice(0, 40)}…`}"`);
 }
 
 function nonEmpty(flag: string, raw: string): string {
@@ -195,6 +208,7 @@ export async function runServeCommand(args: string[]): Promise<number> {
   // Loaded here, not at the top: every `karb` command imports this file, and only
   // `serve` needs ONNX Runtime and the metrics library.
   const { loadOnnxModel } = await import('./onnx-model.ts');
+  const { loadWhereCheapest } = await import('./model-thread.ts');
   // The HTTP side loads while the worker thread loads ONNX Runtime and the model.
   const serverModule = import('./server.ts');
   serverModule.catch(() => undefined); // awaited below; this only keeps an early return from leaving it unhandled
@@ -210,7 +224,14 @@ export async function runServeCommand(args: string[]): Promise<number> {
   }
   let model: ModelSession;
   try {
-    model = await loadOnnxModel(config.modelPath, { intraOpThreads: config.intraOpThreads });
+    const loadOptions = config.intraOpThreads === undefined ? {} : { intraOpThreads: config.intraOpThreads };
+    if (config.modelThread === 'auto') {
+      const choice = await loadWhereCheapest(config.modelPath, { ...loadOptions, batchRows: config.maxBatchSize });
+      model = choice.session;
+      logger.log('info', 'model thread chosen', { model: config.name, thread: choice.thread, reason: choice.reason });
+    } else {
+      model = await loadOnnxModel(config.modelPath, { ...loadOptions, thread: config.modelThread });
+    }
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     logger.log('error', 'model load failed', { model: config.name, path: config.modelPath, error: message });

@@ -7,6 +7,8 @@ export const SERVING_DEFAULTS = {
   maxQueueRows: 1024,
   bodyLimitBytes: 8 * 1024 * 1024,
   drainTimeoutMs: 30_000,
+  /** `karb serve --model-thread auto`: a full batch that computes within this stays in the HTTP thread (model-thread.ts). */
+  inlineBatchBudgetMs: 0.5,
   /** `karb serve` only; `startModelServer` sends none unless asked. */
   warmupRequests: 48,
 } as const;
