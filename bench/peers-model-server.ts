@@ -1,6 +1,6 @@
 /**
  * Model server vs the peers users would pick instead:
- *   node bench/peers-model-server.ts [--json] [--quick] [--rounds N] [--seconds N] [--only kserve,ray-serve]
+ *   node bench/peers-model-server.ts [--json] [--quick] [--rounds N] [--seconds N] [--min-requests N] [--only kserve,ray-serve]
  *
  * `karb serve`, KServe's Python model server (a kserve.Model subclass with ONNX
  * Runtime, bench/peers/kserve-model-server.py) and Ray Serve (a deployment with
@@ -23,7 +23,8 @@
  *
  * Goals: karb ≥ 3× KServe's throughput on the small model; karb's p99 below both
  * peers' at the fixed rates. `--json` prints everything, ratios included (and the table on stderr).
- * Defaults take about 5½ minutes; `--quick` about 2 (most of it starting and stopping Ray).
+ * An open loop runs SECONDS, or longer at a low rate, until it has sent `--min-requests` (200).
+ * Defaults take about 10½ minutes; `--quick` about 2½ (most of it starting and stopping Ray).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -49,12 +50,18 @@ const { values: flags } = parseArgs({
     seconds: { type: 'string' },
     only: { type: 'string' },
     threads: { type: 'string' },
+    'min-requests': { type: 'string' },
   },
 });
 const QUICK = flags.quick;
 const ROUNDS = Number(flags.rounds ?? (QUICK ? 1 : 3));
 const SECONDS = Number(flags.seconds ?? (QUICK ? 2 : 3));
 const WARMUP_SECONDS = 1;
+/**
+ * Requests per open-loop measurement at least: a low rate runs longer than SECONDS, so that the
+ * p99 pooled over the rounds is a p99 (at 10 req/s for 3 s it would be the slowest of ~90 requests).
+ */
+const MIN_OPEN_LOOP_REQUESTS = Number(flags['min-requests'] ?? (QUICK ? 60 : 200));
 const THREADS = Number(flags.threads ?? os.availableParallelism());
 const CONCURRENCY = 64;
 const ONLY = flags.only === undefined ? undefined : new Set(flags.only.split(','));
@@ -266,11 +273,11 @@ interface OpenLoopRun {
   dropped: number;
 }
 
-/** Open loop at `rate` requests/s for SECONDS: latency from each request's scheduled time to its last byte. */
+/** Open loop at `rate` requests/s for SECONDS, or for MIN_OPEN_LOOP_REQUESTS: latency from each request's scheduled time to its last byte. */
 async function openLoop(server: Server, model: ModelCase, body: string, rate: number, seed: number): Promise<OpenLoopRun> {
   const sender = createHttpSender({ url: `${server.url}/v2/models/${model.name}/infer`, method: 'POST', headers: JSON_HEADERS, body }, { connections: CONCURRENCY, timeoutMs: 30_000 });
   const latenciesMs: number[] = [];
-  const schedule = generatedSchedule({ shape: 'constant', rate }, { durationMs: SECONDS * 1000, seed });
+  const schedule = generatedSchedule({ shape: 'constant', rate }, { durationMs: openLoopMs(rate), seed });
   // One request first, not counted, so that the measured ones travel on an open keep-alive
   // connection: otherwise the connection set-up lands on one of every run's few requests at 10 req/s.
   await sender.send({ atMs: 0 });
@@ -289,6 +296,10 @@ async function openLoop(server: Server, model: ModelCase, body: string, rate: nu
   } finally {
     await sender.close();
   }
+}
+
+function openLoopMs(rate: number): number {
+  return Math.max(SECONDS, MIN_OPEN_LOOP_REQUESTS / rate) * 1000;
 }
 
 // --- the run ------------------------------------------------------------------
@@ -467,7 +478,7 @@ async function main(): Promise<void> {
 
   const result = {
     machine: { cpus: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(os.totalmem() / 2 ** 30) },
-    settings: { rounds: ROUNDS, secondsPerMeasurement: SECONDS, warmupSeconds: WARMUP_SECONDS, concurrency: CONCURRENCY, intraOpThreads: THREADS, requests: 'one row per JSON request' },
+    settings: { rounds: ROUNDS, secondsPerMeasurement: SECONDS, minOpenLoopRequests: MIN_OPEN_LOOP_REQUESTS, warmupSeconds: WARMUP_SECONDS, concurrency: CONCURRENCY, intraOpThreads: THREADS, requests: 'one row per JSON request' },
     versions,
     unavailable: Object.fromEntries(unavailable),
     models: Object.fromEntries(MODELS.map((m) => [m.key, { model: path.basename(m.file), rates: m.rates, servers: byModel[m.key] }])),
@@ -486,7 +497,7 @@ async function main(): Promise<void> {
 function report(result: { machine: { cpus: number; cpuModel: string }; versions: Record<string, Record<string, string | undefined>>; unavailable: Record<string, string>; ratios: Record<string, Record<string, { throughput: number; p99: Record<string, number> }>> }, byModel: Record<string, Summary[]>): string {
   const n = (v: number) => (!Number.isFinite(v) ? 'n/a' : v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(2));
   const lines = [
-    `Model server vs KServe and Ray Serve: ${result.machine.cpus} CPUs (${result.machine.cpuModel}), ${ROUNDS} round(s), ${SECONDS} s per measurement, closed loop at ${CONCURRENCY} callers, ${THREADS} intra-op threads, one row per JSON request`,
+    `Model server vs KServe and Ray Serve: ${result.machine.cpus} CPUs (${result.machine.cpuModel}), ${ROUNDS} round(s), ${SECONDS} s per measurement (an open loop at least ${MIN_OPEN_LOOP_REQUESTS} requests), closed loop at ${CONCURRENCY} callers, ${THREADS} intra-op threads, one row per JSON request`,
     '',
     ...Object.entries(result.versions).map(([k, v]) => `- ${k}: ${Object.entries(v).map(([p, ver]) => `${p} ${ver ?? '?'}`).join(', ')}`),
   ];

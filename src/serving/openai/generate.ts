@@ -73,6 +73,8 @@ export interface GenerateOptions {
   request: Pick<SamplingRequest, 'temperature' | 'topP' | 'seed' | 'stop'>;
   /** Receives each piece of final text; may be async (a slow client). */
   onText?: (delta: string) => void | Promise<void>;
+  /** Called once, when the generation's first model run begins (it may first wait behind other generations' runs). */
+  onFirstStep?: () => void;
   /** Stops early (client gone); the result then says what was produced so far. */
   signal?: AbortSignal;
   /** Random source when the request has no seed. */
@@ -101,7 +103,7 @@ export async function generate(lm: LanguageModel, options: GenerateOptions): Pro
   };
 
   while (generated < options.maxTokens && options.signal?.aborted !== true) {
-    const logits = await lm.nextLogits(tokens);
+    const logits = await lm.nextLogits(tokens, generated === 0 ? options.onFirstStep : undefined);
     const token = sampleToken(logits, allowed, options.request, random);
     generated++;
     if (token === eos || token === bos) {

@@ -112,9 +112,12 @@ export class LanguageModel {
     return this.#session.alive;
   }
 
-  /** Logits of the position after `tokens` (the last row), `vocabSize` values. */
-  async nextLogits(tokens: readonly number[]): Promise<Float32Array> {
-    const out = await this.#run(tokens);
+  /**
+   * Logits of the position after `tokens` (the last row), `vocabSize` values. Runs wait their turn
+   * behind the other generations' runs; `onStart` is called when this one's turn comes.
+   */
+  async nextLogits(tokens: readonly number[], onStart?: () => void): Promise<Float32Array> {
+    const out = await this.#run(tokens, onStart);
     const logits = out[LM_LOGITS]!.data as Float32Array;
     const v = this.info.vocabSize;
     return logits.subarray((tokens.length - 1) * v, tokens.length * v);
@@ -128,9 +131,12 @@ export class LanguageModel {
     return embedding.data as Float32Array;
   }
 
-  #run(tokens: readonly number[]): Promise<TensorMap> {
+  #run(tokens: readonly number[], onStart?: () => void): Promise<TensorMap> {
     const ids = BigInt64Array.from(tokens, (t) => BigInt(t));
-    const run = this.#tail.then(() => this.#session.run({ [LM_INPUT]: { data: ids, dims: [1, tokens.length] } }));
+    const run = this.#tail.then(() => {
+      onStart?.();
+      return this.#session.run({ [LM_INPUT]: { data: ids, dims: [1, tokens.length] } });
+    });
     this.#tail = run.catch(() => undefined);
     return run;
   }

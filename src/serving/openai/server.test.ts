@@ -1,7 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chatPrompt } from './generate.ts';
-import type { LanguageModel } from './language-model.ts';
+import { LanguageModel } from './language-model.ts';
+import type { ModelSession } from '../onnx-model.ts';
 import { startOpenAIServer, type OpenAIServer } from './server.ts';
 import { SseReader } from './sse.ts';
 import { loadTinyLm } from './test-support.ts';
@@ -9,11 +10,12 @@ import { metricValue } from '../test-helpers.ts';
 import { jsonLogger } from '../../util/log.ts';
 
 let lm: LanguageModel;
+let session: ModelSession;
 let closeModel: () => Promise<void>;
 let server: OpenAIServer;
 
 before(async () => {
-  ({ lm, close: closeModel } = await loadTinyLm());
+  ({ lm, session, close: closeModel } = await loadTinyLm());
   server = await startOpenAIServer({ lm, name: 'tiny-lm', port: 0 });
 });
 after(async () => {
@@ -198,4 +200,43 @@ test('/metrics counts requests, tokens and time to first token; answers carry th
   assert.ok(metricValue(text, 'karb_serving_generated_tokens_total')! >= 3);
   assert.ok(metricValue(text, 'karb_serving_time_to_first_token_seconds_count')! >= 1);
   assert.ok(metricValue(text, 'karb_serving_time_per_output_token_seconds_count')! >= 1);
+});
+
+test('x-karb-queue-ms: how long a generation waited behind the others before its first model run; a stream opens when that run begins', async () => {
+  // The first model run is held until the test lets it go, so whatever arrives meanwhile waits behind it.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let runs = 0;
+  const holding: ModelSession = {
+    inputs: session.inputs,
+    outputs: session.outputs,
+    batchable: session.batchable,
+    get alive() {
+      return session.alive;
+    },
+    run: async (feeds) => {
+      if (runs++ === 0) await held;
+      return session.run(feeds);
+    },
+    close: () => Promise.resolve(),
+  };
+  const other = await startOpenAIServer({ lm: new LanguageModel(holding, lm.info), name: 'tiny-lm', port: 0 });
+  try {
+    const request = { model: 'tiny-lm', prompt: 'm', max_tokens: 2, temperature: 0 };
+    const first = await fetch(`${other.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...request, stream: true }) });
+    assert.equal(first.status, 200, 'the stream opened as its first run began, before the run ended');
+    const firstWait = Number(first.headers.get('x-karb-queue-ms'));
+    assert.ok(firstWait >= 0 && firstWait < 1_000, `the first generation waited for nothing: ${first.headers.get('x-karb-queue-ms')}`);
+
+    const second = fetch(`${other.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    release();
+    const answer = await second;
+    assert.equal(answer.status, 200);
+    assert.ok(Number(answer.headers.get('x-karb-queue-ms')) >= 95, `waited behind the held run: ${answer.headers.get('x-karb-queue-ms')}`);
+    await answer.json();
+    assert.ok((await streamEvents(first)).length >= 2, 'the held stream went on to its tokens');
+  } finally {
+    await other.close();
+  }
 });

@@ -5,7 +5,9 @@
  * and `POST /v1/embeddings`; `/health`, `/v2/health/live` and
  * `/v2/health/ready` for probes; Prometheus `/metrics` (tokens, time to first
  * token, time per output token). Each answer carries `x-karb-queue-depth`, the
- * other generations in flight, for the gateway's replica choice. Errors use OpenAI's shape
+ * other generations in flight, for the gateway's replica choice, and (once its
+ * first model run began) `x-karb-queue-ms`, how long it waited behind them, for
+ * the scaling signals; a stream's headers go out at that moment. Errors use OpenAI's shape
  * `{ "error": { "message", "type", "param", "code" } }`.
  *
  * Lifecycle as in the OIP server: serving → draining (readiness 503, new
@@ -164,17 +166,27 @@ export async function startOpenAIServer(options: OpenAIServerOptions): Promise<O
     const abort = new AbortController();
     res.on('close', () => abort.abort());
 
+    // How long the generation waited behind the others before its first model run: the wait more replicas would remove.
+    const queuedAt = performance.now();
+    const markQueued = (): void => {
+      res.setHeader('x-karb-queue-ms', String(Math.round((performance.now() - queuedAt) * 10) / 10));
+    };
+
     if (!request.stream) {
-      const result = await generate(lm, { prompt, maxTokens, request, signal: abort.signal, onText: markFirst });
+      const result = await generate(lm, { prompt, maxTokens, request, signal: abort.signal, onText: markFirst, onFirstStep: markQueued });
       sendJson(res, 200, kind === 'chat' ? chatResponse(id, created, name, result) : completionResponse(id, created, name, result));
       logDone(kind, result, started, firstText, false);
       return;
     }
 
-    res.writeHead(200, SSE_HEADERS);
-    res.flushHeaders();
+    // The stream opens when the first model run begins, so its headers carry the wait.
     const chunk = kind === 'chat' ? chatChunk : completionChunk;
-    if (kind === 'chat') res.write(sseEvent(chatChunk(id, created, name, { role: 'assistant', content: '' }, null)));
+    const open = (): void => {
+      if (res.headersSent) return;
+      res.writeHead(200, SSE_HEADERS);
+      res.flushHeaders();
+      if (kind === 'chat') res.write(sseEvent(chatChunk(id, created, name, { role: 'assistant', content: '' }, null)));
+    };
     let result: Generation;
     try {
       result = await generate(lm, {
@@ -182,12 +194,17 @@ export async function startOpenAIServer(options: OpenAIServerOptions): Promise<O
         maxTokens,
         request,
         signal: abort.signal,
+        onFirstStep: () => {
+          markQueued();
+          open();
+        },
         onText: (delta) => {
           markFirst();
           return write(res, sseEvent(chunk(id, created, name, kind === 'chat' ? { content: delta } : delta, null)));
         },
       });
     } catch (err) {
+      if (!res.headersSent) throw err; // failed before the stream opened: an ordinary error answer
       // Headers are sent: report the failure as a last event, then end the stream.
       const e = isKarbError(err) ? err : new KarbError('internal', 'generation failed; the server logs say more', { cause: err });
       logger.log('error', 'generation failed', { error: err instanceof Error ? err.message : String(err) });
@@ -198,6 +215,7 @@ export async function startOpenAIServer(options: OpenAIServerOptions): Promise<O
       logger.log('info', 'client closed the stream; generation stopped', { kind, completionTokens: result.completionTokens, maxTokens });
       return;
     }
+    open();
     res.write(sseEvent(chunk(id, created, name, kind === 'chat' ? {} : '', result.finishReason)));
     if (request.streamUsage) res.write(sseEvent({ ...chunkBase(id, created, name, kind), choices: [], usage: usage(result) }));
     res.end(SSE_DONE);
