@@ -81,7 +81,11 @@ test('cold-start lead: a queue that will breach the SLO before a replica could s
     message: '3→5: queue 20 would breach p95 250 ms in 0.67 s; 340/s arriving, 100/s per replica',
   });
   // The queue never holds more than the gateway keeps: with room for 100, 100 to drain → 3.65 → 4.
-  expectScale(gascl(rising(4_000), baseSpec({ queueLimit: 100 }), undefined, NOW).result, { desiredReplicas: 4, reason: 'ColdStartLead' });
+  expectScale(gascl(rising(4_000), baseSpec({ queueLimit: 100 }), undefined, NOW).result, {
+    desiredReplicas: 4,
+    reason: 'ColdStartLead',
+    message: '3→4: queue 20 would breach p95 250 ms in 0.67 s; 340/s arriving, 100/s per replica, at most 100 waiting',
+  });
   // With 0.5 s cold starts there is time to react later: no lead, and a fresh state does not scale down at once.
   expectScale(gascl(rising(500), baseSpec(), undefined, NOW).result, { desiredReplicas: 3, reason: 'ScaleDownStabilized' });
   // 20/s of growth at 280/s is within what Poisson arrivals show by chance over 3 s halves (3σ ≈ 41/s): no projection.
@@ -330,6 +334,22 @@ test('latency a request’s own size explains is no reason to scale: only waits 
   expectScale(gascl(unreported, baseSpec(), undefined, NOW).result, { desiredReplicas: 6, reason: 'LatencySlo' });
   const idle = signalsOf({ ready: 4 }, { concurrency: 8, queueDepth: 0, requestRate: 30, p50Ms: 200, p95Ms: 300 });
   expectScale(gascl(idle, baseSpec(), undefined, NOW).result, { desiredReplicas: 4 });
+});
+
+test('KV cache: where replicas report it (vLLM), its use is kept at 80%, and a full cache makes latency capacity’s to fix', () => {
+  // 4 ready replicas serving 12, well under their target of 8 each: concurrency alone asks for 2.
+  const cache = (kvCacheUsage: number, p95Ms = 150) => signalsOf({ ready: 4 }, { concurrency: 12, queueDepth: 0, requestRate: 40, p50Ms: 100, p95Ms, kvCacheUsage });
+  expectScale(gascl(cache(0.95), baseSpec(), undefined, NOW).result, {
+    desiredReplicas: 5,
+    reason: 'KvCache',
+    message: '4→5: KV cache 95% used across 4 ready replicas, kept at 80%',
+  });
+  // At 60% the cache asks for 3, no more than the others: the count stays (a fresh state does not scale down at once).
+  expectScale(gascl(cache(0.6), baseSpec(), undefined, NOW).result, { desiredReplicas: 4, reason: 'ScaleDownStabilized' });
+  // p95 300 ms over the 200 ms headroom with replicas a quarter busy and no wait reported: their own
+  // size, unless the cache is full (long sequences crowd it, and new ones wait inside the server).
+  expectScale(gascl(cache(0.5, 300), baseSpec(), undefined, NOW).result, { desiredReplicas: 4 });
+  expectScale(gascl(cache(0.85, 300), baseSpec(), undefined, NOW).result, { desiredReplicas: 6, reason: 'LatencySlo' });
 });
 
 test('learned target: replicas run past targetConcurrency while the SLO allows, and back when it does not', () => {

@@ -71,7 +71,7 @@
 import type { Decision, DeciderState, ScaleStep, ScalingInput, Signals } from './types.ts';
 import type { TimedValue } from './hpa-behavior.ts';
 import { expireExtremes, extremeSince, recordExtreme } from './window-extremes.ts';
-import { bind, fmt, noData, scaled, secs, step } from './steps.ts';
+import { bind, fmt, noData, pct, scaled, secs, step } from './steps.ts';
 import { forecastNeed, recordSeason, seasonFor, type SeasonalMemory } from './seasonal.ts';
 import { burstHeadroom, recordBurst, type BurstRecord } from './bursts.ts';
 import { TREND_SAMPLES, TREND_SAMPLE_MS, projectRate, recordRate, risingTrend } from './trend.ts';
@@ -82,6 +82,12 @@ export const GASCL_LATENCY_HEADROOM = 0.8;
 export const GASCL_FIXABLE_WAIT = 0.1;
 /** …or, where waits are not reported, when ready replicas serve at least this fraction of their target concurrency. */
 export const GASCL_BUSY_FRACTION = 0.5;
+/**
+ * Where replicas report their KV cache (vLLM), its average use is kept at this share: a full cache
+ * stops a server admitting sequences and makes it preempt running ones, which no latency window
+ * shows until the requests behind them are late.
+ */
+export const GASCL_KV_CACHE_TARGET = 0.8;
 /**
  * Learned target concurrency: while p95 stays under this fraction of the headroom with replicas
  * at their target, the target rises by GASCL_TARGET_STEP once per stable window, up to
@@ -189,6 +195,8 @@ interface Observed {
   serviceMs?: number;
   growth?: number;
   throughput?: number;
+  /** Average share of the ready replicas' KV cache in use, where they report it. */
+  kvCache?: number;
   traffic: boolean;
 }
 
@@ -212,6 +220,8 @@ function observe(signals: Signals, spec: ScalingInput, now: number): Observed {
   if (usePanicLatency) o.p95WindowMs = panic.windowSeconds * 1000;
   const serviceMs = (panic.p50Ms !== undefined && panicSamples >= GASCL_MIN_PANIC_SAMPLES ? panic.p50Ms : stable.p50Ms) ?? panic.p50Ms;
   if (serviceMs !== undefined) o.serviceMs = serviceMs;
+  const kvCache = panic.kvCacheUsage ?? stable.kvCacheUsage;
+  if (kvCache !== undefined) o.kvCache = kvCache;
   const growth = panic.queueGrowthPerSec ?? centroidGrowth(signals);
   if (growth !== undefined) o.growth = growth;
   const rateWindowMs = (panic.requestRate !== undefined ? panic.windowSeconds : stable.windowSeconds) * 1000;
@@ -307,11 +317,13 @@ function learnHotRate(s: GasclState, o: Observed, need: Needs, signals: Signals,
 /**
  * Whether more replicas would shorten the latency: requests wait before a replica begins them
  * (p95 wait at least GASCL_FIXABLE_WAIT of the SLO), or, where nothing reports waits, the ready
- * replicas are busy (serving at least GASCL_BUSY_FRACTION of their target concurrency). Latency a
+ * replicas' KV cache is past GASCL_KV_CACHE_TARGET or they are busy (serving at least
+ * GASCL_BUSY_FRACTION of their target concurrency). Latency a
  * request's own size explains, with idle replicas and nothing waiting, is no reason to scale.
  */
 function capacityWouldHelp(o: Observed, signals: Signals, spec: ScalingInput): boolean {
   if (o.waitP95 !== undefined) return o.waitP95 >= GASCL_FIXABLE_WAIT * spec.slo.latencyP95Ms;
+  if (o.kvCache !== undefined && o.kvCache >= GASCL_KV_CACHE_TARGET) return true;
   if (o.concurrency === undefined || signals.readyReplicas <= 0) return true;
   const servingPerReplica = Math.max(0, o.concurrency - (o.queue ?? 0)) / signals.readyReplicas;
   return servingPerReplica >= GASCL_BUSY_FRACTION * spec.targetConcurrency;
@@ -418,6 +430,10 @@ function needs(o: Observed, signals: Signals, spec: ScalingInput, latencyFresh: 
     const n = current > 0 && exact > current && exact <= current * (1 + GASCL_SCALE_UP_TOLERANCE) ? current : ceilNeed(exact);
     sustained.push(step(n, 'Concurrency', `concurrency ${fmt(serving)} needs ${n} at ${fmt(spec.targetConcurrency)} per replica`));
   }
+  if (o.kvCache !== undefined && ready > 0) {
+    const n = ceilNeed((ready * o.kvCache) / GASCL_KV_CACHE_TARGET);
+    sustained.push(step(n, 'KvCache', `KV cache ${pct(o.kvCache)} used across ${ready} ready replica${ready === 1 ? '' : 's'}, kept at ${pct(GASCL_KV_CACHE_TARGET)}`));
+  }
 
   // The queue the ready replicas drain within the SLO budget.
   const drainable = o.throughput !== undefined ? (ready * o.throughput * budgetMs) / 1000 : 0;
@@ -445,11 +461,13 @@ function needs(o: Observed, signals: Signals, spec: ScalingInput, latencyFresh: 
     if (breachInMs < coldMs) {
       const arrivals = (o.rate ?? 0) + refused + growth;
       // Never past what the queue can hold: beyond it requests are refused, not served later.
-      const projected = Math.min(queue + (growth * coldMs) / 1000, spec.queueLimit ?? Infinity);
+      const unbounded = queue + (growth * coldMs) / 1000;
+      const projected = Math.min(unbounded, spec.queueLimit ?? Infinity);
       const n = ceilNeed((arrivals + projected / (horizonMs / 1000)) / o.throughput);
       const when = breachInMs === 0 ? 'now' : `in ${secs(breachInMs)}`;
       const turnedAway = refused > 0 ? ` (${fmt(refused)}/s turned away)` : '';
-      transient.push(step(n, 'ColdStartLead', `queue ${fmt(queue)} would breach p95 ${fmt(slo)} ms ${when}; ${fmt(arrivals)}/s arriving${turnedAway}, ${fmt(o.throughput)}/s per replica`));
+      const bounded = projected < unbounded ? `, at most ${fmt(projected)} waiting` : '';
+      transient.push(step(n, 'ColdStartLead', `queue ${fmt(queue)} would breach p95 ${fmt(slo)} ms ${when}; ${fmt(arrivals)}/s arriving${turnedAway}, ${fmt(o.throughput)}/s per replica${bounded}`));
     }
   }
 

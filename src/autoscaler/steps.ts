@@ -40,6 +40,11 @@ export function fmt(n: number): string {
   return Number.isInteger(n) ? String(n) : String(Math.round(n * 100) / 100);
 }
 
+/** A share for a sentence: "80%", "92.5%". */
+export function pct(share: number): string {
+  return `${fmt(Math.round(share * 1000) / 10)}%`;
+}
+
 /** Seconds from milliseconds for a sentence: "4 s", "0.25 s". */
 export function secs(ms: number): string {
   return `${fmt(ms / 1000)} s`;

@@ -45,6 +45,8 @@ export type ScaleReason =
   | 'QueueDrain'
   | 'QueueDepth'
   | 'LatencySlo'
+  /** gascl: the replicas' KV cache (as vLLM reports it) is fuller than GASCL keeps it. */
+  | 'KvCache'
   | 'CpuUtilization'
   | 'Panic'
   | 'ColdStartLead'

@@ -212,6 +212,34 @@ describe('AutoscalerLoop with a service another autoscaler decides (a cluster’
 });
 
 describe('replicaTarget with the autoscaler', () => {
+  it("bounds GASCL's queue projection by what the gateways can hold for the ready replicas", () => {
+    const { clock, store, runtime, hub, loop, run } = setup({ ...GASCL_SCALING, minReplicas: 1, maxReplicas: 50 });
+    runtime.n = 1;
+    // A replica took 60 s to start: the queue would grow for a minute before another could help.
+    const replicas = runtime.replicas.bind(runtime);
+    runtime.replicas = () => replicas().map((r) => ({ ...r, readyAt: 60_000 }));
+    let queued = 0;
+    hub.countGatewayQueue(() => queued);
+    assert.equal(hub.gateways(), 1, 'the gateway in this process');
+    loop.start();
+    run(2_000);
+    // 40 requests/s are answered in 20 ms while the gateway's queue climbs 40/s for 6 s.
+    for (let tenth = 0; tenth < 60; tenth++) {
+      for (let k = 0; k < 4; k++) {
+        hub.requestStarted('svc', 'svc-00001');
+        hub.requestFinished('svc', 'svc-00001', 'http://127.0.0.1:9000', 20, 200, 0, 5);
+      }
+      queued += 4;
+      hub.heldChanged('svc', 0); // the gauges are sampled as the gateway's state changes
+      clock.advance(100);
+    }
+    const decision = store.getAutoscaler('default', 'svc')!;
+    assert.equal(decision.reason, 'ColdStartLead', decision.message);
+    // concurrencyLimit max(4 × 1, 2 × 32) = 64: one gateway queues 2 × 64 for its one ready replica, which takes 64.
+    assert.match(decision.message, /, at most 192 waiting/);
+    loop.stop();
+  });
+
   it('runs the desired count within the spec bounds, zero included', () => {
     const { store } = setup();
     const svc = store.getService('default', 'svc')!;

@@ -24,6 +24,8 @@ import type { WindowPair } from '../observability/windows.ts';
 import { decide, scalingInputFromSpec } from '../autoscaler/index.ts';
 import type { PodSignal, ScaleReason, ScalingInput } from '../autoscaler/types.ts';
 import { isActive } from '../rollout/machine.ts';
+import { concurrencyLimit } from '../gateway/discovery/service-route.ts';
+import { queueLimit } from '../gateway/buffer/queue-limit.ts';
 import type { RolloutState } from '../rollout/types.ts';
 
 export const AUTOSCALER_PERIOD_MS = 2_000;
@@ -179,6 +181,9 @@ export class AutoscalerLoop {
       return pod;
     });
     const ready = runtime.endpoints({ namespace, revision: serving }).length;
+    // What can wait now, so GASCL projects no queue the gateways would refuse (the simulator passes its own).
+    const gateways = hub.gateways();
+    if (gateways > 0) input.queueLimit = queueLimit({ concurrencyLimit: concurrencyLimit(service.spec), readyReplicas: ready, gateways });
     const signals = recorder.signals(now, { ready, current: replicas.length, pods });
 
     const prev = store.getAutoscaler(namespace, name);

@@ -24,6 +24,7 @@ import { HistorySampler } from './history-sampler.ts';
 import { RolloutTracker } from './rollout-tracker.ts';
 import { OutputChecker } from './output-checker.ts';
 import { DriftWatch } from './drift-watch.ts';
+import { ReplicaLoadWatch } from './replica-load-watch.ts';
 import { AutoscalerLoop } from './autoscaling-loop.ts';
 import { systemClock } from '../util/clock.ts';
 import { createRuntime } from '../runtime/factory.ts';
@@ -229,6 +230,9 @@ async function startParts(
   driftWatch = new DriftWatch({ store, runtime, clock: systemClock, log, onChange: () => void reconcile() });
   driftWatch.start();
   started.push(() => driftWatch?.stop());
+  const replicaLoad = new ReplicaLoadWatch({ store, runtime, hub, clock: systemClock, log });
+  replicaLoad.start();
+  started.push(() => replicaLoad.stop());
   const sampler = new HistorySampler({ store, runtime, hub, tally, clock: systemClock, log });
   sampler.start();
   started.push(() => sampler.stop());
@@ -274,6 +278,7 @@ async function startParts(
       sampler.stop();
       // Its reading in flight ends before the store it writes events to closes.
       await driftWatch?.stop();
+      await replicaLoad.stop();
       await api.close();
       await runtime.close(closeOptions);
       await gateway.close();

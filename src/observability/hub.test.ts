@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../util/clock.ts';
-import { SignalHub } from './hub.ts';
+import { REMOTE_GAUGE_STALE_MS, SignalHub } from './hub.ts';
 
 describe('SignalHub', () => {
   it('turns gateway reports into a revision’s windows: rate, latency, concurrency, queue', () => {
@@ -92,6 +92,18 @@ describe('SignalHub', () => {
     assert.equal(w.stable.refusedRate, 3 / 3, 'the 3 refusals, once, at when they happened: 3 s ago');
     assert.equal(w.panic.refusedRate, undefined, 'the panic window (the last 2 s) holds none of them');
     assert.equal(hub.recorder('gone-00001')!.windows(clock.now()).stable.refusedRate, undefined, 'a deleted service’s refusals are dropped');
+  });
+
+  it('counts the gateways it hears from: its own process, and standalone ones until they stop reporting', () => {
+    const clock = new ManualClock(1_000_000);
+    const hub = new SignalHub({ clock });
+    assert.equal(hub.gateways(), 0);
+    hub.countGatewayQueue(() => 0);
+    assert.equal(hub.gateways(), 1);
+    for (const gateway of ['a', 'b']) hub.ingest({ gateway, revisions: [], services: [] });
+    assert.equal(hub.gateways(), 3);
+    clock.advance(REMOTE_GAUGE_STALE_MS + 1);
+    assert.equal(hub.gateways(), 1, 'standalone gateways that stopped reporting no longer count');
   });
 
   it('keeps a recorder while its windows stay the same and forgets revisions no longer tracked', () => {

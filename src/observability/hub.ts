@@ -18,6 +18,7 @@
 import type { Clock } from '../util/clock.ts';
 import { SignalRecorder, type SignalRecorderOptions } from './windows.ts';
 import type { SignalReport } from './signal-report.ts';
+import type { ReplicaLoad } from './replica-load.ts';
 
 /** What the gateway reports; every method is cheap and allocation-free on the hot path. */
 export interface SignalSink {
@@ -77,6 +78,8 @@ export class SignalHub implements SignalSink {
   /** service → [second (ms), refusals] before the loop tracked any revision of it, oldest first. */
   readonly #pendingRefused = new Map<string, Array<[at: number, count: number]>>();
   #gatewayQueued: (service: string) => number = () => 0;
+  /** Whether a gateway runs in this process (it said where its queue is read). */
+  #localGateway = false;
 
   constructor(options: { clock: Clock }) {
     this.#clock = options.clock;
@@ -113,6 +116,14 @@ export class SignalHub implements SignalSink {
   /** Where to read how many requests of a service wait in the gateway's queue for a replica slot. */
   countGatewayQueue(depth: (service: string) => number): void {
     this.#gatewayQueued = depth;
+    this.#localGateway = true;
+  }
+
+  /** Gateways whose signals this hub holds now: this process's own, and standalone ones still reporting. */
+  gateways(): number {
+    let n = this.#localGateway ? 1 : 0;
+    for (const _ of this.#fresh(this.#clock.now())) n++;
+    return n;
   }
 
   /** Drops everything about services not in `services` (deleted ones). */
@@ -170,6 +181,21 @@ export class SignalHub implements SignalSink {
 
   requestRefused(service: string): void {
     this.#refuse(service, this.#clock.now(), 1);
+  }
+
+  /**
+   * What a replica said of its own load on its /metrics (replica-load.ts, read by the control
+   * plane): its KV cache's use joins the revision's windows, and the requests waiting inside it
+   * count as that replica's queue, as a replica's `x-karb-queue-depth` does.
+   */
+  replicaLoad(service: string, revision: string, replica: string, endpoint: string, load: ReplicaLoad): void {
+    const r = this.#get(service, revision);
+    const now = this.#clock.now();
+    if (load.kvCacheUsage !== undefined) r.recorder.recordKvCache(now, replica, load.kvCacheUsage);
+    if (load.waiting !== undefined) {
+      r.replicaQueue.set(endpoint, load.waiting);
+      this.#recordGauges(r, now);
+    }
   }
 
   /**

@@ -35,6 +35,11 @@ export interface WindowSignals {
   /** Average GPU utilization 0..1; absent where no GPU exists. */
   gpuUtilization?: number;
   /**
+   * Average share of the replicas' KV cache in use, 0..1, as OpenAI-compatible servers such as
+   * vLLM report it on /metrics (replica-load.ts); absent where replicas report none.
+   */
+  kvCacheUsage?: number;
+  /**
    * How fast the queue grew over the recent part of the window, in requests per second
    * (negative while it drains). Absent when there is no queue signal.
    */

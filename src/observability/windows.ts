@@ -19,7 +19,7 @@
  *   sampling cadence does not bias the average.
  * - queueGrowthPerSec: the queue's average over the later half of the window's
  *   completed buckets minus the earlier half, divided by the distance between them.
- * - cpuUtilization / gpuUtilization: each replica's average over the window,
+ * - cpuUtilization / gpuUtilization / kvCacheUsage: each replica's average over the window,
  *   then the mean across replicas that reported.
  * Missing data stays undefined, never 0: no samples of a kind in a window means
  * that signal is absent from it. A request rate of 0 is data: it needs the
@@ -81,6 +81,7 @@ export class SignalRecorder {
   readonly #hist: (Uint32Array | undefined)[];
   readonly #cpu: Map<string, Util>[];
   readonly #gpu: Map<string, Util>[];
+  readonly #kvCache: Map<string, Util>[];
   readonly #concurrency: Gauge;
   readonly #queue: Gauge;
   readonly #wait: SampleRing;
@@ -109,6 +110,7 @@ export class SignalRecorder {
     this.#hist = new Array<Uint32Array | undefined>(size).fill(undefined);
     this.#cpu = Array.from({ length: size }, () => new Map<string, Util>());
     this.#gpu = Array.from({ length: size }, () => new Map<string, Util>());
+    this.#kvCache = Array.from({ length: size }, () => new Map<string, Util>());
     this.#concurrency = { area: new Float64Array(size), time: new Float64Array(size), lastAt: -Infinity };
     this.#queue = { area: new Float64Array(size), time: new Float64Array(size), lastAt: -Infinity };
     this.#wait = new SampleRing(size);
@@ -204,6 +206,12 @@ export class SignalRecorder {
     this.#addUtil(this.#gpu, at, replica, utilization);
   }
 
+  /** The share of one replica's KV cache in use (0..1), as it reports it (replica-load.ts). */
+  recordKvCache(at: number, replica: string, usage: number): void {
+    this.#observe(at);
+    this.#addUtil(this.#kvCache, at, replica, usage);
+  }
+
   /** A replica went from spawn to ready in `ms`. */
   recordColdStart(at: number, ms: number): void {
     this.#observe(at);
@@ -254,6 +262,7 @@ export class SignalRecorder {
     const merged = this.#scratch.fill(0);
     const cpu = new Map<string, Util>();
     const gpu = new Map<string, Util>();
+    const kvCache = new Map<string, Util>();
     for (let idx = firstIdx; idx <= nowIdx; idx++) {
       const slot = this.#live(idx);
       if (slot < 0) continue;
@@ -266,6 +275,7 @@ export class SignalRecorder {
       if (hist && this.#count[slot]! > 0) for (let i = 0; i < LATENCY_BINS; i++) merged[i]! += hist[i]!;
       mergeUtil(cpu, this.#cpu[slot]!);
       mergeUtil(gpu, this.#gpu[slot]!);
+      mergeUtil(kvCache, this.#kvCache[slot]!);
     }
 
     if (this.#observedSince !== undefined && this.#observedSince <= now) {
@@ -297,6 +307,8 @@ export class SignalRecorder {
     if (cpuAvg !== undefined) out.cpuUtilization = cpuAvg;
     const gpuAvg = meanOfAverages(gpu);
     if (gpuAvg !== undefined) out.gpuUtilization = gpuAvg;
+    const kvAvg = meanOfAverages(kvCache);
+    if (kvAvg !== undefined) out.kvCacheUsage = kvAvg;
     return out;
   }
 
@@ -345,6 +357,7 @@ export class SignalRecorder {
     this.#wait.clear(slot);
     this.#cpu[slot]!.clear();
     this.#gpu[slot]!.clear();
+    this.#kvCache[slot]!.clear();
     for (const g of [this.#concurrency, this.#queue]) {
       g.area[slot] = 0;
       g.time[slot] = 0;

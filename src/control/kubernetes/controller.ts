@@ -18,6 +18,7 @@ import { systemClock, unref, type Clock, type TimerHandle } from '../../util/clo
 import { AutoscalerLoop } from '../autoscaling-loop.ts';
 import { Reconciler } from '../reconciler.ts';
 import { DriftWatch } from '../drift-watch.ts';
+import { ReplicaLoadWatch } from '../replica-load-watch.ts';
 import { RolloutTracker } from '../rollout-tracker.ts';
 import type { StoredService } from '../store.ts';
 import { KubernetesStore, type InferenceServiceObject } from './kubernetes-store.ts';
@@ -378,6 +379,8 @@ export async function startController(options: ControllerOptions = {}): Promise<
   autoscaler.start();
   driftWatch = new DriftWatch({ store, runtime, clock, log, onChange: () => void requestPass() });
   driftWatch.start();
+  const replicaLoad = new ReplicaLoadWatch({ store, runtime, hub, clock, log });
+  replicaLoad.start();
   const sampler = new HistorySampler({ store, runtime, hub, tally, clock, log });
   sampler.start();
   viewerDeps = { store, sampler, clock, log, drift: (namespace, name) => driftWatch?.reading(namespace, name) };
@@ -393,6 +396,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
     leading = false;
     sampler.stop();
     void driftWatch?.stop();
+    void replicaLoad.stop();
   });
 
   return {
@@ -415,6 +419,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
       if (timer !== undefined) clock.clearTimeout(timer);
       // Its reading in flight ends before the store it writes events to closes.
       await driftWatch?.stop();
+      await replicaLoad.stop();
       await running;
       await store.flush();
       await releaseAfterStore();
