@@ -18,7 +18,7 @@ import type { Endpoint } from '../runtime/types.ts';
 import type { EventRecord } from './store.ts';
 import type { Clock } from '../util/clock.ts';
 import { eachLimited } from '../util/each-limited.ts';
-import { PeriodicTask } from '../util/periodic-task.ts';
+import { PeriodicReading } from '../util/periodic-reading.ts';
 
 /** How often replicas are read: the reconciler's resync period. */
 export const DRIFT_INTERVAL_MS = 2_000;
@@ -93,17 +93,14 @@ export class DriftWatch {
   readonly #o: DriftWatchOptions;
   readonly #states = new Map<string, DriftState>();
   readonly #readings = new Map<string, DriftReading>();
-  readonly #task: PeriodicTask;
-  /** Aborted by stop(): the replica calls in flight end at once. */
-  readonly #stopping = new AbortController();
-  #reading: Promise<void> | undefined;
+  readonly #periodic: PeriodicReading;
 
   constructor(options: DriftWatchOptions) {
     this.#o = options;
-    this.#task = new PeriodicTask({
+    this.#periodic = new PeriodicReading({
       clock: options.clock,
       periodMs: options.intervalMs ?? DRIFT_INTERVAL_MS,
-      run: () => this.tick(),
+      read: (signal) => this.#read(signal),
       onError: (err) => this.#o.log?.({ level: 'error', msg: 'drift reading failed', component: 'drift-watch', error: err instanceof Error ? err.message : String(err) }),
     });
   }
@@ -123,7 +120,7 @@ export class DriftWatch {
 
   /** Reads every interval until stopped; a stopped watch does not start again. */
   start(): void {
-    if (!this.#stopping.signal.aborted) this.#task.start();
+    this.#periodic.start();
   }
 
   /**
@@ -131,23 +128,17 @@ export class DriftWatch {
    * nothing (no event, no change), and the promise resolves once it has ended, so that the store
    * can be closed after it.
    */
-  async stop(): Promise<void> {
-    this.#stopping.abort();
-    await this.#task.stop();
-    // Its failure, if any, was logged by the task or belongs to whoever called tick().
-    await this.#reading?.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.#periodic.stop();
   }
 
   /** One reading of every measured service; a reading in progress is joined, not repeated. */
   tick(): Promise<void> {
-    if (this.#stopping.signal.aborted) return Promise.resolve();
-    this.#reading ??= this.#read().finally(() => (this.#reading = undefined));
-    return this.#reading;
+    return this.#periodic.tick();
   }
 
-  async #read(): Promise<void> {
+  async #read(signal: AbortSignal): Promise<void> {
     const read = this.#o.read ?? readDrift;
-    const signal = this.#stopping.signal;
     // Only karb's built-in ONNX server measures drift.
     const services = this.#o.store.listServices().filter(({ spec: { model } }) => model.format === 'onnx' && model.command === undefined);
     const answered = new Map<(typeof services)[number], Array<{ endpoint: Endpoint; report: DriftReport | undefined }>>();

@@ -16,7 +16,7 @@ import { parseReplicaLoad, type ReplicaLoad } from '../observability/replica-loa
 import type { Endpoint } from '../runtime/types.ts';
 import type { Clock } from '../util/clock.ts';
 import { eachLimited } from '../util/each-limited.ts';
-import { PeriodicTask } from '../util/periodic-task.ts';
+import { PeriodicReading } from '../util/periodic-reading.ts';
 
 /** How often replicas are read: the autoscaler's period. */
 export const REPLICA_LOAD_INTERVAL_MS = 2_000;
@@ -44,40 +44,33 @@ export function runsOwnServer(spec: Pick<InferenceService['spec'], 'model'>): bo
 
 export class ReplicaLoadWatch {
   readonly #o: ReplicaLoadWatchOptions;
-  readonly #task: PeriodicTask;
-  readonly #stopping = new AbortController();
-  #reading: Promise<void> | undefined;
+  readonly #periodic: PeriodicReading;
 
   constructor(options: ReplicaLoadWatchOptions) {
     this.#o = options;
-    this.#task = new PeriodicTask({
+    this.#periodic = new PeriodicReading({
       clock: options.clock,
       periodMs: options.intervalMs ?? REPLICA_LOAD_INTERVAL_MS,
-      run: () => this.tick(),
+      read: (signal) => this.#read(signal),
       onError: (err) => this.#o.log?.({ level: 'error', msg: 'replica load reading failed', component: 'replica-load-watch', error: err instanceof Error ? err.message : String(err) }),
     });
   }
 
   start(): void {
-    if (!this.#stopping.signal.aborted) this.#task.start();
+    this.#periodic.start();
   }
 
-  async stop(): Promise<void> {
-    this.#stopping.abort();
-    await this.#task.stop();
-    await this.#reading?.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.#periodic.stop();
   }
 
   /** One reading of every such service; a reading in progress is joined, not repeated. */
   tick(): Promise<void> {
-    if (this.#stopping.signal.aborted) return Promise.resolve();
-    this.#reading ??= this.#read().finally(() => (this.#reading = undefined));
-    return this.#reading;
+    return this.#periodic.tick();
   }
 
-  async #read(): Promise<void> {
+  async #read(signal: AbortSignal): Promise<void> {
     const read = this.#o.read ?? readMetrics;
-    const signal = this.#stopping.signal;
     const services = this.#o.store.listServices().filter((s) => runsOwnServer(s.spec));
     const loads: Array<{ endpoint: Endpoint; load: ReplicaLoad }> = [];
     await eachLimited(services, SERVICES_AT_ONCE, async (service) => {

@@ -49,7 +49,7 @@ export function buildPodDisruptionBudget(s: ServiceIdentity): Obj {
   };
 }
 
-/** Only karb's gateway (requests) and controller (output checks) reach the model servers. */
+/** Only karb's gateway (requests) and controller (output checks, drift and load readings) reach the model servers. */
 export function buildNetworkPolicy(s: ServiceIdentity, options: ClusterOptions): Obj {
   const fromSystem = (pods: Record<string, string>) => ({
     namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': options.systemNamespace } },
