@@ -8,6 +8,7 @@ import { SseReader } from './sse.ts';
 import { loadTinyLm } from './test-support.ts';
 import { metricValue } from '../test-helpers.ts';
 import { jsonLogger } from '../../util/log.ts';
+import { waitFor } from '../../util/wait-for.ts';
 
 let lm: LanguageModel;
 let session: ModelSession;
@@ -220,7 +221,15 @@ test('x-karb-queue-ms: how long a generation waited behind the others before its
     },
     close: () => Promise.resolve(),
   };
-  const other = await startOpenAIServer({ lm: new LanguageModel(holding, lm.info), name: 'tiny-lm', port: 0 });
+  // Counts the generations that asked for their first run, so the test knows when the second one waits.
+  let asked = 0;
+  class Counting extends LanguageModel {
+    override nextLogits(tokens: readonly number[], onStart?: () => void): Promise<Float32Array> {
+      if (onStart !== undefined) asked++;
+      return super.nextLogits(tokens, onStart);
+    }
+  }
+  const other = await startOpenAIServer({ lm: new Counting(holding, lm.info), name: 'tiny-lm', port: 0 });
   try {
     const request = { model: 'tiny-lm', prompt: 'm', max_tokens: 2, temperature: 0 };
     const first = await fetch(`${other.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...request, stream: true }) });
@@ -229,11 +238,13 @@ test('x-karb-queue-ms: how long a generation waited behind the others before its
     assert.ok(firstWait >= 0 && firstWait < 1_000, `the first generation waited for nothing: ${first.headers.get('x-karb-queue-ms')}`);
 
     const second = fetch(`${other.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+    await waitFor('the second generation to wait for its first run', () => asked === 2);
     await new Promise((resolve) => setTimeout(resolve, 100));
     release();
     const answer = await second;
     assert.equal(answer.status, 200);
-    assert.ok(Number(answer.headers.get('x-karb-queue-ms')) >= 95, `waited behind the held run: ${answer.headers.get('x-karb-queue-ms')}`);
+    // It asked for its run before the test's 100 ms began (a timer may fire a hair early).
+    assert.ok(Number(answer.headers.get('x-karb-queue-ms')) >= 90, `waited behind the held run: ${answer.headers.get('x-karb-queue-ms')}`);
     await answer.json();
     assert.ok((await streamEvents(first)).length >= 2, 'the held stream went on to its tokens');
   } finally {
