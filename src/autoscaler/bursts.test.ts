@@ -96,6 +96,18 @@ test('burstHeadroom: spacings within 20% of their median are regular, beyond it 
   assert.match(why(irregular, 210), /up to 73 min apart/);
 });
 
+test('recordBurst and burstHeadroom: a burst the headroom absorbed is kept as such, and makes no schedule', () => {
+  const h = recordBurst(bursts(0, 60), true, false, 5, false, NOW + 120 * MIN, true);
+  assert.deepEqual(h.at(-1), { at: NOW + 120 * MIN, peak: 5, absorbed: true });
+  assert.equal(recordBurst(h, true, true, 7, false, NOW + 121 * MIN).at(-1)!.absorbed, true, 'it stays absorbed as its peak rises');
+  // Spacings 60 and 60 would be regular, nothing held between bursts (as bursts(0, 60, 120) is, above);
+  // with the last absorbed they are not: held until 1.5 × 60 min after it.
+  assert.equal(held(h, 121), 6);
+  assert.match(why(h, 121), /up to 60 min apart/);
+  assert.equal(held(h, 209), 6);
+  assert.equal(held(h, 210), undefined);
+});
+
 test('burstHeadroom: irregular bursts are held until 1.5× the longest spacing after the last', () => {
   const h = bursts(0, 10, 50); // spacings 10 and 40 min
   assert.equal(held(h, 51), 6);

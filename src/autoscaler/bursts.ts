@@ -11,7 +11,8 @@
  * | one burst                                  | for BURST_FIRST_HOLD_MS after it began                    |
  * | bursts at irregular spacings               | until 1.5× the longest spacing seen has passed            |
  * | bursts at a regular spacing (≥ 2 spacings, | from a lead time before the next is due until it ends, or |
- * | each within BURST_REGULARITY of the median) | half a spacing after it was due (then: irregular)         |
+ * | each within BURST_REGULARITY of the median, | half a spacing after it was due (then: irregular)         |
+ * | none of them absorbed)                      |                                                           |
  *
  * Plain data (it lives in the decider's JSON state); every function is pure.
  */
@@ -27,6 +28,8 @@ export interface BurstRecord {
    * so a peak read without one is preferred.
    */
   capped?: boolean;
+  /** No panic showed it: demand came back near the kept headroom, which met it. Such bursts say they recur, not when. */
+  absorbed?: boolean;
 }
 
 /** Bursts remembered. */
@@ -39,14 +42,14 @@ export const BURST_REGULARITY = 0.2;
 const PEAKS_CONSIDERED = 3;
 
 /** The history with this decision's observation: a burst begins, goes on (its peak rises), or none. */
-export function recordBurst(history: readonly BurstRecord[], inBurst: boolean, wasInBurst: boolean, need: number, capped: boolean, now: number): BurstRecord[] {
+export function recordBurst(history: readonly BurstRecord[], inBurst: boolean, wasInBurst: boolean, need: number, capped: boolean, now: number, absorbed = false): BurstRecord[] {
   if (!inBurst) return history as BurstRecord[];
   const last = history[history.length - 1];
   if (wasInBurst && last !== undefined) {
     if (need <= last.peak && (!capped || last.capped === true)) return history as BurstRecord[];
-    return [...history.slice(0, -1), { at: last.at, peak: Math.max(last.peak, need), ...(capped || last.capped === true ? { capped: true } : {}) }];
+    return [...history.slice(0, -1), { ...last, peak: Math.max(last.peak, need), ...(capped || last.capped === true ? { capped: true } : {}) }];
   }
-  return [...history.slice(-(BURSTS_KEPT - 1)), { at: now, peak: need, ...(capped ? { capped: true } : {}) }];
+  return [...history.slice(-(BURSTS_KEPT - 1)), { at: now, peak: need, ...(capped ? { capped: true } : {}), ...(absorbed ? { absorbed: true } : {}) }];
 }
 
 /** The headroom: the highest peak of the latest bursts, read without a backlog where any was. */
@@ -87,7 +90,9 @@ export function burstHeadroom(history: readonly BurstRecord[], inBurst: boolean,
   }
   const recent = spacings.slice(-(BURSTS_KEPT - 1));
   const typical = median(recent);
-  const regular = recent.length >= 2 && recent.every((s) => Math.abs(s - typical) <= BURST_REGULARITY * typical);
+  // Only bursts a panic showed can make a schedule: ones the headroom absorbed came when they came.
+  const timed = !history.slice(-(recent.length + 1)).some((b) => b.absorbed === true);
+  const regular = timed && recent.length >= 2 && recent.every((s) => Math.abs(s - typical) <= BURST_REGULARITY * typical);
   if (regular) {
     const due = last.at + typical;
     if (now >= due - leadMs && now <= due + typical / 2) {

@@ -254,6 +254,22 @@ test('burst headroom: after a first burst its peak need stays ready until the ne
   expectScale(g.at(s(2 + BURST_FIRST_HOLD_MS / 1000 + 1), steady(10)), { desiredReplicas: 5, reason: 'ScaleDownLimit' });
 });
 
+test('burst headroom: demand back near the kept headroom is a burst it absorbed, and keeps it longer', () => {
+  const g = driver(gascl, baseSpec({ stabilization: { upSeconds: 0, downSeconds: 60 } }));
+  const steady = (ready: number, concurrency = 16) => signalsOf({ ready }, { concurrency, queueDepth: 0, requestRate: concurrency * 10, p50Ms: 100, p95Ms: 150 });
+  expectScale(g.at(s(0), steady(2)), { desiredReplicas: 2 });
+  const burst = signalsOf({ ready: 2 }, { concurrency: 16, queueDepth: 0, requestRate: 160, p50Ms: 100, p95Ms: 150 }, { panicWindow: { concurrency: 80, queueDepth: 0, requestRate: 800, p50Ms: 100, p95Ms: 180 } });
+  expectScale(g.at(s(2), burst), { desiredReplicas: 10, panic: true });
+  expectScale(g.at(s(200), steady(10)), { desiredReplicas: 10, reason: 'BurstHeadroom' });
+  // 10 minutes on, demand climbs to 8 replicas' worth (80% of the 10 kept) with no panic: the headroom met a burst.
+  for (let t = 600; t <= 660; t += 2) g.at(s(t), steady(10, 64));
+  // The first burst alone would have been let go 15 minutes after it began; two bursts 10 minutes
+  // apart are held until 1.5 × 10 minutes after the second.
+  const later = g.at(s(2 + BURST_FIRST_HOLD_MS / 1000 + 60), steady(10));
+  expectScale(later, { desiredReplicas: 10, reason: 'BurstHeadroom' });
+  assert.match(later.message, /bursts came up to 10 min apart and needed 10/);
+});
+
 test('burst headroom: bursts at a regular spacing are met by replicas asked for a lead time before the next is due', () => {
   const lead = 40_000 + 120_000; // cold start + the pool's provisioning
   const spec = baseSpec({ stabilization: { upSeconds: 0, downSeconds: 60 }, slo: { latencyP95Ms: 250, coldStartMs: 40_000 }, capacity: { replicasPerNode: 100, currentNodes: 1, maxNodes: 1, provisioningMs: 120_000 } });

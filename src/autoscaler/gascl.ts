@@ -106,6 +106,8 @@ export const GASCL_TARGET_WAIT = 0.05;
 export const GASCL_GROWTH_SIGMAS = 3;
 /** Panic when panic-window demand reaches this multiple of ready capacity. */
 export const GASCL_PANIC_THRESHOLD = 2;
+/** Demand back at this share of the burst headroom kept, with no panic, is a burst the headroom absorbed. */
+export const GASCL_BURST_RECURS = 0.75;
 /** Scale-down removes at most this fraction of the replicas per step… */
 export const GASCL_MAX_SCALE_DOWN_FRACTION = 0.5;
 /** …and steps are at least this far apart. */
@@ -621,15 +623,23 @@ export const gascl = (signals: Signals, spec: ScalingInput, state: DeciderState 
   const burst =
     stableInFlight !== undefined && panicInFlight !== undefined && stableInFlight > 0 && demand > 0 &&
     (signals.stable.queueDepth ?? 0) <= need.drainable && panicInFlight >= GASCL_PANIC_THRESHOLD * stableInFlight;
-  if (burst) next.lastBurstAt = now;
-  // A burst lasts a stable window past its last sign, and as long as the panic or backlog it left:
-  // their needs count toward its peak.
+  // Replicas asked for now serve after a cold start, and after a node's provisioning when they need one.
+  const leadMs = (signals.coldStartMs ?? spec.slo.coldStartMs) + (spec.capacity?.provisioningMs ?? 0);
   const wasInBurst = s.inBurst === true;
-  const inBurst = burst || (s.lastBurstAt !== undefined && now - s.lastBurstAt < stableMs) || (wasInBurst && (panic || need.backlogged));
+  const history = isBurstHistory(s.bursts) ? s.bursts : [];
+  // A burst the kept headroom absorbed is a burst too: demand back near the headroom while it is
+  // held shows that bursts recur, though no panic shows it (the capacity was there to meet it).
+  const kept = wasInBurst ? undefined : burstHeadroom(history, false, now, leadMs + GASCL_SCALE_DOWN_STEP_MS);
+  const absorbed = !burst && kept !== undefined && need.demand >= GASCL_BURST_RECURS * kept.replicas;
+  if (burst || absorbed) next.lastBurstAt = now;
+  // A burst lasts a stable window past its last sign, and as long as the panic or backlog it left,
+  // or demand near its peak: their needs count toward its peak.
+  const nearPeak = wasInBurst && history.length > 0 && need.demand >= GASCL_BURST_RECURS * history[history.length - 1]!.peak;
+  const inBurst = burst || absorbed || (s.lastBurstAt !== undefined && now - s.lastBurstAt < stableMs) || (wasInBurst && (panic || need.backlogged || nearPeak));
   if (inBurst) next.inBurst = true;
   else delete next.inBurst;
   // A burst's size is its demand, refused arrivals included; one read behind a backlog is marked as such.
-  next.bursts = recordBurst(isBurstHistory(s.bursts) ? s.bursts : [], inBurst, wasInBurst, need.demand, need.backlogged, now);
+  next.bursts = recordBurst(history, inBurst, wasInBurst, need.demand, need.backlogged, now, absorbed);
   if (cur.value < current && need.backlogged) {
     // A backlog the ready replicas cannot drain says capacity is short, whatever the needs read now.
     cur = step(current, 'QueueDrain', `queue ${fmt(o.queue ?? 0)} is more than ${fmt(ready)} ready replicas drain within the SLO; no scale-down`);
@@ -646,8 +656,6 @@ export const gascl = (signals: Signals, spec: ScalingInput, state: DeciderState 
       cur = step(1, 'Cooldown', `idle for ${secs(idleMs)}; scaling to zero after ${secs(spec.scaleToZeroAfterMs)}`);
     }
   }
-  // Replicas asked for now serve after a cold start, and after a node's provisioning when they need one.
-  const leadMs = (signals.coldStartMs ?? spec.slo.coldStartMs) + (spec.capacity?.provisioningMs ?? 0);
   let forecast: number | undefined;
   if (spec.seasonalPeriodMs !== undefined && spec.seasonalPeriodMs > 0) {
     // While backlogged the sustained needs read capacity, not demand; the queue needs read demand then.
