@@ -12,10 +12,13 @@
  * - QueueDrain: the waiting queue ÷ (per-replica throughput × drain horizon).
  *   The horizon is the SLO budget left after service time (p95 SLO − p50), or one
  *   cold start if longer: replicas asked for now cannot help sooner than that.
+ * - KvCache: where replicas report their KV cache (vLLM, read from /metrics by the
+ *   control plane), ready replicas × its average use ÷ 80%.
  * - LatencySlo: p95 over 80% of the SLO with no queue backlog, when more replicas
  *   would shorten it — requests wait before a replica begins them (p95 wait ≥ 10%
- *   of the SLO), or, where no wait is reported, replicas serve at least half their
- *   target: scale ready replicas by p95 ÷ (0.8 × SLO), at most 2×. Latency a
+ *   of the SLO), or, where no wait is reported, the KV cache is 80% used or the
+ *   replicas serve at least half their target: scale ready replicas by
+ *   p95 ÷ (0.8 × SLO), at most 2×. Latency a
  *   request's own size explains (idle replicas, nothing waiting) is no reason.
  *   Only once the latency window has seen nothing but the current ready replicas.
  * - ColdStartLead: the queue grows past what Poisson noise explains (3σ), or
@@ -57,14 +60,16 @@
  *
  * Panic: entered when the largest need reaches 2× the ready replicas (at least
  * 2 when none is ready); left once a whole stable window passes without
- * such demand. Only sustained needs (Concurrency, LatencySlo) are remembered for
+ * such demand. Only sustained needs (Concurrency, KvCache, LatencySlo) are remembered for
  * scale-down stabilization, and not during a burst (the burst memory keeps
  * those): the queue needs vanish with the queue, and the replicas they added then
  * leave at the bounded rate.
  *
  * A burst: panic-window in-flight requests at 2× the stable window's, where the
- * stable window saw no backlog; it lasts a stable window past its last sign and
- * as long as the panic or backlog it left. Nodes take minutes to provision, so a
+ * stable window saw no backlog, or demand back at 75% of the burst headroom kept
+ * (a burst the headroom absorbed: it says bursts recur, not when); it lasts a
+ * stable window past its last sign and as long as the panic or backlog it left,
+ * or demand near its peak. Nodes take minutes to provision, so a
  * burst shorter than that is served only by capacity already there: the burst
  * memory keeps that capacity when the service's bursts say one is coming.
  */
