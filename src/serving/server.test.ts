@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { loadOnnxModel, type ModelSession } from './onnx-model.ts';
 import { startModelServer, type ModelServer, type ModelServerOptions } from './server.ts';
-import { ensureModels, metricValue, MODELS } from './test-helpers.ts';
+import { ensureModels, metricValue, MODELS, withRun } from './test-helpers.ts';
 import { waitFor } from '../util/wait-for.ts';
 import { createDriftMonitor } from './drift.ts';
 import { freePort } from '../util/free-port.ts';
@@ -35,20 +35,6 @@ async function call(url: string, init: RequestInit = {}): Promise<Reply> {
     // Prometheus text and the like stay strings.
   }
   return { status: res.status, headers: res.headers, body };
-}
-
-/** `model` with its `run` replaced (to count or hold batches); closing it leaves `model` open. */
-function withRun(model: ModelSession, run: ModelSession['run']): ModelSession {
-  return {
-    inputs: model.inputs,
-    outputs: model.outputs,
-    batchable: model.batchable,
-    get alive() {
-      return model.alive;
-    },
-    run,
-    close: () => Promise.resolve(),
-  };
 }
 
 const post = (url: string, body: string) => call(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });

@@ -1,12 +1,14 @@
 /**
  * Shared by the model server's tests and benchmark: paths of the example models
- * (generated once by scripts/make-models.ts when missing) and a Prometheus sample reader.
+ * (generated once by scripts/make-models.ts when missing), a Prometheus sample reader, and a
+ * model session whose runs a test wraps.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { ModelSession } from './onnx-model.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const NODE = path.join(REPO_ROOT, 'node_modules/.bin/node');
@@ -53,4 +55,18 @@ export async function runKarb(args: string[]): Promise<{ code: number; stdout: s
     const e = err as { code: number; stdout: string; stderr: string };
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
+}
+
+/** `model` with its `run` replaced (to count or hold batches); closing it leaves `model` open. */
+export function withRun(model: ModelSession, run: ModelSession['run']): ModelSession {
+  return {
+    inputs: model.inputs,
+    outputs: model.outputs,
+    batchable: model.batchable,
+    get alive() {
+      return model.alive;
+    },
+    run,
+    close: () => Promise.resolve(),
+  };
 }

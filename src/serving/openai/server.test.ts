@@ -6,7 +6,7 @@ import type { ModelSession } from '../onnx-model.ts';
 import { startOpenAIServer, type OpenAIServer } from './server.ts';
 import { SseReader } from './sse.ts';
 import { loadTinyLm } from './test-support.ts';
-import { metricValue } from '../test-helpers.ts';
+import { metricValue, withRun } from '../test-helpers.ts';
 import { jsonLogger } from '../../util/log.ts';
 import { waitFor } from '../../util/wait-for.ts';
 
@@ -208,19 +208,10 @@ test('x-karb-queue-ms: how long a generation waited behind the others before its
   let release!: () => void;
   const held = new Promise<void>((resolve) => (release = resolve));
   let runs = 0;
-  const holding: ModelSession = {
-    inputs: session.inputs,
-    outputs: session.outputs,
-    batchable: session.batchable,
-    get alive() {
-      return session.alive;
-    },
-    run: async (feeds) => {
-      if (runs++ === 0) await held;
-      return session.run(feeds);
-    },
-    close: () => Promise.resolve(),
-  };
+  const holding = withRun(session, async (feeds) => {
+    if (runs++ === 0) await held;
+    return session.run(feeds);
+  });
   // Counts the generations that asked for their first run, so the test knows when the second one waits.
   let asked = 0;
   class Counting extends LanguageModel {
