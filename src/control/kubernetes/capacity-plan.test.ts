@@ -4,7 +4,8 @@ import { PoolSpec } from '../../api/pool.ts';
 import { gascl } from '../../autoscaler/index.ts';
 import type { DeciderState, ScaleResult } from '../../autoscaler/types.ts';
 import { baseSpec, signalsOf } from '../../autoscaler/test-support.ts';
-import { planReservation, poolCapacity, poolNodeCount, reservationPool, reservationSentence, reservedSlots, type ReservationInput } from './capacity-plan.ts';
+import { planReservation, poolCapacity, reservationPool, reservationSentence, reservedSlots, type ReservationInput } from './capacity-plan.ts';
+import { poolNodeCount } from './placement-plan.ts';
 
 const ONPREM = PoolSpec.parse({ name: 'onprem-gpu', class: 'on-prem', replicasPerNode: 1, costPerHour: 12, minNodes: 2, maxNodes: 2, kubernetes: { nodeSelector: { 'example.com/rack': 'r7' } } });
 const CLOUD = PoolSpec.parse({ name: 'cloud-gpu', replicasPerNode: 2, costPerHour: 16, maxNodes: 8, provisioningDelay: { mean: '90s', jitter: '20s' } });

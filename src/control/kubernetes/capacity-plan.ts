@@ -20,8 +20,9 @@
  *   reservation shrinks once the replica runs.
  */
 import { durationMs } from '../../api/index.ts';
-import { poolClass, poolNodeSelector, type Pool } from '../../api/pool.ts';
+import { poolClass, type Pool } from '../../api/pool.ts';
 import type { ScalingInput } from '../../autoscaler/types.ts';
+import { poolNodeCount } from './placement-plan.ts';
 
 type Obj = Record<string, any>;
 
@@ -30,17 +31,6 @@ export function reservationPool(poolNames: readonly string[], declared: readonly
   if (poolNames.length !== 1) return undefined;
   const pool = declared.find((p) => p.name === poolNames[0]);
   return pool !== undefined && poolClass(pool) === 'elastic' ? pool : undefined;
-}
-
-/** The pool's Nodes that can take pods now: its selector's labels, Ready, not cordoned. */
-export function poolNodeCount(pool: Pool, nodes: readonly Obj[]): number {
-  const selector = poolNodeSelector(pool);
-  return nodes.filter(
-    (n) =>
-      Object.entries(selector).every(([k, v]) => n.metadata?.labels?.[k] === v) &&
-      n.spec?.unschedulable !== true &&
-      ((n.status?.conditions ?? []) as Obj[]).some((c) => c.type === 'Ready' && c.status === 'True'),
-  ).length;
 }
 
 /** The pool as GASCL reads it. */

@@ -153,11 +153,20 @@ export function poolsOfPod(pod: Obj, pools: readonly Pool[], nodes: ReadonlyMap<
   return selector === undefined ? [] : pools.filter((p) => matches(selector, poolNodeSelector(p))).map((p) => p.name);
 }
 
+function poolNodes(pool: Pool, nodes: readonly Obj[]): Obj[] {
+  const selector = poolNodeSelector(pool);
+  return nodes.filter((n) => matches(n.metadata?.labels, selector));
+}
+
+/** The pool's Nodes that can take pods now: its selector's labels, Ready, not cordoned. */
+export function poolNodeCount(pool: Pool, nodes: readonly Obj[]): number {
+  return poolNodes(pool, nodes).filter(nodeUsable).length;
+}
+
 /** Replicas a pool holds, as the decider counts them (see the module's comment). */
 export function poolSlots(pool: Pool, nodes: readonly Obj[]): number {
-  const own = nodes.filter((n) => matches(n.metadata?.labels, poolNodeSelector(pool)));
-  if (poolClass(pool) === 'on-prem') return own.filter(nodeUsable).length * pool.replicasPerNode;
-  return Math.max(pool.maxNodes, own.length) * pool.replicasPerNode;
+  if (poolClass(pool) === 'on-prem') return poolNodeCount(pool, nodes) * pool.replicasPerNode;
+  return Math.max(pool.maxNodes, poolNodes(pool, nodes).length) * pool.replicasPerNode;
 }
 
 function gpusPerReplica(p: Pool): number {
