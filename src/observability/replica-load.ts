@@ -7,7 +7,6 @@
  * |---|---|---|
  * | `kvCacheUsage` | `vllm:kv_cache_usage_perc` (before v0.10: `vllm:gpu_cache_usage_perc`) | share of the KV cache in use, 0..1; near 1 the server stops admitting sequences and preempts running ones |
  * | `waiting` | `vllm:num_requests_waiting` | requests admitted to the server and not yet running |
- * | `running` | `vllm:num_requests_running` | requests being generated |
  *
  * Samples with several label sets (one per model the server serves) are summed; the cache
  * usage, a share, is averaged. A field whose metric the text lacks is absent. Pure.
@@ -16,18 +15,13 @@
 export interface ReplicaLoad {
   kvCacheUsage?: number;
   waiting?: number;
-  running?: number;
 }
 
 const FIELDS: ReadonlyMap<string, { field: keyof ReplicaLoad; average: boolean }> = new Map([
   ['vllm:kv_cache_usage_perc', { field: 'kvCacheUsage', average: true }],
   ['vllm:gpu_cache_usage_perc', { field: 'kvCacheUsage', average: true }],
   ['vllm:num_requests_waiting', { field: 'waiting', average: false }],
-  ['vllm:num_requests_running', { field: 'running', average: false }],
 ]);
-
-/** The metric names read, for a caller that wants to know whether a text has any. */
-export const REPLICA_LOAD_METRICS: readonly string[] = [...FIELDS.keys()];
 
 /** Reads the fields above from Prometheus text exposition format. */
 export function parseReplicaLoad(text: string): ReplicaLoad {
